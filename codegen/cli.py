@@ -1,0 +1,131 @@
+"""The ``backprop`` command: list, show, generate, check."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from derive.components import NAMES, UnknownComponent, build
+from derive.derivation import render
+from derive.reverse import derive
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _component(name: str):
+    try:
+        return build(name)
+    except UnknownComponent as e:
+        print(f"backprop: {e}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def cmd_list(args) -> int:
+    rows = []
+    for name in NAMES:
+        c = build(name)
+        shape = lambda a: "(" + ", ".join((["..."] if a.batched else []) + [str(d) for d in a.dims]) + (  # noqa
+            ",)" if len(a.dims) == 1 and not a.batched else ")")
+        rows.append([
+            name,
+            ", ".join(f"{a.name} {shape(a)}" for a in c.inputs),
+            ", ".join(f"{a.name} {shape(a)}" + (" frozen" if a.frozen else "") for a in c.params),
+            ", ".join(f"{a.name}={a.default!r}" for a in c.configs) or "—",
+        ])
+    print(_table(rows, ["component", "inputs", "parameters", "configuration"]))
+    return 0
+
+
+def cmd_show(args) -> int:
+    print(render(derive(_component(args.name)), as_latex=args.latex), end="")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .generate import generate
+
+    root = Path(args.out) if args.out else ROOT
+    progress = (lambda msg: print(f"  {msg}…", file=sys.stderr)) if not args.quiet else None
+    try:
+        report = generate(root, args.target, check=args.check, progress=progress)
+    except ValueError as e:
+        print(f"backprop: {e}", file=sys.stderr)
+        return 2
+    rows = [[s.output.component or "(package)", s.output.path.parts[1] if len(s.output.path.parts) > 2 else "",
+             ", ".join(s.output.gradients), str(s.output.path), s.status] for s in report]
+    print(_table(rows, ["component", "target", "gradients", "file", "status"]))
+    bad = [s for s in report if s.status in ("stale", "missing")]
+    if args.check:
+        if bad:
+            for s in bad:
+                print(f"backprop: {s.output.path} is {s.status}", file=sys.stderr)
+            print("backprop: generated/ is out of date; run `backprop generate`", file=sys.stderr)
+            return 1
+        print(f"generated/ is up to date ({len(report)} files)")
+    else:
+        written = sum(s.status == "written" for s in report)
+        print(f"{written} written, {len(report) - written} unchanged")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .verify import check_component
+
+    names = [args.name] if args.name else list(NAMES)
+    for n in names:
+        _component(n)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("backprop: `check` compares with torch autograd; install torch "
+              "(pip install 'pedestrian-backprop[torch]')", file=sys.stderr)
+        return 2
+    rows, worst = [], 0.0
+    for n in names:
+        for r in check_component(n, seed=args.seed, trials=args.trials):
+            rows.append([n, r.case, r.gradient, f"{r.error:.2e}", "ok" if r.error <= args.tol else "FAIL"])
+            worst = max(worst, r.error)
+    print(_table(rows, ["component", "case", "gradient", "max rel. error", "status"]))
+    print(f"worst relative error {worst:.2e} (tolerance {args.tol:.0e}, float64)")
+    return 0 if worst <= args.tol else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="backprop", description=(
+        "Derive the backward pass of Transformer components from their forward definitions "
+        "and generate code for it."))
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    s = sub.add_parser("list", help="components with their inputs, parameters, configuration and shapes")
+    s.set_defaults(fn=cmd_list)
+    s = sub.add_parser("show", help="the derivation of one component, step by step")
+    s.add_argument("name", help=f"one of: {', '.join(NAMES)}")
+    s.add_argument("--latex", action="store_true", help="formulas in LaTeX")
+    s.set_defaults(fn=cmd_show)
+    s = sub.add_parser("generate", help="regenerate generated/ (or check it is up to date)")
+    s.add_argument("--target", default="all", help="numpy or all (default: all)")
+    s.add_argument("--check", action="store_true", help="write nothing; exit 1 if generated/ is stale")
+    s.add_argument("--out", help="write under this folder instead of the project root")
+    s.add_argument("--quiet", action="store_true", help="no progress messages")
+    s.set_defaults(fn=cmd_generate)
+    s = sub.add_parser("check", help="compare the generated modules with torch autograd")
+    s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)} (default: all)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--trials", type=int, default=3, help="random shapes per component (default 3)")
+    s.add_argument("--tol", type=float, default=1e-10, help="largest accepted relative error")
+    s.set_defaults(fn=cmd_check)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""Lowering: a derivation → the straight-line statements of one module.
+
+* forward: one statement per definition, in order;
+* backward: one statement per non-zero cotangent, in sweep order, then one per
+  gradient; subexpressions used more than once become temporaries (CSE);
+  statements no gradient needs are dropped;
+* cache: exactly the forward values, configuration and dimensions that the
+  backward statements read.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sympy import MatrixExpr, MatrixSymbol, OneMatrix, Transpose
+
+from derive.api import Component
+from derive.primitives import Cotangent, cotangent, matrix_children
+from derive.reverse import Adjoint, Derivation
+from derive.derivation import text
+from derive.simplify import split_coefficient
+
+from .printers import NumPyMatrixPrinter, PrintContext
+
+
+@dataclass
+class Statement:
+    target: str
+    expr: MatrixExpr
+    shape: str  # shape comment
+    comment: str = ""  # e.g. "grad of: …"
+    code: str = ""  # filled in by printing
+
+
+@dataclass
+class ModulePlan:
+    component: Component
+    derivation: Derivation
+    context: PrintContext
+    forward: list[Statement]
+    output: str
+    backward: list[Statement]
+    gradients: list[tuple[str, Statement | None]]  # (argument, statement); None: zero gradient
+    cache: list[str] = field(default_factory=list)
+    dims: list[str] = field(default_factory=list)
+
+
+def _code_names(component: Component, derivation: Derivation) -> dict[MatrixSymbol, str]:
+    names: dict[MatrixSymbol, str] = {}
+    for a in component.tensor_arguments:
+        names[a.symbol] = a.name
+        names[cotangent(a.symbol)] = f"d{a.name}"
+    for d in component.definitions:
+        names[d.symbol] = d.name
+        names[cotangent(d.symbol)] = f"d{d.name}"
+    names[cotangent(component.output_symbol)] = "grad_out"
+    return names
+
+
+def shape_comment(symbol_shape, batched: bool, vector: bool = False) -> str:
+    dims = [str(d) for d in symbol_shape]
+    if vector:
+        dims = [dims[1]]
+        return f"({dims[0]},)"
+    return "(" + ", ".join((["..."] if batched else []) + dims) + ")"
+
+
+def _subexpressions(e: MatrixExpr):
+    yield e
+    for c in matrix_children(e):
+        yield from _subexpressions(c)
+
+
+def _worth_naming(e: MatrixExpr) -> bool:
+    """Cheap views and broadcasts are not worth a temporary."""
+    if isinstance(e, (MatrixSymbol, OneMatrix)) or not matrix_children(e):
+        return False
+    if isinstance(e, Transpose) and isinstance(e.arg, MatrixSymbol):
+        return False
+    c, body = split_coefficient(e)
+    if c != 1 and isinstance(body, MatrixSymbol):
+        return False
+    return True
+
+
+def _substitute(e: MatrixExpr, table: dict) -> MatrixExpr:
+    return e.xreplace(table) if table else e
+
+
+def eliminate_common_subexpressions(statements: list[Statement], batched: set) -> list[Statement]:
+    """Hoist every subexpression that occurs twice or more into a temporary ``t<k>``."""
+    k = 0
+    while True:
+        counts = Counter(s for st in statements for s in _subexpressions(st.expr) if _worth_naming(s))
+        repeated = [s for s, n in counts.items() if n > 1]
+        if not repeated:
+            return statements
+        # The largest first: its own subexpressions are then counted once.
+        target = max(repeated, key=lambda s: (sum(1 for _ in _subexpressions(s)), text(s)))
+        k += 1
+        temp = MatrixSymbol(f"t{k}", *target.shape)
+        if any(isinstance(sym, MatrixSymbol) and sym in batched for sym in target.free_symbols):
+            batched.add(temp)
+        first = next(i for i, st in enumerate(statements) if target in set(_subexpressions(st.expr)))
+        for st in statements:
+            st.expr = _substitute(st.expr, {target: temp})
+        statements.insert(first, Statement(temp.name, target, "", "common subexpression"))
+
+
+def lower(derivation: Derivation) -> ModulePlan:
+    c = derivation.component
+    ctx = PrintContext(names=_code_names(c, derivation))
+    ctx.vectors = {a.symbol for a in c.tensor_arguments if a.is_vector}
+    ctx.batched = {a.symbol for a in c.inputs}
+    for d in c.definitions:  # in dependency order
+        if _is_batched(d.expr, ctx.batched):
+            ctx.batched.add(d.symbol)
+    ctx.batched |= {cotangent(s) for s in set(ctx.batched)}
+
+    forward = [
+        Statement(d.name, d.expr, shape_comment(d.symbol.shape, d.symbol in ctx.batched), d.doc)
+        for d in c.definitions
+    ]
+    consumers = _consumers(c)
+    backward: list[Statement] = []
+    out = c.output_symbol
+    for adj in derivation.adjoints:
+        if adj.symbol == out or adj.is_zero:
+            continue
+        backward.append(_statement(adj, ctx, consumers, c))
+    gradient_statements: list[tuple[str, Statement | None]] = []
+    for name, adj in derivation.gradients.items():
+        if adj.is_zero:
+            gradient_statements.append((name, None))
+            continue
+        st = _statement(adj, ctx, consumers, c)
+        backward.append(st)
+        gradient_statements.append((name, st))
+    backward = _live(backward, [st for _, st in gradient_statements if st is not None], ctx.names)
+    backward = eliminate_common_subexpressions(backward, ctx.batched)
+    for st in backward:
+        if not st.shape:
+            st.shape = shape_comment(st.expr.shape, st.target in {s.name for s in ctx.batched}
+                                     or _is_batched(st.expr, ctx.batched))
+    return ModulePlan(c, derivation, ctx, forward, out.name, backward, gradient_statements)
+
+
+def _is_batched(e: MatrixExpr, batched: set) -> bool:
+    return any(s in batched for s in e.free_symbols if isinstance(s, MatrixSymbol))
+
+
+def _consumers(c: Component) -> dict[MatrixSymbol, list[str]]:
+    used: dict[MatrixSymbol, list[str]] = {}
+    for d in c.definitions:
+        for s in sorted(d.expr.free_symbols, key=str):
+            if isinstance(s, MatrixSymbol):
+                used.setdefault(s, []).append(d.name)
+    return used
+
+
+def _statement(adj: Adjoint, ctx: PrintContext, consumers, c: Component) -> Statement:
+    target = ctx.names[adj.cotangent]
+    uses = consumers.get(adj.symbol, [])
+    comment = "grad of " + adj.name + (", used in: " + "; ".join(
+        f"{u} = {text(c.definition(u).expr)}" for u in uses) if uses else "")
+    batched = adj.symbol in ctx.batched
+    vector = adj.symbol in ctx.vectors
+    return Statement(target, adj.expr, shape_comment(adj.symbol.shape, batched, vector), comment)
+
+
+def _live(statements: list[Statement], roots: list[Statement], names: dict) -> list[Statement]:
+    """Drop statements that no gradient reads (dead code)."""
+    by_name = {st.target: st for st in statements}
+    needed, stack = set(), [st.target for st in roots]
+    while stack:
+        name = stack.pop()
+        if name in needed or name not in by_name:
+            continue
+        needed.add(name)
+        stack.extend(names.get(s, s.name) for s in by_name[name].expr.free_symbols
+                     if isinstance(s, MatrixSymbol))
+    return [st for st in statements if st.target in needed]

@@ -1,0 +1,305 @@
+"""Array-code printers for the engine's matrix expressions.
+
+``NumPyMatrixPrinter`` subclasses SymPy's ``NumPyPrinter`` with ``strict``
+on: a node without a ``_print_X`` method is an error, never a guess.  It
+prints what a person would write: ``@`` for products, ``.swapaxes(-1, -2)``
+for transposes, ``.sum(axis=-1, keepdims=True)`` for ``A 1``, nothing at all
+for a broadcast ``1 bᵀ`` (NumPy broadcasting does it), ``v * A`` for
+``(v 1ᵀ) ∘ A``.  No ones, identity or diagonal matrix is ever built.
+
+Every value carries any number of leading batch dimensions; ``BatchSum``
+prints as a reduction over them, folded into the product when it is a
+contraction over tokens (``Xᵀ Δ`` becomes one 2-D matmul over batch × tokens).
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy import (
+    HadamardProduct,
+    MatAdd,
+    MatMul,
+    MatrixExpr,
+    MatrixSymbol,
+    OneMatrix,
+    Transpose,
+)
+from sympy.printing.numpy import NumPyPrinter
+
+from derive.primitives import BatchSum, ChoiceFunction, Elementwise, ScalarFunction
+from derive.simplify import split_coefficient
+
+
+class UnprintableNode(TypeError):
+    """The printer met a node it has no code for."""
+
+
+@dataclass
+class PrintContext:
+    """What the printer must know about the symbols of one module."""
+
+    names: dict[MatrixSymbol, str] = field(default_factory=dict)  # code names
+    vectors: set[MatrixSymbol] = field(default_factory=set)  # declared 1-D arguments
+    batched: set[MatrixSymbol] = field(default_factory=set)  # values with batch dimensions
+
+
+def atomic(code: str) -> bool:
+    """True when ``code`` needs no parentheses as an operand or a receiver."""
+    node = ast.parse(code, mode="eval").body
+    return isinstance(node, (ast.Name, ast.Call, ast.Attribute, ast.Subscript)) or (
+        isinstance(node, ast.Constant) and not code.startswith("-")
+    )
+
+
+def paren(code: str) -> str:
+    return code if atomic(code) else f"({code})"
+
+
+def to_floats(e: sp.Expr) -> sp.Expr:
+    """Replace irrational numeric constants (√2, π…) by floats.
+
+    A Python float keeps float32 arrays float32; a NumPy float64 scalar such
+    as ``np.sqrt(2)`` would promote them.
+    """
+    if not isinstance(e, sp.Basic) or e.is_Atom and not e.is_NumberSymbol:
+        return e
+    if e.is_number and not e.is_Rational:
+        return sp.Float(e.evalf(20), 20)
+    return e.func(*[to_floats(a) for a in e.args])
+
+
+class NumPyMatrixPrinter(NumPyPrinter):
+    """Prints matrix expressions as NumPy code over batched arrays."""
+
+    array = "np"
+    printmethod = "_numpymatrixcode"
+
+    def __init__(self, context: PrintContext | None = None):
+        super().__init__({"strict": True, "fully_qualified_modules": True})
+        self.ctx = context or PrintContext()
+        self.symbols_used: set[str] = set()
+        self.functions_used: dict[str, ScalarFunction] = {}
+        self.choices_used: dict[str, ChoiceFunction] = {}
+        self.helpers_used: set[str] = set()
+
+    # -- module names
+
+    def _module_format(self, fqn, register=True):
+        return f"{self.array}.{fqn[len('numpy.'):]}" if fqn.startswith("numpy.") else fqn
+
+    # -- backend idioms (the Torch printer overrides these)
+
+    def transpose(self, code: str) -> str:
+        return f"{paren(code)}.swapaxes(-1, -2)"
+
+    def vector_as_column(self, code: str) -> str:
+        return f"{code}[:, None]"
+
+    def reduce(self, code: str, axis: int) -> str:
+        return f"{paren(code)}.sum(axis={axis}, keepdims=True)"
+
+    def flatten_batch(self, code: str, cols: str) -> str:
+        """(..., n, c) → (batch · n, c)."""
+        return f"{paren(code)}.reshape(-1, {cols})"
+
+    def sum_leading(self, code: str) -> str:
+        """Sum a (batch · n, c) array over its first axis, giving (c,)."""
+        return f"{code}.sum(axis=0)"
+
+    def sum_batch(self, code: str, rows: str, cols: str) -> str:
+        return f"{paren(code)}.reshape(-1, {rows}, {cols}).sum(axis=0)"
+
+    def flat_transpose(self, code: str) -> str:
+        return f"{code}.T"
+
+    def choice_call(self, fn: ChoiceFunction, arg: str) -> str:
+        return f"_{fn.table.upper()}[{fn.config}]({arg})"
+
+    # -- scalars
+
+    def _print_Symbol(self, expr):
+        self.symbols_used.add(expr.name)
+        return expr.name
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Heaviside(self, expr):
+        return f"{self.array}.heaviside({self._print(expr.args[0])}, 0)"
+
+    def _print_Max(self, expr):
+        if len(expr.args) != 2:
+            raise UnprintableNode(f"Max of {len(expr.args)} arguments")
+        a, b = (self._print(a) for a in expr.args)
+        return f"{self.array}.maximum({a}, {b})"
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
+        b = self._print(base)
+        b = b if atomic(b) else f"({b})"
+        if exp == -1:
+            return f"1/{b}"
+        if exp == sp.Rational(1, 2):
+            return f"{self.array}.sqrt({self._print(base)})"
+        if exp == -sp.Rational(1, 2):
+            return f"1/{self.array}.sqrt({self._print(base)})"
+        if exp.is_Integer and exp < 0:
+            return f"1/{b}**{-exp}"
+        e = self._print(exp)
+        return f"{b}**{e if atomic(e) else f'({e})'}"
+
+    def _print_erf(self, expr):
+        self.helpers_used.add("erf")
+        return f"_erf({self._print(expr.args[0])})"
+
+    def scalar(self, expr: sp.Expr) -> str:
+        return self._print(to_floats(sp.sympify(expr)))
+
+    # -- matrices
+
+    def _print_MatrixSymbol(self, expr):
+        name = self.ctx.names.get(expr, expr.name)
+        self.symbols_used.add(name)
+        return name
+
+    def _print_Transpose(self, expr):
+        if expr.arg in self.ctx.vectors:
+            return self.vector_as_column(self._print(expr.arg))
+        return self.transpose(self._print(expr.arg))
+
+    def _print_MatAdd(self, expr):
+        out = ""
+        for i, term in enumerate(expr.args):
+            c, body = split_coefficient(term)
+            if c.could_extract_minus_sign() and i > 0:
+                code = self._print(sp.MatMul(-c, body) if -c != 1 else body)
+                out += f" - {code if not _is_sum(code) else f'({code})'}"
+            else:
+                code = self._print(term)
+                out += code if i == 0 else f" + {code}"
+        return out
+
+    def _print_MatMul(self, expr):
+        c, body = split_coefficient(expr)
+        factors = list(body.args) if isinstance(body, MatMul) else [body]
+        code = self.product(factors)
+        if c == 1:
+            return code
+        if c == -1:
+            return f"-{paren(code)}"
+        return f"{paren(self.scalar(c)) if _is_sum(self.scalar(c)) else self.scalar(c)} * {paren(code)}"
+
+    def product(self, factors: list[MatrixExpr]) -> str:
+        """A₁ … Aₖ, with every all-ones factor printed as a sum or a broadcast.
+
+        1ₖₘ = 1ₖ 1ₘᵀ, so L 1ₖₘ R = (L 1ₖ)(1ₘᵀ R): a row sum of L times a
+        token sum of R, an outer product that broadcasting computes; a missing
+        side is a broadcast and prints as nothing.
+        """
+        j = next((i for i, f in enumerate(factors) if isinstance(f, OneMatrix)), None)
+        if j is None:
+            if len(factors) == 1:
+                return self._print(factors[0])
+            return " @ ".join(paren(self._print(f)) for f in factors)
+        ones, left, right = factors[j], factors[:j], factors[j + 1:]
+        parts = []
+        if left:
+            code = self.product(left)
+            parts.append(self.reduce(code, -1) if ones.shape[0] != 1 else code)
+        if right:
+            code = self.product(right)
+            parts.append(self.reduce(code, -2) if ones.shape[1] != 1 else code)
+        if not parts:
+            raise UnprintableNode(f"a bare all-ones matrix {ones.shape} would be materialised")
+        return parts[0] if len(parts) == 1 else " * ".join(paren(p) for p in parts)
+
+    def _print_HadamardProduct(self, expr):
+        return " * ".join(paren(self._print(f)) for f in expr.args)
+
+    def _print_Elementwise(self, expr):
+        arg = self._print(expr.arg)
+        fn = expr.fn
+        if isinstance(fn, ChoiceFunction):
+            self.choices_used[fn.table] = fn
+            self.symbols_used.add(fn.config)
+            for option in fn.options:
+                self.functions_used[option.name] = option
+            return self.choice_call(fn, arg)
+        if fn.name:
+            self.functions_used[fn.name] = fn
+            return f"_{fn.name}({arg})"
+        (x,), body = fn.body.signature, fn.body.expr
+        return self.scalar(body.xreplace({x: sp.Symbol(paren(arg))}))
+
+    def _print_BatchSum(self, expr):
+        c, body = split_coefficient(expr.arg)
+        code = self.batch_sum(list(body.args) if isinstance(body, MatMul) else [body])
+        return code if c == 1 else self._print_MatMul(MatMul(c, sp.MatrixSymbol(code, *expr.shape)))
+
+    def batch_sum(self, factors: list[MatrixExpr]) -> str:
+        """Σ_batch of a product, as one contraction over batch × tokens when it is one."""
+        batched = [self.is_batched(f) for f in factors]
+        if True not in batched:
+            raise UnprintableNode(f"Σ_batch of an unbatched product {factors}")
+        # Unbatched factors on the outside: Σ (L M R) = L (Σ M) R; a token sum 1ᵀ stays inside.
+        first = batched.index(True)
+        if first > 0 and isinstance(factors[first - 1], OneMatrix) and factors[first - 1].shape[0] == 1:
+            first -= 1
+        last = len(factors) - 1 - batched[::-1].index(True)
+        inner = factors[first:last + 1]
+        outer_left, outer_right = factors[:first], factors[last + 1:]
+        if len(inner) == 2 and isinstance(inner[0], Transpose) and all(self.is_batched(f) for f in inner):
+            # Σ_b P_bᵀ Q_b = (P stacked over batch and tokens)ᵀ (Q stacked).
+            P, Q = inner[0].arg, inner[1]
+            code = (f"{self.flat_transpose(self.flatten_batch(self._print(P), self.dim(P.shape[1])))}"
+                    f" @ {self.flatten_batch(self._print(Q), self.dim(Q.shape[1]))}")
+        elif len(inner) == 2 and isinstance(inner[0], OneMatrix) and inner[0].shape[0] == 1:
+            # Σ_b 1ᵀ E_b: a sum over batch and tokens.
+            E = inner[1]
+            code = self.sum_leading(self.flatten_batch(self._print(E), self.dim(E.shape[1])))
+        else:
+            M = inner[0] if len(inner) == 1 else MatMul(*inner)
+            code = self.sum_batch(self._print(M), self.dim(M.shape[0]), self.dim(M.shape[1]))
+        if not (outer_left or outer_right):
+            return code
+        placeholder = sp.MatrixSymbol(f"({code})", *MatMul(*inner).shape)
+        return self.product(outer_left + [placeholder] + outer_right)
+
+    def is_batched(self, e) -> bool:
+        if isinstance(e, MatrixSymbol):
+            return e in self.ctx.batched
+        return any(self.is_batched(a) for a in e.args if isinstance(a, MatrixExpr))
+
+    def dim(self, d) -> str:
+        return self.scalar(d)
+
+    def _print_OneMatrix(self, expr):
+        raise UnprintableNode(f"a bare all-ones matrix {expr.shape} would be materialised")
+
+    def _print_ZeroMatrix(self, expr):
+        raise UnprintableNode("a zero matrix must be folded away by the simplifier")
+
+    def _print_Identity(self, expr):
+        raise UnprintableNode("an identity matrix would be materialised")
+
+    def emptyPrinter(self, expr):
+        raise UnprintableNode(f"no printer for {type(expr).__name__}: {expr}")
+
+    # -- module-level scalar functions
+
+    def function_definition(self, fn: ScalarFunction) -> str:
+        """``def _name(x): …`` for a named scalar function, common subexpressions hoisted."""
+        (x,), body = fn.body.signature, to_floats(fn.body.expr)
+        temps, (reduced,) = sp.cse(body, symbols=sp.numbered_symbols("t"), optimizations="basic")
+        lines = [f"def _{fn.name}(x):"]
+        lines += [f"    {t} = {self._print(v)}" for t, v in temps]
+        lines.append(f"    return {self._print(reduced)}")
+        return "\n".join(lines)
+
+
+def _is_sum(code: str) -> bool:
+    node = ast.parse(code, mode="eval").body
+    return isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) or isinstance(
+        node, ast.UnaryOp)

@@ -1,0 +1,180 @@
+"""Rendering: a lowered module plan → the text of a generated Python module."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+from sympy import MatMul, OneMatrix
+
+from derive.components import build
+from derive.derivation import text
+from derive.primitives import BatchSum
+from derive.reverse import derive
+from derive.simplify import split_coefficient
+
+from .lower import ModulePlan, lower, shape_comment
+from .printers import NumPyMatrixPrinter
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=None)
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+
+
+class Backend:
+    """What differs between targets: the printer, the template, the array module."""
+
+    name = "numpy"
+    template = "numpy_module.py.jinja"
+    printer_class = NumPyMatrixPrinter
+    imports = ("import numpy as np",)
+
+    def as_array(self, name: str, dtype: str) -> str:
+        return f"{name} = np.asarray({name})"
+
+    def zeros_like(self, name: str) -> str:
+        return f"np.zeros_like({name})"
+
+
+BACKENDS: dict[str, Backend] = {"numpy": Backend()}
+
+
+def _is_one_dimensional(expr) -> bool:
+    """Σ_batch 1ᵀ E prints as a 1-D sum; any other row-vector gradient needs a reshape."""
+    if not isinstance(expr, BatchSum):
+        return False
+    _, body = split_coefficient(expr.arg)
+    return isinstance(body, MatMul) and len(body.args) == 2 and isinstance(body.args[0], OneMatrix)
+
+
+def render_plan(plan: ModulePlan, backend: Backend) -> str:
+    c = plan.component
+    printer = backend.printer_class(plan.context)
+    for st in plan.forward:
+        st.code = printer.doprint(st.expr)
+    forward_symbols = set(printer.symbols_used)
+
+    printer.symbols_used = set()
+    for st in plan.backward:
+        st.code = printer.doprint(st.expr)
+    backward_symbols = set(printer.symbols_used)
+
+    dims = sorted({str(d) for a in c.tensor_arguments for d in a.dims}, key=_dim_order(c))
+    config_names = [a.name for a in c.configs]
+    tensor_names = [a.name for a in c.tensor_arguments]
+    def_names = [d.name for d in c.definitions]
+
+    returns = []
+    zero_args = []
+    for name, st in plan.gradients:
+        arg = c.argument(name)
+        if st is None:
+            returns.append((name, backend.zeros_like(name)))
+            zero_args.append(name)
+        elif arg.is_vector and not _is_one_dimensional(st.expr):
+            returns.append((name, f"{st.target}.reshape(-1)"))
+        else:
+            returns.append((name, st.target))
+
+    cached = [n for n in tensor_names + def_names + config_names
+              if n in backward_symbols or n in zero_args]
+    cached_dims = [d for d in dims if d in backward_symbols]
+    cache_items = [f'"{n}": {n}' for n in cached + cached_dims]
+    cache_items.append(f'"out_shape": {plan.output}.shape')
+    cache_literal = "{" + ", ".join(cache_items) + "}"
+
+    forward_prologue = []
+    for a in c.tensor_arguments:
+        forward_prologue.append(backend.as_array(a.name, a.dtype))
+    forward_prologue.append("dims = {}")
+    for a in c.tensor_arguments:
+        expected = "(" + ", ".join(f'"{d}"' for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
+        forward_prologue.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
+    for a in c.configs:
+        if a.choices:
+            table = f"_{a.name.upper()}"
+            forward_prologue += [
+                f"if {a.name} not in {table}:",
+                f'    raise ValueError(f"{a.name} must be one of {{sorted({table})}}, got {{{a.name}!r}}")',
+            ]
+    used_dims = [d for d in dims if d in forward_symbols or d in cached_dims]
+    if used_dims:
+        forward_prologue.append(", ".join(used_dims) + " = " + ", ".join(f'dims["{d}"]' for d in used_dims))
+
+    backward_prologue = [f'{n} = cache["{n}"]' for n in cached + cached_dims]
+    backward_prologue += [
+        'if grad_out.shape != cache["out_shape"]:',
+        '    raise ValueError(f"grad_out: expected shape {cache[\'out_shape\']}, got {grad_out.shape}")',
+    ]
+
+    functions = [printer.function_definition(fn) for _, fn in sorted(printer.functions_used.items())]
+    choice_tables = []
+    for table, fn in sorted(printer.choices_used.items()):
+        entries = ", ".join(f'"{a.choices[i]}": _{opt.name}'
+                            for a in c.configs if a.name == fn.config
+                            for i, opt in enumerate(fn.options))
+        choice_tables.append(f"_{table.upper()} = {{{entries}}}")
+    helpers = {"check_shape"} | printer.helpers_used
+    macros = environment().get_template("helpers.jinja").module
+    blocks = [str(getattr(macros, h)()).strip() for h in sorted(helpers)] + functions + choice_tables
+    imports = (["import math", ""] if "erf" in helpers else []) + list(backend.imports)
+
+    signature = ", ".join(tensor_names)
+    if c.configs:
+        signature += ", *, " + ", ".join(f"{a.name}={a.default!r}" for a in c.configs)
+
+    argument_doc = []
+    for a in c.arguments:
+        if a.role == "config":
+            extra = f" (one of {', '.join(map(repr, a.choices))})" if a.choices else ""
+            argument_doc.append(f"{a.name}: configuration, default {a.default!r}{extra}. {a.doc}".rstrip())
+        else:
+            shape = shape_comment(a.symbol.shape, a.batched, a.is_vector)
+            kind = "integer " if a.dtype == "int" else ""
+            argument_doc.append(f"{a.name}: {kind}{a.role} {shape}. {a.doc}".rstrip())
+
+    forward_text = [f"{d.name} = {text(d.expr)}" for d in c.definitions]
+    gradient_text = [f"∂L/∂{n} = {text(adj.expr)}" for n, adj in plan.derivation.gradients.items()]
+
+    return environment().get_template(backend.template).render(
+        component=c,
+        source=f"derive/components/{c.name}.py",
+        target=backend.name,
+        forward_text=forward_text,
+        gradient_text=gradient_text,
+        imports=imports,
+        blocks=blocks,
+        signature=signature,
+        argument_doc=argument_doc,
+        forward_prologue=forward_prologue,
+        forward=plan.forward,
+        cache_literal=cache_literal,
+        output=plan.output,
+        backward_prologue=backward_prologue,
+        backward=plan.backward,
+        returns=returns,
+    )
+
+
+def _dim_order(c):
+    order = []
+    for a in c.tensor_arguments:
+        for d in a.dims:
+            if str(d) not in order:
+                order.append(str(d))
+    return order.index
+
+
+def render_component(name: str, target: str = "numpy") -> str:
+    """The generated module for built-in component ``name``."""
+    return render_plan(lower(derive(build(name))), BACKENDS[target])

@@ -1,0 +1,131 @@
+"""Verification against the authority: torch autograd on torch's own operations.
+
+The references below are forward passes written with torch built-ins
+(``torch.nn.functional``); autograd differentiates them.  Nothing here is
+derived by the engine, so a mistake in a rule or a printer shows up as a
+mismatch.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from derive.components import build
+
+
+def _references():
+    import torch.nn.functional as F
+
+    activations = {
+        "gelu_tanh": lambda h: F.gelu(h, approximate="tanh"),
+        "gelu": F.gelu,
+        "relu": F.relu,
+    }
+    return {
+        "linear": lambda X, W, b: X @ W + b,
+        "mlp": lambda X, W_1, b_1, W_2, b_2, activation="gelu_tanh":
+            activations[activation](X @ W_1 + b_1) @ W_2 + b_2,
+        "layernorm": lambda X, w, b, eps=1e-5: F.layer_norm(X, (X.shape[-1],), w, b, eps),
+    }
+
+
+def reference(name: str):
+    return _references()[name]
+
+
+def random_arguments(name: str, rng: np.random.Generator, sizes: dict[str, int],
+                     batch: tuple[int, ...], dtype=np.float64) -> dict[str, np.ndarray]:
+    """Random inputs and parameters of ``name`` with the given dimension sizes."""
+    c = build(name)
+    out = {}
+    for a in c.tensor_arguments:
+        shape = tuple(sizes[str(d)] for d in a.dims)
+        if a.batched:
+            shape = batch + shape
+        out[a.name] = rng.standard_normal(shape).astype(dtype)
+    return out
+
+
+#: Smallest sizes that keep a component non-degenerate: LayerNorm over d ≤ 2
+#: features outputs ±1 (or 0), whose gradient vanishes up to rounding.
+MIN_SIZES = {"layernorm": {"d": 3}}
+
+
+def random_sizes(name: str, rng: np.random.Generator, n_T: int | None = None) -> dict[str, int]:
+    c = build(name)
+    low = MIN_SIZES.get(name, {})
+    sizes = {str(d): int(rng.integers(low.get(str(d), 1), 7)) for a in c.tensor_arguments for d in a.dims}
+    if n_T is not None:
+        sizes["n_T"] = n_T
+    return sizes
+
+
+def relative_error(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return float("inf")
+    scale = max(float(np.max(np.abs(b), initial=0.0)), 1e-300)
+    return float(np.max(np.abs(a - b), initial=0.0)) / scale
+
+
+def autograd(name: str, arrays: dict[str, np.ndarray], grad_out: np.ndarray, config: dict):
+    """Output and gradients of the torch reference, by autograd."""
+    import torch
+
+    c = build(name)
+    tensors = {}
+    for a in c.tensor_arguments:
+        t = torch.tensor(arrays[a.name])
+        tensors[a.name] = t.requires_grad_(a.receives_gradient)
+    out = reference(name)(**tensors, **config)
+    out.backward(torch.tensor(grad_out))
+    grads = {k: t.grad.numpy() for k, t in tensors.items() if t.requires_grad}
+    return out.detach().numpy(), grads
+
+
+def generated(name: str, target: str = "numpy"):
+    return importlib.import_module(f"generated.{target}.{name}")
+
+
+@dataclass
+class CheckResult:
+    case: str
+    gradient: str
+    error: float
+
+
+def configurations(name: str) -> list[dict]:
+    """The configurations worth checking: every choice, and non-default numbers."""
+    c = build(name)
+    configs = [{}]
+    for a in c.configs:
+        if a.choices:
+            configs += [{a.name: v} for v in a.choices if v != a.default]
+        elif a.name == "eps":
+            configs.append({a.name: 0.0})
+    return configs
+
+
+def check_component(name: str, seed: int = 0, trials: int = 3) -> list[CheckResult]:
+    """Compare the generated NumPy module with autograd on random cases."""
+    rng = np.random.default_rng(seed)
+    module = generated(name)
+    results = []
+    batches = [(), (3,), (2, 2)]
+    for trial in range(trials):
+        for config in configurations(name):
+            batch = batches[trial % len(batches)]
+            sizes = random_sizes(name, rng, n_T=1 if trial == 0 else None)
+            arrays = random_arguments(name, rng, sizes, batch)
+            out, cache = module.forward(*arrays.values(), **config)
+            grad_out = rng.standard_normal(out.shape)
+            grads = module.backward(grad_out, cache)
+            ref_out, ref_grads = autograd(name, arrays, grad_out, config)
+            label = f"batch={batch} " + " ".join(f"{k}={v}" for k, v in sizes.items())
+            label += "".join(f" {k}={v!r}" for k, v in config.items())
+            results.append(CheckResult(label, "out", relative_error(out, ref_out)))
+            for g, ref in ref_grads.items():
+                results.append(CheckResult(label, g, relative_error(grads[g], ref)))
+    return results

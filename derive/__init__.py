@@ -1,0 +1,31 @@
+"""derive: matrix-calculus reverse mode over SymPy matrix expressions.
+
+Symbolic side only: this package never imports NumPy or torch.
+"""
+from .api import (
+    Component,
+    DefinitionError,
+    ShapeMismatch,
+    T,
+    add,
+    cols,
+    elementwise,
+    hadamard,
+    matmul,
+    pointwise,
+    row_mean,
+    row_sum,
+    rows,
+    scale,
+    sub,
+    token_sum,
+    x,
+)
+from .reverse import Derivation, derive
+from .rules import MissingRule
+
+__all__ = [
+    "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "Derivation", "derive",
+    "T", "add", "cols", "elementwise", "hadamard", "matmul", "pointwise", "row_mean",
+    "row_sum", "rows", "scale", "sub", "token_sum", "x",
+]

@@ -1,0 +1,300 @@
+"""The public API for writing a component's forward pass.
+
+A component is a short program in the paper's notation::
+
+    c = Component("linear", "Fully connected layer")
+    n_T, d_in, d_out = c.dims("n_T d_in d_out")
+    X = c.input("X", n_T, d_in)
+    W = c.param("W", d_in, d_out)
+    b = c.param("b", d_out)                      # a vector: the row bᵀ
+    c.output("Y", X @ W + rows(b, n_T))          # Y = X W + 1 bᵀ
+
+Inputs carry any number of leading batch dimensions; parameters and
+configuration do not.  Shapes are checked as the expression is built: a
+mismatch raises ``ShapeMismatch`` naming the operation and both shapes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy as sp
+from sympy import (
+    HadamardProduct,
+    Lambda,
+    MatAdd,
+    MatMul,
+    MatrixExpr,
+    MatrixSymbol,
+    OneMatrix,
+    Transpose,
+)
+
+from .activations import activation_choice
+from .primitives import X_SCALAR, ChoiceFunction, Elementwise, ScalarFunction
+
+
+class ShapeMismatch(ValueError):
+    """Two operands of a primitive have incompatible shapes."""
+
+
+class DefinitionError(ValueError):
+    """A component definition is malformed (duplicate name, missing output…)."""
+
+
+def _shape(expr: MatrixExpr) -> str:
+    return "(" + ", ".join(str(s) for s in expr.shape) + ")"
+
+
+def _mismatch(op: str, a: MatrixExpr, b: MatrixExpr) -> ShapeMismatch:
+    return ShapeMismatch(f"{op}: {a} has shape {_shape(a)} but {b} has shape {_shape(b)}")
+
+
+# ---------------------------------------------------------------- primitives
+
+
+def matmul(*factors: MatrixExpr) -> MatrixExpr:
+    """A₁ A₂ … Aₖ, the matrix product."""
+    for a, b in zip(factors, factors[1:]):
+        if a.shape[1] != b.shape[0]:
+            raise _mismatch("matmul", a, b)
+    return MatMul(*factors)
+
+
+def add(*terms: MatrixExpr) -> MatrixExpr:
+    """A + B + …, all of one shape."""
+    for t in terms[1:]:
+        if t.shape != terms[0].shape:
+            raise _mismatch("add", terms[0], t)
+    return MatAdd(*terms)
+
+
+def sub(a: MatrixExpr, b: MatrixExpr) -> MatrixExpr:
+    """A − B."""
+    if a.shape != b.shape:
+        raise _mismatch("sub", a, b)
+    return MatAdd(a, MatMul(-1, b))
+
+
+def scale(c: Any, a: MatrixExpr) -> MatrixExpr:
+    """c A for a scalar c (a number, a dimension or a configuration symbol)."""
+    return MatMul(sp.sympify(c), a)
+
+
+def hadamard(*factors: MatrixExpr) -> MatrixExpr:
+    """A ∘ B ∘ …, the entrywise product."""
+    for f in factors[1:]:
+        if f.shape != factors[0].shape:
+            raise _mismatch("hadamard", factors[0], f)
+    return HadamardProduct(*factors)
+
+
+def T(a: MatrixExpr) -> MatrixExpr:
+    """Aᵀ."""
+    return Transpose(a)
+
+
+def rows(v: MatrixExpr, n: sp.Expr) -> MatrixExpr:
+    """1 vᵀ: the row vector ``v`` (1, d) repeated over ``n`` rows."""
+    if v.shape[0] != 1:
+        raise ShapeMismatch(f"rows: {v} must be a row vector (1, d), got shape {_shape(v)}")
+    return MatMul(OneMatrix(n, 1), v)
+
+
+def cols(c: MatrixExpr, d: sp.Expr) -> MatrixExpr:
+    """c 1ᵀ: the column ``c`` (n, 1) repeated over ``d`` columns (diag(c) scaling)."""
+    if c.shape[1] != 1:
+        raise ShapeMismatch(f"cols: {c} must be a column (n, 1), got shape {_shape(c)}")
+    return MatMul(c, OneMatrix(1, d))
+
+
+def row_sum(a: MatrixExpr) -> MatrixExpr:
+    """A 1: the sum over each row (over features), shape (n, 1)."""
+    return MatMul(a, OneMatrix(a.shape[1], 1))
+
+
+def token_sum(a: MatrixExpr) -> MatrixExpr:
+    """1ᵀ A: the sum over tokens (rows), shape (1, d)."""
+    return MatMul(OneMatrix(1, a.shape[0]), a)
+
+
+def row_mean(a: MatrixExpr) -> MatrixExpr:
+    """mean_f(A) = (1/d) A 1: the mean over each row's d features, shape (n, 1)."""
+    return scale(1 / a.shape[1], row_sum(a))
+
+
+def elementwise(fn: ScalarFunction | ChoiceFunction | sp.Lambda, a: MatrixExpr) -> MatrixExpr:
+    """f(A) entrywise; ``fn`` may be a ``sympy.Lambda`` of one variable."""
+    if isinstance(fn, sp.Lambda):
+        fn = ScalarFunction("", fn)
+    return Elementwise(fn, a)
+
+
+def pointwise(expr_of_x: sp.Expr, a: MatrixExpr) -> MatrixExpr:
+    """f(A) entrywise for a scalar expression of ``x`` (``X_SCALAR``)."""
+    return elementwise(Lambda(X_SCALAR, expr_of_x), a)
+
+
+x = X_SCALAR
+
+
+# ---------------------------------------------------------------- component
+
+
+@dataclass(frozen=True)
+class Argument:
+    """An input, parameter or configuration value of a component."""
+
+    name: str
+    role: str  # "input" | "param" | "config"
+    symbol: Any  # MatrixSymbol, sympy Symbol (numeric config) or None (choice)
+    dims: tuple = ()  # declared dimensions, in order
+    dtype: str = "float"  # "float" | "int"
+    frozen: bool = False
+    default: Any = None
+    choices: tuple = ()
+    doc: str = ""
+
+    @property
+    def is_vector(self) -> bool:
+        return self.role != "config" and len(self.dims) == 1
+
+    @property
+    def batched(self) -> bool:
+        return self.role == "input"
+
+    @property
+    def receives_gradient(self) -> bool:
+        return self.role in ("input", "param") and self.dtype == "float" and not self.frozen
+
+
+@dataclass(frozen=True)
+class Definition:
+    """``name = expr``: one named value of the forward pass."""
+
+    symbol: MatrixSymbol
+    expr: MatrixExpr
+    doc: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.symbol.name
+
+
+@dataclass
+class Component:
+    """A forward definition: arguments, named definitions, one output."""
+
+    name: str
+    title: str
+    description: str = ""
+    arguments: list[Argument] = field(default_factory=list)
+    definitions: list[Definition] = field(default_factory=list)
+    output_symbol: MatrixSymbol | None = None
+    _dims: dict[str, sp.Symbol] = field(default_factory=dict)
+
+    # -- declarations
+
+    def dims(self, names: str) -> tuple[sp.Symbol, ...]:
+        """Declare dimensions, e.g. ``c.dims("n_T d_in d_out")``."""
+        out = []
+        for n in names.split():
+            self._dims.setdefault(n, sp.Symbol(n, positive=True, integer=True))
+            out.append(self._dims[n])
+        return tuple(out)
+
+    def input(self, name: str, *dims: sp.Symbol, dtype: str = "float", doc: str = "") -> MatrixSymbol:
+        """A batched input of shape (..., *dims)."""
+        return self._matrix_argument(name, "input", dims, dtype=dtype, doc=doc)
+
+    def param(self, name: str, *dims: sp.Symbol, frozen: bool = False, doc: str = "") -> MatrixSymbol:
+        """A parameter of shape ``dims``; one dimension declares a vector (the row vᵀ)."""
+        return self._matrix_argument(name, "param", dims, frozen=frozen, doc=doc)
+
+    def config(self, name: str, default: Any, doc: str = "") -> sp.Symbol:
+        """A numeric configuration value, a scalar symbol in expressions."""
+        self._claim(name)
+        symbol = sp.Symbol(name, positive=True)
+        self.arguments.append(Argument(name, "config", symbol, default=default, doc=doc))
+        return symbol
+
+    def activation(self, name: str, default: str, choices: tuple[str, ...], doc: str = "") -> ChoiceFunction:
+        """An elementwise activation chosen by the keyword ``name``."""
+        if default not in choices:
+            raise DefinitionError(f"{self.name}: default {default!r} not among {choices}")
+        self._claim(name)
+        fn = activation_choice(name, choices)
+        self.arguments.append(
+            Argument(name, "config", None, default=default, choices=tuple(choices), doc=doc)
+        )
+        return fn
+
+    def let(self, name: str, expr: MatrixExpr, doc: str = "") -> MatrixSymbol:
+        """Name an intermediate value: ``name = expr``."""
+        self._claim(name)
+        symbol = MatrixSymbol(name, *expr.shape)
+        self.definitions.append(Definition(symbol, expr, doc))
+        return symbol
+
+    def output(self, name: str, expr: MatrixExpr, doc: str = "") -> MatrixSymbol:
+        """The component's output: ``name = expr``."""
+        if self.output_symbol is not None:
+            raise DefinitionError(f"{self.name}: output already defined as {self.output_symbol}")
+        self.output_symbol = self.let(name, expr, doc)
+        return self.output_symbol
+
+    # -- queries
+
+    @property
+    def inputs(self) -> list[Argument]:
+        return [a for a in self.arguments if a.role == "input"]
+
+    @property
+    def params(self) -> list[Argument]:
+        return [a for a in self.arguments if a.role == "param"]
+
+    @property
+    def configs(self) -> list[Argument]:
+        return [a for a in self.arguments if a.role == "config"]
+
+    @property
+    def tensor_arguments(self) -> list[Argument]:
+        """Inputs and parameters in declaration order: the forward's positional arguments."""
+        return [a for a in self.arguments if a.role in ("input", "param")]
+
+    def argument(self, name: str) -> Argument:
+        for a in self.arguments:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    def definition(self, name: str) -> Definition:
+        for d in self.definitions:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+    def validate(self) -> "Component":
+        if self.output_symbol is None:
+            raise DefinitionError(f"{self.name}: no output defined")
+        return self
+
+    # -- helpers
+
+    def _claim(self, name: str) -> None:
+        if not name.isidentifier():
+            raise DefinitionError(f"{self.name}: {name!r} is not a valid identifier")
+        taken = {a.name for a in self.arguments} | {d.name for d in self.definitions}
+        if name in taken:
+            raise DefinitionError(f"{self.name}: name {name!r} is defined twice")
+
+    def _matrix_argument(self, name, role, dims, **kw) -> MatrixSymbol:
+        self._claim(name)
+        if len(dims) not in (1, 2):
+            raise DefinitionError(f"{self.name}: {name} must have one or two dimensions, got {dims}")
+        if role == "input" and len(dims) == 1 and kw.get("dtype", "float") == "float":
+            raise DefinitionError(f"{self.name}: input {name} must be (n_T, d)")
+        shape = (1, dims[0]) if len(dims) == 1 else tuple(dims)
+        symbol = MatrixSymbol(name, *shape)
+        self.arguments.append(Argument(name, role, symbol, tuple(dims), **kw))
+        return symbol

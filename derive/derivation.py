@@ -1,0 +1,211 @@
+"""The recorded derivation, printed as text or LaTeX.
+
+``render(derivation)`` gives what ``backprop show`` prints: the forward
+definition, then for every value the Frobenius-product steps from each
+consumer, the simplified cotangent with the facts used, and finally the
+gradients of the arguments in index-free notation.
+"""
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+from sympy import MatrixExpr, MatrixSymbol
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from .primitives import BatchSum, ChoiceFunction, Cotangent, Elementwise
+from .reverse import Adjoint, Derivation
+from .simplify import split_coefficient
+
+SUPERSCRIPT_T = "ᵀ"
+
+
+class TextPrinter(StrPrinter):
+    """Index-free notation in plain text: ``X W + 1 bᵀ``, ``Δ_Y ∘ (1 wᵀ)``."""
+
+    def _print_MatrixSymbol(self, e):
+        # A row (1, d) is the paper's bᵀ for the vector b.
+        return f"{e.name}{SUPERSCRIPT_T}" if e.shape[0] == 1 and e.shape[1] != 1 else e.name
+
+    def _print_Cotangent(self, e):
+        return f"Δ_{e.name}"
+
+    def _print_OneMatrix(self, e):
+        rows, cols = (d != 1 for d in e.shape)
+        return {(True, False): "1", (False, True): f"1{SUPERSCRIPT_T}"}.get((rows, cols), f"(1 1{SUPERSCRIPT_T})")
+
+    def _print_ZeroMatrix(self, e):
+        return "0"
+
+    def _operand(self, e) -> str:
+        code = self._print(e)
+        simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum))
+        if isinstance(e, Elementwise):
+            simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
+        return code if simple else f"({code})"
+
+    def _print_Transpose(self, e):
+        return f"{self._operand(e.arg)}{SUPERSCRIPT_T}"
+
+    def _print_MatMul(self, e):
+        c, body = split_coefficient(e)
+        factors = body.args if isinstance(body, sp.MatMul) else (body,)
+        text = " ".join(self._operand(f) for f in factors)
+        if c == 1:
+            return text
+        if c == -1:
+            return f"−{text}"
+        cs = self._print(c)
+        return f"({cs}) {text}" if not cs.isidentifier() and not cs.isdigit() else f"{cs} {text}"
+
+    def _print_MatAdd(self, e):
+        out = []
+        for i, t in enumerate(e.args):
+            c, body = split_coefficient(t)
+            if i and c.could_extract_minus_sign():
+                out.append(f" − {self._print(sp.MatMul(-c, body) if -c != 1 else body)}")
+            else:
+                out.append(("" if i == 0 else " + ") + self._print(t))
+        return "".join(out)
+
+    def _print_HadamardProduct(self, e):
+        return " ∘ ".join(self._operand(f) for f in e.args)
+
+    def _print_Elementwise(self, e):
+        fn, arg = e.fn, self._print(e.arg)
+        if isinstance(fn, ChoiceFunction):
+            return f"{_function_name(fn)}({arg})"
+        if fn.name:
+            return f"{_function_name(fn)}({arg})"
+        (x,), body = fn.body.signature, fn.body.expr
+        return self._print(body.xreplace({x: sp.Symbol(arg if isinstance(e.arg, MatrixSymbol) else f"({arg})")}))
+
+    def _print_BatchSum(self, e):
+        return f"Σ_batch {self._operand(e.arg)}"
+
+
+def _function_name(fn) -> str:
+    name = fn.table if isinstance(fn, ChoiceFunction) else fn.name
+    return name.replace("_grad", "′")
+
+
+class MathLatexPrinter(LatexPrinter):
+    """The same notation in LaTeX."""
+
+    def _print_Cotangent(self, e):
+        return rf"\Delta_{{{self._print(MatrixSymbol(e.name, *e.shape))}}}"
+
+    def _print_OneMatrix(self, e):
+        return r"\mathbf{1}^{T}" if e.shape[0] == 1 and e.shape[1] != 1 else r"\mathbf{1}"
+
+    def _print_Transpose(self, e):
+        if isinstance(e.arg, sp.OneMatrix):
+            return self._print(sp.OneMatrix(e.arg.shape[1], e.arg.shape[0]))
+        return super()._print_Transpose(e)
+
+    def _print_Elementwise(self, e):
+        fn, arg = e.fn, self._print(e.arg)
+        if isinstance(fn, ChoiceFunction) or fn.name:
+            name = _function_name(fn).replace("′", "'").replace("_", r"\_")
+            return rf"\operatorname{{{name}}}\left({arg}\right)"
+        (x,), body = fn.body.signature, fn.body.expr
+        return self._print(body.xreplace({x: sp.Symbol(arg)}))
+
+    def _print_BatchSum(self, e):
+        return rf"\sum_{{\text{{batch}}}} \left({self._print(e.arg)}\right)"
+
+
+def text(e: MatrixExpr) -> str:
+    return TextPrinter().doprint(e)
+
+
+def latex(e: MatrixExpr) -> str:
+    return MathLatexPrinter().doprint(e)
+
+
+def shape_text(symbol: MatrixSymbol, vector: bool = False) -> str:
+    if vector:
+        return f"({symbol.shape[1]},)"
+    return f"({symbol.shape[0]}, {symbol.shape[1]})"
+
+
+def render(derivation: Derivation, as_latex: bool = False) -> str:
+    """The whole derivation as text (or with LaTeX formulas)."""
+    fmt = latex if as_latex else text
+    delta = (lambda s: latex(Cotangent(s.name, *s.shape))) if as_latex else (lambda s: f"Δ_{s.name}")
+    c = derivation.component
+    lines = [f"{c.name}: {c.title}", f"  {c.description}", "", "Forward definition"]
+    for a in c.arguments:
+        if a.role == "config":
+            extra = f"one of {', '.join(map(repr, a.choices))}" if a.choices else "scalar"
+            lines.append(f"  {a.name:<8} configuration  default {a.default!r} ({extra})")
+        else:
+            batch = "..., " if a.batched else ""
+            dims = ", ".join(str(d) for d in a.dims) + ("," if len(a.dims) == 1 and not a.batched else "")
+            role = {"input": "input", "param": "parameter"}[a.role] + (", frozen" if a.frozen else "")
+            role += ", integer" if a.dtype == "int" else ""
+            lines.append(f"  {a.name:<8} {role:<14} ({batch}{dims})")
+    for d in c.definitions:
+        lines.append(f"  {d.name} = {fmt(d.expr)}    {shape_text(d.symbol)}")
+    out = c.output_symbol
+    lines += ["", f"Reverse sweep ({delta(out)} is the upstream gradient ∂L/∂{out.name})"]
+    for adj in derivation.adjoints[1:] + list(derivation.gradients.values()):
+        lines += _adjoint_lines(adj, fmt, delta, c)
+    lines += ["", "Gradients"]
+    for name, adj in derivation.gradients.items():
+        lines.append(f"  ∂L/∂{name} = {fmt(adj.expr)}")
+    facts = _facts(derivation)
+    results = _results(derivation)
+    if results:
+        lines += ["", "Results"] + [f"  {r}" for r in results]
+    if facts:
+        lines += ["", "Facts used"] + [f"  {f.name}: {f.statement}" for f in facts]
+    return "\n".join(lines) + "\n"
+
+
+def _adjoint_lines(adj: Adjoint, fmt, delta, component) -> list[str]:
+    lines = ["", f"  {delta(adj.symbol)}"]
+    if not adj.contributions:
+        lines.append(f"    {adj.name} does not reach the output: {delta(adj.symbol)} = 0")
+        return lines
+    for contrib in adj.contributions:
+        source = component.definition(contrib.consumer)
+        lines.append(f"    from {source.name} = {fmt(source.expr)}:")
+        G = delta(source.symbol)
+        lines.append(f"      {G} · d{source.name}")
+        for step in contrib.steps:
+            lines.append(f"      [{step.rule.primitive}] {step.rule.identity}")
+            lines.append(f"        → ({fmt(step.result)}) · d{_operand_text(step.operand, fmt)}")
+    if len(adj.contributions) > 1:
+        lines.append(f"    sum over consumers: {fmt(adj.total)}")
+    if adj.facts:
+        lines.append(f"    simplified with {', '.join(f.name for f in adj.facts)}")
+    if adj.batch_summed:
+        lines.append(f"    {adj.name} is shared by every sequence of a batch: summed over the batch")
+    lines.append(f"    {delta(adj.symbol)} = {fmt(adj.expr)}")
+    return lines
+
+
+def _operand_text(e, fmt) -> str:
+    s = fmt(e)
+    return s if isinstance(e, MatrixSymbol) else f"({s})"
+
+
+def _facts(derivation: Derivation):
+    seen = []
+    for adj in derivation.adjoints + list(derivation.gradients.values()):
+        for f in adj.facts:
+            if f not in seen:
+                seen.append(f)
+    return seen
+
+
+def _results(derivation: Derivation) -> list[str]:
+    """Statements the engine proved: gradients that vanish identically."""
+    out = []
+    for name, adj in derivation.gradients.items():
+        if adj.is_zero:
+            why = ", ".join(f.name for f in adj.facts) or "no path to the output"
+            out.append(f"∂L/∂{name} = 0 identically (by {why})")
+    return out

@@ -1,0 +1,138 @@
+"""Matrix-expression nodes that SymPy lacks.
+
+SymPy supplies the linear-algebra nodes the engine builds on (``MatrixSymbol``,
+``MatMul``, ``MatAdd``, ``Transpose``, ``HadamardProduct``, ``OneMatrix``,
+``ZeroMatrix``).  Broadcasting and reductions are written with ``OneMatrix``
+exactly as the paper writes them: ``1 bᵀ`` repeats a row over tokens, ``A 1``
+sums each row, ``1ᵀ A`` sums over tokens.  This module adds what cannot be
+written that way: elementwise scalar functions, the sum over leading batch
+dimensions, and cotangent symbols.
+"""
+from __future__ import annotations
+
+import sympy as sp
+from sympy import Basic, Lambda, MatrixExpr, MatrixSymbol, Tuple
+from sympy.core.symbol import Str
+
+X_SCALAR = sp.Symbol("x", real=True)
+
+
+class ScalarFunction(Basic):
+    """A scalar function ``x ↦ f(x)`` applied elementwise.
+
+    ``name`` is empty for small anonymous functions (``sqrt(x + eps)``), which
+    print inline; a named function (``gelu_tanh``) prints as a call to a
+    module-level definition.
+    """
+
+    def __new__(cls, name: str | Str, body: Lambda):
+        return Basic.__new__(cls, Str(str(name)), body)
+
+    @property
+    def name(self) -> str:
+        return self.args[0].name
+
+    @property
+    def body(self) -> Lambda:
+        return self.args[1]
+
+    def derivative(self) -> "ScalarFunction":
+        """f′ from ``sympy.diff`` of the scalar definition."""
+        (x,), expr = self.body.signature, self.body.expr
+        name = f"{self.name}_grad" if self.name else ""
+        return ScalarFunction(name, Lambda(x, sp.diff(expr, x)))
+
+
+class ChoiceFunction(Basic):
+    """An elementwise function selected by a configuration value.
+
+    ``config`` names the keyword argument that selects; ``table`` names the
+    set of functions (``activation``, then ``activation_grad`` for the
+    derivatives); ``options`` holds one ``ScalarFunction`` per accepted value.
+    """
+
+    def __new__(cls, config: str | Str, table: str | Str, options: Tuple):
+        return Basic.__new__(cls, Str(str(config)), Str(str(table)), Tuple(*options))
+
+    @property
+    def config(self) -> str:
+        return self.args[0].name
+
+    @property
+    def table(self) -> str:
+        return self.args[1].name
+
+    @property
+    def options(self) -> tuple[ScalarFunction, ...]:
+        return tuple(self.args[2])
+
+    @property
+    def name(self) -> str:
+        return self.table
+
+    def derivative(self) -> "ChoiceFunction":
+        """The choice of derivatives, each from ``sympy.diff``."""
+        return ChoiceFunction(self.config, f"{self.table}_grad",
+                              Tuple(*(f.derivative() for f in self.options)))
+
+
+class Elementwise(MatrixExpr):
+    """``f(A)``: the scalar function ``f`` applied to every entry of ``A``."""
+
+    def __new__(cls, fn: ScalarFunction | ChoiceFunction, arg: MatrixExpr):
+        return Basic.__new__(cls, fn, arg)
+
+    @property
+    def fn(self):
+        return self.args[0]
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+    def _eval_transpose(self):
+        return Elementwise(self.fn, self.arg.T)
+
+
+class BatchSum(MatrixExpr):
+    """``Σ_batch A``: the sum over leading batch dimensions.
+
+    The symbolic derivation works on one sequence, as the paper does.  A
+    parameter is shared by every sequence of a batch, so its gradient is the
+    sum of the per-sequence contributions; this node marks where that sum is
+    taken.  Its shape is the per-sequence shape.
+    """
+
+    def __new__(cls, arg: MatrixExpr):
+        return Basic.__new__(cls, arg)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+class Cotangent(MatrixSymbol):
+    """``Δ_name = ∂L/∂name``, the cotangent of a named value."""
+
+    @property
+    def target(self) -> str:
+        return self.name
+
+
+def cotangent(symbol: MatrixSymbol) -> Cotangent:
+    return Cotangent(symbol.name, *symbol.shape)
+
+
+def matrix_children(expr: Basic) -> tuple[MatrixExpr, ...]:
+    """The matrix-valued operands of ``expr`` (leaves have none)."""
+    if isinstance(expr, MatrixSymbol) or not isinstance(expr, MatrixExpr):
+        return ()
+    return tuple(a for a in expr.args if isinstance(a, MatrixExpr))

@@ -1,0 +1,189 @@
+"""The joint reverse sweep.
+
+One pass over the forward definitions in reverse order.  Every named value
+(definition or argument) gets one cotangent ``Δ_name``: the sum of the
+contributions of all its consumers, simplified.  Inside one definition the
+expression tree is walked from the root down, each node's cotangent passed to
+its operands through the node's vector-Jacobian rule (``rules.py``); shared
+subexpressions accumulate before they are passed on.
+
+A value shared by every sequence of a batch (a parameter, or anything computed
+from parameters alone) receives per-sequence contributions from batched
+values; their sum over the batch is marked with ``BatchSum``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sympy import MatAdd, MatrixExpr, MatrixSymbol, ZeroMatrix
+
+from .api import Component
+from .primitives import BatchSum, Cotangent, cotangent, matrix_children
+from .rules import Rule, rule_for
+from .simplify import Fact, simplify
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rule application: ``Ḡ · d(node) → result · d(operand)``."""
+
+    rule: Rule
+    node: MatrixExpr
+    operand: MatrixExpr
+    result: MatrixExpr
+
+
+@dataclass
+class Contribution:
+    """What one consumer passes to a value's cotangent."""
+
+    consumer: str  # the definition whose expression uses the value
+    expr: MatrixExpr
+    steps: list[Step]
+
+
+@dataclass
+class Adjoint:
+    """The cotangent of one named value, with how it was obtained."""
+
+    symbol: MatrixSymbol  # the value: a definition's symbol or an argument's
+    contributions: list[Contribution]
+    total: MatrixExpr  # the sum of contributions, before simplification
+    expr: MatrixExpr  # simplified
+    facts: list[Fact]
+    batched: bool
+    batch_summed: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.symbol.name
+
+    @property
+    def cotangent(self) -> Cotangent:
+        return cotangent(self.symbol)
+
+    @property
+    def is_zero(self) -> bool:
+        return isinstance(self.expr, ZeroMatrix)
+
+
+@dataclass
+class Derivation:
+    """The result of the reverse sweep over one component."""
+
+    component: Component
+    adjoints: list[Adjoint] = field(default_factory=list)  # definitions, in sweep order
+    gradients: dict[str, Adjoint] = field(default_factory=dict)  # arguments, declaration order
+
+    def adjoint(self, name: str) -> Adjoint:
+        for a in self.adjoints:
+            if a.name == name:
+                return a
+        return self.gradients[name]
+
+
+def _topological(root: MatrixExpr) -> list[MatrixExpr]:
+    """Operands before the nodes that use them (post-order), each node once."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        for child in reversed(matrix_children(node)):
+            if child not in seen:
+                stack.append((child, False))
+    return order
+
+
+def _depends(expr: MatrixExpr, symbols: set, memo: dict) -> bool:
+    if expr in memo:
+        return memo[expr]
+    if isinstance(expr, MatrixSymbol):
+        result = expr in symbols
+    else:
+        result = any(_depends(c, symbols, memo) for c in matrix_children(expr))
+    memo[expr] = result
+    return result
+
+
+def _sum(exprs: list[MatrixExpr]) -> MatrixExpr:
+    return exprs[0] if len(exprs) == 1 else MatAdd(*exprs)
+
+
+def derive(component: Component) -> Derivation:
+    """Differentiate ``component``'s output with respect to every argument that takes a gradient."""
+    component.validate()
+    derivation = Derivation(component)
+    defs = component.definitions
+
+    # Which values depend on a differentiable argument, and which carry a batch.
+    differentiable = {a.symbol for a in component.tensor_arguments if a.receives_gradient}
+    batched = {a.symbol for a in component.inputs}
+    for d in defs:  # definitions are in dependency order
+        if _depends(d.expr, differentiable, {}):
+            differentiable.add(d.symbol)
+        if _depends(d.expr, batched, {}):
+            batched.add(d.symbol)
+    batched |= {cotangent(s) for s in set(batched)}
+    needs_memo: dict = {}
+
+    def needs(e):
+        return _depends(e, differentiable, needs_memo)
+
+    def is_batched(e):
+        return _depends(e, batched, {})
+
+    pending: dict[MatrixSymbol, list[Contribution]] = {}
+    out = component.output_symbol
+    pending[out] = [Contribution("upstream", cotangent(out), [])]
+
+    def finish(symbol: MatrixSymbol, contributions: list[Contribution]) -> Adjoint:
+        total = _sum([c.expr for c in contributions])
+        expr, facts = simplify(total)
+        summed = symbol not in batched and is_batched(expr)
+        if summed:
+            expr = BatchSum(expr)
+        return Adjoint(symbol, contributions, total, expr, facts, symbol in batched, summed)
+
+    for d in reversed(defs):
+        contributions = pending.pop(d.symbol, [])
+        if not contributions:
+            continue  # the output does not depend on this value
+        adjoint = finish(d.symbol, contributions)
+        derivation.adjoints.append(adjoint)
+        if adjoint.is_zero:
+            continue  # nothing flows further down
+        G = adjoint.cotangent if d.symbol != out else adjoint.expr
+        local: dict[MatrixExpr, list[tuple[MatrixExpr, list[Step]]]] = {d.expr: [(G, [])]}
+        for node in reversed(_topological(d.expr)):
+            incoming = local.pop(node, [])
+            if not incoming:
+                continue
+            node_cot = _sum([c for c, _ in incoming])
+            trail = [s for _, steps in incoming for s in steps]
+            if isinstance(node, MatrixSymbol):
+                pending.setdefault(node, []).append(Contribution(d.name, node_cot, trail))
+                continue
+            rule = None
+            for i, operand in enumerate(node.args):
+                if not isinstance(operand, MatrixExpr) or not needs(operand):
+                    continue
+                rule = rule or rule_for(node)
+                result = rule.vjp(node, i, node_cot)
+                local.setdefault(operand, []).append((result, trail + [Step(rule, node, operand, result)]))
+
+    for arg in component.tensor_arguments:
+        if not arg.receives_gradient:
+            continue
+        contributions = pending.pop(arg.symbol, [])
+        if contributions:
+            derivation.gradients[arg.name] = finish(arg.symbol, contributions)
+        else:
+            zero = ZeroMatrix(*arg.symbol.shape)
+            derivation.gradients[arg.name] = Adjoint(arg.symbol, [], zero, zero, [], arg.batched)
+    return derivation

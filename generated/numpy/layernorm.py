@@ -1,0 +1,94 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/layernorm.py.
+# Regenerate with: backprop generate --target numpy
+"""Layer normalisation (`layernorm`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    mu = (1/d) X 1
+    Xc = X − mu 1ᵀ
+    var = (1/d) (Xc ∘ Xc) 1
+    sigma = sqrt(eps + var)
+    Xbar = ((1/sigma) 1ᵀ) ∘ Xc
+    Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
+
+Gradients, as derived:
+    ∂L/∂X = Δ_Xc + (1/d) Δ_mu 1ᵀ
+    ∂L/∂w = Σ_batch (1ᵀ (Δ_Y ∘ Xbar))
+    ∂L/∂b = Σ_batch (1ᵀ Δ_Y)
+"""
+import numpy as np
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    wanted = "(" + ", ".join((["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]) + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    core = shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", shape[: len(shape) - len(expected)]) != shape[: len(shape) - len(expected)]:
+        raise ValueError(f"{name}: leading batch dimensions {shape[: len(shape) - len(expected)]} "
+                         f"differ from the other inputs' {dims['...']}")
+
+
+def forward(X, w, b, *, eps=1e-05):
+    """Layer normalisation: returns ``(out, cache)``.
+
+    X: input (..., n_T, d).
+    w: param (d,). scale
+    b: param (d,). shift
+    eps: configuration, default 1e-05. added to the variance; 0 reproduces the paper
+    """
+    X = np.asarray(X)
+    w = np.asarray(w)
+    b = np.asarray(b)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("w", w, ("d",), dims, batched=False)
+    _check_shape("b", b, ("d",), dims, batched=False)
+    d = dims["d"]
+    mu = 1/d * X.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    Xc = X - mu  # (..., n_T, d)
+    var = 1/d * (Xc * Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    sigma = np.sqrt(eps + var)  # (..., n_T, 1)
+    Xbar = (1/sigma) * Xc  # (..., n_T, d)
+    Y = Xbar * w + b  # (..., n_T, d)
+    cache = {"w": w, "Xc": Xc, "var": var, "sigma": sigma, "Xbar": Xbar, "eps": eps, "d": d, "out_shape": Y.shape}
+    return Y, cache
+
+
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
+    w = cache["w"]
+    Xc = cache["Xc"]
+    var = cache["var"]
+    sigma = cache["sigma"]
+    Xbar = cache["Xbar"]
+    eps = cache["eps"]
+    d = cache["d"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of Xbar, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
+    dXbar = grad_out * w  # (..., n_T, d)
+    # grad of sigma, used in: Xbar = ((1/sigma) 1ᵀ) ∘ Xc
+    dsigma = (dXbar * Xc).sum(axis=-1, keepdims=True) * (-1/sigma**2)  # (..., n_T, 1)
+    # grad of var, used in: sigma = sqrt(eps + var)
+    dvar = dsigma * ((1/2)/np.sqrt(eps + var))  # (..., n_T, 1)
+    # grad of Xc, used in: var = (1/d) (Xc ∘ Xc) 1; Xbar = ((1/sigma) 1ᵀ) ∘ Xc
+    dXc = dXbar * (1/sigma) + 2/d * (dvar * Xc)  # (..., n_T, d)
+    # grad of mu, used in: Xc = X − mu 1ᵀ
+    dmu = -dXc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    # grad of X, used in: mu = (1/d) X 1; Xc = X − mu 1ᵀ
+    dX = dXc + 1/d * dmu  # (..., n_T, d)
+    # grad of w, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
+    dw = (grad_out * Xbar).reshape(-1, d).sum(axis=0)  # (d,)
+    # grad of b, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
+    db = grad_out.reshape(-1, d).sum(axis=0)  # (d,)
+    return {
+        "X": dX,
+        "w": dw,
+        "b": db,
+    }

@@ -1,0 +1,70 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/linear.py.
+# Regenerate with: backprop generate --target numpy
+"""Fully connected layer (`linear`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    Y = X W + 1 bᵀ
+
+Gradients, as derived:
+    ∂L/∂X = Δ_Y Wᵀ
+    ∂L/∂W = Σ_batch (Xᵀ Δ_Y)
+    ∂L/∂b = Σ_batch (1ᵀ Δ_Y)
+"""
+import numpy as np
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    wanted = "(" + ", ".join((["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]) + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    core = shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", shape[: len(shape) - len(expected)]) != shape[: len(shape) - len(expected)]:
+        raise ValueError(f"{name}: leading batch dimensions {shape[: len(shape) - len(expected)]} "
+                         f"differ from the other inputs' {dims['...']}")
+
+
+def forward(X, W, b):
+    """Fully connected layer: returns ``(out, cache)``.
+
+    X: input (..., n_T, d_in). one row per token
+    W: param (d_in, d_out). weights
+    b: param (d_out,). bias, broadcast over tokens
+    """
+    X = np.asarray(X)
+    W = np.asarray(W)
+    b = np.asarray(b)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
+    _check_shape("b", b, ("d_out",), dims, batched=False)
+    d_in, d_out = dims["d_in"], dims["d_out"]
+    Y = X @ W + b  # (..., n_T, d_out)
+    cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape}
+    return Y, cache
+
+
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
+    X = cache["X"]
+    W = cache["W"]
+    d_in = cache["d_in"]
+    d_out = cache["d_out"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of X, used in: Y = X W + 1 bᵀ
+    dX = grad_out @ W.swapaxes(-1, -2)  # (..., n_T, d_in)
+    # grad of W, used in: Y = X W + 1 bᵀ
+    dW = X.reshape(-1, d_in).T @ grad_out.reshape(-1, d_out)  # (d_in, d_out)
+    # grad of b, used in: Y = X W + 1 bᵀ
+    db = grad_out.reshape(-1, d_out).sum(axis=0)  # (d_out,)
+    return {
+        "X": dX,
+        "W": dW,
+        "b": db,
+    }
