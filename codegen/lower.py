@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sympy import MatrixExpr, MatrixSymbol, OneMatrix, Transpose
+from sympy import MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
 from derive.api import Component
 from derive.primitives import Cotangent, cotangent, matrix_children
@@ -20,7 +20,7 @@ from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
 from derive.simplify import split_coefficient
 
-from .printers import NumPyMatrixPrinter, PrintContext
+from .printers import PrintContext, broadcast_axes
 
 
 @dataclass
@@ -57,8 +57,9 @@ def _code_names(component: Component, derivation: Derivation) -> dict[MatrixSymb
     return names
 
 
-def shape_comment(symbol_shape, batched: bool, vector: bool = False) -> str:
-    dims = [str(d) for d in symbol_shape]
+def shape_comment(symbol_shape, batched: bool, vector: bool = False, broadcast=(False, False)) -> str:
+    """``(..., n_T, d)``; a broadcast axis shows as 1, as the array has it."""
+    dims = ["1" if b else str(d) for d, b in zip(symbol_shape, broadcast)]
     if vector:
         dims = [dims[1]]
         return f"({dims[0]},)"
@@ -77,6 +78,10 @@ def _worth_naming(e: MatrixExpr) -> bool:
         return False
     if isinstance(e, Transpose) and isinstance(e.arg, MatrixSymbol):
         return False
+    if isinstance(e, MatMul) and sum(not isinstance(f, OneMatrix) for f in e.args) == 1 and (
+            isinstance(e.args[0], OneMatrix) and e.args[0].shape[1] == 1
+            or isinstance(e.args[-1], OneMatrix) and e.args[-1].shape[0] == 1):
+        return _worth_naming(next(f for f in e.args if not isinstance(f, OneMatrix)))  # a broadcast
     c, body = split_coefficient(e)
     if c != 1 and isinstance(body, MatrixSymbol):
         return False
@@ -118,7 +123,8 @@ def lower(derivation: Derivation) -> ModulePlan:
     ctx.batched |= {cotangent(s) for s in set(ctx.batched)}
 
     forward = [
-        Statement(d.name, d.expr, shape_comment(d.symbol.shape, d.symbol in ctx.batched), d.doc)
+        Statement(d.name, d.expr, shape_comment(d.symbol.shape, d.symbol in ctx.batched,
+                                                broadcast=broadcast_axes(d.expr)), d.doc)
         for d in c.definitions
     ]
     consumers = _consumers(c)
@@ -139,9 +145,9 @@ def lower(derivation: Derivation) -> ModulePlan:
     backward = _live(backward, [st for _, st in gradient_statements if st is not None], ctx.names)
     backward = eliminate_common_subexpressions(backward, ctx.batched)
     for st in backward:
-        if not st.shape:
-            st.shape = shape_comment(st.expr.shape, st.target in {s.name for s in ctx.batched}
-                                     or _is_batched(st.expr, ctx.batched))
+        if st.comment == "common subexpression":
+            st.shape = shape_comment(st.expr.shape, _is_batched(st.expr, ctx.batched),
+                                     broadcast=broadcast_axes(st.expr))
     return ModulePlan(c, derivation, ctx, forward, out.name, backward, gradient_statements)
 
 

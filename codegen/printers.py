@@ -299,6 +299,28 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return "\n".join(lines)
 
 
+def broadcast_axes(e: MatrixExpr) -> tuple[bool, bool]:
+    """Which axes of ``e`` print with size 1, left to NumPy broadcasting (rows, columns)."""
+    if isinstance(e, MatrixSymbol):
+        return (False, False)
+    if isinstance(e, MatMul):
+        _, body = split_coefficient(e)
+        factors = list(body.args) if isinstance(body, MatMul) else [body]
+        first, last = factors[0], factors[-1]
+        rows = first.shape[0] != 1 if isinstance(first, OneMatrix) else broadcast_axes(first)[0]
+        cols = last.shape[1] != 1 if isinstance(last, OneMatrix) else broadcast_axes(last)[1]
+        return (rows, cols)
+    if isinstance(e, (MatAdd, HadamardProduct)):
+        axes = [broadcast_axes(a) for a in e.args]
+        return (all(r for r, _ in axes), all(c for _, c in axes))
+    if isinstance(e, Transpose):
+        r, c = broadcast_axes(e.arg)
+        return (c, r)
+    if isinstance(e, (Elementwise, BatchSum)):
+        return broadcast_axes(e.arg)
+    return (False, False)
+
+
 def _is_sum(code: str) -> bool:
     node = ast.parse(code, mode="eval").body
     return isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) or isinstance(

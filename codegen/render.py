@@ -178,3 +178,18 @@ def _dim_order(c):
 def render_component(name: str, target: str = "numpy") -> str:
     """The generated module for built-in component ``name``."""
     return render_plan(lower(derive(build(name))), BACKENDS[target])
+
+
+def compile_component(component, target: str = "numpy"):
+    """Derive, render and import a component defined outside the built-ins.
+
+    Returns a module object with ``forward`` and ``backward``; nothing is
+    written to disk.
+    """
+    import types
+
+    source = render_plan(lower(derive(component)), BACKENDS[target])
+    module = types.ModuleType(f"generated_{component.name}")
+    module.__source__ = source
+    exec(compile(source, f"<generated {component.name}>", "exec"), module.__dict__)
+    return module

@@ -46,6 +46,8 @@ class TextPrinter(StrPrinter):
         return code if simple else f"({code})"
 
     def _print_Transpose(self, e):
+        if isinstance(e.arg, MatrixSymbol) and e.arg.shape[0] == 1 and e.arg.shape[1] != 1:
+            return e.arg.name  # (bᵀ)ᵀ = b
         return f"{self._operand(e.arg)}{SUPERSCRIPT_T}"
 
     def _print_MatMul(self, e):

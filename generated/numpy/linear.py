@@ -17,7 +17,8 @@ import numpy as np
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
     shape = tuple(array.shape)
-    wanted = "(" + ", ".join((["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]) + ")"
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
     if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
         raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
     core = shape[len(shape) - len(expected):]
