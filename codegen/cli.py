@@ -86,12 +86,21 @@ def cmd_check(args) -> int:
         print("backprop: `check` compares with torch autograd; install torch "
               "(pip install 'pedestrian-backprop[torch]')", file=sys.stderr)
         return 2
+    from .generate import targets
+
+    try:
+        chosen = targets(args.target)
+    except ValueError as e:
+        print(f"backprop: {e}", file=sys.stderr)
+        return 2
     rows, worst = [], 0.0
     for n in names:
-        for r in check_component(n, seed=args.seed, trials=args.trials):
-            rows.append([n, r.case, r.gradient, f"{r.error:.2e}", "ok" if r.error <= args.tol else "FAIL"])
-            worst = max(worst, r.error)
-    print(_table(rows, ["component", "case", "gradient", "max rel. error", "status"]))
+        for target in chosen:
+            for r in check_component(n, seed=args.seed, trials=args.trials, target=target):
+                rows.append([n, target, r.case, r.gradient, f"{r.error:.2e}",
+                             "ok" if r.error <= args.tol else "FAIL"])
+                worst = max(worst, r.error)
+    print(_table(rows, ["component", "target", "case", "gradient", "max rel. error", "status"]))
     print(f"worst relative error {worst:.2e} (tolerance {args.tol:.0e}, float64)")
     return 0 if worst <= args.tol else 1
 
@@ -108,13 +117,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--latex", action="store_true", help="formulas in LaTeX")
     s.set_defaults(fn=cmd_show)
     s = sub.add_parser("generate", help="regenerate generated/ (or check it is up to date)")
-    s.add_argument("--target", default="all", help="numpy or all (default: all)")
+    s.add_argument("--target", default="all", help="numpy, torch or all (default: all)")
     s.add_argument("--check", action="store_true", help="write nothing; exit 1 if generated/ is stale")
     s.add_argument("--out", help="write under this folder instead of the project root")
     s.add_argument("--quiet", action="store_true", help="no progress messages")
     s.set_defaults(fn=cmd_generate)
     s = sub.add_parser("check", help="compare the generated modules with torch autograd")
     s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)} (default: all)")
+    s.add_argument("--target", default="all", help="numpy, torch or all (default: all)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--trials", type=int, default=3, help="random shapes per component (default 3)")
     s.add_argument("--tol", type=float, default=1e-10, help="largest accepted relative error")

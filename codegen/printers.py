@@ -325,3 +325,40 @@ def _is_sum(code: str) -> bool:
     node = ast.parse(code, mode="eval").body
     return isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) or isinstance(
         node, ast.UnaryOp)
+
+
+class TorchMatrixPrinter(NumPyMatrixPrinter):
+    """The same expressions as PyTorch code: ``.mT``, ``.sum(dim, keepdim=True)``."""
+
+    array = "torch"
+    printmethod = "_torchmatrixcode"
+
+    def transpose(self, code: str) -> str:
+        return f"{paren(code)}.mT"
+
+    def reduce(self, code: str, axis: int) -> str:
+        return f"{paren(code)}.sum({axis}, keepdim=True)"
+
+    def sum_leading(self, code: str) -> str:
+        return f"{code}.sum(0)"
+
+    def sum_batch(self, code: str, rows: str, cols: str) -> str:
+        return f"{paren(code)}.reshape(-1, {rows}, {cols}).sum(0)"
+
+    def flat_transpose(self, code: str) -> str:
+        return f"{code}.mT"
+
+    def _print_Heaviside(self, expr):
+        arg = paren(self._print(expr.args[0]))
+        return f"({arg} > 0).to({arg}.dtype)"
+
+    def _print_Max(self, expr):
+        numbers = [a for a in expr.args if a.is_number]
+        others = [a for a in expr.args if not a.is_number]
+        if len(numbers) == 1 and len(others) == 1:
+            return f"{paren(self._print(others[0]))}.clamp(min={self._print(numbers[0])})"
+        a, b = (self._print(a) for a in expr.args)
+        return f"torch.maximum({a}, {b})"
+
+    def _print_erf(self, expr):
+        return f"torch.erf({self._print(expr.args[0])})"

@@ -14,7 +14,7 @@ from derive.reverse import derive
 from derive.simplify import split_coefficient
 
 from .lower import ModulePlan, lower, shape_comment
-from .printers import NumPyMatrixPrinter
+from .printers import NumPyMatrixPrinter, TorchMatrixPrinter
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -46,7 +46,55 @@ class Backend:
         return f"np.zeros_like({name})"
 
 
-BACKENDS: dict[str, Backend] = {"numpy": Backend()}
+class TorchBackend(Backend):
+    name = "torch"
+    template = "torch_module.py.jinja"
+    printer_class = TorchMatrixPrinter
+    imports = ("import torch",)
+
+    def as_array(self, name: str, dtype: str) -> str:
+        return f"{name} = torch.as_tensor({name})"
+
+    def zeros_like(self, name: str) -> str:
+        return f"torch.zeros_like({name})"
+
+
+BACKENDS: dict[str, Backend] = {"numpy": Backend(), "torch": TorchBackend()}
+
+_INIT = {
+    "normal": "torch.empty({shape}, **factory).normal_(0.0, 0.02)",
+    "zeros": "torch.zeros({shape}, **factory)",
+    "ones": "torch.ones({shape}, **factory)",
+}
+
+
+def _module_context(c) -> dict:
+    """Names and initialisers for the Torch ``Function`` and ``nn.Module``."""
+    tensor_names = [a.name for a in c.tensor_arguments]
+    config_names = [a.name for a in c.configs]
+    dims = []
+    for a in c.params:
+        dims += [str(d) for d in a.dims if str(d) not in dims]
+    parameters = []
+    for a in c.params:
+        shape = "(" + ", ".join(f"{d}" for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
+        parameters.append({"name": a.name, "init": _INIT[a.init].format(shape=shape),
+                           "trainable": not a.frozen})
+    configs = [f"{a.name}={a.default!r}" for a in c.configs]
+    inputs = [a.name for a in c.inputs]
+    return dict(
+        tensor_names=tensor_names,
+        config_names=config_names,
+        apply_signature=", ".join(tensor_names + config_names),
+        call_arguments=", ".join(tensor_names + [f"{n}={n}" for n in config_names]),
+        module_dims=dims,
+        module_signature=", ".join(dims + configs),
+        parameters=parameters,
+        module_inputs=", ".join(inputs),
+        module_apply=", ".join([n if n in inputs else f"self.{n}" for n in tensor_names]
+                               + [f"self.{n}" for n in config_names]),
+        extra_repr='f"' + ", ".join(f"{n}={{self.{n}}}" for n in dims + config_names) + '"',
+    )
 
 
 def _is_one_dimensional(expr) -> bool:
@@ -163,6 +211,7 @@ def render_plan(plan: ModulePlan, backend: Backend) -> str:
         backward_prologue=backward_prologue,
         backward=plan.backward,
         returns=returns,
+        **_module_context(c),
     )
 
 

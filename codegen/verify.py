@@ -108,10 +108,25 @@ def configurations(name: str) -> list[dict]:
     return configs
 
 
-def check_component(name: str, seed: int = 0, trials: int = 3) -> list[CheckResult]:
-    """Compare the generated NumPy module with autograd on random cases."""
+def run_generated(name: str, target: str, arrays: dict, config: dict, rng: np.random.Generator):
+    """Forward and backward of a generated module on NumPy arrays, whatever its backend."""
+    module = generated(name, target)
+    if target == "torch":
+        import torch
+
+        args = [torch.from_numpy(v) for v in arrays.values()]
+        out, cache = module.forward(*args, **config)
+        grad_out = rng.standard_normal(tuple(out.shape))
+        grads = module.backward(torch.from_numpy(grad_out), cache)
+        return out.numpy(), grad_out, {k: v.numpy() for k, v in grads.items()}
+    out, cache = module.forward(*arrays.values(), **config)
+    grad_out = rng.standard_normal(out.shape)
+    return out, grad_out, module.backward(grad_out, cache)
+
+
+def check_component(name: str, seed: int = 0, trials: int = 3, target: str = "numpy") -> list[CheckResult]:
+    """Compare a generated module with autograd on random cases."""
     rng = np.random.default_rng(seed)
-    module = generated(name)
     results = []
     batches = [(), (3,), (2, 2)]
     for trial in range(trials):
@@ -119,9 +134,7 @@ def check_component(name: str, seed: int = 0, trials: int = 3) -> list[CheckResu
             batch = batches[trial % len(batches)]
             sizes = random_sizes(name, rng, n_T=1 if trial == 0 else None)
             arrays = random_arguments(name, rng, sizes, batch)
-            out, cache = module.forward(*arrays.values(), **config)
-            grad_out = rng.standard_normal(out.shape)
-            grads = module.backward(grad_out, cache)
+            out, grad_out, grads = run_generated(name, target, arrays, config, rng)
             ref_out, ref_grads = autograd(name, arrays, grad_out, config)
             label = f"batch={batch} " + " ".join(f"{k}={v}" for k, v in sizes.items())
             label += "".join(f" {k}={v!r}" for k, v in config.items())

@@ -154,6 +154,7 @@ class Argument:
     default: Any = None
     choices: tuple = ()
     doc: str = ""
+    init: str = ""  # "normal" (N(0, 0.02), GPT-2's), "zeros" or "ones"; parameters only
 
     @property
     def is_vector(self) -> bool:
@@ -188,6 +189,7 @@ class Component:
     name: str
     title: str
     description: str = ""
+    class_name: str = ""  # of the generated nn.Module; defaults to the capitalised name
     arguments: list[Argument] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)
     output_symbol: MatrixSymbol | None = None
@@ -207,9 +209,18 @@ class Component:
         """A batched input of shape (..., *dims)."""
         return self._matrix_argument(name, "input", dims, dtype=dtype, doc=doc)
 
-    def param(self, name: str, *dims: sp.Symbol, frozen: bool = False, doc: str = "") -> MatrixSymbol:
-        """A parameter of shape ``dims``; one dimension declares a vector (the row vᵀ)."""
-        return self._matrix_argument(name, "param", dims, frozen=frozen, doc=doc)
+    def param(self, name: str, *dims: sp.Symbol, frozen: bool = False, init: str = "",
+              doc: str = "") -> MatrixSymbol:
+        """A parameter of shape ``dims``; one dimension declares a vector (the row vᵀ).
+
+        ``init`` is how a module initialises it, as GPT-2 does: "normal"
+        (N(0, 0.02), the default for matrices), "zeros" (the default for
+        vectors) or "ones".
+        """
+        if init not in ("", "normal", "zeros", "ones"):
+            raise DefinitionError(f"{self.name}: unknown init {init!r} for {name}")
+        init = init or ("zeros" if len(dims) == 1 else "normal")
+        return self._matrix_argument(name, "param", dims, frozen=frozen, init=init, doc=doc)
 
     def config(self, name: str, default: Any, doc: str = "") -> sp.Symbol:
         """A numeric configuration value, a scalar symbol in expressions."""
@@ -273,6 +284,10 @@ class Component:
             if d.name == name:
                 return d
         raise KeyError(name)
+
+    @property
+    def module_class(self) -> str:
+        return self.class_name or self.name.title().replace("_", "")
 
     def validate(self) -> "Component":
         if self.output_symbol is None:

@@ -6,10 +6,10 @@ from derive.api import Component, add, cols, hadamard, pointwise, row_mean, rows
 
 def build() -> Component:
     c = Component("layernorm", "Layer normalisation",
-                  "per token: X̄ = diag(1/σ)(X − μ 1ᵀ), Y = X̄ diag(w) + 1 bᵀ")
+                  "per token: X̄ = diag(1/σ)(X − μ 1ᵀ), Y = X̄ diag(w) + 1 bᵀ", class_name="LayerNorm")
     n_T, d = c.dims("n_T d")
     X = c.input("X", n_T, d)
-    w = c.param("w", d, doc="scale")
+    w = c.param("w", d, init="ones", doc="scale")
     b = c.param("b", d, doc="shift")
     eps = c.config("eps", 1e-5, doc="added to the variance; 0 reproduces the paper")
     mu = c.let("mu", row_mean(X), doc="per-token mean")

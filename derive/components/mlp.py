@@ -3,7 +3,8 @@ from derive.api import Component, add, elementwise, matmul, rows
 
 
 def build() -> Component:
-    c = Component("mlp", "Multi-layer perceptron", "FC_expand → activation → FC_contract")
+    c = Component("mlp", "Multi-layer perceptron", "FC_expand → activation → FC_contract",
+                  class_name="MLP")
     n_T, d, d_ff = c.dims("n_T d d_ff")
     X = c.input("X", n_T, d)
     W_1 = c.param("W_1", d, d_ff, doc="expand weights")

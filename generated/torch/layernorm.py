@@ -1,0 +1,140 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/layernorm.py.
+# Regenerate with: backprop generate --target torch
+"""Layer normalisation (`layernorm`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    mu = (1/d) X 1
+    Xc = X − mu 1ᵀ
+    var = (1/d) (Xc ∘ Xc) 1
+    sigma = sqrt(eps + var)
+    Xbar = ((1/sigma) 1ᵀ) ∘ Xc
+    Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
+
+Gradients, as derived:
+    ∂L/∂X = Δ_Xc + (1/d) Δ_mu 1ᵀ
+    ∂L/∂w = Σ_batch (1ᵀ (Δ_Y ∘ Xbar))
+    ∂L/∂b = Σ_batch (1ᵀ Δ_Y)
+"""
+import torch
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    core = shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", shape[: len(shape) - len(expected)]) != shape[: len(shape) - len(expected)]:
+        raise ValueError(f"{name}: leading batch dimensions {shape[: len(shape) - len(expected)]} "
+                         f"differ from the other inputs' {dims['...']}")
+
+
+@torch.no_grad()
+def forward(X, w, b, *, eps=1e-05):
+    """Layer normalisation: returns ``(out, cache)``.
+
+    X: input (..., n_T, d).
+    w: param (d,). scale
+    b: param (d,). shift
+    eps: configuration, default 1e-05. added to the variance; 0 reproduces the paper
+    """
+    X = torch.as_tensor(X)
+    w = torch.as_tensor(w)
+    b = torch.as_tensor(b)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("w", w, ("d",), dims, batched=False)
+    _check_shape("b", b, ("d",), dims, batched=False)
+    d = dims["d"]
+    mu = 1/d * X.sum(-1, keepdim=True)  # (..., n_T, 1)
+    Xc = X - mu  # (..., n_T, d)
+    var = 1/d * (Xc * Xc).sum(-1, keepdim=True)  # (..., n_T, 1)
+    sigma = torch.sqrt(eps + var)  # (..., n_T, 1)
+    Xbar = (1/sigma) * Xc  # (..., n_T, d)
+    Y = Xbar * w + b  # (..., n_T, d)
+    cache = {"w": w, "Xc": Xc, "var": var, "sigma": sigma, "Xbar": Xbar, "eps": eps, "d": d, "out_shape": Y.shape}
+    return Y, cache
+
+
+@torch.no_grad()
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
+    w = cache["w"]
+    Xc = cache["Xc"]
+    var = cache["var"]
+    sigma = cache["sigma"]
+    Xbar = cache["Xbar"]
+    eps = cache["eps"]
+    d = cache["d"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of Xbar, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
+    dXbar = grad_out * w  # (..., n_T, d)
+    # grad of sigma, used in: Xbar = ((1/sigma) 1ᵀ) ∘ Xc
+    dsigma = (dXbar * Xc).sum(-1, keepdim=True) * (-1/sigma**2)  # (..., n_T, 1)
+    # grad of var, used in: sigma = sqrt(eps + var)
+    dvar = dsigma * ((1/2)/torch.sqrt(eps + var))  # (..., n_T, 1)
+    # grad of Xc, used in: var = (1/d) (Xc ∘ Xc) 1; Xbar = ((1/sigma) 1ᵀ) ∘ Xc
+    dXc = dXbar * (1/sigma) + 2/d * (dvar * Xc)  # (..., n_T, d)
+    # grad of mu, used in: Xc = X − mu 1ᵀ
+    dmu = -dXc.sum(-1, keepdim=True)  # (..., n_T, 1)
+    # grad of X, used in: mu = (1/d) X 1; Xc = X − mu 1ᵀ
+    dX = dXc + 1/d * dmu  # (..., n_T, d)
+    # grad of w, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
+    dw = (grad_out * Xbar).reshape(-1, d).sum(0)  # (d,)
+    # grad of b, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
+    db = grad_out.reshape(-1, d).sum(0)  # (d,)
+    return {
+        "X": dX,
+        "w": dw,
+        "b": db,
+    }
+
+
+class LayerNormFunction(torch.autograd.Function):
+    """``LayerNormFunction.apply(X, w, b, eps)`` with the derived backward pass."""
+
+    @staticmethod
+    def forward(ctx, X, w, b, eps):
+        out, cache = forward(X, w, b, eps=eps)
+        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
+        ctx.save_for_backward(*tensors.values())
+        ctx.tensor_keys = tuple(tensors)
+        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        cache = dict(zip(ctx.tensor_keys, ctx.saved_tensors), **ctx.constants)
+        grads = backward(grad_out, cache)
+        needs = ctx.needs_input_grad
+        return (
+            grads["X"] if needs[0] and "X" in grads else None,
+            grads["w"] if needs[1] and "w" in grads else None,
+            grads["b"] if needs[2] and "b" in grads else None,
+            None,  # eps
+        )
+
+
+class LayerNorm(torch.nn.Module):
+    """Layer normalisation owning its parameters (initialised as GPT-2 does)."""
+
+    def __init__(self, d, eps=1e-05, device=None, dtype=None):
+        super().__init__()
+        self.d = d
+        self.eps = eps
+        factory = {"device": device, "dtype": dtype}
+        self.w = torch.nn.Parameter(torch.ones((d,), **factory), requires_grad=True)
+        self.b = torch.nn.Parameter(torch.zeros((d,), **factory), requires_grad=True)
+
+    def forward(self, X):
+        return LayerNormFunction.apply(X, self.w, self.b, self.eps)
+
+    def extra_repr(self):
+        return f"d={self.d}, eps={self.eps}"

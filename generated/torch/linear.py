@@ -1,0 +1,115 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/linear.py.
+# Regenerate with: backprop generate --target torch
+"""Fully connected layer (`linear`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    Y = X W + 1 bᵀ
+
+Gradients, as derived:
+    ∂L/∂X = Δ_Y Wᵀ
+    ∂L/∂W = Σ_batch (Xᵀ Δ_Y)
+    ∂L/∂b = Σ_batch (1ᵀ Δ_Y)
+"""
+import torch
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    core = shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", shape[: len(shape) - len(expected)]) != shape[: len(shape) - len(expected)]:
+        raise ValueError(f"{name}: leading batch dimensions {shape[: len(shape) - len(expected)]} "
+                         f"differ from the other inputs' {dims['...']}")
+
+
+@torch.no_grad()
+def forward(X, W, b):
+    """Fully connected layer: returns ``(out, cache)``.
+
+    X: input (..., n_T, d_in). one row per token
+    W: param (d_in, d_out). weights
+    b: param (d_out,). bias, broadcast over tokens
+    """
+    X = torch.as_tensor(X)
+    W = torch.as_tensor(W)
+    b = torch.as_tensor(b)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
+    _check_shape("b", b, ("d_out",), dims, batched=False)
+    d_in, d_out = dims["d_in"], dims["d_out"]
+    Y = X @ W + b  # (..., n_T, d_out)
+    cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape}
+    return Y, cache
+
+
+@torch.no_grad()
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
+    X = cache["X"]
+    W = cache["W"]
+    d_in = cache["d_in"]
+    d_out = cache["d_out"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of X, used in: Y = X W + 1 bᵀ
+    dX = grad_out @ W.mT  # (..., n_T, d_in)
+    # grad of W, used in: Y = X W + 1 bᵀ
+    dW = X.reshape(-1, d_in).mT @ grad_out.reshape(-1, d_out)  # (d_in, d_out)
+    # grad of b, used in: Y = X W + 1 bᵀ
+    db = grad_out.reshape(-1, d_out).sum(0)  # (d_out,)
+    return {
+        "X": dX,
+        "W": dW,
+        "b": db,
+    }
+
+
+class LinearFunction(torch.autograd.Function):
+    """``LinearFunction.apply(X, W, b)`` with the derived backward pass."""
+
+    @staticmethod
+    def forward(ctx, X, W, b):
+        out, cache = forward(X, W, b)
+        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
+        ctx.save_for_backward(*tensors.values())
+        ctx.tensor_keys = tuple(tensors)
+        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        cache = dict(zip(ctx.tensor_keys, ctx.saved_tensors), **ctx.constants)
+        grads = backward(grad_out, cache)
+        needs = ctx.needs_input_grad
+        return (
+            grads["X"] if needs[0] and "X" in grads else None,
+            grads["W"] if needs[1] and "W" in grads else None,
+            grads["b"] if needs[2] and "b" in grads else None,
+        )
+
+
+class Linear(torch.nn.Module):
+    """Fully connected layer owning its parameters (initialised as GPT-2 does)."""
+
+    def __init__(self, d_in, d_out, device=None, dtype=None):
+        super().__init__()
+        self.d_in = d_in
+        self.d_out = d_out
+        factory = {"device": device, "dtype": dtype}
+        self.W = torch.nn.Parameter(torch.empty((d_in, d_out), **factory).normal_(0.0, 0.02), requires_grad=True)
+        self.b = torch.nn.Parameter(torch.zeros((d_out,), **factory), requires_grad=True)
+
+    def forward(self, X):
+        return LinearFunction.apply(X, self.W, self.b)
+
+    def extra_repr(self):
+        return f"d_in={self.d_in}, d_out={self.d_out}"

@@ -1,0 +1,182 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/mlp.py.
+# Regenerate with: backprop generate --target torch
+"""Multi-layer perceptron (`mlp`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    H = X W_1 + 1 b_1ᵀ
+    A = activation(H)
+    Y = A W_2 + 1 b_2ᵀ
+
+Gradients, as derived:
+    ∂L/∂X = Δ_H W_1ᵀ
+    ∂L/∂W_1 = Σ_batch (Xᵀ Δ_H)
+    ∂L/∂b_1 = Σ_batch (1ᵀ Δ_H)
+    ∂L/∂W_2 = Σ_batch (Aᵀ Δ_Y)
+    ∂L/∂b_2 = Σ_batch (1ᵀ Δ_Y)
+"""
+import torch
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    core = shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", shape[: len(shape) - len(expected)]) != shape[: len(shape) - len(expected)]:
+        raise ValueError(f"{name}: leading batch dimensions {shape[: len(shape) - len(expected)]} "
+                         f"differ from the other inputs' {dims['...']}")
+
+
+def _gelu(x):
+    return (1/2)*x*(torch.erf(0.7071067811865476*x) + 1)
+
+
+def _gelu_grad(x):
+    return (1/2)*(0.7978845608028654*x*torch.exp(-1/2*x**2) + torch.erf(0.7071067811865476*x) + 1)
+
+
+def _gelu_tanh(x):
+    return (1/2)*x*(torch.tanh(x*(0.035677408136300125*x**2 + 0.7978845608028654)) + 1)
+
+
+def _gelu_tanh_grad(x):
+    t0 = x**2
+    t1 = torch.tanh(x*(0.035677408136300125*t0 + 0.7978845608028654))
+    return (1/2)*t1 - 0.3989422804014327*x*(0.134145*t0 + 1)*(t1**2 - 1) + 1/2
+
+
+def _relu(x):
+    return x.clamp(min=0)
+
+
+def _relu_grad(x):
+    return (x > 0).to(x.dtype)
+
+
+_ACTIVATION = {"gelu_tanh": _gelu_tanh, "gelu": _gelu, "relu": _relu}
+
+
+_ACTIVATION_GRAD = {"gelu_tanh": _gelu_tanh_grad, "gelu": _gelu_grad, "relu": _relu_grad}
+
+
+@torch.no_grad()
+def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
+    """Multi-layer perceptron: returns ``(out, cache)``.
+
+    X: input (..., n_T, d).
+    W_1: param (d, d_ff). expand weights
+    b_1: param (d_ff,). expand bias
+    W_2: param (d_ff, d). contract weights
+    b_2: param (d,). contract bias
+    activation: configuration, default 'gelu_tanh' (one of 'gelu_tanh', 'gelu', 'relu'). elementwise activation between the two layers
+    """
+    X = torch.as_tensor(X)
+    W_1 = torch.as_tensor(W_1)
+    b_1 = torch.as_tensor(b_1)
+    W_2 = torch.as_tensor(W_2)
+    b_2 = torch.as_tensor(b_2)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
+    _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("b_2", b_2, ("d",), dims, batched=False)
+    if activation not in _ACTIVATION:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATION)}, got {activation!r}")
+    d, d_ff = dims["d"], dims["d_ff"]
+    H = X @ W_1 + b_1  # (..., n_T, d_ff)
+    A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
+    Y = A @ W_2 + b_2  # (..., n_T, d)
+    cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
+    return Y, cache
+
+
+@torch.no_grad()
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
+    X = cache["X"]
+    W_1 = cache["W_1"]
+    W_2 = cache["W_2"]
+    H = cache["H"]
+    A = cache["A"]
+    activation = cache["activation"]
+    d = cache["d"]
+    d_ff = cache["d_ff"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of A, used in: Y = A W_2 + 1 b_2ᵀ
+    dA = grad_out @ W_2.mT  # (..., n_T, d_ff)
+    # grad of H, used in: A = activation(H)
+    dH = dA * _ACTIVATION_GRAD[activation](H)  # (..., n_T, d_ff)
+    # grad of X, used in: H = X W_1 + 1 b_1ᵀ
+    dX = dH @ W_1.mT  # (..., n_T, d)
+    # grad of W_1, used in: H = X W_1 + 1 b_1ᵀ
+    dW_1 = X.reshape(-1, d).mT @ dH.reshape(-1, d_ff)  # (d, d_ff)
+    # grad of b_1, used in: H = X W_1 + 1 b_1ᵀ
+    db_1 = dH.reshape(-1, d_ff).sum(0)  # (d_ff,)
+    # grad of W_2, used in: Y = A W_2 + 1 b_2ᵀ
+    dW_2 = A.reshape(-1, d_ff).mT @ grad_out.reshape(-1, d)  # (d_ff, d)
+    # grad of b_2, used in: Y = A W_2 + 1 b_2ᵀ
+    db_2 = grad_out.reshape(-1, d).sum(0)  # (d,)
+    return {
+        "X": dX,
+        "W_1": dW_1,
+        "b_1": db_1,
+        "W_2": dW_2,
+        "b_2": db_2,
+    }
+
+
+class MLPFunction(torch.autograd.Function):
+    """``MLPFunction.apply(X, W_1, b_1, W_2, b_2, activation)`` with the derived backward pass."""
+
+    @staticmethod
+    def forward(ctx, X, W_1, b_1, W_2, b_2, activation):
+        out, cache = forward(X, W_1, b_1, W_2, b_2, activation=activation)
+        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
+        ctx.save_for_backward(*tensors.values())
+        ctx.tensor_keys = tuple(tensors)
+        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        cache = dict(zip(ctx.tensor_keys, ctx.saved_tensors), **ctx.constants)
+        grads = backward(grad_out, cache)
+        needs = ctx.needs_input_grad
+        return (
+            grads["X"] if needs[0] and "X" in grads else None,
+            grads["W_1"] if needs[1] and "W_1" in grads else None,
+            grads["b_1"] if needs[2] and "b_1" in grads else None,
+            grads["W_2"] if needs[3] and "W_2" in grads else None,
+            grads["b_2"] if needs[4] and "b_2" in grads else None,
+            None,  # activation
+        )
+
+
+class MLP(torch.nn.Module):
+    """Multi-layer perceptron owning its parameters (initialised as GPT-2 does)."""
+
+    def __init__(self, d, d_ff, activation='gelu_tanh', device=None, dtype=None):
+        super().__init__()
+        self.d = d
+        self.d_ff = d_ff
+        self.activation = activation
+        factory = {"device": device, "dtype": dtype}
+        self.W_1 = torch.nn.Parameter(torch.empty((d, d_ff), **factory).normal_(0.0, 0.02), requires_grad=True)
+        self.b_1 = torch.nn.Parameter(torch.zeros((d_ff,), **factory), requires_grad=True)
+        self.W_2 = torch.nn.Parameter(torch.empty((d_ff, d), **factory).normal_(0.0, 0.02), requires_grad=True)
+        self.b_2 = torch.nn.Parameter(torch.zeros((d,), **factory), requires_grad=True)
+
+    def forward(self, X):
+        return MLPFunction.apply(X, self.W_1, self.b_1, self.W_2, self.b_2, self.activation)
+
+    def extra_repr(self):
+        return f"d={self.d}, d_ff={self.d_ff}, activation={self.activation}"

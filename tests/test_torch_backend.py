@@ -1,0 +1,148 @@
+"""The generated PyTorch modules: autograd, gradcheck, agreement with NumPy, training."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from codegen.verify import autograd, configurations, generated, random_arguments, relative_error
+from derive.components import NAMES, build
+
+TOL = 1e-10
+
+
+@st.composite
+def cases(draw, name):
+    c = build(name)
+    low = {"layernorm": {"d": 3}}.get(name, {})
+    sizes = {str(d): draw(st.integers(low.get(str(d), 1), 6)) for a in c.tensor_arguments for d in a.dims}
+    sizes["n_T"] = draw(st.one_of(st.just(1), st.integers(1, 6)))
+    batch = draw(st.sampled_from([(), (2,), (2, 3)]))
+    return sizes, batch, draw(st.sampled_from(configurations(name))), draw(st.integers(0, 2**32 - 1))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_functional_contract_matches_autograd(name):
+    module = generated(name, "torch")
+
+    @given(cases(name))
+    def run(case):
+        sizes, batch, config, seed = case
+        rng = np.random.default_rng(seed)
+        arrays = random_arguments(name, rng, sizes, batch)
+        tensors = [torch.from_numpy(v) for v in arrays.values()]
+        out, cache = module.forward(*tensors, **config)
+        assert not out.requires_grad
+        grad_out = rng.standard_normal(tuple(out.shape))
+        grads = module.backward(torch.from_numpy(grad_out), cache)
+        ref_out, ref_grads = autograd(name, arrays, grad_out, config)
+        assert relative_error(out.numpy(), ref_out) <= TOL
+        assert set(grads) == set(ref_grads)
+        for key, ref in ref_grads.items():
+            assert relative_error(grads[key].numpy(), ref) <= TOL, key
+
+    run()
+
+
+def _function_and_arguments(name, config, requires_grad=True, dtype=np.float64):
+    c = build(name)
+    rng = np.random.default_rng(3)
+    sizes = {str(d): 3 for a in c.tensor_arguments for d in a.dims}
+    arrays = random_arguments(name, rng, sizes, (2,), dtype=dtype)
+    tensors = [torch.from_numpy(v).requires_grad_(requires_grad and c.argument(k).receives_gradient)
+               for k, v in arrays.items()]
+    module = generated(name, "torch")
+    function = getattr(module, f"{c.module_class}Function")
+    values = [config.get(a.name, a.default) for a in c.configs]
+    return function, tensors, values
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradcheck_on_every_function(name):
+    for config in configurations(name):
+        function, tensors, values = _function_and_arguments(name, config)
+        assert torch.autograd.gradcheck(lambda *t: function.apply(*t, *values), tensors)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_numpy_and_torch_backends_agree(name):
+    rng = np.random.default_rng(11)
+    sizes = {str(d): 4 for a in build(name).tensor_arguments for d in a.dims}
+    arrays = random_arguments(name, rng, sizes, (2, 2))
+    for config in configurations(name):
+        np_mod, th_mod = generated(name, "numpy"), generated(name, "torch")
+        out, cache = np_mod.forward(*arrays.values(), **config)
+        t_out, t_cache = th_mod.forward(*(torch.from_numpy(v) for v in arrays.values()), **config)
+        np.testing.assert_allclose(t_out.numpy(), out, rtol=1e-13, atol=1e-13)
+        G = rng.standard_normal(out.shape)
+        grads, t_grads = np_mod.backward(G, cache), th_mod.backward(torch.from_numpy(G), t_cache)
+        for key in grads:
+            np.testing.assert_allclose(t_grads[key].numpy(), grads[key], rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_and_inputs_without_grad(name):
+    function, tensors, values = _function_and_arguments(name, {}, requires_grad=False, dtype=np.float32)
+    tensors[1].requires_grad_(True)  # only one parameter asks for a gradient
+    out = function.apply(*tensors, *values)
+    assert out.dtype == torch.float32
+    out.sum().backward()
+    assert tensors[1].grad is not None and tensors[1].grad.dtype == torch.float32
+    assert tensors[0].grad is None
+
+
+def test_modules_initialise_as_gpt2_and_train_with_adamw():
+    from generated.torch.layernorm import LayerNorm
+    from generated.torch.linear import Linear
+    from generated.torch.mlp import MLP
+
+    torch.manual_seed(0)
+    ln, mlp, head = LayerNorm(8), MLP(8, 32), Linear(8, 1)
+    assert torch.equal(ln.w, torch.ones(8)) and torch.equal(ln.b, torch.zeros(8))
+    assert torch.equal(mlp.b_1, torch.zeros(32)) and 0.01 < float(mlp.W_1.detach().std()) < 0.03
+    params = [*ln.parameters(), *mlp.parameters(), *head.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=1e-2)
+    X = torch.randn(4, 6, 8)
+    target = torch.sin(X.sum(-1, keepdim=True))
+    losses = []
+    for _ in range(60):
+        optimizer.zero_grad()
+        h = ln(X)
+        loss = ((head(h + mlp(h)) - target) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_module_dtype_and_device_arguments():
+    from generated.torch.linear import Linear
+
+    layer = Linear(3, 2, dtype=torch.float64, device="cpu")
+    assert layer.W.dtype == torch.float64 and layer.W.device.type == "cpu"
+    assert layer(torch.randn(5, 3, dtype=torch.float64)).shape == (5, 2)
+
+
+@pytest.mark.parametrize("backend, forbidden", [("torch", "generated.numpy"), ("numpy", "torch")])
+def test_backends_import_independently(backend, forbidden):
+    code = (f"import sys; import generated.{backend}.mlp, generated.{backend}.layernorm, "
+            f"generated.{backend}.linear; print({forbidden!r} in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("device", ["meta", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device"))])
+def test_device_agnostic(name, device):
+    """Nothing in the generated code pins a device: every tensor follows the inputs."""
+    function, tensors, values = _function_and_arguments(name, {}, requires_grad=False)
+    moved = [t.to(device).requires_grad_(build(name).argument(a.name).receives_gradient)
+             for t, a in zip(tensors, build(name).tensor_arguments)]
+    out = function.apply(*moved, *values)
+    out.sum().backward()
+    assert out.device.type == device
+    assert all(t.grad is None or t.grad.device.type == device for t in moved)
