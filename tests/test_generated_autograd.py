@@ -2,29 +2,12 @@
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
-from codegen.verify import (
-    autograd,
-    configurations,
-    generated,
-    random_arguments,
-    relative_error,
-)
+from codegen.verify import autograd, configurations, generated, random_arguments, relative_error
 from derive.components import NAMES, build
+from strategies import cases
 
 TOL = 1e-10
-BATCHES = st.sampled_from([(), (1,), (3,), (2, 3)])
-
-
-@st.composite
-def cases(draw, name):
-    c = build(name)
-    low = {"layernorm": {"d": 3}}.get(name, {})
-    sizes = {str(d): draw(st.integers(low.get(str(d), 1), 7)) for a in c.tensor_arguments for d in a.dims}
-    sizes["n_T"] = draw(st.one_of(st.just(1), st.integers(1, 7)))
-    config = draw(st.sampled_from(configurations(name)))
-    return sizes, draw(BATCHES), config, draw(st.integers(0, 2**32 - 1))
 
 
 def _compare(name, sizes, batch, config, seed):

@@ -6,29 +6,19 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given
-from hypothesis import strategies as st
 
 from codegen.verify import autograd, configurations, generated, random_arguments, relative_error
 from derive.components import NAMES, build
+from strategies import cases
 
 TOL = 1e-10
-
-
-@st.composite
-def cases(draw, name):
-    c = build(name)
-    low = {"layernorm": {"d": 3}}.get(name, {})
-    sizes = {str(d): draw(st.integers(low.get(str(d), 1), 6)) for a in c.tensor_arguments for d in a.dims}
-    sizes["n_T"] = draw(st.one_of(st.just(1), st.integers(1, 6)))
-    batch = draw(st.sampled_from([(), (2,), (2, 3)]))
-    return sizes, batch, draw(st.sampled_from(configurations(name))), draw(st.integers(0, 2**32 - 1))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_functional_contract_matches_autograd(name):
     module = generated(name, "torch")
 
-    @given(cases(name))
+    @given(cases(name, batches=((), (2,), (2, 3)), largest=6))
     def run(case):
         sizes, batch, config, seed = case
         rng = np.random.default_rng(seed)
