@@ -185,11 +185,13 @@ def render_plan(plan: ModulePlan, backend: Backend) -> str:
     for a in c.arguments:
         if a.role == "config":
             extra = f" (one of {', '.join(map(repr, a.choices))})" if a.choices else ""
-            argument_doc.append(f"{a.name}: configuration, default {a.default!r}{extra}. {a.doc}".rstrip())
+            argument_doc.append(f"{a.name}: configuration, default {a.default!r}{extra}"
+                                + (f": {a.doc}" if a.doc else ""))
         else:
             shape = shape_comment(a.symbol.shape, a.batched, a.is_vector)
-            kind = "integer " if a.dtype == "int" else ""
-            argument_doc.append(f"{a.name}: {kind}{a.role} {shape}. {a.doc}".rstrip())
+            kind = ("integer " if a.dtype == "int" else "") + {"input": "input", "param": "parameter"}[a.role]
+            kind += ", frozen" if a.frozen else ""
+            argument_doc.append(f"{a.name}: {kind} {shape}" + (f": {a.doc}" if a.doc else ""))
 
     forward_text = [f"{d.name} = {text(d.expr)}" for d in c.definitions]
     gradient_text = [f"∂L/∂{n} = {text(adj.expr)}" for n, adj in plan.derivation.gradients.items()]

@@ -26,22 +26,21 @@ def _check_shape(name, array, expected, dims, batched):
     wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
     if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
         raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
-    core = shape[len(shape) - len(expected):]
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
     for dim, size in zip(expected, core):
         if dims.setdefault(dim, size) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
-    if batched and dims.setdefault("...", shape[: len(shape) - len(expected)]) != shape[: len(shape) - len(expected)]:
-        raise ValueError(f"{name}: leading batch dimensions {shape[: len(shape) - len(expected)]} "
-                         f"differ from the other inputs' {dims['...']}")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
 def forward(X, w, b, *, eps=1e-05):
     """Layer normalisation: returns ``(out, cache)``.
 
-    X: input (..., n_T, d).
-    w: param (d,). scale
-    b: param (d,). shift
-    eps: configuration, default 1e-05. added to the variance; 0 reproduces the paper
+    X: input (..., n_T, d)
+    w: parameter (d,): scale
+    b: parameter (d,): shift
+    eps: configuration, default 1e-05: added to the variance; 0 reproduces the paper
     """
     X = np.asarray(X)
     w = np.asarray(w)

@@ -21,21 +21,20 @@ def _check_shape(name, array, expected, dims, batched):
     wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
     if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
         raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
-    core = shape[len(shape) - len(expected):]
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
     for dim, size in zip(expected, core):
         if dims.setdefault(dim, size) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
-    if batched and dims.setdefault("...", shape[: len(shape) - len(expected)]) != shape[: len(shape) - len(expected)]:
-        raise ValueError(f"{name}: leading batch dimensions {shape[: len(shape) - len(expected)]} "
-                         f"differ from the other inputs' {dims['...']}")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
 def forward(X, W, b):
     """Fully connected layer: returns ``(out, cache)``.
 
-    X: input (..., n_T, d_in). one row per token
-    W: param (d_in, d_out). weights
-    b: param (d_out,). bias, broadcast over tokens
+    X: input (..., n_T, d_in): one row per token
+    W: parameter (d_in, d_out): weights
+    b: parameter (d_out,): bias, broadcast over tokens
     """
     X = np.asarray(X)
     W = np.asarray(W)

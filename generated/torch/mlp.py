@@ -25,13 +25,12 @@ def _check_shape(name, array, expected, dims, batched):
     wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
     if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
         raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
-    core = shape[len(shape) - len(expected):]
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
     for dim, size in zip(expected, core):
         if dims.setdefault(dim, size) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
-    if batched and dims.setdefault("...", shape[: len(shape) - len(expected)]) != shape[: len(shape) - len(expected)]:
-        raise ValueError(f"{name}: leading batch dimensions {shape[: len(shape) - len(expected)]} "
-                         f"differ from the other inputs' {dims['...']}")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
 def _gelu(x):
@@ -70,12 +69,12 @@ _ACTIVATION_GRAD = {"gelu_tanh": _gelu_tanh_grad, "gelu": _gelu_grad, "relu": _r
 def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     """Multi-layer perceptron: returns ``(out, cache)``.
 
-    X: input (..., n_T, d).
-    W_1: param (d, d_ff). expand weights
-    b_1: param (d_ff,). expand bias
-    W_2: param (d_ff, d). contract weights
-    b_2: param (d,). contract bias
-    activation: configuration, default 'gelu_tanh' (one of 'gelu_tanh', 'gelu', 'relu'). elementwise activation between the two layers
+    X: input (..., n_T, d)
+    W_1: parameter (d, d_ff): expand weights
+    b_1: parameter (d_ff,): expand bias
+    W_2: parameter (d_ff, d): contract weights
+    b_2: parameter (d,): contract bias
+    activation: configuration, default 'gelu_tanh' (one of 'gelu_tanh', 'gelu', 'relu'): elementwise activation between the two layers
     """
     X = torch.as_tensor(X)
     W_1 = torch.as_tensor(W_1)
