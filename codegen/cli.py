@@ -36,7 +36,7 @@ def cmd_list(args) -> int:
             name,
             ", ".join(f"{a.name} {shape(a)}" for a in c.inputs),
             ", ".join(f"{a.name} {shape(a)}" + (" frozen" if a.frozen else "") for a in c.params),
-            ", ".join(f"{a.name}={a.default!r}" for a in c.configs) or "—",
+            ", ".join(a.keyword() for a in c.configs) or "—",
         ])
     print(_table(rows, ["component", "inputs", "parameters", "configuration"]))
     return 0

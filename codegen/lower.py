@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sympy import MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
 from derive.api import Component
-from derive.primitives import Cotangent, cotangent, matrix_children
+from derive.primitives import BatchSum, cotangent, matrix_children
 from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
 from derive.simplify import split_coefficient
@@ -152,7 +152,12 @@ def lower(derivation: Derivation) -> ModulePlan:
 
 
 def _is_batched(e: MatrixExpr, batched: set) -> bool:
-    return any(s in batched for s in e.free_symbols if isinstance(s, MatrixSymbol))
+    """Does ``e`` carry leading batch dimensions? (Σ_batch removes them.)"""
+    if isinstance(e, MatrixSymbol):
+        return e in batched
+    if isinstance(e, BatchSum):
+        return False
+    return any(_is_batched(a, batched) for a in matrix_children(e))
 
 
 def _consumers(c: Component) -> dict[MatrixSymbol, list[str]]:

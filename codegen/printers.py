@@ -239,38 +239,20 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return code if c == 1 else self._print_MatMul(MatMul(c, sp.MatrixSymbol(code, *expr.shape)))
 
     def batch_sum(self, factors: list[MatrixExpr]) -> str:
-        """Σ_batch of a product, as one contraction over batch × tokens when it is one."""
-        batched = [self.is_batched(f) for f in factors]
-        if True not in batched:
-            raise UnprintableNode(f"Σ_batch of an unbatched product {factors}")
-        # Unbatched factors on the outside: Σ (L M R) = L (Σ M) R; a token sum 1ᵀ stays inside.
-        first = batched.index(True)
-        if first > 0 and isinstance(factors[first - 1], OneMatrix) and factors[first - 1].shape[0] == 1:
-            first -= 1
-        last = len(factors) - 1 - batched[::-1].index(True)
-        inner = factors[first:last + 1]
-        outer_left, outer_right = factors[:first], factors[last + 1:]
-        if len(inner) == 2 and isinstance(inner[0], Transpose) and all(self.is_batched(f) for f in inner):
-            # Σ_b P_bᵀ Q_b = (P stacked over batch and tokens)ᵀ (Q stacked).
-            P, Q = inner[0].arg, inner[1]
-            code = (f"{self.flat_transpose(self.flatten_batch(self._print(P), self.dim(P.shape[1])))}"
-                    f" @ {self.flatten_batch(self._print(Q), self.dim(Q.shape[1]))}")
-        elif len(inner) == 2 and isinstance(inner[0], OneMatrix) and inner[0].shape[0] == 1:
-            # Σ_b 1ᵀ E_b: a sum over batch and tokens.
-            E = inner[1]
-            code = self.sum_leading(self.flatten_batch(self._print(E), self.dim(E.shape[1])))
-        else:
-            M = inner[0] if len(inner) == 1 else MatMul(*inner)
-            code = self.sum_batch(self._print(M), self.dim(M.shape[0]), self.dim(M.shape[1]))
-        if not (outer_left or outer_right):
-            return code
-        placeholder = sp.MatrixSymbol(f"({code})", *MatMul(*inner).shape)
-        return self.product(outer_left + [placeholder] + outer_right)
+        """Σ_batch of a product of batched factors (the sweep moved shared factors out).
 
-    def is_batched(self, e) -> bool:
-        if isinstance(e, MatrixSymbol):
-            return e in self.ctx.batched
-        return any(self.is_batched(a) for a in e.args if isinstance(a, MatrixExpr))
+        Σ_b P_bᵀ Q_b is one contraction over batch × tokens, and Σ_b 1ᵀ E_b one
+        sum over them; anything else is summed over the batch axes.
+        """
+        if len(factors) == 2 and isinstance(factors[0], Transpose):
+            P, Q = factors[0].arg, factors[1]
+            return (f"{self.flat_transpose(self.flatten_batch(self._print(P), self.dim(P.shape[1])))}"
+                    f" @ {self.flatten_batch(self._print(Q), self.dim(Q.shape[1]))}")
+        if len(factors) == 2 and isinstance(factors[0], OneMatrix) and factors[0].shape[0] == 1:
+            E = factors[1]
+            return self.sum_leading(self.flatten_batch(self._print(E), self.dim(E.shape[1])))
+        M = factors[0] if len(factors) == 1 else MatMul(*factors)
+        return self.sum_batch(self._print(M), self.dim(M.shape[0]), self.dim(M.shape[1]))
 
     def dim(self, d) -> str:
         return self.scalar(d)

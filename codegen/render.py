@@ -80,7 +80,7 @@ def _module_context(c) -> dict:
         shape = "(" + ", ".join(f"{d}" for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
         parameters.append({"name": a.name, "init": _INIT[a.init].format(shape=shape),
                            "trainable": not a.frozen})
-    configs = [f"{a.name}={a.default!r}" for a in c.configs]
+    configs = [a.keyword() for a in sorted(c.configs, key=lambda a: not a.required)]
     inputs = [a.name for a in c.inputs]
     return dict(
         tensor_names=tensor_names,
@@ -179,13 +179,14 @@ def render_plan(plan: ModulePlan, backend: Backend) -> str:
 
     signature = ", ".join(tensor_names)
     if c.configs:
-        signature += ", *, " + ", ".join(f"{a.name}={a.default!r}" for a in c.configs)
+        signature += ", *, " + ", ".join(a.keyword() for a in c.configs)
 
     argument_doc = []
     for a in c.arguments:
         if a.role == "config":
             extra = f" (one of {', '.join(map(repr, a.choices))})" if a.choices else ""
-            argument_doc.append(f"{a.name}: configuration, default {a.default!r}{extra}"
+            default = "required" if a.required else f"default {a.default!r}"
+            argument_doc.append(f"{a.name}: configuration, {default}{extra}"
                                 + (f": {a.doc}" if a.doc else ""))
         else:
             shape = shape_comment(a.symbol.shape, a.batched, a.is_vector)

@@ -28,6 +28,7 @@ def _references():
         "mlp": lambda X, W_1, b_1, W_2, b_2, activation="gelu_tanh":
             activations[activation](X @ W_1 + b_1) @ W_2 + b_2,
         "layernorm": lambda X, w, b, eps=1e-5: F.layer_norm(X, (X.shape[-1],), w, b, eps),
+        "lora_linear": lambda X, W, b, A, B, alpha: F.linear(X, W.mT, b) + (alpha / A.shape[1]) * (X @ A @ B),
     }
 
 
@@ -99,12 +100,15 @@ class CheckResult:
 def configurations(name: str) -> list[dict]:
     """The configurations worth checking: every choice, and non-default numbers."""
     c = build(name)
-    configs = [{}]
+    required = {a.name: 1.5 for a in c.configs if a.required}
+    configs = [dict(required)]
     for a in c.configs:
-        if a.choices:
-            configs += [{a.name: v} for v in a.choices if v != a.default]
+        if a.required:
+            configs.append({**required, a.name: 16.0})
+        elif a.choices:
+            configs += [{**required, a.name: v} for v in a.choices if v != a.default]
         elif a.name == "eps":
-            configs.append({a.name: 0.0})
+            configs.append({**required, a.name: 0.0})
     return configs
 
 

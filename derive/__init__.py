@@ -3,6 +3,7 @@
 Symbolic side only: this package never imports NumPy or torch.
 """
 from .api import (
+    REQUIRED,
     Component,
     DefinitionError,
     ShapeMismatch,
@@ -25,7 +26,7 @@ from .reverse import Derivation, derive
 from .rules import MissingRule
 
 __all__ = [
-    "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "Derivation", "derive",
+    "REQUIRED", "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "Derivation", "derive",
     "T", "add", "cols", "elementwise", "hadamard", "matmul", "pointwise", "row_mean",
     "row_sum", "rows", "scale", "sub", "token_sum", "x",
 ]

@@ -34,6 +34,16 @@ from .activations import activation_choice
 from .primitives import X_SCALAR, ChoiceFunction, Elementwise, ScalarFunction
 
 
+class _Required:
+    """The default of a configuration value that callers must always give."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
 class ShapeMismatch(ValueError):
     """Two operands of a primitive have incompatible shapes."""
 
@@ -157,6 +167,14 @@ class Argument:
     init: str = ""  # "normal" (N(0, 0.02), GPT-2's), "zeros" or "ones"; parameters only
 
     @property
+    def required(self) -> bool:
+        return self.role == "config" and self.default is REQUIRED
+
+    def keyword(self) -> str:
+        """``name=default`` in a signature, or ``name`` when it is required."""
+        return self.name if self.required else f"{self.name}={self.default!r}"
+
+    @property
     def is_vector(self) -> bool:
         return self.role != "config" and len(self.dims) == 1
 
@@ -222,8 +240,11 @@ class Component:
         init = init or ("zeros" if len(dims) == 1 else "normal")
         return self._matrix_argument(name, "param", dims, frozen=frozen, init=init, doc=doc)
 
-    def config(self, name: str, default: Any, doc: str = "") -> sp.Symbol:
-        """A numeric configuration value, a scalar symbol in expressions."""
+    def config(self, name: str, default: Any = REQUIRED, doc: str = "") -> sp.Symbol:
+        """A numeric configuration value, a scalar symbol in expressions.
+
+        Without a default, callers of the generated code must give it.
+        """
         self._claim(name)
         symbol = sp.Symbol(name, positive=True)
         self.arguments.append(Argument(name, "config", symbol, default=default, doc=doc))

@@ -141,7 +141,8 @@ def render(derivation: Derivation, as_latex: bool = False) -> str:
     for a in c.arguments:
         if a.role == "config":
             extra = f"one of {', '.join(map(repr, a.choices))}" if a.choices else "scalar"
-            lines.append(f"  {a.name:<8} configuration  default {a.default!r} ({extra})")
+            default = "required" if a.required else f"default {a.default!r}"
+            lines.append(f"  {a.name:<8} configuration  {default} ({extra})")
         else:
             batch = "..., " if a.batched else ""
             dims = ", ".join(str(d) for d in a.dims) + ("," if len(a.dims) == 1 and not a.batched else "")

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sympy import MatAdd, MatrixExpr, MatrixSymbol, ZeroMatrix
+from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, ZeroMatrix
 
 from .api import Component
 from .primitives import BatchSum, Cotangent, cotangent, matrix_children
 from .rules import Rule, rule_for
-from .simplify import Fact, simplify
+from .simplify import Fact, simplify, split_coefficient, with_coefficient
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,29 @@ def _sum(exprs: list[MatrixExpr]) -> MatrixExpr:
     return exprs[0] if len(exprs) == 1 else MatAdd(*exprs)
 
 
+def batch_sum(expr: MatrixExpr, is_batched) -> MatrixExpr:
+    """Σ_batch expr, taken as far in as it goes.
+
+    Σ (A + B) = Σ A + Σ B and Σ (c L M R) = c L (Σ M) R for L, R shared by the
+    batch: only the factors that carry the batch are summed, and a sum shared
+    by several gradients (Σ Xᵀ Δ) is one subexpression.
+    """
+    if isinstance(expr, MatAdd):
+        return MatAdd(*[batch_sum(t, is_batched) for t in expr.args])
+    c, body = split_coefficient(expr)
+    if not isinstance(body, MatMul):
+        return with_coefficient(c, BatchSum(body))
+    factors = list(body.args)
+    flags = [is_batched(f) for f in factors]
+    first, last = flags.index(True), len(flags) - 1 - flags[::-1].index(True)
+    if first > 0 and isinstance(factors[first - 1], OneMatrix):
+        first -= 1  # a token sum 1ᵀ stays with what it sums
+    inner = factors[first:last + 1]
+    summed = BatchSum(inner[0] if len(inner) == 1 else MatMul(*inner))
+    outer = factors[:first] + [summed] + factors[last + 1:]
+    return with_coefficient(c, outer[0] if len(outer) == 1 else MatMul(*outer))
+
+
 def derive(component: Component) -> Derivation:
     """Differentiate ``component``'s output with respect to every argument that takes a gradient."""
     component.validate()
@@ -147,7 +170,7 @@ def derive(component: Component) -> Derivation:
         expr, facts = simplify(total)
         summed = symbol not in batched and is_batched(expr)
         if summed:
-            expr = BatchSum(expr)
+            expr = batch_sum(expr, is_batched)
         return Adjoint(symbol, contributions, total, expr, facts, symbol in batched, summed)
 
     for d in reversed(defs):

@@ -46,6 +46,7 @@ def _function_and_arguments(name, config, requires_grad=True, dtype=np.float64):
                for k, v in arrays.items()]
     module = generated(name, "torch")
     function = getattr(module, f"{c.module_class}Function")
+    config = {**configurations(name)[0], **config}  # required values, then the case's
     values = [config.get(a.name, a.default) for a in c.configs]
     return function, tensors, values
 
@@ -76,12 +77,22 @@ def test_numpy_and_torch_backends_agree(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_float32_and_inputs_without_grad(name):
     function, tensors, values = _function_and_arguments(name, {}, requires_grad=False, dtype=np.float32)
-    tensors[1].requires_grad_(True)  # only one parameter asks for a gradient
+    last = max(i for i, a in enumerate(build(name).tensor_arguments) if a.receives_gradient)
+    tensors[last].requires_grad_(True)  # only one parameter asks for a gradient
     out = function.apply(*tensors, *values)
     assert out.dtype == torch.float32
     out.sum().backward()
-    assert tensors[1].grad is not None and tensors[1].grad.dtype == torch.float32
+    assert tensors[last].grad is not None and tensors[last].grad.dtype == torch.float32
     assert tensors[0].grad is None
+
+
+def test_frozen_parameters_get_no_gradient():
+    function, tensors, values = _function_and_arguments("lora_linear", {})
+    for t in tensors[1:3]:
+        t.requires_grad_(True)  # W and b ask, but are frozen
+    function.apply(*tensors, *values).sum().backward()
+    assert tensors[1].grad is None and tensors[2].grad is None
+    assert tensors[0].grad is not None and tensors[3].grad is not None and tensors[4].grad is not None
 
 
 def test_modules_initialise_as_gpt2_and_train_with_adamw():
