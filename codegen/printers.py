@@ -273,7 +273,8 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def function_definition(self, fn: ScalarFunction) -> str:
         """``def _name(x): …`` for a named scalar function, common subexpressions hoisted."""
-        (x,), body = fn.body.signature, to_floats(fn.body.expr)
+        (var,), body = fn.body.signature, fn.body.expr
+        body = to_floats(body.xreplace({var: sp.Symbol("x")}))  # the parameter is always ``x``
         temps, (reduced,) = sp.cse(body, symbols=sp.numbered_symbols("t"), optimizations="basic")
         lines = [f"def _{fn.name}(x):"]
         lines += [f"    {t} = {self._print(v)}" for t, v in temps]

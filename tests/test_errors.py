@@ -4,7 +4,7 @@ import pytest
 import sympy as sp
 
 from codegen.cli import main
-from derive import Component, DefinitionError, MissingRule, ShapeMismatch, add, derive, hadamard, matmul, rows
+from derive import Component, DefinitionError, MissingRule, ShapeMismatch, add, derive, hadamard, matmul
 from generated.numpy import layernorm, linear, mlp
 
 
