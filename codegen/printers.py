@@ -234,9 +234,8 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return self.scalar(body.xreplace({x: sp.Symbol(paren(arg))}))
 
     def _print_BatchSum(self, expr):
-        c, body = split_coefficient(expr.arg)
-        code = self.batch_sum(list(body.args) if isinstance(body, MatMul) else [body])
-        return code if c == 1 else self._print_MatMul(MatMul(c, sp.MatrixSymbol(code, *expr.shape)))
+        # The sweep keeps scalar and shared factors outside the sum (reverse.batch_sum).
+        return self.batch_sum(list(expr.arg.args) if isinstance(expr.arg, MatMul) else [expr.arg])
 
     def batch_sum(self, factors: list[MatrixExpr]) -> str:
         """Σ_batch of a product of batched factors (the sweep moved shared factors out).
