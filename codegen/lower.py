@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sympy import MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
 from derive.api import Component
-from derive.primitives import BatchSum, cotangent, matrix_children
+from derive.primitives import BatchSum, MergeHeads, SplitHeads, cotangent, matrix_children
 from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
 from derive.simplify import split_coefficient
@@ -57,13 +57,26 @@ def _code_names(component: Component, derivation: Derivation) -> dict[MatrixSymb
     return names
 
 
-def shape_comment(symbol_shape, batched: bool, vector: bool = False, broadcast=(False, False)) -> str:
-    """``(..., n_T, d)``; a broadcast axis shows as 1, as the array has it."""
+def shape_comment(symbol_shape, batched: bool, vector: bool = False, broadcast=(False, False),
+                  heads=None) -> str:
+    """``(..., n_T, d)``; a broadcast axis shows as 1, as the array has it; heads as an axis."""
     dims = ["1" if b else str(d) for d, b in zip(symbol_shape, broadcast)]
     if vector:
         dims = [dims[1]]
         return f"({dims[0]},)"
-    return "(" + ", ".join((["..."] if batched else []) + dims) + ")"
+    lead = (["..."] if batched else []) + ([str(heads)] if heads is not None else [])
+    return "(" + ", ".join(lead + dims) + ")"
+
+
+def heads_axis(e: MatrixExpr, headed: dict):
+    """The head count when ``e`` carries a heads axis (split and not merged back), else None."""
+    if isinstance(e, SplitHeads):
+        return e.heads
+    if isinstance(e, MergeHeads):
+        return None
+    if isinstance(e, MatrixSymbol):
+        return headed.get(e)
+    return next((h for h in (heads_axis(a, headed) for a in matrix_children(e)) if h is not None), None)
 
 
 def _subexpressions(e: MatrixExpr):
@@ -122,9 +135,14 @@ def lower(derivation: Derivation) -> ModulePlan:
             ctx.batched.add(d.symbol)
     ctx.batched |= {cotangent(s) for s in set(ctx.batched)}
 
+    headed: dict = {}
+    for d in c.definitions:
+        if (h := heads_axis(d.expr, headed)) is not None:
+            headed[d.symbol] = headed[cotangent(d.symbol)] = h
     forward = [
         Statement(d.name, d.expr, shape_comment(d.symbol.shape, d.symbol in ctx.batched,
-                                                broadcast=broadcast_axes(d.expr)), d.doc)
+                                                broadcast=broadcast_axes(d.expr), heads=headed.get(d.symbol)),
+                  d.doc)
         for d in c.definitions
     ]
     consumers = _consumers(c)
@@ -133,21 +151,25 @@ def lower(derivation: Derivation) -> ModulePlan:
     for adj in derivation.adjoints:
         if adj.symbol == out or adj.is_zero:
             continue
-        backward.append(_statement(adj, ctx, consumers, c))
+        backward.append(_statement(adj, ctx, consumers, c, headed))
     gradient_statements: list[tuple[str, Statement | None]] = []
     for name, adj in derivation.gradients.items():
         if adj.is_zero:
             gradient_statements.append((name, None))
             continue
-        st = _statement(adj, ctx, consumers, c)
+        st = _statement(adj, ctx, consumers, c, headed)
         backward.append(st)
         gradient_statements.append((name, st))
+    # A forward value the backward needs is read from the cache, not recomputed.
+    forward_values = {d.expr: d.symbol for d in c.definitions}
+    for st in backward:
+        st.expr = st.expr.xreplace(forward_values)
     backward = _live(backward, [st for _, st in gradient_statements if st is not None], ctx.names)
     backward = eliminate_common_subexpressions(backward, ctx.batched)
     for st in backward:
         if st.comment == "common subexpression":
             st.shape = shape_comment(st.expr.shape, _is_batched(st.expr, ctx.batched),
-                                     broadcast=broadcast_axes(st.expr))
+                                     broadcast=broadcast_axes(st.expr), heads=heads_axis(st.expr, headed))
     return ModulePlan(c, derivation, ctx, forward, out.name, backward, gradient_statements)
 
 
@@ -169,14 +191,15 @@ def _consumers(c: Component) -> dict[MatrixSymbol, list[str]]:
     return used
 
 
-def _statement(adj: Adjoint, ctx: PrintContext, consumers, c: Component) -> Statement:
+def _statement(adj: Adjoint, ctx: PrintContext, consumers, c: Component, headed: dict) -> Statement:
     target = ctx.names[adj.cotangent]
     uses = consumers.get(adj.symbol, [])
     comment = "grad of " + adj.name + (", used in: " + "; ".join(
         f"{u} = {text(c.definition(u).expr)}" for u in uses) if uses else "")
     batched = adj.symbol in ctx.batched
     vector = adj.symbol in ctx.vectors
-    return Statement(target, adj.expr, shape_comment(adj.symbol.shape, batched, vector), comment)
+    return Statement(target, adj.expr, shape_comment(adj.symbol.shape, batched, vector,
+                                                     heads=headed.get(adj.symbol)), comment)
 
 
 def _live(statements: list[Statement], roots: list[Statement], names: dict) -> list[Statement]:

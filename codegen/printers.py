@@ -28,7 +28,12 @@ from sympy import (
 )
 from sympy.printing.numpy import NumPyPrinter
 
-from derive.primitives import BatchSum, ChoiceFunction, Elementwise, ScalarFunction
+from derive.primitives import (
+    BatchSum,
+    ChoiceFunction,
+    Elementwise,
+    ScalarFunction,
+)
 from derive.simplify import split_coefficient
 
 
@@ -83,6 +88,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.functions_used: dict[str, ScalarFunction] = {}
         self.choices_used: dict[str, ChoiceFunction] = {}
         self.helpers_used: set[str] = set()
+        self._scalar_depth = 0
 
     # -- module names
 
@@ -141,10 +147,13 @@ class NumPyMatrixPrinter(NumPyPrinter):
         b = b if atomic(b) else f"({b})"
         if exp == -1:
             return f"1/{b}"
+        sqrt = "math.sqrt" if self._scalar_depth else f"{self.array}.sqrt"
+        if sqrt == "math.sqrt" and exp in (sp.Rational(1, 2), -sp.Rational(1, 2)):
+            self.helpers_used.add("math")
         if exp == sp.Rational(1, 2):
-            return f"{self.array}.sqrt({self._print(base)})"
+            return f"{sqrt}({self._print(base)})"
         if exp == -sp.Rational(1, 2):
-            return f"1/{self.array}.sqrt({self._print(base)})"
+            return f"1/{sqrt}({self._print(base)})"
         if exp.is_Integer and exp < 0:
             return f"1/{b}**{-exp}"
         e = self._print(exp)
@@ -155,7 +164,38 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return f"_erf({self._print(expr.args[0])})"
 
     def scalar(self, expr: sp.Expr) -> str:
-        return self._print(to_floats(sp.sympify(expr)))
+        """A scalar of sizes and configuration: Python arithmetic (``math.sqrt``), no array scalars."""
+        expr = sp.sympify(expr)
+        self._scalar_depth += 1
+        try:
+            return self._print(to_floats(expr))
+        finally:
+            self._scalar_depth -= 1
+
+    def _print_Softmax(self, expr):
+        self.helpers_used.add("softmax")
+        return f"_softmax({self._print(expr.arg)}, {self.scalar(expr.causal)})"
+
+    def _print_SplitHeads(self, expr):
+        self.helpers_used.add("split_heads")
+        return f"_split_heads({self._print(expr.arg)}, {self.scalar(expr.heads)})"
+
+    def _print_MergeHeads(self, expr):
+        self.helpers_used.add("merge_heads")
+        return f"_merge_heads({self._print(expr.arg)})"
+
+    def _print_BooleanTrue(self, expr):
+        return "True"
+
+    def _print_BooleanFalse(self, expr):
+        return "False"
+
+    def _print_Equality(self, expr):
+        return f"{self._print(expr.lhs)} == {self._print(expr.rhs)}"
+
+    def _print_Mod(self, expr):
+        a, b = (paren(self._print(x)) for x in expr.args)
+        return f"{a} % {b}"
 
     # -- matrices
 
@@ -204,6 +244,9 @@ class NumPyMatrixPrinter(NumPyPrinter):
                 return self._print(factors[0])
             return " @ ".join(paren(self._print(f)) for f in factors)
         ones, left, right = factors[j], factors[:j], factors[j + 1:]
+        # Further all-ones factors on one side only broadcast that side: they print as nothing.
+        left = [] if all(isinstance(f, OneMatrix) for f in left) else left
+        right = [] if all(isinstance(f, OneMatrix) for f in right) else right
         parts = []
         if left:
             code = self.product(left)
@@ -231,7 +274,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
             self.functions_used[fn.name] = fn
             return f"_{fn.name}({arg})"
         (x,), body = fn.body.signature, fn.body.expr
-        return self.scalar(body.xreplace({x: sp.Symbol(paren(arg))}))
+        return self._print(to_floats(body.xreplace({x: sp.Symbol(paren(arg))})))  # entrywise: array functions
 
     def _print_BatchSum(self, expr):
         # The sweep keeps scalar and shared factors outside the sum (reverse.batch_sum).

@@ -74,7 +74,9 @@ def _module_context(c) -> dict:
     config_names = [a.name for a in c.configs]
     dims = []
     for a in c.params:
-        dims += [str(d) for d in a.dims if str(d) not in dims]
+        for d in map(str, a.dims):
+            if d not in dims:
+                dims.append(d)
     parameters = []
     for a in c.params:
         shape = "(" + ", ".join(f"{d}" for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
@@ -149,15 +151,28 @@ def render_plan(plan: ModulePlan, backend: Backend) -> str:
         expected = "(" + ", ".join(f'"{d}"' for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
         forward_prologue.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
     for a in c.configs:
+        if a.symbol is not None and a.symbol.is_integer:
+            forward_prologue += [
+                f"if not isinstance({a.name}, int) or {a.name} < 1:",
+                f'    raise ValueError(f"{a.name} must be a positive integer, got {{{a.name}!r}}")',
+            ]
         if a.choices:
             table = f"_{a.name.upper()}"
             forward_prologue += [
                 f"if {a.name} not in {table}:",
                 f'    raise ValueError(f"{a.name} must be one of {{sorted({table})}}, got {{{a.name}!r}}")',
             ]
-    used_dims = [d for d in dims if d in forward_symbols or d in cached_dims]
+    requirement_printer = backend.printer_class(plan.context)
+    checks = []
+    for condition, message in c.requirements:
+        code = requirement_printer.scalar(condition)
+        checks += [f"if not ({code}):",
+                   f'    raise ValueError(f"{message}; got {_values_message(condition)}")']
+    used = forward_symbols | requirement_printer.symbols_used
+    used_dims = [d for d in dims if d in used or d in cached_dims]
     if used_dims:
         forward_prologue.append(", ".join(used_dims) + " = " + ", ".join(f'dims["{d}"]' for d in used_dims))
+    forward_prologue += checks
 
     backward_prologue = [f'{n} = cache["{n}"]' for n in cached + cached_dims]
     backward_prologue += [
@@ -174,8 +189,9 @@ def render_plan(plan: ModulePlan, backend: Backend) -> str:
         choice_tables.append(f"_{table.upper()} = {{{entries}}}")
     helpers = {"check_shape"} | printer.helpers_used
     macros = environment().get_template("helpers.jinja").module
-    blocks = [str(getattr(macros, h)()).strip() for h in sorted(helpers)] + functions + choice_tables
-    imports = (["import math", ""] if "erf" in helpers else []) + list(backend.imports)
+    blocks = [str(getattr(macros, h)(printer.array)).strip() for h in sorted(helpers - {"math"})]
+    blocks += functions + choice_tables
+    imports = (["import math", ""] if helpers & {"erf", "math"} else []) + list(backend.imports)
 
     signature = ", ".join(tensor_names)
     if c.configs:
@@ -216,6 +232,12 @@ def render_plan(plan: ModulePlan, backend: Backend) -> str:
         returns=returns,
         **_module_context(c),
     )
+
+
+def _values_message(condition) -> str:
+    """F-string fields naming the values a requirement reads, e.g. ``d={d}, n_heads={n_heads}``."""
+    names = sorted(str(s) for s in condition.free_symbols)
+    return ", ".join(f"{n}={{{n}}}" for n in names)
 
 
 def _dim_order(c):

@@ -13,6 +13,9 @@ from .api import (
     elementwise,
     hadamard,
     matmul,
+    merge_heads,
+    softmax,
+    split_heads,
     pointwise,
     row_mean,
     row_sum,
@@ -27,6 +30,6 @@ from .rules import MissingRule
 
 __all__ = [
     "REQUIRED", "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "Derivation", "derive",
-    "T", "add", "cols", "elementwise", "hadamard", "matmul", "pointwise", "row_mean",
+    "T", "add", "cols", "elementwise", "hadamard", "matmul", "merge_heads", "softmax", "split_heads", "pointwise", "row_mean",
     "row_sum", "rows", "scale", "sub", "token_sum", "x",
 ]

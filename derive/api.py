@@ -31,7 +31,7 @@ from sympy import (
 )
 
 from .activations import activation_choice
-from .primitives import X_SCALAR, ChoiceFunction, Elementwise, ScalarFunction
+from .primitives import X_SCALAR, ChoiceFunction, Elementwise, MergeHeads, ScalarFunction, Softmax, SplitHeads
 
 
 class _Required:
@@ -145,6 +145,23 @@ def pointwise(expr_of_x: sp.Expr, a: MatrixExpr) -> MatrixExpr:
     return elementwise(Lambda(X_SCALAR, expr_of_x), a)
 
 
+def softmax(s: MatrixExpr, causal: Any = sp.false) -> MatrixExpr:
+    """softmax over each row of S; ``causal`` (a configuration symbol or a bool) masks columns > row."""
+    if s.shape[0] != s.shape[1] and causal is not sp.false:
+        raise ShapeMismatch(f"softmax: a causal mask needs a square {s}, got shape {_shape(s)}")
+    return Softmax(s, sp.sympify(causal))
+
+
+def split_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:
+    """Column block h of A for each head h = 1 … heads, the heads a batch axis: (n, d / heads)."""
+    return SplitHeads(a, heads)
+
+
+def merge_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:
+    """The heads' blocks side by side again: (n, d_h · heads)."""
+    return MergeHeads(a, heads)
+
+
 x = X_SCALAR
 
 
@@ -211,6 +228,7 @@ class Component:
     arguments: list[Argument] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)
     output_symbol: MatrixSymbol | None = None
+    requirements: list[tuple[Any, str]] = field(default_factory=list)  # (condition, message)
     _dims: dict[str, sp.Symbol] = field(default_factory=dict)
 
     # -- declarations
@@ -260,6 +278,24 @@ class Component:
             Argument(name, "config", None, default=default, choices=tuple(choices), doc=doc)
         )
         return fn
+
+    def integer_config(self, name: str, default: Any = REQUIRED, doc: str = "") -> sp.Symbol:
+        """An integer configuration value (a count such as ``n_heads``)."""
+        self._claim(name)
+        symbol = sp.Symbol(name, positive=True, integer=True)
+        self.arguments.append(Argument(name, "config", symbol, default=default, doc=doc))
+        return symbol
+
+    def flag(self, name: str, default: bool, doc: str = "") -> sp.Symbol:
+        """A boolean configuration value."""
+        self._claim(name)
+        symbol = sp.Symbol(name)
+        self.arguments.append(Argument(name, "config", symbol, default=default, doc=doc))
+        return symbol
+
+    def require(self, condition: Any, message: str) -> None:
+        """A condition on sizes and configuration that the generated forward checks first."""
+        self.requirements.append((condition, message))
 
     def let(self, name: str, expr: MatrixExpr, doc: str = "") -> MatrixSymbol:
         """Name an intermediate value: ``name = expr``."""

@@ -14,7 +14,7 @@ from sympy import MatrixExpr, MatrixSymbol
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from .primitives import BatchSum, ChoiceFunction, Cotangent, Elementwise
+from .primitives import BatchSum, ChoiceFunction, Cotangent, Elementwise, MergeHeads, Softmax, SplitHeads
 from .reverse import Adjoint, Derivation
 from .simplify import split_coefficient
 
@@ -40,7 +40,8 @@ class TextPrinter(StrPrinter):
 
     def _operand(self, e) -> str:
         code = self._print(e)
-        simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum))
+        simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
+                                Softmax, SplitHeads, MergeHeads))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
         return code if simple else f"({code})"
@@ -86,6 +87,16 @@ class TextPrinter(StrPrinter):
     def _print_BatchSum(self, e):
         return f"Σ_batch {self._operand(e.arg)}"
 
+    def _print_Softmax(self, e):
+        name = "softmax" if e.causal == sp.false else f"softmax[{self._print(e.causal)}]"
+        return f"{name}({self._print(e.arg)})"
+
+    def _print_SplitHeads(self, e):
+        return f"split_h({self._print(e.arg)})"
+
+    def _print_MergeHeads(self, e):
+        return f"merge_h({self._print(e.arg)})"
+
 
 def _function_name(fn) -> str:
     name = fn.table if isinstance(fn, ChoiceFunction) else fn.name
@@ -116,6 +127,15 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_BatchSum(self, e):
         return rf"\sum_{{\text{{batch}}}} \left({self._print(e.arg)}\right)"
+
+    def _print_Softmax(self, e):
+        return rf"\operatorname{{softmax}}\left({self._print(e.arg)}\right)"
+
+    def _print_SplitHeads(self, e):
+        return rf"\operatorname{{split}}_h\left({self._print(e.arg)}\right)"
+
+    def _print_MergeHeads(self, e):
+        return rf"\operatorname{{merge}}_h\left({self._print(e.arg)}\right)"
 
 
 def text(e: MatrixExpr) -> str:

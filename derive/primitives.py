@@ -136,3 +136,64 @@ def matrix_children(expr: Basic) -> tuple[MatrixExpr, ...]:
     if isinstance(expr, MatrixSymbol) or not isinstance(expr, MatrixExpr):
         return ()
     return tuple(a for a in expr.args if isinstance(a, MatrixExpr))
+
+
+class Softmax(MatrixExpr):
+    """``softmax(S)`` over each row; with ``causal`` true, row t sees columns ≤ t only.
+
+    ``causal`` is a configuration symbol: masked entries get probability
+    exactly 0 (−∞ added before the exponential).
+    """
+
+    def __new__(cls, arg: MatrixExpr, causal: Basic):
+        return Basic.__new__(cls, arg, causal)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def causal(self) -> Basic:
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+class SplitHeads(MatrixExpr):
+    """Column block h of A (n, d) for every head h: shape (n, d / n_heads), heads as a batch axis."""
+
+    def __new__(cls, arg: MatrixExpr, heads: Basic):
+        return Basic.__new__(cls, arg, heads)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def heads(self):
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return (self.arg.shape[0], self.arg.shape[1] / self.heads)
+
+
+class MergeHeads(MatrixExpr):
+    """The heads' blocks (n, d_h) concatenated back in order: shape (n, d_h · n_heads)."""
+
+    def __new__(cls, arg: MatrixExpr, heads: Basic):
+        return Basic.__new__(cls, arg, heads)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def heads(self):
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return (self.arg.shape[0], self.arg.shape[1] * self.heads)

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, ZeroMatrix
 
 from .api import Component
-from .primitives import BatchSum, Cotangent, cotangent, matrix_children
+from .primitives import BatchSum, Cotangent, Softmax, cotangent, matrix_children
 from .rules import Rule, rule_for
-from .simplify import Fact, simplify, split_coefficient, with_coefficient
+from .simplify import Context, Fact, derived_sums, simplify, split_coefficient, with_coefficient
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Adjoint:
     facts: list[Fact]
     batched: bool
     batch_summed: bool = False
+    derived: list[Fact] = field(default_factory=list)  # token/row sums proved for this cotangent
 
     @property
     def name(self) -> str:
@@ -161,13 +162,14 @@ def derive(component: Component) -> Derivation:
     def is_batched(e):
         return _depends(e, batched, {})
 
+    context = Context(softmax={d.symbol for d in defs if isinstance(d.expr, Softmax)})
     pending: dict[MatrixSymbol, list[Contribution]] = {}
     out = component.output_symbol
     pending[out] = [Contribution("upstream", cotangent(out), [])]
 
     def finish(symbol: MatrixSymbol, contributions: list[Contribution]) -> Adjoint:
         total = _sum([c.expr for c in contributions])
-        expr, facts = simplify(total)
+        expr, facts = simplify(total, context)
         summed = symbol not in batched and is_batched(expr)
         if summed:
             expr = batch_sum(expr, is_batched)
@@ -181,6 +183,8 @@ def derive(component: Component) -> Derivation:
         derivation.adjoints.append(adjoint)
         if adjoint.is_zero:
             continue  # nothing flows further down
+        if d.symbol != out:
+            adjoint.derived = derived_sums(adjoint.cotangent, adjoint.expr, context)
         G = adjoint.cotangent if d.symbol != out else adjoint.expr
         local: dict[MatrixExpr, list[tuple[MatrixExpr, list[Step]]]] = {d.expr: [(G, [])]}
         for node in reversed(_topological(d.expr)):

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import sympy as sp
-from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, Transpose
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose
 
-from .primitives import Elementwise
+from .primitives import Elementwise, MergeHeads, Softmax, SplitHeads
 
 
 class MissingRule(NotImplementedError):
@@ -102,3 +102,23 @@ def hadamard_vjp(node: HadamardProduct, i: int, G: MatrixExpr) -> MatrixExpr:
 def elementwise_vjp(node: Elementwise, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · d f(A) = (Ḡ ∘ f′(A)) · dA, f′ from sympy.diff of the scalar f."""
     return HadamardProduct(G, Elementwise(node.fn.derivative(), node.arg))
+
+
+@rule(Softmax, "softmax")
+def softmax_vjp(node: Softmax, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · d softmax(S) = (P ∘ (Ḡ − ((P ∘ Ḡ) 1) 1ᵀ)) · dS, P = softmax(S) (masked entries of P are 0)."""
+    n, m = node.shape
+    row_dot = MatMul(HadamardProduct(node, G), OneMatrix(m, 1))
+    return HadamardProduct(node, MatAdd(G, MatMul(-1, row_dot, OneMatrix(1, m))))
+
+
+@rule(SplitHeads, "split-heads")
+def split_heads_vjp(node: SplitHeads, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · split(A) = merge(Ḡ) · A: the heads' blocks go back to their columns."""
+    return MergeHeads(G, node.heads)
+
+
+@rule(MergeHeads, "merge-heads")
+def merge_heads_vjp(node: MergeHeads, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · merge(A) = split(Ḡ) · A."""
+    return SplitHeads(G, node.heads)

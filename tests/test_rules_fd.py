@@ -9,7 +9,24 @@ import pytest
 import sympy as sp
 
 from codegen.render import compile_component
-from derive import Component, T, add, cols, elementwise, hadamard, matmul, pointwise, rows, scale, sub, x
+from derive import (
+    Component,
+    T,
+    add,
+    cols,
+    elementwise,
+    hadamard,
+    matmul,
+    merge_heads,
+    pointwise,
+    row_sum,
+    rows,
+    scale,
+    softmax,
+    split_heads,
+    sub,
+    x,
+)
 from derive.activations import ACTIVATIONS
 from derive.rules import RULES
 
@@ -96,7 +113,37 @@ def pointwise_case():
     return c
 
 
+def softmax_case():
+    c, n, d, k = _component("softmax")
+    X = c.input("X", n, d)
+    W = c.param("W", d, d)
+    causal = c.flag("causal", True)
+    c.output("Y", softmax(matmul(X, W, T(X)), causal))
+    return c
+
+
+def heads_case():
+    c, n, d, k = _component("heads")
+    X = c.input("X", n, d)
+    Z = c.input("Z", n, d)
+    H = c.integer_config("H")
+    c.output("Y", merge_heads(hadamard(split_heads(X, H), split_heads(Z, H)), H))
+    return c
+
+
+def merge_case():
+    c, n, d, k = _component("merge")
+    X = c.input("X", n, d)
+    H = c.integer_config("H")
+    Xh = split_heads(X, H)
+    c.output("Y", merge_heads(matmul(Xh, T(Xh), Xh), H))  # heads mixed by a per-head product
+    return c
+
+
 CASES = {
+    "softmax": softmax_case,
+    "split-heads": heads_case,
+    "merge-heads": merge_case,
     "matmul": matmul_case,
     "add": add_case,
     "transpose": transpose_case,
@@ -109,10 +156,35 @@ def test_every_rule_has_a_case():
     assert {r.primitive for r in RULES.values()} == set(CASES)
 
 
+CONFIGS = {"softmax": [{"causal": True}, {"causal": False}], "split-heads": [{"H": 2}, {"H": 4}],
+           "merge-heads": [{"H": 1}, {"H": 2}]}
+
+
 @pytest.mark.parametrize("primitive", sorted(CASES))
 @pytest.mark.parametrize("batch", [(), (2,)])
 def test_rule_matches_finite_differences(primitive, batch):
-    _fd_check(CASES[primitive](), batch=batch)
+    for config in CONFIGS.get(primitive, [{}]):
+        _fd_check(CASES[primitive](), batch=batch, **config)
+
+
+def test_fused_softmax_rule_equals_its_decomposition():
+    """softmax(S) = (1 / (E 1)) 1ᵀ ∘ E with E = exp(S): the same gradients through either."""
+    def build(fused):
+        c, n, d, k = _component("fused" if fused else "decomposed")
+        S = c.input("S", n, n)
+        if fused:
+            c.output("P", softmax(S))
+        else:
+            E = c.let("E", pointwise(sp.exp(x), S))
+            c.output("P", hadamard(cols(pointwise(1 / x, row_sum(E)), n), E))
+        return c
+
+    fused, decomposed = compile_component(build(True)), compile_component(build(False))
+    rng = np.random.default_rng(5)
+    S, G = rng.standard_normal((2, 3, 3)), rng.standard_normal((2, 3, 3))
+    (P1, c1), (P2, c2) = fused.forward(S), decomposed.forward(S)
+    np.testing.assert_allclose(P1, P2, rtol=1e-13)
+    np.testing.assert_allclose(fused.backward(G, c1)["S"], decomposed.backward(G, c2)["S"], rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

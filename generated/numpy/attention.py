@@ -1,0 +1,165 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/attention.py.
+# Regenerate with: backprop generate --target numpy
+"""Multi-head attention (`attention`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    Q = X W_q + 1 b_qᵀ
+    K = X W_k + 1 b_kᵀ
+    V = X W_v + 1 b_vᵀ
+    Q_h = split_h(Q)
+    K_h = split_h(K)
+    V_h = split_h(V)
+    S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
+    P = softmax[causal](S)
+    A = merge_h(P V_h)
+
+Gradients, as derived:
+    ∂L/∂X = Δ_V W_vᵀ + Δ_K W_kᵀ + Δ_Q W_qᵀ
+    ∂L/∂W_q = Σ_batch (Xᵀ Δ_Q)
+    ∂L/∂b_q = Σ_batch (1ᵀ Δ_Q)
+    ∂L/∂W_k = Σ_batch (Xᵀ Δ_K)
+    ∂L/∂b_k = 0
+    ∂L/∂W_v = Σ_batch (Xᵀ Δ_V)
+    ∂L/∂b_v = Σ_batch (1ᵀ Δ_A)
+"""
+import math
+
+import numpy as np
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
+
+
+def _merge_heads(A):
+    """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
+    A = A.swapaxes(-2, -3)
+    return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
+
+
+def _softmax(S, causal):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
+    if causal:
+        n = S.shape[-1]
+        S = np.where(np.triu(np.ones((n, n), dtype=bool), 1), -np.inf, S)
+    E = np.exp(S - S.max(axis=-1, keepdims=True))
+    return E / E.sum(axis=-1, keepdims=True)
+
+
+def _split_heads(A, n_heads):
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
+
+
+def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
+    """Multi-head attention: returns ``(out, cache)``.
+
+    X: input (..., n_T, d)
+    W_q: parameter (d, d)
+    b_q: parameter (d,)
+    W_k: parameter (d, d)
+    b_k: parameter (d,)
+    W_v: parameter (d, d)
+    b_v: parameter (d,)
+    n_heads: configuration, required: number of heads; head h uses column block h
+    causal: configuration, default True: position t attends to positions ≤ t only
+    """
+    X = np.asarray(X)
+    W_q = np.asarray(W_q)
+    b_q = np.asarray(b_q)
+    W_k = np.asarray(W_k)
+    b_k = np.asarray(b_k)
+    W_v = np.asarray(W_v)
+    b_v = np.asarray(b_v)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    if not isinstance(n_heads, int) or n_heads < 1:
+        raise ValueError(f"n_heads must be a positive integer, got {n_heads!r}")
+    d = dims["d"]
+    if not (d % n_heads == 0):
+        raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
+    Q = X @ W_q + b_q  # (..., n_T, d)
+    K = X @ W_k + b_k  # (..., n_T, d)
+    V = X @ W_v + b_v  # (..., n_T, d)
+    Q_h = _split_heads(Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    K_h = _split_heads(K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    V_h = _split_heads(V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    S = math.sqrt(n_heads)/math.sqrt(d) * (Q_h @ K_h.swapaxes(-1, -2))  # (..., n_heads, n_T, n_T)
+    P = _softmax(S, causal)  # (..., n_heads, n_T, n_T)
+    A = _merge_heads(P @ V_h)  # (..., n_T, d)
+    cache = {"X": X, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape}
+    return A, cache
+
+
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂A: a dict keyed by argument name."""
+    X = cache["X"]
+    W_q = cache["W_q"]
+    W_k = cache["W_k"]
+    b_k = cache["b_k"]
+    W_v = cache["W_v"]
+    Q_h = cache["Q_h"]
+    K_h = cache["K_h"]
+    V_h = cache["V_h"]
+    P = cache["P"]
+    n_heads = cache["n_heads"]
+    d = cache["d"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # common subexpression
+    t1 = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    # grad of P, used in: A = merge_h(P V_h)
+    dP = t1 @ V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
+    # grad of S, used in: P = softmax[causal](S)
+    dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
+    # grad of V_h, used in: A = merge_h(P V_h)
+    dV_h = P.swapaxes(-1, -2) @ t1  # (..., n_heads, n_T, d/n_heads)
+    # grad of K_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
+    dK_h = math.sqrt(n_heads)/math.sqrt(d) * (dS.swapaxes(-1, -2) @ Q_h)  # (..., n_heads, n_T, d/n_heads)
+    # grad of Q_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
+    dQ_h = math.sqrt(n_heads)/math.sqrt(d) * (dS @ K_h)  # (..., n_heads, n_T, d/n_heads)
+    # grad of V, used in: V_h = split_h(V)
+    dV = _merge_heads(dV_h)  # (..., n_T, d)
+    # grad of K, used in: K_h = split_h(K)
+    dK = _merge_heads(dK_h)  # (..., n_T, d)
+    # grad of Q, used in: Q_h = split_h(Q)
+    dQ = _merge_heads(dQ_h)  # (..., n_T, d)
+    # grad of X, used in: Q = X W_q + 1 b_qᵀ; K = X W_k + 1 b_kᵀ; V = X W_v + 1 b_vᵀ
+    dX = dV @ W_v.swapaxes(-1, -2) + dK @ W_k.swapaxes(-1, -2) + dQ @ W_q.swapaxes(-1, -2)  # (..., n_T, d)
+    # grad of W_q, used in: Q = X W_q + 1 b_qᵀ
+    dW_q = X.reshape(-1, d).T @ dQ.reshape(-1, d)  # (d, d)
+    # grad of b_q, used in: Q = X W_q + 1 b_qᵀ
+    db_q = dQ.reshape(-1, d).sum(axis=0)  # (d,)
+    # grad of W_k, used in: K = X W_k + 1 b_kᵀ
+    dW_k = X.reshape(-1, d).T @ dK.reshape(-1, d)  # (d, d)
+    # grad of W_v, used in: V = X W_v + 1 b_vᵀ
+    dW_v = X.reshape(-1, d).T @ dV.reshape(-1, d)  # (d, d)
+    # grad of b_v, used in: V = X W_v + 1 b_vᵀ
+    db_v = grad_out.reshape(-1, d).sum(axis=0)  # (d,)
+    return {
+        "X": dX,
+        "W_q": dW_q,
+        "b_q": db_q,
+        "W_k": dW_k,
+        "b_k": np.zeros_like(b_k),
+        "W_v": dW_v,
+        "b_v": db_v,
+    }

@@ -1,0 +1,219 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/attention.py.
+# Regenerate with: backprop generate --target torch
+"""Multi-head attention (`attention`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    Q = X W_q + 1 b_qᵀ
+    K = X W_k + 1 b_kᵀ
+    V = X W_v + 1 b_vᵀ
+    Q_h = split_h(Q)
+    K_h = split_h(K)
+    V_h = split_h(V)
+    S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
+    P = softmax[causal](S)
+    A = merge_h(P V_h)
+
+Gradients, as derived:
+    ∂L/∂X = Δ_V W_vᵀ + Δ_K W_kᵀ + Δ_Q W_qᵀ
+    ∂L/∂W_q = Σ_batch (Xᵀ Δ_Q)
+    ∂L/∂b_q = Σ_batch (1ᵀ Δ_Q)
+    ∂L/∂W_k = Σ_batch (Xᵀ Δ_K)
+    ∂L/∂b_k = 0
+    ∂L/∂W_v = Σ_batch (Xᵀ Δ_V)
+    ∂L/∂b_v = Σ_batch (1ᵀ Δ_A)
+"""
+import math
+
+import torch
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
+
+
+def _merge_heads(A):
+    """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
+    A = A.swapaxes(-2, -3)
+    return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
+
+
+def _softmax(S, causal):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
+    if causal:
+        n = S.shape[-1]
+        S = S.masked_fill(torch.ones(n, n, dtype=torch.bool, device=S.device).triu(1), float("-inf"))
+    return torch.softmax(S, dim=-1)
+
+
+def _split_heads(A, n_heads):
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
+
+
+@torch.no_grad()
+def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
+    """Multi-head attention: returns ``(out, cache)``.
+
+    X: input (..., n_T, d)
+    W_q: parameter (d, d)
+    b_q: parameter (d,)
+    W_k: parameter (d, d)
+    b_k: parameter (d,)
+    W_v: parameter (d, d)
+    b_v: parameter (d,)
+    n_heads: configuration, required: number of heads; head h uses column block h
+    causal: configuration, default True: position t attends to positions ≤ t only
+    """
+    X = torch.as_tensor(X)
+    W_q = torch.as_tensor(W_q)
+    b_q = torch.as_tensor(b_q)
+    W_k = torch.as_tensor(W_k)
+    b_k = torch.as_tensor(b_k)
+    W_v = torch.as_tensor(W_v)
+    b_v = torch.as_tensor(b_v)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    if not isinstance(n_heads, int) or n_heads < 1:
+        raise ValueError(f"n_heads must be a positive integer, got {n_heads!r}")
+    d = dims["d"]
+    if not (d % n_heads == 0):
+        raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
+    Q = X @ W_q + b_q  # (..., n_T, d)
+    K = X @ W_k + b_k  # (..., n_T, d)
+    V = X @ W_v + b_v  # (..., n_T, d)
+    Q_h = _split_heads(Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    K_h = _split_heads(K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    V_h = _split_heads(V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    S = math.sqrt(n_heads)/math.sqrt(d) * (Q_h @ K_h.mT)  # (..., n_heads, n_T, n_T)
+    P = _softmax(S, causal)  # (..., n_heads, n_T, n_T)
+    A = _merge_heads(P @ V_h)  # (..., n_T, d)
+    cache = {"X": X, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape}
+    return A, cache
+
+
+@torch.no_grad()
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂A: a dict keyed by argument name."""
+    X = cache["X"]
+    W_q = cache["W_q"]
+    W_k = cache["W_k"]
+    b_k = cache["b_k"]
+    W_v = cache["W_v"]
+    Q_h = cache["Q_h"]
+    K_h = cache["K_h"]
+    V_h = cache["V_h"]
+    P = cache["P"]
+    n_heads = cache["n_heads"]
+    d = cache["d"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # common subexpression
+    t1 = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    # grad of P, used in: A = merge_h(P V_h)
+    dP = t1 @ V_h.mT  # (..., n_heads, n_T, n_T)
+    # grad of S, used in: P = softmax[causal](S)
+    dS = P * (dP - (P * dP).sum(-1, keepdim=True))  # (..., n_heads, n_T, n_T)
+    # grad of V_h, used in: A = merge_h(P V_h)
+    dV_h = P.mT @ t1  # (..., n_heads, n_T, d/n_heads)
+    # grad of K_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
+    dK_h = math.sqrt(n_heads)/math.sqrt(d) * (dS.mT @ Q_h)  # (..., n_heads, n_T, d/n_heads)
+    # grad of Q_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
+    dQ_h = math.sqrt(n_heads)/math.sqrt(d) * (dS @ K_h)  # (..., n_heads, n_T, d/n_heads)
+    # grad of V, used in: V_h = split_h(V)
+    dV = _merge_heads(dV_h)  # (..., n_T, d)
+    # grad of K, used in: K_h = split_h(K)
+    dK = _merge_heads(dK_h)  # (..., n_T, d)
+    # grad of Q, used in: Q_h = split_h(Q)
+    dQ = _merge_heads(dQ_h)  # (..., n_T, d)
+    # grad of X, used in: Q = X W_q + 1 b_qᵀ; K = X W_k + 1 b_kᵀ; V = X W_v + 1 b_vᵀ
+    dX = dV @ W_v.mT + dK @ W_k.mT + dQ @ W_q.mT  # (..., n_T, d)
+    # grad of W_q, used in: Q = X W_q + 1 b_qᵀ
+    dW_q = X.reshape(-1, d).mT @ dQ.reshape(-1, d)  # (d, d)
+    # grad of b_q, used in: Q = X W_q + 1 b_qᵀ
+    db_q = dQ.reshape(-1, d).sum(0)  # (d,)
+    # grad of W_k, used in: K = X W_k + 1 b_kᵀ
+    dW_k = X.reshape(-1, d).mT @ dK.reshape(-1, d)  # (d, d)
+    # grad of W_v, used in: V = X W_v + 1 b_vᵀ
+    dW_v = X.reshape(-1, d).mT @ dV.reshape(-1, d)  # (d, d)
+    # grad of b_v, used in: V = X W_v + 1 b_vᵀ
+    db_v = grad_out.reshape(-1, d).sum(0)  # (d,)
+    return {
+        "X": dX,
+        "W_q": dW_q,
+        "b_q": db_q,
+        "W_k": dW_k,
+        "b_k": torch.zeros_like(b_k),
+        "W_v": dW_v,
+        "b_v": db_v,
+    }
+
+
+class AttentionFunction(torch.autograd.Function):
+    """``AttentionFunction.apply(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal)`` with the derived backward pass."""
+
+    @staticmethod
+    def forward(ctx, X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal):
+        out, cache = forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads=n_heads, causal=causal)
+        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
+        ctx.save_for_backward(*tensors.values())
+        ctx.tensor_keys = tuple(tensors)
+        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        cache = dict(zip(ctx.tensor_keys, ctx.saved_tensors), **ctx.constants)
+        grads = backward(grad_out, cache)
+        needs = ctx.needs_input_grad
+        return (
+            grads["X"] if needs[0] and "X" in grads else None,
+            grads["W_q"] if needs[1] and "W_q" in grads else None,
+            grads["b_q"] if needs[2] and "b_q" in grads else None,
+            grads["W_k"] if needs[3] and "W_k" in grads else None,
+            grads["b_k"] if needs[4] and "b_k" in grads else None,
+            grads["W_v"] if needs[5] and "W_v" in grads else None,
+            grads["b_v"] if needs[6] and "b_v" in grads else None,
+            None,  # n_heads
+            None,  # causal
+        )
+
+
+class Attention(torch.nn.Module):
+    """Multi-head attention owning its parameters (initialised as GPT-2 does)."""
+
+    def __init__(self, d, n_heads, causal=True, device=None, dtype=None):
+        super().__init__()
+        self.d = d
+        self.n_heads = n_heads
+        self.causal = causal
+        factory = {"device": device, "dtype": dtype}
+        self.W_q = torch.nn.Parameter(torch.empty((d, d), **factory).normal_(0.0, 0.02), requires_grad=True)
+        self.b_q = torch.nn.Parameter(torch.zeros((d,), **factory), requires_grad=True)
+        self.W_k = torch.nn.Parameter(torch.empty((d, d), **factory).normal_(0.0, 0.02), requires_grad=True)
+        self.b_k = torch.nn.Parameter(torch.zeros((d,), **factory), requires_grad=True)
+        self.W_v = torch.nn.Parameter(torch.empty((d, d), **factory).normal_(0.0, 0.02), requires_grad=True)
+        self.b_v = torch.nn.Parameter(torch.zeros((d,), **factory), requires_grad=True)
+
+    def forward(self, X):
+        return AttentionFunction.apply(X, self.W_q, self.b_q, self.W_k, self.b_k, self.W_v, self.b_v, self.n_heads, self.causal)
+
+    def extra_repr(self):
+        return f"d={self.d}, n_heads={self.n_heads}, causal={self.causal}"
