@@ -28,12 +28,7 @@ from sympy import (
 )
 from sympy.printing.numpy import NumPyPrinter
 
-from derive.primitives import (
-    BatchSum,
-    ChoiceFunction,
-    Elementwise,
-    ScalarFunction,
-)
+from derive.primitives import BatchSum, ChoiceFunction, Elementwise, ScalarFunction, ScatterAdd
 from derive.simplify import split_coefficient
 
 
@@ -184,6 +179,31 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.helpers_used.add("merge_heads")
         return f"_merge_heads({self._print(expr.arg)})"
 
+    def _print_Gather(self, expr):
+        return f"{paren(self._print(expr.table))}[{self._print(expr.index)}]"
+
+    def _print_FirstRows(self, expr):
+        return f"{paren(self._print(expr.arg))}[..., :{self.scalar(expr.k)}, :]"
+
+    def _print_PadRows(self, expr):
+        self.helpers_used.add("pad_rows")
+        return f"_pad_rows({self._print(expr.arg)}, {self.scalar(expr.rows)})"
+
+    def _print_ScatterAdd(self, expr):
+        raise UnprintableNode("a scatter-add prints only summed over the batch (a parameter's gradient)")
+
+    def scatter_add(self, expr: ScatterAdd) -> str:
+        """Σ_batch ohe(idx)ᵀ G: one scatter-add over batch × tokens."""
+        self.helpers_used.add("scatter_add_rows")
+        return (f"_scatter_add_rows({self._print(expr.index)}, {self._print(expr.values)}, "
+                f"{self.scalar(expr.shape[0])})")
+
+    def _print_LessThan(self, expr):
+        return f"{self._print(expr.lhs)} <= {self._print(expr.rhs)}"
+
+    def _print_StrictLessThan(self, expr):
+        return f"{self._print(expr.lhs)} < {self._print(expr.rhs)}"
+
     def _print_BooleanTrue(self, expr):
         return "True"
 
@@ -286,6 +306,8 @@ class NumPyMatrixPrinter(NumPyPrinter):
         Σ_b P_bᵀ Q_b is one contraction over batch × tokens, and Σ_b 1ᵀ E_b one
         sum over them; anything else is summed over the batch axes.
         """
+        if len(factors) == 1 and isinstance(factors[0], ScatterAdd):
+            return self.scatter_add(factors[0])
         if len(factors) == 2 and isinstance(factors[0], Transpose):
             P, Q = factors[0].arg, factors[1]
             return (f"{self.flat_transpose(self.flatten_batch(self._print(P), self.dim(P.shape[1])))}"

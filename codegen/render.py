@@ -5,11 +5,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
-from sympy import MatMul, OneMatrix
+from sympy import MatMul, OneMatrix, preorder_traversal
 
 from derive.components import build
 from derive.derivation import text
-from derive.primitives import BatchSum
+from derive.primitives import BatchSum, Gather
 from derive.reverse import derive
 from derive.simplify import split_coefficient
 
@@ -173,6 +173,15 @@ def render_plan(plan: ModulePlan, backend: Backend) -> str:
     if used_dims:
         forward_prologue.append(", ".join(used_dims) + " = " + ", ".join(f'dims["{d}"]' for d in used_dims))
     forward_prologue += checks
+    for d in c.definitions:  # integer indices into a table are checked before use
+        for node in preorder_traversal(d.expr):
+            if isinstance(node, Gather):
+                requirement_printer.helpers_used.add("check_indices")
+                line = (f'_check_indices("{requirement_printer.doprint(node.index)}", '
+                        f'{requirement_printer.doprint(node.index)}, {requirement_printer.scalar(node.table.shape[0])})')
+                if line not in forward_prologue:
+                    forward_prologue.append(line)
+    printer.helpers_used |= requirement_printer.helpers_used
 
     backward_prologue = [f'{n} = cache["{n}"]' for n in cached + cached_dims]
     backward_prologue += [

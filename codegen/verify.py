@@ -37,6 +37,7 @@ def _references():
             activations[activation](X @ W_1 + b_1) @ W_2 + b_2,
         "layernorm": lambda X, w, b, eps=1e-5: F.layer_norm(X, (X.shape[-1],), w, b, eps),
         "attention": attention,
+        "embedding": lambda idx, W_tok, W_pos: F.embedding(idx, W_tok) + W_pos[: idx.shape[-1]],
         "lora_linear": lambda X, W, b, A, B, alpha: F.linear(X, W.mT, b) + (alpha / A.shape[1]) * (X @ A @ B),
     }
 
@@ -54,19 +55,24 @@ def random_arguments(name: str, rng: np.random.Generator, sizes: dict[str, int],
         shape = tuple(sizes[str(d)] for d in a.dims)
         if a.batched:
             shape = batch + shape
-        out[a.name] = rng.standard_normal(shape).astype(dtype)
+        if a.dtype == "int":  # token indices, with repeats
+            out[a.name] = rng.integers(0, sizes["n_vocab"], size=shape)
+        else:
+            out[a.name] = rng.standard_normal(shape).astype(dtype)
     return out
 
 
-#: Smallest sizes that keep a component non-degenerate: LayerNorm over d ≤ 2
-#: features outputs ±1 (or 0), whose gradient vanishes up to rounding.
-MIN_SIZES = {"layernorm": {"d": 3}}
+#: Smallest sizes that keep a component non-degenerate or valid: LayerNorm over
+#: d ≤ 2 features outputs ±1 (or 0), whose gradient vanishes up to rounding;
+#: the embedding needs n_T ≤ n_context.
+MIN_SIZES = {"layernorm": {"d": 3}, "embedding": {"n_context": 7}}
 
 
 def random_sizes(name: str, rng: np.random.Generator, n_T: int | None = None) -> dict[str, int]:
     c = build(name)
     low = MIN_SIZES.get(name, {})
-    sizes = {str(d): int(rng.integers(low.get(str(d), 1), 7)) for a in c.tensor_arguments for d in a.dims}
+    sizes = {str(d): int(rng.integers(low.get(str(d), 1), max(7, low.get(str(d), 1) + 1)))
+             for a in c.tensor_arguments for d in a.dims}
     if n_T is not None:
         sizes["n_T"] = n_T
     return sizes
@@ -100,7 +106,7 @@ def autograd(name: str, arrays: dict[str, np.ndarray], grad_out: np.ndarray, con
     tensors = {}
     for a in c.tensor_arguments:
         t = torch.tensor(arrays[a.name])
-        tensors[a.name] = t.requires_grad_(a.receives_gradient)
+        tensors[a.name] = t.requires_grad_(a.receives_gradient) if t.is_floating_point() else t
     out = reference(name)(**tensors, **config)
     out.backward(torch.tensor(grad_out))
     grads = {k: t.grad.numpy() for k, t in tensors.items() if t.requires_grad}

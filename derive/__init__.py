@@ -11,6 +11,8 @@ from .api import (
     add,
     cols,
     elementwise,
+    first_rows,
+    gather,
     hadamard,
     matmul,
     merge_heads,
@@ -30,6 +32,6 @@ from .rules import MissingRule
 
 __all__ = [
     "REQUIRED", "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "Derivation", "derive",
-    "T", "add", "cols", "elementwise", "hadamard", "matmul", "merge_heads", "softmax", "split_heads", "pointwise", "row_mean",
+    "T", "add", "cols", "elementwise", "first_rows", "gather", "hadamard", "matmul", "merge_heads", "softmax", "split_heads", "pointwise", "row_mean",
     "row_sum", "rows", "scale", "sub", "token_sum", "x",
 ]

@@ -31,7 +31,17 @@ from sympy import (
 )
 
 from .activations import activation_choice
-from .primitives import X_SCALAR, ChoiceFunction, Elementwise, MergeHeads, ScalarFunction, Softmax, SplitHeads
+from .primitives import (
+    X_SCALAR,
+    ChoiceFunction,
+    Elementwise,
+    FirstRows,
+    Gather,
+    MergeHeads,
+    ScalarFunction,
+    Softmax,
+    SplitHeads,
+)
 
 
 class _Required:
@@ -160,6 +170,18 @@ def split_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:
 def merge_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:
     """The heads' blocks side by side again: (n, d_h · heads)."""
     return MergeHeads(a, heads)
+
+
+def gather(table: MatrixExpr, index: MatrixExpr) -> MatrixExpr:
+    """ohe(idx) W: rows of ``table`` at the integer indices ``index`` (an integer input)."""
+    if index.shape[0] != 1:
+        raise ShapeMismatch(f"gather: indices {index} must be a row of integers, got shape {_shape(index)}")
+    return Gather(table, index)
+
+
+def first_rows(a: MatrixExpr, k: Any) -> MatrixExpr:
+    """A[:k], the first k rows."""
+    return FirstRows(a, sp.sympify(k))
 
 
 x = X_SCALAR

@@ -14,7 +14,17 @@ from sympy import MatrixExpr, MatrixSymbol
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from .primitives import BatchSum, ChoiceFunction, Cotangent, Elementwise, MergeHeads, Softmax, SplitHeads
+from .primitives import (
+    BatchSum,
+    ChoiceFunction,
+    Cotangent,
+    Elementwise,
+    FirstRows,
+    MergeHeads,
+    PadRows,
+    Softmax,
+    SplitHeads,
+)
 from .reverse import Adjoint, Derivation
 from .simplify import split_coefficient
 
@@ -41,7 +51,7 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, SplitHeads, MergeHeads))
+                                Softmax, SplitHeads, MergeHeads, FirstRows, PadRows))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
         return code if simple else f"({code})"
@@ -94,6 +104,18 @@ class TextPrinter(StrPrinter):
     def _print_SplitHeads(self, e):
         return f"split_h({self._print(e.arg)})"
 
+    def _print_Gather(self, e):
+        return f"ohe({e.index.name}) {self._operand(e.table)}"
+
+    def _print_ScatterAdd(self, e):
+        return f"ohe({e.index.name})ᵀ {self._operand(e.values)}"
+
+    def _print_FirstRows(self, e):
+        return f"{self._operand(e.arg)}[:{self._print(e.k)}]"
+
+    def _print_PadRows(self, e):
+        return f"pad_{self._print(e.rows)}({self._print(e.arg)})"
+
     def _print_MergeHeads(self, e):
         return f"merge_h({self._print(e.arg)})"
 
@@ -133,6 +155,18 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_SplitHeads(self, e):
         return rf"\operatorname{{split}}_h\left({self._print(e.arg)}\right)"
+
+    def _print_Gather(self, e):
+        return rf"\operatorname{{ohe}}({self._print(MatrixSymbol(e.index.name, 1, 1))}) {self._print(e.table)}"
+
+    def _print_ScatterAdd(self, e):
+        return rf"\operatorname{{ohe}}({self._print(MatrixSymbol(e.index.name, 1, 1))})^{{T}} {self._print(e.values)}"
+
+    def _print_FirstRows(self, e):
+        return rf"{self._print(e.arg)}_{{[:{self._print(e.k)}]}}"
+
+    def _print_PadRows(self, e):
+        return rf"\operatorname{{pad}}_{{{self._print(e.rows)}}}\left({self._print(e.arg)}\right)"
 
     def _print_MergeHeads(self, e):
         return rf"\operatorname{{merge}}_h\left({self._print(e.arg)}\right)"

@@ -197,3 +197,82 @@ class MergeHeads(MatrixExpr):
     @property
     def shape(self):
         return (self.arg.shape[0], self.arg.shape[1] * self.heads)
+
+
+class Gather(MatrixExpr):
+    """``ohe(idx) W``: the rows of W at the integer indices idx (1, n), shape (n, d).
+
+    No one-hot matrix exists anywhere: forward is an indexing, backward a scatter-add.
+    """
+
+    def __new__(cls, table: MatrixExpr, index: MatrixExpr):
+        return Basic.__new__(cls, table, index)
+
+    @property
+    def table(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def index(self) -> MatrixExpr:
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return (self.index.shape[1], self.table.shape[1])
+
+
+class ScatterAdd(MatrixExpr):
+    """``ohe(idx)ᵀ G``: row t of G added into row idx[t] of a zero (rows, d) matrix."""
+
+    def __new__(cls, values: MatrixExpr, index: MatrixExpr, rows: Basic):
+        return Basic.__new__(cls, values, index, rows)
+
+    @property
+    def values(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def index(self) -> MatrixExpr:
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return (self.args[2], self.values.shape[1])
+
+
+class FirstRows(MatrixExpr):
+    """``A[:k]``, the first k rows (ohe(1..k) A in the paper's notation)."""
+
+    def __new__(cls, arg: MatrixExpr, k: Basic):
+        return Basic.__new__(cls, arg, k)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def k(self):
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return (self.k, self.arg.shape[1])
+
+
+class PadRows(MatrixExpr):
+    """A (k, d) followed by zero rows up to ``rows``: the adjoint of ``FirstRows``."""
+
+    def __new__(cls, arg: MatrixExpr, rows: Basic):
+        return Basic.__new__(cls, arg, rows)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def rows(self):
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return (self.rows, self.arg.shape[1])

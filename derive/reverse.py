@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, ZeroMatrix
 
 from .api import Component
-from .primitives import BatchSum, Cotangent, Softmax, cotangent, matrix_children
+from .primitives import BatchSum, Cotangent, PadRows, Softmax, cotangent, matrix_children
 from .rules import Rule, rule_for
 from .simplify import Context, Fact, derived_sums, simplify, split_coefficient, with_coefficient
 
@@ -119,13 +119,15 @@ def _sum(exprs: list[MatrixExpr]) -> MatrixExpr:
 def batch_sum(expr: MatrixExpr, is_batched) -> MatrixExpr:
     """Σ_batch expr, taken as far in as it goes.
 
-    Σ (A + B) = Σ A + Σ B and Σ (c L M R) = c L (Σ M) R for L, R shared by the
+    Σ (A + B) = Σ A + Σ B, Σ pad(A) = pad(Σ A) and Σ (c L M R) = c L (Σ M) R for L, R shared by the
     batch: only the factors that carry the batch are summed, and a sum shared
     by several gradients (Σ Xᵀ Δ) is one subexpression.
     """
     if isinstance(expr, MatAdd):
         return MatAdd(*[batch_sum(t, is_batched) for t in expr.args])
     c, body = split_coefficient(expr)
+    if isinstance(body, PadRows):  # Σ pad(A) = pad(Σ A)
+        return with_coefficient(c, PadRows(batch_sum(body.arg, is_batched), body.rows))
     if not isinstance(body, MatMul):
         return with_coefficient(c, BatchSum(body))
     factors = list(body.args)

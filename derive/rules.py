@@ -17,7 +17,7 @@ from typing import Callable
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose
 
-from .primitives import Elementwise, MergeHeads, Softmax, SplitHeads
+from .primitives import Elementwise, FirstRows, Gather, MergeHeads, PadRows, ScatterAdd, Softmax, SplitHeads
 
 
 class MissingRule(NotImplementedError):
@@ -122,3 +122,15 @@ def split_heads_vjp(node: SplitHeads, i: int, G: MatrixExpr) -> MatrixExpr:
 def merge_heads_vjp(node: MergeHeads, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · merge(A) = split(Ḡ) · A."""
     return SplitHeads(G, node.heads)
+
+
+@rule(Gather, "gather")
+def gather_vjp(node: Gather, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · (ohe(idx) dW) = (ohe(idx)ᵀ Ḡ) · dW: a scatter-add of Ḡ's rows (integer idx takes none)."""
+    return ScatterAdd(G, node.index, node.table.shape[0])
+
+
+@rule(FirstRows, "first-rows")
+def first_rows_vjp(node: FirstRows, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · dA[:k] = pad(Ḡ) · dA: rows past k get zero."""
+    return PadRows(G, node.arg.shape[0])

@@ -22,7 +22,7 @@ from sympy import (
     ZeroMatrix,
 )
 
-from .primitives import BatchSum, Elementwise, MergeHeads, Softmax, SplitHeads
+from .primitives import BatchSum, Elementwise, MergeHeads, PadRows, Softmax, SplitHeads
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def _zero(e, ctx=None):
             if not rest:
                 return ZeroMatrix(*e.shape)
             return rest[0] if len(rest) == 1 else MatAdd(*rest)
-    if isinstance(e, (BatchSum, SplitHeads, MergeHeads)) and is_zero(e.arg):
+    if isinstance(e, (BatchSum, SplitHeads, MergeHeads, PadRows)) and is_zero(e.arg):
         return ZeroMatrix(*e.shape)
     return None
 

@@ -10,7 +10,8 @@ def cases(draw, name, batches=((), (1,), (3,), (2, 3)), largest=7):
     """(sizes, batch, config, seed): random dimension sizes, n_T = 1 often, every configuration."""
     c = build(name)
     low = MIN_SIZES.get(name, {})
-    sizes = {str(d): draw(st.integers(low.get(str(d), 1), largest)) for a in c.tensor_arguments for d in a.dims}
+    sizes = {str(d): draw(st.integers(low.get(str(d), 1), max(largest, low.get(str(d), 1))))
+             for a in c.tensor_arguments for d in a.dims}
     sizes["n_T"] = draw(st.one_of(st.just(1), st.integers(1, largest)))
     config = draw(st.sampled_from(configurations(name, sizes)))
     return sizes, draw(st.sampled_from(batches)), config, draw(st.integers(0, 2**32 - 1))

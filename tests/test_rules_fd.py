@@ -15,6 +15,8 @@ from derive import (
     add,
     cols,
     elementwise,
+    first_rows,
+    gather,
     hadamard,
     matmul,
     merge_heads,
@@ -38,12 +40,17 @@ def _fd_check(component, batch=(2,), seed=0, h=1e-6, **config):
     arrays = []
     for a in component.tensor_arguments:
         shape = tuple(sizes[str(d)] for d in a.dims)
-        arrays.append(rng.standard_normal((batch + shape) if a.batched else shape))
+        shape = (batch + shape) if a.batched else shape
+        # Integer inputs are indices into a k-row table, with repeats.
+        arrays.append(rng.integers(0, sizes["k"], shape) if a.dtype == "int" else rng.standard_normal(shape))
     out, cache = module.forward(*arrays, **config)
     G = rng.standard_normal(out.shape)
     grads = module.backward(G, cache)
     loss = lambda: float(np.sum(G * module.forward(*arrays, **config)[0]))  # noqa: E731
     for a, arr in zip(component.tensor_arguments, arrays):
+        if not a.receives_gradient:
+            assert a.name not in grads
+            continue
         numeric = np.zeros_like(arr)
         for i in np.ndindex(arr.shape):
             old = arr[i]
@@ -140,7 +147,25 @@ def merge_case():
     return c
 
 
+def gather_case():
+    c, n, d, k = _component("gather")
+    idx = c.input("idx", n, dtype="int")
+    W = c.param("W", k, d)
+    c.output("Y", hadamard(gather(W, idx), gather(W, idx)))  # a repeated gather: contributions add
+    return c
+
+
+def first_rows_case():
+    c, n, d, k = _component("first_rows")
+    X = c.input("X", n, d)
+    W = c.param("W", n, d)
+    c.output("Y", hadamard(first_rows(X, n - 1), first_rows(W, n - 1)))
+    return c
+
+
 CASES = {
+    "gather": gather_case,
+    "first-rows": first_rows_case,
     "softmax": softmax_case,
     "split-heads": heads_case,
     "merge-heads": merge_case,

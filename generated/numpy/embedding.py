@@ -1,0 +1,95 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/embedding.py.
+# Regenerate with: backprop generate --target numpy
+"""Token and position embedding (`embedding`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    X = ohe(idx) W_tok + W_pos[:n_T]
+
+Gradients, as derived:
+    ∂L/∂W_tok = Σ_batch (ohe(idx)ᵀ Δ_X)
+    ∂L/∂W_pos = pad_n_context(Σ_batch Δ_X)
+"""
+import numpy as np
+
+
+def _check_indices(name, index, size):
+    """Integer indices in [0, size); the error names an offending value."""
+    if not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
+    if index.size == 0:
+        return
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= size:
+        raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
+
+
+def _pad_rows(A, rows):
+    """A (..., k, d) followed by zero rows up to ``rows``."""
+    out = np.zeros(A.shape[:-2] + (rows, A.shape[-1]), dtype=A.dtype)
+    out[..., : A.shape[-2], :] = A
+    return out
+
+
+def _scatter_add_rows(index, values, rows):
+    """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``."""
+    out = np.zeros((rows, values.shape[-1]), dtype=values.dtype)
+    np.add.at(out, index.reshape(-1), values.reshape(-1, values.shape[-1]))
+    return out
+
+
+def forward(idx, W_tok, W_pos):
+    """Token and position embedding: returns ``(out, cache)``.
+
+    idx: integer input (n_T,): token indices in [0, n_vocab)
+    W_tok: parameter (n_vocab, d): token embeddings
+    W_pos: parameter (n_context, d): position embeddings
+    """
+    idx = np.asarray(idx)
+    W_tok = np.asarray(W_tok)
+    W_pos = np.asarray(W_pos)
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
+    if not (n_T <= n_context):
+        raise ValueError(f"n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+    _check_indices("idx", idx, n_vocab)
+    X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
+    cache = {"idx": idx, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "out_shape": X.shape}
+    return X, cache
+
+
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂X: a dict keyed by argument name."""
+    idx = cache["idx"]
+    n_T = cache["n_T"]
+    n_vocab = cache["n_vocab"]
+    d = cache["d"]
+    n_context = cache["n_context"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of W_tok, used in: X = ohe(idx) W_tok + W_pos[:n_T]
+    dW_tok = _scatter_add_rows(idx, grad_out, n_vocab)  # (n_vocab, d)
+    # grad of W_pos, used in: X = ohe(idx) W_tok + W_pos[:n_T]
+    dW_pos = _pad_rows(grad_out.reshape(-1, n_T, d).sum(axis=0), n_context)  # (n_context, d)
+    return {
+        "W_tok": dW_tok,
+        "W_pos": dW_pos,
+    }

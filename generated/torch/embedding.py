@@ -1,0 +1,139 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/embedding.py.
+# Regenerate with: backprop generate --target torch
+"""Token and position embedding (`embedding`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    X = ohe(idx) W_tok + W_pos[:n_T]
+
+Gradients, as derived:
+    ∂L/∂W_tok = Σ_batch (ohe(idx)ᵀ Δ_X)
+    ∂L/∂W_pos = pad_n_context(Σ_batch Δ_X)
+"""
+import torch
+
+
+def _check_indices(name, index, size):
+    """Integer indices in [0, size); the error names an offending value."""
+    if index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
+        raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
+    if index.numel() == 0 or index.device.type == "meta":  # a meta tensor has no values to check
+        return
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= size:
+        raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
+
+
+def _pad_rows(A, rows):
+    """A (..., k, d) followed by zero rows up to ``rows``."""
+    out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
+    out[..., : A.shape[-2], :] = A
+    return out
+
+
+def _scatter_add_rows(index, values, rows):
+    """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``."""
+    out = values.new_zeros((rows, values.shape[-1]))
+    return out.index_add_(0, index.reshape(-1), values.reshape(-1, values.shape[-1]))
+
+
+@torch.no_grad()
+def forward(idx, W_tok, W_pos):
+    """Token and position embedding: returns ``(out, cache)``.
+
+    idx: integer input (n_T,): token indices in [0, n_vocab)
+    W_tok: parameter (n_vocab, d): token embeddings
+    W_pos: parameter (n_context, d): position embeddings
+    """
+    idx = torch.as_tensor(idx)
+    W_tok = torch.as_tensor(W_tok)
+    W_pos = torch.as_tensor(W_pos)
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
+    if not (n_T <= n_context):
+        raise ValueError(f"n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+    _check_indices("idx", idx, n_vocab)
+    X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
+    cache = {"idx": idx, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "out_shape": X.shape}
+    return X, cache
+
+
+@torch.no_grad()
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂X: a dict keyed by argument name."""
+    idx = cache["idx"]
+    n_T = cache["n_T"]
+    n_vocab = cache["n_vocab"]
+    d = cache["d"]
+    n_context = cache["n_context"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of W_tok, used in: X = ohe(idx) W_tok + W_pos[:n_T]
+    dW_tok = _scatter_add_rows(idx, grad_out, n_vocab)  # (n_vocab, d)
+    # grad of W_pos, used in: X = ohe(idx) W_tok + W_pos[:n_T]
+    dW_pos = _pad_rows(grad_out.reshape(-1, n_T, d).sum(0), n_context)  # (n_context, d)
+    return {
+        "W_tok": dW_tok,
+        "W_pos": dW_pos,
+    }
+
+
+class EmbeddingFunction(torch.autograd.Function):
+    """``EmbeddingFunction.apply(idx, W_tok, W_pos)`` with the derived backward pass."""
+
+    @staticmethod
+    def forward(ctx, idx, W_tok, W_pos):
+        out, cache = forward(idx, W_tok, W_pos)
+        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
+        ctx.save_for_backward(*tensors.values())
+        ctx.tensor_keys = tuple(tensors)
+        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        cache = dict(zip(ctx.tensor_keys, ctx.saved_tensors), **ctx.constants)
+        grads = backward(grad_out, cache)
+        needs = ctx.needs_input_grad
+        return (
+            grads["idx"] if needs[0] and "idx" in grads else None,
+            grads["W_tok"] if needs[1] and "W_tok" in grads else None,
+            grads["W_pos"] if needs[2] and "W_pos" in grads else None,
+        )
+
+
+class Embedding(torch.nn.Module):
+    """Token and position embedding owning its parameters (initialised as GPT-2 does)."""
+
+    def __init__(self, n_vocab, d, n_context, device=None, dtype=None):
+        super().__init__()
+        self.n_vocab = n_vocab
+        self.d = d
+        self.n_context = n_context
+        factory = {"device": device, "dtype": dtype}
+        self.W_tok = torch.nn.Parameter(torch.empty((n_vocab, d), **factory).normal_(0.0, 0.02), requires_grad=True)
+        self.W_pos = torch.nn.Parameter(torch.empty((n_context, d), **factory).normal_(0.0, 0.02), requires_grad=True)
+
+    def forward(self, idx):
+        return EmbeddingFunction.apply(idx, self.W_tok, self.W_pos)
+
+    def extra_repr(self):
+        return f"n_vocab={self.n_vocab}, d={self.d}, n_context={self.n_context}"
