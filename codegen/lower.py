@@ -165,6 +165,12 @@ def lower(derivation: Derivation) -> ModulePlan:
     for st in backward:
         st.expr = st.expr.xreplace(forward_values)
     backward = _live(backward, [st for _, st in gradient_statements if st is not None], ctx.names)
+    # A cotangent carries the batch only if its expression does (Δ of a loss term does not).
+    for st in backward:
+        symbol = next((s for s, name in ctx.names.items() if name == st.target), None)
+        if symbol is not None and not _is_batched(st.expr, ctx.batched):
+            ctx.batched.discard(symbol)
+            st.shape = st.shape.replace("..., ", "")
     backward = eliminate_common_subexpressions(backward, ctx.batched)
     for st in backward:
         if st.comment == "common subexpression":

@@ -28,7 +28,7 @@ from sympy import (
 )
 from sympy.printing.numpy import NumPyPrinter
 
-from derive.primitives import BatchSum, ChoiceFunction, Elementwise, ScalarFunction, ScatterAdd
+from derive.primitives import BatchSum, ChoiceFunction, Elementwise, ScalarFunction, ScatterAdd, TargetScatter
 from derive.simplify import split_coefficient
 
 
@@ -198,6 +198,28 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return (f"_scatter_add_rows({self._print(expr.index)}, {self._print(expr.values)}, "
                 f"{self.scalar(expr.shape[0])})")
 
+    def _print_IndexSlice(self, expr):
+        return f"{paren(self._print(expr.index))}[..., {self.scalar(expr.start)}:]"
+
+    def _print_LogSumExp(self, expr):
+        self.helpers_used.add("logsumexp")
+        return f"_logsumexp({self._print(expr.arg)})"
+
+    def _print_Pick(self, expr):
+        return self.pick(self._print(expr.arg), self._print(expr.targets))
+
+    def pick(self, values: str, targets: str) -> str:
+        return f"np.take_along_axis({values}, {paren(targets)}[..., None], axis=-1)"
+
+    def _print_TargetScatter(self, expr):
+        # Alone (nothing to add it to), the result itself is the dense matrix: zeros, values at the targets.
+        self.helpers_used.add("scatter_at_targets")
+        return (f"_scatter_at_targets({self._print(expr.targets)}, {self._print(expr.values)}, "
+                f"{self.scalar(expr.shape[1])})")
+
+    def _print_GreaterThan(self, expr):
+        return f"{self._print(expr.lhs)} >= {self._print(expr.rhs)}"
+
     def _print_LessThan(self, expr):
         return f"{self._print(expr.lhs)} <= {self._print(expr.rhs)}"
 
@@ -230,6 +252,22 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return self.transpose(self._print(expr.arg))
 
     def _print_MatAdd(self, expr):
+        scatters = [t for t in expr.args if isinstance(split_coefficient(t)[1], TargetScatter)]
+        if scatters:
+            # base + c (g 1ᵀ) ∘ ohe(t): an update at the target entries, no one-hot matrix.
+            rest = [t for t in expr.args if t not in scatters]
+            if not rest:  # only scatters: the first makes the array, the others update it
+                rest, scatters = scatters[:1], scatters[1:]
+            base = rest[0] if len(rest) == 1 else MatAdd(*rest)
+            code = self._print(base)
+            fresh = not isinstance(base, MatrixSymbol)  # a new array may be updated in place
+            for term in scatters:
+                c, scatter = split_coefficient(term)
+                values = self._print(sp.MatMul(c, scatter.values) if c != 1 else scatter.values)
+                self.helpers_used.add("add_at_targets")
+                code = f"_add_at_targets({code}, {self._print(scatter.targets)}, {values}, fresh={fresh})"
+                fresh = True
+            return code
         out = ""
         for i, term in enumerate(expr.args):
             c, body = split_coefficient(term)
@@ -409,3 +447,6 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
 
     def _print_erf(self, expr):
         return f"torch.erf({self._print(expr.args[0])})"
+
+    def pick(self, values: str, targets: str) -> str:
+        return f"{paren(values)}.gather(-1, {paren(targets)}.unsqueeze(-1))"

@@ -9,7 +9,7 @@ from sympy import MatMul, OneMatrix, preorder_traversal
 
 from derive.components import build
 from derive.derivation import text
-from derive.primitives import BatchSum, Gather
+from derive.primitives import BatchSum, Gather, Pick, index_base
 from derive.reverse import derive
 from derive.simplify import split_coefficient
 
@@ -107,22 +107,88 @@ def _is_one_dimensional(expr) -> bool:
     return isinstance(body, MatMul) and len(body.args) == 2 and isinstance(body.args[0], OneMatrix)
 
 
+def _index_checks(c) -> list[tuple]:
+    """(integer input, table size) for every integer index a definition reads."""
+    checks = []
+    for d in c.definitions:
+        for node in preorder_traversal(d.expr):
+            if isinstance(node, Gather):
+                check = (index_base(node.index), node.table.shape[0])
+            elif isinstance(node, Pick):
+                check = (index_base(node.targets), node.arg.shape[1])
+            else:
+                continue
+            if check not in checks:
+                checks.append(check)
+    return checks
+
+
+def _choice_scalar_line(symbol, config: str, options: dict, printer) -> str:
+    """``weight = 1/(n_batch*(n_T - 1)) if reduction == "mean" else 1``."""
+    items = list(options.items())
+    code = printer.scalar(items[-1][1])
+    for key, value in reversed(items[:-1]):
+        code = f"{printer.scalar(value)} if {config} == {key!r} else {code}"
+    return f"{symbol} = {code}"
+
+
+def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, dims):
+    """Argument conversion and checks, dimension binding, derived scalars: the forward's first lines."""
+    lines = [backend.as_array(a.name, a.dtype) for a in c.tensor_arguments]
+    lines.append("dims = {}")
+    for a in c.tensor_arguments:
+        expected = "(" + ", ".join(f'"{d}"' for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
+        lines.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
+    for a in c.configs:
+        if a.symbol is not None and a.symbol.is_integer:
+            lines += [f"if not isinstance({a.name}, int) or {a.name} < 1:",
+                      f'    raise ValueError(f"{a.name} must be a positive integer, got {{{a.name}!r}}")']
+        if a.choices:
+            lines += [f"if {a.name} not in {a.choices!r}:",
+                      f'    raise ValueError(f"{a.name} must be one of {a.choices!r}, got {{{a.name}!r}}")']
+    later = []
+    for condition, message in c.requirements:
+        later += [f"if not ({printer.scalar(condition)}):",
+                  f'    raise ValueError(f"{message}; got {_values_message(condition)}")']
+    for index, size in _index_checks(c):
+        printer.helpers_used.add("check_indices")
+        name = printer.doprint(index)
+        later.append(f'_check_indices("{name}", {name}, {printer.scalar(size)})')
+    for symbol, config, options in c.scalars:
+        if str(symbol) in forward_symbols | backward_symbols:
+            later.append(_choice_scalar_line(symbol, config, options, printer))
+    used = forward_symbols | backward_symbols | printer.symbols_used
+    used_dims = [d for d in dims if d in used]
+    if used_dims:
+        lines.append(", ".join(used_dims) + " = " + ", ".join(f'dims["{d}"]' for d in used_dims))
+    if "n_batch" in used:
+        printer.helpers_used.add("math")
+        lines.append('n_batch = math.prod(dims["..."])  # sequences in the batch')
+    return lines + later
+
+
 def render_plan(plan: ModulePlan, backend: Backend) -> str:
     c = plan.component
     printer = backend.printer_class(plan.context)
     for st in plan.forward:
         st.code = printer.doprint(st.expr)
     forward_symbols = set(printer.symbols_used)
-
     printer.symbols_used = set()
     for st in plan.backward:
         st.code = printer.doprint(st.expr)
     backward_symbols = set(printer.symbols_used)
 
+    out = c.output_symbol
+    scalar_output = out.shape == (1, 1) and out not in plan.context.batched
+    if scalar_output:  # a loss: a 0-d array
+        st = plan.forward[-1]
+        st.code, st.shape = f"({st.code}).reshape(())", "()"
+
     dims = sorted({str(d) for a in c.tensor_arguments for d in a.dims}, key=_dim_order(c))
     config_names = [a.name for a in c.configs]
     tensor_names = [a.name for a in c.tensor_arguments]
     def_names = [d.name for d in c.definitions]
+    scalar_names = [str(s) for s, _, _ in c.scalars]
 
     returns = []
     zero_args = []
@@ -136,54 +202,18 @@ def render_plan(plan: ModulePlan, backend: Backend) -> str:
         else:
             returns.append((name, st.target))
 
-    cached = [n for n in tensor_names + def_names + config_names
+    cached = [n for n in tensor_names + def_names + config_names + scalar_names
               if n in backward_symbols or n in zero_args]
-    cached_dims = [d for d in dims if d in backward_symbols]
+    cached_dims = [d for d in dims + ["n_batch"] if d in backward_symbols]
     cache_items = [f'"{n}": {n}' for n in cached + cached_dims]
     cache_items.append(f'"out_shape": {plan.output}.shape')
     cache_literal = "{" + ", ".join(cache_items) + "}"
 
-    forward_prologue = []
-    for a in c.tensor_arguments:
-        forward_prologue.append(backend.as_array(a.name, a.dtype))
-    forward_prologue.append("dims = {}")
-    for a in c.tensor_arguments:
-        expected = "(" + ", ".join(f'"{d}"' for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
-        forward_prologue.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
-    for a in c.configs:
-        if a.symbol is not None and a.symbol.is_integer:
-            forward_prologue += [
-                f"if not isinstance({a.name}, int) or {a.name} < 1:",
-                f'    raise ValueError(f"{a.name} must be a positive integer, got {{{a.name}!r}}")',
-            ]
-        if a.choices:
-            table = f"_{a.name.upper()}"
-            forward_prologue += [
-                f"if {a.name} not in {table}:",
-                f'    raise ValueError(f"{a.name} must be one of {{sorted({table})}}, got {{{a.name}!r}}")',
-            ]
-    requirement_printer = backend.printer_class(plan.context)
-    checks = []
-    for condition, message in c.requirements:
-        code = requirement_printer.scalar(condition)
-        checks += [f"if not ({code}):",
-                   f'    raise ValueError(f"{message}; got {_values_message(condition)}")']
-    used = forward_symbols | requirement_printer.symbols_used
-    used_dims = [d for d in dims if d in used or d in cached_dims]
-    if used_dims:
-        forward_prologue.append(", ".join(used_dims) + " = " + ", ".join(f'dims["{d}"]' for d in used_dims))
-    forward_prologue += checks
-    for d in c.definitions:  # integer indices into a table are checked before use
-        for node in preorder_traversal(d.expr):
-            if isinstance(node, Gather):
-                requirement_printer.helpers_used.add("check_indices")
-                line = (f'_check_indices("{requirement_printer.doprint(node.index)}", '
-                        f'{requirement_printer.doprint(node.index)}, {requirement_printer.scalar(node.table.shape[0])})')
-                if line not in forward_prologue:
-                    forward_prologue.append(line)
-    printer.helpers_used |= requirement_printer.helpers_used
+    forward_prologue = _forward_prologue(c, backend, printer, forward_symbols, set(cached + cached_dims), dims)
 
     backward_prologue = [f'{n} = cache["{n}"]' for n in cached + cached_dims]
+    if scalar_output:
+        backward_prologue.append(backend.as_array("grad_out", "float"))
     backward_prologue += [
         'if grad_out.shape != cache["out_shape"]:',
         '    raise ValueError(f"grad_out: expected shape {cache[\'out_shape\']}, got {grad_out.shape}")',

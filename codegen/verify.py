@@ -38,6 +38,8 @@ def _references():
         "layernorm": lambda X, w, b, eps=1e-5: F.layer_norm(X, (X.shape[-1],), w, b, eps),
         "attention": attention,
         "embedding": lambda idx, W_tok, W_pos: F.embedding(idx, W_tok) + W_pos[: idx.shape[-1]],
+        "cross_entropy": lambda X, W, b, idx, reduction="mean": F.cross_entropy(
+            (X[..., :-1, :] @ W + b).reshape(-1, W.shape[1]), idx[..., 1:].reshape(-1), reduction=reduction),
         "lora_linear": lambda X, W, b, A, B, alpha: F.linear(X, W.mT, b) + (alpha / A.shape[1]) * (X @ A @ B),
     }
 
@@ -64,8 +66,12 @@ def random_arguments(name: str, rng: np.random.Generator, sizes: dict[str, int],
 
 #: Smallest sizes that keep a component non-degenerate or valid: LayerNorm over
 #: d ≤ 2 features outputs ±1 (or 0), whose gradient vanishes up to rounding;
-#: the embedding needs n_T ≤ n_context.
-MIN_SIZES = {"layernorm": {"d": 3}, "embedding": {"n_context": 7}}
+#: the embedding needs n_T ≤ n_context; next-token cross-entropy two tokens.
+MIN_SIZES = {"layernorm": {"d": 3}, "embedding": {"n_context": 7}, "cross_entropy": {"n_T": 2}}
+
+
+def smallest(name: str, dim: str) -> int:
+    return MIN_SIZES.get(name, {}).get(dim, 1)
 
 
 def random_sizes(name: str, rng: np.random.Generator, n_T: int | None = None) -> dict[str, int]:
@@ -74,7 +80,7 @@ def random_sizes(name: str, rng: np.random.Generator, n_T: int | None = None) ->
     sizes = {str(d): int(rng.integers(low.get(str(d), 1), max(7, low.get(str(d), 1) + 1)))
              for a in c.tensor_arguments for d in a.dims}
     if n_T is not None:
-        sizes["n_T"] = n_T
+        sizes["n_T"] = max(n_T, smallest(name, "n_T"))
     return sizes
 
 

@@ -9,15 +9,19 @@ from .api import (
     ShapeMismatch,
     T,
     add,
+    batch_sum,
     cols,
     elementwise,
     first_rows,
     gather,
     hadamard,
+    index_slice,
+    logsumexp,
     matmul,
     merge_heads,
     softmax,
     split_heads,
+    pick,
     pointwise,
     row_mean,
     row_sum,
@@ -32,6 +36,6 @@ from .rules import MissingRule
 
 __all__ = [
     "REQUIRED", "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "Derivation", "derive",
-    "T", "add", "cols", "elementwise", "first_rows", "gather", "hadamard", "matmul", "merge_heads", "softmax", "split_heads", "pointwise", "row_mean",
+    "T", "add", "batch_sum", "cols", "index_slice", "logsumexp", "pick", "elementwise", "first_rows", "gather", "hadamard", "matmul", "merge_heads", "softmax", "split_heads", "pointwise", "row_mean",
     "row_sum", "rows", "scale", "sub", "token_sum", "x",
 ]

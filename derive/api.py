@@ -35,8 +35,12 @@ from .primitives import (
     X_SCALAR,
     ChoiceFunction,
     Elementwise,
+    BatchSum,
     FirstRows,
     Gather,
+    IndexSlice,
+    LogSumExp,
+    Pick,
     MergeHeads,
     ScalarFunction,
     Softmax,
@@ -184,6 +188,28 @@ def first_rows(a: MatrixExpr, k: Any) -> MatrixExpr:
     return FirstRows(a, sp.sympify(k))
 
 
+def index_slice(index: MatrixExpr, start: Any) -> MatrixExpr:
+    """idx[start:] of an integer input: ``index_slice(idx, 1)`` are the next-token targets."""
+    return IndexSlice(index, sp.sympify(start))
+
+
+def logsumexp(z: MatrixExpr) -> MatrixExpr:
+    """log Σ exp over each row of Z, shape (n, 1)."""
+    return LogSumExp(z)
+
+
+def pick(z: MatrixExpr, targets: MatrixExpr) -> MatrixExpr:
+    """Entry targets[i] of row i of Z, shape (n, 1)."""
+    if targets.shape[1] != z.shape[0]:
+        raise ShapeMismatch(f"pick: {z} has shape {_shape(z)} but targets {targets} have shape {_shape(targets)}")
+    return Pick(z, targets)
+
+
+def batch_sum(a: MatrixExpr) -> MatrixExpr:
+    """Σ over the leading batch dimensions (a per-sequence value summed over the batch)."""
+    return BatchSum(a)
+
+
 x = X_SCALAR
 
 
@@ -251,6 +277,7 @@ class Component:
     definitions: list[Definition] = field(default_factory=list)
     output_symbol: MatrixSymbol | None = None
     requirements: list[tuple[Any, str]] = field(default_factory=list)  # (condition, message)
+    scalars: list[tuple[sp.Symbol, str, dict]] = field(default_factory=list)  # (symbol, config, options)
     _dims: dict[str, sp.Symbol] = field(default_factory=dict)
 
     # -- declarations
@@ -314,6 +341,20 @@ class Component:
         symbol = sp.Symbol(name)
         self.arguments.append(Argument(name, "config", symbol, default=default, doc=doc))
         return symbol
+
+    def batch_size(self) -> sp.Symbol:
+        """The number of sequences: the product of the leading batch dimensions."""
+        return sp.Symbol("n_batch", positive=True, integer=True)
+
+    def choice_scalar(self, name: str, options: dict, default: str, symbol: str, doc: str = "") -> sp.Symbol:
+        """A configuration keyword ``name`` whose value selects a scalar expression ``symbol``."""
+        if default not in options:
+            raise DefinitionError(f"{self.name}: default {default!r} not among {tuple(options)}")
+        self._claim(name)
+        self.arguments.append(Argument(name, "config", None, default=default, choices=tuple(options), doc=doc))
+        value = sp.Symbol(symbol, positive=True)
+        self.scalars.append((value, name, {k: sp.sympify(v) for k, v in options.items()}))
+        return value
 
     def require(self, condition: Any, message: str) -> None:
         """A condition on sizes and configuration that the generated forward checks first."""

@@ -20,10 +20,14 @@ from .primitives import (
     Cotangent,
     Elementwise,
     FirstRows,
+    IndexSlice,
+    LogSumExp,
     MergeHeads,
     PadRows,
+    Pick,
     Softmax,
     SplitHeads,
+    index_base,
 )
 from .reverse import Adjoint, Derivation
 from .simplify import split_coefficient
@@ -51,7 +55,8 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, SplitHeads, MergeHeads, FirstRows, PadRows))
+                                Softmax, SplitHeads, MergeHeads, FirstRows, PadRows, LogSumExp, Pick,
+                                IndexSlice))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
         return code if simple else f"({code})"
@@ -107,6 +112,18 @@ class TextPrinter(StrPrinter):
     def _print_Gather(self, e):
         return f"ohe({e.index.name}) {self._operand(e.table)}"
 
+    def _print_IndexSlice(self, e):
+        return f"{index_base(e).name}[{self._print(e.start)}:]"
+
+    def _print_LogSumExp(self, e):
+        return f"lse({self._print(e.arg)})"
+
+    def _print_Pick(self, e):
+        return f"pick({self._print(e.arg)}, {self._print(e.targets)})"
+
+    def _print_TargetScatter(self, e):
+        return f"({self._operand(e.values)} 1ᵀ) ∘ ohe({self._print(e.targets)})"
+
     def _print_ScatterAdd(self, e):
         return f"ohe({e.index.name})ᵀ {self._operand(e.values)}"
 
@@ -155,6 +172,18 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_SplitHeads(self, e):
         return rf"\operatorname{{split}}_h\left({self._print(e.arg)}\right)"
+
+    def _print_IndexSlice(self, e):
+        return rf"{self._print(MatrixSymbol(index_base(e).name, 1, 1))}_{{[{self._print(e.start)}:]}}"
+
+    def _print_LogSumExp(self, e):
+        return rf"\operatorname{{lse}}\left({self._print(e.arg)}\right)"
+
+    def _print_Pick(self, e):
+        return rf"\operatorname{{pick}}\left({self._print(e.arg)}, {self._print(e.targets)}\right)"
+
+    def _print_TargetScatter(self, e):
+        return rf"\left({self._print(e.values)} \mathbf{{1}}^{{T}}\right) \circ \operatorname{{ohe}}\left({self._print(e.targets)}\right)"
 
     def _print_Gather(self, e):
         return rf"\operatorname{{ohe}}({self._print(MatrixSymbol(e.index.name, 1, 1))}) {self._print(e.table)}"

@@ -276,3 +276,84 @@ class PadRows(MatrixExpr):
     @property
     def shape(self):
         return (self.rows, self.arg.shape[1])
+
+
+class IndexSlice(MatrixExpr):
+    """``idx[start:]`` of integer indices (1, n) — the next-token targets are ``idx[1:]``."""
+
+    def __new__(cls, index: MatrixExpr, start: Basic):
+        return Basic.__new__(cls, index, start)
+
+    @property
+    def index(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def start(self):
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return (1, self.index.shape[1] - self.start)
+
+
+class LogSumExp(MatrixExpr):
+    """``log Σ_j exp(Z_ij)`` for each row i, shape (n, 1); computed with the row max subtracted."""
+
+    def __new__(cls, arg: MatrixExpr):
+        return Basic.__new__(cls, arg)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return (self.arg.shape[0], 1)
+
+
+class Pick(MatrixExpr):
+    """``(ohe(t) ∘ Z) 1``: entry t_i of each row i of Z, shape (n, 1)."""
+
+    def __new__(cls, arg: MatrixExpr, targets: MatrixExpr):
+        return Basic.__new__(cls, arg, targets)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def targets(self) -> MatrixExpr:
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return (self.arg.shape[0], 1)
+
+
+class TargetScatter(MatrixExpr):
+    """``(g 1ᵀ) ∘ ohe(t)``: g_i at column t_i of row i, zero elsewhere, shape (n, columns).
+
+    Never built as a matrix: added to another term it prints as an update at
+    the target positions.
+    """
+
+    def __new__(cls, values: MatrixExpr, targets: MatrixExpr, columns: Basic):
+        return Basic.__new__(cls, values, targets, columns)
+
+    @property
+    def values(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def targets(self) -> MatrixExpr:
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return (self.values.shape[0], self.args[2])
+
+
+def index_base(e: MatrixExpr) -> MatrixExpr:
+    """The integer input an index expression reads (``idx`` for ``idx[1:]``)."""
+    return index_base(e.index) if isinstance(e, IndexSlice) else e

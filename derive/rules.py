@@ -17,7 +17,20 @@ from typing import Callable
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose
 
-from .primitives import Elementwise, FirstRows, Gather, MergeHeads, PadRows, ScatterAdd, Softmax, SplitHeads
+from .primitives import (
+    BatchSum,
+    Elementwise,
+    FirstRows,
+    Gather,
+    LogSumExp,
+    MergeHeads,
+    PadRows,
+    Pick,
+    ScatterAdd,
+    Softmax,
+    SplitHeads,
+    TargetScatter,
+)
 
 
 class MissingRule(NotImplementedError):
@@ -134,3 +147,22 @@ def gather_vjp(node: Gather, i: int, G: MatrixExpr) -> MatrixExpr:
 def first_rows_vjp(node: FirstRows, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · dA[:k] = pad(Ḡ) · dA: rows past k get zero."""
     return PadRows(G, node.arg.shape[0])
+
+
+@rule(LogSumExp, "logsumexp")
+def logsumexp_vjp(node: LogSumExp, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · d lse(Z) = ((Ḡ 1ᵀ) ∘ softmax(Z)) · dZ."""
+    n, m = node.arg.shape
+    return HadamardProduct(MatMul(G, OneMatrix(1, m)), Softmax(node.arg, sp.false))
+
+
+@rule(Pick, "pick")
+def pick_vjp(node: Pick, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · d((ohe(t) ∘ Z) 1) = ((Ḡ 1ᵀ) ∘ ohe(t)) · dZ: Ḡ at the target entries."""
+    return TargetScatter(G, node.targets, node.arg.shape[1])
+
+
+@rule(BatchSum, "batch-sum")
+def batch_sum_vjp(node: BatchSum, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · d(Σ_b A_b) = Σ_b Ḡ · dA_b: every sequence receives the same Ḡ."""
+    return G

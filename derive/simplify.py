@@ -22,7 +22,7 @@ from sympy import (
     ZeroMatrix,
 )
 
-from .primitives import BatchSum, Elementwise, MergeHeads, PadRows, Softmax, SplitHeads
+from .primitives import BatchSum, Elementwise, MergeHeads, PadRows, ScatterAdd, Softmax, SplitHeads, TargetScatter
 
 
 @dataclass(frozen=True)
@@ -322,6 +322,25 @@ def _heads(e, ctx=None):
             if is_ones(a) and a.shape[0] == 1 and isinstance(b, (MergeHeads, SplitHeads)):
                 ones = OneMatrix(1, b.arg.shape[0])
                 return _replace_pair(e, j, type(b)(MatMul(ones, b.arg), b.heads))
+    return None
+
+
+@fact("linear", "scatters and padding are linear: f(c A) = c f(A)", shown=False)
+def _linear_nodes(e, ctx=None):
+    if isinstance(e, (TargetScatter, ScatterAdd, PadRows, BatchSum)):
+        c, body = split_coefficient(e.args[0])
+        if c != 1:
+            return with_coefficient(c, e.func(body, *e.args[1:]))
+    return None
+
+
+@fact("one-hot-rows", "one-hot rows sum to one: ((g 1ᵀ) ∘ ohe(t)) 1 = g")
+def _one_hot_rows(e, ctx=None):
+    if not isinstance(e, MatMul):
+        return None
+    for j, a, b in _adjacent(e):
+        if isinstance(a, TargetScatter) and is_ones(b) and b.shape[1] == 1:
+            return _replace_pair(e, j, a.values)
     return None
 
 

@@ -1,7 +1,7 @@
 """Hypothesis strategies shared by the backend tests."""
 from hypothesis import strategies as st
 
-from codegen.verify import MIN_SIZES, configurations
+from codegen.verify import MIN_SIZES, configurations, smallest
 from derive.components import build
 
 
@@ -12,6 +12,7 @@ def cases(draw, name, batches=((), (1,), (3,), (2, 3)), largest=7):
     low = MIN_SIZES.get(name, {})
     sizes = {str(d): draw(st.integers(low.get(str(d), 1), max(largest, low.get(str(d), 1))))
              for a in c.tensor_arguments for d in a.dims}
-    sizes["n_T"] = draw(st.one_of(st.just(1), st.integers(1, largest)))
+    first = smallest(name, "n_T")  # one token, where the component allows it
+    sizes["n_T"] = draw(st.one_of(st.just(first), st.integers(first, max(largest, first))))
     config = draw(st.sampled_from(configurations(name, sizes)))
     return sizes, draw(st.sampled_from(batches)), config, draw(st.integers(0, 2**32 - 1))

@@ -13,13 +13,17 @@ from derive import (
     Component,
     T,
     add,
+    batch_sum,
     cols,
     elementwise,
     first_rows,
     gather,
     hadamard,
+    index_slice,
+    logsumexp,
     matmul,
     merge_heads,
+    pick,
     pointwise,
     row_sum,
     rows,
@@ -163,7 +167,32 @@ def first_rows_case():
     return c
 
 
+def logsumexp_case():
+    c, n, d, k = _component("logsumexp")
+    X = c.input("X", n, d)
+    c.output("Y", logsumexp(hadamard(X, X)))
+    return c
+
+
+def pick_case():
+    c, n, d, k = _component("pick")
+    X = c.input("X", n, k)
+    idx = c.input("idx", n, dtype="int")
+    c.output("Y", hadamard(pick(X, index_slice(idx, 0)), pick(X, index_slice(idx, 0))))
+    return c
+
+
+def batch_sum_case():
+    c, n, d, k = _component("batch_sum")
+    X = c.input("X", n, d)
+    c.output("Y", batch_sum(hadamard(X, X)))
+    return c
+
+
 CASES = {
+    "logsumexp": logsumexp_case,
+    "pick": pick_case,
+    "batch-sum": batch_sum_case,
     "gather": gather_case,
     "first-rows": first_rows_case,
     "softmax": softmax_case,

@@ -1,0 +1,144 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/cross_entropy.py.
+# Regenerate with: backprop generate --target numpy
+"""Cross-entropy of next-token logits (`cross_entropy`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    X_s = X[:n_T - 1]
+    Z = X_s W + 1 bᵀ
+    ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
+    loss = weight Σ_batch ell
+
+Gradients, as derived:
+    ∂L/∂X = pad_n_T(Δ_X_s)
+    ∂L/∂W = Σ_batch (X_sᵀ Δ_Z)
+    ∂L/∂b = Σ_batch (1ᵀ Δ_Z)
+"""
+import math
+
+import numpy as np
+
+
+def _add_at_targets(base, targets, values, fresh):
+    """base + (values 1ᵀ) ∘ ohe(targets): ``values`` added at column targets[i] of each row i.
+
+    ``fresh``: ``base`` is a new array that may be updated in place.
+    """
+    out = base if fresh else base.copy()
+    index = targets[..., None]
+    np.put_along_axis(out, index, np.take_along_axis(out, index, axis=-1) + values, axis=-1)
+    return out
+
+
+def _check_indices(name, index, size):
+    """Integer indices in [0, size); the error names an offending value."""
+    if not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
+    if index.size == 0:
+        return
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= size:
+        raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
+
+
+def _logsumexp(Z):
+    """log Σ exp over the last axis, stable for large logits (keeps that axis)."""
+    m = Z.max(axis=-1, keepdims=True)
+    return m + np.log(np.exp(Z - m).sum(axis=-1, keepdims=True))
+
+
+def _pad_rows(A, rows):
+    """A (..., k, d) followed by zero rows up to ``rows``."""
+    out = np.zeros(A.shape[:-2] + (rows, A.shape[-1]), dtype=A.dtype)
+    out[..., : A.shape[-2], :] = A
+    return out
+
+
+def _softmax(S, causal):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
+    if causal:
+        n = S.shape[-1]
+        S = np.where(np.triu(np.ones((n, n), dtype=bool), 1), -np.inf, S)
+    E = np.exp(S - S.max(axis=-1, keepdims=True))
+    return E / E.sum(axis=-1, keepdims=True)
+
+
+def forward(X, W, b, idx, *, reduction='mean'):
+    """Cross-entropy of next-token logits: returns ``(out, cache)``.
+
+    X: input (..., n_T, d)
+    W: parameter (d, n_vocab): head weights
+    b: parameter (n_vocab,): head bias
+    idx: integer input (n_T,): the sequence's tokens: position t predicts idx[t + 1]
+    reduction: configuration, default 'mean' (one of 'mean', 'sum'): "mean" averages the scored terms of the batch, "sum" adds them (the paper)
+    """
+    X = np.asarray(X)
+    W = np.asarray(W)
+    b = np.asarray(b)
+    idx = np.asarray(idx)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W", W, ("d", "n_vocab"), dims, batched=False)
+    _check_shape("b", b, ("n_vocab",), dims, batched=False)
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    if reduction not in ('mean', 'sum'):
+        raise ValueError(f"reduction must be one of ('mean', 'sum'), got {reduction!r}")
+    n_T, d, n_vocab = dims["n_T"], dims["d"], dims["n_vocab"]
+    n_batch = math.prod(dims["..."])  # sequences in the batch
+    if not (n_T >= 2):
+        raise ValueError(f"n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+    _check_indices("idx", idx, n_vocab)
+    weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
+    X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
+    Z = X_s @ W + b  # (..., n_T - 1, n_vocab)
+    ell = (_logsumexp(Z) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1)).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    loss = (weight * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
+    cache = {"W": W, "idx": idx, "X_s": X_s, "Z": Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
+    return loss, cache
+
+
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
+    W = cache["W"]
+    idx = cache["idx"]
+    X_s = cache["X_s"]
+    Z = cache["Z"]
+    weight = cache["weight"]
+    n_T = cache["n_T"]
+    d = cache["d"]
+    n_vocab = cache["n_vocab"]
+    grad_out = np.asarray(grad_out)
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of ell, used in: loss = weight Σ_batch ell
+    dell = weight * grad_out  # (1, 1)
+    # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
+    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    # grad of X_s, used in: Z = X_s W + 1 bᵀ
+    dX_s = dZ @ W.swapaxes(-1, -2)  # (..., n_T - 1, d)
+    # grad of X, used in: X_s = X[:n_T - 1]
+    dX = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    # grad of W, used in: Z = X_s W + 1 bᵀ
+    dW = X_s.reshape(-1, d).T @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
+    # grad of b, used in: Z = X_s W + 1 bᵀ
+    db = dZ.reshape(-1, n_vocab).sum(axis=0)  # (n_vocab,)
+    return {
+        "X": dX,
+        "W": dW,
+        "b": db,
+    }

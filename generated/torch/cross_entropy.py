@@ -1,0 +1,188 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/cross_entropy.py.
+# Regenerate with: backprop generate --target torch
+"""Cross-entropy of next-token logits (`cross_entropy`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    X_s = X[:n_T - 1]
+    Z = X_s W + 1 bᵀ
+    ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
+    loss = weight Σ_batch ell
+
+Gradients, as derived:
+    ∂L/∂X = pad_n_T(Δ_X_s)
+    ∂L/∂W = Σ_batch (X_sᵀ Δ_Z)
+    ∂L/∂b = Σ_batch (1ᵀ Δ_Z)
+"""
+import math
+
+import torch
+
+
+def _add_at_targets(base, targets, values, fresh):
+    """base + (values 1ᵀ) ∘ ohe(targets): ``values`` added at column targets[i] of each row i.
+
+    ``fresh``: ``base`` is a new array that may be updated in place.
+    """
+    index = targets.unsqueeze(-1)
+    values = torch.as_tensor(values, dtype=base.dtype, device=base.device).expand(index.shape)
+    return base.scatter_add_(-1, index, values) if fresh else base.scatter_add(-1, index, values)
+
+
+def _check_indices(name, index, size):
+    """Integer indices in [0, size); the error names an offending value."""
+    if index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
+        raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
+    if index.numel() == 0 or index.device.type == "meta":  # a meta tensor has no values to check
+        return
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= size:
+        raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
+
+
+def _logsumexp(Z):
+    """log Σ exp over the last axis, stable for large logits (keeps that axis)."""
+    return torch.logsumexp(Z, dim=-1, keepdim=True)
+
+
+def _pad_rows(A, rows):
+    """A (..., k, d) followed by zero rows up to ``rows``."""
+    out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
+    out[..., : A.shape[-2], :] = A
+    return out
+
+
+def _softmax(S, causal):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
+    if causal:
+        n = S.shape[-1]
+        S = S.masked_fill(torch.ones(n, n, dtype=torch.bool, device=S.device).triu(1), float("-inf"))
+    return torch.softmax(S, dim=-1)
+
+
+@torch.no_grad()
+def forward(X, W, b, idx, *, reduction='mean'):
+    """Cross-entropy of next-token logits: returns ``(out, cache)``.
+
+    X: input (..., n_T, d)
+    W: parameter (d, n_vocab): head weights
+    b: parameter (n_vocab,): head bias
+    idx: integer input (n_T,): the sequence's tokens: position t predicts idx[t + 1]
+    reduction: configuration, default 'mean' (one of 'mean', 'sum'): "mean" averages the scored terms of the batch, "sum" adds them (the paper)
+    """
+    X = torch.as_tensor(X)
+    W = torch.as_tensor(W)
+    b = torch.as_tensor(b)
+    idx = torch.as_tensor(idx)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W", W, ("d", "n_vocab"), dims, batched=False)
+    _check_shape("b", b, ("n_vocab",), dims, batched=False)
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    if reduction not in ('mean', 'sum'):
+        raise ValueError(f"reduction must be one of ('mean', 'sum'), got {reduction!r}")
+    n_T, d, n_vocab = dims["n_T"], dims["d"], dims["n_vocab"]
+    n_batch = math.prod(dims["..."])  # sequences in the batch
+    if not (n_T >= 2):
+        raise ValueError(f"n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+    _check_indices("idx", idx, n_vocab)
+    weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
+    X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
+    Z = X_s @ W + b  # (..., n_T - 1, n_vocab)
+    ell = (_logsumexp(Z) - Z.gather(-1, idx[..., 1:].unsqueeze(-1))).sum(-2, keepdim=True)  # (..., 1, 1)
+    loss = (weight * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
+    cache = {"W": W, "idx": idx, "X_s": X_s, "Z": Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
+    return loss, cache
+
+
+@torch.no_grad()
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
+    W = cache["W"]
+    idx = cache["idx"]
+    X_s = cache["X_s"]
+    Z = cache["Z"]
+    weight = cache["weight"]
+    n_T = cache["n_T"]
+    d = cache["d"]
+    n_vocab = cache["n_vocab"]
+    grad_out = torch.as_tensor(grad_out)
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of ell, used in: loss = weight Σ_batch ell
+    dell = weight * grad_out  # (1, 1)
+    # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
+    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    # grad of X_s, used in: Z = X_s W + 1 bᵀ
+    dX_s = dZ @ W.mT  # (..., n_T - 1, d)
+    # grad of X, used in: X_s = X[:n_T - 1]
+    dX = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    # grad of W, used in: Z = X_s W + 1 bᵀ
+    dW = X_s.reshape(-1, d).mT @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
+    # grad of b, used in: Z = X_s W + 1 bᵀ
+    db = dZ.reshape(-1, n_vocab).sum(0)  # (n_vocab,)
+    return {
+        "X": dX,
+        "W": dW,
+        "b": db,
+    }
+
+
+class CrossEntropyFunction(torch.autograd.Function):
+    """``CrossEntropyFunction.apply(X, W, b, idx, reduction)`` with the derived backward pass."""
+
+    @staticmethod
+    def forward(ctx, X, W, b, idx, reduction):
+        out, cache = forward(X, W, b, idx, reduction=reduction)
+        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
+        ctx.save_for_backward(*tensors.values())
+        ctx.tensor_keys = tuple(tensors)
+        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        cache = dict(zip(ctx.tensor_keys, ctx.saved_tensors), **ctx.constants)
+        grads = backward(grad_out, cache)
+        needs = ctx.needs_input_grad
+        return (
+            grads["X"] if needs[0] and "X" in grads else None,
+            grads["W"] if needs[1] and "W" in grads else None,
+            grads["b"] if needs[2] and "b" in grads else None,
+            grads["idx"] if needs[3] and "idx" in grads else None,
+            None,  # reduction
+        )
+
+
+class CrossEntropy(torch.nn.Module):
+    """Cross-entropy of next-token logits owning its parameters (initialised as GPT-2 does)."""
+
+    def __init__(self, d, n_vocab, reduction='mean', device=None, dtype=None):
+        super().__init__()
+        self.d = d
+        self.n_vocab = n_vocab
+        self.reduction = reduction
+        factory = {"device": device, "dtype": dtype}
+        self.W = torch.nn.Parameter(torch.empty((d, n_vocab), **factory).normal_(0.0, 0.02), requires_grad=True)
+        self.b = torch.nn.Parameter(torch.zeros((n_vocab,), **factory), requires_grad=True)
+
+    def forward(self, X, idx):
+        return CrossEntropyFunction.apply(X, self.W, self.b, idx, self.reduction)
+
+    def extra_repr(self):
+        return f"d={self.d}, n_vocab={self.n_vocab}, reduction={self.reduction}"
