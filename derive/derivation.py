@@ -25,8 +25,10 @@ from .primitives import (
     MergeHeads,
     PadRows,
     Pick,
+    ScatterAdd,
     Softmax,
     SplitHeads,
+    TargetScatter,
     index_base,
 )
 from .reverse import Adjoint, Derivation
@@ -78,6 +80,10 @@ class TextPrinter(StrPrinter):
         return f"({cs}) {text}" if not cs.isidentifier() and not cs.isdigit() else f"{cs} {text}"
 
     def _print_MatAdd(self, e):
+        factored = _factor_one_hot(e)
+        if factored is not None:
+            common, dense, targets = factored
+            return f"({self._print(common)}) ∘ ({self._print(dense)} − ohe({self._print(targets)}))"
         out = []
         for i, t in enumerate(e.args):
             c, body = split_coefficient(t)
@@ -135,6 +141,22 @@ class TextPrinter(StrPrinter):
 
     def _print_MergeHeads(self, e):
         return f"merge_h({self._print(e.arg)})"
+
+
+def _factor_one_hot(e):
+    """(G ∘ S) − (g 1ᵀ) ∘ ohe(t) with G = g 1ᵀ → (G, S, t): shown as G ∘ (S − ohe(t))."""
+    if len(e.args) != 2:
+        return None
+    for first, second in (e.args, e.args[::-1]):
+        c, scatter = split_coefficient(second)
+        if c != -1 or not isinstance(scatter, TargetScatter) or not isinstance(first, sp.HadamardProduct):
+            continue
+        values = scatter.values.args if isinstance(scatter.values, sp.MatMul) else (scatter.values,)
+        common = sp.MatMul(*values, sp.OneMatrix(1, scatter.shape[1]))
+        if len(first.args) == 2 and common in first.args:
+            dense = first.args[1] if first.args[0] == common else first.args[0]
+            return common, dense, scatter.targets
+    return None
 
 
 def _function_name(fn) -> str:
@@ -209,6 +231,10 @@ def latex(e: MatrixExpr) -> str:
     return MathLatexPrinter().doprint(e)
 
 
+def fmt_scalar(value, as_latex: bool) -> str:
+    return sp.latex(value) if as_latex else sp.sstr(value)
+
+
 def shape_text(symbol: MatrixSymbol, vector: bool = False) -> str:
     if vector:
         return f"({symbol.shape[1]},)"
@@ -232,6 +258,9 @@ def render(derivation: Derivation, as_latex: bool = False) -> str:
             role = {"input": "input", "param": "parameter"}[a.role] + (", frozen" if a.frozen else "")
             role += ", integer" if a.dtype == "int" else ""
             lines.append(f"  {a.name:<8} {role:<14} ({batch}{dims})")
+    for symbol, config, options in c.scalars:
+        cases = "; ".join(f"{fmt_scalar(v, as_latex)} if {config} = {k!r}" for k, v in options.items())
+        lines.append(f"  {symbol} = {cases}")
     for d in c.definitions:
         lines.append(f"  {d.name} = {fmt(d.expr)}    {shape_text(d.symbol)}")
     out = c.output_symbol
@@ -242,7 +271,7 @@ def render(derivation: Derivation, as_latex: bool = False) -> str:
     for name, adj in derivation.gradients.items():
         lines.append(f"  ∂L/∂{name} = {fmt(adj.expr)}")
     facts = _facts(derivation)
-    results = _results(derivation)
+    results = _results(derivation, fmt, delta)
     if results:
         lines += ["", "Results"] + [f"  {r}" for r in results]
     if facts:
@@ -287,11 +316,42 @@ def _facts(derivation: Derivation):
     return seen
 
 
-def _results(derivation: Derivation) -> list[str]:
-    """Statements the engine proved: gradients that vanish identically."""
+def _rules_used(adj: Adjoint) -> list[str]:
+    names = []
+    for contribution in adj.contributions:
+        for step in contribution.steps:
+            if step.rule.primitive not in names:
+                names.append(step.rule.primitive)
+    return names
+
+
+def _results(derivation: Derivation, fmt, delta) -> list[str]:
+    """What the engine proved, each with the rules and facts it used.
+
+    Every gradient of an argument; a gradient that vanishes identically; and
+    every intermediate cotangent that a stated fact simplified or that ends in
+    a scatter (a one-hot term never built as a matrix).
+    """
     out = []
+    for adj in derivation.adjoints[1:]:
+        special = any(isinstance(n, (TargetScatter, ScatterAdd)) for n in sp.preorder_traversal(adj.expr))
+        if adj.facts or special:
+            out.append(f"{delta(adj.symbol)} = {fmt(adj.expr)}{_because(adj)}")
     for name, adj in derivation.gradients.items():
-        if adj.is_zero:
-            why = ", ".join(f.name for f in adj.facts) or "no path to the output"
-            out.append(f"∂L/∂{name} = 0 identically (by {why})")
+        if adj.is_zero and not adj.contributions:
+            out.append(f"∂L/∂{name} = 0: {name} does not reach the output")
+        elif adj.is_zero:
+            out.append(f"∂L/∂{name} = 0 identically{_because(adj)}")
+        else:
+            out.append(f"∂L/∂{name} = {fmt(adj.expr)}{_because(adj)}")
     return out
+
+
+def _because(adj: Adjoint) -> str:
+    parts = []
+    rules = _rules_used(adj)
+    if rules:
+        parts.append("rules: " + ", ".join(rules))
+    if adj.facts:
+        parts.append("facts: " + ", ".join(f.name for f in adj.facts))
+    return f"   [{'; '.join(parts)}]" if parts else ""

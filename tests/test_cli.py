@@ -36,3 +36,19 @@ def test_check_runs_against_autograd(capsys):
 def test_console_script_help():
     result = subprocess.run([sys.executable, "-m", "codegen.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "generate" in result.stdout and "show" in result.stdout
+
+
+def test_show_states_the_papers_results(capsys):
+    expected = {
+        "attention": ["∂L/∂b_k = 0 identically", "softmax-rows", "∂L/∂b_v = Σ_batch (1ᵀ Δ_A)"],
+        "cross_entropy": ["Δ_Z = (1 Δ_ell 1ᵀ) ∘ (softmax(Z) − ohe(idx[1:]))",
+                          "weight = 1/(n_batch*(n_T - 1)) if reduction = 'mean'; 1 if reduction = 'sum'",
+                          "Δ_ell = weight Δ_loss"],
+        "lora_linear": ["∂L/∂A = (alpha/r) Σ_batch (Xᵀ Δ_Y) Bᵀ", "∂L/∂B = (alpha/r) Aᵀ Σ_batch (Xᵀ Δ_Y)"],
+        "embedding": ["∂L/∂W_tok = Σ_batch (ohe(idx)ᵀ Δ_X)   [rules: add, gather]"],
+    }
+    for name, lines in expected.items():
+        assert main(["show", name]) == 0
+        results = capsys.readouterr().out.split("\nResults\n")
+        for line in lines:
+            assert line in "".join(results), (name, line)
