@@ -76,19 +76,30 @@ class ChoiceFunction(Basic):
                               Tuple(*(f.derivative() for f in self.options)))
 
 
-class Elementwise(MatrixExpr):
+class Node(MatrixExpr):
+    """Base of the engine's own nodes: operands named by ``fields``, a shape rule.
+
+    ``Node`` subclasses list their operands once, in ``fields``; each becomes a
+    read-only attribute (``node.arg``, ``node.heads``…) over SymPy's ``args``.
+    """
+
+    fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for i, name in enumerate(cls.fields):
+            setattr(cls, name, property(lambda self, i=i: self.args[i]))
+
+    def __new__(cls, *operands):
+        if len(operands) != len(cls.fields):
+            raise TypeError(f"{cls.__name__} takes {', '.join(cls.fields)}")
+        return Basic.__new__(cls, *(sp.sympify(o) for o in operands))
+
+
+class Elementwise(Node):
     """``f(A)``: the scalar function ``f`` applied to every entry of ``A``."""
 
-    def __new__(cls, fn: ScalarFunction | ChoiceFunction, arg: MatrixExpr):
-        return Basic.__new__(cls, fn, arg)
-
-    @property
-    def fn(self):
-        return self.args[0]
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[1]
+    fields = ("fn", "arg")
 
     @property
     def shape(self):
@@ -98,7 +109,7 @@ class Elementwise(MatrixExpr):
         return Elementwise(self.fn, self.arg.T)
 
 
-class BatchSum(MatrixExpr):
+class BatchSum(Node):
     """``Σ_batch A``: the sum over leading batch dimensions.
 
     The symbolic derivation works on one sequence, as the paper does.  A
@@ -107,12 +118,7 @@ class BatchSum(MatrixExpr):
     taken.  Its shape is the per-sequence shape.
     """
 
-    def __new__(cls, arg: MatrixExpr):
-        return Basic.__new__(cls, arg)
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
+    fields = ("arg",)
 
     @property
     def shape(self):
@@ -138,220 +144,125 @@ def matrix_children(expr: Basic) -> tuple[MatrixExpr, ...]:
     return tuple(a for a in expr.args if isinstance(a, MatrixExpr))
 
 
-class Softmax(MatrixExpr):
+class Softmax(Node):
     """``softmax(S)`` over each row; with ``causal`` true, row t sees columns ≤ t only.
 
-    ``causal`` is a configuration symbol: masked entries get probability
-    exactly 0 (−∞ added before the exponential).
+    ``causal`` is a configuration symbol (or a SymPy boolean): masked entries
+    get probability exactly 0 (−∞ added before the exponential).
     """
 
-    def __new__(cls, arg: MatrixExpr, causal: Basic):
-        return Basic.__new__(cls, arg, causal)
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def causal(self) -> Basic:
-        return self.args[1]
+    fields = ("arg", "causal")
 
     @property
     def shape(self):
         return self.arg.shape
 
 
-class SplitHeads(MatrixExpr):
-    """Column block h of A (n, d) for every head h: shape (n, d / n_heads), heads as a batch axis."""
+class SplitHeads(Node):
+    """Column block h of A (n, d) for every head h: shape (n, d / heads), heads a batch axis."""
 
-    def __new__(cls, arg: MatrixExpr, heads: Basic):
-        return Basic.__new__(cls, arg, heads)
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def heads(self):
-        return self.args[1]
+    fields = ("arg", "heads")
 
     @property
     def shape(self):
         return (self.arg.shape[0], self.arg.shape[1] / self.heads)
 
 
-class MergeHeads(MatrixExpr):
-    """The heads' blocks (n, d_h) concatenated back in order: shape (n, d_h · n_heads)."""
+class MergeHeads(Node):
+    """The heads' blocks (n, d_h) concatenated back in order: shape (n, d_h · heads)."""
 
-    def __new__(cls, arg: MatrixExpr, heads: Basic):
-        return Basic.__new__(cls, arg, heads)
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def heads(self):
-        return self.args[1]
+    fields = ("arg", "heads")
 
     @property
     def shape(self):
         return (self.arg.shape[0], self.arg.shape[1] * self.heads)
 
 
-class Gather(MatrixExpr):
+class Gather(Node):
     """``ohe(idx) W``: the rows of W at the integer indices idx (1, n), shape (n, d).
 
     No one-hot matrix exists anywhere: forward is an indexing, backward a scatter-add.
     """
 
-    def __new__(cls, table: MatrixExpr, index: MatrixExpr):
-        return Basic.__new__(cls, table, index)
-
-    @property
-    def table(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def index(self) -> MatrixExpr:
-        return self.args[1]
+    fields = ("table", "index")
 
     @property
     def shape(self):
         return (self.index.shape[1], self.table.shape[1])
 
 
-class ScatterAdd(MatrixExpr):
+class ScatterAdd(Node):
     """``ohe(idx)ᵀ G``: row t of G added into row idx[t] of a zero (rows, d) matrix."""
 
-    def __new__(cls, values: MatrixExpr, index: MatrixExpr, rows: Basic):
-        return Basic.__new__(cls, values, index, rows)
-
-    @property
-    def values(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def index(self) -> MatrixExpr:
-        return self.args[1]
+    fields = ("values", "index", "rows")
 
     @property
     def shape(self):
-        return (self.args[2], self.values.shape[1])
+        return (self.rows, self.values.shape[1])
 
 
-class FirstRows(MatrixExpr):
+class FirstRows(Node):
     """``A[:k]``, the first k rows (ohe(1..k) A in the paper's notation)."""
 
-    def __new__(cls, arg: MatrixExpr, k: Basic):
-        return Basic.__new__(cls, arg, k)
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def k(self):
-        return self.args[1]
+    fields = ("arg", "k")
 
     @property
     def shape(self):
         return (self.k, self.arg.shape[1])
 
 
-class PadRows(MatrixExpr):
+class PadRows(Node):
     """A (k, d) followed by zero rows up to ``rows``: the adjoint of ``FirstRows``."""
 
-    def __new__(cls, arg: MatrixExpr, rows: Basic):
-        return Basic.__new__(cls, arg, rows)
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def rows(self):
-        return self.args[1]
+    fields = ("arg", "rows")
 
     @property
     def shape(self):
         return (self.rows, self.arg.shape[1])
 
 
-class IndexSlice(MatrixExpr):
+class IndexSlice(Node):
     """``idx[start:]`` of integer indices (1, n) — the next-token targets are ``idx[1:]``."""
 
-    def __new__(cls, index: MatrixExpr, start: Basic):
-        return Basic.__new__(cls, index, start)
-
-    @property
-    def index(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def start(self):
-        return self.args[1]
+    fields = ("index", "start")
 
     @property
     def shape(self):
         return (1, self.index.shape[1] - self.start)
 
 
-class LogSumExp(MatrixExpr):
+class LogSumExp(Node):
     """``log Σ_j exp(Z_ij)`` for each row i, shape (n, 1); computed with the row max subtracted."""
 
-    def __new__(cls, arg: MatrixExpr):
-        return Basic.__new__(cls, arg)
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
+    fields = ("arg",)
 
     @property
     def shape(self):
         return (self.arg.shape[0], 1)
 
 
-class Pick(MatrixExpr):
+class Pick(Node):
     """``(ohe(t) ∘ Z) 1``: entry t_i of each row i of Z, shape (n, 1)."""
 
-    def __new__(cls, arg: MatrixExpr, targets: MatrixExpr):
-        return Basic.__new__(cls, arg, targets)
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def targets(self) -> MatrixExpr:
-        return self.args[1]
+    fields = ("arg", "targets")
 
     @property
     def shape(self):
         return (self.arg.shape[0], 1)
 
 
-class TargetScatter(MatrixExpr):
+class TargetScatter(Node):
     """``(g 1ᵀ) ∘ ohe(t)``: g_i at column t_i of row i, zero elsewhere, shape (n, columns).
 
     Never built as a matrix: added to another term it prints as an update at
     the target positions.
     """
 
-    def __new__(cls, values: MatrixExpr, targets: MatrixExpr, columns: Basic):
-        return Basic.__new__(cls, values, targets, columns)
-
-    @property
-    def values(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def targets(self) -> MatrixExpr:
-        return self.args[1]
+    fields = ("values", "targets", "columns")
 
     @property
     def shape(self):
-        return (self.values.shape[0], self.args[2])
+        return (self.values.shape[0], self.columns)
 
 
 def index_base(e: MatrixExpr) -> MatrixExpr:

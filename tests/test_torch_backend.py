@@ -133,8 +133,8 @@ def test_module_dtype_and_device_arguments():
 
 @pytest.mark.parametrize("backend, forbidden", [("torch", "generated.numpy"), ("numpy", "torch")])
 def test_backends_import_independently(backend, forbidden):
-    code = (f"import sys; import generated.{backend}.mlp, generated.{backend}.layernorm, "
-            f"generated.{backend}.linear; print({forbidden!r} in sys.modules)")
+    modules = ", ".join(f"generated.{backend}.{name}" for name in NAMES)
+    code = f"import sys; import {modules}; print({forbidden!r} in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
