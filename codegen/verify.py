@@ -31,11 +31,23 @@ def _references():
         "gelu": F.gelu,
         "relu": F.relu,
     }
+    def mlp(X, W_1, b_1, W_2, b_2, activation="gelu_tanh"):
+        return activations[activation](X @ W_1 + b_1) @ W_2 + b_2
+
+    def layernorm(X, w, b, eps=1e-5):
+        return F.layer_norm(X, (X.shape[-1],), w, b, eps)
+
+    def gpt2_block(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b,
+                   W_1, b_1, W_2, b_2, n_heads, eps=1e-5, activation="gelu_tanh"):
+        a3 = attention(layernorm(X, ln_1_w, ln_1_b, eps), W_q, b_q, W_k, b_k, W_v, b_v, n_heads)
+        a5 = X + a3 @ W_o + b_o
+        return a5 + mlp(layernorm(a5, ln_2_w, ln_2_b, eps), W_1, b_1, W_2, b_2, activation)
+
     return {
         "linear": lambda X, W, b: X @ W + b,
-        "mlp": lambda X, W_1, b_1, W_2, b_2, activation="gelu_tanh":
-            activations[activation](X @ W_1 + b_1) @ W_2 + b_2,
-        "layernorm": lambda X, w, b, eps=1e-5: F.layer_norm(X, (X.shape[-1],), w, b, eps),
+        "mlp": mlp,
+        "layernorm": layernorm,
+        "gpt2_block": gpt2_block,
         "attention": attention,
         "embedding": lambda idx, W_tok, W_pos: F.embedding(idx, W_tok) + W_pos[: idx.shape[-1]],
         "cross_entropy": lambda X, W, b, idx, reduction="mean": F.cross_entropy(
@@ -67,7 +79,7 @@ def random_arguments(name: str, rng: np.random.Generator, sizes: dict[str, int],
 #: Smallest sizes that keep a component non-degenerate or valid: LayerNorm over
 #: d ≤ 2 features outputs ±1 (or 0), whose gradient vanishes up to rounding;
 #: the embedding needs n_T ≤ n_context; next-token cross-entropy two tokens.
-MIN_SIZES = {"layernorm": {"d": 3}, "embedding": {"n_context": 7}, "cross_entropy": {"n_T": 2}}
+MIN_SIZES = {"layernorm": {"d": 3}, "gpt2_block": {"d": 3}, "embedding": {"n_context": 7}, "cross_entropy": {"n_T": 2}}
 
 
 def smallest(name: str, dim: str) -> int:

@@ -367,6 +367,56 @@ class Component:
         self.definitions.append(Definition(symbol, expr, doc))
         return symbol
 
+    def include(self, other: "Component", prefix: str, bind: dict[str, Any]) -> MatrixSymbol:
+        """Inline ``other``'s forward definition; returns its output, renamed.
+
+        ``bind`` gives, for each input and parameter of ``other``, the
+        expression of this component that takes its place, and for its
+        configuration the symbol (or constant) to use; a choice-selected
+        scalar is fixed by binding its keyword to one of its options.  Other's
+        dimensions follow from the shapes of the bound expressions; its
+        definitions become this component's, named ``prefix + name``, and are
+        simplified (binding a bias to zero removes it).
+        """
+        from .simplify import simplify  # the simplifier imports this module's primitives
+
+        table: dict = {}
+        for a in other.tensor_arguments:
+            if a.name not in bind:
+                raise DefinitionError(f"{self.name}: including {other.name} needs {a.name!r}")
+            value = sp.sympify(bind[a.name])
+            for mine, theirs in zip(a.symbol.shape, value.shape):
+                if mine in table and table[mine] != theirs or (mine not in table and mine.is_Symbol is False
+                                                               and mine != theirs):
+                    raise _mismatch(f"include {other.name}", a.symbol, value)
+                if getattr(mine, "is_Symbol", False):
+                    table.setdefault(mine, theirs)
+            table[a.symbol] = value
+        for a in other.configs:
+            if a.symbol is not None:
+                table[a.symbol] = sp.sympify(bind[a.name] if a.name in bind else self._config_symbol(a.name))
+        for symbol, config, options in other.scalars:
+            if bind.get(config) not in options:
+                raise DefinitionError(f"{self.name}: including {other.name} needs {config!r} in {tuple(options)}")
+            table[symbol] = options[bind[config]]
+        table = {k: (v.xreplace(table) if isinstance(v, sp.Basic) else v) for k, v in table.items()}
+        for condition, message in other.requirements:
+            condition = condition.xreplace(table)
+            if condition is not sp.true:
+                self.require(condition, f"{other.name}: {message}")
+        result = None
+        for d in other.definitions:
+            expr, _ = simplify(d.expr.xreplace(table))
+            result = self.let(prefix + d.name, expr, d.doc)
+            table[d.symbol] = result
+        return result
+
+    def _config_symbol(self, name: str):
+        a = self.argument(name)
+        if a.role != "config" or a.symbol is None:
+            raise DefinitionError(f"{self.name}: cannot bind configuration {name!r}")
+        return a.symbol
+
     def output(self, name: str, expr: MatrixExpr, doc: str = "") -> MatrixSymbol:
         """The component's output: ``name = expr``."""
         if self.output_symbol is not None:

@@ -5,7 +5,7 @@ from importlib import import_module
 
 from derive.api import Component
 
-NAMES = ("embedding", "linear", "mlp", "layernorm", "attention", "lora_linear", "cross_entropy")
+NAMES = ("embedding", "linear", "mlp", "layernorm", "attention", "lora_linear", "cross_entropy", "gpt2_block")
 
 
 class UnknownComponent(KeyError):
