@@ -8,7 +8,7 @@ from derive.components import NAMES, build
 from derive.reverse import derive
 
 from .lower import lower
-from .render import BACKENDS, render_plan
+from .render import BACKENDS, render_model, render_plan
 
 PACKAGE_DOC = {
     None: "Generated backward code: output of ``backprop generate``, never edited by hand.",
@@ -49,6 +49,10 @@ def outputs(target_choice: str = "all", names: tuple[str, ...] = NAMES, progress
             grads = tuple(n for n, _ in plan.gradients)
             files.append(Output(Path(f"generated/{target}/{plan.component.name}.py"), text,
                                 plan.component.name, grads))
+        if progress:
+            progress(f"deriving gpt2 ({target})")
+        files.append(Output(Path(f"generated/{target}/gpt2.py"), render_model(target), "gpt2",
+                            ("every parameter",)))
     return files
 
 

@@ -198,6 +198,12 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return (f"_scatter_add_rows({self._print(expr.index)}, {self._print(expr.values)}, "
                 f"{self.scalar(expr.shape[0])})")
 
+    def _print_Repeat(self, expr):
+        return f"{self.scalar(expr.stack)}.forward({self._print(expr.arg)})"
+
+    def _print_RepeatBackward(self, expr):
+        return f"{self.scalar(expr.stack)}.backward({self._print(expr.cotangent)})"
+
     def _print_IndexSlice(self, expr):
         return f"{paren(self._print(expr.index))}[..., {self.scalar(expr.start)}:]"
 

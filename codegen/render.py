@@ -1,6 +1,7 @@
 """Rendering: a lowered module plan → the text of a generated Python module."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -167,14 +168,36 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     return lines + later
 
 
-def render_plan(plan: ModulePlan, backend: Backend) -> str:
+@dataclass
+class FunctionSet:
+    """One derived component as ``forward``/``backward`` functions (names may carry a prefix)."""
+
+    component: object
+    forward_name: str
+    backward_name: str
+    signature: str
+    argument_doc: list
+    forward_prologue: list
+    forward: list
+    cache_literal: str
+    output: str
+    backward_prologue: list
+    backward: list
+    returns: list
+    forward_only: bool = False
+
+
+def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
+                 forward_only: bool = False) -> FunctionSet:
+    """Print one plan's statements with ``printer`` (shared by the parts of one module)."""
     c = plan.component
-    printer = backend.printer_class(plan.context)
+    printer.ctx = plan.context
+    printer.symbols_used = set()
     for st in plan.forward:
         st.code = printer.doprint(st.expr)
     forward_symbols = set(printer.symbols_used)
     printer.symbols_used = set()
-    for st in plan.backward:
+    for st in ([] if forward_only else plan.backward):
         st.code = printer.doprint(st.expr)
     backward_symbols = set(printer.symbols_used)
 
@@ -185,90 +208,86 @@ def render_plan(plan: ModulePlan, backend: Backend) -> str:
         st.code, st.shape = f"({st.code}).reshape(())", "()"
 
     dims = sorted({str(d) for a in c.tensor_arguments for d in a.dims}, key=_dim_order(c))
-    config_names = [a.name for a in c.configs]
     tensor_names = [a.name for a in c.tensor_arguments]
-    def_names = [d.name for d in c.definitions]
-    scalar_names = [str(s) for s, _, _ in c.scalars]
+    names = tensor_names + [d.name for d in c.definitions] + [a.name for a in c.configs] + [
+        str(s) for s, _, _ in c.scalars]
 
-    returns = []
-    zero_args = []
-    for name, st in plan.gradients:
-        arg = c.argument(name)
+    returns, zero_args = [], []
+    for name, st in ([] if forward_only else plan.gradients):
         if st is None:
             returns.append((name, backend.zeros_like(name)))
             zero_args.append(name)
-        elif arg.is_vector and not _is_one_dimensional(st.expr):
+        elif c.argument(name).is_vector and not _is_one_dimensional(st.expr):
             returns.append((name, f"{st.target}.reshape(-1)"))
         else:
             returns.append((name, st.target))
 
-    cached = [n for n in tensor_names + def_names + config_names + scalar_names
-              if n in backward_symbols or n in zero_args]
-    cached_dims = [d for d in dims + ["n_batch"] if d in backward_symbols]
-    cache_items = [f'"{n}": {n}' for n in cached + cached_dims]
-    cache_items.append(f'"out_shape": {plan.output}.shape')
-    cache_literal = "{" + ", ".join(cache_items) + "}"
+    cached = [n for n in names if n in backward_symbols or n in zero_args]
+    cached += [d for d in dims + ["n_batch"] if d in backward_symbols]
+    cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape']) + "}"
 
-    forward_prologue = _forward_prologue(c, backend, printer, forward_symbols, set(cached + cached_dims), dims)
-
-    backward_prologue = [f'{n} = cache["{n}"]' for n in cached + cached_dims]
+    backward_prologue = [f'{n} = cache["{n}"]' for n in cached]
     if scalar_output:
         backward_prologue.append(backend.as_array("grad_out", "float"))
     backward_prologue += [
         'if grad_out.shape != cache["out_shape"]:',
         '    raise ValueError(f"grad_out: expected shape {cache[\'out_shape\']}, got {grad_out.shape}")',
     ]
-
-    functions = [printer.function_definition(fn) for _, fn in sorted(printer.functions_used.items())]
-    choice_tables = []
-    for table, fn in sorted(printer.choices_used.items()):
-        entries = ", ".join(f'"{a.choices[i]}": _{opt.name}'
-                            for a in c.configs if a.name == fn.config
-                            for i, opt in enumerate(fn.options))
-        choice_tables.append(f"_{table.upper()} = {{{entries}}}")
-    helpers = {"check_shape"} | printer.helpers_used
-    macros = environment().get_template("helpers.jinja").module
-    blocks = [str(getattr(macros, h)(printer.array)).strip() for h in sorted(helpers - {"math"})]
-    blocks += functions + choice_tables
-    imports = (["import math", ""] if helpers & {"erf", "math"} else []) + list(backend.imports)
-
     signature = ", ".join(tensor_names)
     if c.configs:
         signature += ", *, " + ", ".join(a.keyword() for a in c.configs)
+    return FunctionSet(
+        component=c, forward_name=f"{prefix}forward", backward_name=f"{prefix}backward",
+        signature=signature, argument_doc=_argument_doc(c),
+        forward_prologue=_forward_prologue(c, backend, printer, forward_symbols, set(cached), dims),
+        forward=plan.forward, cache_literal=cache_literal, output=plan.output,
+        backward_prologue=backward_prologue, backward=plan.backward, returns=returns, forward_only=forward_only)
 
-    argument_doc = []
+
+def _argument_doc(c) -> list[str]:
+    lines = []
     for a in c.arguments:
         if a.role == "config":
             extra = f" (one of {', '.join(map(repr, a.choices))})" if a.choices else ""
             default = "required" if a.required else f"default {a.default!r}"
-            argument_doc.append(f"{a.name}: configuration, {default}{extra}"
-                                + (f": {a.doc}" if a.doc else ""))
+            lines.append(f"{a.name}: configuration, {default}{extra}" + (f": {a.doc}" if a.doc else ""))
         else:
             shape = shape_comment(a.symbol.shape, a.batched, a.is_vector)
             kind = ("integer " if a.dtype == "int" else "") + {"input": "input", "param": "parameter"}[a.role]
             kind += ", frozen" if a.frozen else ""
-            argument_doc.append(f"{a.name}: {kind} {shape}" + (f": {a.doc}" if a.doc else ""))
+            lines.append(f"{a.name}: {kind} {shape}" + (f": {a.doc}" if a.doc else ""))
+    return lines
 
-    forward_text = [f"{d.name} = {text(d.expr)}" for d in c.definitions]
-    gradient_text = [f"∂L/∂{n} = {text(adj.expr)}" for n, adj in plan.derivation.gradients.items()]
 
+def module_parts(printer, backend: Backend, components) -> tuple[list[str], list[str]]:
+    """(imports, top-level blocks): the helpers, scalar functions and choice tables the printer used."""
+    functions = [printer.function_definition(fn) for _, fn in sorted(printer.functions_used.items())]
+    choices = {a.name: a for c in components for a in c.configs if a.choices}
+    tables = []
+    for table, fn in sorted(printer.choices_used.items()):
+        entries = ", ".join(f'"{choices[fn.config].choices[i]}": _{opt.name}' for i, opt in enumerate(fn.options))
+        tables.append(f"_{table.upper()} = {{{entries}}}")
+    helpers = {"check_shape"} | printer.helpers_used
+    macros = environment().get_template("helpers.jinja").module
+    blocks = [str(getattr(macros, h)(printer.array)).strip() for h in sorted(helpers - {"math"})]
+    imports = (["import math", ""] if helpers & {"erf", "math"} else []) + list(backend.imports)
+    return imports, blocks + functions + tables
+
+
+def render_plan(plan: ModulePlan, backend: Backend) -> str:
+    c = plan.component
+    printer = backend.printer_class(plan.context)
+    functions = function_set(plan, backend, printer)
+    imports, blocks = module_parts(printer, backend, [c])
     return environment().get_template(backend.template).render(
         component=c,
         source=f"derive/components/{c.name}.py",
         target=backend.name,
-        forward_text=forward_text,
-        gradient_text=gradient_text,
+        forward_text=[f"{d.name} = {text(d.expr)}" for d in c.definitions],
+        gradient_text=[f"∂L/∂{n} = {text(adj.expr)}" for n, adj in plan.derivation.gradients.items()],
         imports=imports,
         blocks=blocks,
-        signature=signature,
-        argument_doc=argument_doc,
-        forward_prologue=forward_prologue,
-        forward=plan.forward,
-        cache_literal=cache_literal,
-        output=plan.output,
-        backward_prologue=backward_prologue,
-        backward=plan.backward,
-        returns=returns,
+        f=functions,
         **_module_context(c),
     )
 
@@ -286,6 +305,32 @@ def _dim_order(c):
             if str(d) not in order:
                 order.append(str(d))
     return order.index
+
+
+def render_model(target: str = "numpy") -> str:
+    """generated/<target>/gpt2.py: the block, the tied and untied top levels, their logits."""
+    from derive.components import gpt2
+
+    backend = BACKENDS[target]
+    block_plan = lower(derive(gpt2.block()))
+    printer = backend.printer_class(block_plan.context)
+    parts, components = [function_set(block_plan, backend, printer, "_block_")], [block_plan.component]
+    for tied in (True, False):
+        kind = "tied" if tied else "untied"
+        for output in ("loss", "logits"):
+            plan = lower(derive(gpt2.build(tied, output)))
+            prefix = f"_{kind}_" if output == "loss" else f"_{kind}_logits_"
+            parts.append(function_set(plan, backend, printer, prefix, forward_only=output == "logits"))
+            components.append(plan.component)
+    imports, blocks = module_parts(printer, backend, components)
+    top = gpt2.build(True)
+    block_keys = [(n, *(k.split(":") if ":" in k else (k, None))) for n, k in gpt2.HF_BLOCK.items()]
+    return environment().get_template("model.py.jinja").render(
+        target=target, imports=imports, blocks=blocks, parts=parts,
+        block_text=[f"{d.name} = {text(d.expr)}" for d in gpt2.block().definitions],
+        model_text=[f"{d.name} = {text(d.expr)}" for d in top.definitions],
+        block_keys=block_keys, top_keys=list(gpt2.HF_TOP.items()),
+    )
 
 
 def render_component(name: str, target: str = "numpy") -> str:

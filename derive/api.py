@@ -33,15 +33,16 @@ from sympy import (
 from .activations import activation_choice
 from .primitives import (
     X_SCALAR,
+    BatchSum,
     ChoiceFunction,
     Elementwise,
-    BatchSum,
     FirstRows,
     Gather,
     IndexSlice,
     LogSumExp,
-    Pick,
     MergeHeads,
+    Pick,
+    Repeat,
     ScalarFunction,
     Softmax,
     SplitHeads,
@@ -356,6 +357,13 @@ class Component:
         self.scalars.append((value, name, {k: sp.sympify(v) for k, v in options.items()}))
         return value
 
+    def stack(self, name: str, x: MatrixExpr, doc: str = "") -> MatrixExpr:
+        """``x`` through a stack of blocks held by the runtime keyword ``name`` (``Repeat``)."""
+        self._claim(name)
+        symbol = sp.Symbol(name)
+        self.arguments.append(Argument(name, "config", symbol, default=REQUIRED, doc=doc))
+        return Repeat(x, symbol)
+
     def require(self, condition: Any, message: str) -> None:
         """A condition on sizes and configuration that the generated forward checks first."""
         self.requirements.append((condition, message))
@@ -367,7 +375,7 @@ class Component:
         self.definitions.append(Definition(symbol, expr, doc))
         return symbol
 
-    def include(self, other: "Component", prefix: str, bind: dict[str, Any]) -> MatrixSymbol:
+    def include(self, other: "Component", prefix: str, bind: dict[str, Any], as_output: bool = False) -> MatrixSymbol:
         """Inline ``other``'s forward definition; returns its output, renamed.
 
         ``bind`` gives, for each input and parameter of ``other``, the
@@ -376,7 +384,8 @@ class Component:
         scalar is fixed by binding its keyword to one of its options.  Other's
         dimensions follow from the shapes of the bound expressions; its
         definitions become this component's, named ``prefix + name``, and are
-        simplified (binding a bias to zero removes it).
+        simplified (binding a bias to zero removes it).  With ``as_output``,
+        other's output is this component's output.
         """
         from .simplify import simplify  # the simplifier imports this module's primitives
 
@@ -409,6 +418,10 @@ class Component:
             expr, _ = simplify(d.expr.xreplace(table))
             result = self.let(prefix + d.name, expr, d.doc)
             table[d.symbol] = result
+        if as_output:
+            if self.output_symbol is not None:
+                raise DefinitionError(f"{self.name}: output already defined as {self.output_symbol}")
+            self.output_symbol = result
         return result
 
     def _config_symbol(self, name: str):

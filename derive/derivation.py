@@ -25,6 +25,8 @@ from .primitives import (
     MergeHeads,
     PadRows,
     Pick,
+    Repeat,
+    RepeatBackward,
     ScatterAdd,
     Softmax,
     SplitHeads,
@@ -58,7 +60,7 @@ class TextPrinter(StrPrinter):
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
                                 Softmax, SplitHeads, MergeHeads, FirstRows, PadRows, LogSumExp, Pick,
-                                IndexSlice))
+                                IndexSlice, Repeat, RepeatBackward))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
         return code if simple else f"({code})"
@@ -120,6 +122,12 @@ class TextPrinter(StrPrinter):
 
     def _print_IndexSlice(self, e):
         return f"{index_base(e).name}[{self._print(e.start)}:]"
+
+    def _print_Repeat(self, e):
+        return f"{e.stack}({self._print(e.arg)})"
+
+    def _print_RepeatBackward(self, e):
+        return f"{e.stack}ᵀ({self._print(e.cotangent)})"
 
     def _print_LogSumExp(self, e):
         return f"lse({self._print(e.arg)})"

@@ -268,3 +268,24 @@ class TargetScatter(Node):
 def index_base(e: MatrixExpr) -> MatrixExpr:
     """The integer input an index expression reads (``idx`` for ``idx[1:]``)."""
     return index_base(e.index) if isinstance(e, IndexSlice) else e
+
+
+class Repeat(Node):
+    """``f_L(… f_1(X))``: a stack of blocks applied in turn (``stack`` is the runtime object
+    that holds each block's parameters and runs its derived forward pass)."""
+
+    fields = ("arg", "stack")
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+class RepeatBackward(Node):
+    """The cotangent of a ``Repeat``'s input: each block's derived backward, last block first."""
+
+    fields = ("cotangent", "stack")
+
+    @property
+    def shape(self):
+        return self.cotangent.shape

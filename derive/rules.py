@@ -26,6 +26,8 @@ from .primitives import (
     MergeHeads,
     PadRows,
     Pick,
+    Repeat,
+    RepeatBackward,
     ScatterAdd,
     Softmax,
     SplitHeads,
@@ -166,3 +168,9 @@ def pick_vjp(node: Pick, i: int, G: MatrixExpr) -> MatrixExpr:
 def batch_sum_vjp(node: BatchSum, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · d(Σ_b A_b) = Σ_b Ḡ · dA_b: every sequence receives the same Ḡ."""
     return G
+
+
+@rule(Repeat, "repeat")
+def repeat_vjp(node: Repeat, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · d(f_L ∘ … ∘ f_1)(X) = (J_1ᵀ ⋯ J_Lᵀ Ḡ) · dX: each block's own derived VJP, last block first."""
+    return RepeatBackward(G, node.stack)

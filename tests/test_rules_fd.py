@@ -189,7 +189,40 @@ def batch_sum_case():
     return c
 
 
+class _Stack:
+    """A runtime stack for ``Repeat``: a derived tanh layer applied twice with its own weights."""
+
+    def __init__(self):
+        c, n, d, k = _component("tanh_layer")
+        X = c.input("X", n, d)
+        W = c.param("W", d, d)
+        c.output("Y", pointwise(sp.tanh(x), matmul(X, W)))
+        self.module = compile_component(c)
+        rng = np.random.default_rng(9)
+        self.weights = [rng.standard_normal((4, 4)) for _ in range(2)]
+
+    def forward(self, X):
+        self.caches = []
+        for W in self.weights:
+            X, cache = self.module.forward(X, W)
+            self.caches.append(cache)
+        return X
+
+    def backward(self, G):
+        for cache in reversed(self.caches):
+            G = self.module.backward(G, cache)["X"]
+        return G
+
+
+def repeat_case():
+    c, n, d, k = _component("repeat")
+    X = c.input("X", n, d)
+    c.output("Y", hadamard(c.stack("blocks", X), X))
+    return c
+
+
 CASES = {
+    "repeat": repeat_case,
     "logsumexp": logsumexp_case,
     "pick": pick_case,
     "batch-sum": batch_sum_case,
@@ -210,8 +243,8 @@ def test_every_rule_has_a_case():
     assert {r.primitive for r in RULES.values()} == set(CASES)
 
 
-CONFIGS = {"softmax": [{"causal": True}, {"causal": False}], "split-heads": [{"H": 2}, {"H": 4}],
-           "merge-heads": [{"H": 1}, {"H": 2}]}
+CONFIGS = {"repeat": [{"blocks": _Stack()}], "softmax": [{"causal": True}, {"causal": False}],
+           "split-heads": [{"H": 2}, {"H": 4}], "merge-heads": [{"H": 1}, {"H": 2}]}
 
 
 @pytest.mark.parametrize("primitive", sorted(CASES))

@@ -1,0 +1,847 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definitions in derive/components/gpt2.py
+# and derive/components/gpt2_block.py.
+# Regenerate with: backprop generate --target torch
+"""GPT-2 (`gpt2`): the paper's whole model, forward and derived backward pass.
+
+``loss_and_grads(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh")`` returns the mean
+next-token cross-entropy of ``idx`` (B, n_T) and a dict of gradients with the keys and shapes of
+``params``; ``logits(params, idx, ...)`` returns (B, n_T, n_vocab) logits.
+
+``params`` uses Hugging Face GPT-2 names and layouts without the ``transformer.`` prefix:
+``wte.weight`` (V, d), ``wpe.weight`` (n_ctx, d), ``h.{i}.ln_1.weight|bias``,
+``h.{i}.attn.c_attn.weight`` (d, 3d) and ``.bias`` (3d,) whose three column blocks are q, k, v,
+``h.{i}.attn.c_proj.weight|bias``, ``h.{i}.ln_2.weight|bias``, ``h.{i}.mlp.c_fc.weight`` (d, 4d)
+and ``.bias``, ``h.{i}.mlp.c_proj.weight`` (4d, d) and ``.bias``, ``ln_f.weight|bias``; with
+``lm_head.weight`` (V, d) (and optionally ``lm_head.bias`` (V,)) the logits are untied, else
+they reuse ``wte.weight``.  The number of layers is read from the keys.
+
+Each block (one sweep over its composition, residual branches included):
+    ln_1_mu = (1/d) X 1
+    ln_1_Xc = X − ln_1_mu 1ᵀ
+    ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1
+    ln_1_sigma = sqrt(eps + ln_1_var)
+    ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
+    ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
+    attn_Q = ln_1_Y W_q + 1 b_qᵀ
+    attn_K = ln_1_Y W_k + 1 b_kᵀ
+    attn_V = ln_1_Y W_v + 1 b_vᵀ
+    attn_Q_h = split_h(attn_Q)
+    attn_K_h = split_h(attn_K)
+    attn_V_h = split_h(attn_V)
+    attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
+    attn_P = softmax[True](attn_S)
+    attn_A = merge_h(attn_P attn_V_h)
+    proj_Y = attn_A W_o + 1 b_oᵀ
+    a5 = X + proj_Y
+    ln_2_mu = (1/d) a5 1
+    ln_2_Xc = a5 − ln_2_mu 1ᵀ
+    ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1
+    ln_2_sigma = sqrt(eps + ln_2_var)
+    ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
+    ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
+    mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
+    mlp_A = activation(mlp_H)
+    mlp_Y = mlp_A W_2 + 1 b_2ᵀ
+    Y = a5 + mlp_Y
+
+The model (one sweep, the tied W_tok's two uses summed):
+    X = ohe(idx) W_tok + W_pos[:n_T]
+    X_L = blocks(X)
+    ln_f_mu = (1/d) X_L 1
+    ln_f_Xc = X_L − ln_f_mu 1ᵀ
+    ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1
+    ln_f_sigma = sqrt(eps + ln_f_var)
+    ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
+    ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
+    X_s = ln_f_Y[:n_T - 1]
+    Z = X_s W_tokᵀ
+    ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
+    loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+"""
+import math
+
+import torch
+
+
+def _add_at_targets(base, targets, values, fresh):
+    """base + (values 1ᵀ) ∘ ohe(targets): ``values`` added at column targets[i] of each row i.
+
+    ``fresh``: ``base`` is a new array that may be updated in place.
+    """
+    index = targets.unsqueeze(-1)
+    values = torch.as_tensor(values, dtype=base.dtype, device=base.device).expand(index.shape)
+    return base.scatter_add_(-1, index, values) if fresh else base.scatter_add(-1, index, values)
+
+
+def _check_indices(name, index, size):
+    """Integer indices in [0, size); the error names an offending value."""
+    if index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
+        raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
+    if index.numel() == 0 or index.device.type == "meta":  # a meta tensor has no values to check
+        return
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= size:
+        raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
+
+
+def _logsumexp(Z):
+    """log Σ exp over the last axis, stable for large logits (keeps that axis)."""
+    return torch.logsumexp(Z, dim=-1, keepdim=True)
+
+
+def _merge_heads(A):
+    """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
+    A = A.swapaxes(-2, -3)
+    return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
+
+
+def _pad_rows(A, rows):
+    """A (..., k, d) followed by zero rows up to ``rows``."""
+    out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
+    out[..., : A.shape[-2], :] = A
+    return out
+
+
+def _scatter_add_rows(index, values, rows):
+    """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``."""
+    out = values.new_zeros((rows, values.shape[-1]))
+    return out.index_add_(0, index.reshape(-1), values.reshape(-1, values.shape[-1]))
+
+
+def _softmax(S, causal):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
+    if causal:
+        n = S.shape[-1]
+        S = S.masked_fill(torch.ones(n, n, dtype=torch.bool, device=S.device).triu(1), float("-inf"))
+    return torch.softmax(S, dim=-1)
+
+
+def _split_heads(A, n_heads):
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
+
+
+def _gelu(x):
+    return (1/2)*x*(torch.erf(0.7071067811865476*x) + 1)
+
+
+def _gelu_grad(x):
+    return (1/2)*(0.7978845608028654*x*torch.exp(-1/2*x**2) + torch.erf(0.7071067811865476*x) + 1)
+
+
+def _gelu_tanh(x):
+    return (1/2)*x*(torch.tanh(x*(0.035677408136300125*x**2 + 0.7978845608028654)) + 1)
+
+
+def _gelu_tanh_grad(x):
+    t0 = x**2
+    t1 = torch.tanh(x*(0.035677408136300125*t0 + 0.7978845608028654))
+    return (1/2)*t1 - 0.3989422804014327*x*(0.134145*t0 + 1)*(t1**2 - 1) + 1/2
+
+
+def _relu(x):
+    return x.clamp(min=0)
+
+
+def _relu_grad(x):
+    return (x > 0).to(x.dtype)
+
+
+_ACTIVATION = {"gelu_tanh": _gelu_tanh, "gelu": _gelu, "relu": _relu}
+
+
+_ACTIVATION_GRAD = {"gelu_tanh": _gelu_tanh_grad, "gelu": _gelu_grad, "relu": _relu_grad}
+
+
+@torch.no_grad()
+def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, *, n_heads, eps=1e-05, activation='gelu_tanh'):
+    """GPT-2 block: returns ``(out, cache)``.
+
+    X: input (..., n_T, d): a1, the block's input
+    ln_1_w: parameter (d,)
+    ln_1_b: parameter (d,)
+    W_q: parameter (d, d)
+    b_q: parameter (d,)
+    W_k: parameter (d, d)
+    b_k: parameter (d,)
+    W_v: parameter (d, d)
+    b_v: parameter (d,)
+    W_o: parameter (d, d): attProj
+    b_o: parameter (d,)
+    ln_2_w: parameter (d,)
+    ln_2_b: parameter (d,)
+    W_1: parameter (d, d_ff): expand
+    b_1: parameter (d_ff,)
+    W_2: parameter (d_ff, d): contract
+    b_2: parameter (d,)
+    n_heads: configuration, required: attention heads
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    activation: configuration, default 'gelu_tanh' (one of 'gelu_tanh', 'gelu', 'relu'): MLP activation
+    """
+    X = torch.as_tensor(X)
+    ln_1_w = torch.as_tensor(ln_1_w)
+    ln_1_b = torch.as_tensor(ln_1_b)
+    W_q = torch.as_tensor(W_q)
+    b_q = torch.as_tensor(b_q)
+    W_k = torch.as_tensor(W_k)
+    b_k = torch.as_tensor(b_k)
+    W_v = torch.as_tensor(W_v)
+    b_v = torch.as_tensor(b_v)
+    W_o = torch.as_tensor(W_o)
+    b_o = torch.as_tensor(b_o)
+    ln_2_w = torch.as_tensor(ln_2_w)
+    ln_2_b = torch.as_tensor(ln_2_b)
+    W_1 = torch.as_tensor(W_1)
+    b_1 = torch.as_tensor(b_1)
+    W_2 = torch.as_tensor(W_2)
+    b_2 = torch.as_tensor(b_2)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
+    _check_shape("ln_1_b", ln_1_b, ("d",), dims, batched=False)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    _check_shape("W_o", W_o, ("d", "d"), dims, batched=False)
+    _check_shape("b_o", b_o, ("d",), dims, batched=False)
+    _check_shape("ln_2_w", ln_2_w, ("d",), dims, batched=False)
+    _check_shape("ln_2_b", ln_2_b, ("d",), dims, batched=False)
+    _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
+    _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("b_2", b_2, ("d",), dims, batched=False)
+    if not isinstance(n_heads, int) or n_heads < 1:
+        raise ValueError(f"n_heads must be a positive integer, got {n_heads!r}")
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
+    d, d_ff = dims["d"], dims["d_ff"]
+    if not (d % n_heads == 0):
+        raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
+    ln_1_mu = 1/d * X.sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
+    ln_1_var = 1/d * (ln_1_Xc * ln_1_Xc).sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_1_sigma = torch.sqrt(eps + ln_1_var)  # (..., n_T, 1)
+    ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
+    ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
+    attn_Q = ln_1_Y @ W_q + b_q  # (..., n_T, d)
+    attn_K = ln_1_Y @ W_k + b_k  # (..., n_T, d)
+    attn_V = ln_1_Y @ W_v + b_v  # (..., n_T, d)
+    attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    attn_S = math.sqrt(n_heads)/math.sqrt(d) * (attn_Q_h @ attn_K_h.mT)  # (..., n_heads, n_T, n_T)
+    attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
+    attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
+    proj_Y = attn_A @ W_o + b_o  # (..., n_T, d)
+    a5 = X + proj_Y  # (..., n_T, d)
+    ln_2_mu = 1/d * a5.sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_2_Xc = a5 - ln_2_mu  # (..., n_T, d)
+    ln_2_var = 1/d * (ln_2_Xc * ln_2_Xc).sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_2_sigma = torch.sqrt(eps + ln_2_var)  # (..., n_T, 1)
+    ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
+    ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
+    mlp_H = ln_2_Y @ W_1 + b_1  # (..., n_T, d_ff)
+    mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
+    mlp_Y = mlp_A @ W_2 + b_2  # (..., n_T, d)
+    Y = a5 + mlp_Y  # (..., n_T, d)
+    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
+    return Y, cache
+
+
+@torch.no_grad()
+def _block_backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
+    ln_1_w = cache["ln_1_w"]
+    W_q = cache["W_q"]
+    W_k = cache["W_k"]
+    b_k = cache["b_k"]
+    W_v = cache["W_v"]
+    W_o = cache["W_o"]
+    ln_2_w = cache["ln_2_w"]
+    W_1 = cache["W_1"]
+    W_2 = cache["W_2"]
+    ln_1_Xc = cache["ln_1_Xc"]
+    ln_1_var = cache["ln_1_var"]
+    ln_1_sigma = cache["ln_1_sigma"]
+    ln_1_Xbar = cache["ln_1_Xbar"]
+    ln_1_Y = cache["ln_1_Y"]
+    attn_Q_h = cache["attn_Q_h"]
+    attn_K_h = cache["attn_K_h"]
+    attn_V_h = cache["attn_V_h"]
+    attn_P = cache["attn_P"]
+    attn_A = cache["attn_A"]
+    ln_2_Xc = cache["ln_2_Xc"]
+    ln_2_var = cache["ln_2_var"]
+    ln_2_sigma = cache["ln_2_sigma"]
+    ln_2_Xbar = cache["ln_2_Xbar"]
+    ln_2_Y = cache["ln_2_Y"]
+    mlp_H = cache["mlp_H"]
+    mlp_A = cache["mlp_A"]
+    n_heads = cache["n_heads"]
+    eps = cache["eps"]
+    activation = cache["activation"]
+    d = cache["d"]
+    d_ff = cache["d_ff"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of mlp_Y, used in: Y = a5 + mlp_Y
+    dmlp_Y = grad_out  # (..., n_T, d)
+    # grad of mlp_A, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
+    dmlp_A = dmlp_Y @ W_2.mT  # (..., n_T, d_ff)
+    # grad of mlp_H, used in: mlp_A = activation(mlp_H)
+    dmlp_H = dmlp_A * _ACTIVATION_GRAD[activation](mlp_H)  # (..., n_T, d_ff)
+    # grad of ln_2_Y, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
+    dln_2_Y = dmlp_H @ W_1.mT  # (..., n_T, d)
+    # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
+    dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
+    # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
+    dln_2_sigma = (dln_2_Xbar * ln_2_Xc).sum(-1, keepdim=True) * (-1/ln_2_sigma**2)  # (..., n_T, 1)
+    # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
+    dln_2_var = dln_2_sigma * ((1/2)/torch.sqrt(eps + ln_2_var))  # (..., n_T, 1)
+    # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
+    dln_2_Xc = dln_2_Xbar * (1/ln_2_sigma) + 2/d * (dln_2_var * ln_2_Xc)  # (..., n_T, d)
+    # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
+    dln_2_mu = -dln_2_Xc.sum(-1, keepdim=True)  # (..., n_T, 1)
+    # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
+    da5 = grad_out + dln_2_Xc + 1/d * dln_2_mu  # (..., n_T, d)
+    # grad of proj_Y, used in: a5 = X + proj_Y
+    dproj_Y = da5  # (..., n_T, d)
+    # grad of attn_A, used in: proj_Y = attn_A W_o + 1 b_oᵀ
+    dattn_A = dproj_Y @ W_o.mT  # (..., n_T, d)
+    # common subexpression
+    t3 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    # grad of attn_P, used in: attn_A = merge_h(attn_P attn_V_h)
+    dattn_P = t3 @ attn_V_h.mT  # (..., n_heads, n_T, n_T)
+    # grad of attn_S, used in: attn_P = softmax[True](attn_S)
+    dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(-1, keepdim=True))  # (..., n_heads, n_T, n_T)
+    # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
+    dattn_V_h = attn_P.mT @ t3  # (..., n_heads, n_T, d/n_heads)
+    # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
+    dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.mT @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
+    # grad of attn_Q_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
+    dattn_Q_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S @ attn_K_h)  # (..., n_heads, n_T, d/n_heads)
+    # grad of attn_V, used in: attn_V_h = split_h(attn_V)
+    dattn_V = _merge_heads(dattn_V_h)  # (..., n_T, d)
+    # grad of attn_K, used in: attn_K_h = split_h(attn_K)
+    dattn_K = _merge_heads(dattn_K_h)  # (..., n_T, d)
+    # grad of attn_Q, used in: attn_Q_h = split_h(attn_Q)
+    dattn_Q = _merge_heads(dattn_Q_h)  # (..., n_T, d)
+    # grad of ln_1_Y, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ; attn_K = ln_1_Y W_k + 1 b_kᵀ; attn_V = ln_1_Y W_v + 1 b_vᵀ
+    dln_1_Y = dattn_V @ W_v.mT + dattn_K @ W_k.mT + dattn_Q @ W_q.mT  # (..., n_T, d)
+    # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
+    dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
+    # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
+    dln_1_sigma = (dln_1_Xbar * ln_1_Xc).sum(-1, keepdim=True) * (-1/ln_1_sigma**2)  # (..., n_T, 1)
+    # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
+    dln_1_var = dln_1_sigma * ((1/2)/torch.sqrt(eps + ln_1_var))  # (..., n_T, 1)
+    # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
+    dln_1_Xc = dln_1_Xbar * (1/ln_1_sigma) + 2/d * (dln_1_var * ln_1_Xc)  # (..., n_T, d)
+    # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
+    dln_1_mu = -dln_1_Xc.sum(-1, keepdim=True)  # (..., n_T, 1)
+    # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
+    dX = da5 + dln_1_Xc + 1/d * dln_1_mu  # (..., n_T, d)
+    # grad of ln_1_w, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
+    dln_1_w = (dln_1_Y * ln_1_Xbar).reshape(-1, d).sum(0)  # (d,)
+    # common subexpression
+    t1 = dattn_Q.reshape(-1, d).sum(0)  # (1, d)
+    # common subexpression
+    t2 = dattn_A.reshape(-1, d).sum(0)  # (1, d)
+    # grad of ln_1_b, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
+    dln_1_b = t2 @ W_v.mT + t1 @ W_q.mT  # (d,)
+    # grad of W_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
+    dW_q = ln_1_Y.reshape(-1, d).mT @ dattn_Q.reshape(-1, d)  # (d, d)
+    # grad of b_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
+    db_q = t1  # (d,)
+    # grad of W_k, used in: attn_K = ln_1_Y W_k + 1 b_kᵀ
+    dW_k = ln_1_Y.reshape(-1, d).mT @ dattn_K.reshape(-1, d)  # (d, d)
+    # grad of W_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
+    dW_v = ln_1_Y.reshape(-1, d).mT @ dattn_V.reshape(-1, d)  # (d, d)
+    # grad of b_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
+    db_v = t2  # (d,)
+    # grad of W_o, used in: proj_Y = attn_A W_o + 1 b_oᵀ
+    dW_o = attn_A.reshape(-1, d).mT @ dproj_Y.reshape(-1, d)  # (d, d)
+    # grad of b_o, used in: proj_Y = attn_A W_o + 1 b_oᵀ
+    db_o = dproj_Y.reshape(-1, d).sum(0)  # (d,)
+    # grad of ln_2_w, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
+    dln_2_w = (dln_2_Y * ln_2_Xbar).reshape(-1, d).sum(0)  # (d,)
+    # grad of ln_2_b, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
+    dln_2_b = dln_2_Y.reshape(-1, d).sum(0)  # (d,)
+    # grad of W_1, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
+    dW_1 = ln_2_Y.reshape(-1, d).mT @ dmlp_H.reshape(-1, d_ff)  # (d, d_ff)
+    # grad of b_1, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
+    db_1 = dmlp_H.reshape(-1, d_ff).sum(0)  # (d_ff,)
+    # grad of W_2, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
+    dW_2 = mlp_A.reshape(-1, d_ff).mT @ dmlp_Y.reshape(-1, d)  # (d_ff, d)
+    # grad of b_2, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
+    db_2 = dmlp_Y.reshape(-1, d).sum(0)  # (d,)
+    return {
+        "X": dX,
+        "ln_1_w": dln_1_w,
+        "ln_1_b": dln_1_b.reshape(-1),
+        "W_q": dW_q,
+        "b_q": db_q.reshape(-1),
+        "W_k": dW_k,
+        "b_k": torch.zeros_like(b_k),
+        "W_v": dW_v,
+        "b_v": db_v.reshape(-1),
+        "W_o": dW_o,
+        "b_o": db_o,
+        "ln_2_w": dln_2_w,
+        "ln_2_b": dln_2_b,
+        "W_1": dW_1,
+        "b_1": db_1,
+        "W_2": dW_2,
+        "b_2": db_2,
+    }
+
+
+@torch.no_grad()
+def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
+    """GPT-2 (tied logits), loss: returns ``(out, cache)``.
+
+    idx: integer input (n_T,): token indices
+    W_tok: parameter (n_vocab, d): wte
+    W_pos: parameter (n_context, d): wpe
+    ln_f_w: parameter (d,)
+    ln_f_b: parameter (d,)
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    blocks: configuration, required: the gpt2_block stack
+    """
+    idx = torch.as_tensor(idx)
+    W_tok = torch.as_tensor(W_tok)
+    W_pos = torch.as_tensor(W_pos)
+    ln_f_w = torch.as_tensor(ln_f_w)
+    ln_f_b = torch.as_tensor(ln_f_b)
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
+    _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
+    n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
+    n_batch = math.prod(dims["..."])  # sequences in the batch
+    if not (n_T <= n_context):
+        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+    if not (n_T >= 2):
+        raise ValueError(f"cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+    _check_indices("idx", idx, n_vocab)
+    X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
+    X_L = blocks.forward(X)  # (..., n_T, d)
+    ln_f_mu = 1/d * X_L.sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_f_sigma = torch.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
+    Z = X_s @ W_tok.mT  # (..., n_T - 1, n_vocab)
+    ell = _logsumexp(Z).sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
+    loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    return loss, cache
+
+
+@torch.no_grad()
+def _tied_backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
+    idx = cache["idx"]
+    W_tok = cache["W_tok"]
+    ln_f_w = cache["ln_f_w"]
+    ln_f_Xc = cache["ln_f_Xc"]
+    ln_f_var = cache["ln_f_var"]
+    ln_f_sigma = cache["ln_f_sigma"]
+    ln_f_Xbar = cache["ln_f_Xbar"]
+    X_s = cache["X_s"]
+    Z = cache["Z"]
+    eps = cache["eps"]
+    blocks = cache["blocks"]
+    n_T = cache["n_T"]
+    n_vocab = cache["n_vocab"]
+    d = cache["d"]
+    n_context = cache["n_context"]
+    n_batch = cache["n_batch"]
+    grad_out = torch.as_tensor(grad_out)
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+    dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
+    # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
+    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    # grad of X_s, used in: Z = X_s W_tokᵀ
+    dX_s = dZ @ W_tok  # (..., n_T - 1, d)
+    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
+    dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
+    dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
+    # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
+    dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(-1, keepdim=True) * (-1/ln_f_sigma**2)  # (..., n_T, 1)
+    # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
+    dln_f_var = dln_f_sigma * ((1/2)/torch.sqrt(eps + ln_f_var))  # (..., n_T, 1)
+    # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
+    dln_f_Xc = dln_f_Xbar * (1/ln_f_sigma) + 2/d * (dln_f_var * ln_f_Xc)  # (..., n_T, d)
+    # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
+    dln_f_mu = -dln_f_Xc.sum(-1, keepdim=True)  # (..., n_T, 1)
+    # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
+    dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    # grad of X, used in: X_L = blocks(X)
+    dX = blocks.backward(dX_L)  # (..., n_T, d)
+    # grad of W_tok, used in: X = ohe(idx) W_tok + W_pos[:n_T]; Z = X_s W_tokᵀ
+    dW_tok = dZ.reshape(-1, n_vocab).mT @ X_s.reshape(-1, d) + _scatter_add_rows(idx, dX, n_vocab)  # (n_vocab, d)
+    # grad of W_pos, used in: X = ohe(idx) W_tok + W_pos[:n_T]
+    dW_pos = _pad_rows(dX.reshape(-1, n_T, d).sum(0), n_context)  # (n_context, d)
+    # grad of ln_f_w, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
+    dln_f_w = (dln_f_Y * ln_f_Xbar).reshape(-1, d).sum(0)  # (d,)
+    # grad of ln_f_b, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
+    dln_f_b = dln_f_Y.reshape(-1, d).sum(0)  # (d,)
+    return {
+        "W_tok": dW_tok,
+        "W_pos": dW_pos,
+        "ln_f_w": dln_f_w,
+        "ln_f_b": dln_f_b,
+    }
+
+
+@torch.no_grad()
+def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
+    """GPT-2 (tied logits), logits: returns ``(out, cache)``.
+
+    idx: integer input (n_T,): token indices
+    W_tok: parameter (n_vocab, d): wte
+    W_pos: parameter (n_context, d): wpe
+    ln_f_w: parameter (d,)
+    ln_f_b: parameter (d,)
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    blocks: configuration, required: the gpt2_block stack
+    """
+    idx = torch.as_tensor(idx)
+    W_tok = torch.as_tensor(W_tok)
+    W_pos = torch.as_tensor(W_pos)
+    ln_f_w = torch.as_tensor(ln_f_w)
+    ln_f_b = torch.as_tensor(ln_f_b)
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
+    _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
+    n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
+    if not (n_T <= n_context):
+        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+    _check_indices("idx", idx, n_vocab)
+    X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
+    X_L = blocks.forward(X)  # (..., n_T, d)
+    ln_f_mu = 1/d * X_L.sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_f_sigma = torch.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    logits = ln_f_Y @ W_tok.mT  # (..., n_T, n_vocab)
+    cache = {"out_shape": logits.shape}
+    return logits, cache
+
+
+@torch.no_grad()
+def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e-05, blocks):
+    """GPT-2 (untied logits), loss: returns ``(out, cache)``.
+
+    idx: integer input (n_T,): token indices
+    W_tok: parameter (n_vocab, d): wte
+    W_pos: parameter (n_context, d): wpe
+    ln_f_w: parameter (d,)
+    ln_f_b: parameter (d,)
+    W_head: parameter (n_vocab, d): lm_head
+    b_head: parameter (n_vocab,)
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    blocks: configuration, required: the gpt2_block stack
+    """
+    idx = torch.as_tensor(idx)
+    W_tok = torch.as_tensor(W_tok)
+    W_pos = torch.as_tensor(W_pos)
+    ln_f_w = torch.as_tensor(ln_f_w)
+    ln_f_b = torch.as_tensor(ln_f_b)
+    W_head = torch.as_tensor(W_head)
+    b_head = torch.as_tensor(b_head)
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
+    _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
+    _check_shape("W_head", W_head, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
+    n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
+    n_batch = math.prod(dims["..."])  # sequences in the batch
+    if not (n_T <= n_context):
+        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+    if not (n_T >= 2):
+        raise ValueError(f"cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+    _check_indices("idx", idx, n_vocab)
+    X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
+    X_L = blocks.forward(X)  # (..., n_T, d)
+    ln_f_mu = 1/d * X_L.sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_f_sigma = torch.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
+    Z = X_s @ W_head.mT + b_head  # (..., n_T - 1, n_vocab)
+    ell = _logsumexp(Z).sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
+    loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    return loss, cache
+
+
+@torch.no_grad()
+def _untied_backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
+    idx = cache["idx"]
+    ln_f_w = cache["ln_f_w"]
+    W_head = cache["W_head"]
+    ln_f_Xc = cache["ln_f_Xc"]
+    ln_f_var = cache["ln_f_var"]
+    ln_f_sigma = cache["ln_f_sigma"]
+    ln_f_Xbar = cache["ln_f_Xbar"]
+    X_s = cache["X_s"]
+    Z = cache["Z"]
+    eps = cache["eps"]
+    blocks = cache["blocks"]
+    n_T = cache["n_T"]
+    n_vocab = cache["n_vocab"]
+    d = cache["d"]
+    n_context = cache["n_context"]
+    n_batch = cache["n_batch"]
+    grad_out = torch.as_tensor(grad_out)
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+    dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
+    # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
+    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    # grad of X_s, used in: Z = X_s W_headᵀ + 1 b_headᵀ
+    dX_s = dZ @ W_head  # (..., n_T - 1, d)
+    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
+    dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
+    dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
+    # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
+    dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(-1, keepdim=True) * (-1/ln_f_sigma**2)  # (..., n_T, 1)
+    # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
+    dln_f_var = dln_f_sigma * ((1/2)/torch.sqrt(eps + ln_f_var))  # (..., n_T, 1)
+    # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
+    dln_f_Xc = dln_f_Xbar * (1/ln_f_sigma) + 2/d * (dln_f_var * ln_f_Xc)  # (..., n_T, d)
+    # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
+    dln_f_mu = -dln_f_Xc.sum(-1, keepdim=True)  # (..., n_T, 1)
+    # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
+    dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    # grad of X, used in: X_L = blocks(X)
+    dX = blocks.backward(dX_L)  # (..., n_T, d)
+    # grad of W_tok, used in: X = ohe(idx) W_tok + W_pos[:n_T]
+    dW_tok = _scatter_add_rows(idx, dX, n_vocab)  # (n_vocab, d)
+    # grad of W_pos, used in: X = ohe(idx) W_tok + W_pos[:n_T]
+    dW_pos = _pad_rows(dX.reshape(-1, n_T, d).sum(0), n_context)  # (n_context, d)
+    # grad of ln_f_w, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
+    dln_f_w = (dln_f_Y * ln_f_Xbar).reshape(-1, d).sum(0)  # (d,)
+    # grad of ln_f_b, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
+    dln_f_b = dln_f_Y.reshape(-1, d).sum(0)  # (d,)
+    # grad of W_head, used in: Z = X_s W_headᵀ + 1 b_headᵀ
+    dW_head = dZ.reshape(-1, n_vocab).mT @ X_s.reshape(-1, d)  # (n_vocab, d)
+    # grad of b_head, used in: Z = X_s W_headᵀ + 1 b_headᵀ
+    db_head = dZ.reshape(-1, n_vocab).sum(0)  # (n_vocab,)
+    return {
+        "W_tok": dW_tok,
+        "W_pos": dW_pos,
+        "ln_f_w": dln_f_w,
+        "ln_f_b": dln_f_b,
+        "W_head": dW_head,
+        "b_head": db_head,
+    }
+
+
+@torch.no_grad()
+def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e-05, blocks):
+    """GPT-2 (untied logits), logits: returns ``(out, cache)``.
+
+    idx: integer input (n_T,): token indices
+    W_tok: parameter (n_vocab, d): wte
+    W_pos: parameter (n_context, d): wpe
+    ln_f_w: parameter (d,)
+    ln_f_b: parameter (d,)
+    W_head: parameter (n_vocab, d): lm_head
+    b_head: parameter (n_vocab,)
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    blocks: configuration, required: the gpt2_block stack
+    """
+    idx = torch.as_tensor(idx)
+    W_tok = torch.as_tensor(W_tok)
+    W_pos = torch.as_tensor(W_pos)
+    ln_f_w = torch.as_tensor(ln_f_w)
+    ln_f_b = torch.as_tensor(ln_f_b)
+    W_head = torch.as_tensor(W_head)
+    b_head = torch.as_tensor(b_head)
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
+    _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
+    _check_shape("W_head", W_head, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
+    n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
+    if not (n_T <= n_context):
+        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+    _check_indices("idx", idx, n_vocab)
+    X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
+    X_L = blocks.forward(X)  # (..., n_T, d)
+    ln_f_mu = 1/d * X_L.sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1)
+    ln_f_sigma = torch.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    logits = ln_f_Y @ W_head.mT + b_head  # (..., n_T, n_vocab)
+    cache = {"out_shape": logits.shape}
+    return logits, cache
+
+
+class _Blocks:
+    """The stack of gpt2_block layers: each block's derived forward in turn, then the derived
+    backward passes in reverse order (the rule of the ``Repeat`` primitive)."""
+
+    def __init__(self, layers, n_heads, eps, activation):
+        self.layers = layers
+        self.options = {"n_heads": n_heads, "eps": eps, "activation": activation}
+        self.caches, self.grads = [], []
+
+    def forward(self, X):
+        self.caches = []
+        for layer in self.layers:
+            X, cache = _block_forward(X, *layer, **self.options)
+            self.caches.append(cache)
+        return X
+
+    def backward(self, G):
+        self.grads = []
+        for cache in reversed(self.caches):
+            grads = _block_backward(G, cache)
+            G = grads.pop("X")
+            self.grads.insert(0, grads)
+        return G
+
+
+#: gpt2_block argument → (Hugging Face key after ``h.{i}.``, column block of c_attn or None).
+_BLOCK_KEYS = {
+    "ln_1_w": ("ln_1.weight", None),
+    "ln_1_b": ("ln_1.bias", None),
+    "W_q": ("attn.c_attn.weight", 0),
+    "b_q": ("attn.c_attn.bias", 0),
+    "W_k": ("attn.c_attn.weight", 1),
+    "b_k": ("attn.c_attn.bias", 1),
+    "W_v": ("attn.c_attn.weight", 2),
+    "b_v": ("attn.c_attn.bias", 2),
+    "W_o": ("attn.c_proj.weight", None),
+    "b_o": ("attn.c_proj.bias", None),
+    "ln_2_w": ("ln_2.weight", None),
+    "ln_2_b": ("ln_2.bias", None),
+    "W_1": ("mlp.c_fc.weight", None),
+    "b_1": ("mlp.c_fc.bias", None),
+    "W_2": ("mlp.c_proj.weight", None),
+    "b_2": ("mlp.c_proj.bias", None),
+}
+#: top-level argument → Hugging Face key.
+_TOP_KEYS = {
+    "W_tok": "wte.weight",
+    "W_pos": "wpe.weight",
+    "ln_f_w": "ln_f.weight",
+    "ln_f_b": "ln_f.bias",
+    "W_head": "lm_head.weight",
+    "b_head": "lm_head.bias",
+}
+
+
+def n_layers(params):
+    """The number of blocks, read from the ``h.{i}.`` keys."""
+    layers = {int(key.split(".")[1]) for key in params if key.startswith("h.")}
+    if layers != set(range(len(layers))):
+        raise ValueError(f"params: block indices {sorted(layers)} are not 0 … n_layer − 1")
+    return len(layers)
+
+
+def _get(params, key):
+    if key not in params:
+        raise ValueError(f"params: missing {key!r}")
+    return params[key]
+
+
+def _block_arguments(params, i):
+    arguments = []
+    for key, part in _BLOCK_KEYS.values():
+        value = _get(params, f"h.{i}.{key}")
+        if part is not None:  # q, k, v: column blocks of c_attn
+            width = value.shape[-1] // 3
+            value = value[..., part * width:(part + 1) * width]
+        arguments.append(value)
+    return arguments
+
+
+def _block_gradients(grads, i):
+    out, fused = {}, {}
+    for name, (key, part) in _BLOCK_KEYS.items():
+        if part is None:
+            out[f"h.{i}.{key}"] = grads[name]
+        else:
+            fused.setdefault(key, []).append(grads[name])
+    for key, parts in fused.items():
+        out[f"h.{i}.{key}"] = torch.cat(parts, dim=-1)
+    return out
+
+
+def _top_arguments(params):
+    tied = "lm_head.weight" not in params
+    names = [n for n in _TOP_KEYS if not (tied and n in ("W_head", "b_head"))]
+    arguments = [_get(params, _TOP_KEYS[n]) for n in names if _TOP_KEYS[n] != "lm_head.bias"]
+    if not tied:
+        W_head = arguments[-1]
+        arguments.append(params.get("lm_head.bias", W_head.new_zeros(W_head.shape[0])))
+    return tied, arguments
+
+
+def loss_and_grads(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
+    """Mean next-token cross-entropy of ``idx`` (B, n_T) and the gradient of every parameter."""
+    tied, arguments = _top_arguments(params)
+    blocks = _Blocks([_block_arguments(params, i) for i in range(n_layers(params))], n_heads, eps, activation)
+    forward, backward = (_tied_forward, _tied_backward) if tied else (_untied_forward, _untied_backward)
+    loss, cache = forward(idx, *arguments, eps=eps, blocks=blocks)
+    grads = backward(torch.ones_like(loss), cache)
+    out = {key: grads[name] for name, key in _TOP_KEYS.items() if name in grads and key in params}
+    for i, layer_grads in enumerate(blocks.grads):
+        out.update(_block_gradients(layer_grads, i))
+    return loss, out
+
+
+def logits(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
+    """Logits (B, n_T, n_vocab) of every position of ``idx`` (B, n_T)."""
+    tied, arguments = _top_arguments(params)
+    blocks = _Blocks([_block_arguments(params, i) for i in range(n_layers(params))], n_heads, eps, activation)
+    forward = _tied_logits_forward if tied else _untied_logits_forward
+    return forward(idx, *arguments, eps=eps, blocks=blocks)[0]
