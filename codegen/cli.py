@@ -105,6 +105,16 @@ def cmd_check(args) -> int:
     return 0 if worst <= args.tol else 1
 
 
+def cmd_train(args) -> int:
+    from .train_command import run
+
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"backprop: {e}", file=sys.stderr)
+        return 2
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="backprop", description=(
         "Derive the backward pass of Transformer components from their forward definitions "
@@ -129,6 +139,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--trials", type=int, default=3, help="random shapes per component (default 3)")
     s.add_argument("--tol", type=float, default=1e-10, help="largest accepted relative error")
     s.set_defaults(fn=cmd_check)
+    from .train_command import add_arguments
+
+    s = sub.add_parser("train", help="train a character-level GPT-2 with the generated backward pass",
+                       description="Train a character-level GPT-2 whose whole backward pass is generated code, "
+                                   "with AdamW; or fine-tune LoRA adapters of a checkpoint (--lora, --init).")
+    add_arguments(s)
+    s.set_defaults(fn=cmd_train)
     return p
 
 

@@ -40,6 +40,27 @@ def init_params(rng: np.random.Generator, n_layer: int, d: int, n_context: int, 
     return params
 
 
+#: adapted weight → (d_in, d_out) as multiples of d (q, k, v, attProj: d → d; expand d → 4d; contract 4d → d).
+LORA_SHAPES = {"q": (1, 1), "k": (1, 1), "v": (1, 1), "o": (1, 1), "fc": (1, 4), "proj": (4, 1)}
+
+
+def init_adapters(rng: np.random.Generator, params: dict, rank: int, std: float = 0.02,
+                  dtype=np.float32) -> dict[str, np.ndarray]:
+    """LoRA adapters for every block and the logits layer: A ~ N(0, std), B = 0 (Hu et al.)."""
+    if rank < 1:
+        raise ValueError(f"LoRA rank must be at least 1, got {rank}")
+    n_vocab, d = params["wte.weight"].shape
+    n_layer = len({k.split(".")[1] for k in params if k.startswith("h.")})
+    adapters = {}
+    for i in range(n_layer):
+        for name, (m_in, m_out) in LORA_SHAPES.items():
+            adapters[f"h.{i}.lora.{name}.A"] = (std * rng.standard_normal((m_in * d, rank))).astype(dtype)
+            adapters[f"h.{i}.lora.{name}.B"] = np.zeros((rank, m_out * d), dtype=dtype)
+    adapters["lm_head.lora.A"] = (std * rng.standard_normal((d, rank))).astype(dtype)
+    adapters["lm_head.lora.B"] = np.zeros((rank, n_vocab), dtype=dtype)
+    return adapters
+
+
 def reference_logits(params, idx, n_heads: int, eps: float = 1e-5, activation: str = "gelu_tanh"):
     """GPT-2's logits with torch operations, from Hugging Face-layout tensors."""
     import torch.nn.functional as F

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sympy import MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
 from derive.api import Component
-from derive.primitives import BatchSum, MergeHeads, SplitHeads, cotangent, matrix_children
+from derive.primitives import BatchSum, MergeHeads, RepeatBackward, SplitHeads, cotangent, matrix_children
 from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
 from derive.simplify import split_coefficient
@@ -164,7 +164,10 @@ def lower(derivation: Derivation) -> ModulePlan:
     forward_values = {d.expr: d.symbol for d in c.definitions}
     for st in backward:
         st.expr = st.expr.xreplace(forward_values)
-    backward = _live(backward, [st for _, st in gradient_statements if st is not None], ctx.names)
+    # Gradients are live, and so is a stack's backward pass: it computes its blocks' gradients.
+    roots = [st for _, st in gradient_statements if st is not None]
+    roots += [st for st in backward if st.expr.has(RepeatBackward)]
+    backward = _live(backward, roots, ctx.names)
     # A cotangent carries the batch only if its expression does (Δ of a loss term does not).
     for st in backward:
         symbol = next((s for s, name in ctx.names.items() if name == st.target), None)

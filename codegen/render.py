@@ -322,14 +322,25 @@ def render_model(target: str = "numpy") -> str:
             prefix = f"_{kind}_" if output == "loss" else f"_{kind}_logits_"
             parts.append(function_set(plan, backend, printer, prefix, forward_only=output == "logits"))
             components.append(plan.component)
+    from derive.components import gpt2_lora
+
+    lora_block_plan = lower(derive(gpt2_lora.block()))
+    parts.append(function_set(lora_block_plan, backend, printer, "_lora_block_"))
+    components.append(lora_block_plan.component)
+    for tied in (True, False):
+        plan = lower(derive(gpt2_lora.build(tied)))
+        parts.append(function_set(plan, backend, printer, f"_lora_{'tied' if tied else 'untied'}_"))
+        components.append(plan.component)
     imports, blocks = module_parts(printer, backend, components)
     top = gpt2.build(True)
+    adapters = [(a.name, a.name[2:], a.name[0]) for a in lora_block_plan.component.params if not a.frozen]
     block_keys = [(n, *(k.split(":") if ":" in k else (k, None))) for n, k in gpt2.HF_BLOCK.items()]
     return environment().get_template("model.py.jinja").render(
         target=target, imports=imports, blocks=blocks, parts=parts,
         block_text=[f"{d.name} = {text(d.expr)}" for d in gpt2.block().definitions],
         model_text=[f"{d.name} = {text(d.expr)}" for d in top.definitions],
         block_keys=block_keys, top_keys=list(gpt2.HF_TOP.items()),
+        lora_adapters=adapters, lora_weights=gpt2_lora.BLOCK_ADAPTERS,
     )
 
 

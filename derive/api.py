@@ -389,26 +389,29 @@ class Component:
         """
         from .simplify import simplify  # the simplifier imports this module's primitives
 
-        table: dict = {}
+        dims: dict = {}  # other's dimensions → this component's sizes
+        values: dict = {}  # other's arguments → this component's expressions
         for a in other.tensor_arguments:
             if a.name not in bind:
                 raise DefinitionError(f"{self.name}: including {other.name} needs {a.name!r}")
             value = sp.sympify(bind[a.name])
             for mine, theirs in zip(a.symbol.shape, value.shape):
-                if mine in table and table[mine] != theirs or (mine not in table and mine.is_Symbol is False
-                                                               and mine != theirs):
-                    raise _mismatch(f"include {other.name}", a.symbol, value)
                 if getattr(mine, "is_Symbol", False):
-                    table.setdefault(mine, theirs)
-            table[a.symbol] = value
+                    if dims.setdefault(mine, theirs) != theirs:
+                        raise _mismatch(f"include {other.name}", a.symbol, value)
+                elif mine != theirs:
+                    raise _mismatch(f"include {other.name}", a.symbol, value)
+            values[a.symbol] = value
         for a in other.configs:
             if a.symbol is not None:
-                table[a.symbol] = sp.sympify(bind[a.name] if a.name in bind else self._config_symbol(a.name))
+                values[a.symbol] = sp.sympify(bind[a.name] if a.name in bind else self._config_symbol(a.name))
         for symbol, config, options in other.scalars:
             if bind.get(config) not in options:
                 raise DefinitionError(f"{self.name}: including {other.name} needs {config!r} in {tuple(options)}")
-            table[symbol] = options[bind[config]]
-        table = {k: (v.xreplace(table) if isinstance(v, sp.Basic) else v) for k, v in table.items()}
+            values[symbol] = options[bind[config]].xreplace(dims)
+        # One simultaneous substitution: bound expressions are this component's and are not
+        # substituted again (their symbols may share names with other's).
+        table = {**dims, **values}
         for condition, message in other.requirements:
             condition = condition.xreplace(table)
             if condition is not sp.true:

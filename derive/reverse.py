@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, ZeroMatrix
 
 from .api import Component
-from .primitives import BatchSum, Cotangent, PadRows, Softmax, cotangent, matrix_children
+from .primitives import BatchSum, Cotangent, PadRows, Repeat, Softmax, cotangent, matrix_children
 from .rules import Rule, rule_for
 from .simplify import Context, Fact, derived_sums, simplify, split_coefficient, with_coefficient
 
@@ -101,13 +101,17 @@ def _topological(root: MatrixExpr) -> list[MatrixExpr]:
     return order
 
 
-def _depends(expr: MatrixExpr, symbols: set, memo: dict) -> bool:
+def _depends(expr: MatrixExpr, symbols: set, memo: dict, stacks: bool = False) -> bool:
+    """Does ``expr`` read one of ``symbols``?  With ``stacks``, a ``Repeat`` counts as reading
+    one: its blocks hold parameters of their own."""
     if expr in memo:
         return memo[expr]
     if isinstance(expr, MatrixSymbol):
         result = expr in symbols
+    elif stacks and isinstance(expr, Repeat):
+        result = True
     else:
-        result = any(_depends(c, symbols, memo) for c in matrix_children(expr))
+        result = any(_depends(c, symbols, memo, stacks) for c in matrix_children(expr))
     memo[expr] = result
     return result
 
@@ -151,7 +155,7 @@ def derive(component: Component) -> Derivation:
     differentiable = {a.symbol for a in component.tensor_arguments if a.receives_gradient}
     batched = {a.symbol for a in component.inputs}
     for d in defs:  # definitions are in dependency order
-        if _depends(d.expr, differentiable, {}):
+        if _depends(d.expr, differentiable, {}, stacks=True):
             differentiable.add(d.symbol)
         if _depends(d.expr, batched, {}):
             batched.add(d.symbol)
@@ -159,7 +163,7 @@ def derive(component: Component) -> Derivation:
     needs_memo: dict = {}
 
     def needs(e):
-        return _depends(e, differentiable, needs_memo)
+        return _depends(e, differentiable, needs_memo, stacks=True)
 
     def is_batched(e):
         return _depends(e, batched, {})
@@ -200,7 +204,8 @@ def derive(component: Component) -> Derivation:
                 continue
             rule = None
             for i, operand in enumerate(node.args):
-                if not isinstance(operand, MatrixExpr) or not needs(operand):
+                # A stack's backward runs for its blocks' parameters even when its input is frozen.
+                if not isinstance(operand, MatrixExpr) or not (needs(operand) or isinstance(node, Repeat)):
                     continue
                 rule = rule or rule_for(node)
                 result = rule.vjp(node, i, node_cot)

@@ -92,3 +92,33 @@ def test_parameter_counts_of_gpt2_small_from_the_definition():
     assert untied == {"per_block": 7_087_872, "total": 163_087_441}
     assert tied["total"] == 124_439_808 and tied["lora"] == 3_470_608
     assert parameter_count(0, 768, 1024, 50257, lora_rank=16)["lora"] == 816_400  # logits layer alone
+
+
+@pytest.mark.parametrize("tied", [True, False])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_lora_adapter_gradients_match_autograd_through_the_merged_model(tied, backend):
+    from codegen.gpt2_params import init_adapters
+
+    rng = np.random.default_rng(7)
+    params = _random_params(rng, 2, tied)
+    adapters = {k: v + 0.1 * rng.standard_normal(v.shape) for k, v in
+                init_adapters(rng, params, rank=3, dtype=np.float64).items()}  # B ≠ 0
+    idx = rng.integers(0, 11, (2, 6))
+    config = {"n_heads": 2, "alpha": 6.0}
+    t_params = {k: torch.tensor(v) for k, v in params.items()}
+    t_adapters = {k: torch.tensor(v, requires_grad=True) for k, v in adapters.items()}
+    ref = reference_loss(torch_gpt2.merge_lora(t_params, t_adapters, alpha=6.0), torch.tensor(idx), n_heads=2)
+    ref.backward()
+    if backend == "numpy":
+        loss, grads = np_gpt2.lora_loss_and_grads(params, adapters, idx, **config)
+    else:
+        loss, grads = torch_gpt2.lora_loss_and_grads(t_params, {k: v.detach() for k, v in t_adapters.items()},
+                                                     torch.tensor(idx), **config)
+        loss, grads = loss.numpy(), {k: v.numpy() for k, v in grads.items()}
+    assert abs(float(loss) - ref.item()) <= 1e-12 * ref.item()
+    assert set(grads) == set(adapters)
+    floor = 1e-3 * max(t.grad.abs().max().item() for t in t_adapters.values())
+    for key, t in t_adapters.items():
+        assert relative_error(grads[key], t.grad.numpy(), floor) <= 1e-10, key
+    merged_loss, _ = np_gpt2.loss_and_grads(np_gpt2.merge_lora(params, adapters, alpha=6.0), idx, n_heads=2)
+    assert abs(float(merged_loss) - float(loss)) <= 1e-12 * float(loss)  # merging changes nothing

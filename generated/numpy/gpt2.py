@@ -725,26 +725,539 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     return logits, cache
 
 
-class _Blocks:
-    """The stack of gpt2_block layers: each block's derived forward in turn, then the derived
-    backward passes in reverse order (the rule of the ``Repeat`` primitive)."""
+def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, A_q, B_q, A_k, B_k, A_v, B_v, A_o, B_o, A_fc, B_fc, A_proj, B_proj, *, n_heads, alpha, eps=1e-05, activation='gelu_tanh'):
+    """GPT-2 block with LoRA adapters: returns ``(out, cache)``.
 
-    def __init__(self, layers, n_heads, eps, activation):
-        self.layers = layers
-        self.options = {"n_heads": n_heads, "eps": eps, "activation": activation}
+    X: input (..., n_T, d)
+    ln_1_w: parameter, frozen (d,)
+    ln_1_b: parameter, frozen (d,)
+    W_q: parameter, frozen (d, d)
+    b_q: parameter, frozen (d,)
+    W_k: parameter, frozen (d, d)
+    b_k: parameter, frozen (d,)
+    W_v: parameter, frozen (d, d)
+    b_v: parameter, frozen (d,)
+    W_o: parameter, frozen (d, d)
+    b_o: parameter, frozen (d,)
+    ln_2_w: parameter, frozen (d,)
+    ln_2_b: parameter, frozen (d,)
+    W_1: parameter, frozen (d, d_ff)
+    b_1: parameter, frozen (d_ff,)
+    W_2: parameter, frozen (d_ff, d)
+    b_2: parameter, frozen (d,)
+    n_heads: configuration, required: attention heads
+    alpha: configuration, required: LoRA scale numerator: adapters are multiplied by alpha / r
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    activation: configuration, default 'gelu_tanh' (one of 'gelu_tanh', 'gelu', 'relu'): MLP activation
+    A_q: parameter (d, r): LoRA down projection of q
+    B_q: parameter (r, d): LoRA up projection of q
+    A_k: parameter (d, r): LoRA down projection of k
+    B_k: parameter (r, d): LoRA up projection of k
+    A_v: parameter (d, r): LoRA down projection of v
+    B_v: parameter (r, d): LoRA up projection of v
+    A_o: parameter (d, r): LoRA down projection of o
+    B_o: parameter (r, d): LoRA up projection of o
+    A_fc: parameter (d, r): LoRA down projection of fc
+    B_fc: parameter (r, d_ff): LoRA up projection of fc
+    A_proj: parameter (d_ff, r): LoRA down projection of proj
+    B_proj: parameter (r, d): LoRA up projection of proj
+    """
+    X = np.asarray(X)
+    ln_1_w = np.asarray(ln_1_w)
+    ln_1_b = np.asarray(ln_1_b)
+    W_q = np.asarray(W_q)
+    b_q = np.asarray(b_q)
+    W_k = np.asarray(W_k)
+    b_k = np.asarray(b_k)
+    W_v = np.asarray(W_v)
+    b_v = np.asarray(b_v)
+    W_o = np.asarray(W_o)
+    b_o = np.asarray(b_o)
+    ln_2_w = np.asarray(ln_2_w)
+    ln_2_b = np.asarray(ln_2_b)
+    W_1 = np.asarray(W_1)
+    b_1 = np.asarray(b_1)
+    W_2 = np.asarray(W_2)
+    b_2 = np.asarray(b_2)
+    A_q = np.asarray(A_q)
+    B_q = np.asarray(B_q)
+    A_k = np.asarray(A_k)
+    B_k = np.asarray(B_k)
+    A_v = np.asarray(A_v)
+    B_v = np.asarray(B_v)
+    A_o = np.asarray(A_o)
+    B_o = np.asarray(B_o)
+    A_fc = np.asarray(A_fc)
+    B_fc = np.asarray(B_fc)
+    A_proj = np.asarray(A_proj)
+    B_proj = np.asarray(B_proj)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
+    _check_shape("ln_1_b", ln_1_b, ("d",), dims, batched=False)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    _check_shape("W_o", W_o, ("d", "d"), dims, batched=False)
+    _check_shape("b_o", b_o, ("d",), dims, batched=False)
+    _check_shape("ln_2_w", ln_2_w, ("d",), dims, batched=False)
+    _check_shape("ln_2_b", ln_2_b, ("d",), dims, batched=False)
+    _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
+    _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("b_2", b_2, ("d",), dims, batched=False)
+    _check_shape("A_q", A_q, ("d", "r"), dims, batched=False)
+    _check_shape("B_q", B_q, ("r", "d"), dims, batched=False)
+    _check_shape("A_k", A_k, ("d", "r"), dims, batched=False)
+    _check_shape("B_k", B_k, ("r", "d"), dims, batched=False)
+    _check_shape("A_v", A_v, ("d", "r"), dims, batched=False)
+    _check_shape("B_v", B_v, ("r", "d"), dims, batched=False)
+    _check_shape("A_o", A_o, ("d", "r"), dims, batched=False)
+    _check_shape("B_o", B_o, ("r", "d"), dims, batched=False)
+    _check_shape("A_fc", A_fc, ("d", "r"), dims, batched=False)
+    _check_shape("B_fc", B_fc, ("r", "d_ff"), dims, batched=False)
+    _check_shape("A_proj", A_proj, ("d_ff", "r"), dims, batched=False)
+    _check_shape("B_proj", B_proj, ("r", "d"), dims, batched=False)
+    if not isinstance(n_heads, int) or n_heads < 1:
+        raise ValueError(f"n_heads must be a positive integer, got {n_heads!r}")
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
+    d, d_ff, r = dims["d"], dims["d_ff"], dims["r"]
+    if not (d % n_heads == 0):
+        raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
+    ln_1_mu = 1/d * X.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
+    ln_1_var = 1/d * (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_1_sigma = np.sqrt(eps + ln_1_var)  # (..., n_T, 1)
+    ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
+    ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
+    attn_Q = ln_1_Y @ (W_q + alpha/r * (A_q @ B_q)) + b_q  # (..., n_T, d)
+    attn_K = ln_1_Y @ (W_k + alpha/r * (A_k @ B_k)) + b_k  # (..., n_T, d)
+    attn_V = ln_1_Y @ (W_v + alpha/r * (A_v @ B_v)) + b_v  # (..., n_T, d)
+    attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    attn_S = math.sqrt(n_heads)/math.sqrt(d) * (attn_Q_h @ attn_K_h.swapaxes(-1, -2))  # (..., n_heads, n_T, n_T)
+    attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
+    attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
+    proj_Y = attn_A @ (W_o + alpha/r * (A_o @ B_o)) + b_o  # (..., n_T, d)
+    a5 = X + proj_Y  # (..., n_T, d)
+    ln_2_mu = 1/d * a5.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_2_Xc = a5 - ln_2_mu  # (..., n_T, d)
+    ln_2_var = 1/d * (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_2_sigma = np.sqrt(eps + ln_2_var)  # (..., n_T, 1)
+    ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
+    ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
+    mlp_H = ln_2_Y @ (W_1 + alpha/r * (A_fc @ B_fc)) + b_1  # (..., n_T, d_ff)
+    mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
+    mlp_Y = mlp_A @ (W_2 + alpha/r * (A_proj @ B_proj)) + b_2  # (..., n_T, d)
+    Y = a5 + mlp_Y  # (..., n_T, d)
+    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "r": r, "out_shape": Y.shape}
+    return Y, cache
+
+
+def _lora_block_backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
+    ln_1_w = cache["ln_1_w"]
+    W_q = cache["W_q"]
+    W_k = cache["W_k"]
+    W_v = cache["W_v"]
+    W_o = cache["W_o"]
+    ln_2_w = cache["ln_2_w"]
+    W_1 = cache["W_1"]
+    W_2 = cache["W_2"]
+    A_q = cache["A_q"]
+    B_q = cache["B_q"]
+    A_k = cache["A_k"]
+    B_k = cache["B_k"]
+    A_v = cache["A_v"]
+    B_v = cache["B_v"]
+    A_o = cache["A_o"]
+    B_o = cache["B_o"]
+    A_fc = cache["A_fc"]
+    B_fc = cache["B_fc"]
+    A_proj = cache["A_proj"]
+    B_proj = cache["B_proj"]
+    ln_1_Xc = cache["ln_1_Xc"]
+    ln_1_var = cache["ln_1_var"]
+    ln_1_sigma = cache["ln_1_sigma"]
+    ln_1_Y = cache["ln_1_Y"]
+    attn_Q_h = cache["attn_Q_h"]
+    attn_K_h = cache["attn_K_h"]
+    attn_V_h = cache["attn_V_h"]
+    attn_P = cache["attn_P"]
+    attn_A = cache["attn_A"]
+    ln_2_Xc = cache["ln_2_Xc"]
+    ln_2_var = cache["ln_2_var"]
+    ln_2_sigma = cache["ln_2_sigma"]
+    ln_2_Y = cache["ln_2_Y"]
+    mlp_H = cache["mlp_H"]
+    mlp_A = cache["mlp_A"]
+    n_heads = cache["n_heads"]
+    alpha = cache["alpha"]
+    eps = cache["eps"]
+    activation = cache["activation"]
+    d = cache["d"]
+    d_ff = cache["d_ff"]
+    r = cache["r"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of mlp_Y, used in: Y = a5 + mlp_Y
+    dmlp_Y = grad_out  # (..., n_T, d)
+    # grad of mlp_A, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
+    dmlp_A = dmlp_Y @ (W_2.swapaxes(-1, -2) + alpha/r * (B_proj.swapaxes(-1, -2) @ A_proj.swapaxes(-1, -2)))  # (..., n_T, d_ff)
+    # grad of mlp_H, used in: mlp_A = activation(mlp_H)
+    dmlp_H = dmlp_A * _ACTIVATION_GRAD[activation](mlp_H)  # (..., n_T, d_ff)
+    # grad of ln_2_Y, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
+    dln_2_Y = dmlp_H @ (W_1.swapaxes(-1, -2) + alpha/r * (B_fc.swapaxes(-1, -2) @ A_fc.swapaxes(-1, -2)))  # (..., n_T, d)
+    # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
+    dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
+    # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
+    dln_2_sigma = (dln_2_Xbar * ln_2_Xc).sum(axis=-1, keepdims=True) * (-1/ln_2_sigma**2)  # (..., n_T, 1)
+    # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
+    dln_2_var = dln_2_sigma * ((1/2)/np.sqrt(eps + ln_2_var))  # (..., n_T, 1)
+    # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
+    dln_2_Xc = dln_2_Xbar * (1/ln_2_sigma) + 2/d * (dln_2_var * ln_2_Xc)  # (..., n_T, d)
+    # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
+    dln_2_mu = -dln_2_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
+    da5 = grad_out + dln_2_Xc + 1/d * dln_2_mu  # (..., n_T, d)
+    # grad of proj_Y, used in: a5 = X + proj_Y
+    dproj_Y = da5  # (..., n_T, d)
+    # grad of attn_A, used in: proj_Y = attn_A (W_o + (alpha/r) A_o B_o) + 1 b_oᵀ
+    dattn_A = dproj_Y @ (W_o.swapaxes(-1, -2) + alpha/r * (B_o.swapaxes(-1, -2) @ A_o.swapaxes(-1, -2)))  # (..., n_T, d)
+    # common subexpression
+    t7 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    # grad of attn_P, used in: attn_A = merge_h(attn_P attn_V_h)
+    dattn_P = t7 @ attn_V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
+    # grad of attn_S, used in: attn_P = softmax[True](attn_S)
+    dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
+    # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
+    dattn_V_h = attn_P.swapaxes(-1, -2) @ t7  # (..., n_heads, n_T, d/n_heads)
+    # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
+    dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.swapaxes(-1, -2) @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
+    # grad of attn_Q_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
+    dattn_Q_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S @ attn_K_h)  # (..., n_heads, n_T, d/n_heads)
+    # grad of attn_V, used in: attn_V_h = split_h(attn_V)
+    dattn_V = _merge_heads(dattn_V_h)  # (..., n_T, d)
+    # grad of attn_K, used in: attn_K_h = split_h(attn_K)
+    dattn_K = _merge_heads(dattn_K_h)  # (..., n_T, d)
+    # grad of attn_Q, used in: attn_Q_h = split_h(attn_Q)
+    dattn_Q = _merge_heads(dattn_Q_h)  # (..., n_T, d)
+    # grad of ln_1_Y, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ; attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ; attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
+    dln_1_Y = dattn_V @ (W_v.swapaxes(-1, -2) + alpha/r * (B_v.swapaxes(-1, -2) @ A_v.swapaxes(-1, -2))) + dattn_K @ (W_k.swapaxes(-1, -2) + alpha/r * (B_k.swapaxes(-1, -2) @ A_k.swapaxes(-1, -2))) + dattn_Q @ (W_q.swapaxes(-1, -2) + alpha/r * (B_q.swapaxes(-1, -2) @ A_q.swapaxes(-1, -2)))  # (..., n_T, d)
+    # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
+    dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
+    # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
+    dln_1_sigma = (dln_1_Xbar * ln_1_Xc).sum(axis=-1, keepdims=True) * (-1/ln_1_sigma**2)  # (..., n_T, 1)
+    # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
+    dln_1_var = dln_1_sigma * ((1/2)/np.sqrt(eps + ln_1_var))  # (..., n_T, 1)
+    # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
+    dln_1_Xc = dln_1_Xbar * (1/ln_1_sigma) + 2/d * (dln_1_var * ln_1_Xc)  # (..., n_T, d)
+    # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
+    dln_1_mu = -dln_1_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
+    dX = da5 + dln_1_Xc + 1/d * dln_1_mu  # (..., n_T, d)
+    # common subexpression
+    t4 = ln_1_Y.reshape(-1, d).T @ dattn_Q.reshape(-1, d)  # (d, d)
+    # grad of A_q, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ
+    dA_q = alpha/r * (t4 @ B_q.swapaxes(-1, -2))  # (d, r)
+    # grad of B_q, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ
+    dB_q = alpha/r * (A_q.swapaxes(-1, -2) @ t4)  # (r, d)
+    # common subexpression
+    t5 = ln_1_Y.reshape(-1, d).T @ dattn_K.reshape(-1, d)  # (d, d)
+    # grad of A_k, used in: attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ
+    dA_k = alpha/r * (t5 @ B_k.swapaxes(-1, -2))  # (d, r)
+    # grad of B_k, used in: attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ
+    dB_k = alpha/r * (A_k.swapaxes(-1, -2) @ t5)  # (r, d)
+    # common subexpression
+    t3 = ln_1_Y.reshape(-1, d).T @ dattn_V.reshape(-1, d)  # (d, d)
+    # grad of A_v, used in: attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
+    dA_v = alpha/r * (t3 @ B_v.swapaxes(-1, -2))  # (d, r)
+    # grad of B_v, used in: attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
+    dB_v = alpha/r * (A_v.swapaxes(-1, -2) @ t3)  # (r, d)
+    # common subexpression
+    t6 = attn_A.reshape(-1, d).T @ dproj_Y.reshape(-1, d)  # (d, d)
+    # grad of A_o, used in: proj_Y = attn_A (W_o + (alpha/r) A_o B_o) + 1 b_oᵀ
+    dA_o = alpha/r * (t6 @ B_o.swapaxes(-1, -2))  # (d, r)
+    # grad of B_o, used in: proj_Y = attn_A (W_o + (alpha/r) A_o B_o) + 1 b_oᵀ
+    dB_o = alpha/r * (A_o.swapaxes(-1, -2) @ t6)  # (r, d)
+    # common subexpression
+    t2 = ln_2_Y.reshape(-1, d).T @ dmlp_H.reshape(-1, d_ff)  # (d, d_ff)
+    # grad of A_fc, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
+    dA_fc = alpha/r * (t2 @ B_fc.swapaxes(-1, -2))  # (d, r)
+    # grad of B_fc, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
+    dB_fc = alpha/r * (A_fc.swapaxes(-1, -2) @ t2)  # (r, d_ff)
+    # common subexpression
+    t1 = mlp_A.reshape(-1, d_ff).T @ dmlp_Y.reshape(-1, d)  # (d_ff, d)
+    # grad of A_proj, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
+    dA_proj = alpha/r * (t1 @ B_proj.swapaxes(-1, -2))  # (d_ff, r)
+    # grad of B_proj, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
+    dB_proj = alpha/r * (A_proj.swapaxes(-1, -2) @ t1)  # (r, d)
+    return {
+        "X": dX,
+        "A_q": dA_q,
+        "B_q": dB_q,
+        "A_k": dA_k,
+        "B_k": dB_k,
+        "A_v": dA_v,
+        "B_v": dB_v,
+        "A_o": dA_o,
+        "B_o": dB_o,
+        "A_fc": dA_fc,
+        "B_fc": dB_fc,
+        "A_proj": dA_proj,
+        "B_proj": dB_proj,
+    }
+
+
+def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alpha, eps=1e-05, blocks):
+    """GPT-2 with LoRA adapters, loss: returns ``(out, cache)``.
+
+    idx: integer input (n_T,)
+    W_tok: parameter, frozen (n_vocab, d)
+    W_pos: parameter, frozen (n_context, d)
+    ln_f_w: parameter, frozen (d,)
+    ln_f_b: parameter, frozen (d,)
+    alpha: configuration, required: LoRA scale numerator
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    blocks: configuration, required: the gpt2_lora_block stack
+    A_head: parameter (d, r): LoRA down projection of head
+    B_head: parameter (r, n_vocab): LoRA up projection of head
+    """
+    idx = np.asarray(idx)
+    W_tok = np.asarray(W_tok)
+    W_pos = np.asarray(W_pos)
+    ln_f_w = np.asarray(ln_f_w)
+    ln_f_b = np.asarray(ln_f_b)
+    A_head = np.asarray(A_head)
+    B_head = np.asarray(B_head)
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
+    _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
+    _check_shape("A_head", A_head, ("d", "r"), dims, batched=False)
+    _check_shape("B_head", B_head, ("r", "n_vocab"), dims, batched=False)
+    n_T, n_vocab, d, n_context, r = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"], dims["r"]
+    n_batch = math.prod(dims["..."])  # sequences in the batch
+    if not (n_T <= n_context):
+        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+    if not (n_T >= 2):
+        raise ValueError(f"cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+    _check_indices("idx", idx, n_vocab)
+    X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
+    X_L = blocks.forward(X)  # (..., n_T, d)
+    ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
+    Z = X_s @ (W_tok.swapaxes(-1, -2) + alpha/r * (A_head @ B_head))  # (..., n_T - 1, n_vocab)
+    ell = _logsumexp(Z).sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
+    return loss, cache
+
+
+def _lora_tied_backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
+    idx = cache["idx"]
+    W_tok = cache["W_tok"]
+    ln_f_w = cache["ln_f_w"]
+    A_head = cache["A_head"]
+    B_head = cache["B_head"]
+    ln_f_Xc = cache["ln_f_Xc"]
+    ln_f_var = cache["ln_f_var"]
+    ln_f_sigma = cache["ln_f_sigma"]
+    X_s = cache["X_s"]
+    Z = cache["Z"]
+    alpha = cache["alpha"]
+    eps = cache["eps"]
+    blocks = cache["blocks"]
+    n_T = cache["n_T"]
+    n_vocab = cache["n_vocab"]
+    d = cache["d"]
+    r = cache["r"]
+    n_batch = cache["n_batch"]
+    grad_out = np.asarray(grad_out)
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+    dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
+    # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
+    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    # grad of X_s, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
+    dX_s = dZ @ (W_tok + alpha/r * (B_head.swapaxes(-1, -2) @ A_head.swapaxes(-1, -2)))  # (..., n_T - 1, d)
+    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
+    dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
+    dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
+    # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
+    dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(axis=-1, keepdims=True) * (-1/ln_f_sigma**2)  # (..., n_T, 1)
+    # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
+    dln_f_var = dln_f_sigma * ((1/2)/np.sqrt(eps + ln_f_var))  # (..., n_T, 1)
+    # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
+    dln_f_Xc = dln_f_Xbar * (1/ln_f_sigma) + 2/d * (dln_f_var * ln_f_Xc)  # (..., n_T, d)
+    # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
+    dln_f_mu = -dln_f_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
+    dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    # grad of X, used in: X_L = blocks(X)
+    dX = blocks.backward(dX_L)  # (..., n_T, d)
+    # common subexpression
+    t1 = X_s.reshape(-1, d).T @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
+    # grad of A_head, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
+    dA_head = alpha/r * (t1 @ B_head.swapaxes(-1, -2))  # (d, r)
+    # grad of B_head, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
+    dB_head = alpha/r * (A_head.swapaxes(-1, -2) @ t1)  # (r, n_vocab)
+    return {
+        "A_head": dA_head,
+        "B_head": dB_head,
+    }
+
+
+def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_head, B_head, *, alpha, eps=1e-05, blocks):
+    """GPT-2 with LoRA adapters, loss: returns ``(out, cache)``.
+
+    idx: integer input (n_T,)
+    W_tok: parameter, frozen (n_vocab, d)
+    W_pos: parameter, frozen (n_context, d)
+    ln_f_w: parameter, frozen (d,)
+    ln_f_b: parameter, frozen (d,)
+    W_head: parameter, frozen (n_vocab, d)
+    b_head: parameter, frozen (n_vocab,)
+    alpha: configuration, required: LoRA scale numerator
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    blocks: configuration, required: the gpt2_lora_block stack
+    A_head: parameter (d, r): LoRA down projection of head
+    B_head: parameter (r, n_vocab): LoRA up projection of head
+    """
+    idx = np.asarray(idx)
+    W_tok = np.asarray(W_tok)
+    W_pos = np.asarray(W_pos)
+    ln_f_w = np.asarray(ln_f_w)
+    ln_f_b = np.asarray(ln_f_b)
+    W_head = np.asarray(W_head)
+    b_head = np.asarray(b_head)
+    A_head = np.asarray(A_head)
+    B_head = np.asarray(B_head)
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
+    _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
+    _check_shape("W_head", W_head, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
+    _check_shape("A_head", A_head, ("d", "r"), dims, batched=False)
+    _check_shape("B_head", B_head, ("r", "n_vocab"), dims, batched=False)
+    n_T, n_vocab, d, n_context, r = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"], dims["r"]
+    n_batch = math.prod(dims["..."])  # sequences in the batch
+    if not (n_T <= n_context):
+        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+    if not (n_T >= 2):
+        raise ValueError(f"cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+    _check_indices("idx", idx, n_vocab)
+    X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
+    X_L = blocks.forward(X)  # (..., n_T, d)
+    ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
+    Z = X_s @ (W_head.swapaxes(-1, -2) + alpha/r * (A_head @ B_head)) + b_head  # (..., n_T - 1, n_vocab)
+    ell = _logsumexp(Z).sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
+    return loss, cache
+
+
+def _lora_untied_backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
+    idx = cache["idx"]
+    ln_f_w = cache["ln_f_w"]
+    W_head = cache["W_head"]
+    A_head = cache["A_head"]
+    B_head = cache["B_head"]
+    ln_f_Xc = cache["ln_f_Xc"]
+    ln_f_var = cache["ln_f_var"]
+    ln_f_sigma = cache["ln_f_sigma"]
+    X_s = cache["X_s"]
+    Z = cache["Z"]
+    alpha = cache["alpha"]
+    eps = cache["eps"]
+    blocks = cache["blocks"]
+    n_T = cache["n_T"]
+    n_vocab = cache["n_vocab"]
+    d = cache["d"]
+    r = cache["r"]
+    n_batch = cache["n_batch"]
+    grad_out = np.asarray(grad_out)
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+    dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
+    # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
+    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    # grad of X_s, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
+    dX_s = dZ @ (W_head + alpha/r * (B_head.swapaxes(-1, -2) @ A_head.swapaxes(-1, -2)))  # (..., n_T - 1, d)
+    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
+    dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
+    dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
+    # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
+    dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(axis=-1, keepdims=True) * (-1/ln_f_sigma**2)  # (..., n_T, 1)
+    # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
+    dln_f_var = dln_f_sigma * ((1/2)/np.sqrt(eps + ln_f_var))  # (..., n_T, 1)
+    # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
+    dln_f_Xc = dln_f_Xbar * (1/ln_f_sigma) + 2/d * (dln_f_var * ln_f_Xc)  # (..., n_T, d)
+    # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
+    dln_f_mu = -dln_f_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
+    dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    # grad of X, used in: X_L = blocks(X)
+    dX = blocks.backward(dX_L)  # (..., n_T, d)
+    # common subexpression
+    t1 = X_s.reshape(-1, d).T @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
+    # grad of A_head, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
+    dA_head = alpha/r * (t1 @ B_head.swapaxes(-1, -2))  # (d, r)
+    # grad of B_head, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
+    dB_head = alpha/r * (A_head.swapaxes(-1, -2) @ t1)  # (r, n_vocab)
+    return {
+        "A_head": dA_head,
+        "B_head": dB_head,
+    }
+
+
+class _Blocks:
+    """The stack of blocks: each block's derived forward in turn, then the derived backward
+    passes in reverse order (the rule of the ``Repeat`` primitive)."""
+
+    def __init__(self, layers, options, forward=_block_forward, backward=_block_backward):
+        self.layers, self.options = layers, options
+        self.block_forward, self.block_backward = forward, backward
         self.caches, self.grads = [], []
 
     def forward(self, X):
         self.caches = []
         for layer in self.layers:
-            X, cache = _block_forward(X, *layer, **self.options)
+            X, cache = self.block_forward(X, *layer, **self.options)
             self.caches.append(cache)
         return X
 
     def backward(self, G):
         self.grads = []
         for cache in reversed(self.caches):
-            grads = _block_backward(G, cache)
+            grads = self.block_backward(G, cache)
             G = grads.pop("X")
             self.grads.insert(0, grads)
         return G
@@ -830,7 +1343,8 @@ def _top_arguments(params):
 def loss_and_grads(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
     """Mean next-token cross-entropy of ``idx`` (B, n_T) and the gradient of every parameter."""
     tied, arguments = _top_arguments(params)
-    blocks = _Blocks([_block_arguments(params, i) for i in range(n_layers(params))], n_heads, eps, activation)
+    options = {"n_heads": n_heads, "eps": eps, "activation": activation}
+    blocks = _Blocks([_block_arguments(params, i) for i in range(n_layers(params))], options)
     forward, backward = (_tied_forward, _tied_backward) if tied else (_untied_forward, _untied_backward)
     loss, cache = forward(idx, *arguments, eps=eps, blocks=blocks)
     grads = backward(np.ones_like(loss), cache)
@@ -843,6 +1357,61 @@ def loss_and_grads(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
 def logits(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
     """Logits (B, n_T, n_vocab) of every position of ``idx`` (B, n_T)."""
     tied, arguments = _top_arguments(params)
-    blocks = _Blocks([_block_arguments(params, i) for i in range(n_layers(params))], n_heads, eps, activation)
+    options = {"n_heads": n_heads, "eps": eps, "activation": activation}
+    blocks = _Blocks([_block_arguments(params, i) for i in range(n_layers(params))], options)
     forward = _tied_logits_forward if tied else _untied_logits_forward
     return forward(idx, *arguments, eps=eps, blocks=blocks)[0]
+
+
+#: LoRA adapter → the block weight it adapts; adapters are ``h.{i}.lora.{name}.A`` (d_in, r) and
+#: ``.B`` (r, d_out), and ``lm_head.lora.A`` / ``.B`` for the logits layer (d → n_vocab).
+_LORA_ADAPTERS = [("A_q", "q", "A"), ("B_q", "q", "B"), ("A_k", "k", "A"), ("B_k", "k", "B"), ("A_v", "v", "A"), ("B_v", "v", "B"), ("A_o", "o", "A"), ("B_o", "o", "B"), ("A_fc", "fc", "A"), ("B_fc", "fc", "B"), ("A_proj", "proj", "A"), ("B_proj", "proj", "B")]
+_LORA_WEIGHTS = {"q": "W_q", "k": "W_k", "v": "W_v", "o": "W_o", "fc": "W_1", "proj": "W_2"}
+
+
+def lora_loss_and_grads(params, adapters, idx, *, n_heads, alpha, eps=1e-5, activation="gelu_tanh"):
+    """Loss of the frozen model ``params`` with LoRA ``adapters``, and the adapters' gradients."""
+    tied, arguments = _top_arguments(params)
+    layers = [_block_arguments(params, i) + [_get(adapters, f"h.{i}.lora.{name}.{part}")
+                                            for _, name, part in _LORA_ADAPTERS]
+              for i in range(n_layers(params))]
+    options = {"n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation}
+    blocks = _Blocks(layers, options, _lora_block_forward, _lora_block_backward)
+    forward, backward = (_lora_tied_forward, _lora_tied_backward) if tied else (
+        _lora_untied_forward, _lora_untied_backward)
+    head = [_get(adapters, "lm_head.lora.A"), _get(adapters, "lm_head.lora.B")]
+    loss, cache = forward(idx, *arguments, *head, alpha=alpha, eps=eps, blocks=blocks)
+    grads = backward(np.ones_like(loss), cache)
+    out = {"lm_head.lora.A": grads["A_head"], "lm_head.lora.B": grads["B_head"]}
+    for i, layer_grads in enumerate(blocks.grads):
+        for arg, name, part in _LORA_ADAPTERS:
+            out[f"h.{i}.lora.{name}.{part}"] = layer_grads[arg]
+    return loss, out
+
+
+def merge_lora(params, adapters, *, alpha):
+    """The base parameters with each adapter's (alpha / r) A B added to its weight.
+
+    q, k, v go into their column blocks of c_attn; a LoRA logits layer on tied weights
+    gives an untied ``lm_head.weight`` (without bias), leaving ``wte.weight`` as it was.
+    """
+    merged = dict(params)
+
+    def delta(prefix):
+        A, B = _get(adapters, f"{prefix}.A"), _get(adapters, f"{prefix}.B")
+        return (alpha / A.shape[1]) * (A @ B)
+
+    for i in range(n_layers(params)):
+        for name, weight in _LORA_WEIGHTS.items():
+            key, part = _BLOCK_KEYS[weight]
+            key, change = f"h.{i}.{key}", delta(f"h.{i}.lora.{name}")
+            if part is None:
+                merged[key] = merged[key] + change
+            else:
+                width = merged[key].shape[-1] // 3
+                column = np.zeros_like(merged[key])
+                column[:, part * width:(part + 1) * width] = change
+                merged[key] = merged[key] + column
+    head = merged.get("lm_head.weight", params["wte.weight"])
+    merged["lm_head.weight"] = head + delta("lm_head.lora").T
+    return merged

@@ -1,0 +1,100 @@
+"""The ``backprop train`` command: flags, outputs, summary."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+from .training import (
+    BACKENDS,
+    CharData,
+    TrainConfig,
+    default_corpus,
+    plot,
+    sample,
+    save_checkpoint,
+    train_loop,
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    p.add_argument("--data", help="a UTF-8 text file (default: the Python reference manual that ships with Python)")
+    p.add_argument("--out", default="runs/char-gpt2", help="folder for the checkpoint, plot and sample "
+                                                           "(default: runs/char-gpt2)")
+    p.add_argument("--backend", choices=BACKENDS, default=d.backend,
+                   help="whose backward pass: the generated NumPy or Torch code, or torch autograd (default numpy)")
+    p.add_argument("--layers", type=int, default=d.layers, help=f"blocks (default {d.layers})")
+    p.add_argument("--width", type=int, default=d.width, help=f"model width d (default {d.width})")
+    p.add_argument("--heads", type=int, default=d.heads, help=f"attention heads (default {d.heads})")
+    p.add_argument("--context", type=int, default=d.context, help=f"tokens per sequence (default {d.context})")
+    p.add_argument("--batch", type=int, default=d.batch, help=f"sequences per step (default {d.batch})")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay on matrices")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
+    p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between validation losses")
+    p.add_argument("--untied", action="store_true", help="an untied logits layer with bias (the paper's)")
+    p.add_argument("--sample-chars", type=int, default=d.sample_chars, help="characters to sample at the end")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _config(args) -> TrainConfig:
+    names = {f.name for f in fields(TrainConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values["tied"] = not args.untied
+    config = TrainConfig(**values)
+    for name in ("layers", "width", "heads", "context", "batch", "steps", "eval_every"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    if config.width % config.heads:
+        raise ValueError(f"--width {config.width} must be divisible by --heads {config.heads}")
+    if config.context < 2:
+        raise ValueError("--context must be at least 2 (each position predicts the next)")
+    return config
+
+
+def _text(path: str | None) -> tuple[str, str]:
+    if path is None:
+        return default_corpus()
+    text = Path(path).read_text(encoding="utf-8")
+    if not text:
+        raise ValueError(f"{path} is empty")
+    return text, path
+
+
+def run(args) -> int:
+    config = _config(args)
+    text, source = _text(args.data)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from .gpt2_params import init_params
+
+    data = CharData(text)
+    params = init_params(np.random.default_rng(config.seed), config.layers, config.width, config.context,
+                         len(data.vocab), tied=config.tied)
+    count = sum(v.size for v in params.values())
+    print(f"data: {source}: {len(text):,} characters, vocabulary {len(data.vocab)}", file=sys.stderr)
+    print(f"model: {config.layers} layers, d {config.width}, {config.heads} heads, context {config.context}, "
+          f"{count:,} parameters; backward: {config.backend}", file=sys.stderr)
+    result = train_loop(params, data, config, progress=not args.no_progress)
+    checkpoint, picture, sample_path = out / "model.safetensors", out / "loss.png", out / "sample.txt"
+    save_checkpoint(checkpoint, params, config, data.vocab)
+    name = Path(args.data).name if args.data else "the Python reference manual"
+    plot(result, picture, f"char-level GPT-2 ({config.backend} backward) on {name}")
+    text_sample = sample(params, data, config, config.sample_chars) if config.sample_chars else ""
+    sample_path.write_text(text_sample, encoding="utf-8")
+    summary = {"steps": config.steps, "first_loss": result.losses[0], "last_loss": result.losses[-1],
+               "val_losses": dict(zip(result.val_steps, result.val_losses)),
+               "tokens_per_s": round(result.tokens_per_s), "seconds": round(result.seconds, 1)}
+    (out / "history.json").write_text(json.dumps({"losses": result.losses, **summary}, indent=1))
+    print(f"loss {result.losses[0]:.3f} → {result.losses[-1]:.3f}, validation {result.val_losses[-1]:.3f}; "
+          f"{result.tokens_per_s:,.0f} tokens/s, {result.seconds:.0f} s")
+    print(f"wrote {checkpoint}, {picture}, {sample_path}, {out / 'history.json'}")
+    if text_sample:
+        print("sample:\n" + text_sample)
+    return 0

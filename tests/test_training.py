@@ -1,0 +1,67 @@
+"""`backprop train`: the generated backward against autograd in a training run, outputs, checkpoints."""
+import numpy as np
+import pytest
+
+from codegen import safetensors
+from codegen.cli import main
+from codegen.gpt2_params import init_params
+from codegen.training import CharData, TrainConfig, default_corpus, load_checkpoint, train_loop
+
+
+@pytest.fixture(scope="module")
+def data():
+    return CharData(default_corpus()[0][:30_000])
+
+
+def _losses(data, backend):
+    config = TrainConfig(layers=2, width=32, heads=2, context=16, batch=4, steps=20, eval_every=20,
+                         eval_batches=1, backend=backend)
+    params = init_params(np.random.default_rng(0), 2, 32, 16, len(data.vocab))
+    return np.array(train_loop(params, data, config, progress=False).losses)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_twenty_steps_match_torch_autograd(data, backend):
+    ours, reference = _losses(data, backend), _losses(data, "autograd")
+    assert ours[-1] < ours[0] - 0.5  # it learns
+    np.testing.assert_allclose(ours, reference, rtol=1e-5)  # float32, same seed, same batches
+
+
+def test_safetensors_round_trip(tmp_path):
+    tensors = {"b": np.arange(6, dtype=np.float32).reshape(2, 3), "a": np.array([1, -2], dtype=np.int64)}
+    safetensors.save(tmp_path / "t.safetensors", tensors, {"note": "x"})
+    blob = (tmp_path / "t.safetensors").read_bytes()
+    assert blob[8:9] == b"{" and b"pickle" not in blob
+    loaded, metadata = safetensors.load(tmp_path / "t.safetensors")
+    assert metadata == {"note": "x"} and set(loaded) == {"a", "b"}
+    for k in tensors:
+        np.testing.assert_array_equal(loaded[k], tensors[k])
+        assert loaded[k].dtype == tensors[k].dtype
+    (tmp_path / "bad").write_bytes(b"\xff" * 16)
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        safetensors.load(tmp_path / "bad")
+
+
+def test_train_command_writes_checkpoint_plot_and_sample(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(corpus), "--out", str(out), "--steps", "6", "--layers", "1",
+                 "--width", "16", "--heads", "2", "--context", "8", "--batch", "2", "--eval-every", "3",
+                 "--sample-chars", "12", "--no-progress"]) == 0
+    assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    params, config, vocab, _ = load_checkpoint(out / "model.safetensors")
+    assert config.layers == 1 and config.width == 16 and "".join(vocab) == "".join(sorted(set(corpus.read_text())))
+    assert params["wte.weight"].shape == (len(vocab), 16)
+    assert len((out / "sample.txt").read_text()) == 12
+    assert "loss" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--width", "10", "--heads", "4"], "divisible"),
+    (["--context", "1"], "context"),
+    (["--data", "/nonexistent/text.txt"], "nonexistent"),
+])
+def test_train_command_rejects_bad_flags(tmp_path, flags, message, capsys):
+    assert main(["train", "--out", str(tmp_path), "--steps", "1", *flags]) == 2
+    assert message in capsys.readouterr().err
