@@ -115,6 +115,16 @@ def cmd_train(args) -> int:
         return 2
 
 
+def cmd_merge(args) -> int:
+    from .train_command import run_merge
+
+    try:
+        return run_merge(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"backprop: {e}", file=sys.stderr)
+        return 2
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="backprop", description=(
         "Derive the backward pass of Transformer components from their forward definitions "
@@ -146,6 +156,11 @@ def parser() -> argparse.ArgumentParser:
                                    "with AdamW; or fine-tune LoRA adapters of a checkpoint (--lora, --init).")
     add_arguments(s)
     s.set_defaults(fn=cmd_train)
+    s = sub.add_parser("merge", help="fold LoRA adapters into their base checkpoint")
+    s.add_argument("--init", required=True, metavar="CHECKPOINT", help="the base checkpoint")
+    s.add_argument("--adapters", required=True, help="adapters written by `backprop train --lora`")
+    s.add_argument("--out", required=True, help="the merged checkpoint to write")
+    s.set_defaults(fn=cmd_merge)
     return p
 
 

@@ -41,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--untied", action="store_true", help="an untied logits layer with bias (the paper's)")
     p.add_argument("--sample-chars", type=int, default=d.sample_chars, help="characters to sample at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--lora", metavar="r=R,alpha=A",
+                   help="fine-tune LoRA adapters of --init (base frozen) on q, k, v, attProj, expand, contract "
+                        "and the logits layer, e.g. r=16,alpha=32")
+    p.add_argument("--init", metavar="CHECKPOINT", help="the base checkpoint for --lora")
 
 
 def _config(args) -> TrainConfig:
@@ -67,7 +71,28 @@ def _text(path: str | None) -> tuple[str, str]:
     return text, path
 
 
+def parse_lora(spec: str) -> tuple[int, float]:
+    """``r=16,alpha=32`` → (16, 32.0)."""
+    values = {}
+    for item in spec.split(","):
+        key, _, value = item.partition("=")
+        if key.strip() not in ("r", "alpha") or not value:
+            raise ValueError(f"--lora {spec!r}: expected r=R,alpha=A (for example r=16,alpha=32)")
+        values[key.strip()] = value.strip()
+    if set(values) != {"r", "alpha"}:
+        raise ValueError(f"--lora {spec!r}: give both r and alpha")
+    try:
+        r, alpha = int(values["r"]), float(values["alpha"])
+    except ValueError:
+        raise ValueError(f"--lora {spec!r}: r must be an integer and alpha a number") from None
+    if r < 1:
+        raise ValueError(f"--lora: r must be at least 1, got {r}")
+    return r, alpha
+
+
 def run(args) -> int:
+    if args.lora or args.init:
+        return run_lora(args)
     config = _config(args)
     text, source = _text(args.data)
     out = Path(args.out)
@@ -97,4 +122,77 @@ def run(args) -> int:
     print(f"wrote {checkpoint}, {picture}, {sample_path}, {out / 'history.json'}")
     if text_sample:
         print("sample:\n" + text_sample)
+    return 0
+
+
+def run_lora(args) -> int:
+    """Fine-tune LoRA adapters of a frozen checkpoint; the adapters are written on their own."""
+    from derive.components.gpt2 import parameter_count
+
+    from .gpt2_params import init_adapters
+    from .training import load_checkpoint
+
+    if not (args.lora and args.init):
+        raise ValueError("LoRA fine-tuning needs both --lora r=R,alpha=A and --init CHECKPOINT")
+    r, alpha = parse_lora(args.lora)
+    base, base_config, vocab, _ = load_checkpoint(Path(args.init))
+    config = _config(args)
+    for name in ("layers", "width", "heads", "context", "activation", "eps", "tied"):
+        setattr(config, name, getattr(base_config, name))
+    text, source = _text(args.data)
+    kept = "".join(ch for ch in text if ch in set(vocab))
+    if len(kept) < len(text):
+        print(f"warning: dropped {len(text) - len(kept):,} characters outside the base model's vocabulary",
+              file=sys.stderr)
+    data = CharData(kept, vocab)
+    adapters = init_adapters(np.random.default_rng(config.seed), base, r)
+    total = sum(v.size for v in base.values()) + sum(v.size for v in adapters.values())
+    trainable = sum(v.size for v in adapters.values())
+    small = parameter_count(12, 768, 1024, 50257, tied=True, lora_rank=r)["lora"]
+    print(f"data: {source}: {len(kept):,} characters", file=sys.stderr)
+    print(f"LoRA r={r}, alpha={alpha}: {total:,} parameters in all, {trainable:,} trainable "
+          f"({100 * trainable / total:.1f} %); for GPT-2 small shapes: {small:,} trainable", file=sys.stderr)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = train_loop(adapters, data, config, progress=not args.no_progress, base=base, alpha=alpha)
+    from . import safetensors
+
+    adapter_path = out / "adapters.safetensors"
+    safetensors.save(adapter_path, adapters, {"format": "pedestrian-backprop lora", "r": str(r),
+                                              "alpha": str(alpha), "base": str(args.init)})
+    plot(result, out / "loss.png", f"LoRA r={r} fine-tuning ({config.backend} backward)")
+    merged = merge(base, adapters, alpha)
+    text_sample = sample(merged, data, config, config.sample_chars) if config.sample_chars else ""
+    (out / "sample.txt").write_text(text_sample, encoding="utf-8")
+    (out / "history.json").write_text(json.dumps({"losses": result.losses, "val_losses": result.val_losses,
+                                                  "trainable": trainable, "total": total}, indent=1))
+    print(f"loss {result.losses[0]:.3f} → {result.losses[-1]:.3f}, validation {result.val_losses[-1]:.3f}; "
+          f"{result.tokens_per_s:,.0f} tokens/s, {result.seconds:.0f} s")
+    print(f"wrote {adapter_path} (adapters only; merge with `backprop merge`), {out / 'loss.png'}, "
+          f"{out / 'sample.txt'}")
+    if text_sample:
+        print("sample:\n" + text_sample)
+    return 0
+
+
+def merge(base: dict, adapters: dict, alpha: float) -> dict:
+    from generated.numpy.gpt2 import merge_lora
+
+    return merge_lora(base, adapters, alpha=alpha)
+
+
+def run_merge(args) -> int:
+    """Write the base checkpoint with the adapters folded into its weights."""
+    from . import safetensors
+    from .training import load_checkpoint, save_checkpoint
+
+    base, config, vocab, _ = load_checkpoint(Path(args.init))
+    adapters, metadata = safetensors.load(Path(args.adapters))
+    if metadata.get("format") != "pedestrian-backprop lora":
+        raise ValueError(f"{args.adapters}: not an adapter file written by `backprop train --lora`")
+    merged = merge(base, adapters, float(metadata["alpha"]))
+    config.tied = "lm_head.weight" not in merged
+    save_checkpoint(Path(args.out), merged, config, vocab, {"merged_from": f"{args.init} + {args.adapters}"})
+    print(f"wrote {args.out}: {sum(v.size for v in merged.values()):,} parameters "
+          f"(LoRA r={metadata['r']}, alpha={metadata['alpha']} merged)")
     return 0

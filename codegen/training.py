@@ -93,30 +93,43 @@ def learning_rate(step: int, steps: int, peak: float) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def gradient_function(backend: str, n_heads: int, activation: str, eps: float):
-    """(to_backend, loss_and_grads, to_numpy) for one backend."""
+def gradient_function(backend: str, n_heads: int, activation: str, eps: float, base: dict | None = None,
+                      alpha: float | None = None):
+    """(to_backend, loss_and_grads, to_numpy) for one backend.
+
+    With ``base`` (frozen parameters) and ``alpha``, the trained state is a set of LoRA
+    adapters and ``loss_and_grads(adapters, idx)`` differentiates the adapted model.
+    """
+    options = {"n_heads": n_heads, "eps": eps, "activation": activation}
+    lora = base is not None
     if backend == "numpy":
         from generated.numpy import gpt2
 
-        def loss_and_grads(params, idx):
-            return gpt2.loss_and_grads(params, idx, n_heads=n_heads, eps=eps, activation=activation)
+        def loss_and_grads(state, idx):
+            if lora:
+                return gpt2.lora_loss_and_grads(base, state, idx, alpha=alpha, **options)
+            return gpt2.loss_and_grads(state, idx, **options)
 
         return (lambda a: a), loss_and_grads, (lambda a: a)
     import torch
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    frozen = {k: torch.from_numpy(v) for k, v in base.items()} if lora else None
     if backend == "torch":
         from generated.torch import gpt2
 
-        def loss_and_grads(params, idx):
-            return gpt2.loss_and_grads(params, torch.from_numpy(idx), n_heads=n_heads, eps=eps,
-                                       activation=activation)
+        def loss_and_grads(state, idx):
+            if lora:
+                return gpt2.lora_loss_and_grads(frozen, state, torch.from_numpy(idx), alpha=alpha, **options)
+            return gpt2.loss_and_grads(state, torch.from_numpy(idx), **options)
     elif backend == "autograd":
+        from generated.torch.gpt2 import merge_lora
+
         from .gpt2_params import reference_loss
 
-        def loss_and_grads(params, idx):
-            leaves = {k: v.detach().requires_grad_() for k, v in params.items()}
-            loss = reference_loss(leaves, torch.from_numpy(idx), n_heads, eps, activation)
+        def loss_and_grads(state, idx):
+            leaves = {k: v.detach().requires_grad_() for k, v in state.items()}
+            model = merge_lora(frozen, leaves, alpha=alpha) if lora else leaves
+            loss = reference_loss(model, torch.from_numpy(idx), n_heads, eps, activation)
             loss.backward()
             return loss.detach(), {k: v.grad for k, v in leaves.items()}
     else:
@@ -180,18 +193,16 @@ class Result:
     seconds: float
 
 
-def train_loop(params: dict, data: CharData, config: TrainConfig, trainable=None, objective=None,
-               progress: bool = True) -> Result:
+def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool = True,
+               base: dict | None = None, alpha: float | None = None) -> Result:
     """Train ``params`` (NumPy arrays, updated in place) with AdamW; returns the loss history.
 
-    ``objective(params, idx) -> (loss, grads)`` defaults to the backend's GPT-2
-    loss; ``trainable`` (default: all) names what the optimizer updates.
+    With ``base`` and ``alpha``, ``params`` are LoRA adapters of the frozen model ``base``.
     """
-    to_backend, loss_and_grads, to_numpy = gradient_function(config.backend, config.heads, config.activation,
-                                                             config.eps)
-    objective = objective or loss_and_grads
+    to_backend, objective, to_numpy = gradient_function(config.backend, config.heads, config.activation,
+                                                        config.eps, base, alpha)
     state = {k: to_backend(v) for k, v in params.items()}
-    names = list(trainable) if trainable is not None else list(params)
+    names = list(params)
     optimizer = AdamW({k: state[k] for k in names}, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
     val_batches = [batch(np.random.default_rng(10_000 + i), data.val, config.batch, config.context)

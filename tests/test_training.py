@@ -65,3 +65,42 @@ def test_train_command_writes_checkpoint_plot_and_sample(tmp_path, capsys):
 def test_train_command_rejects_bad_flags(tmp_path, flags, message, capsys):
     assert main(["train", "--out", str(tmp_path), "--steps", "1", *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_lora_fine_tuning_writes_adapters_and_merges(tmp_path, capsys):
+    corpus = tmp_path / "base.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
+    other = tmp_path / "other.txt"
+    other.write_text("a quick red fox, a lazy brown dog; the dog jumps! " * 30)  # ',', ';', '!' are new
+    small = ["--steps", "4", "--layers", "1", "--width", "16", "--heads", "2", "--context", "8", "--batch", "2",
+             "--eval-every", "2", "--sample-chars", "5", "--no-progress"]
+    assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "base"), *small]) == 0
+    base = tmp_path / "base" / "model.safetensors"
+    assert main(["train", "--lora", "r=2,alpha=4", "--init", str(base), "--data", str(other),
+                 "--out", str(tmp_path / "lora"), *small]) == 0
+    captured = capsys.readouterr()
+    assert "trainable" in captured.err and "dropped" in captured.err
+    assert "for GPT-2 small shapes: 433,826 trainable" in captured.err  # 3,470,608 × 2 / 16
+    adapters, metadata = safetensors.load(tmp_path / "lora" / "adapters.safetensors")
+    assert metadata["r"] == "2" and metadata["alpha"] == "4.0" and "wte.weight" not in adapters
+    assert main(["merge", "--init", str(base), "--adapters", str(tmp_path / "lora" / "adapters.safetensors"),
+                 "--out", str(tmp_path / "merged.safetensors")]) == 0
+    merged, config, vocab, _ = load_checkpoint(tmp_path / "merged.safetensors")
+    from generated.numpy import gpt2
+
+    params, *_ = load_checkpoint(base)
+    idx = np.array([[1, 2, 3, 4, 5, 6]])
+    lora_loss, _ = gpt2.lora_loss_and_grads(params, adapters, idx, n_heads=2, alpha=4.0)
+    merged_loss, _ = gpt2.loss_and_grads(merged, idx, n_heads=2)
+    assert not config.tied and abs(float(lora_loss) - float(merged_loss)) < 1e-5
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lora", "r=2", "--init", "x"], "give both r and alpha"),
+    (["--lora", "r=x,alpha=1", "--init", "x"], "r must be an integer"),
+    (["--lora", "r=2,alpha=4"], "needs both --lora"),
+    (["--lora", "r=2,alpha=4", "--init", "/nonexistent/base.safetensors"], "nonexistent"),
+])
+def test_lora_flags_are_checked(tmp_path, flags, message, capsys):
+    assert main(["train", "--out", str(tmp_path), *flags]) == 2
+    assert message in capsys.readouterr().err
