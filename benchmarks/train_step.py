@@ -1,0 +1,179 @@
+"""One GPT-2 training step (forward + backward), three ways, side by side.
+
+    python benchmarks/train_step.py [--sizes S M] [--repeats 10]
+
+* generated NumPy  (generated.numpy.gpt2.loss_and_grads)
+* generated Torch  (generated.torch.gpt2.loss_and_grads)
+* torch autograd   (the reference model in codegen/gpt2_params.py, .backward())
+
+Same parameters, same tokens, float32, two threads.  Each measurement runs in its own
+process; its peak memory is the growth of the resident set during the first step over
+the state before it (sampled every half millisecond, so short peaks may be missed; later
+steps reuse memory that allocators keep).  The table gives the median time, the ratio to
+autograd, the achieved GFLOP/s (6 × non-embedding parameters × tokens + attention
+12 × layers × n_T × d per token) and the peak memory; the matmul ceiling of this machine
+is measured in the same run.  On machines where OPENBLAS_CORETYPE is set for older
+OpenBLAS builds, run with ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+SIZES = {
+    "S": {"n_layer": 2, "d": 128, "n_heads": 4, "n_vocab": 512, "n_T": 64, "batch": 4},
+    "M": {"n_layer": 4, "d": 256, "n_heads": 4, "n_vocab": 2048, "n_T": 128, "batch": 4},
+}
+IMPLEMENTATIONS = ("generated NumPy", "generated Torch", "torch autograd")
+THREADS = 2
+
+
+def flops(s: dict) -> float:
+    """Forward + backward FLOPs of one step (the usual 6 N T estimate plus attention)."""
+    d, L, T, B = s["d"], s["n_layer"], s["n_T"], s["batch"]
+    non_embedding = L * 12 * d * d + d * s["n_vocab"]  # blocks and the logits matmul
+    tokens = B * T
+    return 6 * non_embedding * tokens + 12 * L * T * d * tokens
+
+
+def _rss_bytes() -> int:
+    """The resident set size now (Linux /proc; the high-water mark elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def peak_growth(step) -> float:
+    """MB by which one call of ``step`` grows the resident set at its peak (sampled every 0.5 ms)."""
+    import gc
+    import threading
+
+    gc.collect()
+    baseline, peak, done = _rss_bytes(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            time.sleep(0.0005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    step()
+    done.set()
+    sampler.join()
+    return max(0, max(peak[0], _rss_bytes()) - baseline) / 2**20
+
+
+def measure(impl: str, size: str, repeats: int) -> dict:
+    """Runs in a child process: time ``repeats`` steps after one warm-up; peak memory growth."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(THREADS)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from codegen.gpt2_params import init_params, reference_loss
+
+    s = SIZES[size]
+    rng = np.random.default_rng(0)
+    params = init_params(rng, s["n_layer"], s["d"], s["n_T"], s["n_vocab"], tied=True, dtype=np.float32)
+    idx = rng.integers(0, s["n_vocab"], (s["batch"], s["n_T"]))
+    if impl == "generated NumPy":
+        from generated.numpy import gpt2
+
+        def step():
+            return float(gpt2.loss_and_grads(params, idx, n_heads=s["n_heads"])[0])
+    elif impl == "generated Torch":
+        from generated.torch import gpt2
+
+        tensors = {k: torch.from_numpy(v) for k, v in params.items()}
+        tokens = torch.from_numpy(idx)
+
+        def step():
+            return float(gpt2.loss_and_grads(tensors, tokens, n_heads=s["n_heads"])[0])
+    else:
+        leaves = {k: torch.from_numpy(v).requires_grad_() for k, v in params.items()}
+        tokens = torch.from_numpy(idx)
+
+        def step():
+            for t in leaves.values():
+                t.grad = None
+            loss = reference_loss(leaves, tokens, s["n_heads"])
+            loss.backward()
+            return float(loss)
+
+    peak = peak_growth(step)  # the first step: no allocator has cached memory yet
+    loss = step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return {"median_ms": 1e3 * statistics.median(times), "peak_mb": peak, "loss": loss}
+
+
+def matmul_ceiling() -> dict:
+    """GFLOP/s of a large float32 matmul, NumPy and torch, on this machine."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(THREADS)
+    n = 1024
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    out = {}
+    for name, mm, x in (("NumPy", np.matmul, a), ("torch", torch.matmul, torch.from_numpy(a))):
+        mm(x, x)
+        times = []
+        for _ in range(10):
+            start = time.perf_counter()
+            mm(x, x)
+            times.append(time.perf_counter() - start)
+        out[name] = 2 * n**3 / statistics.median(times) / 1e9
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    p.add_argument("--repeats", type=int, default=20, help="timed steps per measurement (default 20)")
+    p.add_argument("--child", nargs=2, metavar=("IMPL", "SIZE"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure(args.child[0], args.child[1], args.repeats)))
+        return 0
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS), OPENBLAS_NUM_THREADS=str(THREADS),
+               MKL_NUM_THREADS=str(THREADS))
+    ceiling = matmul_ceiling()
+    print(f"matmul ceiling (1024³ float32, {THREADS} threads): NumPy {ceiling['NumPy']:.1f} GFLOP/s, "
+          f"torch {ceiling['torch']:.1f} GFLOP/s")
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        print(f"note: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} is set; NumPy may run a slower kernel")
+    header = f"{'size':<5}{'implementation':<18}{'median ms':>10}{'× autograd':>12}{'GFLOP/s':>9}" \
+             f"{'peak MB':>9}{'× autograd':>12}"
+    print(header)
+    print("-" * len(header))
+    for size in args.sizes:
+        rows = {}
+        for impl in IMPLEMENTATIONS:
+            result = subprocess.run([sys.executable, __file__, "--child", impl, size, "--repeats",
+                                     str(args.repeats)], capture_output=True, text=True, env=env, check=True)
+            rows[impl] = json.loads(result.stdout.strip().splitlines()[-1])
+        ref = rows["torch autograd"]
+        for impl, r in rows.items():
+            memory_ratio = f"{r['peak_mb'] / ref['peak_mb']:.2f}" if ref["peak_mb"] > 0 else "—"
+            print(f"{size:<5}{impl:<18}{r['median_ms']:>10.1f}{r['median_ms'] / ref['median_ms']:>12.2f}"
+                  f"{flops(SIZES[size]) / r['median_ms'] / 1e6:>9.1f}{r['peak_mb']:>9.1f}{memory_ratio:>12}")
+        losses = {round(r["loss"], 4) for r in rows.values()}
+        print(f"{'':<5}same loss from all three: {'yes' if len(losses) == 1 else losses}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
