@@ -43,7 +43,10 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    print(render(derive(_component(args.name)), as_latex=args.latex), end="")
+    from derive.components import MODELS, build_model
+
+    component = build_model(args.name) if args.name in MODELS else _component(args.name)
+    print(render(derive(component), as_latex=args.latex), end="")
     return 0
 
 
@@ -133,7 +136,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("list", help="components with their inputs, parameters, configuration and shapes")
     s.set_defaults(fn=cmd_list)
     s = sub.add_parser("show", help="the derivation of one component, step by step")
-    s.add_argument("name", help=f"one of: {', '.join(NAMES)}")
+    s.add_argument("name", help=f"one of: {', '.join(NAMES)}; or a model part: gpt2, gpt2_untied, gpt2_lora, "
+                                "gpt2_lora_block")
     s.add_argument("--latex", action="store_true", help="formulas in LaTeX")
     s.set_defaults(fn=cmd_show)
     s = sub.add_parser("generate", help="regenerate generated/ (or check it is up to date)")

@@ -8,9 +8,13 @@ from derive.api import Component
 NAMES = ("embedding", "linear", "mlp", "layernorm", "attention", "lora_linear", "cross_entropy", "gpt2_block")
 
 
+#: Model parts that `backprop show` can display; generated together into gpt2.py.
+MODELS = ("gpt2", "gpt2_untied", "gpt2_lora", "gpt2_lora_block")
+
+
 class UnknownComponent(KeyError):
     def __str__(self) -> str:
-        return f"unknown component {self.args[0]!r}; known: {', '.join(NAMES)}"
+        return f"unknown component {self.args[0]!r}; known: {', '.join(NAMES + MODELS)}"
 
 
 def build(name: str) -> Component:
@@ -18,6 +22,17 @@ def build(name: str) -> Component:
     if name not in NAMES:
         raise UnknownComponent(name)
     return import_module(f"derive.components.{name}").build().validate()
+
+
+def build_model(name: str) -> Component:
+    """A model part by name (see ``MODELS``)."""
+    from derive.components import gpt2, gpt2_lora
+
+    builders = {"gpt2": lambda: gpt2.build(True), "gpt2_untied": lambda: gpt2.build(False),
+                "gpt2_lora": lambda: gpt2_lora.build(True), "gpt2_lora_block": gpt2_lora.block}
+    if name not in builders:
+        raise UnknownComponent(name)
+    return builders[name]().validate()
 
 
 def build_all() -> list[Component]:
