@@ -162,8 +162,9 @@ class Progress:
     """A one-line progress bar on stderr: step, loss, validation loss, tokens/s, time left."""
 
     def __init__(self, total: int, enabled: bool = True, width: int = 24):
-        self.total, self.enabled, self.width, self.start = total, enabled and sys.stderr.isatty(), width, time.time()
-        self.plain = enabled and not self.enabled
+        self.total, self.width, self.start = total, width, time.time()
+        self.tty = enabled and sys.stderr.isatty()  # redraw one line
+        self.plain = enabled and not self.tty  # a line every tenth of the run (logs, CI)
 
     def update(self, step: int, loss: float, val: float | None, tokens_per_s: float) -> None:
         done = (step + 1) / self.total
@@ -173,13 +174,13 @@ class Progress:
         val_text = f" val {val:.3f}" if val is not None else ""
         line = (f"[{bar}] {step + 1}/{self.total} loss {loss:.3f}{val_text} "
                 f"{tokens_per_s:,.0f} tok/s {int(left) // 60}:{int(left) % 60:02d} left")
-        if self.enabled:
+        if self.tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
         elif self.plain and (step + 1 == self.total or (step + 1) % max(1, self.total // 10) == 0):
             print(line, file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        if self.enabled:
+        if self.tty:
             print(file=sys.stderr)
 
 
