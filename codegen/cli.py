@@ -108,24 +108,29 @@ def cmd_check(args) -> int:
     return 0 if worst <= args.tol else 1
 
 
+def _user_errors(run):
+    """``run(args)``, with a bad flag or a missing file reported in one line and exit status 2."""
+
+    def command(args) -> int:
+        try:
+            return run(args)
+        except (ValueError, FileNotFoundError) as e:
+            print(f"backprop: {e}", file=sys.stderr)
+            return 2
+
+    return command
+
+
 def cmd_train(args) -> int:
     from .train_command import run
 
-    try:
-        return run(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"backprop: {e}", file=sys.stderr)
-        return 2
+    return run(args)
 
 
 def cmd_merge(args) -> int:
     from .train_command import run_merge
 
-    try:
-        return run_merge(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"backprop: {e}", file=sys.stderr)
-        return 2
+    return run_merge(args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -159,12 +164,12 @@ def parser() -> argparse.ArgumentParser:
                        description="Train a character-level GPT-2 whose whole backward pass is generated code, "
                                    "with AdamW; or fine-tune LoRA adapters of a checkpoint (--lora, --init).")
     add_arguments(s)
-    s.set_defaults(fn=cmd_train)
+    s.set_defaults(fn=_user_errors(cmd_train))
     s = sub.add_parser("merge", help="fold LoRA adapters into their base checkpoint")
     s.add_argument("--init", required=True, metavar="CHECKPOINT", help="the base checkpoint")
     s.add_argument("--adapters", required=True, help="adapters written by `backprop train --lora`")
     s.add_argument("--out", required=True, help="the merged checkpoint to write")
-    s.set_defaults(fn=cmd_merge)
+    s.set_defaults(fn=_user_errors(cmd_merge))
     return p
 
 
