@@ -36,6 +36,7 @@ from .rules import MissingRule
 
 __all__ = [
     "REQUIRED", "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "Derivation", "derive",
-    "T", "add", "batch_sum", "cols", "index_slice", "logsumexp", "pick", "elementwise", "first_rows", "gather", "hadamard", "matmul", "merge_heads", "softmax", "split_heads", "pointwise", "row_mean",
-    "row_sum", "rows", "scale", "sub", "token_sum", "x",
+    "T", "add", "batch_sum", "cols", "elementwise", "first_rows", "gather", "hadamard", "index_slice",
+    "logsumexp", "matmul", "merge_heads", "pick", "pointwise", "row_mean", "row_sum", "rows", "scale",
+    "softmax", "split_heads", "sub", "token_sum", "x",
 ]

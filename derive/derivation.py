@@ -213,7 +213,8 @@ class MathLatexPrinter(LatexPrinter):
         return rf"\operatorname{{pick}}\left({self._print(e.arg)}, {self._print(e.targets)}\right)"
 
     def _print_TargetScatter(self, e):
-        return rf"\left({self._print(e.values)} \mathbf{{1}}^{{T}}\right) \circ \operatorname{{ohe}}\left({self._print(e.targets)}\right)"
+        values, targets = self._print(e.values), self._print(e.targets)
+        return rf"\left({values} \mathbf{{1}}^{{T}}\right) \circ \operatorname{{ohe}}\left({targets}\right)"
 
     def _print_Gather(self, e):
         return rf"\operatorname{{ohe}}({self._print(MatrixSymbol(e.index.name, 1, 1))}) {self._print(e.table)}"

@@ -59,7 +59,7 @@ def _function_and_arguments(name, config, requires_grad=True, dtype=np.float64):
 def test_gradcheck_on_every_function(name):
     for config in configurations(name, _sizes(name)):
         function, tensors, values = _function_and_arguments(name, config)
-        assert torch.autograd.gradcheck(lambda *t: function.apply(*t, *values), tensors)
+        assert torch.autograd.gradcheck(lambda *t, f=function, v=values: f.apply(*t, *v), tensors)
 
 
 @pytest.mark.parametrize("name", NAMES)
