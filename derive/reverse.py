@@ -127,6 +127,8 @@ def batch_sum(expr: MatrixExpr, is_batched) -> MatrixExpr:
     batch: only the factors that carry the batch are summed, and a sum shared
     by several gradients (Σ Xᵀ Δ) is one subexpression.
     """
+    if not is_batched(expr):
+        return expr  # already shared by the batch: a contribution through a parameter-only value
     if isinstance(expr, MatAdd):
         return MatAdd(*[batch_sum(t, is_batched) for t in expr.args])
     c, body = split_coefficient(expr)

@@ -254,6 +254,16 @@ def test_rule_matches_finite_differences(primitive, batch):
         _fd_check(CASES[primitive](), batch=batch, **config)
 
 
+def test_parameter_used_directly_and_through_a_parameter_only_value():
+    """W's cotangent sums a per-sequence term (summed over the batch) and a shared one (not)."""
+    c, n, d, k = _component("shared")
+    X = c.input("X", n, d)
+    W = c.param("W", d, d)
+    W2 = c.let("W2", matmul(W, W))
+    c.output("Y", add(matmul(X, W2), matmul(X, W)))
+    _fd_check(c, batch=(2,))
+
+
 def test_fused_softmax_rule_equals_its_decomposition():
     """softmax(S) = (1 / (E 1)) 1ᵀ ∘ E with E = exp(S): the same gradients through either."""
     def build(fused):
