@@ -73,11 +73,7 @@ def _module_context(c) -> dict:
     """Names and initialisers for the Torch ``Function`` and ``nn.Module``."""
     tensor_names = [a.name for a in c.tensor_arguments]
     config_names = [a.name for a in c.configs]
-    dims = []
-    for a in c.params:
-        for d in map(str, a.dims):
-            if d not in dims:
-                dims.append(d)
+    dims = dims_in_order(c.params)
     parameters = []
     for a in c.params:
         shape = "(" + ", ".join(f"{d}" for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
@@ -207,7 +203,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         st = plan.forward[-1]
         st.code, st.shape = f"({st.code}).reshape(())", "()"
 
-    dims = sorted({str(d) for a in c.tensor_arguments for d in a.dims}, key=_dim_order(c))
+    dims = dims_in_order(c.tensor_arguments)
     tensor_names = [a.name for a in c.tensor_arguments]
     names = tensor_names + [d.name for d in c.definitions] + [a.name for a in c.configs] + [
         str(s) for s, _, _ in c.scalars]
@@ -298,13 +294,14 @@ def _values_message(condition) -> str:
     return ", ".join(f"{n}={{{n}}}" for n in names)
 
 
-def _dim_order(c):
-    order = []
-    for a in c.tensor_arguments:
-        for d in a.dims:
-            if str(d) not in order:
-                order.append(str(d))
-    return order.index
+def dims_in_order(arguments) -> list[str]:
+    """The dimension names of ``arguments``, each once, in order of first appearance."""
+    order: list[str] = []
+    for a in arguments:
+        for d in map(str, a.dims):
+            if d not in order:
+                order.append(d)
+    return order
 
 
 def render_model(target: str = "numpy") -> str:

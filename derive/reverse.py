@@ -53,7 +53,6 @@ class Adjoint:
     facts: list[Fact]
     batched: bool
     batch_summed: bool = False
-    derived: list[Fact] = field(default_factory=list)  # token/row sums proved for this cotangent
 
     @property
     def name(self) -> str:
@@ -192,7 +191,7 @@ def derive(component: Component) -> Derivation:
         if adjoint.is_zero:
             continue  # nothing flows further down
         if d.symbol != out:
-            adjoint.derived = derived_sums(adjoint.cotangent, adjoint.expr, context)
+            derived_sums(adjoint.cotangent, adjoint.expr, context)  # facts for later gradients
         G = adjoint.cotangent if d.symbol != out else adjoint.expr
         local: dict[MatrixExpr, list[tuple[MatrixExpr, list[Step]]]] = {d.expr: [(G, [])]}
         for node in reversed(_topological(d.expr)):

@@ -373,7 +373,7 @@ def _cost(e, ctx: Context) -> int:
     return _real_products(e) + sum(ctx.costs.get(s, 0) for s in e.free_symbols if isinstance(s, MatrixSymbol))
 
 
-def derived_sums(symbol: MatrixSymbol, definition: MatrixExpr, ctx: Context) -> list[Fact]:
+def derived_sums(symbol: MatrixSymbol, definition: MatrixExpr, ctx: Context) -> None:
     """Prove what 1ᵀ symbol and symbol 1 are, from ``definition``; remember useful results.
 
     A result is kept when it is zero, or needs fewer matrix products than the
@@ -383,7 +383,6 @@ def derived_sums(symbol: MatrixSymbol, definition: MatrixExpr, ctx: Context) -> 
     value-bias gradient avoids the product with the attention matrix.
     """
     ctx.costs[symbol] = _cost(definition, ctx)
-    new = []
     n, m = definition.shape
     for table, naive, name in (
         (ctx.token_sums, MatMul(OneMatrix(1, n), definition), f"1ᵀ Δ_{symbol.name}"),
@@ -396,8 +395,6 @@ def derived_sums(symbol: MatrixSymbol, definition: MatrixExpr, ctx: Context) -> 
         f = Fact(f"sum of Δ_{symbol.name}", f"{name} = {'0' if is_zero(result) else 'a product-free form'} (by {why})",
                  lambda e, ctx=None: None)
         table[symbol] = (result, f, tuple(used))
-        new.append(f)
-    return new
 
 
 # ---------------------------------------------------------------- driver
