@@ -169,8 +169,9 @@ def lower(derivation: Derivation) -> ModulePlan:
     roots += [st for st in backward if st.expr.has(RepeatBackward)]
     backward = _live(backward, roots, ctx.names)
     # A cotangent carries the batch only if its expression does (Δ of a loss term does not).
+    symbol_of = {name: symbol for symbol, name in ctx.names.items()}
     for st in backward:
-        symbol = next((s for s, name in ctx.names.items() if name == st.target), None)
+        symbol = symbol_of.get(st.target)
         if symbol is not None and not _is_batched(st.expr, ctx.batched):
             ctx.batched.discard(symbol)
             st.shape = st.shape.replace("..., ", "")

@@ -107,19 +107,27 @@ def run(args) -> int:
     print(f"model: {config.layers} layers, d {config.width}, {config.heads} heads, context {config.context}, "
           f"{count:,} parameters; backward: {config.backend}", file=sys.stderr)
     result = train_loop(params, data, config, progress=not args.no_progress)
-    checkpoint, picture, sample_path = out / "model.safetensors", out / "loss.png", out / "sample.txt"
+    checkpoint = out / "model.safetensors"
     save_checkpoint(checkpoint, params, config, data.vocab)
     name = Path(args.data).name if args.data else "the Python reference manual"
-    plot(result, picture, f"char-level GPT-2 ({config.backend} backward) on {name}")
+    return _report(out, result, config, data, params, f"char-level GPT-2 ({config.backend} backward) on {name}",
+                   [checkpoint])
+
+
+def _report(out: Path, result, config: TrainConfig, data: CharData, params: dict, title: str,
+            written: list[Path], history: dict | None = None) -> int:
+    """The loss plot, a sample from ``params``, ``history.json`` and the summary lines of a run."""
+    picture, sample_path, history_path = out / "loss.png", out / "sample.txt", out / "history.json"
+    plot(result, picture, title)
     text_sample = sample(params, data, config, config.sample_chars) if config.sample_chars else ""
     sample_path.write_text(text_sample, encoding="utf-8")
     summary = {"steps": config.steps, "first_loss": result.losses[0], "last_loss": result.losses[-1],
                "val_losses": dict(zip(result.val_steps, result.val_losses)),
                "tokens_per_s": round(result.tokens_per_s), "seconds": round(result.seconds, 1)}
-    (out / "history.json").write_text(json.dumps({"losses": result.losses, **summary}, indent=1))
+    history_path.write_text(json.dumps({"losses": result.losses, **summary, **(history or {})}, indent=1))
     print(f"loss {result.losses[0]:.3f} → {result.losses[-1]:.3f}, validation {result.val_losses[-1]:.3f}; "
           f"{result.tokens_per_s:,.0f} tokens/s, {result.seconds:.0f} s")
-    print(f"wrote {checkpoint}, {picture}, {sample_path}, {out / 'history.json'}")
+    print("wrote " + ", ".join(str(p) for p in [*written, picture, sample_path, history_path]))
     if text_sample:
         print("sample:\n" + text_sample)
     return 0
@@ -160,19 +168,10 @@ def run_lora(args) -> int:
     adapter_path = out / "adapters.safetensors"
     safetensors.save(adapter_path, adapters, {"format": "pedestrian-backprop lora", "r": str(r),
                                               "alpha": str(alpha), "base": str(args.init)})
-    plot(result, out / "loss.png", f"LoRA r={r} fine-tuning ({config.backend} backward)")
-    merged = merge(base, adapters, alpha)
-    text_sample = sample(merged, data, config, config.sample_chars) if config.sample_chars else ""
-    (out / "sample.txt").write_text(text_sample, encoding="utf-8")
-    (out / "history.json").write_text(json.dumps({"losses": result.losses, "val_losses": result.val_losses,
-                                                  "trainable": trainable, "total": total}, indent=1))
-    print(f"loss {result.losses[0]:.3f} → {result.losses[-1]:.3f}, validation {result.val_losses[-1]:.3f}; "
-          f"{result.tokens_per_s:,.0f} tokens/s, {result.seconds:.0f} s")
-    print(f"wrote {adapter_path} (adapters only; merge with `backprop merge`), {out / 'loss.png'}, "
-          f"{out / 'sample.txt'}")
-    if text_sample:
-        print("sample:\n" + text_sample)
-    return 0
+    print("the adapters are written on their own; fold them into the base with `backprop merge`")
+    return _report(out, result, config, data, merge(base, adapters, alpha),
+                   f"LoRA r={r} fine-tuning ({config.backend} backward)", [adapter_path],
+                   {"trainable": trainable, "total": total})
 
 
 def merge(base: dict, adapters: dict, alpha: float) -> dict:
