@@ -1335,6 +1335,12 @@ def _block_gradients(grads, i):
     return out
 
 
+def _stack(params, n_heads, eps, activation):
+    """The model's blocks, each with its layer's arguments."""
+    layers = [_block_arguments(params, i) for i in range(n_layers(params))]
+    return _Blocks(layers, {"n_heads": n_heads, "eps": eps, "activation": activation})
+
+
 def _top_arguments(params):
     tied = "lm_head.weight" not in params
     names = [n for n in _TOP_KEYS if not (tied and n in ("W_head", "b_head"))]
@@ -1348,8 +1354,7 @@ def _top_arguments(params):
 def loss_and_grads(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
     """Mean next-token cross-entropy of ``idx`` (B, n_T) and the gradient of every parameter."""
     tied, arguments = _top_arguments(params)
-    options = {"n_heads": n_heads, "eps": eps, "activation": activation}
-    blocks = _Blocks([_block_arguments(params, i) for i in range(n_layers(params))], options)
+    blocks = _stack(params, n_heads, eps, activation)
     forward, backward = (_tied_forward, _tied_backward) if tied else (_untied_forward, _untied_backward)
     loss, cache = forward(idx, *arguments, eps=eps, blocks=blocks)
     grads = backward(torch.ones_like(loss), cache)
@@ -1362,8 +1367,7 @@ def loss_and_grads(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
 def logits(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
     """Logits (B, n_T, n_vocab) of every position of ``idx`` (B, n_T)."""
     tied, arguments = _top_arguments(params)
-    options = {"n_heads": n_heads, "eps": eps, "activation": activation}
-    blocks = _Blocks([_block_arguments(params, i) for i in range(n_layers(params))], options)
+    blocks = _stack(params, n_heads, eps, activation)
     forward = _tied_logits_forward if tied else _untied_logits_forward
     return forward(idx, *arguments, eps=eps, blocks=blocks)[0]
 
