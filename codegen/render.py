@@ -87,7 +87,8 @@ def _module_context(c) -> dict:
         apply_signature=", ".join(tensor_names + config_names),
         call_arguments=", ".join(tensor_names + [f"{n}={n}" for n in config_names]),
         module_dims=dims,
-        module_signature=", ".join(dims + configs),
+        module_signature=", ".join(["self"] + dims + configs + ["device=None", "dtype=None"]),
+        config_literal="{" + ", ".join(f'"{n}": {n}' for n in config_names) + "}",
         parameters=parameters,
         module_inputs=", ".join(inputs),
         module_apply=", ".join([n if n in inputs else f"self.{n}" for n in tensor_names]

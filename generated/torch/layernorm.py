@@ -97,21 +97,32 @@ def backward(grad_out, cache):
 
 
 class LayerNormFunction(torch.autograd.Function):
-    """``LayerNormFunction.apply(X, w, b, eps)`` with the derived backward pass."""
+    """``LayerNormFunction.apply(X, w, b, eps)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+    """
 
     @staticmethod
     def forward(ctx, X, w, b, eps):
         out, cache = forward(X, w, b, eps=eps)
         tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(*tensors.values())
+        ctx.save_for_backward(X, w, b, *tensors.values())
         ctx.tensor_keys = tuple(tensors)
         ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
+        ctx.config = {"eps": eps}
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        cache = dict(zip(ctx.tensor_keys, ctx.saved_tensors), **ctx.constants)
-        grads = backward(grad_out, cache)
+        arguments, cached = ctx.saved_tensors[:3], ctx.saved_tensors[3:]
+        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+            _, cache = forward.__wrapped__(*arguments, **ctx.config)
+            grads = backward.__wrapped__(grad_out, cache)
+        else:
+            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
         needs = ctx.needs_input_grad
         return (
             grads["X"] if needs[0] and "X" in grads else None,

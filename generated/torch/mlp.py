@@ -134,21 +134,32 @@ def backward(grad_out, cache):
 
 
 class MLPFunction(torch.autograd.Function):
-    """``MLPFunction.apply(X, W_1, b_1, W_2, b_2, activation)`` with the derived backward pass."""
+    """``MLPFunction.apply(X, W_1, b_1, W_2, b_2, activation)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+    """
 
     @staticmethod
     def forward(ctx, X, W_1, b_1, W_2, b_2, activation):
         out, cache = forward(X, W_1, b_1, W_2, b_2, activation=activation)
         tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(*tensors.values())
+        ctx.save_for_backward(X, W_1, b_1, W_2, b_2, *tensors.values())
         ctx.tensor_keys = tuple(tensors)
         ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
+        ctx.config = {"activation": activation}
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        cache = dict(zip(ctx.tensor_keys, ctx.saved_tensors), **ctx.constants)
-        grads = backward(grad_out, cache)
+        arguments, cached = ctx.saved_tensors[:5], ctx.saved_tensors[5:]
+        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+            _, cache = forward.__wrapped__(*arguments, **ctx.config)
+            grads = backward.__wrapped__(grad_out, cache)
+        else:
+            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
         needs = ctx.needs_input_grad
         return (
             grads["X"] if needs[0] and "X" in grads else None,
