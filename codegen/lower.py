@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sympy import MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
-from derive.api import Component
+from derive.api import RESERVED_NAMES, Component
 from derive.primitives import BatchSum, MergeHeads, RepeatBackward, SplitHeads, cotangent, matrix_children
 from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
@@ -45,14 +45,32 @@ class ModulePlan:
     dims: list[str] = field(default_factory=list)
 
 
-def _code_names(component: Component, derivation: Derivation) -> dict[MatrixSymbol, str]:
+def user_names(component: Component) -> set[str]:
+    """Every name the component itself gives: arguments, definitions, dimensions, derived scalars."""
+    names = {a.name for a in component.arguments} | {d.name for d in component.definitions}
+    names |= {str(s) for a in component.tensor_arguments for s in a.dims}
+    return names | {str(s) for s, _, _ in component.scalars} | set(RESERVED_NAMES)
+
+
+def fresh_name(preferred: str, taken: set[str]) -> str:
+    """``preferred``, or ``preferred`` with ``_`` inserted after its first letter until it is free."""
+    name, k = preferred, 1
+    while name in taken:
+        name = preferred[0] + "_" * k + preferred[1:]
+        k += 1
+    taken.add(name)
+    return name
+
+
+def _code_names(component: Component, taken: set[str]) -> dict[MatrixSymbol, str]:
+    """Code names: the user's own for forward values, ``d<name>`` for cotangents, never colliding."""
     names: dict[MatrixSymbol, str] = {}
-    for a in component.tensor_arguments:
-        names[a.symbol] = a.name
-        names[cotangent(a.symbol)] = f"d{a.name}"
-    for d in component.definitions:
-        names[d.symbol] = d.name
-        names[cotangent(d.symbol)] = f"d{d.name}"
+    values = [a.symbol for a in component.tensor_arguments] + [d.symbol for d in component.definitions]
+    for symbol in values:
+        names[symbol] = symbol.name
+    for symbol in values:
+        if symbol != component.output_symbol:
+            names[cotangent(symbol)] = fresh_name(f"d{symbol.name}", taken)
     names[cotangent(component.output_symbol)] = "grad_out"
     return names
 
@@ -105,8 +123,13 @@ def _substitute(e: MatrixExpr, table: dict) -> MatrixExpr:
     return e.xreplace(table) if table else e
 
 
-def eliminate_common_subexpressions(statements: list[Statement], batched: set) -> list[Statement]:
-    """Hoist every subexpression that occurs twice or more into a temporary ``t<k>``."""
+def eliminate_common_subexpressions(statements: list[Statement], batched: set,
+                                    taken: set[str] | None = None) -> list[Statement]:
+    """Hoist every subexpression that occurs twice or more into a temporary ``t<k>``.
+
+    ``taken``: names in use, which a temporary skips (and to which it is added).
+    """
+    taken = set() if taken is None else taken
     k = 0
     while True:
         counts = Counter(s for st in statements for s in _subexpressions(st.expr) if _worth_naming(s))
@@ -116,6 +139,9 @@ def eliminate_common_subexpressions(statements: list[Statement], batched: set) -
         # The largest first: its own subexpressions are then counted once.
         target = max(repeated, key=lambda s: (sum(1 for _ in _subexpressions(s)), text(s)))
         k += 1
+        while f"t{k}" in taken:
+            k += 1
+        taken.add(f"t{k}")
         temp = MatrixSymbol(f"t{k}", *target.shape)
         if any(isinstance(sym, MatrixSymbol) and sym in batched for sym in target.free_symbols):
             batched.add(temp)
@@ -127,7 +153,8 @@ def eliminate_common_subexpressions(statements: list[Statement], batched: set) -
 
 def lower(derivation: Derivation) -> ModulePlan:
     c = derivation.component
-    ctx = PrintContext(names=_code_names(c, derivation))
+    taken = user_names(c)
+    ctx = PrintContext(names=_code_names(c, taken))
     ctx.vectors = {a.symbol for a in c.tensor_arguments if a.is_vector}
     ctx.batched = {a.symbol for a in c.inputs}
     for d in c.definitions:  # in dependency order
@@ -175,7 +202,7 @@ def lower(derivation: Derivation) -> ModulePlan:
         if symbol is not None and not _is_batched(st.expr, ctx.batched):
             ctx.batched.discard(symbol)
             st.shape = st.shape.replace("..., ", "")
-    backward = eliminate_common_subexpressions(backward, ctx.batched)
+    backward = eliminate_common_subexpressions(backward, ctx.batched, taken)
     for st in backward:
         if st.comment == "common subexpression":
             st.shape = shape_comment(st.expr.shape, _is_batched(st.expr, ctx.batched),

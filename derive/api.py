@@ -15,6 +15,8 @@ mismatch raises ``ShapeMismatch`` naming the operation and both shapes.
 """
 from __future__ import annotations
 
+import builtins
+import keyword
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +59,30 @@ class _Required:
 
 
 REQUIRED = _Required()
+
+
+#: Names the generated code uses for itself (modules, locals of its functions, classes and
+#: methods); a component's own names may not take them.  Names with a leading underscore are
+#: reserved for the generated helpers, and Python's builtins stay unshadowed.
+RESERVED_NAMES = frozenset({
+    "np", "torch", "math", "dims", "cache", "grad_out", "grads", "out", "n_batch",
+    "forward", "backward", "ctx", "self", "factory", "device", "dtype", "tensors",
+    "arguments", "cached", "needs",
+})
+
+
+def check_name(name: Any, what: str) -> None:
+    """Refuse a name generated code cannot use as its own identifier, naming it and why."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise DefinitionError(f"{what} {name!r} is not a valid Python identifier")
+    if keyword.iskeyword(name):
+        raise DefinitionError(f"{what} {name!r} is a Python keyword")
+    if name.startswith("_"):
+        raise DefinitionError(f"{what} {name!r}: names starting with '_' are reserved for generated helpers")
+    if name in RESERVED_NAMES:
+        raise DefinitionError(f"{what} {name!r} is reserved: generated code uses it for itself")
+    if hasattr(builtins, name):
+        raise DefinitionError(f"{what} {name!r} would shadow Python's builtin {name}")
 
 
 class ShapeMismatch(ValueError):
@@ -281,12 +307,19 @@ class Component:
     scalars: list[tuple[sp.Symbol, str, dict]] = field(default_factory=list)  # (symbol, config, options)
     _dims: dict[str, sp.Symbol] = field(default_factory=dict)
 
+    def __post_init__(self):
+        check_name(self.name, "component name")
+        if self.class_name:
+            check_name(self.class_name, f"{self.name}: class name")
+
     # -- declarations
 
     def dims(self, names: str) -> tuple[sp.Symbol, ...]:
         """Declare dimensions, e.g. ``c.dims("n_T d_in d_out")``."""
         out = []
         for n in names.split():
+            if n not in self._dims:
+                self._claim(n, "dimension")
             self._dims.setdefault(n, sp.Symbol(n, positive=True, integer=True))
             out.append(self._dims[n])
         return tuple(out)
@@ -352,6 +385,7 @@ class Component:
         if default not in options:
             raise DefinitionError(f"{self.name}: default {default!r} not among {tuple(options)}")
         self._claim(name)
+        self._claim(symbol, "scalar")
         self.arguments.append(Argument(name, "config", None, default=default, choices=tuple(options), doc=doc))
         value = sp.Symbol(symbol, positive=True)
         self.scalars.append((value, name, {k: sp.sympify(v) for k, v in options.items()}))
@@ -482,10 +516,15 @@ class Component:
 
     # -- helpers
 
-    def _claim(self, name: str) -> None:
-        if not name.isidentifier():
-            raise DefinitionError(f"{self.name}: {name!r} is not a valid identifier")
-        taken = {a.name for a in self.arguments} | {d.name for d in self.definitions}
+    def _claim(self, name: str, what: str = "name") -> None:
+        """Take ``name`` for this component: a valid, unreserved identifier not used yet.
+
+        Arguments, definitions, dimensions and derived scalars share one namespace:
+        each is a local variable of the generated functions.
+        """
+        check_name(name, f"{self.name}: {what}")
+        taken = ({a.name for a in self.arguments} | {d.name for d in self.definitions} | set(self._dims)
+                 | {str(s) for s, _, _ in self.scalars})
         if name in taken:
             raise DefinitionError(f"{self.name}: name {name!r} is defined twice")
 
