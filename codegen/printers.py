@@ -84,11 +84,15 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.choices_used: dict[str, ChoiceFunction] = {}
         self.helpers_used: set[str] = set()
         self._scalar_depth = 0
+        self._entrywise_argument = None
 
     # -- module names
 
     def _module_format(self, fqn, register=True):
-        return f"{self.array}.{fqn[len('numpy.'):]}" if fqn.startswith("numpy.") else fqn
+        """NumPy's names, in this backend's array module; any other module is refused, not imported."""
+        if not fqn.startswith("numpy."):
+            raise UnprintableNode(f"it would need {fqn}, which generated code does not import")
+        return f"{self.array}.{fqn[len('numpy.'):]}"
 
     # -- backend idioms (the Torch printer overrides these)
 
@@ -128,13 +132,59 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return repr(float(expr))
 
     def _print_Heaviside(self, expr):
-        return f"{self.array}.heaviside({self._print(expr.args[0])}, 0)"
+        arg, value = expr.args
+        return f"{self.array}.heaviside({self._print(arg)}, {self._print(value)})"
 
     def _print_Max(self, expr):
-        if len(expr.args) != 2:
-            raise UnprintableNode(f"Max of {len(expr.args)} arguments")
-        a, b = (self._print(a) for a in expr.args)
-        return f"{self.array}.maximum({a}, {b})"
+        return self._extremum(expr, "maximum")
+
+    def _print_Min(self, expr):
+        return self._extremum(expr, "minimum")
+
+    def _extremum(self, expr, how: str) -> str:
+        """max/min of several values, pairwise: ``np.maximum(a, np.maximum(b, c))``."""
+        *rest, last = sorted(expr.args, key=lambda a: a.is_number)  # numbers last: arrays lead
+        code = self._print(last)
+        for a in reversed(rest):
+            code = f"{self.array}.{how}({self._print(a)}, {code})"
+        return code
+
+    def _print_Piecewise(self, expr):
+        """Nested ``where``; when every branch is a constant, the last one is an array like the argument."""
+        pieces = list(expr.args)
+        if pieces[-1].cond is not sp.true:
+            raise UnprintableNode(f"{expr} has no value where no condition holds (add a (value, True) branch)")
+        values = [self._print(e) for e, _ in pieces]
+        if all(e.is_number for e, _ in pieces):
+            values[-1] = f"{self.array}.full_like({self._entrywise_argument}, {values[-1]})"
+        code = values[-1]
+        for (_, cond), value in zip(reversed(pieces[:-1]), reversed(values[:-1])):
+            code = f"{self.array}.where({self._print(cond)}, {value}, {code})"
+        return code
+
+    def _print_floor(self, expr):
+        return f"{self.array}.floor({self._print(expr.args[0])})"
+
+    def _print_ceiling(self, expr):
+        return f"{self.array}.ceil({self._print(expr.args[0])})"
+
+    def _print_sign(self, expr):
+        return f"{self.array}.sign({self._print(expr.args[0])})"
+
+    def _print_Abs(self, expr):
+        return f"{self.array}.abs({self._print(expr.args[0])})"
+
+    def _relation(self, expr, op: str) -> str:
+        return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"
+
+    def _print_And(self, expr):
+        return " & ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_Or(self, expr):
+        return " | ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_Not(self, expr):
+        return f"~({self._print(expr.args[0])})"
 
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.args
@@ -224,13 +274,19 @@ class NumPyMatrixPrinter(NumPyPrinter):
                 f"{self.scalar(expr.shape[1])})")
 
     def _print_GreaterThan(self, expr):
-        return f"{self._print(expr.lhs)} >= {self._print(expr.rhs)}"
+        return self._relation(expr, ">=")
+
+    def _print_StrictGreaterThan(self, expr):
+        return self._relation(expr, ">")
 
     def _print_LessThan(self, expr):
-        return f"{self._print(expr.lhs)} <= {self._print(expr.rhs)}"
+        return self._relation(expr, "<=")
 
     def _print_StrictLessThan(self, expr):
-        return f"{self._print(expr.lhs)} < {self._print(expr.rhs)}"
+        return self._relation(expr, "<")
+
+    def _print_Unequality(self, expr):
+        return self._relation(expr, "!=")
 
     def _print_BooleanTrue(self, expr):
         return "True"
@@ -239,7 +295,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return "False"
 
     def _print_Equality(self, expr):
-        return f"{self._print(expr.lhs)} == {self._print(expr.rhs)}"
+        return self._relation(expr, "==")
 
     def _print_Mod(self, expr):
         a, b = (paren(self._print(x)) for x in expr.args)
@@ -338,7 +394,15 @@ class NumPyMatrixPrinter(NumPyPrinter):
             self.functions_used[fn.name] = fn
             return f"_{fn.name}({arg})"
         (x,), body = fn.body.signature, fn.body.expr
-        return self._print(to_floats(body.xreplace({x: sp.Symbol(paren(arg))})))  # entrywise: array functions
+        return self._entrywise(to_floats(body.xreplace({x: sp.Symbol(paren(arg))})), paren(arg))
+
+    def _entrywise(self, body: sp.Expr, argument: str) -> str:
+        """A scalar function's body over arrays; ``argument`` is the array it is applied to."""
+        outer, self._entrywise_argument = self._entrywise_argument, argument
+        try:
+            return self._print(body)
+        finally:
+            self._entrywise_argument = outer
 
     def _print_BatchSum(self, expr):
         # The sweep keeps scalar and shared factors outside the sum (reverse.batch_sum).
@@ -385,8 +449,8 @@ class NumPyMatrixPrinter(NumPyPrinter):
         body = to_floats(body.xreplace({var: sp.Symbol("x")}))  # the parameter is always ``x``
         temps, (reduced,) = sp.cse(body, symbols=sp.numbered_symbols("t"), optimizations="basic")
         lines = [f"def _{fn.name}(x):"]
-        lines += [f"    {t} = {self._print(v)}" for t, v in temps]
-        lines.append(f"    return {self._print(reduced)}")
+        lines += [f"    {t} = {self._entrywise(v, 'x')}" for t, v in temps]
+        lines.append(f"    return {self._entrywise(reduced, 'x')}")
         return "\n".join(lines)
 
 
@@ -440,16 +504,23 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
         return f"{code}.mT"
 
     def _print_Heaviside(self, expr):
-        arg = paren(self._print(expr.args[0]))
-        return f"({arg} > 0).to({arg}.dtype)"
+        arg, value = expr.args
+        arg = paren(self._print(arg))
+        if value == 0:
+            return f"({arg} > 0).to({arg}.dtype)"
+        return f"torch.heaviside({arg}, {arg}.new_tensor({self._print(value)}))"
 
-    def _print_Max(self, expr):
+    def _extremum(self, expr, how: str) -> str:
+        """Tensors pairwise (``torch.maximum``), then the constants as one clamp: no scalar tensor made."""
         numbers = [a for a in expr.args if a.is_number]
-        others = [a for a in expr.args if not a.is_number]
-        if len(numbers) == 1 and len(others) == 1:
-            return f"{paren(self._print(others[0]))}.clamp(min={self._print(numbers[0])})"
-        a, b = (self._print(a) for a in expr.args)
-        return f"torch.maximum({a}, {b})"
+        *rest, last = [a for a in expr.args if not a.is_number]
+        code = self._print(last)
+        for a in reversed(rest):
+            code = f"torch.{how}({self._print(a)}, {code})"
+        if numbers:
+            bound, value = ("min", sp.Max(*numbers)) if how == "maximum" else ("max", sp.Min(*numbers))
+            code = f"{paren(code)}.clamp({bound}={self._print(value)})"
+        return code
 
     def _print_erf(self, expr):
         return f"torch.erf({self._print(expr.args[0])})"

@@ -15,7 +15,7 @@ from derive.reverse import derive
 from derive.simplify import split_coefficient
 
 from .lower import ModulePlan, lower, shape_comment
-from .printers import NumPyMatrixPrinter, TorchMatrixPrinter
+from .printers import NumPyMatrixPrinter, TorchMatrixPrinter, UnprintableNode
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -165,6 +165,20 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     return lines + later
 
 
+class GenerationError(ValueError):
+    """A derivation that cannot be printed for a backend, said in one line."""
+
+
+def print_code(printer, expr, component, target: str = "") -> str:
+    """``printer.doprint(expr)``, with a printer's refusal turned into one line naming the value."""
+    try:
+        return printer.doprint(expr)
+    except (UnprintableNode, NotImplementedError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        where = f" {target} = {text(expr)}" if target else f" {text(expr)}"
+        raise GenerationError(f"{component.name}: no {printer.array} code for{where}: {reason}") from None
+
+
 @dataclass
 class FunctionSet:
     """One derived component as ``forward``/``backward`` functions (names may carry a prefix)."""
@@ -191,11 +205,11 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     printer.ctx = plan.context
     printer.symbols_used = set()
     for st in plan.forward:
-        st.code = printer.doprint(st.expr)
+        st.code = print_code(printer, st.expr, c, st.target)
     forward_symbols = set(printer.symbols_used)
     printer.symbols_used = set()
     for st in ([] if forward_only else plan.backward):
-        st.code = printer.doprint(st.expr)
+        st.code = print_code(printer, st.expr, c, st.target)
     backward_symbols = set(printer.symbols_used)
 
     out = c.output_symbol
@@ -258,7 +272,14 @@ def _argument_doc(c) -> list[str]:
 
 def module_parts(printer, backend: Backend, components) -> tuple[list[str], list[str]]:
     """(imports, top-level blocks): the helpers, scalar functions and choice tables the printer used."""
-    functions = [printer.function_definition(fn) for _, fn in sorted(printer.functions_used.items())]
+    functions = []
+    for _, fn in sorted(printer.functions_used.items()):
+        try:
+            functions.append(printer.function_definition(fn))
+        except (UnprintableNode, NotImplementedError) as e:
+            reason = str(e).strip().splitlines()[0]
+            raise GenerationError(f"{', '.join(c.name for c in components)}: no {printer.array} code for "
+                                  f"{fn.describe()}: {reason}") from None
     choices = {a.name: a for c in components for a in c.configs if a.choices}
     tables = []
     for table, fn in sorted(printer.choices_used.items()):

@@ -31,11 +31,13 @@ from .api import (
     token_sum,
     x,
 )
+from .primitives import UnsupportedFunction
 from .reverse import Derivation, derive
 from .rules import MissingRule
 
 __all__ = [
-    "REQUIRED", "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "Derivation", "derive",
+    "REQUIRED", "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "UnsupportedFunction", "Derivation",
+    "derive",
     "T", "add", "batch_sum", "cols", "elementwise", "first_rows", "gather", "hadamard", "index_slice",
     "logsumexp", "matmul", "merge_heads", "pick", "pointwise", "row_mean", "row_sum", "rows", "scale",
     "softmax", "split_heads", "sub", "token_sum", "x",

@@ -48,6 +48,7 @@ from .primitives import (
     ScalarFunction,
     Softmax,
     SplitHeads,
+    UnsupportedFunction,
 )
 
 
@@ -405,6 +406,7 @@ class Component:
     def let(self, name: str, expr: MatrixExpr, doc: str = "") -> MatrixSymbol:
         """Name an intermediate value: ``name = expr``."""
         self._claim(name)
+        self._check_functions(expr)
         symbol = MatrixSymbol(name, *expr.shape)
         self.definitions.append(Definition(symbol, expr, doc))
         return symbol
@@ -515,6 +517,18 @@ class Component:
         return self
 
     # -- helpers
+
+    def _check_functions(self, expr: MatrixExpr) -> None:
+        """Every elementwise function of ``expr`` uses only x and this component's configuration,
+        and has a derivative (``UnsupportedFunction`` naming the function otherwise)."""
+        allowed = {a.symbol for a in self.configs if a.symbol is not None} | set(self._dims.values())
+        allowed |= {s for s, _, _ in self.scalars} | {self.batch_size()}
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, Elementwise):
+                try:
+                    node.fn.check(allowed)
+                except UnsupportedFunction as e:
+                    raise UnsupportedFunction(f"{self.name}: {e}") from None
 
     def _claim(self, name: str, what: str = "name") -> None:
         """Take ``name`` for this component: a valid, unreserved identifier not used yet.

@@ -17,6 +17,21 @@ from sympy.core.symbol import Str
 X_SCALAR = sp.Symbol("x", real=True)
 
 
+class UnsupportedFunction(ValueError):
+    """A scalar function the engine cannot differentiate or generate code for."""
+
+
+def _zero_almost_everywhere(derivative: sp.Expr) -> sp.Expr:
+    """Piecewise-constant parts (floor, ceiling, sign, Heaviside) have derivative 0 away from
+    their jumps, where it is a Dirac delta; the derivative takes 0 there too, as PyTorch does.
+    At a kink (ReLU's 0) the step takes the value 0, PyTorch's subgradient."""
+    derivative = derivative.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    derivative = derivative.replace(
+        lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, (sp.floor, sp.ceiling)),
+        lambda e: sp.S.Zero)
+    return derivative.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0))
+
+
 class ScalarFunction(Basic):
     """A scalar function ``x ↦ f(x)`` applied elementwise.
 
@@ -37,10 +52,33 @@ class ScalarFunction(Basic):
         return self.args[1]
 
     def derivative(self) -> "ScalarFunction":
-        """f′ from ``sympy.diff`` of the scalar definition."""
+        """f′ from ``sympy.diff`` of the scalar definition (0 where it is a Dirac delta)."""
         (x,), expr = self.body.signature, self.body.expr
         name = f"{self.name}_grad" if self.name else ""
-        return ScalarFunction(name, Lambda(x, sp.diff(expr, x)))
+        derivative = _zero_almost_everywhere(sp.diff(expr, x))
+        if derivative.has(sp.Derivative):
+            raise UnsupportedFunction(f"{self.describe()}: SymPy cannot differentiate it "
+                                      f"(d/dx gives {derivative})")
+        return ScalarFunction(name, Lambda(x, derivative))
+
+    def describe(self) -> str:
+        """``gelu_tanh(x) = …`` or ``f(x) = …`` for messages."""
+        (x,), expr = self.body.signature, self.body.expr
+        return f"{self.name or 'f'}({x}) = {expr}"
+
+    def check(self, allowed: set) -> None:
+        """Refuse a body with free symbols other than its variable and ``allowed``; check f′ exists.
+
+        A named function prints as a module-level ``def _name(x)``, so only ``x`` may appear in it.
+        """
+        (x,), expr = self.body.signature, self.body.expr
+        stray = sorted(map(str, expr.free_symbols - {x} - (set() if self.name else allowed)))
+        if stray:
+            hint = " (write the variable as derive.x)" if "x" in stray else ""
+            raise UnsupportedFunction(f"{self.describe()}: unknown symbol(s) {', '.join(stray)}; "
+                                      f"a scalar function may use only x"
+                                      + ("" if self.name else " and the component's configuration") + hint)
+        self.derivative()
 
 
 class ChoiceFunction(Basic):
@@ -69,6 +107,10 @@ class ChoiceFunction(Basic):
     @property
     def name(self) -> str:
         return self.table
+
+    def check(self, allowed: set) -> None:
+        for option in self.options:
+            option.check(allowed)
 
     def derivative(self) -> "ChoiceFunction":
         """The choice of derivatives, each from ``sympy.diff``."""

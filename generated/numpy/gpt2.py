@@ -165,7 +165,7 @@ def _gelu_tanh_grad(x):
 
 
 def _relu(x):
-    return np.maximum(0, x)
+    return np.maximum(x, 0)
 
 
 def _relu_grad(x):
