@@ -79,7 +79,7 @@ def measure(impl: str, size: str, repeats: int) -> dict:
 
     torch.set_num_threads(THREADS)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from codegen.gpt2_params import init_params, reference_loss
+    from backprop.gpt2_params import init_params, reference_loss
 
     s = SIZES[size]
     rng = np.random.default_rng(0)

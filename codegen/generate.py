@@ -7,6 +7,7 @@ from pathlib import Path
 from derive.components import NAMES, build
 from derive.reverse import derive
 
+from .atomic import write_bytes
 from .lower import lower
 from .render import BACKENDS, render_model, render_plan
 
@@ -59,21 +60,50 @@ def outputs(target_choice: str = "all", names: tuple[str, ...] = NAMES, progress
 @dataclass
 class FileStatus:
     output: Output
-    status: str  # "written" | "unchanged" | "stale" | "missing"
+    status: str  # "written" | "unchanged" | "stale" | "missing" | "stray" | "removed"
+
+
+GENERATED_MARK = b"# GENERATED FILE: DO NOT EDIT."
 
 
 def generate(root: Path, target_choice: str = "all", check: bool = False, progress=None) -> list[FileStatus]:
-    """Write (or, with ``check``, only compare) every generated file under ``root``."""
+    """Write (or, with ``check``, only compare) every generated file under ``root``.
+
+    Files are compared byte for byte, so a truncated file or one that is not
+    UTF-8 is stale and gets rewritten (atomically).  Files in the generated
+    folders that the engine does not write are reported as stray; a stray file
+    that says it was generated (a component since removed) is deleted when
+    writing, any other is left alone.
+    """
     report = []
-    for out in outputs(target_choice, progress=progress):
+    files = outputs(target_choice, progress=progress)
+    for out in files:
         path = root / out.path
-        current = path.read_bytes().decode() if path.exists() else None
-        if current == out.text:
+        current = path.read_bytes() if path.is_file() else None
+        if current == out.text.encode():
             report.append(FileStatus(out, "unchanged"))
         elif check:
             report.append(FileStatus(out, "missing" if current is None else "stale"))
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(out.text.encode())
+            write_bytes(path, out.text.encode())
             report.append(FileStatus(out, "written"))
+    for path in stray_files(root, {out.path for out in files}, targets(target_choice)):
+        output = Output(path.relative_to(root), "")
+        if not check and path.read_bytes().startswith(GENERATED_MARK):
+            path.unlink()
+            report.append(FileStatus(output, "removed"))
+        else:
+            report.append(FileStatus(output, "stray"))
     return report
+
+
+def stray_files(root: Path, expected: set[Path], chosen: list[str]) -> list[Path]:
+    """Files in generated/ and generated/<target>/ that ``backprop generate`` does not write."""
+    folders = [root / "generated"] + [root / "generated" / t for t in chosen]
+    found = []
+    for folder in folders:
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.is_file() and not path.name.startswith(".") and path.relative_to(root) not in expected:
+                    found.append(path)
+    return found

@@ -121,6 +121,19 @@ def _index_checks(c) -> list[tuple]:
     return checks
 
 
+def _config_check(a) -> str | None:
+    """The helper that checks (and normalises) a configuration value at call time, by its kind."""
+    if a.symbol is None:
+        return None  # a choice: checked against its options
+    if a.symbol.is_integer:
+        return "check_count"  # any integer type (NumPy's too), at least 1
+    if isinstance(a.default, bool):
+        return "check_flag"
+    if a.symbol.is_positive:
+        return "check_number"  # a finite real number
+    return None  # a runtime object (a stack of blocks)
+
+
 def _choice_scalar_line(symbol, config: str, options: dict, printer) -> str:
     """``weight = 1/(n_batch*(n_T - 1)) if reduction == "mean" else 1``."""
     items = list(options.items())
@@ -138,9 +151,10 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
         expected = "(" + ", ".join(f'"{d}"' for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
         lines.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
     for a in c.configs:
-        if a.symbol is not None and a.symbol.is_integer:
-            lines += [f"if not isinstance({a.name}, int) or {a.name} < 1:",
-                      f'    raise ValueError(f"{a.name} must be a positive integer, got {{{a.name}!r}}")']
+        check = _config_check(a)
+        if check:
+            printer.helpers_used.add(check)
+            lines.append(f'{a.name} = _{check}("{a.name}", {a.name})')
         if a.choices:
             lines += [f"if {a.name} not in {a.choices!r}:",
                       f'    raise ValueError(f"{a.name} must be one of {a.choices!r}, got {{{a.name}!r}}")']
@@ -162,6 +176,9 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     if "n_batch" in used:
         printer.helpers_used.add("math")
         lines.append('n_batch = math.prod(dims["..."])  # sequences in the batch')
+        lines += ["if n_batch < 1:",
+                  f'    raise ValueError(f"the batch is empty (leading dimensions {{dims[\'...\']}}): '
+                  f'{c.name} needs at least one sequence")']
     return lines + later
 
 

@@ -1,7 +1,7 @@
 """Hypothesis strategies shared by the backend tests."""
 from hypothesis import strategies as st
 
-from codegen.verify import MIN_SIZES, configurations, smallest
+from backprop.verify import MIN_SIZES, configurations, smallest
 from derive.components import build
 
 

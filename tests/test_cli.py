@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from codegen.cli import main
+from backprop.cli import main
 
 
 def test_list_shows_every_component_with_shapes(capsys):
@@ -34,7 +34,7 @@ def test_check_runs_against_autograd(capsys):
 
 
 def test_console_script_help():
-    result = subprocess.run([sys.executable, "-m", "codegen.cli", "--help"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "backprop.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "generate" in result.stdout and "show" in result.stdout
 
 

@@ -4,7 +4,7 @@ import pytest
 import sympy as sp
 import torch
 
-from codegen.verify import autograd, relative_error
+from backprop.verify import autograd, relative_error
 from derive.components import build
 from derive.primitives import Cotangent, Softmax, TargetScatter
 from derive.reverse import derive

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from codegen.verify import configurations, random_arguments
+from backprop.verify import configurations, random_arguments
 from derive.components import NAMES, build
 from generated.torch.layernorm import LayerNormFunction
 from generated.torch.linear import LinearFunction

@@ -1,7 +1,7 @@
 """generated/ is exactly what the engine produces, byte for byte."""
 from pathlib import Path
 
-from codegen.cli import main
+from backprop.cli import main
 from codegen.generate import generate, outputs
 
 ROOT = Path(__file__).resolve().parent.parent

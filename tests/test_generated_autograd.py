@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from codegen.verify import (
+from backprop.verify import (
     autograd,
     configurations,
     generated,

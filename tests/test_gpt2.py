@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from codegen.gpt2_params import init_params, reference_logits, reference_loss
-from codegen.verify import relative_error
+from backprop.gpt2_params import init_params, reference_logits, reference_loss
+from backprop.verify import relative_error
 from derive.components.gpt2 import parameter_count
 from generated.numpy import gpt2 as np_gpt2
 from generated.torch import gpt2 as torch_gpt2
@@ -97,7 +97,7 @@ def test_parameter_counts_of_gpt2_small_from_the_definition():
 @pytest.mark.parametrize("tied", [True, False])
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_lora_adapter_gradients_match_autograd_through_the_merged_model(tied, backend):
-    from codegen.gpt2_params import init_adapters
+    from backprop.gpt2_params import init_adapters
 
     rng = np.random.default_rng(7)
     params = _random_params(rng, 2, tied)

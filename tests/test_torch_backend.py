@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import given
 
-from codegen.verify import autograd, configurations, generated, gradient_floor, random_arguments, relative_error
+from backprop.verify import autograd, configurations, generated, gradient_floor, random_arguments, relative_error
 from derive.components import NAMES, build
 from strategies import cases
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from codegen import safetensors
-from codegen.cli import main
-from codegen.gpt2_params import init_params
-from codegen.training import CharData, TrainConfig, default_corpus, load_checkpoint, train_loop
+from backprop import checkpoints
+from backprop.cli import main
+from backprop.gpt2_params import init_params
+from backprop.training import CharData, TrainConfig, default_corpus, load_checkpoint, train_loop
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +29,17 @@ def test_twenty_steps_match_torch_autograd(data, backend):
 
 def test_safetensors_round_trip(tmp_path):
     tensors = {"b": np.arange(6, dtype=np.float32).reshape(2, 3), "a": np.array([1, -2], dtype=np.int64)}
-    safetensors.save(tmp_path / "t.safetensors", tensors, {"note": "x"})
+    checkpoints.save(tmp_path / "t.safetensors", tensors, {"note": "x"})
     blob = (tmp_path / "t.safetensors").read_bytes()
     assert blob[8:9] == b"{" and b"pickle" not in blob
-    loaded, metadata = safetensors.load(tmp_path / "t.safetensors")
+    loaded, metadata = checkpoints.load(tmp_path / "t.safetensors")
     assert metadata == {"note": "x"} and set(loaded) == {"a", "b"}
     for k in tensors:
         np.testing.assert_array_equal(loaded[k], tensors[k])
         assert loaded[k].dtype == tensors[k].dtype
     (tmp_path / "bad").write_bytes(b"\xff" * 16)
-    with pytest.raises(ValueError, match="not a safetensors file"):
-        safetensors.load(tmp_path / "bad")
+    with pytest.raises(ValueError, match="not a valid safetensors file"):
+        checkpoints.load(tmp_path / "bad")
 
 
 def test_train_command_writes_checkpoint_plot_and_sample(tmp_path, capsys):
@@ -72,16 +72,16 @@ def test_lora_fine_tuning_writes_adapters_and_merges(tmp_path, capsys):
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
     other = tmp_path / "other.txt"
     other.write_text("a quick red fox, a lazy brown dog; the dog jumps! " * 30)  # ',', ';', '!' are new
-    small = ["--steps", "4", "--layers", "1", "--width", "16", "--heads", "2", "--context", "8", "--batch", "2",
-             "--eval-every", "2", "--sample-chars", "5", "--no-progress"]
-    assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "base"), *small]) == 0
+    small = ["--steps", "4", "--batch", "2", "--eval-every", "2", "--sample-chars", "5", "--no-progress"]
+    shape = ["--layers", "1", "--width", "16", "--heads", "2", "--context", "8"]
+    assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "base"), *shape, *small]) == 0
     base = tmp_path / "base" / "model.safetensors"
     assert main(["train", "--lora", "r=2,alpha=4", "--init", str(base), "--data", str(other),
                  "--out", str(tmp_path / "lora"), *small]) == 0
     captured = capsys.readouterr()
     assert "trainable" in captured.err and "dropped" in captured.err
     assert "for GPT-2 small shapes: 433,826 trainable" in captured.err  # 3,470,608 × 2 / 16
-    adapters, metadata = safetensors.load(tmp_path / "lora" / "adapters.safetensors")
+    adapters, metadata = checkpoints.load(tmp_path / "lora" / "adapters.safetensors")
     assert metadata["r"] == "2" and metadata["alpha"] == "4.0" and "wte.weight" not in adapters
     assert main(["merge", "--init", str(base), "--adapters", str(tmp_path / "lora" / "adapters.safetensors"),
                  "--out", str(tmp_path / "merged.safetensors")]) == 0

@@ -28,6 +28,22 @@ import math
 import numpy as np
 
 
+def _check_count(name, value):
+    """A count such as a number of heads: any integer type (NumPy's too), at least 1; returns an int."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value.__index__() < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value.__index__()
+
+
+def _check_flag(name, value):
+    """A flag: True or False (NumPy's booleans too); returns a bool."""
+    if value is True or value is False or type(value).__name__ in ("bool", "bool_"):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
     shape = tuple(array.shape)
@@ -39,6 +55,8 @@ def _check_shape(name, array, expected, dims, batched):
     for dim, size in zip(expected, core):
         if dims.setdefault(dim, size) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+        if size < 1:
+            raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
     if batched and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
@@ -91,8 +109,8 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     _check_shape("b_k", b_k, ("d",), dims, batched=False)
     _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
     _check_shape("b_v", b_v, ("d",), dims, batched=False)
-    if not isinstance(n_heads, int) or n_heads < 1:
-        raise ValueError(f"n_heads must be a positive integer, got {n_heads!r}")
+    n_heads = _check_count("n_heads", n_heads)
+    causal = _check_flag("causal", causal)
     d = dims["d"]
     if not (d % n_heads == 0):
         raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")

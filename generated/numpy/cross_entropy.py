@@ -52,6 +52,8 @@ def _check_shape(name, array, expected, dims, batched):
     for dim, size in zip(expected, core):
         if dims.setdefault(dim, size) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+        if size < 1:
+            raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
     if batched and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
@@ -100,6 +102,8 @@ def forward(X, W, b, idx, *, reduction='mean'):
         raise ValueError(f"reduction must be one of ('mean', 'sum'), got {reduction!r}")
     n_T, d, n_vocab = dims["n_T"], dims["d"], dims["n_vocab"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
+    if n_batch < 1:
+        raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): cross_entropy needs at least one sequence")
     if not (n_T >= 2):
         raise ValueError(f"n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
     _check_indices("idx", idx, n_vocab)

@@ -56,6 +56,26 @@ import math
 import numpy as np
 
 
+def _check_count(name, value):
+    """A count such as a number of heads: any integer type (NumPy's too), at least 1; returns an int."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value.__index__() < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value.__index__()
+
+
+def _check_number(name, value):
+    """A finite real number (a Python, NumPy or 0-d tensor number); returns a float."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or number != number or abs(number) == float("inf"):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
     shape = tuple(array.shape)
@@ -67,6 +87,8 @@ def _check_shape(name, array, expected, dims, batched):
     for dim, size in zip(expected, core):
         if dims.setdefault(dim, size) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+        if size < 1:
+            raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
     if batched and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
@@ -187,8 +209,8 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
     _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
     _check_shape("b_2", b_2, ("d",), dims, batched=False)
-    if not isinstance(n_heads, int) or n_heads < 1:
-        raise ValueError(f"n_heads must be a positive integer, got {n_heads!r}")
+    n_heads = _check_count("n_heads", n_heads)
+    eps = _check_number("eps", eps)
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
         raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
     d, d_ff = dims["d"], dims["d_ff"]

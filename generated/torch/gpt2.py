@@ -74,6 +74,15 @@ def _add_at_targets(base, targets, values, fresh):
     return base.scatter_add_(-1, index, values) if fresh else base.scatter_add(-1, index, values)
 
 
+def _check_count(name, value):
+    """A count such as a number of heads: any integer type (NumPy's too), at least 1; returns an int."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value.__index__() < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value.__index__()
+
+
 def _check_indices(name, index, size):
     """Integer indices in [0, size); the error names an offending value."""
     if index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
@@ -83,6 +92,17 @@ def _check_indices(name, index, size):
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
+
+
+def _check_number(name, value):
+    """A finite real number (a Python, NumPy or 0-d tensor number); returns a float."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or number != number or abs(number) == float("inf"):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
 
 
 def _check_shape(name, array, expected, dims, batched):
@@ -96,6 +116,8 @@ def _check_shape(name, array, expected, dims, batched):
     for dim, size in zip(expected, core):
         if dims.setdefault(dim, size) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+        if size < 1:
+            raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
     if batched and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
@@ -229,8 +251,8 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
     _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
     _check_shape("b_2", b_2, ("d",), dims, batched=False)
-    if not isinstance(n_heads, int) or n_heads < 1:
-        raise ValueError(f"n_heads must be a positive integer, got {n_heads!r}")
+    n_heads = _check_count("n_heads", n_heads)
+    eps = _check_number("eps", eps)
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
         raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
     d, d_ff = dims["d"], dims["d_ff"]
@@ -437,8 +459,11 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
     _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
+    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
+    if n_batch < 1:
+        raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): gpt2_tied_loss needs at least one sequence")
     if not (n_T <= n_context):
         raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
     if not (n_T >= 2):
@@ -543,6 +568,7 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
     _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
+    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     if not (n_T <= n_context):
         raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
@@ -589,8 +615,11 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
     _check_shape("W_head", W_head, ("n_vocab", "d"), dims, batched=False)
     _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
+    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
+    if n_batch < 1:
+        raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): gpt2_untied_loss needs at least one sequence")
     if not (n_T <= n_context):
         raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
     if not (n_T >= 2):
@@ -707,6 +736,7 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
     _check_shape("W_head", W_head, ("n_vocab", "d"), dims, batched=False)
     _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
+    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     if not (n_T <= n_context):
         raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
@@ -821,8 +851,9 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     _check_shape("B_fc", B_fc, ("r", "d_ff"), dims, batched=False)
     _check_shape("A_proj", A_proj, ("d_ff", "r"), dims, batched=False)
     _check_shape("B_proj", B_proj, ("r", "d"), dims, batched=False)
-    if not isinstance(n_heads, int) or n_heads < 1:
-        raise ValueError(f"n_heads must be a positive integer, got {n_heads!r}")
+    n_heads = _check_count("n_heads", n_heads)
+    alpha = _check_number("alpha", alpha)
+    eps = _check_number("eps", eps)
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
         raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
     d, d_ff, r = dims["d"], dims["d_ff"], dims["r"]
@@ -1045,8 +1076,12 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
     _check_shape("A_head", A_head, ("d", "r"), dims, batched=False)
     _check_shape("B_head", B_head, ("r", "n_vocab"), dims, batched=False)
+    alpha = _check_number("alpha", alpha)
+    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context, r = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"], dims["r"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
+    if n_batch < 1:
+        raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): gpt2_lora_tied needs at least one sequence")
     if not (n_T <= n_context):
         raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
     if not (n_T >= 2):
@@ -1162,8 +1197,12 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
     _check_shape("A_head", A_head, ("d", "r"), dims, batched=False)
     _check_shape("B_head", B_head, ("r", "n_vocab"), dims, batched=False)
+    alpha = _check_number("alpha", alpha)
+    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context, r = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"], dims["r"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
+    if n_batch < 1:
+        raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): gpt2_lora_untied needs at least one sequence")
     if not (n_T <= n_context):
         raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
     if not (n_T >= 2):

@@ -19,6 +19,17 @@ Gradients, as derived:
 import torch
 
 
+def _check_number(name, value):
+    """A finite real number (a Python, NumPy or 0-d tensor number); returns a float."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or number != number or abs(number) == float("inf"):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
     shape = tuple(array.shape)
@@ -30,6 +41,8 @@ def _check_shape(name, array, expected, dims, batched):
     for dim, size in zip(expected, core):
         if dims.setdefault(dim, size) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+        if size < 1:
+            raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
     if batched and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
@@ -50,6 +63,7 @@ def forward(X, w, b, *, eps=1e-05):
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("w", w, ("d",), dims, batched=False)
     _check_shape("b", b, ("d",), dims, batched=False)
+    eps = _check_number("eps", eps)
     d = dims["d"]
     mu = 1/d * X.sum(-1, keepdim=True)  # (..., n_T, 1)
     Xc = X - mu  # (..., n_T, d)

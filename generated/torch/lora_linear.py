@@ -14,6 +14,17 @@ Gradients, as derived:
 import torch
 
 
+def _check_number(name, value):
+    """A finite real number (a Python, NumPy or 0-d tensor number); returns a float."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or number != number or abs(number) == float("inf"):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
     shape = tuple(array.shape)
@@ -25,6 +36,8 @@ def _check_shape(name, array, expected, dims, batched):
     for dim, size in zip(expected, core):
         if dims.setdefault(dim, size) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+        if size < 1:
+            raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
     if batched and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
@@ -51,6 +64,7 @@ def forward(X, W, b, A, B, *, alpha):
     _check_shape("b", b, ("d_out",), dims, batched=False)
     _check_shape("A", A, ("d_in", "r"), dims, batched=False)
     _check_shape("B", B, ("r", "d_out"), dims, batched=False)
+    alpha = _check_number("alpha", alpha)
     d_in, d_out, r = dims["d_in"], dims["d_out"], dims["r"]
     Y = X @ W + b + alpha/r * (X @ A @ B)  # (..., n_T, d_out)
     cache = {"X": X, "W": W, "A": A, "B": B, "alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_shape": Y.shape}

@@ -29,6 +29,8 @@ def _check_shape(name, array, expected, dims, batched):
     for dim, size in zip(expected, core):
         if dims.setdefault(dim, size) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+        if size < 1:
+            raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
     if batched and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 

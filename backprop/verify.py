@@ -208,3 +208,44 @@ def check_component(name: str, seed: int = 0, trials: int = 3, target: str = "nu
             for g, ref in ref_grads.items():
                 results.append(CheckResult(label, g, relative_error(grads[g], ref, floor)))
     return results
+
+
+#: The whole model, checked by ``check_model`` rather than per component.
+MODEL = "gpt2"
+
+
+def check_model(seed: int = 0, trials: int = 3, target: str = "numpy") -> list[CheckResult]:
+    """The generated GPT-2 (``loss_and_grads``, tied and untied) against autograd on the reference
+    model built from the same parameters, in float64, on random small sizes."""
+    import torch
+
+    from .gpt2_params import init_params, reference_loss
+
+    gpt2 = importlib.import_module(f"generated.{target}.gpt2")
+    rng = np.random.default_rng(seed)
+    results = []
+    for trial in range(trials):
+        n_layer, n_heads = int(rng.integers(1, 3)), int(rng.choice([1, 2]))
+        d, n_vocab = n_heads * int(rng.integers(2, 5)), int(rng.integers(3, 12))
+        n_T, batch = int(rng.integers(2, 8)), int(rng.integers(1, 4))
+        for tied in (True, False):
+            params = init_params(rng, n_layer, d, 8, n_vocab, tied=tied, dtype=np.float64, std=0.3)
+            params = {k: v + 0.1 * rng.standard_normal(v.shape) if v.ndim == 1 else v for k, v in params.items()}
+            idx = rng.integers(0, n_vocab, (batch, n_T))
+            leaves = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+            ref = reference_loss(leaves, torch.tensor(idx), n_heads)
+            ref.backward()
+            if target == "torch":
+                loss, grads = gpt2.loss_and_grads({k: torch.tensor(v) for k, v in params.items()},
+                                                  torch.tensor(idx), n_heads=n_heads)
+                loss, grads = loss.numpy(), {k: v.numpy() for k, v in grads.items()}
+            else:
+                loss, grads = gpt2.loss_and_grads(params, idx, n_heads=n_heads)
+            label = (f"{'tied' if tied else 'untied'} layers={n_layer} d={d} heads={n_heads} n_vocab={n_vocab} "
+                     f"batch=({batch},) n_T={n_T}")
+            results.append(CheckResult(label, "loss", relative_error(loss, ref.detach().numpy())))
+            ref_grads = {k: t.grad.numpy() for k, t in leaves.items()}
+            floor = gradient_floor(ref_grads)
+            for key, g in ref_grads.items():
+                results.append(CheckResult(label, key, relative_error(grads[key], g, floor)))
+    return results

@@ -10,34 +10,52 @@ from __future__ import annotations
 import numpy as np
 
 
+def parameter_shapes(n_layer: int, d: int, n_context: int, n_vocab: int, tied: bool = True,
+                     head_bias: bool = True) -> dict[str, tuple]:
+    """Hugging Face key → shape of every parameter, in GPT-2's order."""
+    shapes = {"wte.weight": (n_vocab, d), "wpe.weight": (n_context, d)}
+    for i in range(n_layer):
+        shapes |= {
+            f"h.{i}.ln_1.weight": (d,), f"h.{i}.ln_1.bias": (d,),
+            f"h.{i}.attn.c_attn.weight": (d, 3 * d), f"h.{i}.attn.c_attn.bias": (3 * d,),
+            f"h.{i}.attn.c_proj.weight": (d, d), f"h.{i}.attn.c_proj.bias": (d,),
+            f"h.{i}.ln_2.weight": (d,), f"h.{i}.ln_2.bias": (d,),
+            f"h.{i}.mlp.c_fc.weight": (d, 4 * d), f"h.{i}.mlp.c_fc.bias": (4 * d,),
+            f"h.{i}.mlp.c_proj.weight": (4 * d, d), f"h.{i}.mlp.c_proj.bias": (d,),
+        }
+    shapes |= {"ln_f.weight": (d,), "ln_f.bias": (d,)}
+    if not tied:
+        shapes |= {"lm_head.weight": (n_vocab, d)} | ({"lm_head.bias": (n_vocab,)} if head_bias else {})
+    return shapes
+
+
 def init_params(rng: np.random.Generator, n_layer: int, d: int, n_context: int, n_vocab: int,
                 tied: bool = True, dtype=np.float32, std: float = 0.02) -> dict[str, np.ndarray]:
-    """GPT-2's initialisation: N(0, 0.02) weights (residual projections scaled by 1/√(2 n_layer)),
-    zero biases, unit LayerNorm scales."""
-    def normal(*shape, scale=std):
-        return (scale * rng.standard_normal(shape)).astype(dtype)
-
-    def zeros(*shape):
-        return np.zeros(shape, dtype=dtype)
-
-    def ones(*shape):
-        return np.ones(shape, dtype=dtype)
-
+    """GPT-2's initialisation: N(0, 0.02) weights (residual projections scaled by 1/√(2 n_layer),
+    position embeddings 0.01), zero biases, unit LayerNorm scales."""
     residual = std / np.sqrt(2 * n_layer)
-    params = {"wte.weight": normal(n_vocab, d), "wpe.weight": normal(n_context, d, scale=0.01)}
-    for i in range(n_layer):
-        params |= {
-            f"h.{i}.ln_1.weight": ones(d), f"h.{i}.ln_1.bias": zeros(d),
-            f"h.{i}.attn.c_attn.weight": normal(d, 3 * d), f"h.{i}.attn.c_attn.bias": zeros(3 * d),
-            f"h.{i}.attn.c_proj.weight": normal(d, d, scale=residual), f"h.{i}.attn.c_proj.bias": zeros(d),
-            f"h.{i}.ln_2.weight": ones(d), f"h.{i}.ln_2.bias": zeros(d),
-            f"h.{i}.mlp.c_fc.weight": normal(d, 4 * d), f"h.{i}.mlp.c_fc.bias": zeros(4 * d),
-            f"h.{i}.mlp.c_proj.weight": normal(4 * d, d, scale=residual), f"h.{i}.mlp.c_proj.bias": zeros(d),
-        }
-    params |= {"ln_f.weight": ones(d), "ln_f.bias": zeros(d)}
-    if not tied:
-        params |= {"lm_head.weight": normal(n_vocab, d), "lm_head.bias": zeros(n_vocab)}
+    params = {}
+    for key, shape in parameter_shapes(n_layer, d, n_context, n_vocab, tied).items():
+        if key.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")):
+            params[key] = np.ones(shape, dtype=dtype)
+        elif len(shape) == 1:
+            params[key] = np.zeros(shape, dtype=dtype)
+        else:
+            scale = residual if key.endswith("c_proj.weight") else 0.01 if key == "wpe.weight" else std
+            params[key] = (scale * rng.standard_normal(shape)).astype(dtype)
     return params
+
+
+def adapter_shapes(params: dict, rank: int) -> dict[str, tuple]:
+    """LoRA adapter key → shape for every block of ``params`` and the logits layer."""
+    n_vocab, d = params["wte.weight"].shape
+    n_layer = len({k.split(".")[1] for k in params if k.startswith("h.")})
+    shapes = {}
+    for i in range(n_layer):
+        for name, (m_in, m_out) in LORA_SHAPES.items():
+            shapes[f"h.{i}.lora.{name}.A"] = (m_in * d, rank)
+            shapes[f"h.{i}.lora.{name}.B"] = (rank, m_out * d)
+    return shapes | {"lm_head.lora.A": (d, rank), "lm_head.lora.B": (rank, n_vocab)}
 
 
 #: adapted weight → (d_in, d_out) as multiples of d (q, k, v, attProj: d → d; expand d → 4d; contract 4d → d).
@@ -49,15 +67,12 @@ def init_adapters(rng: np.random.Generator, params: dict, rank: int, std: float 
     """LoRA adapters for every block and the logits layer: A ~ N(0, std), B = 0 (Hu et al.)."""
     if rank < 1:
         raise ValueError(f"LoRA rank must be at least 1, got {rank}")
-    n_vocab, d = params["wte.weight"].shape
-    n_layer = len({k.split(".")[1] for k in params if k.startswith("h.")})
     adapters = {}
-    for i in range(n_layer):
-        for name, (m_in, m_out) in LORA_SHAPES.items():
-            adapters[f"h.{i}.lora.{name}.A"] = (std * rng.standard_normal((m_in * d, rank))).astype(dtype)
-            adapters[f"h.{i}.lora.{name}.B"] = np.zeros((rank, m_out * d), dtype=dtype)
-    adapters["lm_head.lora.A"] = (std * rng.standard_normal((d, rank))).astype(dtype)
-    adapters["lm_head.lora.B"] = np.zeros((rank, n_vocab), dtype=dtype)
+    for key, shape in adapter_shapes(params, rank).items():
+        if key.endswith(".A"):
+            adapters[key] = (std * rng.standard_normal(shape)).astype(dtype)
+        else:
+            adapters[key] = np.zeros(shape, dtype=dtype)
     return adapters
 
 

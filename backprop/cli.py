@@ -10,6 +10,7 @@ from derive.derivation import render
 from derive.reverse import derive
 
 ROOT = Path(__file__).resolve().parent.parent
+TARGETS = ("numpy", "torch", "all")
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -51,7 +52,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from .generate import generate
+    from codegen.generate import generate
 
     root = Path(args.out) if args.out else ROOT
     progress = (lambda msg: print(f"  {msg}…", file=sys.stderr)) if not args.quiet else None
@@ -63,43 +64,59 @@ def cmd_generate(args) -> int:
     rows = [[s.output.component or "(package)", s.output.path.parts[1] if len(s.output.path.parts) > 2 else "",
              ", ".join(s.output.gradients), str(s.output.path), s.status] for s in report]
     print(_table(rows, ["component", "target", "gradients", "file", "status"]))
-    bad = [s for s in report if s.status in ("stale", "missing")]
+    bad = [s for s in report if s.status in ("stale", "missing", "stray")]
     if args.check:
         if bad:
             for s in bad:
-                print(f"backprop: {s.output.path} is {s.status}", file=sys.stderr)
-            print("backprop: generated/ is out of date; run `backprop generate`", file=sys.stderr)
+                what = "not written by `backprop generate` (stray)" if s.status == "stray" else s.status
+                print(f"backprop: {s.output.path} is {what}", file=sys.stderr)
+            print("backprop: generated/ is out of date; run `backprop generate`"
+                  + (" and remove the stray files" if any(s.status == "stray" for s in bad) else ""),
+                  file=sys.stderr)
             return 1
         print(f"generated/ is up to date ({len(report)} files)")
     else:
-        written = sum(s.status == "written" for s in report)
-        print(f"{written} written, {len(report) - written} unchanged")
+        counts = {k: sum(s.status == k for s in report) for k in ("written", "unchanged", "removed", "stray")}
+        print(", ".join(f"{n} {k}" for k, n in counts.items() if n or k in ("written", "unchanged")))
+        for s in report:
+            if s.status == "stray":
+                print(f"backprop: {s.output.path} was not written by `backprop generate`; left alone",
+                      file=sys.stderr)
     return 0
 
 
 def cmd_check(args) -> int:
-    from .verify import check_component
+    from .verify import MODEL, check_component, check_model
 
     names = [args.name] if args.name else list(NAMES)
     for n in names:
-        _component(n)
+        if n not in NAMES and n != MODEL:
+            print(f"backprop: unknown component {n!r}; `check` knows: {', '.join(NAMES + (MODEL,))}",
+                  file=sys.stderr)
+            return 2
+    if args.trials < 1:
+        print(f"backprop: --trials must be at least 1, got {args.trials}", file=sys.stderr)
+        return 2
+    if args.seed < 0:
+        print(f"backprop: --seed must be 0 or more, got {args.seed}", file=sys.stderr)
+        return 2
+    if not args.tol > 0:
+        print(f"backprop: --tol must be a number above 0, got {args.tol}", file=sys.stderr)
+        return 2
     try:
         import torch  # noqa: F401
     except ImportError:
         print("backprop: `check` compares with torch autograd; install torch "
               "(pip install 'pedestrian-backprop[torch]')", file=sys.stderr)
         return 2
-    from .generate import targets
+    from codegen.generate import targets
 
-    try:
-        chosen = targets(args.target)
-    except ValueError as e:
-        print(f"backprop: {e}", file=sys.stderr)
-        return 2
+    chosen = targets(args.target)
     rows, worst = [], 0.0
     for n in names:
         for target in chosen:
-            for r in check_component(n, seed=args.seed, trials=args.trials, target=target):
+            check = check_model if n == MODEL else lambda **kw: check_component(n, **kw)
+            for r in check(seed=args.seed, trials=args.trials, target=target):
                 rows.append([n, target, r.case, r.gradient, f"{r.error:.2e}",
                              "ok" if r.error <= args.tol else "FAIL"])
                 worst = max(worst, r.error)
@@ -109,14 +126,19 @@ def cmd_check(args) -> int:
 
 
 def _user_errors(run):
-    """``run(args)``, with a bad flag or a missing file reported in one line and exit status 2."""
+    """``run(args)``, with a bad flag or an unreadable file reported in one line and exit status 2,
+    and a failed write or a stopped run in one line with exit status 1."""
+    from .training import TrainingStopped
 
     def command(args) -> int:
         try:
             return run(args)
-        except (ValueError, FileNotFoundError) as e:
+        except (ValueError, FileNotFoundError, IsADirectoryError) as e:
             print(f"backprop: {e}", file=sys.stderr)
             return 2
+        except (OSError, TrainingStopped) as e:
+            print(f"backprop: {e}", file=sys.stderr)
+            return 1
 
     return command
 
@@ -146,14 +168,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--latex", action="store_true", help="formulas in LaTeX")
     s.set_defaults(fn=cmd_show)
     s = sub.add_parser("generate", help="regenerate generated/ (or check it is up to date)")
-    s.add_argument("--target", default="all", help="numpy, torch or all (default: all)")
+    s.add_argument("--target", default="all", choices=TARGETS, help="numpy, torch or all (default: all)")
     s.add_argument("--check", action="store_true", help="write nothing; exit 1 if generated/ is stale")
     s.add_argument("--out", help="write under this folder instead of the project root")
     s.add_argument("--quiet", action="store_true", help="no progress messages")
     s.set_defaults(fn=cmd_generate)
     s = sub.add_parser("check", help="compare the generated modules with torch autograd")
-    s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)} (default: all)")
-    s.add_argument("--target", default="all", help="numpy, torch or all (default: all)")
+    s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)}, or gpt2 for the whole model "
+                                           "(default: every component)")
+    s.add_argument("--target", default="all", choices=TARGETS, help="numpy, torch or all (default: all)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--trials", type=int, default=3, help="random shapes per component (default 3)")
     s.add_argument("--tol", type=float, default=1e-10, help="largest accepted relative error")
@@ -168,7 +191,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("merge", help="fold LoRA adapters into their base checkpoint")
     s.add_argument("--init", required=True, metavar="CHECKPOINT", help="the base checkpoint")
     s.add_argument("--adapters", required=True, help="adapters written by `backprop train --lora`")
-    s.add_argument("--out", required=True, help="the merged checkpoint to write")
+    s.add_argument("--out", required=True, help="the merged checkpoint to write (a new file)")
+    s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     s.set_defaults(fn=_user_errors(cmd_merge))
     return p
 

@@ -1,0 +1,424 @@
+"""The ``backprop train`` and ``backprop merge`` commands: flags, outputs, summary.
+
+Nothing is overwritten by surprise: a run folder that already holds a run, or
+a merge target that exists, is refused before any work starts unless
+``--force`` is given.  A run saves its state every ``--save-every`` steps and
+on Ctrl-C, and ``--resume`` continues it exactly.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+from codegen.atomic import write_text
+
+from .checkpoints import CheckpointError
+from .training import (
+    BACKENDS,
+    CharData,
+    Diverged,
+    Interrupted,
+    Result,
+    TrainConfig,
+    default_corpus,
+    load_state,
+    plot,
+    sample,
+    save_checkpoint,
+    save_state,
+    train_loop,
+)
+
+DEFAULT_OUT = Path("runs/char-gpt2")
+#: Files whose presence makes a folder a run that ``--force`` alone may overwrite.
+RUN_FILES = ("model.safetensors", "adapters.safetensors", "checkpoint.safetensors", "history.json")
+STATE_FILE = "checkpoint.safetensors"
+#: Flags a LoRA run takes from its base checkpoint, and flags a resumed run takes from its state.
+SHAPE_FLAGS = ("layers", "width", "heads", "context", "untied")
+RESUME_FLAGS = ("data", "backend", "layers", "width", "heads", "context", "batch", "steps", "lr", "weight_decay",
+                "seed", "eval_every", "untied", "lora", "init", "force", "sample_chars")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    # Defaults are None here and filled in by _config, so a flag the user gave can be told apart.
+    p.add_argument("--data", help="a UTF-8 text file (default: the Python reference manual that ships with Python)")
+    p.add_argument("--out", help=f"folder for the checkpoint, plot and sample (default: {DEFAULT_OUT}; "
+                                 "with --lora: a folder 'lora' beside the --init checkpoint)")
+    p.add_argument("--force", action="store_true", help="write into --out even if it already holds a run")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN (or its checkpoint.safetensors) "
+                                                   "from its last saved step, with its own settings")
+    p.add_argument("--save-every", type=int, default=200, metavar="N",
+                   help="save a resumable checkpoint every N steps (default 200; 0: only on Ctrl-C)")
+    p.add_argument("--backend", choices=BACKENDS,
+                   help="whose backward pass: the generated NumPy or Torch code, or torch autograd (default numpy)")
+    p.add_argument("--layers", type=int, help=f"blocks (default {d.layers})")
+    p.add_argument("--width", type=int, help=f"model width d (default {d.width})")
+    p.add_argument("--heads", type=int, help=f"attention heads (default {d.heads})")
+    p.add_argument("--context", type=int, help=f"tokens per sequence (default {d.context})")
+    p.add_argument("--batch", type=int, help=f"sequences per step (default {d.batch})")
+    p.add_argument("--steps", type=int, help=f"optimizer steps (default {d.steps})")
+    p.add_argument("--lr", type=float, help=f"peak learning rate (default {d.lr})")
+    p.add_argument("--weight-decay", type=float, help=f"AdamW weight decay on matrices (default {d.weight_decay})")
+    p.add_argument("--seed", type=int, help=f"random seed, 0 or more (default {d.seed})")
+    p.add_argument("--eval-every", type=int, help=f"steps between validation losses (default {d.eval_every})")
+    p.add_argument("--untied", action="store_true", default=None, help="an untied logits layer with bias (the paper's)")
+    p.add_argument("--sample-chars", type=int, help=f"characters to sample at the end (default {d.sample_chars})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--lora", metavar="r=R,alpha=A",
+                   help="fine-tune LoRA adapters of --init (base frozen) on q, k, v, attProj, expand, contract "
+                        "and the logits layer, e.g. r=16,alpha=32")
+    p.add_argument("--init", metavar="CHECKPOINT", help="the base checkpoint for --lora")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _given(args, names) -> list[str]:
+    return [_flag(n) for n in names if getattr(args, n, None) not in (None, False)]
+
+
+def _config(args, base: TrainConfig | None = None) -> TrainConfig:
+    """The run's configuration: the flags given, else the defaults, checked.
+
+    With ``base`` (a LoRA run's base model) the model's shape is ``base``'s.
+    """
+    config = TrainConfig()
+    if base is not None:
+        for name in ("layers", "width", "heads", "context", "activation", "eps", "tied"):
+            setattr(config, name, getattr(base, name))
+    names = {f.name for f in fields(TrainConfig)} - ({"layers", "width", "heads", "context"} if base else set())
+    for key, value in vars(args).items():
+        if key in names and value is not None:
+            setattr(config, key, value)
+    if args.untied:
+        config.tied = False
+    for name in ("layers", "width", "heads", "context", "batch", "steps", "eval_every"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{_flag(name)} must be at least 1, got {getattr(config, name)}")
+    if config.sample_chars < 0:
+        raise ValueError(f"--sample-chars must be 0 or more, got {config.sample_chars}")
+    if config.seed < 0:
+        raise ValueError(f"--seed must be 0 or more, got {config.seed}")
+    if getattr(args, "save_every", 0) < 0:
+        raise ValueError(f"--save-every must be 0 or more, got {args.save_every}")
+    if not (math.isfinite(config.lr) and config.lr > 0):
+        raise ValueError(f"--lr must be a finite number above 0, got {config.lr}")
+    if not (math.isfinite(config.weight_decay) and config.weight_decay >= 0):
+        raise ValueError(f"--weight-decay must be a finite number, 0 or more, got {config.weight_decay}")
+    if config.width % config.heads:
+        raise ValueError(f"--width {config.width} must be divisible by --heads {config.heads}")
+    if config.context < 2:
+        raise ValueError("--context must be at least 2 (each position predicts the next)")
+    return config
+
+
+def _text(path: str | None) -> tuple[str, str]:
+    """(text, where it came from): the file ``path`` as UTF-8, or the default corpus."""
+    if path is None:
+        return default_corpus()
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"--data {path}: is a folder, not a text file")
+    if not p.exists():
+        raise ValueError(f"--data {path}: no such file")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"--data {path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") \
+            from None
+    if not text:
+        raise ValueError(f"--data {path}: the file is empty")
+    return text, path
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_lora(spec: str) -> tuple[int, float]:
+    """``r=16,alpha=32`` → (16, 32.0)."""
+    values = {}
+    for item in spec.split(","):
+        key, _, value = item.partition("=")
+        if key.strip() not in ("r", "alpha") or not value:
+            raise ValueError(f"--lora {spec!r}: expected r=R,alpha=A (for example r=16,alpha=32)")
+        values[key.strip()] = value.strip()
+    if set(values) != {"r", "alpha"}:
+        raise ValueError(f"--lora {spec!r}: give both r and alpha")
+    try:
+        r, alpha = int(values["r"]), float(values["alpha"])
+    except ValueError:
+        raise ValueError(f"--lora {spec!r}: r must be an integer and alpha a number") from None
+    if r < 1:
+        raise ValueError(f"--lora: r must be at least 1, got {r}")
+    if not math.isfinite(alpha):
+        raise ValueError(f"--lora: alpha must be a finite number, got {values['alpha']}")
+    return r, alpha
+
+
+def check_run_folder(out: Path, force: bool) -> None:
+    """Refuse to train into a folder that holds a run, unless ``force``; before any work starts."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file, not a folder")
+    existing = [name for name in RUN_FILES if (out / name).exists()]
+    if existing and not force:
+        raise ValueError(f"--out {out} already holds a run ({', '.join(existing)}); choose another --out, "
+                         f"continue it with --resume {out}, or pass --force to overwrite it")
+
+
+def check_output_file(out: Path, force: bool, inputs: dict[str, str]) -> None:
+    """Refuse an output file that exists or is one of the inputs, unless ``force``."""
+    if out.is_dir():
+        raise ValueError(f"--out {out}: is a folder; give a file name")
+    for flag, path in inputs.items():
+        if Path(path).exists() and out.exists() and out.resolve() == Path(path).resolve() and not force:
+            raise ValueError(f"--out {out} is the {flag} file; write elsewhere, or pass --force to replace it")
+    if out.exists() and not force:
+        raise ValueError(f"--out {out} exists; choose another name or pass --force to overwrite it")
+
+
+def run(args) -> int:
+    if args.resume:
+        return run_resume(args)
+    if args.lora or args.init:
+        return run_lora(args)
+    config = _config(args)
+    out = Path(args.out) if args.out else DEFAULT_OUT
+    check_run_folder(out, args.force)
+    text, source = _text(args.data)
+    from .gpt2_params import init_params
+
+    data = CharData(text)
+    params = init_params(np.random.default_rng(config.seed), config.layers, config.width, config.context,
+                         len(data.vocab), tied=config.tied)
+    count = sum(v.size for v in params.values())
+    print(f"data: {source}: {len(text):,} characters, vocabulary {len(data.vocab)}", file=sys.stderr)
+    print(f"model: {config.layers} layers, d {config.width}, {config.heads} heads, context {config.context}, "
+          f"{count:,} parameters; backward: {config.backend}", file=sys.stderr)
+    extra = {"data": args.data or "", "data_sha256": _fingerprint(text)}
+    return _train(args, out, params, data, config, extra, title=_title(config, args.data))
+
+
+def _title(config: TrainConfig, data: str | None) -> str:
+    name = Path(data).name if data else "the Python reference manual"
+    return f"char-level GPT-2 ({config.backend} backward) on {name}"
+
+
+def _train(args, out: Path, params: dict, data: CharData, config: TrainConfig, extra: dict, title: str,
+           resume=None, lora: dict | None = None) -> int:
+    """Train, saving state periodically and on Ctrl-C; then the model (or adapters) and the report."""
+    state_path = out / STATE_FILE
+    saved = {"step": resume.step if resume else None}
+
+    def save(state) -> None:
+        save_state(state_path, state, config, data.vocab, extra)
+        saved["step"] = state.step
+
+    base, alpha = (lora["base"], lora["alpha"]) if lora else (None, None)
+    save_every = getattr(args, "save_every", 200)
+    try:
+        result = train_loop(params, data, config, progress=not args.no_progress, base=base, alpha=alpha,
+                            resume=resume, save_every=save_every, on_checkpoint=save)
+    except Interrupted as e:
+        if e.state is None:
+            where = f"{state_path} (step {saved['step']})" if saved["step"] is not None else "nothing"
+            print(f"backprop: {e}; the step in flight was dropped; last saved: {where}", file=sys.stderr)
+            return 130
+        save(e.state)
+        partial = Result(e.state.losses, e.state.val_steps, e.state.val_losses, e.state.params, 0.0, e.state.seconds)
+        _write_report(out, partial, config, title, complete=False)
+        print(f"backprop: {e}: saved {state_path} and the report so far; "
+              f"continue with `backprop train --resume {out}`", file=sys.stderr)
+        return 130
+    except Diverged as e:
+        kept = (f"the last good state is {state_path} (step {saved['step']})" if saved["step"] is not None
+                else "no weights were saved")
+        print(f"backprop: {e}; nothing non-finite was written, {kept}; try a lower --lr", file=sys.stderr)
+        return 1
+    if lora:
+        written = _save_adapters(out, params, lora, data, config)
+        report_params = _merge(lora["base"], params, lora["alpha"])
+    else:
+        written = out / "model.safetensors"
+        save_checkpoint(written, params, config, data.vocab, extra)
+        report_params = params
+    state_path.unlink(missing_ok=True)  # superseded by the finished run's files
+    history = {"trainable": lora["trainable"], "total": lora["total"]} if lora else None
+    _write_report(out, result, config, title, complete=True, history=history)
+    text_sample = sample(report_params, data, config, config.sample_chars) if config.sample_chars else ""
+    write_text(out / "sample.txt", text_sample)
+    print(f"loss {result.losses[0]:.3f} → {result.losses[-1]:.3f}, validation {result.val_losses[-1]:.3f}; "
+          f"{result.tokens_per_s:,.0f} tokens/s, {result.seconds:.0f} s")
+    print("wrote " + ", ".join(str(p) for p in [written, out / "loss.png", out / "sample.txt",
+                                                  out / "history.json"]))
+    if text_sample:
+        print("sample:\n" + text_sample)
+    return 0
+
+
+def _write_report(out: Path, result: Result, config: TrainConfig, title: str, complete: bool,
+                  history: dict | None = None) -> None:
+    """The loss plot and ``history.json`` of a run, finished or not."""
+    if result.losses:
+        plot(result, out / "loss.png", title + ("" if complete else f" (stopped at step {len(result.losses)})"))
+    summary = {"steps": config.steps, "steps_done": len(result.losses), "complete": complete,
+               "first_loss": result.losses[0] if result.losses else None,
+               "last_loss": result.losses[-1] if result.losses else None,
+               "val_losses": dict(zip(result.val_steps, result.val_losses)),
+               "tokens_per_s": round(result.tokens_per_s), "seconds": round(result.seconds, 1)}
+    write_text(out / "history.json", json.dumps({"losses": result.losses, **summary, **(history or {})}, indent=1))
+
+
+def run_lora(args) -> int:
+    """Fine-tune LoRA adapters of a frozen checkpoint; the adapters are written on their own."""
+    from derive.components.gpt2 import parameter_count
+
+    from .gpt2_params import init_adapters
+    from .training import load_checkpoint, tensors_sha256
+
+    if not (args.lora and args.init):
+        raise ValueError("LoRA fine-tuning needs both --lora r=R,alpha=A and --init CHECKPOINT")
+    ignored = _given(args, SHAPE_FLAGS)
+    if ignored:
+        raise ValueError(f"{', '.join(ignored)}: a LoRA run takes the model's shape from --init; drop "
+                         + ("it" if len(ignored) == 1 else "them"))
+    r, alpha = parse_lora(args.lora)
+    out = Path(args.out) if args.out else Path(args.init).parent / "lora"
+    if Path(args.init).exists() and out.resolve() == Path(args.init).resolve().parent and not args.force:
+        raise ValueError(f"--out {out} is the base run's folder: its plot and history would be replaced; "
+                         "choose another --out or pass --force")
+    check_run_folder(out, args.force)
+    base, base_config, vocab, base_metadata = load_checkpoint(Path(args.init))
+    config = _config(args, base_config)
+    text, source = _text(args.data)
+    kept = "".join(ch for ch in text if ch in set(vocab))
+    if len(kept) < len(text):
+        print(f"warning: dropped {len(text) - len(kept):,} characters outside the base model's vocabulary",
+              file=sys.stderr)
+    data = CharData(kept, vocab)
+    adapters = init_adapters(np.random.default_rng(config.seed), base, r)
+    total = sum(v.size for v in base.values()) + sum(v.size for v in adapters.values())
+    trainable = sum(v.size for v in adapters.values())
+    small = parameter_count(12, 768, 1024, 50257, tied=True, lora_rank=r)["lora"]
+    print(f"data: {source}: {len(kept):,} characters", file=sys.stderr)
+    print(f"LoRA r={r}, alpha={alpha}: {total:,} parameters in all, {trainable:,} trainable "
+          f"({100 * trainable / total:.1f} %); for GPT-2 small shapes: {small:,} trainable", file=sys.stderr)
+    base_hash = tensors_sha256(base)
+    lora = {"base": base, "alpha": alpha, "r": r, "init": str(args.init), "base_sha256": base_hash,
+            "trainable": trainable, "total": total}
+    extra = {"data": args.data or "", "data_sha256": _fingerprint(kept),
+             "lora": json.dumps({"r": r, "alpha": alpha, "init": str(args.init), "base_sha256": base_hash})}
+    return _train(args, out, adapters, data, config, extra, f"LoRA r={r} fine-tuning ({config.backend} backward)",
+                  lora=lora)
+
+
+def _save_adapters(out: Path, adapters: dict, lora: dict, data: CharData, config: TrainConfig) -> Path:
+    from . import checkpoints
+
+    path = out / "adapters.safetensors"
+    if not all(np.isfinite(v).all() for v in adapters.values()):
+        raise Diverged(f"{path}: refusing to write non-finite adapters", None)
+    checkpoints.save(path, adapters, {"format": ADAPTER_FORMAT, "r": str(lora["r"]), "alpha": str(lora["alpha"]),
+                                      "base": lora["init"], "base_sha256": lora["base_sha256"]})
+    print("the adapters are written on their own; fold them into the base with `backprop merge`")
+    return path
+
+
+ADAPTER_FORMAT = "pedestrian-backprop lora"
+
+
+def run_resume(args) -> int:
+    """Continue a run from its saved state, with the settings it was started with."""
+    from .training import load_checkpoint, tensors_sha256
+
+    given = _given(args, RESUME_FLAGS)
+    if given:
+        raise ValueError(f"{', '.join(given)}: a resumed run keeps the settings it was started with; drop "
+                         + ("it" if len(given) == 1 else "them"))
+    path = Path(args.resume)
+    folder = path.parent if path.suffix == ".safetensors" else path
+    state_path = path if path.suffix == ".safetensors" else path / STATE_FILE
+    if args.out and Path(args.out).resolve() != folder.resolve():
+        raise ValueError(f"--out {args.out}: a resumed run writes into its own folder {folder}; drop --out")
+    if not state_path.exists():
+        done = [n for n in ("model.safetensors", "adapters.safetensors") if (folder / n).exists()]
+        if done:
+            raise ValueError(f"--resume {args.resume}: the run is complete ({folder / done[0]}); nothing to resume")
+        raise ValueError(f"--resume {args.resume}: no {STATE_FILE} there to resume from")
+    state, config, vocab, metadata = load_state(state_path)
+    text, source = _text(metadata.get("data") or None)
+    lora_meta = json.loads(metadata["lora"]) if "lora" in metadata else None
+    if lora_meta:
+        text = "".join(ch for ch in text if ch in set(vocab))
+    if _fingerprint(text) != metadata.get("data_sha256"):
+        raise ValueError(f"--resume {args.resume}: the training text {source} has changed since the run started")
+    data = CharData(text, vocab)
+    print(f"resuming {folder} at step {state.step} of {config.steps}", file=sys.stderr)
+    extra = {k: metadata[k] for k in ("data", "data_sha256", "lora") if k in metadata}
+    if lora_meta is None:
+        params = {k: v.copy() for k, v in state.params.items()}
+        return _train(args, folder, params, data, config, extra, _title(config, metadata.get("data") or None),
+                      resume=state)
+    base, *_ = load_checkpoint(Path(lora_meta["init"]))
+    if tensors_sha256(base) != lora_meta["base_sha256"]:
+        raise ValueError(f"--resume {args.resume}: the base checkpoint {lora_meta['init']} has changed since "
+                         "the run started")
+    adapters = {k: v.copy() for k, v in state.params.items()}
+    total = sum(v.size for v in base.values()) + sum(v.size for v in adapters.values())
+    lora = {**lora_meta, "base": base, "trainable": sum(v.size for v in adapters.values()), "total": total}
+    return _train(args, folder, adapters, data, config, extra,
+                  f"LoRA r={lora['r']} fine-tuning ({config.backend} backward)", resume=state, lora=lora)
+
+
+def _merge(base: dict, adapters: dict, alpha: float) -> dict:
+    from generated.numpy.gpt2 import merge_lora
+
+    return merge_lora(base, adapters, alpha=alpha)
+
+
+def run_merge(args) -> int:
+    """Write the base checkpoint with the adapters folded into its weights, after checking they belong."""
+    from . import checkpoints
+    from .gpt2_params import adapter_shapes
+    from .training import check_tensors, load_checkpoint, save_checkpoint, tensors_sha256
+
+    out = Path(args.out)
+    check_output_file(out, args.force, {"--init": args.init, "--adapters": args.adapters})
+    base, config, vocab, base_metadata = load_checkpoint(Path(args.init))
+    if "merged_from" in base_metadata:
+        raise ValueError(f"--init {args.init}: already has adapters merged in ({base_metadata['merged_from']}); "
+                         "merge into the base the adapters were trained on")
+    adapters, metadata = checkpoints.load(Path(args.adapters))
+    if metadata.get("format") != ADAPTER_FORMAT:
+        raise ValueError(f"--adapters {args.adapters}: not an adapter file written by `backprop train --lora`")
+    try:
+        r, alpha = int(metadata["r"]), float(metadata["alpha"])
+    except (KeyError, ValueError):
+        raise CheckpointError(f"{args.adapters}: corrupt r/alpha metadata") from None
+    if "base_sha256" not in metadata:
+        raise ValueError(f"--adapters {args.adapters}: does not record the base it was trained on; "
+                         "re-train it with this version of `backprop train --lora`")
+    if metadata["base_sha256"] != tensors_sha256(base):
+        raise ValueError(f"--adapters {args.adapters}: trained on another base ({metadata.get('base', '?')}), "
+                         f"not on {args.init}")
+    expected = adapter_shapes(base, r)
+    stray = sorted(set(adapters) - set(expected))
+    if stray:
+        raise ValueError(f"--adapters {args.adapters}: {stray[0]!r}"
+                         + (f" (and {len(stray) - 1} more)" if len(stray) > 1 else "") + " matches no layer of the base")
+    check_tensors(Path(args.adapters), adapters, expected)
+    merged = _merge(base, adapters, alpha)
+    config.tied = "lm_head.weight" not in merged
+    save_checkpoint(out, merged, config, vocab, {"merged_from": f"{args.init} + {args.adapters}"})
+    print(f"wrote {args.out}: {sum(v.size for v in merged.values()):,} parameters "
+          f"(LoRA r={r}, alpha={alpha} merged)")
+    return 0

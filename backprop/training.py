@@ -1,0 +1,504 @@
+"""``backprop train``: a character-level GPT-2 trained with the generated backward pass.
+
+The gradient comes from ``generated.numpy.gpt2`` (default), ``generated.torch.gpt2``
+(``--backend torch``) or, for comparison, torch autograd on the reference
+model (``--backend autograd``); everything else (data, AdamW, schedule) is the
+same code, so the backends can be compared step for step.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoints
+from .checkpoints import CheckpointError
+
+BACKENDS = ("numpy", "torch", "autograd")
+
+
+def default_corpus() -> tuple[str, str]:
+    """Real English prose that ships with Python: the reference manual's topics (pydoc_data)."""
+    from pydoc_data import topics
+
+    return "".join(topics.topics[k] for k in sorted(topics.topics)), "Python reference manual (pydoc_data.topics)"
+
+
+@dataclass
+class CharData:
+    """A text as character indices, split 90 / 10 into training and validation."""
+
+    text: str
+    vocab: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.vocab:
+            self.vocab = sorted(set(self.text))
+        index = {ch: i for i, ch in enumerate(self.vocab)}
+        unknown = sorted(set(self.text) - set(index))
+        if unknown:
+            raise ValueError(f"the text has characters outside the vocabulary: {''.join(unknown[:20])!r}")
+        ids = np.fromiter((index[ch] for ch in self.text), dtype=np.int64, count=len(self.text))
+        split = int(0.9 * len(ids))
+        self.train, self.val = ids[:split], ids[split:]
+
+    def encode(self, text: str) -> np.ndarray:
+        index = {ch: i for i, ch in enumerate(self.vocab)}
+        return np.array([index[ch] for ch in text if ch in index], dtype=np.int64)
+
+    def decode(self, ids) -> str:
+        return "".join(self.vocab[int(i)] for i in ids)
+
+
+def batch(rng: np.random.Generator, ids: np.ndarray, size: int, context: int) -> np.ndarray:
+    """``size`` random windows of ``context`` tokens: (size, context)."""
+    if len(ids) <= context:
+        raise ValueError(f"the text ({len(ids)} tokens in this split) is shorter than the context ({context})")
+    starts = rng.integers(0, len(ids) - context, size)
+    return np.stack([ids[s:s + context] for s in starts])
+
+
+class AdamW:
+    """AdamW (decoupled weight decay on matrices only), written once for NumPy and torch arrays."""
+
+    def __init__(self, params: dict, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1):
+        self.betas, self.eps, self.weight_decay, self.t = betas, eps, weight_decay, 0
+        self.m = {k: v * 0 for k, v in params.items()}
+        self.v = {k: v * 0 for k, v in params.items()}
+
+    def state(self, to_numpy) -> tuple[dict, int]:
+        """The moments as NumPy arrays (keys ``adamw.m.<name>``, ``adamw.v.<name>``) and the step count."""
+        moments = {f"adamw.m.{k}": np.asarray(to_numpy(v)) for k, v in self.m.items()}
+        moments |= {f"adamw.v.{k}": np.asarray(to_numpy(v)) for k, v in self.v.items()}
+        return moments, self.t
+
+    def restore(self, moments: dict, t: int, to_backend) -> None:
+        """Continue from ``state()``'s output."""
+        for k in self.m:
+            self.m[k], self.v[k] = to_backend(moments[f"adamw.m.{k}"]), to_backend(moments[f"adamw.v.{k}"])
+        self.t = t
+
+    def step(self, params: dict, grads: dict, lr: float) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        for k, p in params.items():
+            g = grads[k]
+            self.m[k] = b1 * self.m[k] + (1 - b1) * g
+            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
+            m_hat = self.m[k] / (1 - b1 ** self.t)
+            v_hat = self.v[k] / (1 - b2 ** self.t)
+            if p.ndim >= 2:
+                p -= lr * self.weight_decay * p
+            p -= lr * m_hat / (v_hat ** 0.5 + self.eps)
+
+
+def learning_rate(step: int, steps: int, peak: float) -> float:
+    """Linear warm-up over the first 5 % of steps, then cosine decay to a tenth of the peak."""
+    warmup = max(1, steps // 20)
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def gradient_function(backend: str, n_heads: int, activation: str, eps: float, base: dict | None = None,
+                      alpha: float | None = None):
+    """(to_backend, loss_and_grads, to_numpy) for one backend.
+
+    With ``base`` (frozen parameters) and ``alpha``, the trained state is a set of LoRA
+    adapters and ``loss_and_grads(adapters, idx)`` differentiates the adapted model.
+    """
+    options = {"n_heads": n_heads, "eps": eps, "activation": activation}
+    lora = base is not None
+    if backend == "numpy":
+        from generated.numpy import gpt2
+
+        def loss_and_grads(state, idx):
+            if lora:
+                return gpt2.lora_loss_and_grads(base, state, idx, alpha=alpha, **options)
+            return gpt2.loss_and_grads(state, idx, **options)
+
+        return (lambda a: a), loss_and_grads, (lambda a: a)
+    import torch
+
+    frozen = {k: torch.from_numpy(v) for k, v in base.items()} if lora else None
+    if backend == "torch":
+        from generated.torch import gpt2
+
+        def loss_and_grads(state, idx):
+            if lora:
+                return gpt2.lora_loss_and_grads(frozen, state, torch.from_numpy(idx), alpha=alpha, **options)
+            return gpt2.loss_and_grads(state, torch.from_numpy(idx), **options)
+    elif backend == "autograd":
+        from generated.torch.gpt2 import merge_lora
+
+        from .gpt2_params import reference_loss
+
+        def loss_and_grads(state, idx):
+            leaves = {k: v.detach().requires_grad_() for k, v in state.items()}
+            model = merge_lora(frozen, leaves, alpha=alpha) if lora else leaves
+            loss = reference_loss(model, torch.from_numpy(idx), n_heads, eps, activation)
+            loss.backward()
+            return loss.detach(), {k: v.grad for k, v in leaves.items()}
+    else:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    return torch.from_numpy, loss_and_grads, (lambda t: t.detach().cpu().numpy())
+
+
+@dataclass
+class TrainConfig:
+    layers: int = 2
+    width: int = 128
+    heads: int = 4
+    context: int = 64
+    batch: int = 16
+    steps: int = 2000
+    lr: float = 3e-3
+    weight_decay: float = 0.1
+    seed: int = 0
+    eval_every: int = 200
+    eval_batches: int = 8
+    backend: str = "numpy"
+    activation: str = "gelu_tanh"
+    eps: float = 1e-5
+    tied: bool = True
+    sample_chars: int = 400
+    temperature: float = 0.8
+
+
+class Progress:
+    """A one-line progress bar on stderr: step, loss, validation loss, tokens/s, time left."""
+
+    def __init__(self, total: int, enabled: bool = True, width: int = 24, done: int = 0):
+        self.total, self.width, self.start, self.first = total, width, time.time(), done
+        self.tty = enabled and sys.stderr.isatty()  # redraw one line
+        self.plain = enabled and not self.tty  # a line every tenth of the run (logs, CI)
+
+    def update(self, step: int, loss: float, val: float | None, tokens_per_s: float) -> None:
+        done = (step + 1) / self.total
+        elapsed = time.time() - self.start
+        left = elapsed / (step + 1 - self.first) * (self.total - step - 1)
+        bar = "#" * int(self.width * done) + "-" * (self.width - int(self.width * done))
+        val_text = f" val {val:.3f}" if val is not None else ""
+        line = (f"[{bar}] {step + 1}/{self.total} loss {loss:.3f}{val_text} "
+                f"{tokens_per_s:,.0f} tok/s {int(left) // 60}:{int(left) % 60:02d} left")
+        if self.tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif self.plain and (step + 1 == self.total or (step + 1) % max(1, self.total // 10) == 0):
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+@dataclass
+class Result:
+    losses: list
+    val_steps: list
+    val_losses: list
+    params: dict
+    tokens_per_s: float
+    seconds: float
+
+
+@dataclass
+class TrainState:
+    """Everything a run needs to continue exactly where it stopped (``--resume``).
+
+    ``params`` and ``moments`` are NumPy arrays; ``rng`` is the state of the
+    generator that draws the training batches.
+    """
+
+    step: int
+    params: dict
+    moments: dict
+    adam_t: int
+    rng: dict
+    losses: list
+    val_steps: list
+    val_losses: list
+    seconds: float = 0.0
+
+    def finite(self) -> bool:
+        return all(np.isfinite(v).all() for v in self.params.values())
+
+
+class TrainingStopped(Exception):
+    """Training stopped before its last step; ``state`` is the last good state (or None)."""
+
+    def __init__(self, message: str, state: TrainState | None):
+        super().__init__(message)
+        self.state = state
+
+
+class Diverged(TrainingStopped):
+    """A non-finite loss or non-finite weights: nothing of that step is kept."""
+
+
+class Interrupted(TrainingStopped):
+    """Ctrl-C: the run stopped at a step boundary."""
+
+
+class _DeferredInterrupt:
+    """Ctrl-C sets a flag that the loop reads between steps, so a step is never half applied.
+
+    A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: Ctrl-C is not ours to catch
+            self.previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool = True,
+               base: dict | None = None, alpha: float | None = None, resume: TrainState | None = None,
+               save_every: int = 0, on_checkpoint=None) -> Result:
+    """Train ``params`` (NumPy arrays, updated in place) with AdamW; returns the loss history.
+
+    With ``base`` and ``alpha``, ``params`` are LoRA adapters of the frozen model ``base``.
+    ``resume`` continues a run from its saved state.  Every ``save_every`` steps (0: never)
+    ``on_checkpoint(state)`` receives the current state.  A non-finite loss raises
+    ``Diverged`` and Ctrl-C raises ``Interrupted``, each with the last good state.
+    """
+    to_backend, objective, to_numpy = gradient_function(config.backend, config.heads, config.activation,
+                                                        config.eps, base, alpha)
+    names = list(params)
+    if resume is not None:
+        params.update({k: resume.params[k].copy() for k in names})
+    state = {k: to_backend(v) for k, v in params.items()}
+    optimizer = AdamW({k: state[k] for k in names}, weight_decay=config.weight_decay)
+    rng = np.random.default_rng(config.seed)
+    first = 0
+    losses, val_steps, val_losses, seconds_before = [], [], [], 0.0
+    if resume is not None:
+        optimizer.restore(resume.moments, resume.adam_t, to_backend)
+        rng.bit_generator.state = resume.rng
+        first, seconds_before = resume.step, resume.seconds
+        losses, val_steps, val_losses = list(resume.losses), list(resume.val_steps), list(resume.val_losses)
+    val_batches = [batch(np.random.default_rng(10_000 + i), data.val, config.batch, config.context)
+                   for i in range(config.eval_batches)]
+
+    def snapshot(step: int) -> TrainState:
+        moments, t = optimizer.state(to_numpy)
+        return TrainState(step, {k: np.array(to_numpy(state[k])) for k in names}, moments, t,
+                          rng.bit_generator.state, list(losses), list(val_steps), list(val_losses),
+                          seconds_before + time.time() - start)
+
+    bar = Progress(config.steps, progress, done=first)
+    val = val_losses[-1] if val_losses else None
+    start = time.time()
+    with _DeferredInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            for step in range(first, config.steps):
+                if interrupt.requested:
+                    raise Interrupted(f"interrupted at step {step}", snapshot(step))
+                idx = batch(rng, data.train, config.batch, config.context)
+                loss, grads = objective(state, idx)
+                loss = float(loss)
+                if not math.isfinite(loss):
+                    raise Diverged(f"training diverged at step {step + 1}: the loss is {loss}", None)
+                optimizer.step({k: state[k] for k in names}, grads, learning_rate(step, config.steps, config.lr))
+                losses.append(loss)
+                if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
+                    val = float(np.mean([float(objective(state, v)[0]) for v in val_batches]))
+                    val_steps.append(step + 1)
+                    val_losses.append(val)
+                bar.update(step, losses[-1], val, (step + 1 - first) * idx.size / (time.time() - start))
+                if save_every and (step + 1) % save_every == 0 and step + 1 < config.steps and on_checkpoint:
+                    saved = snapshot(step + 1)
+                    if not saved.finite():
+                        raise Diverged(f"training diverged at step {step + 1}: the weights are not finite", None)
+                    on_checkpoint(saved)
+        except KeyboardInterrupt:  # a second Ctrl-C, mid-step: the step in flight is dropped
+            raise Interrupted(f"interrupted during step {len(losses) + 1}", None) from None
+        finally:
+            bar.close()
+    seconds = time.time() - start
+    for k in names:
+        params[k] = np.asarray(to_numpy(state[k]))
+    if not all(np.isfinite(v).all() for v in params.values()):
+        raise Diverged(f"training diverged by step {config.steps}: the weights are not finite", None)
+    done = config.steps - first
+    return Result(losses, val_steps, val_losses, params, done * config.batch * config.context / max(seconds, 1e-9),
+                  seconds_before + seconds)
+
+
+def sample(params: dict, data: CharData, config: TrainConfig, chars: int, prompt: str = "\n",
+           seed: int = 0) -> str:
+    """``chars`` characters from the model after ``prompt``, at ``config.temperature``."""
+    from generated.numpy import gpt2
+
+    rng = np.random.default_rng(seed)
+    ids = list(data.encode(prompt)) or [0]  # a prompt outside the vocabulary starts from token 0
+    start = len(ids)
+    for _ in range(chars):
+        window = np.array([ids[-config.context:]])
+        z = gpt2.logits(params, window, n_heads=config.heads, eps=config.eps, activation=config.activation)[0, -1]
+        z = z.astype(np.float64) / max(config.temperature, 1e-6)
+        p = np.exp(z - z.max())
+        ids.append(int(rng.choice(len(p), p=p / p.sum())))
+    return data.decode(ids[start:])
+
+
+def plot(result: Result, path: Path, title: str) -> None:
+    """Training and validation loss curves as a PNG (written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from codegen.atomic import atomic_path
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    steps = np.arange(1, len(result.losses) + 1)
+    ax.plot(steps, result.losses, lw=0.8, alpha=0.5, label="training (per step)")
+    window = max(1, len(result.losses) // 50)
+    if len(result.losses) >= window:
+        smooth = np.convolve(result.losses, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1:], smooth, lw=1.5, label=f"training (mean of {window})")
+    ax.plot(result.val_steps, result.val_losses, "o-", lw=1.5, label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats per character)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as temp:
+        fig.savefig(temp, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+
+
+MODEL_FORMAT = "pedestrian-backprop gpt2"
+STATE_FORMAT = "pedestrian-backprop training state"
+
+
+def tensors_sha256(tensors: dict) -> str:
+    """A fingerprint of a set of arrays: names, dtypes, shapes and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        array = np.ascontiguousarray(tensors[name])
+        h.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
+def save_checkpoint(path: Path, params: dict, config: TrainConfig, vocab: list[str], extra: dict | None = None):
+    """A model checkpoint: the parameters, with the configuration and vocabulary as metadata."""
+    if not all(np.isfinite(v).all() for v in params.values()):
+        raise Diverged(f"{path}: refusing to write non-finite weights", None)
+    metadata = {"format": MODEL_FORMAT, "config": json.dumps(asdict(config)), "vocab": json.dumps(vocab)}
+    checkpoints.save(path, params, metadata | (extra or {}))
+
+
+def _metadata_json(path: Path, metadata: dict, key: str, kind: type):
+    if key not in metadata:
+        raise CheckpointError(f"{path}: no {key!r} metadata: not a checkpoint written by `backprop train`")
+    try:
+        value = json.loads(metadata[key])
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: corrupt {key!r} metadata ({e.msg})") from None
+    if not isinstance(value, kind):
+        raise CheckpointError(f"{path}: corrupt {key!r} metadata (not a JSON {kind.__name__})")
+    return value
+
+
+def config_from_metadata(path: Path, metadata: dict) -> TrainConfig:
+    values = _metadata_json(path, metadata, "config", dict)
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise CheckpointError(f"{path}: unknown configuration field(s) {', '.join(unknown)} in its metadata")
+    return TrainConfig(**values)
+
+
+def check_tensors(path: Path, tensors: dict, expected: dict[str, tuple]) -> None:
+    """Every expected key present with its shape, nothing else; the error names the checkpoint key."""
+    missing = [k for k in expected if k not in tensors]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise CheckpointError(f"{path}: missing tensor {missing[0]!r}{more}")
+    unexpected = sorted(set(tensors) - set(expected))
+    if unexpected:
+        more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
+        raise CheckpointError(f"{path}: unexpected tensor {unexpected[0]!r}{more}")
+    for k, shape in expected.items():
+        if tuple(tensors[k].shape) != tuple(shape):
+            raise CheckpointError(f"{path}: {k!r} has shape {tuple(tensors[k].shape)}, expected {tuple(shape)}")
+        if not np.issubdtype(tensors[k].dtype, np.floating):
+            raise CheckpointError(f"{path}: {k!r} has dtype {tensors[k].dtype}, expected floating point")
+
+
+def load_checkpoint(path: Path) -> tuple[dict, TrainConfig, list[str], dict]:
+    """(parameters as float32, configuration, vocabulary, metadata) of a model checkpoint, validated."""
+    from .gpt2_params import parameter_shapes
+
+    params, metadata = checkpoints.load(path)
+    if metadata.get("format") != MODEL_FORMAT:
+        found = f"format {metadata['format']!r}" if "format" in metadata else "no format metadata"
+        raise CheckpointError(f"{path}: not a model checkpoint written by `backprop train` ({found})")
+    config = config_from_metadata(path, metadata)
+    vocab = _metadata_json(path, metadata, "vocab", list)
+    expected = parameter_shapes(config.layers, config.width, config.context, len(vocab), tied=config.tied,
+                                head_bias="lm_head.bias" in params and not config.tied)
+    check_tensors(path, params, expected)
+    return {k: v.astype(np.float32, copy=False) for k, v in params.items()}, config, vocab, metadata
+
+
+def save_state(path: Path, state: TrainState, config: TrainConfig, vocab: list[str], extra: dict) -> None:
+    """The resumable state of a run: weights, AdamW moments, step, batch generator, history."""
+    if not state.finite():
+        raise Diverged(f"{path}: refusing to write non-finite weights", None)
+    metadata = {"format": STATE_FORMAT, "config": json.dumps(asdict(config)), "vocab": json.dumps(vocab),
+                "step": str(state.step), "adam_t": str(state.adam_t), "rng": json.dumps(state.rng),
+                "history": json.dumps({"losses": state.losses, "val_steps": state.val_steps,
+                                       "val_losses": state.val_losses, "seconds": state.seconds})}
+    tensors = {f"param.{k}": v for k, v in state.params.items()} | state.moments
+    checkpoints.save(path, tensors, metadata | extra)
+
+
+def load_state(path: Path) -> tuple[TrainState, TrainConfig, list[str], dict]:
+    """(state, configuration, vocabulary, metadata) of a file written by ``save_state``."""
+    tensors, metadata = checkpoints.load(path)
+    if metadata.get("format") != STATE_FORMAT:
+        raise CheckpointError(f"{path}: not a training state written by `backprop train` "
+                              f"(format {metadata.get('format')!r})")
+    config = config_from_metadata(path, metadata)
+    vocab = _metadata_json(path, metadata, "vocab", list)
+    history = _metadata_json(path, metadata, "history", dict)
+    rng = _metadata_json(path, metadata, "rng", dict)
+    try:
+        step, adam_t = int(metadata["step"]), int(metadata["adam_t"])
+    except (KeyError, ValueError):
+        raise CheckpointError(f"{path}: corrupt step metadata") from None
+    params = {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")}
+    moments = {k: v for k, v in tensors.items() if k.startswith("adamw.")}
+    if set(moments) != {f"adamw.{m}.{k}" for m in "mv" for k in params}:
+        raise CheckpointError(f"{path}: the optimizer moments do not match the weights")
+    state = TrainState(step, params, moments, adam_t, rng, history["losses"], history["val_steps"],
+                       history["val_losses"], history.get("seconds", 0.0))
+    return state, config, vocab, metadata
