@@ -1,4 +1,8 @@
-"""The ``backprop`` command: list, show, generate, check."""
+"""The ``backprop`` command: list, show, generate, check, report, train, merge.
+
+``list``, ``show``, ``generate``, ``check`` and ``report`` take built-in component names or a
+component file (``FILE.py``, every ``build*`` function in it, or ``FILE.py:FUNC``).
+"""
 from __future__ import annotations
 
 import argparse
@@ -27,10 +31,49 @@ def _component(name: str):
         raise SystemExit(2)
 
 
+def _file_components(spec: str):
+    """The components of a component file, or one error line and exit status 2."""
+    from .component_files import ComponentFileError, load
+
+    try:
+        return load(spec)
+    except ComponentFileError as e:
+        print(f"backprop: {e}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _derive(file_component):
+    from .component_files import ComponentFileError
+
+    try:
+        return file_component.derive()
+    except ComponentFileError as e:
+        print(f"backprop: {e}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def is_file(spec) -> bool:
+    from .component_files import is_component_file
+
+    return spec is not None and is_component_file(spec)
+
+
+def _file_argument(args) -> bool:
+    """A positional FILE that is not a component file is refused (``generate linear``, ``list mlp``)."""
+    if args.file is not None and not is_file(args.file):
+        print(f"backprop: {args.command} takes a component file FILE.py[:FUNC], not {args.file!r} "
+              f"(the built-ins need no argument)", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_list(args) -> int:
+    if not _file_argument(args):
+        return 2
     rows = []
-    for name in NAMES:
-        c = build(name)
+    components = [fc.component for fc in _file_components(args.file)] if args.file else [build(n) for n in NAMES]
+    for c in components:
+        name = c.name
         shape = lambda a: "(" + ", ".join((["..."] if a.batched else []) + [str(d) for d in a.dims]) + (  # noqa
             ",)" if len(a.dims) == 1 and not a.batched else ")")
         rows.append([
@@ -46,14 +89,22 @@ def cmd_list(args) -> int:
 def cmd_show(args) -> int:
     from derive.components import MODELS, build_model
 
-    component = build_model(args.name) if args.name in MODELS else _component(args.name)
-    print(render(derive(component), as_latex=args.latex), end="")
+    if is_file(args.name):
+        derivations = [_derive(fc) for fc in _file_components(args.name)]
+    else:
+        component = build_model(args.name) if args.name in MODELS else _component(args.name)
+        derivations = [derive(component)]
+    print("\n".join(render(d, as_latex=args.latex) for d in derivations), end="")
     return 0
 
 
 def cmd_generate(args) -> int:
     from codegen.generate import generate
 
+    if not _file_argument(args):
+        return 2
+    if args.file:
+        return _generate_file(args)
     root = Path(args.out) if args.out else ROOT
     progress = (lambda msg: print(f"  {msg}…", file=sys.stderr)) if not args.quiet else None
     try:
@@ -85,9 +136,87 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _generate_file(args) -> int:
+    """``generate FILE --out DIR``: DIR/<target>/<name>.py for each component of the file."""
+    from codegen.generate import component_outputs, write_outputs
+    from codegen.lower import lower
+
+    if not args.out:
+        print("backprop: generate FILE needs --out DIR (the package folder to write)", file=sys.stderr)
+        return 2
+    loaded = _file_components(args.file)
+    plans = [lower(_derive(fc)) for fc in loaded]
+    source = loaded[0].path.as_posix()
+    command = f"backprop generate {args.file} --out {Path(args.out).as_posix()}" + (
+        f" --target {args.target}" if args.target != "all" else "")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"backprop: --out {args.out}: is a file, not a folder", file=sys.stderr)
+        return 2
+    from codegen.render import GenerationError
+
+    try:
+        files = component_outputs(plans, source, command, args.target)
+    except GenerationError as e:
+        print(f"backprop: {source}: {e}", file=sys.stderr)
+        return 2
+    report = write_outputs(out, files, check=args.check)
+    rows = [[s.output.component or "(package)", s.output.path.parts[0] if len(s.output.path.parts) > 1 else "",
+             ", ".join(s.output.gradients), str(out / s.output.path), s.status] for s in report]
+    print(_table(rows, ["component", "target", "gradients", "file", "status"]))
+    bad = [s for s in report if s.status in ("stale", "missing")]
+    if args.check:
+        for s in bad:
+            print(f"backprop: {out / s.output.path} is {s.status}", file=sys.stderr)
+        if bad:
+            print(f"backprop: {args.out} is out of date; run `{command}`", file=sys.stderr)
+            return 1
+        print(f"{args.out} is up to date ({len(report)} files)")
+    else:
+        written = sum(s.status == "written" for s in report)
+        print(f"{written} written, {len(report) - written} unchanged")
+    return 0
+
+
+def _check_file(args) -> int:
+    """``check FILE``: each component against autograd of its generated Torch forward and finite
+    differences; one line per component."""
+    from .verify import check_any_component
+
+    loaded = _file_components(args.name)
+    rows, failed = [], False
+    for fc in loaded:
+        _derive(fc)
+        result = check_any_component(fc.component, seed=args.seed, trials=args.trials)
+        ok = result.cases > 0 and result.autograd <= args.tol and result.finite_differences <= FD_TOLERANCE
+        failed |= not ok
+        rows.append([fc.component.name, fc.function, str(result.cases), f"{result.autograd:.2e}",
+                     f"{result.finite_differences:.2e}",
+                     "ok" if ok else ("FAIL" if result.cases else "FAIL (no sizes meet the requirements)")])
+    print(_table(rows, ["component", "function", "cases", "vs autograd", "vs finite diff.", "status"]))
+    print(f"tolerances: {args.tol:.0e} against autograd (float64, both backends), {FD_TOLERANCE:.0e} against "
+          "central finite differences")
+    return 1 if failed else 0
+
+
+#: Central differences in float64 with step 1e-6 are good to about 1e-9 relative; a wrong rule is off by O(1).
+FD_TOLERANCE = 1e-6
+
+
 def cmd_check(args) -> int:
     from .verify import MODEL, check_component, check_model
 
+    if is_file(args.name):
+        if args.trials < 1 or args.seed < 0 or not args.tol > 0:
+            print("backprop: --trials must be at least 1, --seed 0 or more and --tol above 0", file=sys.stderr)
+            return 2
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("backprop: `check` compares with torch autograd; install torch "
+                  "(pip install 'pedestrian-backprop[torch]')", file=sys.stderr)
+            return 2
+        return _check_file(args)
     names = [args.name] if args.name else list(NAMES)
     for n in names:
         if n not in NAMES and n != MODEL:
@@ -161,21 +290,26 @@ def parser() -> argparse.ArgumentParser:
         "and generate code for it."))
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     s = sub.add_parser("list", help="components with their inputs, parameters, configuration and shapes")
+    s.add_argument("file", nargs="?", metavar="FILE.py", help="a component file (default: the built-ins)")
     s.set_defaults(fn=cmd_list)
     s = sub.add_parser("show", help="the derivation of one component, step by step")
-    s.add_argument("name", help=f"one of: {', '.join(NAMES)}; or a model part: gpt2, gpt2_untied, gpt2_lora, "
-                                "gpt2_lora_block")
+    s.add_argument("name", help=f"one of: {', '.join(NAMES)}; a model part: gpt2, gpt2_untied, gpt2_lora, "
+                                "gpt2_lora_block; or a component file FILE.py[:FUNC]")
     s.add_argument("--latex", action="store_true", help="formulas in LaTeX")
     s.set_defaults(fn=cmd_show)
-    s = sub.add_parser("generate", help="regenerate generated/ (or check it is up to date)")
+    s = sub.add_parser("generate", help="regenerate generated/ (or check it is up to date); or generate the "
+                                        "modules of a component file")
+    s.add_argument("file", nargs="?", metavar="FILE.py", help="a component file FILE.py[:FUNC]; needs --out "
+                                                               "(default: the built-ins into generated/)")
     s.add_argument("--target", default="all", choices=TARGETS, help="numpy, torch or all (default: all)")
-    s.add_argument("--check", action="store_true", help="write nothing; exit 1 if generated/ is stale")
-    s.add_argument("--out", help="write under this folder instead of the project root")
+    s.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files are stale")
+    s.add_argument("--out", help="built-ins: write generated/ under this folder instead of the project root; "
+                                 "a component file: the package folder to write (DIR/numpy, DIR/torch)")
     s.add_argument("--quiet", action="store_true", help="no progress messages")
     s.set_defaults(fn=cmd_generate)
     s = sub.add_parser("check", help="compare the generated modules with torch autograd")
-    s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)}, or gpt2 for the whole model "
-                                           "(default: every component)")
+    s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)}; gpt2 for the whole model; or a "
+                                           "component file FILE.py[:FUNC] (default: every built-in component)")
     s.add_argument("--target", default="all", choices=TARGETS, help="numpy, torch or all (default: all)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--trials", type=int, default=3, help="random shapes per component (default 3)")

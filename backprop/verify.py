@@ -249,3 +249,124 @@ def check_model(seed: int = 0, trials: int = 3, target: str = "numpy") -> list[C
             for key, g in ref_grads.items():
                 results.append(CheckResult(label, key, relative_error(grads[key], g, floor)))
     return results
+
+
+# ------------------------------------------------------------ any component (a user's)
+
+
+@dataclass
+class ComponentCheck:
+    """The worst relative errors of one component over every case checked."""
+
+    name: str
+    cases: int
+    autograd: float  # generated backward (both backends) against torch autograd of the generated Torch forward
+    finite_differences: float  # against central differences of the generated NumPy forward
+
+
+def _sample_configs(c, rng) -> list[dict]:
+    """One value per configuration, then each choice and flag varied from it."""
+    base = {}
+    for a in c.configs:
+        if not a.required:
+            base[a.name] = a.default
+        elif a.symbol is not None and a.symbol.is_integer:
+            base[a.name] = 1
+        else:
+            base[a.name] = 1.5
+    configs = [dict(base)]
+    for a in c.configs:
+        if a.choices:
+            configs += [{**base, a.name: v} for v in a.choices if v != base[a.name]]
+        elif isinstance(a.default, bool):
+            configs.append({**base, a.name: not a.default})
+    return configs
+
+
+def _sizes_meeting_requirements(c, config: dict, rng, tokens: int | None) -> dict[str, int] | None:
+    """Random sizes (1 … 5) that satisfy the component's requirements, or None after many tries."""
+    dims = sorted({d for a in c.tensor_arguments for d in a.dims}, key=str)
+    values = {a.symbol: config[a.name] for a in c.configs
+              if a.symbol is not None and isinstance(config.get(a.name), (int, float))}
+    for _ in range(200):
+        sizes = {d: (tokens if tokens is not None and str(d) == "n_T" else int(rng.integers(1, 6))) for d in dims}
+        table = {**sizes, **values, c.batch_size(): 1}
+        if all(bool(cond.xreplace(table)) for cond, _ in c.requirements):
+            return {str(d): v for d, v in sizes.items()}
+    return None
+
+
+def check_any_component(component, seed: int = 0, trials: int = 3) -> ComponentCheck:
+    """Check ``component``'s generated backward in float64, NumPy and Torch, on random sizes with batch
+    dimensions and every configuration: against torch autograd through the generated Torch forward
+    (≤ 1e-10 expected) and against central finite differences of the NumPy forward."""
+    import torch
+
+    from codegen.render import _index_checks, compile_component
+
+    modules = {t: compile_component(component, t) for t in ("numpy", "torch")}
+    rng = np.random.default_rng(seed)
+    index_tables = {index.name: size for index, size in _index_checks(component)}
+    worst_ag, worst_fd, cases = 0.0, 0.0, 0
+    batches = [(), (3,), (2, 2)]
+    for trial in range(trials):
+        for config in _sample_configs(component, rng):
+            sizes = _sizes_meeting_requirements(component, config, rng, tokens=1 if trial == 0 else None)
+            if sizes is None and trial == 0:
+                sizes = _sizes_meeting_requirements(component, config, rng, tokens=None)
+            if sizes is None:
+                continue
+            batch = batches[trial % len(batches)]
+            arrays = {}
+            for a in component.tensor_arguments:
+                shape = (batch if a.batched else ()) + tuple(sizes[str(d)] for d in a.dims)
+                if a.dtype == "int":
+                    high = index_tables.get(a.name)
+                    high = int(high.xreplace({s: sizes[str(s)] for s in high.free_symbols})) if high is not None else 3
+                    arrays[a.name] = rng.integers(0, max(high, 1), size=shape)
+                else:
+                    arrays[a.name] = rng.standard_normal(shape)
+            out, cache = modules["numpy"].forward(*arrays.values(), **config)
+            G = rng.standard_normal(np.shape(out))
+            grads = {"numpy": modules["numpy"].backward(G, cache)}
+            t_out, t_cache = modules["torch"].forward(*(torch.from_numpy(v) for v in arrays.values()), **config)
+            grads["torch"] = {k: v.numpy() for k, v in modules["torch"].backward(torch.from_numpy(G), t_cache).items()}
+            # Autograd through the generated Torch forward (recorded, not under no_grad).
+            leaves = {k: torch.tensor(v, requires_grad=component.argument(k).receives_gradient)
+                      if component.argument(k).dtype == "float" else torch.from_numpy(v) for k, v in arrays.items()}
+            with torch.enable_grad():
+                ref_out, _ = modules["torch"].forward.__wrapped__(*leaves.values(), **config)
+                ref_out.backward(torch.from_numpy(G))
+            ref = {k: t.grad.numpy() for k, t in leaves.items() if t.requires_grad}
+            floor = gradient_floor(ref) if ref else 0.0
+            for backend in grads.values():
+                for k, g in ref.items():
+                    worst_ag = max(worst_ag, relative_error(backend[k], g, floor))
+            worst_ag = max(worst_ag, relative_error(t_out.numpy(), out))
+            worst_fd = max(worst_fd, _finite_difference_error(modules["numpy"], arrays, config, G, grads["numpy"],
+                                                              component, rng))
+            cases += 1
+    return ComponentCheck(component.name, cases, worst_ag, worst_fd)
+
+
+def _finite_difference_error(module, arrays: dict, config: dict, G, grads: dict, component, rng,
+                             h: float = 1e-6) -> float:
+    """Worst relative error of ⟨∂L/∂a, v⟩ against (L(a + h v) − L(a − h v)) / 2h, L = ⟨G, out⟩,
+    for a random direction v of each float argument that takes a gradient."""
+    worst = 0.0
+    for k, value in arrays.items():
+        a = component.argument(k)
+        if not a.receives_gradient:
+            continue
+        v = rng.standard_normal(value.shape)
+
+        def loss(shift):
+            moved = dict(arrays)
+            moved[k] = value + shift * v
+            return float(np.sum(G * module.forward(*moved.values(), **config)[0]))
+
+        numeric = (loss(h) - loss(-h)) / (2 * h)
+        analytic = float(np.sum(grads[k] * v))
+        scale = max(abs(numeric), abs(analytic), 1e-3 * float(np.abs(grads[k]).sum() * np.abs(v).max() + 1e-12))
+        worst = max(worst, abs(numeric - analytic) / scale)
+    return worst

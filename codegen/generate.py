@@ -57,6 +57,36 @@ def outputs(target_choice: str = "all", names: tuple[str, ...] = NAMES, progress
     return files
 
 
+def component_outputs(plans, source: str, regenerate: str, target_choice: str = "all") -> list[Output]:
+    """The files of a package of components defined outside the built-ins, relative to its folder:
+    ``__init__.py``, ``<target>/__init__.py`` and ``<target>/<name>.py``."""
+    doc = f"Backward code generated from {source} by ``{regenerate}``, never edited by hand."
+    files = [Output(Path("__init__.py"), f'{HEADER}"""{doc}"""\n')]
+    for target in targets(target_choice):
+        files.append(Output(Path(f"{target}/__init__.py"), f'{HEADER}"""{PACKAGE_DOC[target]}"""\n'))
+        for plan in plans:
+            text = render_plan(plan, BACKENDS[target], source=source, regenerate=regenerate)
+            files.append(Output(Path(f"{target}/{plan.component.name}.py"), text, plan.component.name,
+                                tuple(n for n, _ in plan.gradients)))
+    return files
+
+
+def write_outputs(root: Path, files: list[Output], check: bool = False) -> list["FileStatus"]:
+    """Write each file under ``root`` whose bytes differ (atomically), or with ``check`` only compare."""
+    report = []
+    for out in files:
+        path = root / out.path
+        current = path.read_bytes() if path.is_file() else None
+        if current == out.text.encode():
+            report.append(FileStatus(out, "unchanged"))
+        elif check:
+            report.append(FileStatus(out, "missing" if current is None else "stale"))
+        else:
+            write_bytes(path, out.text.encode())
+            report.append(FileStatus(out, "written"))
+    return report
+
+
 @dataclass
 class FileStatus:
     output: Output
@@ -75,18 +105,8 @@ def generate(root: Path, target_choice: str = "all", check: bool = False, progre
     that says it was generated (a component since removed) is deleted when
     writing, any other is left alone.
     """
-    report = []
     files = outputs(target_choice, progress=progress)
-    for out in files:
-        path = root / out.path
-        current = path.read_bytes() if path.is_file() else None
-        if current == out.text.encode():
-            report.append(FileStatus(out, "unchanged"))
-        elif check:
-            report.append(FileStatus(out, "missing" if current is None else "stale"))
-        else:
-            write_bytes(path, out.text.encode())
-            report.append(FileStatus(out, "written"))
+    report = write_outputs(root, files, check)
     for path in stray_files(root, {out.path for out in files}, targets(target_choice)):
         output = Output(path.relative_to(root), "")
         if not check and path.read_bytes().startswith(GENERATED_MARK):

@@ -309,14 +309,18 @@ def module_parts(printer, backend: Backend, components) -> tuple[list[str], list
     return imports, blocks + functions + tables
 
 
-def render_plan(plan: ModulePlan, backend: Backend) -> str:
+def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
+                regenerate: str | None = None) -> str:
+    """The module text; ``source`` names the file of the definition (a built-in's by default)
+    and ``regenerate`` the command that rewrites the module."""
     c = plan.component
     printer = backend.printer_class(plan.context)
     functions = function_set(plan, backend, printer)
     imports, blocks = module_parts(printer, backend, [c])
     return environment().get_template(backend.template).render(
         component=c,
-        source=f"derive/components/{c.name}.py",
+        source=source or f"derive/components/{c.name}.py",
+        regenerate=regenerate or f"backprop generate --target {backend.name}",
         target=backend.name,
         forward_text=[f"{d.name} = {text(d.expr)}" for d in c.definitions],
         gradient_text=[f"∂L/∂{n} = {text(adj.expr)}" for n, adj in plan.derivation.gradients.items()],
