@@ -94,7 +94,7 @@ def cmd_show(args) -> int:
     else:
         component = build_model(args.name) if args.name in MODELS else _component(args.name)
         derivations = [derive(component)]
-    print("\n".join(render(d, as_latex=args.latex) for d in derivations), end="")
+    print("\n".join(render(d, as_latex=args.latex, closed=args.closed) for d in derivations), end="")
     return 0
 
 
@@ -272,6 +272,46 @@ def _user_errors(run):
     return command
 
 
+def cmd_report(args) -> int:
+    """``report [NAMES | FILE] --out DIR``: a Markdown and an HTML page per component, and an index."""
+    from codegen.lower import lower
+    from codegen.render import BACKENDS, GenerationError, render_plan
+    from derive.components import MODELS, build_model
+
+    from .report import ReportError, page, write_report
+
+    entries = []  # (derivation, source, regenerate)
+    names = args.names or list(NAMES)
+    for spec in names:
+        if is_file(spec):
+            for fc in _file_components(spec):
+                entries.append((_derive(fc), fc.path.as_posix()))
+        elif spec in MODELS:
+            entries.append((derive(build_model(spec)), "derive/components/gpt2.py"))
+        else:
+            entries.append((derive(_component(spec)), f"derive/components/{spec}.py"))
+    pages = []
+    for derivation, source in entries:
+        name = derivation.component.name
+        if not args.quiet:
+            print(f"  {name}…", file=sys.stderr)
+        plan = lower(derivation)
+        try:
+            code = {label: render_plan(plan, BACKENDS[target], source=source)
+                    for label, target in (("NumPy", "numpy"), ("PyTorch", "torch"))}
+        except GenerationError as e:
+            print(f"backprop: {e}", file=sys.stderr)
+            return 2
+        pages.append(page(derivation, code, source))
+    try:
+        written = write_report(pages, Path(args.out), force=args.force)
+    except ReportError as e:
+        print(f"backprop: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(written)} files into {args.out}: open {Path(args.out) / 'index.html'}")
+    return 0
+
+
 def cmd_train(args) -> int:
     from .train_command import run
 
@@ -296,6 +336,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("name", help=f"one of: {', '.join(NAMES)}; a model part: gpt2, gpt2_untied, gpt2_lora, "
                                 "gpt2_lora_block; or a component file FILE.py[:FUNC]")
     s.add_argument("--latex", action="store_true", help="formulas in LaTeX")
+    s.add_argument("--closed", action="store_true", help="also each gradient in closed form: the cotangents "
+                                                         "substituted back and simplified, as the paper states them")
     s.set_defaults(fn=cmd_show)
     s = sub.add_parser("generate", help="regenerate generated/ (or check it is up to date); or generate the "
                                         "modules of a component file")
@@ -315,6 +357,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--trials", type=int, default=3, help="random shapes per component (default 3)")
     s.add_argument("--tol", type=float, default=1e-10, help="largest accepted relative error")
     s.set_defaults(fn=cmd_check)
+    s = sub.add_parser("report", help="the derivations as pages to read: Markdown and self-contained HTML",
+                       description="Write, per component, a Markdown page and an HTML page (MathML formulas, no "
+                                   "script, no network) with the forward definition, the reverse sweep step by "
+                                   "step, the results and facts, the closed forms and the generated code; and "
+                                   "index.html linking them.")
+    s.add_argument("names", nargs="*", metavar="NAME", help=f"built-in components ({', '.join(NAMES)}), model "
+                                                            "parts, or a component file FILE.py[:FUNC] (default: "
+                                                            "every built-in)")
+    s.add_argument("--out", default="report", help="the folder to write (default: report)")
+    s.add_argument("--force", action="store_true", help="overwrite files of the same names not written by "
+                                                         "`backprop report`")
+    s.add_argument("--quiet", action="store_true", help="no progress messages")
+    s.set_defaults(fn=cmd_report)
     from .train_command import add_arguments
 
     s = sub.add_parser("train", help="train a character-level GPT-2 with the generated backward pass",

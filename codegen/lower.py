@@ -210,6 +210,31 @@ def lower(derivation: Derivation) -> ModulePlan:
     return ModulePlan(c, derivation, ctx, forward, out.name, backward, gradient_statements)
 
 
+def lower_closed_forms(derivation: Derivation, closed) -> ModulePlan:
+    """The plan whose backward computes each gradient from its closed form (``derive.closed_form``):
+    the named subexpressions first, then the gradients.  Used to check closed forms numerically."""
+    plan = lower(derivation)
+    c, ctx = plan.component, plan.context
+    forward_values = {d.expr: d.symbol for d in c.definitions}
+    statements = []
+    for symbol, expr in closed.named:
+        ctx.batched.add(symbol)
+        statements.append(Statement(ctx.names[symbol], expr.xreplace(forward_values),
+                                    shape_comment(symbol.shape, True), "named subexpression"))
+    gradients = []
+    for name, adj in derivation.gradients.items():
+        if name not in closed.gradients:
+            gradients.append((name, None))
+            continue
+        st = Statement(ctx.names[adj.cotangent], closed.gradients[name].expr.xreplace(forward_values),
+                       shape_comment(adj.symbol.shape, adj.symbol in ctx.batched, adj.symbol in ctx.vectors),
+                       "closed form")
+        statements.append(st)
+        gradients.append((name, st))
+    plan.backward, plan.gradients = statements, gradients
+    return plan
+
+
 def _is_batched(e: MatrixExpr, batched: set) -> bool:
     """Does ``e`` carry leading batch dimensions? (Σ_batch removes them.)"""
     if isinstance(e, MatrixSymbol):

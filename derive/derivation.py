@@ -175,8 +175,30 @@ def _function_name(fn) -> str:
 class MathLatexPrinter(LatexPrinter):
     """The same notation in LaTeX."""
 
+    def _split_super_sub(self, name: str):
+        # A name of several letters (Xc, var, eps, attn) is one italic word, not a product of letters.
+        base, supers, subs = super()._split_super_sub(name)
+        word = lambda t: rf"\mathit{{{t}}}" if len(t) > 1 and t.isalnum() else t  # noqa: E731
+        return word(base), [word(t) for t in supers], [word(t) for t in subs]
+
+    def _print_MatrixSymbol(self, e):
+        # A row (1, d) is the paper's bᵀ for the vector b.
+        name = super()._print_MatrixSymbol(e)
+        return f"{name}^{{T}}" if e.shape[0] == 1 and e.shape[1] != 1 else name
+
+    def _print_MatAdd(self, e):
+        out = []
+        for i, t in enumerate(e.args):
+            c, body = split_coefficient(t)
+            if i and c.could_extract_minus_sign():
+                term = self._print(sp.MatMul(-c, body) if -c != 1 else body)
+                out.append(f" - {term}" if not isinstance(body, sp.MatAdd) else rf" - \left({term}\right)")
+            else:
+                out.append(("" if i == 0 else " + ") + self._print(t))
+        return "".join(out)
+
     def _print_Cotangent(self, e):
-        return rf"\Delta_{{{self._print(MatrixSymbol(e.name, *e.shape))}}}"
+        return rf"\Delta_{{{LatexPrinter._print_MatrixSymbol(self, MatrixSymbol(e.name, *e.shape))}}}"
 
     def _print_OneMatrix(self, e):
         return r"\mathbf{1}^{T}" if e.shape[0] == 1 and e.shape[1] != 1 else r"\mathbf{1}"
@@ -184,6 +206,8 @@ class MathLatexPrinter(LatexPrinter):
     def _print_Transpose(self, e):
         if isinstance(e.arg, sp.OneMatrix):
             return self._print(sp.OneMatrix(e.arg.shape[1], e.arg.shape[0]))
+        if isinstance(e.arg, MatrixSymbol) and e.arg.shape[0] == 1 and e.arg.shape[1] != 1:
+            return super()._print_MatrixSymbol(e.arg)  # (bᵀ)ᵀ = b
         return super()._print_Transpose(e)
 
     def _print_Elementwise(self, e):
@@ -204,7 +228,7 @@ class MathLatexPrinter(LatexPrinter):
         return rf"\operatorname{{split}}_h\left({self._print(e.arg)}\right)"
 
     def _print_IndexSlice(self, e):
-        return rf"{self._print(MatrixSymbol(index_base(e).name, 1, 1))}_{{[{self._print(e.start)}:]}}"
+        return rf"{{{self._print(MatrixSymbol(index_base(e).name, 1, 1))}}}_{{[{self._print(e.start)}:]}}"
 
     def _print_LogSumExp(self, e):
         return rf"\operatorname{{lse}}\left({self._print(e.arg)}\right)"
@@ -223,7 +247,7 @@ class MathLatexPrinter(LatexPrinter):
         return rf"\operatorname{{ohe}}({self._print(MatrixSymbol(e.index.name, 1, 1))})^{{T}} {self._print(e.values)}"
 
     def _print_FirstRows(self, e):
-        return rf"{self._print(e.arg)}_{{[:{self._print(e.k)}]}}"
+        return rf"{{{self._print(e.arg)}}}_{{[:{self._print(e.k)}]}}"
 
     def _print_PadRows(self, e):
         return rf"\operatorname{{pad}}_{{{self._print(e.rows)}}}\left({self._print(e.arg)}\right)"
@@ -250,8 +274,8 @@ def shape_text(symbol: MatrixSymbol, vector: bool = False) -> str:
     return f"({symbol.shape[0]}, {symbol.shape[1]})"
 
 
-def render(derivation: Derivation, as_latex: bool = False) -> str:
-    """The whole derivation as text (or with LaTeX formulas)."""
+def render(derivation: Derivation, as_latex: bool = False, closed: bool = False) -> str:
+    """The whole derivation as text (or with LaTeX formulas); with ``closed``, the closed forms too."""
     fmt = latex if as_latex else text
     delta = (lambda s: latex(Cotangent(s.name, *s.shape))) if as_latex else (lambda s: f"Δ_{s.name}")
     c = derivation.component
@@ -285,7 +309,31 @@ def render(derivation: Derivation, as_latex: bool = False) -> str:
         lines += ["", "Results"] + [f"  {r}" for r in results]
     if facts:
         lines += ["", "Facts used"] + [f"  {f.name}: {f.statement}" for f in facts]
+    if closed:
+        lines += [""] + closed_lines(derivation, fmt, delta)
     return "\n".join(lines) + "\n"
+
+
+def closed_lines(derivation: Derivation, fmt=None, delta=None) -> list[str]:
+    """The "Closed forms" section: each gradient from the upstream gradient and forward values."""
+    from .closed_form import closed_forms
+
+    fmt = fmt or text
+    delta = delta or (lambda s: f"Δ_{s.name}")
+    forms = closed_forms(derivation)
+    out = derivation.component.output_symbol
+    lines = [f"Closed forms (from {delta(out)} and forward values)"]
+    for symbol, expr in forms.named:
+        lines.append(f"  where {delta(symbol)} = {fmt(expr)}")
+    for name, adj in derivation.gradients.items():
+        if name in forms.gradients:
+            lines.append(f"  ∂L/∂{name} = {fmt(forms.gradients[name].expr)}")
+        else:
+            lines.append(f"  ∂L/∂{name} = 0")
+    facts = forms.facts
+    if facts:
+        lines += ["", "Facts behind the closed forms"] + [f"  {f.name}: {f.statement}" for f in facts]
+    return lines
 
 
 def _adjoint_lines(adj: Adjoint, fmt, delta, component) -> list[str]:
@@ -353,6 +401,24 @@ def _results(derivation: Derivation, fmt, delta) -> list[str]:
             out.append(f"∂L/∂{name} = 0 identically{_because(adj)}")
         else:
             out.append(f"∂L/∂{name} = {fmt(adj.expr)}{_because(adj)}")
+    return out
+
+
+def results_data(derivation: Derivation) -> list[tuple[str, str, str]]:
+    """The results as (left side, right side, rules and facts) with LaTeX formulas, for the report."""
+    out = []
+    for adj in derivation.adjoints[1:]:
+        special = any(isinstance(n, (TargetScatter, ScatterAdd)) for n in sp.preorder_traversal(adj.expr))
+        if adj.facts or special:
+            out.append((latex(adj.cotangent), latex(adj.expr), _because(adj).strip().strip("[]")))
+    for name, adj in derivation.gradients.items():
+        lhs = rf"\frac{{\partial L}}{{\partial {latex(adj.symbol.T if adj.symbol.shape[0] == 1 else adj.symbol)}}}"
+        if adj.is_zero and not adj.contributions:
+            out.append((lhs, "0", f"{name} does not reach the output"))
+        elif adj.is_zero:
+            out.append((lhs, "0", "identically zero; " + _because(adj).strip().strip("[]")))
+        else:
+            out.append((lhs, latex(adj.expr), _because(adj).strip().strip("[]")))
     return out
 
 

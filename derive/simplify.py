@@ -160,8 +160,13 @@ def _push_transpose(e, ctx=None):
     return None
 
 
-@fact("unit", "1 A = A, A ∘ 1 = A (1 the all-ones matrix of A's shape)", shown=False)
+@fact("unit", "1 A = A, A ∘ 1 = A (1 the all-ones matrix of A's shape, or 1×1)", shown=False)
 def _units(e, ctx=None):
+    if isinstance(e, MatMul):
+        mats = [a for a in e.args if isinstance(a, MatrixExpr)]
+        kept = [a for a in e.args if not (is_ones(a) and a.shape == (1, 1))]
+        if len(kept) < len(e.args) and any(isinstance(a, MatrixExpr) for a in kept) and len(mats) > 1:
+            return MatMul(*kept)
     if isinstance(e, HadamardProduct):
         rest = [a for a in e.args if not (is_ones(a) and a.shape == e.shape)]
         if len(rest) < len(e.args):
@@ -404,12 +409,14 @@ def _rebuild(e: MatrixExpr, args) -> MatrixExpr:
     return e if tuple(args) == e.args else e.func(*args)
 
 
-def simplify(expr: MatrixExpr, ctx: Context | None = None) -> tuple[MatrixExpr, list[Fact]]:
-    """Rewrite ``expr`` bottom-up with ``FACTS`` to a fixed point.
+def simplify(expr: MatrixExpr, ctx: Context | None = None,
+             facts: list[Fact] | None = None) -> tuple[MatrixExpr, list[Fact]]:
+    """Rewrite ``expr`` bottom-up with ``facts`` (default: every fact) to a fixed point.
 
     Returns the simplified expression and the shown facts that fired, in order
     of first use.
     """
+    facts = FACTS if facts is None else facts
     used: list[Fact] = []
     memo: dict[MatrixExpr, MatrixExpr] = {}
 
@@ -421,7 +428,7 @@ def simplify(expr: MatrixExpr, ctx: Context | None = None) -> tuple[MatrixExpr, 
         original = e
         e = _rebuild(e, [visit(a) for a in e.args])
         for _ in range(10_000):
-            for f in FACTS:
+            for f in facts:
                 r = f.rewrite(e, ctx)
                 if r is not None and r != e:
                     for g in _facts_behind(f, e, r, ctx):
