@@ -94,6 +94,12 @@ def cmd_show(args) -> int:
     else:
         component = build_model(args.name) if args.name in MODELS else _component(args.name)
         derivations = [derive(component)]
+    if args.plan:
+        from codegen.lower import lower
+        from codegen.passes import describe
+
+        print("\n".join(describe(lower(d)) for d in derivations), end="")
+        return 0
     print("\n".join(render(d, as_latex=args.latex, closed=args.closed) for d in derivations), end="")
     return 0
 
@@ -338,6 +344,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--latex", action="store_true", help="formulas in LaTeX")
     s.add_argument("--closed", action="store_true", help="also each gradient in closed form: the cotangents "
                                                          "substituted back and simplified, as the paper states them")
+    s.add_argument("--plan", action="store_true", help="the lowered plan instead: the statements the generated "
+                                                       "code runs and what the optimising passes did")
     s.set_defaults(fn=cmd_show)
     s = sub.add_parser("generate", help="regenerate generated/ (or check it is up to date); or generate the "
                                         "modules of a component file")

@@ -30,6 +30,8 @@ class Statement:
     shape: str  # shape comment
     comment: str = ""  # e.g. "grad of: …"
     code: str = ""  # filled in by printing
+    reads: set = field(default_factory=set)  # the names the printed code reads
+    release: list = field(default_factory=list)  # names no longer needed after this statement
 
 
 @dataclass
@@ -43,6 +45,7 @@ class ModulePlan:
     gradients: list[tuple[str, Statement | None]]  # (argument, statement); None: zero gradient
     cache: list[str] = field(default_factory=list)
     dims: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the optimising passes did
 
 
 def user_names(component: Component) -> set[str]:
@@ -151,7 +154,9 @@ def eliminate_common_subexpressions(statements: list[Statement], batched: set,
         statements.insert(first, Statement(temp.name, target, "", "common subexpression"))
 
 
-def lower(derivation: Derivation) -> ModulePlan:
+def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModulePlan:
+    """The statements of one module; with ``optimise``, after the passes of ``codegen.passes``
+    (or only those in ``passes``)."""
     c = derivation.component
     taken = user_names(c)
     ctx = PrintContext(names=_code_names(c, taken))
@@ -191,6 +196,11 @@ def lower(derivation: Derivation) -> ModulePlan:
     forward_values = {d.expr: d.symbol for d in c.definitions}
     for st in backward:
         st.expr = st.expr.xreplace(forward_values)
+    plan = ModulePlan(c, derivation, ctx, forward, out.name, backward, gradient_statements)
+    if optimise:
+        from .passes import optimise as run_passes
+
+        run_passes(plan, passes)
     # Gradients are live, and so is a stack's backward pass: it computes its blocks' gradients.
     roots = [st for _, st in gradient_statements if st is not None]
     roots += [st for st in backward if st.expr.has(RepeatBackward)]
@@ -207,7 +217,8 @@ def lower(derivation: Derivation) -> ModulePlan:
         if st.comment == "common subexpression":
             st.shape = shape_comment(st.expr.shape, _is_batched(st.expr, ctx.batched),
                                      broadcast=broadcast_axes(st.expr), heads=heads_axis(st.expr, headed))
-    return ModulePlan(c, derivation, ctx, forward, out.name, backward, gradient_statements)
+    plan.backward = backward
+    return plan
 
 
 def lower_closed_forms(derivation: Derivation, closed) -> ModulePlan:

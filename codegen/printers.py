@@ -362,7 +362,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         if j is None:
             if len(factors) == 1:
                 return self._print(factors[0])
-            return " @ ".join(paren(self._print(f)) for f in factors)
+            return self.chain(factors)
         ones, left, right = factors[j], factors[:j], factors[j + 1:]
         # Further all-ones factors on one side only broadcast that side: they print as nothing.
         left = [] if all(isinstance(f, OneMatrix) for f in left) else left
@@ -377,6 +377,33 @@ class NumPyMatrixPrinter(NumPyPrinter):
         if not parts:
             raise UnprintableNode(f"a bare all-ones matrix {ones.shape} would be materialised")
         return parts[0] if len(parts) == 1 else " * ".join(paren(p) for p in parts)
+
+    def chain(self, factors: list[MatrixExpr]) -> str:
+        """A₁ @ A₂ @ …, left to right; a batched operand times a weight shared by the batch is one
+        2-D product over all its rows (``_rows_matmul``), not a stack of per-sequence products."""
+        code, batched = paren(self._print(factors[0])), self.is_batched(factors[0])
+        for f in factors[1:]:
+            if batched and not self.is_batched(f) and self.flatten_products:
+                self.helpers_used.add("rows_matmul")
+                code = f"_rows_matmul({code}, {self._print(f)})"
+            else:
+                code = f"{code} @ {paren(self._print(f))}"
+            batched = batched or self.is_batched(f)
+        return code
+
+    flatten_products = True
+
+    def _print_Chain(self, expr):
+        self.helpers_used.add("chain")
+        return f"_chain({', '.join(self._print(f) for f in expr.args)})"
+
+    def is_batched(self, e) -> bool:
+        """Does ``e`` carry leading batch dimensions (or heads)?  Σ_batch removes them."""
+        if isinstance(e, MatrixSymbol):
+            return e in self.ctx.batched
+        if isinstance(e, BatchSum):
+            return False
+        return any(self.is_batched(a) for a in e.args if isinstance(a, MatrixExpr))
 
     def _print_HadamardProduct(self, expr):
         return " * ".join(paren(self._print(f)) for f in expr.args)
@@ -443,10 +470,16 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     # -- module-level scalar functions
 
+    inplace_functions = True
+
     def function_definition(self, fn: ScalarFunction) -> str:
         """``def _name(x): …`` for a named scalar function, common subexpressions hoisted."""
         (var,), body = fn.body.signature, fn.body.expr
         body = to_floats(body.xreplace({var: sp.Symbol("x")}))  # the parameter is always ``x``
+        if self.inplace_functions:
+            from .inplace import InplaceFunction
+
+            return InplaceFunction(lambda e: self._entrywise(e, "x"), self.array).define(fn.name, body)
         temps, (reduced,) = sp.cse(body, symbols=sp.numbered_symbols("t"), optimizations="basic")
         lines = [f"def _{fn.name}(x):"]
         lines += [f"    {t} = {self._entrywise(v, 'x')}" for t, v in temps]
@@ -487,6 +520,8 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
 
     array = "torch"
     printmethod = "_torchmatrixcode"
+    flatten_products = False  # torch.matmul already folds the batch into one 2-D product
+    inplace_functions = False  # in-place ops would hide the values a recorded double backward needs
 
     def transpose(self, code: str) -> str:
         return f"{paren(code)}.mT"

@@ -15,6 +15,7 @@ from derive.reverse import derive
 from derive.simplify import split_coefficient
 
 from .lower import ModulePlan, lower, shape_comment
+from .passes import release_after_last_use
 from .printers import NumPyMatrixPrinter, TorchMatrixPrinter, UnprintableNode
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -213,6 +214,7 @@ class FunctionSet:
     backward: list
     returns: list
     forward_only: bool = False
+    notes: list = None  # what the passes did to this part's plan
 
 
 def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
@@ -220,14 +222,15 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     """Print one plan's statements with ``printer`` (shared by the parts of one module)."""
     c = plan.component
     printer.ctx = plan.context
-    printer.symbols_used = set()
-    for st in plan.forward:
-        st.code = print_code(printer, st.expr, c, st.target)
-    forward_symbols = set(printer.symbols_used)
-    printer.symbols_used = set()
-    for st in ([] if forward_only else plan.backward):
-        st.code = print_code(printer, st.expr, c, st.target)
-    backward_symbols = set(printer.symbols_used)
+    forward_symbols, backward_symbols = set(), set()
+    for statements, used in ((plan.forward, forward_symbols), ([] if forward_only else plan.backward,
+                                                               backward_symbols)):
+        for st in statements:
+            printer.symbols_used = set()
+            st.code = print_code(printer, st.expr, c, st.target)
+            st.reads = set(printer.symbols_used)
+            used |= st.reads
+    printer.symbols_used = forward_symbols | backward_symbols
 
     out = c.output_symbol
     scalar_output = out.shape == (1, 1) and out not in plan.context.batched
@@ -254,12 +257,26 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     cached += [d for d in dims + ["n_batch"] if d in backward_symbols]
     cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape']) + "}"
 
+    # Liveness: every array is released after its last use; the backward drops its cache once unpacked.
+    # (Parameters are not released: their owner holds them; batched inputs and values may be large.)
+    arrays = {a.name for a in c.inputs} | {d.name for d in c.definitions} | {st.target for st in plan.backward}
+    release_after_last_use(plan.forward, keep=set(cached) | {plan.output} | (set(tensor_names)))
+    returned = {st.target for _, st in plan.gradients if st is not None} | set(zero_args)
+    release_after_last_use([] if forward_only else plan.backward, keep=returned | {"grad_out"})
+    for st in plan.forward + ([] if forward_only else plan.backward):
+        st.release = [n for n in st.release if n in arrays]
+    if not forward_only:
+        unread = sorted(n for n in cached if n in arrays and n not in returned
+                        and not any(n in st.reads for st in plan.backward))
+        if plan.backward:
+            plan.backward[0].release = sorted(set(plan.backward[0].release) | set(unread))
     backward_prologue = [f'{n} = cache["{n}"]' for n in cached]
     if scalar_output:
         backward_prologue.append(backend.as_array("grad_out", "float"))
     backward_prologue += [
         'if grad_out.shape != cache["out_shape"]:',
         '    raise ValueError(f"grad_out: expected shape {cache[\'out_shape\']}, got {grad_out.shape}")',
+        "del cache  # each array is released after its last use below",
     ]
     signature = ", ".join(tensor_names)
     if c.configs:
@@ -269,7 +286,8 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         signature=signature, argument_doc=_argument_doc(c),
         forward_prologue=_forward_prologue(c, backend, printer, forward_symbols, set(cached), dims),
         forward=plan.forward, cache_literal=cache_literal, output=plan.output,
-        backward_prologue=backward_prologue, backward=plan.backward, returns=returns, forward_only=forward_only)
+        backward_prologue=backward_prologue, backward=plan.backward, returns=returns, forward_only=forward_only,
+        notes=[] if forward_only else [f"{prefix.strip('_') or c.name}: {n}" for n in plan.notes])
 
 
 def _argument_doc(c) -> list[str]:
@@ -309,12 +327,28 @@ def module_parts(printer, backend: Backend, components) -> tuple[list[str], list
     return imports, blocks + functions + tables
 
 
+def optimisation_notes(notes: list[str], printer, parts) -> list[str]:
+    """What the passes and the printer did, one line each, for the module's docstring."""
+    out = list(dict.fromkeys(notes))
+    if "rows_matmul" in printer.helpers_used:
+        out.append("rows-matmul: a batched value times a weight is one 2-D product over all its rows")
+    if printer.inplace_functions and printer.functions_used:
+        out.append("in-place functions: each scalar function computes in buffers of its own")
+    if any(st.release for f in parts for st in f.forward + f.backward):
+        out.append("liveness: every array is released after its last use (del); the backward drops its cache")
+    return out
+
+
 def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
-                regenerate: str | None = None) -> str:
+                regenerate: str | None = None, optimise: bool = True) -> str:
     """The module text; ``source`` names the file of the definition (a built-in's by default)
-    and ``regenerate`` the command that rewrites the module."""
+    and ``regenerate`` the command that rewrites the module.  Without ``optimise`` the printer
+    makes no flattened products and no in-place scalar functions (the reference the passes'
+    tests compare against)."""
     c = plan.component
     printer = backend.printer_class(plan.context)
+    if not optimise:
+        printer.flatten_products = printer.inplace_functions = False
     functions = function_set(plan, backend, printer)
     imports, blocks = module_parts(printer, backend, [c])
     return environment().get_template(backend.template).render(
@@ -324,6 +358,7 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         target=backend.name,
         forward_text=[f"{d.name} = {text(d.expr)}" for d in c.definitions],
         gradient_text=[f"∂L/∂{n} = {text(adj.expr)}" for n, adj in plan.derivation.gradients.items()],
+        optimisations=optimisation_notes(plan.notes, printer, [functions]),
         imports=imports,
         blocks=blocks,
         f=functions,
@@ -375,8 +410,10 @@ def render_model(target: str = "numpy") -> str:
     top = gpt2.build(True)
     adapters = [(a.name, a.name[2:], a.name[0]) for a in lora_block_plan.component.params if not a.frozen]
     block_keys = [(n, *(k.split(":") if ":" in k else (k, None))) for n, k in gpt2.HF_BLOCK.items()]
+    plans_notes = [n for f in parts for n in getattr(f, "notes", [])]
     return environment().get_template("model.py.jinja").render(
         target=target, imports=imports, blocks=blocks, parts=parts,
+        optimisations=optimisation_notes(plans_notes, printer, parts),
         block_text=[f"{d.name} = {text(d.expr)}" for d in gpt2.block().definitions],
         model_text=[f"{d.name} = {text(d.expr)}" for d in top.definitions],
         block_keys=block_keys, top_keys=list(gpt2.HF_TOP.items()),
@@ -389,15 +426,15 @@ def render_component(name: str, target: str = "numpy") -> str:
     return render_plan(lower(derive(build(name))), BACKENDS[target])
 
 
-def compile_component(component, target: str = "numpy"):
+def compile_component(component, target: str = "numpy", optimise: bool = True):
     """Derive, render and import a component defined outside the built-ins.
 
     Returns a module object with ``forward`` and ``backward``; nothing is
-    written to disk.
+    written to disk.  ``optimise=False`` skips the optimising passes.
     """
     import types
 
-    source = render_plan(lower(derive(component)), BACKENDS[target])
+    source = render_plan(lower(derive(component), optimise=optimise), BACKENDS[target], optimise=optimise)
     module = types.ModuleType(f"generated_{component.name}")
     module.__source__ = source
     exec(compile(source, f"<generated {component.name}>", "exec"), module.__dict__)

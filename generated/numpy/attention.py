@@ -22,6 +22,10 @@ Gradients, as derived:
     ∂L/∂b_k = 0
     ∂L/∂W_v = Σ_batch (Xᵀ Δ_V)
     ∂L/∂b_v = Σ_batch (1ᵀ Δ_A)
+
+Optimisations (each keeps the values within rounding):
+    - rows-matmul: a batched value times a weight is one 2-D product over all its rows
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
 
@@ -65,6 +69,11 @@ def _merge_heads(A):
     """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
     A = A.swapaxes(-2, -3)
     return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
+
+
+def _rows_matmul(A, W):
+    """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
+    return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
 
 
 def _softmax(S, causal):
@@ -114,14 +123,18 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     d = dims["d"]
     if not (d % n_heads == 0):
         raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
-    Q = X @ W_q + b_q  # (..., n_T, d)
-    K = X @ W_k + b_k  # (..., n_T, d)
-    V = X @ W_v + b_v  # (..., n_T, d)
+    Q = _rows_matmul(X, W_q) + b_q  # (..., n_T, d)
+    K = _rows_matmul(X, W_k) + b_k  # (..., n_T, d)
+    V = _rows_matmul(X, W_v) + b_v  # (..., n_T, d)
     Q_h = _split_heads(Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del Q
     K_h = _split_heads(K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del K
     V_h = _split_heads(V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del V
     S = math.sqrt(n_heads)/math.sqrt(d) * (Q_h @ K_h.swapaxes(-1, -2))  # (..., n_heads, n_T, n_T)
     P = _softmax(S, causal)  # (..., n_heads, n_T, n_T)
+    del S
     A = _merge_heads(P @ V_h)  # (..., n_T, d)
     cache = {"X": X, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape}
     return A, cache
@@ -142,34 +155,46 @@ def backward(grad_out, cache):
     d = cache["d"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # common subexpression
     t1 = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
     # grad of P, used in: A = merge_h(P V_h)
     dP = t1 @ V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
+    del V_h
     # grad of S, used in: P = softmax[causal](S)
     dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
+    del dP
     # grad of V_h, used in: A = merge_h(P V_h)
     dV_h = P.swapaxes(-1, -2) @ t1  # (..., n_heads, n_T, d/n_heads)
+    del P, t1
     # grad of K_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
     dK_h = math.sqrt(n_heads)/math.sqrt(d) * (dS.swapaxes(-1, -2) @ Q_h)  # (..., n_heads, n_T, d/n_heads)
+    del Q_h
     # grad of Q_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
     dQ_h = math.sqrt(n_heads)/math.sqrt(d) * (dS @ K_h)  # (..., n_heads, n_T, d/n_heads)
+    del K_h, dS
     # grad of V, used in: V_h = split_h(V)
     dV = _merge_heads(dV_h)  # (..., n_T, d)
+    del dV_h
     # grad of K, used in: K_h = split_h(K)
     dK = _merge_heads(dK_h)  # (..., n_T, d)
+    del dK_h
     # grad of Q, used in: Q_h = split_h(Q)
     dQ = _merge_heads(dQ_h)  # (..., n_T, d)
+    del dQ_h
     # grad of X, used in: Q = X W_q + 1 b_qᵀ; K = X W_k + 1 b_kᵀ; V = X W_v + 1 b_vᵀ
-    dX = dV @ W_v.swapaxes(-1, -2) + dK @ W_k.swapaxes(-1, -2) + dQ @ W_q.swapaxes(-1, -2)  # (..., n_T, d)
+    dX = _rows_matmul(dV, W_v.swapaxes(-1, -2)) + _rows_matmul(dK, W_k.swapaxes(-1, -2)) + _rows_matmul(dQ, W_q.swapaxes(-1, -2))  # (..., n_T, d)
     # grad of W_q, used in: Q = X W_q + 1 b_qᵀ
     dW_q = X.reshape(-1, d).T @ dQ.reshape(-1, d)  # (d, d)
     # grad of b_q, used in: Q = X W_q + 1 b_qᵀ
     db_q = dQ.reshape(-1, d).sum(axis=0)  # (d,)
+    del dQ
     # grad of W_k, used in: K = X W_k + 1 b_kᵀ
     dW_k = X.reshape(-1, d).T @ dK.reshape(-1, d)  # (d, d)
+    del dK
     # grad of W_v, used in: V = X W_v + 1 b_vᵀ
     dW_v = X.reshape(-1, d).T @ dV.reshape(-1, d)  # (d, d)
+    del X, dV
     # grad of b_v, used in: V = X W_v + 1 b_vᵀ
     db_v = grad_out.reshape(-1, d).sum(axis=0)  # (d,)
     return {

@@ -13,6 +13,10 @@ Gradients, as derived:
     ∂L/∂X = pad_n_T(Δ_X_s)
     ∂L/∂W = Σ_batch (X_sᵀ Δ_Z)
     ∂L/∂b = Σ_batch (1ᵀ Δ_Z)
+
+Optimisations (each keeps the values within rounding):
+    - rows-matmul: a batched value times a weight is one 2-D product over all its rows
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
 
@@ -71,6 +75,11 @@ def _pad_rows(A, rows):
     return out
 
 
+def _rows_matmul(A, W):
+    """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
+    return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
+
+
 def _softmax(S, causal):
     """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
     if causal:
@@ -109,9 +118,10 @@ def forward(X, W, b, idx, *, reduction='mean'):
     _check_indices("idx", idx, n_vocab)
     weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
     X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
-    Z = X_s @ W + b  # (..., n_T - 1, n_vocab)
+    Z = _rows_matmul(X_s, W) + b  # (..., n_T - 1, n_vocab)
     ell = (_logsumexp(Z) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1)).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (weight * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
+    del ell
     cache = {"W": W, "idx": idx, "X_s": X_s, "Z": Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
     return loss, cache
 
@@ -129,18 +139,23 @@ def backward(grad_out, cache):
     grad_out = np.asarray(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of ell, used in: loss = weight Σ_batch ell
     dell = weight * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
     dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, idx
     # grad of X_s, used in: Z = X_s W + 1 bᵀ
-    dX_s = dZ @ W.swapaxes(-1, -2)  # (..., n_T - 1, d)
+    dX_s = _rows_matmul(dZ, W.swapaxes(-1, -2))  # (..., n_T - 1, d)
     # grad of X, used in: X_s = X[:n_T - 1]
     dX = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    del dX_s
     # grad of W, used in: Z = X_s W + 1 bᵀ
     dW = X_s.reshape(-1, d).T @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
+    del X_s
     # grad of b, used in: Z = X_s W + 1 bᵀ
     db = dZ.reshape(-1, n_vocab).sum(axis=0)  # (n_vocab,)
+    del dZ
     return {
         "X": dX,
         "W": dW,

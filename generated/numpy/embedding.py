@@ -9,6 +9,9 @@ Forward definition (one sequence; inputs may carry leading batch dimensions):
 Gradients, as derived:
     ∂L/∂W_tok = Σ_batch (ohe(idx)ᵀ Δ_X)
     ∂L/∂W_pos = pad_n_context(Σ_batch Δ_X)
+
+Optimisations (each keeps the values within rounding):
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import numpy as np
 
@@ -87,8 +90,10 @@ def backward(grad_out, cache):
     n_context = cache["n_context"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of W_tok, used in: X = ohe(idx) W_tok + W_pos[:n_T]
     dW_tok = _scatter_add_rows(idx, grad_out, n_vocab)  # (n_vocab, d)
+    del idx
     # grad of W_pos, used in: X = ohe(idx) W_tok + W_pos[:n_T]
     dW_pos = _pad_rows(grad_out.reshape(-1, n_T, d).sum(axis=0), n_context)  # (n_context, d)
     return {

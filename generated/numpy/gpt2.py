@@ -58,6 +58,14 @@ The model (one sweep, the tied W_tok's two uses summed):
     Z = X_s W_tokᵀ
     ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+
+Optimisations (each keeps the values within rounding):
+    - block: read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
+    - tied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
+    - untied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
+    - rows-matmul: a batched value times a weight is one 2-D product over all its rows
+    - in-place functions: each scalar function computes in buffers of its own
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
 
@@ -147,6 +155,11 @@ def _pad_rows(A, rows):
     return out
 
 
+def _rows_matmul(A, W):
+    """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
+    return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
+
+
 def _scatter_add_rows(index, values, rows):
     """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``."""
     out = np.zeros((rows, values.shape[-1]), dtype=values.dtype)
@@ -169,21 +182,59 @@ def _split_heads(A, n_heads):
 
 
 def _gelu(x):
-    return (1/2)*x*(_erf(0.7071067811865476*x) + 1)
+    """Computed in buffers of its own, each operation in place."""
+    b1 = _erf(0.7071067811865476*x)
+    b1 += 1.0
+    np.multiply(b1, x, out=b1)
+    b1 *= 0.5
+    return b1
 
 
 def _gelu_grad(x):
-    return (1/2)*(0.7978845608028654*x*np.exp(-1/2*x**2) + _erf(0.7071067811865476*x) + 1)
+    """Computed in buffers of its own, each operation in place."""
+    b1 = np.square(x)
+    b1 *= -0.5
+    np.exp(b1, out=b1)
+    np.multiply(b1, x, out=b1)
+    b1 *= 0.7978845608028654
+    b2 = _erf(0.7071067811865476*x)
+    np.add(b1, b2, out=b1)
+    b1 += 1.0
+    b1 *= 0.5
+    return b1
 
 
 def _gelu_tanh(x):
-    return (1/2)*x*(np.tanh(x*(0.035677408136300125*x**2 + 0.7978845608028654)) + 1)
+    """Computed in buffers of its own, each operation in place."""
+    b1 = np.square(x)
+    b1 *= 0.035677408136300125
+    b1 += 0.7978845608028654
+    np.multiply(b1, x, out=b1)
+    np.tanh(b1, out=b1)
+    b1 += 1.0
+    np.multiply(b1, x, out=b1)
+    b1 *= 0.5
+    return b1
 
 
 def _gelu_tanh_grad(x):
-    t0 = x**2
-    t1 = np.tanh(x*(0.035677408136300125*t0 + 0.7978845608028654))
-    return (1/2)*t1 - 0.3989422804014327*x*(0.134145*t0 + 1)*(t1**2 - 1) + 1/2
+    """Computed in buffers of its own, each operation in place."""
+    t0 = np.square(x)
+    t1 = np.multiply(t0, 0.035677408136300125)
+    t1 += 0.7978845608028654
+    np.multiply(t1, x, out=t1)
+    np.tanh(t1, out=t1)
+    b3 = np.multiply(t1, 0.5)
+    b4 = np.multiply(t0, 0.134145)
+    b4 += 1.0
+    b5 = np.square(t1)
+    b5 += -1.0
+    np.multiply(b4, b5, out=b4)
+    np.multiply(b4, x, out=b4)
+    b4 *= 0.3989422804014327
+    np.subtract(b3, b4, out=b3)
+    b3 += 0.5
+    return b3
 
 
 def _relu(x):
@@ -268,32 +319,44 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
         raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
     ln_1_mu = 1/d * X.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
+    del ln_1_mu
     ln_1_var = 1/d * (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_1_sigma = np.sqrt(eps + ln_1_var)  # (..., n_T, 1)
+    del ln_1_var
     ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
+    del ln_1_Xc
     ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
-    attn_Q = ln_1_Y @ W_q + b_q  # (..., n_T, d)
-    attn_K = ln_1_Y @ W_k + b_k  # (..., n_T, d)
-    attn_V = ln_1_Y @ W_v + b_v  # (..., n_T, d)
+    attn_Q = _rows_matmul(ln_1_Y, W_q) + b_q  # (..., n_T, d)
+    attn_K = _rows_matmul(ln_1_Y, W_k) + b_k  # (..., n_T, d)
+    attn_V = _rows_matmul(ln_1_Y, W_v) + b_v  # (..., n_T, d)
     attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_Q
     attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_K
     attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_V
     attn_S = math.sqrt(n_heads)/math.sqrt(d) * (attn_Q_h @ attn_K_h.swapaxes(-1, -2))  # (..., n_heads, n_T, n_T)
     attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
+    del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
-    proj_Y = attn_A @ W_o + b_o  # (..., n_T, d)
+    proj_Y = _rows_matmul(attn_A, W_o) + b_o  # (..., n_T, d)
     a5 = X + proj_Y  # (..., n_T, d)
+    del proj_Y
     ln_2_mu = 1/d * a5.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_2_Xc = a5 - ln_2_mu  # (..., n_T, d)
+    del ln_2_mu
     ln_2_var = 1/d * (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_2_sigma = np.sqrt(eps + ln_2_var)  # (..., n_T, 1)
+    del ln_2_var
     ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
+    del ln_2_Xc
     ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
-    mlp_H = ln_2_Y @ W_1 + b_1  # (..., n_T, d_ff)
+    mlp_H = _rows_matmul(ln_2_Y, W_1) + b_1  # (..., n_T, d_ff)
     mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
-    mlp_Y = mlp_A @ W_2 + b_2  # (..., n_T, d)
+    mlp_Y = _rows_matmul(mlp_A, W_2) + b_2  # (..., n_T, d)
     Y = a5 + mlp_Y  # (..., n_T, d)
-    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
+    del a5, mlp_Y
+    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
     return Y, cache
 
 
@@ -308,8 +371,6 @@ def _block_backward(grad_out, cache):
     ln_2_w = cache["ln_2_w"]
     W_1 = cache["W_1"]
     W_2 = cache["W_2"]
-    ln_1_Xc = cache["ln_1_Xc"]
-    ln_1_var = cache["ln_1_var"]
     ln_1_sigma = cache["ln_1_sigma"]
     ln_1_Xbar = cache["ln_1_Xbar"]
     ln_1_Y = cache["ln_1_Y"]
@@ -318,110 +379,142 @@ def _block_backward(grad_out, cache):
     attn_V_h = cache["attn_V_h"]
     attn_P = cache["attn_P"]
     attn_A = cache["attn_A"]
-    ln_2_Xc = cache["ln_2_Xc"]
-    ln_2_var = cache["ln_2_var"]
     ln_2_sigma = cache["ln_2_sigma"]
     ln_2_Xbar = cache["ln_2_Xbar"]
     ln_2_Y = cache["ln_2_Y"]
     mlp_H = cache["mlp_H"]
     mlp_A = cache["mlp_A"]
     n_heads = cache["n_heads"]
-    eps = cache["eps"]
     activation = cache["activation"]
     d = cache["d"]
     d_ff = cache["d_ff"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
     # grad of mlp_A, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
-    dmlp_A = dmlp_Y @ W_2.swapaxes(-1, -2)  # (..., n_T, d_ff)
+    dmlp_A = _rows_matmul(dmlp_Y, W_2.swapaxes(-1, -2))  # (..., n_T, d_ff)
     # grad of mlp_H, used in: mlp_A = activation(mlp_H)
     dmlp_H = dmlp_A * _ACTIVATION_GRAD[activation](mlp_H)  # (..., n_T, d_ff)
+    del dmlp_A, mlp_H
     # grad of ln_2_Y, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
-    dln_2_Y = dmlp_H @ W_1.swapaxes(-1, -2)  # (..., n_T, d)
+    dln_2_Y = _rows_matmul(dmlp_H, W_1.swapaxes(-1, -2))  # (..., n_T, d)
     # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
+    # common subexpression
+    t4 = 1/ln_2_sigma  # (..., n_T, 1)
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_sigma = (dln_2_Xbar * ln_2_Xc).sum(axis=-1, keepdims=True) * (-1/ln_2_sigma**2)  # (..., n_T, 1)
+    dln_2_sigma = -(t4 * (dln_2_Xbar * ln_2_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
-    dln_2_var = dln_2_sigma * ((1/2)/np.sqrt(eps + ln_2_var))  # (..., n_T, 1)
+    dln_2_var = 1/2 * (dln_2_sigma * t4)  # (..., n_T, 1)
+    del dln_2_sigma
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_Xc = dln_2_Xbar * (1/ln_2_sigma) + 2/d * (dln_2_var * ln_2_Xc)  # (..., n_T, d)
+    dln_2_Xc = dln_2_Xbar * t4 + 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)  # (..., n_T, d)
+    del dln_2_Xbar, dln_2_var, ln_2_sigma, t4
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
     dln_2_mu = -dln_2_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
     da5 = grad_out + dln_2_Xc + 1/d * dln_2_mu  # (..., n_T, d)
+    del dln_2_Xc, dln_2_mu
     # grad of proj_Y, used in: a5 = X + proj_Y
     dproj_Y = da5  # (..., n_T, d)
     # grad of attn_A, used in: proj_Y = attn_A W_o + 1 b_oᵀ
-    dattn_A = dproj_Y @ W_o.swapaxes(-1, -2)  # (..., n_T, d)
+    dattn_A = _rows_matmul(dproj_Y, W_o.swapaxes(-1, -2))  # (..., n_T, d)
     # common subexpression
     t3 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
     # grad of attn_P, used in: attn_A = merge_h(attn_P attn_V_h)
     dattn_P = t3 @ attn_V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
+    del attn_V_h
     # grad of attn_S, used in: attn_P = softmax[True](attn_S)
     dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
+    del dattn_P
     # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
     dattn_V_h = attn_P.swapaxes(-1, -2) @ t3  # (..., n_heads, n_T, d/n_heads)
+    del attn_P, t3
     # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
     dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.swapaxes(-1, -2) @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
+    del attn_Q_h
     # grad of attn_Q_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
     dattn_Q_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S @ attn_K_h)  # (..., n_heads, n_T, d/n_heads)
+    del attn_K_h, dattn_S
     # grad of attn_V, used in: attn_V_h = split_h(attn_V)
     dattn_V = _merge_heads(dattn_V_h)  # (..., n_T, d)
+    del dattn_V_h
     # grad of attn_K, used in: attn_K_h = split_h(attn_K)
     dattn_K = _merge_heads(dattn_K_h)  # (..., n_T, d)
+    del dattn_K_h
     # grad of attn_Q, used in: attn_Q_h = split_h(attn_Q)
     dattn_Q = _merge_heads(dattn_Q_h)  # (..., n_T, d)
+    del dattn_Q_h
     # grad of ln_1_Y, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ; attn_K = ln_1_Y W_k + 1 b_kᵀ; attn_V = ln_1_Y W_v + 1 b_vᵀ
-    dln_1_Y = dattn_V @ W_v.swapaxes(-1, -2) + dattn_K @ W_k.swapaxes(-1, -2) + dattn_Q @ W_q.swapaxes(-1, -2)  # (..., n_T, d)
+    dln_1_Y = _rows_matmul(dattn_V, W_v.swapaxes(-1, -2)) + _rows_matmul(dattn_K, W_k.swapaxes(-1, -2)) + _rows_matmul(dattn_Q, W_q.swapaxes(-1, -2))  # (..., n_T, d)
     # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
+    # common subexpression
+    t5 = 1/ln_1_sigma  # (..., n_T, 1)
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_sigma = (dln_1_Xbar * ln_1_Xc).sum(axis=-1, keepdims=True) * (-1/ln_1_sigma**2)  # (..., n_T, 1)
+    dln_1_sigma = -(t5 * (dln_1_Xbar * ln_1_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
-    dln_1_var = dln_1_sigma * ((1/2)/np.sqrt(eps + ln_1_var))  # (..., n_T, 1)
+    dln_1_var = 1/2 * (dln_1_sigma * t5)  # (..., n_T, 1)
+    del dln_1_sigma
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_Xc = dln_1_Xbar * (1/ln_1_sigma) + 2/d * (dln_1_var * ln_1_Xc)  # (..., n_T, d)
+    dln_1_Xc = dln_1_Xbar * t5 + 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)  # (..., n_T, d)
+    del dln_1_Xbar, dln_1_var, ln_1_sigma, t5
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
     dln_1_mu = -dln_1_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
     dX = da5 + dln_1_Xc + 1/d * dln_1_mu  # (..., n_T, d)
+    del da5, dln_1_Xc, dln_1_mu
     # grad of ln_1_w, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_w = (dln_1_Y * ln_1_Xbar).reshape(-1, d).sum(axis=0)  # (d,)
+    del dln_1_Y, ln_1_Xbar
     # common subexpression
     t1 = dattn_Q.reshape(-1, d).sum(axis=0)  # (1, d)
     # common subexpression
     t2 = dattn_A.reshape(-1, d).sum(axis=0)  # (1, d)
+    del dattn_A
     # grad of ln_1_b, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
-    dln_1_b = t2 @ W_v.swapaxes(-1, -2) + t1 @ W_q.swapaxes(-1, -2)  # (d,)
+    dln_1_b = _rows_matmul(t2, W_v.swapaxes(-1, -2)) + _rows_matmul(t1, W_q.swapaxes(-1, -2))  # (d,)
     # grad of W_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
     dW_q = ln_1_Y.reshape(-1, d).T @ dattn_Q.reshape(-1, d)  # (d, d)
+    del dattn_Q
     # grad of b_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
     db_q = t1  # (d,)
+    del t1
     # grad of W_k, used in: attn_K = ln_1_Y W_k + 1 b_kᵀ
     dW_k = ln_1_Y.reshape(-1, d).T @ dattn_K.reshape(-1, d)  # (d, d)
+    del dattn_K
     # grad of W_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
     dW_v = ln_1_Y.reshape(-1, d).T @ dattn_V.reshape(-1, d)  # (d, d)
+    del dattn_V, ln_1_Y
     # grad of b_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
     db_v = t2  # (d,)
+    del t2
     # grad of W_o, used in: proj_Y = attn_A W_o + 1 b_oᵀ
     dW_o = attn_A.reshape(-1, d).T @ dproj_Y.reshape(-1, d)  # (d, d)
+    del attn_A
     # grad of b_o, used in: proj_Y = attn_A W_o + 1 b_oᵀ
     db_o = dproj_Y.reshape(-1, d).sum(axis=0)  # (d,)
+    del dproj_Y
     # grad of ln_2_w, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_w = (dln_2_Y * ln_2_Xbar).reshape(-1, d).sum(axis=0)  # (d,)
+    del ln_2_Xbar
     # grad of ln_2_b, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_b = dln_2_Y.reshape(-1, d).sum(axis=0)  # (d,)
+    del dln_2_Y
     # grad of W_1, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
     dW_1 = ln_2_Y.reshape(-1, d).T @ dmlp_H.reshape(-1, d_ff)  # (d, d_ff)
+    del ln_2_Y
     # grad of b_1, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
     db_1 = dmlp_H.reshape(-1, d_ff).sum(axis=0)  # (d_ff,)
+    del dmlp_H
     # grad of W_2, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
     dW_2 = mlp_A.reshape(-1, d_ff).T @ dmlp_Y.reshape(-1, d)  # (d_ff, d)
+    del mlp_A
     # grad of b_2, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
     db_2 = dmlp_Y.reshape(-1, d).sum(axis=0)  # (d,)
+    del dmlp_Y
     return {
         "X": dX,
         "ln_1_w": dln_1_w,
@@ -477,17 +570,23 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
+    del X
     ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    del X_L, ln_f_mu
     ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    del ln_f_var
     ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    del ln_f_Xc
     ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
-    Z = X_s @ W_tok.swapaxes(-1, -2)  # (..., n_T - 1, n_vocab)
+    del ln_f_Y
+    Z = _rows_matmul(X_s, W_tok.swapaxes(-1, -2))  # (..., n_T - 1, n_vocab)
     ell = _logsumexp(Z).sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    del ell
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -496,13 +595,10 @@ def _tied_backward(grad_out, cache):
     idx = cache["idx"]
     W_tok = cache["W_tok"]
     ln_f_w = cache["ln_f_w"]
-    ln_f_Xc = cache["ln_f_Xc"]
-    ln_f_var = cache["ln_f_var"]
     ln_f_sigma = cache["ln_f_sigma"]
     ln_f_Xbar = cache["ln_f_Xbar"]
     X_s = cache["X_s"]
     Z = cache["Z"]
-    eps = cache["eps"]
     blocks = cache["blocks"]
     n_T = cache["n_T"]
     n_vocab = cache["n_vocab"]
@@ -512,36 +608,49 @@ def _tied_backward(grad_out, cache):
     grad_out = np.asarray(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell
     # grad of X_s, used in: Z = X_s W_tokᵀ
-    dX_s = dZ @ W_tok  # (..., n_T - 1, d)
+    dX_s = _rows_matmul(dZ, W_tok)  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
     dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    del dX_s
     # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
     dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
+    # common subexpression
+    t1 = 1/ln_f_sigma  # (..., n_T, 1)
     # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
-    dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(axis=-1, keepdims=True) * (-1/ln_f_sigma**2)  # (..., n_T, 1)
+    dln_f_sigma = -(t1 * (dln_f_Xbar * ln_f_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
-    dln_f_var = dln_f_sigma * ((1/2)/np.sqrt(eps + ln_f_var))  # (..., n_T, 1)
+    dln_f_var = 1/2 * (dln_f_sigma * t1)  # (..., n_T, 1)
+    del dln_f_sigma
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
-    dln_f_Xc = dln_f_Xbar * (1/ln_f_sigma) + 2/d * (dln_f_var * ln_f_Xc)  # (..., n_T, d)
+    dln_f_Xc = dln_f_Xbar * t1 + 2/d * ((dln_f_var * ln_f_sigma) * ln_f_Xbar)  # (..., n_T, d)
+    del dln_f_Xbar, dln_f_var, ln_f_sigma, t1
     # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dln_f_mu = -dln_f_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    del dln_f_Xc, dln_f_mu
     # grad of X, used in: X_L = blocks(X)
     dX = blocks.backward(dX_L)  # (..., n_T, d)
+    del dX_L
     # grad of W_tok, used in: X = ohe(idx) W_tok + W_pos[:n_T]; Z = X_s W_tokᵀ
     dW_tok = dZ.reshape(-1, n_vocab).T @ X_s.reshape(-1, d) + _scatter_add_rows(idx, dX, n_vocab)  # (n_vocab, d)
+    del X_s, dZ, idx
     # grad of W_pos, used in: X = ohe(idx) W_tok + W_pos[:n_T]
     dW_pos = _pad_rows(dX.reshape(-1, n_T, d).sum(axis=0), n_context)  # (n_context, d)
+    del dX
     # grad of ln_f_w, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
     dln_f_w = (dln_f_Y * ln_f_Xbar).reshape(-1, d).sum(axis=0)  # (d,)
+    del ln_f_Xbar
     # grad of ln_f_b, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
     dln_f_b = dln_f_Y.reshape(-1, d).sum(axis=0)  # (d,)
+    del dln_f_Y
     return {
         "W_tok": dW_tok,
         "W_pos": dW_pos,
@@ -579,13 +688,19 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
+    del X
     ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    del X_L, ln_f_mu
     ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    del ln_f_var
     ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    del ln_f_Xc, ln_f_sigma
     ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
-    logits = ln_f_Y @ W_tok.swapaxes(-1, -2)  # (..., n_T, n_vocab)
+    del ln_f_Xbar
+    logits = _rows_matmul(ln_f_Y, W_tok.swapaxes(-1, -2))  # (..., n_T, n_vocab)
+    del ln_f_Y
     cache = {"out_shape": logits.shape}
     return logits, cache
 
@@ -630,17 +745,23 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
+    del X
     ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    del X_L, ln_f_mu
     ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    del ln_f_var
     ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    del ln_f_Xc
     ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
-    Z = X_s @ W_head.swapaxes(-1, -2) + b_head  # (..., n_T - 1, n_vocab)
+    del ln_f_Y
+    Z = _rows_matmul(X_s, W_head.swapaxes(-1, -2)) + b_head  # (..., n_T - 1, n_vocab)
     ell = _logsumexp(Z).sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    del ell
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -649,13 +770,10 @@ def _untied_backward(grad_out, cache):
     idx = cache["idx"]
     ln_f_w = cache["ln_f_w"]
     W_head = cache["W_head"]
-    ln_f_Xc = cache["ln_f_Xc"]
-    ln_f_var = cache["ln_f_var"]
     ln_f_sigma = cache["ln_f_sigma"]
     ln_f_Xbar = cache["ln_f_Xbar"]
     X_s = cache["X_s"]
     Z = cache["Z"]
-    eps = cache["eps"]
     blocks = cache["blocks"]
     n_T = cache["n_T"]
     n_vocab = cache["n_vocab"]
@@ -665,40 +783,55 @@ def _untied_backward(grad_out, cache):
     grad_out = np.asarray(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell
     # grad of X_s, used in: Z = X_s W_headᵀ + 1 b_headᵀ
-    dX_s = dZ @ W_head  # (..., n_T - 1, d)
+    dX_s = _rows_matmul(dZ, W_head)  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
     dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    del dX_s
     # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
     dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
+    # common subexpression
+    t1 = 1/ln_f_sigma  # (..., n_T, 1)
     # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
-    dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(axis=-1, keepdims=True) * (-1/ln_f_sigma**2)  # (..., n_T, 1)
+    dln_f_sigma = -(t1 * (dln_f_Xbar * ln_f_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
-    dln_f_var = dln_f_sigma * ((1/2)/np.sqrt(eps + ln_f_var))  # (..., n_T, 1)
+    dln_f_var = 1/2 * (dln_f_sigma * t1)  # (..., n_T, 1)
+    del dln_f_sigma
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
-    dln_f_Xc = dln_f_Xbar * (1/ln_f_sigma) + 2/d * (dln_f_var * ln_f_Xc)  # (..., n_T, d)
+    dln_f_Xc = dln_f_Xbar * t1 + 2/d * ((dln_f_var * ln_f_sigma) * ln_f_Xbar)  # (..., n_T, d)
+    del dln_f_Xbar, dln_f_var, ln_f_sigma, t1
     # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dln_f_mu = -dln_f_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    del dln_f_Xc, dln_f_mu
     # grad of X, used in: X_L = blocks(X)
     dX = blocks.backward(dX_L)  # (..., n_T, d)
+    del dX_L
     # grad of W_tok, used in: X = ohe(idx) W_tok + W_pos[:n_T]
     dW_tok = _scatter_add_rows(idx, dX, n_vocab)  # (n_vocab, d)
+    del idx
     # grad of W_pos, used in: X = ohe(idx) W_tok + W_pos[:n_T]
     dW_pos = _pad_rows(dX.reshape(-1, n_T, d).sum(axis=0), n_context)  # (n_context, d)
+    del dX
     # grad of ln_f_w, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
     dln_f_w = (dln_f_Y * ln_f_Xbar).reshape(-1, d).sum(axis=0)  # (d,)
+    del ln_f_Xbar
     # grad of ln_f_b, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
     dln_f_b = dln_f_Y.reshape(-1, d).sum(axis=0)  # (d,)
+    del dln_f_Y
     # grad of W_head, used in: Z = X_s W_headᵀ + 1 b_headᵀ
     dW_head = dZ.reshape(-1, n_vocab).T @ X_s.reshape(-1, d)  # (n_vocab, d)
+    del X_s
     # grad of b_head, used in: Z = X_s W_headᵀ + 1 b_headᵀ
     db_head = dZ.reshape(-1, n_vocab).sum(axis=0)  # (n_vocab,)
+    del dZ
     return {
         "W_tok": dW_tok,
         "W_pos": dW_pos,
@@ -744,13 +877,19 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
+    del X
     ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    del X_L, ln_f_mu
     ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    del ln_f_var
     ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    del ln_f_Xc, ln_f_sigma
     ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
-    logits = ln_f_Y @ W_head.swapaxes(-1, -2) + b_head  # (..., n_T, n_vocab)
+    del ln_f_Xbar
+    logits = _rows_matmul(ln_f_Y, W_head.swapaxes(-1, -2)) + b_head  # (..., n_T, n_vocab)
+    del ln_f_Y
     cache = {"out_shape": logits.shape}
     return logits, cache
 
@@ -861,31 +1000,41 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
         raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
     ln_1_mu = 1/d * X.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
+    del ln_1_mu
     ln_1_var = 1/d * (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_1_sigma = np.sqrt(eps + ln_1_var)  # (..., n_T, 1)
     ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
     ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
-    attn_Q = ln_1_Y @ (W_q + alpha/r * (A_q @ B_q)) + b_q  # (..., n_T, d)
-    attn_K = ln_1_Y @ (W_k + alpha/r * (A_k @ B_k)) + b_k  # (..., n_T, d)
-    attn_V = ln_1_Y @ (W_v + alpha/r * (A_v @ B_v)) + b_v  # (..., n_T, d)
+    del ln_1_Xbar
+    attn_Q = _rows_matmul(ln_1_Y, W_q + alpha/r * (A_q @ B_q)) + b_q  # (..., n_T, d)
+    attn_K = _rows_matmul(ln_1_Y, W_k + alpha/r * (A_k @ B_k)) + b_k  # (..., n_T, d)
+    attn_V = _rows_matmul(ln_1_Y, W_v + alpha/r * (A_v @ B_v)) + b_v  # (..., n_T, d)
     attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_Q
     attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_K
     attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_V
     attn_S = math.sqrt(n_heads)/math.sqrt(d) * (attn_Q_h @ attn_K_h.swapaxes(-1, -2))  # (..., n_heads, n_T, n_T)
     attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
+    del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
-    proj_Y = attn_A @ (W_o + alpha/r * (A_o @ B_o)) + b_o  # (..., n_T, d)
+    proj_Y = _rows_matmul(attn_A, W_o + alpha/r * (A_o @ B_o)) + b_o  # (..., n_T, d)
     a5 = X + proj_Y  # (..., n_T, d)
+    del proj_Y
     ln_2_mu = 1/d * a5.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_2_Xc = a5 - ln_2_mu  # (..., n_T, d)
+    del ln_2_mu
     ln_2_var = 1/d * (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_2_sigma = np.sqrt(eps + ln_2_var)  # (..., n_T, 1)
     ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
     ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
-    mlp_H = ln_2_Y @ (W_1 + alpha/r * (A_fc @ B_fc)) + b_1  # (..., n_T, d_ff)
+    del ln_2_Xbar
+    mlp_H = _rows_matmul(ln_2_Y, W_1 + alpha/r * (A_fc @ B_fc)) + b_1  # (..., n_T, d_ff)
     mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
-    mlp_Y = mlp_A @ (W_2 + alpha/r * (A_proj @ B_proj)) + b_2  # (..., n_T, d)
+    mlp_Y = _rows_matmul(mlp_A, W_2 + alpha/r * (A_proj @ B_proj)) + b_2  # (..., n_T, d)
     Y = a5 + mlp_Y  # (..., n_T, d)
+    del a5, mlp_Y
     cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "r": r, "out_shape": Y.shape}
     return Y, cache
 
@@ -936,98 +1085,129 @@ def _lora_block_backward(grad_out, cache):
     r = cache["r"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
     # grad of mlp_A, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
-    dmlp_A = dmlp_Y @ (W_2.swapaxes(-1, -2) + alpha/r * (B_proj.swapaxes(-1, -2) @ A_proj.swapaxes(-1, -2)))  # (..., n_T, d_ff)
+    dmlp_A = _rows_matmul(dmlp_Y, W_2.swapaxes(-1, -2) + alpha/r * (B_proj.swapaxes(-1, -2) @ A_proj.swapaxes(-1, -2)))  # (..., n_T, d_ff)
     # grad of mlp_H, used in: mlp_A = activation(mlp_H)
     dmlp_H = dmlp_A * _ACTIVATION_GRAD[activation](mlp_H)  # (..., n_T, d_ff)
+    del dmlp_A, mlp_H
     # grad of ln_2_Y, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
-    dln_2_Y = dmlp_H @ (W_1.swapaxes(-1, -2) + alpha/r * (B_fc.swapaxes(-1, -2) @ A_fc.swapaxes(-1, -2)))  # (..., n_T, d)
+    dln_2_Y = _rows_matmul(dmlp_H, W_1.swapaxes(-1, -2) + alpha/r * (B_fc.swapaxes(-1, -2) @ A_fc.swapaxes(-1, -2)))  # (..., n_T, d)
     # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
+    del dln_2_Y
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
     dln_2_sigma = (dln_2_Xbar * ln_2_Xc).sum(axis=-1, keepdims=True) * (-1/ln_2_sigma**2)  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
     dln_2_var = dln_2_sigma * ((1/2)/np.sqrt(eps + ln_2_var))  # (..., n_T, 1)
+    del dln_2_sigma, ln_2_var
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
     dln_2_Xc = dln_2_Xbar * (1/ln_2_sigma) + 2/d * (dln_2_var * ln_2_Xc)  # (..., n_T, d)
+    del dln_2_Xbar, dln_2_var, ln_2_Xc, ln_2_sigma
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
     dln_2_mu = -dln_2_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
     da5 = grad_out + dln_2_Xc + 1/d * dln_2_mu  # (..., n_T, d)
+    del dln_2_Xc, dln_2_mu
     # grad of proj_Y, used in: a5 = X + proj_Y
     dproj_Y = da5  # (..., n_T, d)
     # grad of attn_A, used in: proj_Y = attn_A (W_o + (alpha/r) A_o B_o) + 1 b_oᵀ
-    dattn_A = dproj_Y @ (W_o.swapaxes(-1, -2) + alpha/r * (B_o.swapaxes(-1, -2) @ A_o.swapaxes(-1, -2)))  # (..., n_T, d)
+    dattn_A = _rows_matmul(dproj_Y, W_o.swapaxes(-1, -2) + alpha/r * (B_o.swapaxes(-1, -2) @ A_o.swapaxes(-1, -2)))  # (..., n_T, d)
     # common subexpression
     t7 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dattn_A
     # grad of attn_P, used in: attn_A = merge_h(attn_P attn_V_h)
     dattn_P = t7 @ attn_V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
+    del attn_V_h
     # grad of attn_S, used in: attn_P = softmax[True](attn_S)
     dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
+    del dattn_P
     # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
     dattn_V_h = attn_P.swapaxes(-1, -2) @ t7  # (..., n_heads, n_T, d/n_heads)
+    del attn_P, t7
     # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
     dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.swapaxes(-1, -2) @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
+    del attn_Q_h
     # grad of attn_Q_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
     dattn_Q_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S @ attn_K_h)  # (..., n_heads, n_T, d/n_heads)
+    del attn_K_h, dattn_S
     # grad of attn_V, used in: attn_V_h = split_h(attn_V)
     dattn_V = _merge_heads(dattn_V_h)  # (..., n_T, d)
+    del dattn_V_h
     # grad of attn_K, used in: attn_K_h = split_h(attn_K)
     dattn_K = _merge_heads(dattn_K_h)  # (..., n_T, d)
+    del dattn_K_h
     # grad of attn_Q, used in: attn_Q_h = split_h(attn_Q)
     dattn_Q = _merge_heads(dattn_Q_h)  # (..., n_T, d)
+    del dattn_Q_h
     # grad of ln_1_Y, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ; attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ; attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
-    dln_1_Y = dattn_V @ (W_v.swapaxes(-1, -2) + alpha/r * (B_v.swapaxes(-1, -2) @ A_v.swapaxes(-1, -2))) + dattn_K @ (W_k.swapaxes(-1, -2) + alpha/r * (B_k.swapaxes(-1, -2) @ A_k.swapaxes(-1, -2))) + dattn_Q @ (W_q.swapaxes(-1, -2) + alpha/r * (B_q.swapaxes(-1, -2) @ A_q.swapaxes(-1, -2)))  # (..., n_T, d)
+    dln_1_Y = _rows_matmul(dattn_V, W_v.swapaxes(-1, -2) + alpha/r * (B_v.swapaxes(-1, -2) @ A_v.swapaxes(-1, -2))) + _rows_matmul(dattn_K, W_k.swapaxes(-1, -2) + alpha/r * (B_k.swapaxes(-1, -2) @ A_k.swapaxes(-1, -2))) + _rows_matmul(dattn_Q, W_q.swapaxes(-1, -2) + alpha/r * (B_q.swapaxes(-1, -2) @ A_q.swapaxes(-1, -2)))  # (..., n_T, d)
     # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
+    del dln_1_Y
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
     dln_1_sigma = (dln_1_Xbar * ln_1_Xc).sum(axis=-1, keepdims=True) * (-1/ln_1_sigma**2)  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
     dln_1_var = dln_1_sigma * ((1/2)/np.sqrt(eps + ln_1_var))  # (..., n_T, 1)
+    del dln_1_sigma, ln_1_var
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
     dln_1_Xc = dln_1_Xbar * (1/ln_1_sigma) + 2/d * (dln_1_var * ln_1_Xc)  # (..., n_T, d)
+    del dln_1_Xbar, dln_1_var, ln_1_Xc, ln_1_sigma
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
     dln_1_mu = -dln_1_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
     dX = da5 + dln_1_Xc + 1/d * dln_1_mu  # (..., n_T, d)
+    del da5, dln_1_Xc, dln_1_mu
     # common subexpression
     t4 = ln_1_Y.reshape(-1, d).T @ dattn_Q.reshape(-1, d)  # (d, d)
+    del dattn_Q
     # grad of A_q, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ
-    dA_q = alpha/r * (t4 @ B_q.swapaxes(-1, -2))  # (d, r)
+    dA_q = alpha/r * _rows_matmul(t4, B_q.swapaxes(-1, -2))  # (d, r)
     # grad of B_q, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ
     dB_q = alpha/r * (A_q.swapaxes(-1, -2) @ t4)  # (r, d)
+    del t4
     # common subexpression
     t5 = ln_1_Y.reshape(-1, d).T @ dattn_K.reshape(-1, d)  # (d, d)
+    del dattn_K
     # grad of A_k, used in: attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ
-    dA_k = alpha/r * (t5 @ B_k.swapaxes(-1, -2))  # (d, r)
+    dA_k = alpha/r * _rows_matmul(t5, B_k.swapaxes(-1, -2))  # (d, r)
     # grad of B_k, used in: attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ
     dB_k = alpha/r * (A_k.swapaxes(-1, -2) @ t5)  # (r, d)
+    del t5
     # common subexpression
     t3 = ln_1_Y.reshape(-1, d).T @ dattn_V.reshape(-1, d)  # (d, d)
+    del dattn_V, ln_1_Y
     # grad of A_v, used in: attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
-    dA_v = alpha/r * (t3 @ B_v.swapaxes(-1, -2))  # (d, r)
+    dA_v = alpha/r * _rows_matmul(t3, B_v.swapaxes(-1, -2))  # (d, r)
     # grad of B_v, used in: attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
     dB_v = alpha/r * (A_v.swapaxes(-1, -2) @ t3)  # (r, d)
+    del t3
     # common subexpression
     t6 = attn_A.reshape(-1, d).T @ dproj_Y.reshape(-1, d)  # (d, d)
+    del attn_A, dproj_Y
     # grad of A_o, used in: proj_Y = attn_A (W_o + (alpha/r) A_o B_o) + 1 b_oᵀ
-    dA_o = alpha/r * (t6 @ B_o.swapaxes(-1, -2))  # (d, r)
+    dA_o = alpha/r * _rows_matmul(t6, B_o.swapaxes(-1, -2))  # (d, r)
     # grad of B_o, used in: proj_Y = attn_A (W_o + (alpha/r) A_o B_o) + 1 b_oᵀ
     dB_o = alpha/r * (A_o.swapaxes(-1, -2) @ t6)  # (r, d)
+    del t6
     # common subexpression
     t2 = ln_2_Y.reshape(-1, d).T @ dmlp_H.reshape(-1, d_ff)  # (d, d_ff)
+    del dmlp_H, ln_2_Y
     # grad of A_fc, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
-    dA_fc = alpha/r * (t2 @ B_fc.swapaxes(-1, -2))  # (d, r)
+    dA_fc = alpha/r * _rows_matmul(t2, B_fc.swapaxes(-1, -2))  # (d, r)
     # grad of B_fc, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
     dB_fc = alpha/r * (A_fc.swapaxes(-1, -2) @ t2)  # (r, d_ff)
+    del t2
     # common subexpression
     t1 = mlp_A.reshape(-1, d_ff).T @ dmlp_Y.reshape(-1, d)  # (d_ff, d)
+    del dmlp_Y, mlp_A
     # grad of A_proj, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
-    dA_proj = alpha/r * (t1 @ B_proj.swapaxes(-1, -2))  # (d_ff, r)
+    dA_proj = alpha/r * _rows_matmul(t1, B_proj.swapaxes(-1, -2))  # (d_ff, r)
     # grad of B_proj, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
     dB_proj = alpha/r * (A_proj.swapaxes(-1, -2) @ t1)  # (r, d)
+    del t1
     return {
         "X": dX,
         "A_q": dA_q,
@@ -1087,16 +1267,21 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
+    del X
     ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    del X_L, ln_f_mu
     ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
     ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
     ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    del ln_f_Xbar
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
-    Z = X_s @ (W_tok.swapaxes(-1, -2) + alpha/r * (A_head @ B_head))  # (..., n_T - 1, n_vocab)
+    del ln_f_Y
+    Z = _rows_matmul(X_s, W_tok.swapaxes(-1, -2) + alpha/r * (A_head @ B_head))  # (..., n_T - 1, n_vocab)
     ell = _logsumexp(Z).sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
+    del ell
     cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
@@ -1124,34 +1309,44 @@ def _lora_tied_backward(grad_out, cache):
     grad_out = np.asarray(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, idx
     # grad of X_s, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
-    dX_s = dZ @ (W_tok + alpha/r * (B_head.swapaxes(-1, -2) @ A_head.swapaxes(-1, -2)))  # (..., n_T - 1, d)
+    dX_s = _rows_matmul(dZ, W_tok + alpha/r * (B_head.swapaxes(-1, -2) @ A_head.swapaxes(-1, -2)))  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
     dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    del dX_s
     # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
     dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
+    del dln_f_Y
     # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(axis=-1, keepdims=True) * (-1/ln_f_sigma**2)  # (..., n_T, 1)
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
     dln_f_var = dln_f_sigma * ((1/2)/np.sqrt(eps + ln_f_var))  # (..., n_T, 1)
+    del dln_f_sigma, ln_f_var
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_Xc = dln_f_Xbar * (1/ln_f_sigma) + 2/d * (dln_f_var * ln_f_Xc)  # (..., n_T, d)
+    del dln_f_Xbar, dln_f_var, ln_f_Xc, ln_f_sigma
     # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dln_f_mu = -dln_f_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    del dln_f_Xc, dln_f_mu
     # grad of X, used in: X_L = blocks(X)
     dX = blocks.backward(dX_L)  # (..., n_T, d)
+    del dX, dX_L
     # common subexpression
     t1 = X_s.reshape(-1, d).T @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
+    del X_s, dZ
     # grad of A_head, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
-    dA_head = alpha/r * (t1 @ B_head.swapaxes(-1, -2))  # (d, r)
+    dA_head = alpha/r * _rows_matmul(t1, B_head.swapaxes(-1, -2))  # (d, r)
     # grad of B_head, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
     dB_head = alpha/r * (A_head.swapaxes(-1, -2) @ t1)  # (r, n_vocab)
+    del t1
     return {
         "A_head": dA_head,
         "B_head": dB_head,
@@ -1206,16 +1401,21 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
+    del X
     ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
+    del X_L, ln_f_mu
     ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
     ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
     ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    del ln_f_Xbar
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
-    Z = X_s @ (W_head.swapaxes(-1, -2) + alpha/r * (A_head @ B_head)) + b_head  # (..., n_T - 1, n_vocab)
+    del ln_f_Y
+    Z = _rows_matmul(X_s, W_head.swapaxes(-1, -2) + alpha/r * (A_head @ B_head)) + b_head  # (..., n_T - 1, n_vocab)
     ell = _logsumexp(Z).sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
+    del ell
     cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
@@ -1243,34 +1443,44 @@ def _lora_untied_backward(grad_out, cache):
     grad_out = np.asarray(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, idx
     # grad of X_s, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
-    dX_s = dZ @ (W_head + alpha/r * (B_head.swapaxes(-1, -2) @ A_head.swapaxes(-1, -2)))  # (..., n_T - 1, d)
+    dX_s = _rows_matmul(dZ, W_head + alpha/r * (B_head.swapaxes(-1, -2) @ A_head.swapaxes(-1, -2)))  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
     dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    del dX_s
     # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
     dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
+    del dln_f_Y
     # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(axis=-1, keepdims=True) * (-1/ln_f_sigma**2)  # (..., n_T, 1)
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
     dln_f_var = dln_f_sigma * ((1/2)/np.sqrt(eps + ln_f_var))  # (..., n_T, 1)
+    del dln_f_sigma, ln_f_var
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_Xc = dln_f_Xbar * (1/ln_f_sigma) + 2/d * (dln_f_var * ln_f_Xc)  # (..., n_T, d)
+    del dln_f_Xbar, dln_f_var, ln_f_Xc, ln_f_sigma
     # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dln_f_mu = -dln_f_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    del dln_f_Xc, dln_f_mu
     # grad of X, used in: X_L = blocks(X)
     dX = blocks.backward(dX_L)  # (..., n_T, d)
+    del dX, dX_L
     # common subexpression
     t1 = X_s.reshape(-1, d).T @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
+    del X_s, dZ
     # grad of A_head, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
-    dA_head = alpha/r * (t1 @ B_head.swapaxes(-1, -2))  # (d, r)
+    dA_head = alpha/r * _rows_matmul(t1, B_head.swapaxes(-1, -2))  # (d, r)
     # grad of B_head, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
     dB_head = alpha/r * (A_head.swapaxes(-1, -2) @ t1)  # (r, n_vocab)
+    del t1
     return {
         "A_head": dA_head,
         "B_head": dB_head,
@@ -1295,8 +1505,8 @@ class _Blocks:
 
     def backward(self, G):
         self.grads = []
-        for cache in reversed(self.caches):
-            grads = self.block_backward(G, cache)
+        while self.caches:  # last block first; each cache is dropped once its backward has run
+            grads = self.block_backward(G, self.caches.pop())
             G = grads.pop("X")
             self.grads.insert(0, grads)
         return G

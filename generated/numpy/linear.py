@@ -10,6 +10,10 @@ Gradients, as derived:
     ∂L/∂X = Δ_Y Wᵀ
     ∂L/∂W = Σ_batch (Xᵀ Δ_Y)
     ∂L/∂b = Σ_batch (1ᵀ Δ_Y)
+
+Optimisations (each keeps the values within rounding):
+    - rows-matmul: a batched value times a weight is one 2-D product over all its rows
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import numpy as np
 
@@ -31,6 +35,11 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
+def _rows_matmul(A, W):
+    """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
+    return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
+
+
 def forward(X, W, b):
     """Fully connected layer: returns ``(out, cache)``.
 
@@ -46,7 +55,7 @@ def forward(X, W, b):
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
     _check_shape("b", b, ("d_out",), dims, batched=False)
     d_in, d_out = dims["d_in"], dims["d_out"]
-    Y = X @ W + b  # (..., n_T, d_out)
+    Y = _rows_matmul(X, W) + b  # (..., n_T, d_out)
     cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape}
     return Y, cache
 
@@ -59,10 +68,12 @@ def backward(grad_out, cache):
     d_out = cache["d_out"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of X, used in: Y = X W + 1 bᵀ
-    dX = grad_out @ W.swapaxes(-1, -2)  # (..., n_T, d_in)
+    dX = _rows_matmul(grad_out, W.swapaxes(-1, -2))  # (..., n_T, d_in)
     # grad of W, used in: Y = X W + 1 bᵀ
     dW = X.reshape(-1, d_in).T @ grad_out.reshape(-1, d_out)  # (d_in, d_out)
+    del X
     # grad of b, used in: Y = X W + 1 bᵀ
     db = grad_out.reshape(-1, d_out).sum(axis=0)  # (d_out,)
     return {

@@ -10,8 +10,36 @@ Gradients, as derived:
     ∂L/∂X = (alpha/r) Δ_Y Bᵀ Aᵀ + Δ_Y Wᵀ
     ∂L/∂A = (alpha/r) Σ_batch (Xᵀ Δ_Y) Bᵀ
     ∂L/∂B = (alpha/r) Aᵀ Σ_batch (Xᵀ Δ_Y)
+
+Optimisations (each keeps the values within rounding):
+    - order-chains: X A B: ordered at run time by cost
+    - order-chains: Δ_Y Bᵀ Aᵀ: ordered at run time by cost
+    - rows-matmul: a batched value times a weight is one 2-D product over all its rows
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import numpy as np
+
+
+def _chain(*factors):
+    """A₁ @ A₂ @ … in the order that needs the fewest multiplications for these sizes (matrix-chain order)."""
+    n = len(factors)
+    dims = [factors[0].shape[-2]] + [f.shape[-1] for f in factors]
+    cost, split = {}, {}
+    for i in range(n):
+        cost[i, i] = 0
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            cost[i, j], split[i, j] = min((cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1], k)
+                                          for k in range(i, j))
+
+    def product(i, j):
+        if i == j:
+            return factors[i]
+        k = split[i, j]
+        return product(i, k) @ product(k + 1, j)
+
+    return product(0, n - 1)
 
 
 def _check_number(name, value):
@@ -42,6 +70,11 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
+def _rows_matmul(A, W):
+    """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
+    return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
+
+
 def forward(X, W, b, A, B, *, alpha):
     """Fully connected layer with a LoRA branch: returns ``(out, cache)``.
 
@@ -65,7 +98,7 @@ def forward(X, W, b, A, B, *, alpha):
     _check_shape("B", B, ("r", "d_out"), dims, batched=False)
     alpha = _check_number("alpha", alpha)
     d_in, d_out, r = dims["d_in"], dims["d_out"], dims["r"]
-    Y = X @ W + b + alpha/r * (X @ A @ B)  # (..., n_T, d_out)
+    Y = _rows_matmul(X, W) + b + alpha/r * _chain(X, A, B)  # (..., n_T, d_out)
     cache = {"X": X, "W": W, "A": A, "B": B, "alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_shape": Y.shape}
     return Y, cache
 
@@ -82,14 +115,17 @@ def backward(grad_out, cache):
     r = cache["r"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of X, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
-    dX = alpha/r * (grad_out @ B.swapaxes(-1, -2) @ A.swapaxes(-1, -2)) + grad_out @ W.swapaxes(-1, -2)  # (..., n_T, d_in)
+    dX = alpha/r * _chain(grad_out, B.swapaxes(-1, -2), A.swapaxes(-1, -2)) + _rows_matmul(grad_out, W.swapaxes(-1, -2))  # (..., n_T, d_in)
     # common subexpression
     t1 = X.reshape(-1, d_in).T @ grad_out.reshape(-1, d_out)  # (d_in, d_out)
+    del X
     # grad of A, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
-    dA = alpha/r * (t1 @ B.swapaxes(-1, -2))  # (d_in, r)
+    dA = alpha/r * _rows_matmul(t1, B.swapaxes(-1, -2))  # (d_in, r)
     # grad of B, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
     dB = alpha/r * (A.swapaxes(-1, -2) @ t1)  # (r, d_out)
+    del t1
     return {
         "X": dX,
         "A": dA,

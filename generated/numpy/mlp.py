@@ -14,6 +14,11 @@ Gradients, as derived:
     ∂L/∂b_1 = Σ_batch (1ᵀ Δ_H)
     ∂L/∂W_2 = Σ_batch (Aᵀ Δ_Y)
     ∂L/∂b_2 = Σ_batch (1ᵀ Δ_Y)
+
+Optimisations (each keeps the values within rounding):
+    - rows-matmul: a batched value times a weight is one 2-D product over all its rows
+    - in-place functions: each scalar function computes in buffers of its own
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
 
@@ -42,22 +47,65 @@ def _erf(x):
     return np.vectorize(math.erf, otypes=[x.dtype])(x)
 
 
+def _rows_matmul(A, W):
+    """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
+    return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
+
+
 def _gelu(x):
-    return (1/2)*x*(_erf(0.7071067811865476*x) + 1)
+    """Computed in buffers of its own, each operation in place."""
+    b1 = _erf(0.7071067811865476*x)
+    b1 += 1.0
+    np.multiply(b1, x, out=b1)
+    b1 *= 0.5
+    return b1
 
 
 def _gelu_grad(x):
-    return (1/2)*(0.7978845608028654*x*np.exp(-1/2*x**2) + _erf(0.7071067811865476*x) + 1)
+    """Computed in buffers of its own, each operation in place."""
+    b1 = np.square(x)
+    b1 *= -0.5
+    np.exp(b1, out=b1)
+    np.multiply(b1, x, out=b1)
+    b1 *= 0.7978845608028654
+    b2 = _erf(0.7071067811865476*x)
+    np.add(b1, b2, out=b1)
+    b1 += 1.0
+    b1 *= 0.5
+    return b1
 
 
 def _gelu_tanh(x):
-    return (1/2)*x*(np.tanh(x*(0.035677408136300125*x**2 + 0.7978845608028654)) + 1)
+    """Computed in buffers of its own, each operation in place."""
+    b1 = np.square(x)
+    b1 *= 0.035677408136300125
+    b1 += 0.7978845608028654
+    np.multiply(b1, x, out=b1)
+    np.tanh(b1, out=b1)
+    b1 += 1.0
+    np.multiply(b1, x, out=b1)
+    b1 *= 0.5
+    return b1
 
 
 def _gelu_tanh_grad(x):
-    t0 = x**2
-    t1 = np.tanh(x*(0.035677408136300125*t0 + 0.7978845608028654))
-    return (1/2)*t1 - 0.3989422804014327*x*(0.134145*t0 + 1)*(t1**2 - 1) + 1/2
+    """Computed in buffers of its own, each operation in place."""
+    t0 = np.square(x)
+    t1 = np.multiply(t0, 0.035677408136300125)
+    t1 += 0.7978845608028654
+    np.multiply(t1, x, out=t1)
+    np.tanh(t1, out=t1)
+    b3 = np.multiply(t1, 0.5)
+    b4 = np.multiply(t0, 0.134145)
+    b4 += 1.0
+    b5 = np.square(t1)
+    b5 += -1.0
+    np.multiply(b4, b5, out=b4)
+    np.multiply(b4, x, out=b4)
+    b4 *= 0.3989422804014327
+    np.subtract(b3, b4, out=b3)
+    b3 += 0.5
+    return b3
 
 
 def _relu(x):
@@ -98,9 +146,9 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
         raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
     d, d_ff = dims["d"], dims["d_ff"]
-    H = X @ W_1 + b_1  # (..., n_T, d_ff)
+    H = _rows_matmul(X, W_1) + b_1  # (..., n_T, d_ff)
     A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
-    Y = A @ W_2 + b_2  # (..., n_T, d)
+    Y = _rows_matmul(A, W_2) + b_2  # (..., n_T, d)
     cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
     return Y, cache
 
@@ -117,18 +165,23 @@ def backward(grad_out, cache):
     d_ff = cache["d_ff"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of A, used in: Y = A W_2 + 1 b_2ᵀ
-    dA = grad_out @ W_2.swapaxes(-1, -2)  # (..., n_T, d_ff)
+    dA = _rows_matmul(grad_out, W_2.swapaxes(-1, -2))  # (..., n_T, d_ff)
     # grad of H, used in: A = activation(H)
     dH = dA * _ACTIVATION_GRAD[activation](H)  # (..., n_T, d_ff)
+    del H, dA
     # grad of X, used in: H = X W_1 + 1 b_1ᵀ
-    dX = dH @ W_1.swapaxes(-1, -2)  # (..., n_T, d)
+    dX = _rows_matmul(dH, W_1.swapaxes(-1, -2))  # (..., n_T, d)
     # grad of W_1, used in: H = X W_1 + 1 b_1ᵀ
     dW_1 = X.reshape(-1, d).T @ dH.reshape(-1, d_ff)  # (d, d_ff)
+    del X
     # grad of b_1, used in: H = X W_1 + 1 b_1ᵀ
     db_1 = dH.reshape(-1, d_ff).sum(axis=0)  # (d_ff,)
+    del dH
     # grad of W_2, used in: Y = A W_2 + 1 b_2ᵀ
     dW_2 = A.reshape(-1, d_ff).T @ grad_out.reshape(-1, d)  # (d_ff, d)
+    del A
     # grad of b_2, used in: Y = A W_2 + 1 b_2ᵀ
     db_2 = grad_out.reshape(-1, d).sum(axis=0)  # (d,)
     return {

@@ -13,6 +13,9 @@ Gradients, as derived:
     ∂L/∂X = pad_n_T(Δ_X_s)
     ∂L/∂W = Σ_batch (X_sᵀ Δ_Z)
     ∂L/∂b = Σ_batch (1ᵀ Δ_Z)
+
+Optimisations (each keeps the values within rounding):
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
 
@@ -110,6 +113,7 @@ def forward(X, W, b, idx, *, reduction='mean'):
     Z = X_s @ W + b  # (..., n_T - 1, n_vocab)
     ell = (_logsumexp(Z) - Z.gather(-1, idx[..., 1:].unsqueeze(-1))).sum(-2, keepdim=True)  # (..., 1, 1)
     loss = (weight * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
+    del ell
     cache = {"W": W, "idx": idx, "X_s": X_s, "Z": Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
     return loss, cache
 
@@ -128,18 +132,23 @@ def backward(grad_out, cache):
     grad_out = torch.as_tensor(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of ell, used in: loss = weight Σ_batch ell
     dell = weight * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
     dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, idx
     # grad of X_s, used in: Z = X_s W + 1 bᵀ
     dX_s = dZ @ W.mT  # (..., n_T - 1, d)
     # grad of X, used in: X_s = X[:n_T - 1]
     dX = _pad_rows(dX_s, n_T)  # (..., n_T, d)
+    del dX_s
     # grad of W, used in: Z = X_s W + 1 bᵀ
     dW = X_s.reshape(-1, d).mT @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
+    del X_s
     # grad of b, used in: Z = X_s W + 1 bᵀ
     db = dZ.reshape(-1, n_vocab).sum(0)  # (n_vocab,)
+    del dZ
     return {
         "X": dX,
         "W": dW,

@@ -50,6 +50,10 @@ Gradients, as derived:
     ∂L/∂b_1 = Σ_batch (1ᵀ Δ_mlp_H)
     ∂L/∂W_2 = Σ_batch (mlp_Aᵀ Δ_mlp_Y)
     ∂L/∂b_2 = Σ_batch (1ᵀ Δ_mlp_Y)
+
+Optimisations (each keeps the values within rounding):
+    - read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
 
@@ -213,32 +217,44 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
         raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
     ln_1_mu = 1/d * X.sum(-1, keepdim=True)  # (..., n_T, 1)
     ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
+    del ln_1_mu
     ln_1_var = 1/d * (ln_1_Xc * ln_1_Xc).sum(-1, keepdim=True)  # (..., n_T, 1)
     ln_1_sigma = torch.sqrt(eps + ln_1_var)  # (..., n_T, 1)
+    del ln_1_var
     ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
+    del ln_1_Xc
     ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
     attn_Q = ln_1_Y @ W_q + b_q  # (..., n_T, d)
     attn_K = ln_1_Y @ W_k + b_k  # (..., n_T, d)
     attn_V = ln_1_Y @ W_v + b_v  # (..., n_T, d)
     attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_Q
     attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_K
     attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_V
     attn_S = math.sqrt(n_heads)/math.sqrt(d) * (attn_Q_h @ attn_K_h.mT)  # (..., n_heads, n_T, n_T)
     attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
+    del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
     proj_Y = attn_A @ W_o + b_o  # (..., n_T, d)
     a5 = X + proj_Y  # (..., n_T, d)
+    del proj_Y
     ln_2_mu = 1/d * a5.sum(-1, keepdim=True)  # (..., n_T, 1)
     ln_2_Xc = a5 - ln_2_mu  # (..., n_T, d)
+    del ln_2_mu
     ln_2_var = 1/d * (ln_2_Xc * ln_2_Xc).sum(-1, keepdim=True)  # (..., n_T, 1)
     ln_2_sigma = torch.sqrt(eps + ln_2_var)  # (..., n_T, 1)
+    del ln_2_var
     ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
+    del ln_2_Xc
     ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
     mlp_H = ln_2_Y @ W_1 + b_1  # (..., n_T, d_ff)
     mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
     mlp_Y = mlp_A @ W_2 + b_2  # (..., n_T, d)
     Y = a5 + mlp_Y  # (..., n_T, d)
-    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
+    del a5, mlp_Y
+    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
     return Y, cache
 
 
@@ -254,8 +270,6 @@ def backward(grad_out, cache):
     ln_2_w = cache["ln_2_w"]
     W_1 = cache["W_1"]
     W_2 = cache["W_2"]
-    ln_1_Xc = cache["ln_1_Xc"]
-    ln_1_var = cache["ln_1_var"]
     ln_1_sigma = cache["ln_1_sigma"]
     ln_1_Xbar = cache["ln_1_Xbar"]
     ln_1_Y = cache["ln_1_Y"]
@@ -264,40 +278,44 @@ def backward(grad_out, cache):
     attn_V_h = cache["attn_V_h"]
     attn_P = cache["attn_P"]
     attn_A = cache["attn_A"]
-    ln_2_Xc = cache["ln_2_Xc"]
-    ln_2_var = cache["ln_2_var"]
     ln_2_sigma = cache["ln_2_sigma"]
     ln_2_Xbar = cache["ln_2_Xbar"]
     ln_2_Y = cache["ln_2_Y"]
     mlp_H = cache["mlp_H"]
     mlp_A = cache["mlp_A"]
     n_heads = cache["n_heads"]
-    eps = cache["eps"]
     activation = cache["activation"]
     d = cache["d"]
     d_ff = cache["d_ff"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
     # grad of mlp_A, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
     dmlp_A = dmlp_Y @ W_2.mT  # (..., n_T, d_ff)
     # grad of mlp_H, used in: mlp_A = activation(mlp_H)
     dmlp_H = dmlp_A * _ACTIVATION_GRAD[activation](mlp_H)  # (..., n_T, d_ff)
+    del dmlp_A, mlp_H
     # grad of ln_2_Y, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
     dln_2_Y = dmlp_H @ W_1.mT  # (..., n_T, d)
     # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
+    # common subexpression
+    t4 = 1/ln_2_sigma  # (..., n_T, 1)
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_sigma = (dln_2_Xbar * ln_2_Xc).sum(-1, keepdim=True) * (-1/ln_2_sigma**2)  # (..., n_T, 1)
+    dln_2_sigma = -(t4 * (dln_2_Xbar * ln_2_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
-    dln_2_var = dln_2_sigma * ((1/2)/torch.sqrt(eps + ln_2_var))  # (..., n_T, 1)
+    dln_2_var = 1/2 * (dln_2_sigma * t4)  # (..., n_T, 1)
+    del dln_2_sigma
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_Xc = dln_2_Xbar * (1/ln_2_sigma) + 2/d * (dln_2_var * ln_2_Xc)  # (..., n_T, d)
+    dln_2_Xc = dln_2_Xbar * t4 + 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)  # (..., n_T, d)
+    del dln_2_Xbar, dln_2_var, ln_2_sigma, t4
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
     dln_2_mu = -dln_2_Xc.sum(-1, keepdim=True)  # (..., n_T, 1)
     # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
     da5 = grad_out + dln_2_Xc + 1/d * dln_2_mu  # (..., n_T, d)
+    del dln_2_Xc, dln_2_mu
     # grad of proj_Y, used in: a5 = X + proj_Y
     dproj_Y = da5  # (..., n_T, d)
     # grad of attn_A, used in: proj_Y = attn_A W_o + 1 b_oᵀ
@@ -306,68 +324,96 @@ def backward(grad_out, cache):
     t3 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
     # grad of attn_P, used in: attn_A = merge_h(attn_P attn_V_h)
     dattn_P = t3 @ attn_V_h.mT  # (..., n_heads, n_T, n_T)
+    del attn_V_h
     # grad of attn_S, used in: attn_P = softmax[True](attn_S)
     dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(-1, keepdim=True))  # (..., n_heads, n_T, n_T)
+    del dattn_P
     # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
     dattn_V_h = attn_P.mT @ t3  # (..., n_heads, n_T, d/n_heads)
+    del attn_P, t3
     # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
     dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.mT @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
+    del attn_Q_h
     # grad of attn_Q_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
     dattn_Q_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S @ attn_K_h)  # (..., n_heads, n_T, d/n_heads)
+    del attn_K_h, dattn_S
     # grad of attn_V, used in: attn_V_h = split_h(attn_V)
     dattn_V = _merge_heads(dattn_V_h)  # (..., n_T, d)
+    del dattn_V_h
     # grad of attn_K, used in: attn_K_h = split_h(attn_K)
     dattn_K = _merge_heads(dattn_K_h)  # (..., n_T, d)
+    del dattn_K_h
     # grad of attn_Q, used in: attn_Q_h = split_h(attn_Q)
     dattn_Q = _merge_heads(dattn_Q_h)  # (..., n_T, d)
+    del dattn_Q_h
     # grad of ln_1_Y, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ; attn_K = ln_1_Y W_k + 1 b_kᵀ; attn_V = ln_1_Y W_v + 1 b_vᵀ
     dln_1_Y = dattn_V @ W_v.mT + dattn_K @ W_k.mT + dattn_Q @ W_q.mT  # (..., n_T, d)
     # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
+    # common subexpression
+    t5 = 1/ln_1_sigma  # (..., n_T, 1)
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_sigma = (dln_1_Xbar * ln_1_Xc).sum(-1, keepdim=True) * (-1/ln_1_sigma**2)  # (..., n_T, 1)
+    dln_1_sigma = -(t5 * (dln_1_Xbar * ln_1_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
-    dln_1_var = dln_1_sigma * ((1/2)/torch.sqrt(eps + ln_1_var))  # (..., n_T, 1)
+    dln_1_var = 1/2 * (dln_1_sigma * t5)  # (..., n_T, 1)
+    del dln_1_sigma
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_Xc = dln_1_Xbar * (1/ln_1_sigma) + 2/d * (dln_1_var * ln_1_Xc)  # (..., n_T, d)
+    dln_1_Xc = dln_1_Xbar * t5 + 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)  # (..., n_T, d)
+    del dln_1_Xbar, dln_1_var, ln_1_sigma, t5
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
     dln_1_mu = -dln_1_Xc.sum(-1, keepdim=True)  # (..., n_T, 1)
     # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
     dX = da5 + dln_1_Xc + 1/d * dln_1_mu  # (..., n_T, d)
+    del da5, dln_1_Xc, dln_1_mu
     # grad of ln_1_w, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_w = (dln_1_Y * ln_1_Xbar).reshape(-1, d).sum(0)  # (d,)
+    del dln_1_Y, ln_1_Xbar
     # common subexpression
     t1 = dattn_Q.reshape(-1, d).sum(0)  # (1, d)
     # common subexpression
     t2 = dattn_A.reshape(-1, d).sum(0)  # (1, d)
+    del dattn_A
     # grad of ln_1_b, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_b = t2 @ W_v.mT + t1 @ W_q.mT  # (d,)
     # grad of W_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
     dW_q = ln_1_Y.reshape(-1, d).mT @ dattn_Q.reshape(-1, d)  # (d, d)
+    del dattn_Q
     # grad of b_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
     db_q = t1  # (d,)
+    del t1
     # grad of W_k, used in: attn_K = ln_1_Y W_k + 1 b_kᵀ
     dW_k = ln_1_Y.reshape(-1, d).mT @ dattn_K.reshape(-1, d)  # (d, d)
+    del dattn_K
     # grad of W_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
     dW_v = ln_1_Y.reshape(-1, d).mT @ dattn_V.reshape(-1, d)  # (d, d)
+    del dattn_V, ln_1_Y
     # grad of b_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
     db_v = t2  # (d,)
+    del t2
     # grad of W_o, used in: proj_Y = attn_A W_o + 1 b_oᵀ
     dW_o = attn_A.reshape(-1, d).mT @ dproj_Y.reshape(-1, d)  # (d, d)
+    del attn_A
     # grad of b_o, used in: proj_Y = attn_A W_o + 1 b_oᵀ
     db_o = dproj_Y.reshape(-1, d).sum(0)  # (d,)
+    del dproj_Y
     # grad of ln_2_w, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_w = (dln_2_Y * ln_2_Xbar).reshape(-1, d).sum(0)  # (d,)
+    del ln_2_Xbar
     # grad of ln_2_b, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_b = dln_2_Y.reshape(-1, d).sum(0)  # (d,)
+    del dln_2_Y
     # grad of W_1, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
     dW_1 = ln_2_Y.reshape(-1, d).mT @ dmlp_H.reshape(-1, d_ff)  # (d, d_ff)
+    del ln_2_Y
     # grad of b_1, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
     db_1 = dmlp_H.reshape(-1, d_ff).sum(0)  # (d_ff,)
+    del dmlp_H
     # grad of W_2, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
     dW_2 = mlp_A.reshape(-1, d_ff).mT @ dmlp_Y.reshape(-1, d)  # (d_ff, d)
+    del mlp_A
     # grad of b_2, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
     db_2 = dmlp_Y.reshape(-1, d).sum(0)  # (d,)
+    del dmlp_Y
     return {
         "X": dX,
         "ln_1_w": dln_1_w,

@@ -15,6 +15,10 @@ Gradients, as derived:
     ∂L/∂X = Δ_Xc + (1/d) Δ_mu 1ᵀ
     ∂L/∂w = Σ_batch (1ᵀ (Δ_Y ∘ Xbar))
     ∂L/∂b = Σ_batch (1ᵀ Δ_Y)
+
+Optimisations (each keeps the values within rounding):
+    - read-forward-values: the backward reads Xc, var through other forward values, so the cache does not hold them
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import torch
 
@@ -67,11 +71,14 @@ def forward(X, w, b, *, eps=1e-05):
     d = dims["d"]
     mu = 1/d * X.sum(-1, keepdim=True)  # (..., n_T, 1)
     Xc = X - mu  # (..., n_T, d)
+    del mu
     var = 1/d * (Xc * Xc).sum(-1, keepdim=True)  # (..., n_T, 1)
     sigma = torch.sqrt(eps + var)  # (..., n_T, 1)
+    del var
     Xbar = (1/sigma) * Xc  # (..., n_T, d)
+    del Xc
     Y = Xbar * w + b  # (..., n_T, d)
-    cache = {"w": w, "Xc": Xc, "var": var, "sigma": sigma, "Xbar": Xbar, "eps": eps, "d": d, "out_shape": Y.shape}
+    cache = {"w": w, "sigma": sigma, "Xbar": Xbar, "d": d, "out_shape": Y.shape}
     return Y, cache
 
 
@@ -79,28 +86,32 @@ def forward(X, w, b, *, eps=1e-05):
 def backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
     w = cache["w"]
-    Xc = cache["Xc"]
-    var = cache["var"]
     sigma = cache["sigma"]
     Xbar = cache["Xbar"]
-    eps = cache["eps"]
     d = cache["d"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of Xbar, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     dXbar = grad_out * w  # (..., n_T, d)
+    # common subexpression
+    t1 = 1/sigma  # (..., n_T, 1)
     # grad of sigma, used in: Xbar = ((1/sigma) 1ᵀ) ∘ Xc
-    dsigma = (dXbar * Xc).sum(-1, keepdim=True) * (-1/sigma**2)  # (..., n_T, 1)
+    dsigma = -(t1 * (dXbar * Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of var, used in: sigma = sqrt(eps + var)
-    dvar = dsigma * ((1/2)/torch.sqrt(eps + var))  # (..., n_T, 1)
+    dvar = 1/2 * (dsigma * t1)  # (..., n_T, 1)
+    del dsigma
     # grad of Xc, used in: var = (1/d) (Xc ∘ Xc) 1; Xbar = ((1/sigma) 1ᵀ) ∘ Xc
-    dXc = dXbar * (1/sigma) + 2/d * (dvar * Xc)  # (..., n_T, d)
+    dXc = dXbar * t1 + 2/d * ((dvar * sigma) * Xbar)  # (..., n_T, d)
+    del dXbar, dvar, sigma, t1
     # grad of mu, used in: Xc = X − mu 1ᵀ
     dmu = -dXc.sum(-1, keepdim=True)  # (..., n_T, 1)
     # grad of X, used in: mu = (1/d) X 1; Xc = X − mu 1ᵀ
     dX = dXc + 1/d * dmu  # (..., n_T, d)
+    del dXc, dmu
     # grad of w, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     dw = (grad_out * Xbar).reshape(-1, d).sum(0)  # (d,)
+    del Xbar
     # grad of b, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     db = grad_out.reshape(-1, d).sum(0)  # (d,)
     return {

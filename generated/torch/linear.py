@@ -10,6 +10,9 @@ Gradients, as derived:
     ∂L/∂X = Δ_Y Wᵀ
     ∂L/∂W = Σ_batch (Xᵀ Δ_Y)
     ∂L/∂b = Σ_batch (1ᵀ Δ_Y)
+
+Optimisations (each keeps the values within rounding):
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import torch
 
@@ -61,10 +64,12 @@ def backward(grad_out, cache):
     d_out = cache["d_out"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of X, used in: Y = X W + 1 bᵀ
     dX = grad_out @ W.mT  # (..., n_T, d_in)
     # grad of W, used in: Y = X W + 1 bᵀ
     dW = X.reshape(-1, d_in).mT @ grad_out.reshape(-1, d_out)  # (d_in, d_out)
+    del X
     # grad of b, used in: Y = X W + 1 bᵀ
     db = grad_out.reshape(-1, d_out).sum(0)  # (d_out,)
     return {

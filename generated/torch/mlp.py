@@ -14,6 +14,9 @@ Gradients, as derived:
     ∂L/∂b_1 = Σ_batch (1ᵀ Δ_H)
     ∂L/∂W_2 = Σ_batch (Aᵀ Δ_Y)
     ∂L/∂b_2 = Σ_batch (1ᵀ Δ_Y)
+
+Optimisations (each keeps the values within rounding):
+    - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import torch
 
@@ -112,18 +115,23 @@ def backward(grad_out, cache):
     d_ff = cache["d_ff"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
     # grad of A, used in: Y = A W_2 + 1 b_2ᵀ
     dA = grad_out @ W_2.mT  # (..., n_T, d_ff)
     # grad of H, used in: A = activation(H)
     dH = dA * _ACTIVATION_GRAD[activation](H)  # (..., n_T, d_ff)
+    del H, dA
     # grad of X, used in: H = X W_1 + 1 b_1ᵀ
     dX = dH @ W_1.mT  # (..., n_T, d)
     # grad of W_1, used in: H = X W_1 + 1 b_1ᵀ
     dW_1 = X.reshape(-1, d).mT @ dH.reshape(-1, d_ff)  # (d, d_ff)
+    del X
     # grad of b_1, used in: H = X W_1 + 1 b_1ᵀ
     db_1 = dH.reshape(-1, d_ff).sum(0)  # (d_ff,)
+    del dH
     # grad of W_2, used in: Y = A W_2 + 1 b_2ᵀ
     dW_2 = A.reshape(-1, d_ff).mT @ grad_out.reshape(-1, d)  # (d_ff, d)
+    del A
     # grad of b_2, used in: Y = A W_2 + 1 b_2ᵀ
     db_2 = grad_out.reshape(-1, d).sum(0)  # (d,)
     return {

@@ -1,0 +1,120 @@
+"""Printing a scalar function as NumPy code that reuses its own buffers.
+
+``x (1 + tanh(c (x + a x³)))/2`` printed as one expression makes a fresh array
+for every operation; here each operation writes into a buffer the function
+itself made and no longer needs (``np.multiply(b, x, out=b)``), so a step
+faults in a few pages instead of a dozen.  The arithmetic is the same, operation
+for operation up to the order of a sum's or a product's terms, so the values agree with the plain
+expression within rounding.
+"""
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+#: SymPy functions with a NumPy ufunc of the same name, which can write in place.
+UFUNCS = {sp.tanh: "tanh", sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.Abs: "abs",
+          sp.sign: "sign", sp.floor: "floor", sp.ceiling: "ceil", sp.atan: "arctan", sp.sinh: "sinh",
+          sp.cosh: "cosh"}
+
+
+class _Value:
+    def __init__(self, code: str, owned: bool, array: bool):
+        self.code, self.owned, self.array = code, owned, array
+
+
+class InplaceFunction:
+    """Three-address NumPy code for one scalar expression of ``x``, buffers reused where they are fresh."""
+
+    def __init__(self, fallback, array: str = "np"):
+        self.fallback = fallback  # prints what this class does not handle (a fresh array)
+        self.np = array
+        self.lines: list[str] = []
+        self.count = 0
+
+    def _buffer(self) -> str:
+        self.count += 1
+        return f"b{self.count}"
+
+    def _fresh(self, code: str) -> _Value:
+        name = self._buffer()
+        self.lines.append(f"{name} = {code}")
+        return _Value(name, True, True)
+
+    def value(self, e: sp.Expr, names: dict) -> _Value:
+        if e in names:
+            return _Value(names[e], False, True)
+        if e.is_Number:
+            return _Value(repr(float(e)), False, False)
+        if isinstance(e, sp.Add):
+            return self._fold(e, names, "add", "subtract")
+        if isinstance(e, sp.Mul):
+            return self._fold(e, names, "multiply", None)
+        if isinstance(e, sp.Pow):
+            base, exp = e.args
+            b = self.value(base, names)
+            if exp == 2:
+                return self._unary("square", b)
+            if exp == -1:
+                return self._unary("reciprocal", b)
+            if exp == sp.Rational(1, 2):
+                return self._unary("sqrt", b)
+        if isinstance(e, sp.Function) and type(e) in UFUNCS and len(e.args) == 1:
+            return self._unary(UFUNCS[type(e)], self.value(e.args[0], names))
+        return self._fresh(self.fallback(e.xreplace({k: sp.Symbol(v) for k, v in names.items()})))
+
+    def _unary(self, ufunc: str, a: _Value) -> _Value:
+        if a.owned:
+            self.lines.append(f"{self.np}.{ufunc}({a.code}, out={a.code})")
+            return a
+        return self._fresh(f"{self.np}.{ufunc}({a.code})")
+
+    def _fold(self, e, names, op: str, inverse: str | None) -> _Value:
+        """A sum or product: array terms first (into an owned buffer), then the constant."""
+        constant = [a for a in e.args if a.is_Number]
+        terms = [a for a in e.args if not a.is_Number]
+        values = []
+        for t in terms:
+            negative = inverse is not None and t.could_extract_minus_sign()
+            values.append((self.value(-t if negative else t, names), negative))
+        values.sort(key=lambda v: (not v[0].owned, v[1]))  # an owned, positive buffer accumulates
+        (acc, negative), rest = values[0], values[1:]
+        if negative:
+            acc = self._fresh(f"{self.np}.negative({acc.code})")
+        elif not acc.owned:
+            if rest and not rest[0][1]:
+                other, _ = rest.pop(0)
+                acc = self._fresh(f"{self.np}.{op}({acc.code}, {other.code})")
+            elif constant and op == "multiply":
+                acc = self._fresh(f"{self.np}.multiply({acc.code}, {float(constant.pop())!r})")
+            else:
+                acc = self._fresh(f"{acc.code}.copy()")
+        for v, neg in rest:
+            self.lines.append(f"{self.np}.{inverse if neg else op}({acc.code}, {v.code}, out={acc.code})")
+        if constant:
+            c = constant[0]
+            if not (op == "multiply" and c == 1) and not (op == "add" and c == 0):
+                self.lines.append(f"{acc.code} {'+' if op == 'add' else '*'}= {float(c)!r}")
+        return acc
+
+    def define(self, name: str, body: sp.Expr) -> str:
+        """``def _name(x): …`` with the common subexpressions of ``body`` computed once."""
+        temps, (reduced,) = sp.cse(body, symbols=sp.numbered_symbols("t"), optimizations="basic")
+        names = {sp.Symbol("x"): "x"}
+        for t, v in temps:
+            value = self.value(v, names)
+            if value.owned:  # the buffer is the temporary: give it its name
+                self.lines = [re.sub(rf"\b{value.code}\b", str(t), line) for line in self.lines]
+            else:
+                self.lines.append(f"{t} = {value.code}")
+            names[t] = str(t)
+        result = self.value(reduced, names)
+        if not result.array:  # a constant function: an array like x
+            result = self._fresh(f"{self.np}.full_like(x, {result.code})")
+        if len(self.lines) == 1 and self.lines[0].startswith(f"{result.code} = "):  # one operation
+            return f"def _{name}(x):\n    return {self.lines[0].split(' = ', 1)[1]}"
+        lines = [f"def _{name}(x):", '    """Computed in buffers of its own, each operation in place."""']
+        lines += [f"    {line}" for line in self.lines]
+        lines.append(f"    return {result.code}")
+        return "\n".join(lines)

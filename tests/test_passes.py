@@ -1,0 +1,128 @@
+"""The optimising passes: each keeps the values, and a user's component is optimised too."""
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from codegen.lower import lower
+from codegen.passes import order_chains, read_forward_values
+from codegen.render import BACKENDS, compile_component, render_plan
+from derive import Component, cols, hadamard, matmul, pointwise, row_mean, rows, x
+from derive.components import NAMES, build
+from derive.reverse import derive
+from backprop.verify import configurations, gradient_floor, random_arguments, relative_error
+
+
+def _module(component, target, passes=None, optimise=True):
+    import types
+
+    plan = lower(derive(component), optimise=optimise, passes=passes)
+    module = types.ModuleType("m")
+    exec(render_plan(plan, BACKENDS[target], optimise=optimise), module.__dict__)
+    return module, plan
+
+
+def _run(module, arrays, config, G, target):
+    wrap = torch.from_numpy if target == "torch" else np.asarray
+    out, cache = module.forward(*map(wrap, arrays.values()), **config)
+    grads = module.backward(wrap(G), cache)
+    return np.asarray(out), {k: np.asarray(v) for k, v in grads.items()}
+
+
+def _same(component, arrays, configs, target, passes=None):
+    plain, _ = _module(component, target, optimise=False)
+    optimised, plan = _module(component, target, passes=passes)
+    rng = np.random.default_rng(0)
+    for config in configs:
+        wrap = torch.from_numpy if target == "torch" else np.asarray
+        ref_out, cache = plain.forward(*map(wrap, arrays.values()), **config)
+        G = rng.standard_normal(tuple(ref_out.shape))
+        ref = {k: np.asarray(v) for k, v in plain.backward(wrap(G), cache).items()}
+        out, grads = _run(optimised, arrays, config, G, target)
+        assert relative_error(out, np.asarray(ref_out)) <= 1e-12
+        floor = gradient_floor(ref)
+        for key, value in ref.items():
+            assert relative_error(grads[key], value, floor) <= 1e-12, (component.name, key, config)
+    return plan
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_pass_together_keeps_the_values(name, target):
+    sizes = {str(d): 4 for a in build(name).tensor_arguments for d in a.dims}
+    arrays = random_arguments(name, np.random.default_rng(1), sizes, (2, 3))
+    _same(build(name), arrays, configurations(name, sizes), target)
+
+
+@pytest.mark.parametrize("one_pass", [read_forward_values, order_chains], ids=lambda p: p.__name__)
+@pytest.mark.parametrize("name", ["layernorm", "lora_linear", "gpt2_block", "cross_entropy"])
+def test_each_pass_alone_keeps_the_values(name, one_pass):
+    sizes = {str(d): 4 for a in build(name).tensor_arguments for d in a.dims}
+    arrays = random_arguments(name, np.random.default_rng(2), sizes, (3,))
+    _same(build(name), arrays, configurations(name, sizes)[:2], "numpy", passes=[one_pass])
+
+
+def _rmsnorm():
+    c = Component("rmsnorm", "RMS normalisation")
+    n_T, d = c.dims("n_T d")
+    X = c.input("X", n_T, d)
+    w = c.param("w", d, init="ones")
+    eps = c.config("eps", 1e-6)
+    ms = c.let("ms", row_mean(hadamard(X, X)))
+    inv = c.let("inv", pointwise(1 / sp.sqrt(x + eps), ms))
+    c.output("Y", hadamard(cols(inv, d), X, rows(w, n_T)))
+    return c
+
+
+def _low_rank():
+    c = Component("low_rank", "a low-rank map")
+    n_T, d, r = c.dims("n_T d r")
+    X = c.input("X", n_T, d)
+    U, V = c.param("U", d, r), c.param("V", r, d)
+    c.output("Y", matmul(X, U, V))
+    return c
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch"])
+def test_a_users_components_are_optimised_too(target):
+    rng = np.random.default_rng(3)
+    plan = _same(_rmsnorm(), {"X": rng.standard_normal((2, 3, 5)), "w": rng.standard_normal(5)}, [{}], target)
+    assert any("read-forward-values: the backward reads ms" in n for n in plan.notes), plan.notes
+    plan = _same(_low_rank(), {"X": rng.standard_normal((2, 7, 6)), "U": rng.standard_normal((6, 2)),
+                               "V": rng.standard_normal((2, 6))}, [{}], target)
+    assert any(n.startswith("order-chains: X U V") for n in plan.notes), plan.notes
+    text = compile_component(_low_rank(), target).__source__
+    assert "_chain(X, U, V)" in text and "order-chains" in text
+
+
+class _Recorded:
+    """A stand-in array that records the shapes of the products made with it."""
+
+    log = []
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def __matmul__(self, other):
+        _Recorded.log.append((self.shape, other.shape))
+        return _Recorded((self.shape[0], other.shape[1]))
+
+
+def test_chain_orders_by_the_sizes_it_meets():
+    namespace = {}
+    exec(compile_component(_low_rank()).__source__, namespace)
+    chain = namespace["_chain"]
+    _Recorded.log = []
+    chain(_Recorded((8192, 64)), _Recorded((64, 8192)), _Recorded((8192, 64)))
+    assert _Recorded.log == [((64, 8192), (8192, 64)), ((8192, 64), (64, 64))]  # never 8192 × 8192
+    _Recorded.log = []
+    chain(_Recorded((4, 64)), _Recorded((64, 4)), _Recorded((4, 64)))
+    assert _Recorded.log[0] == ((4, 64), (64, 4))
+
+
+def test_show_plan(capsys):
+    from backprop.cli import main
+
+    assert main(["show", "layernorm", "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "lowered plan" in out and "read-forward-values" in out and "backward" in out
