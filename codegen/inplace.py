@@ -89,7 +89,7 @@ class InplaceFunction:
             elif constant and op == "multiply":
                 acc = self._fresh(f"{self.np}.multiply({acc.code}, {float(constant.pop())!r})")
             else:
-                acc = self._fresh(f"{acc.code}.copy()")
+                acc = self._fresh(f"{acc.code}.{'copy' if self.np == 'np' else 'clone'}()")
         for v, neg in rest:
             self.lines.append(f"{self.np}.{inverse if neg else op}({acc.code}, {v.code}, out={acc.code})")
         if constant:
@@ -98,8 +98,12 @@ class InplaceFunction:
                 self.lines.append(f"{acc.code} {'+' if op == 'add' else '*'}= {float(c)!r}")
         return acc
 
-    def define(self, name: str, body: sp.Expr) -> str:
-        """``def _name(x): …`` with the common subexpressions of ``body`` computed once."""
+    def define(self, name: str, body: sp.Expr, guard: str | None = None) -> str:
+        """``def _name(x): …`` with the common subexpressions of ``body`` computed once.
+
+        ``guard``: a condition and a plain expression, ``(condition, code)``, returned first when the
+        condition holds (torch, recording a graph: no in-place operation there).
+        """
         temps, (reduced,) = sp.cse(body, symbols=sp.numbered_symbols("t"), optimizations="basic")
         names = {sp.Symbol("x"): "x"}
         for t, v in temps:
@@ -115,6 +119,8 @@ class InplaceFunction:
         if len(self.lines) == 1 and self.lines[0].startswith(f"{result.code} = "):  # one operation
             return f"def _{name}(x):\n    return {self.lines[0].split(' = ', 1)[1]}"
         lines = [f"def _{name}(x):", '    """Computed in buffers of its own, each operation in place."""']
+        if guard is not None:
+            lines += [f"    if {guard[0]}:", f"        return {guard[1]}"]
         lines += [f"    {line}" for line in self.lines]
         lines.append(f"    return {result.code}")
         return "\n".join(lines)

@@ -19,12 +19,14 @@ in ``plan.notes``, which the generated module states in a comment and
 from __future__ import annotations
 
 import sympy as sp
-from sympy import Basic, MatMul, MatrixExpr, MatrixSymbol, OneMatrix
+from sympy import Basic, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix
 
 from derive.closed_form import _Rewriter, forward_sums
 from derive.derivation import text
-from derive.primitives import BatchSum, Softmax
+from derive.primitives import X_SCALAR, BatchSum, Elementwise, LogSumExp, ScalarFunction, Softmax, cotangent
 from derive.simplify import Context, simplify, split_coefficient, with_coefficient
+
+from .lower import Statement, shape_comment
 
 
 def read_forward_values(plan) -> None:
@@ -69,8 +71,61 @@ def release_after_last_use(statements, keep: set[str]) -> None:
         st.release = sorted(n for n, j in last.items() if j == i and n not in keep)
 
 
+def reuse_log_sum_exp(plan) -> None:
+    """softmax(Z) = exp(Z − lse(Z) 1ᵀ): a backward softmax of logits whose log-sum-exp the forward
+    computes reads that log-sum-exp (kept in the cache, one number per row) instead of normalising again."""
+    found = {}
+    for st in plan.forward:
+        for node in sp.preorder_traversal(st.expr):
+            if isinstance(node, LogSumExp):
+                found.setdefault(node.arg, node)
+    if not found:
+        return
+    hoisted = {}
+    for st in plan.backward:
+        def visit(e):
+            if not isinstance(e, MatrixExpr) or isinstance(e, MatrixSymbol):
+                return e
+            args = [visit(a) for a in e.args]
+            e = e if tuple(args) == e.args else e.func(*args)
+            if isinstance(e, Softmax) and e.causal == sp.false and e.arg in found:
+                symbol = hoisted.get(e.arg)
+                if symbol is None:
+                    taken = {x.target for x in plan.forward + plan.backward} | set(plan.context.names.values())
+                    symbol = hoisted[e.arg] = MatrixSymbol(_fresh(f"lse_{text(e.arg)}", taken), *found[e.arg].shape)
+                n, m = e.shape
+                return Elementwise(EXP, MatAdd(e.arg, MatMul(-1, symbol, OneMatrix(1, m))))
+            return e
+
+        st.expr = visit(st.expr)
+    for arg, symbol in hoisted.items():
+        node = found[arg]
+        first = next(i for i, st in enumerate(plan.forward) if st.expr.has(node))
+        batched = any(isinstance(s, MatrixSymbol) and s in plan.context.batched for s in arg.free_symbols)
+        if batched:
+            plan.context.batched.add(symbol)
+        for st in plan.forward:
+            st.expr = st.expr.xreplace({node: symbol})
+        plan.forward.insert(first, Statement(symbol.name, node, shape_comment(symbol.shape, batched),
+                                             "kept for the backward's softmax"))
+        plan.notes.append(f"reuse-log-sum-exp: softmax({text(arg)}) = exp({text(arg)} − lse({text(arg)}) 1ᵀ) "
+                          f"with lse({text(arg)}) kept from the forward")
+
+
+def _fresh(name: str, taken: set) -> str:
+    name = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
+    candidate, k = name, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{name}_{k}"
+    return candidate
+
+
+EXP = ScalarFunction("", sp.Lambda(X_SCALAR, sp.exp(X_SCALAR)))
+
+
 def _passes():
-    return (read_forward_values, order_chains)
+    return (read_forward_values, reuse_log_sum_exp, order_chains, fuse_shared_operand)
 
 
 def optimise(plan, passes=None):
@@ -176,3 +231,117 @@ def order_chains(plan) -> None:
 def _no_larger(cost, other) -> bool:
     difference = sp.expand(other - cost)
     return difference == 0 or bool(difference.is_nonnegative)
+
+
+# ------------------------------------------------------------------ products sharing an operand
+
+
+class SideBySide(MatrixExpr):
+    """[A₁ A₂ … Aₖ]: blocks of equal rows side by side (the columns of one wider matrix)."""
+
+    def __new__(cls, *blocks):
+        return Basic.__new__(cls, *blocks)
+
+    @property
+    def shape(self):
+        return (self.args[0].shape[0], sp.Add(*(b.shape[1] for b in self.args)))
+
+    def _sympystr(self, printer):
+        return "[" + " | ".join(printer._print(a) for a in self.args) + "]"
+
+
+class ColumnBlock(MatrixExpr):
+    """A[:, start:stop]: a block of columns."""
+
+    def __new__(cls, arg, start, stop):
+        return Basic.__new__(cls, arg, sp.sympify(start), sp.sympify(stop))
+
+    @property
+    def shape(self):
+        return (self.args[0].shape[0], self.args[2] - self.args[1])
+
+    def _sympystr(self, printer):
+        return f"{printer._print(self.args[0])}[:, {printer._print(self.args[1])}:{printer._print(self.args[2])}]"
+
+
+def _product_terms(e):
+    """(term, left, right) for each term of ``e`` that is a plain product of two matrices."""
+    terms = e.args if isinstance(e, MatAdd) else (e,)
+    for t in terms:
+        if isinstance(t, MatMul) and len(t.args) == 2 and all(isinstance(a, MatrixExpr) for a in t.args):
+            yield t, t.args[0], t.args[1]
+
+
+def fuse_shared_operand(plan) -> None:
+    """X W₁, X W₂, … (one operand, weights shared by the batch) become one product X [W₁ W₂ …];
+    in the backward, Δ₁ W₁ᵀ + Δ₂ W₂ᵀ + … is one product [Δ₁ Δ₂ …] [W₁ W₂ …]ᵀ and the
+    Σ Xᵀ Δᵢ are one Σ Xᵀ [Δ₁ Δ₂ …], split into the weights' gradients."""
+    ctx = plan.context
+    groups: dict = {}
+    for st in plan.forward:
+        for term in sp.preorder_traversal(st.expr):
+            if not (isinstance(term, MatMul) and len(term.args) == 2
+                    and all(isinstance(a, MatrixExpr) for a in term.args)):
+                continue
+            left, right = term.args
+            if isinstance(right, MatrixSymbol) and right not in ctx.batched and not isinstance(left, OneMatrix) \
+                    and (st, term, right) not in groups.get(left, []):
+                groups.setdefault(left, []).append((st, term, right))
+    taken = {st.target for st in plan.forward + plan.backward} | set(ctx.names.values())
+    for operand, members in groups.items():
+        weights = list(dict.fromkeys(w for _, _, w in members))
+        if len(weights) < 2 or len(weights) != len(members):
+            continue
+        bounds, start = {}, sp.Integer(0)
+        for w in weights:
+            bounds[w] = (start, start + w.shape[1])
+            start = start + w.shape[1]
+        fused = MatrixSymbol(_fresh(f"{text(operand)}_{'_'.join(w.name for w in weights)}", taken),
+                             operand.shape[0], start)
+        taken.add(fused.name)
+        batched = operand in ctx.batched or any(s in ctx.batched for s in operand.free_symbols)
+        if batched:
+            ctx.batched.add(fused)
+        first = min(plan.forward.index(st) for st, _, _ in members)
+        plan.forward.insert(first, Statement(fused.name, MatMul(operand, SideBySide(*weights)),
+                                             shape_comment(fused.shape, batched), "one product, weights side by side"))
+        for st, term, w in members:
+            st.expr = st.expr.xreplace({term: ColumnBlock(fused, *bounds[w])})
+        _fuse_backward(plan, operand, weights, bounds, taken)
+        plan.notes.append(f"fuse-shared-operand: {', '.join(f'{text(operand)} {w.name}' for w in weights)} "
+                          f"as one product with the weights side by side, forward and backward")
+
+
+def _fuse_backward(plan, operand, weights, bounds, taken) -> None:
+    ctx = plan.context
+    order = {w: i for i, w in enumerate(weights)}
+    for st in plan.backward:  # Δ₁ W₁ᵀ + Δ₂ W₂ᵀ + … → [Δ₁ Δ₂ …] [W₁ W₂ …]ᵀ
+        terms = {}
+        for term, left, right in _product_terms(st.expr):
+            if isinstance(right, sp.Transpose) and right.arg in order:
+                terms[right.arg] = (term, left)
+        if set(terms) == set(weights):
+            blocks = SideBySide(*(terms[w][1] for w in weights))
+            rest = [t for t in (st.expr.args if isinstance(st.expr, MatAdd) else (st.expr,))
+                    if t not in {term for term, _ in terms.values()}]
+            product = MatMul(blocks, sp.Transpose(SideBySide(*weights)))
+            st.expr = MatAdd(product, *rest) if rest else product
+    gradients = {}  # Σ Xᵀ Δᵢ for each weight
+    names = {plan.context.names[cotangent(w)]: w for w in weights if cotangent(w) in plan.context.names}
+    for st in plan.backward:
+        w = names.get(st.target)
+        e = st.expr
+        if w is not None and isinstance(e, BatchSum) and isinstance(e.arg, MatMul) and len(e.arg.args) == 2 \
+                and e.arg.args[0] == sp.Transpose(operand):
+            gradients[w] = (st, e.arg.args[1])
+    if set(gradients) != set(weights):
+        return
+    total = MatrixSymbol(_fresh("d" + "_".join(w.name for w in weights), taken), operand.shape[1],
+                         sp.Add(*(w.shape[1] for w in weights)))
+    taken.add(total.name)
+    first = min(plan.backward.index(st) for st, _ in gradients.values())
+    summed = BatchSum(MatMul(sp.Transpose(operand), SideBySide(*(gradients[w][1] for w in weights))))
+    plan.backward.insert(first, Statement(total.name, summed, shape_comment(total.shape, False),
+                                          "the weights' gradients as one product"))
+    for w, (st, _) in gradients.items():
+        st.expr = ColumnBlock(total, *bounds[w])

@@ -393,6 +393,14 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     flatten_products = True
 
+    def _print_SideBySide(self, expr):
+        self.helpers_used.add("side_by_side")
+        return f"_side_by_side({', '.join(self._print(f) for f in expr.args)})"
+
+    def _print_ColumnBlock(self, expr):
+        arg, start, stop = expr.args
+        return f"{paren(self._print(arg))}[..., {self.scalar(start)}:{self.scalar(stop)}]"
+
     def _print_Chain(self, expr):
         self.helpers_used.add("chain")
         return f"_chain({', '.join(self._print(f) for f in expr.args)})"
@@ -472,6 +480,10 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     inplace_functions = True
 
+    def inplace_guard(self, body):
+        """When the in-place form must not run (NumPy: never)."""
+        return None
+
     def function_definition(self, fn: ScalarFunction) -> str:
         """``def _name(x): …`` for a named scalar function, common subexpressions hoisted."""
         (var,), body = fn.body.signature, fn.body.expr
@@ -479,12 +491,35 @@ class NumPyMatrixPrinter(NumPyPrinter):
         if self.inplace_functions:
             from .inplace import InplaceFunction
 
-            return InplaceFunction(lambda e: self._entrywise(e, "x"), self.array).define(fn.name, body)
+            return InplaceFunction(lambda e: self._entrywise(e, "x"), self.array).define(
+                fn.name, body, self.inplace_guard(body))
         temps, (reduced,) = sp.cse(body, symbols=sp.numbered_symbols("t"), optimizations="basic")
         lines = [f"def _{fn.name}(x):"]
         lines += [f"    {t} = {self._entrywise(v, 'x')}" for t, v in temps]
         lines.append(f"    return {self._entrywise(reduced, 'x')}")
         return "\n".join(lines)
+
+
+_X = sp.Symbol("x", real=True)
+
+#: Scalar functions torch computes with one fused kernel, by their definition (not their name).
+FUSED_KERNELS = (
+    (sp.Rational(1, 2) * _X * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (_X + sp.Float("0.044715") * _X**3))),
+     'torch.nn.functional.gelu(x, approximate="tanh")'),
+    (sp.Rational(1, 2) * _X * (1 + sp.erf(_X / sp.sqrt(2))), "torch.nn.functional.gelu(x)"),
+    (sp.Max(_X, 0), "torch.relu(x)"),
+    (_X / (1 + sp.exp(-_X)), "torch.nn.functional.silu(x)"),
+    (1 / (1 + sp.exp(-_X)), "torch.sigmoid(x)"),
+    (sp.tanh(_X), "torch.tanh(x)"),
+)
+
+
+def fused_kernel(body: sp.Expr) -> str | None:
+    """The fused torch call that computes exactly ``body`` (a function of x), or None."""
+    for known, code in FUSED_KERNELS:
+        if body == known or sp.simplify(to_floats(body) - to_floats(known)) == 0:
+            return code
+    return None
 
 
 def broadcast_axes(e: MatrixExpr) -> tuple[bool, bool]:
@@ -521,7 +556,10 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
     array = "torch"
     printmethod = "_torchmatrixcode"
     flatten_products = False  # torch.matmul already folds the batch into one 2-D product
-    inplace_functions = False  # in-place ops would hide the values a recorded double backward needs
+
+    def inplace_guard(self, body):
+        # Recording a graph (a double backward): out= operations cannot be differentiated.
+        return "torch.is_grad_enabled()", self._entrywise(body, "x")
 
     def transpose(self, code: str) -> str:
         return f"{paren(code)}.mT"
@@ -559,6 +597,15 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
 
     def _print_erf(self, expr):
         return f"torch.erf({self._print(expr.args[0])})"
+
+    def function_definition(self, fn: ScalarFunction) -> str:
+        """A scalar function that is exactly one of torch's fused forward kernels calls it."""
+        (var,), body = fn.body.signature, fn.body.expr
+        kernel = fused_kernel(body.xreplace({var: _X}))
+        if kernel is not None:
+            return (f"def _{fn.name}(x):\n    \"\"\"Exactly the defined function, as torch's fused kernel.\"\"\"\n"
+                    f"    return {kernel}")
+        return super().function_definition(fn)
 
     def pick(self, values: str, targets: str) -> str:
         return f"{paren(values)}.gather(-1, {paren(targets)}.unsqueeze(-1))"

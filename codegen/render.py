@@ -240,7 +240,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
 
     dims = dims_in_order(c.tensor_arguments)
     tensor_names = [a.name for a in c.tensor_arguments]
-    names = tensor_names + [d.name for d in c.definitions] + [a.name for a in c.configs] + [
+    names = tensor_names + [st.target for st in plan.forward] + [a.name for a in c.configs] + [
         str(s) for s, _, _ in c.scalars]
 
     returns, zero_args = [], []
@@ -259,7 +259,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
 
     # Liveness: every array is released after its last use; the backward drops its cache once unpacked.
     # (Parameters are not released: their owner holds them; batched inputs and values may be large.)
-    arrays = {a.name for a in c.inputs} | {d.name for d in c.definitions} | {st.target for st in plan.backward}
+    arrays = {a.name for a in c.inputs} | {st.target for st in plan.forward + plan.backward}
     release_after_last_use(plan.forward, keep=set(cached) | {plan.output} | (set(tensor_names)))
     returned = {st.target for _, st in plan.gradients if st is not None} | set(zero_args)
     release_after_last_use([] if forward_only else plan.backward, keep=returned | {"grad_out"})

@@ -5,7 +5,7 @@ import sympy as sp
 import torch
 
 from codegen.lower import lower
-from codegen.passes import order_chains, read_forward_values
+from codegen.passes import fuse_shared_operand, order_chains, read_forward_values, reuse_log_sum_exp
 from codegen.render import BACKENDS, compile_component, render_plan
 from derive import Component, cols, hadamard, matmul, pointwise, row_mean, rows, x
 from derive.components import NAMES, build
@@ -54,7 +54,8 @@ def test_every_pass_together_keeps_the_values(name, target):
     _same(build(name), arrays, configurations(name, sizes), target)
 
 
-@pytest.mark.parametrize("one_pass", [read_forward_values, order_chains], ids=lambda p: p.__name__)
+@pytest.mark.parametrize("one_pass", [read_forward_values, reuse_log_sum_exp, order_chains, fuse_shared_operand],
+                         ids=lambda p: p.__name__)
 @pytest.mark.parametrize("name", ["layernorm", "lora_linear", "gpt2_block", "cross_entropy"])
 def test_each_pass_alone_keeps_the_values(name, one_pass):
     sizes = {str(d): 4 for a in build(name).tensor_arguments for d in a.dims}
@@ -93,6 +94,29 @@ def test_a_users_components_are_optimised_too(target):
     assert any(n.startswith("order-chains: X U V") for n in plan.notes), plan.notes
     text = compile_component(_low_rank(), target).__source__
     assert "_chain(X, U, V)" in text and "order-chains" in text
+    plan = _same(_swiglu(), {"X": rng.standard_normal((2, 3, 4)), "W": rng.standard_normal((4, 6)),
+                             "V": rng.standard_normal((4, 6)), "W_2": rng.standard_normal((6, 4))}, [{}], target)
+    assert any(n.startswith("fuse-shared-operand: X W, X V") for n in plan.notes), plan.notes
+
+
+def _swiglu():
+    c = Component("swiglu", "SwiGLU")
+    n_T, d, d_ff = c.dims("n_T d d_ff")
+    X = c.input("X", n_T, d)
+    W, V, W_2 = c.param("W", d, d_ff), c.param("V", d, d_ff), c.param("W_2", d_ff, d)
+    gate = c.let("gate", pointwise(x / (1 + sp.exp(-x)), matmul(X, W)))
+    c.output("Y", matmul(hadamard(gate, matmul(X, V)), W_2))
+    return c
+
+
+def test_side_by_side_uses_adjacent_blocks_as_given():
+    namespace = {}
+    exec(compile_component(_swiglu()).__source__, namespace)
+    fused = np.arange(24.0).reshape(2, 12)
+    together = namespace["_side_by_side"](fused[:, :4], fused[:, 4:8], fused[:, 8:])
+    assert np.shares_memory(together, fused) and np.array_equal(together, fused)
+    apart = namespace["_side_by_side"](fused[:, :4], fused[:, 8:])
+    assert not np.shares_memory(apart, fused) and apart.shape == (2, 8)
 
 
 class _Recorded:

@@ -24,6 +24,7 @@ Gradients, as derived:
     ∂L/∂b_v = Σ_batch (1ᵀ Δ_A)
 
 Optimisations (each keeps the values within rounding):
+    - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -76,6 +77,21 @@ def _rows_matmul(A, W):
     return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
 
 
+def _side_by_side(*blocks):
+    """The blocks side by side along the last axis: the array they are adjacent column blocks of when
+    they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
+    first, widths = blocks[0], [b.shape[-1] for b in blocks]
+    total = sum(widths)
+    if first.ndim == 2 and all(b.ndim == 2 and b.shape[0] == first.shape[0] and b.strides == first.strides
+                               for b in blocks) and first.strides[0] == total * first.itemsize \
+            and first.strides[1] == first.itemsize and first.base is not None:
+        start = first.__array_interface__["data"][0]
+        offsets = [b.__array_interface__["data"][0] - start for b in blocks]
+        if offsets == [sum(widths[:i]) * first.itemsize for i in range(len(blocks))]:
+            return np.lib.stride_tricks.as_strided(first, (first.shape[0], total), first.strides, writeable=False)
+    return np.concatenate(blocks, axis=-1)
+
+
 def _softmax(S, causal):
     """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
     if causal:
@@ -123,9 +139,11 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     d = dims["d"]
     if not (d % n_heads == 0):
         raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
-    Q = _rows_matmul(X, W_q) + b_q  # (..., n_T, d)
-    K = _rows_matmul(X, W_k) + b_k  # (..., n_T, d)
-    V = _rows_matmul(X, W_v) + b_v  # (..., n_T, d)
+    X_W_q_W_k_W_v = _rows_matmul(X, _side_by_side(W_q, W_k, W_v))  # (..., n_T, 3*d)
+    Q = X_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
+    K = X_W_q_W_k_W_v[..., d:2*d] + b_k  # (..., n_T, d)
+    V = X_W_q_W_k_W_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    del X_W_q_W_k_W_v
     Q_h = _split_heads(Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del Q
     K_h = _split_heads(K, n_heads)  # (..., n_heads, n_T, d/n_heads)
@@ -157,16 +175,16 @@ def backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     del cache  # each array is released after its last use below
     # common subexpression
-    t1 = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    t2 = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
     # grad of P, used in: A = merge_h(P V_h)
-    dP = t1 @ V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
+    dP = t2 @ V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
     del V_h
     # grad of S, used in: P = softmax[causal](S)
     dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
     del dP
     # grad of V_h, used in: A = merge_h(P V_h)
-    dV_h = P.swapaxes(-1, -2) @ t1  # (..., n_heads, n_T, d/n_heads)
-    del P, t1
+    dV_h = P.swapaxes(-1, -2) @ t2  # (..., n_heads, n_T, d/n_heads)
+    del P, t2
     # grad of K_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
     dK_h = math.sqrt(n_heads)/math.sqrt(d) * (dS.swapaxes(-1, -2) @ Q_h)  # (..., n_heads, n_T, d/n_heads)
     del Q_h
@@ -182,19 +200,24 @@ def backward(grad_out, cache):
     # grad of Q, used in: Q_h = split_h(Q)
     dQ = _merge_heads(dQ_h)  # (..., n_T, d)
     del dQ_h
+    # common subexpression
+    t1 = _side_by_side(dQ, dK, dV)  # (..., n_T, 3*d)
+    del dK, dV
     # grad of X, used in: Q = X W_q + 1 b_qᵀ; K = X W_k + 1 b_kᵀ; V = X W_v + 1 b_vᵀ
-    dX = _rows_matmul(dV, W_v.swapaxes(-1, -2)) + _rows_matmul(dK, W_k.swapaxes(-1, -2)) + _rows_matmul(dQ, W_q.swapaxes(-1, -2))  # (..., n_T, d)
+    dX = _rows_matmul(t1, _side_by_side(W_q, W_k, W_v).swapaxes(-1, -2))  # (..., n_T, d)
+    # the weights' gradients as one product
+    dW_q_W_k_W_v = X.reshape(-1, d).T @ t1.reshape(-1, 3*d)  # (d, 3*d)
+    del X, t1
     # grad of W_q, used in: Q = X W_q + 1 b_qᵀ
-    dW_q = X.reshape(-1, d).T @ dQ.reshape(-1, d)  # (d, d)
+    dW_q = dW_q_W_k_W_v[..., 0:d]  # (d, d)
     # grad of b_q, used in: Q = X W_q + 1 b_qᵀ
     db_q = dQ.reshape(-1, d).sum(axis=0)  # (d,)
     del dQ
     # grad of W_k, used in: K = X W_k + 1 b_kᵀ
-    dW_k = X.reshape(-1, d).T @ dK.reshape(-1, d)  # (d, d)
-    del dK
+    dW_k = dW_q_W_k_W_v[..., d:2*d]  # (d, d)
     # grad of W_v, used in: V = X W_v + 1 b_vᵀ
-    dW_v = X.reshape(-1, d).T @ dV.reshape(-1, d)  # (d, d)
-    del X, dV
+    dW_v = dW_q_W_k_W_v[..., 2*d:3*d]  # (d, d)
+    del dW_q_W_k_W_v
     # grad of b_v, used in: V = X W_v + 1 b_vᵀ
     db_v = grad_out.reshape(-1, d).sum(axis=0)  # (d,)
     return {

@@ -15,6 +15,7 @@ Gradients, as derived:
     ∂L/∂b = Σ_batch (1ᵀ Δ_Z)
 
 Optimisations (each keeps the values within rounding):
+    - reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -80,15 +81,6 @@ def _rows_matmul(A, W):
     return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
 
 
-def _softmax(S, causal):
-    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
-    if causal:
-        n = S.shape[-1]
-        S = np.where(np.triu(np.ones((n, n), dtype=bool), 1), -np.inf, S)
-    E = np.exp(S - S.max(axis=-1, keepdims=True))
-    return E / E.sum(axis=-1, keepdims=True)
-
-
 def forward(X, W, b, idx, *, reduction='mean'):
     """Cross-entropy of next-token logits: returns ``(out, cache)``.
 
@@ -119,10 +111,11 @@ def forward(X, W, b, idx, *, reduction='mean'):
     weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
     X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
     Z = _rows_matmul(X_s, W) + b  # (..., n_T - 1, n_vocab)
-    ell = (_logsumexp(Z) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1)).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    ell = (lse_Z - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1)).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (weight * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"W": W, "idx": idx, "X_s": X_s, "Z": Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
+    cache = {"W": W, "idx": idx, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -132,6 +125,7 @@ def backward(grad_out, cache):
     idx = cache["idx"]
     X_s = cache["X_s"]
     Z = cache["Z"]
+    lse_Z = cache["lse_Z"]
     weight = cache["weight"]
     n_T = cache["n_T"]
     d = cache["d"]
@@ -143,8 +137,8 @@ def backward(grad_out, cache):
     # grad of ell, used in: loss = weight Σ_batch ell
     dell = weight * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
-    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
-    del Z, dell, idx
+    dZ = _add_at_targets(dell * np.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, idx, lse_Z
     # grad of X_s, used in: Z = X_s W + 1 bᵀ
     dX_s = _rows_matmul(dZ, W.swapaxes(-1, -2))  # (..., n_T - 1, d)
     # grad of X, used in: X_s = X[:n_T - 1]

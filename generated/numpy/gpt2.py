@@ -61,8 +61,13 @@ The model (one sweep, the tied W_tok's two uses summed):
 
 Optimisations (each keeps the values within rounding):
     - block: read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
+    - block: fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
     - tied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
+    - tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - untied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
+    - untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - lora_tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - lora_untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
@@ -165,6 +170,21 @@ def _scatter_add_rows(index, values, rows):
     out = np.zeros((rows, values.shape[-1]), dtype=values.dtype)
     np.add.at(out, index.reshape(-1), values.reshape(-1, values.shape[-1]))
     return out
+
+
+def _side_by_side(*blocks):
+    """The blocks side by side along the last axis: the array they are adjacent column blocks of when
+    they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
+    first, widths = blocks[0], [b.shape[-1] for b in blocks]
+    total = sum(widths)
+    if first.ndim == 2 and all(b.ndim == 2 and b.shape[0] == first.shape[0] and b.strides == first.strides
+                               for b in blocks) and first.strides[0] == total * first.itemsize \
+            and first.strides[1] == first.itemsize and first.base is not None:
+        start = first.__array_interface__["data"][0]
+        offsets = [b.__array_interface__["data"][0] - start for b in blocks]
+        if offsets == [sum(widths[:i]) * first.itemsize for i in range(len(blocks))]:
+            return np.lib.stride_tricks.as_strided(first, (first.shape[0], total), first.strides, writeable=False)
+    return np.concatenate(blocks, axis=-1)
 
 
 def _softmax(S, causal):
@@ -326,9 +346,11 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
     del ln_1_Xc
     ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
-    attn_Q = _rows_matmul(ln_1_Y, W_q) + b_q  # (..., n_T, d)
-    attn_K = _rows_matmul(ln_1_Y, W_k) + b_k  # (..., n_T, d)
-    attn_V = _rows_matmul(ln_1_Y, W_v) + b_v  # (..., n_T, d)
+    ln_1_Y_W_q_W_k_W_v = _rows_matmul(ln_1_Y, _side_by_side(W_q, W_k, W_v))  # (..., n_T, 3*d)
+    attn_Q = ln_1_Y_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
+    attn_K = ln_1_Y_W_q_W_k_W_v[..., d:2*d] + b_k  # (..., n_T, d)
+    attn_V = ln_1_Y_W_q_W_k_W_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    del ln_1_Y_W_q_W_k_W_v
     attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del attn_Q
     attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
@@ -403,15 +425,15 @@ def _block_backward(grad_out, cache):
     # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
     # common subexpression
-    t4 = 1/ln_2_sigma  # (..., n_T, 1)
+    t5 = 1/ln_2_sigma  # (..., n_T, 1)
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_sigma = -(t4 * (dln_2_Xbar * ln_2_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
+    dln_2_sigma = -(t5 * (dln_2_Xbar * ln_2_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
-    dln_2_var = 1/2 * (dln_2_sigma * t4)  # (..., n_T, 1)
+    dln_2_var = 1/2 * (dln_2_sigma * t5)  # (..., n_T, 1)
     del dln_2_sigma
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_Xc = dln_2_Xbar * t4 + 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)  # (..., n_T, d)
-    del dln_2_Xbar, dln_2_var, ln_2_sigma, t4
+    dln_2_Xc = dln_2_Xbar * t5 + 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)  # (..., n_T, d)
+    del dln_2_Xbar, dln_2_var, ln_2_sigma, t5
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
     dln_2_mu = -dln_2_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
@@ -422,16 +444,16 @@ def _block_backward(grad_out, cache):
     # grad of attn_A, used in: proj_Y = attn_A W_o + 1 b_oᵀ
     dattn_A = _rows_matmul(dproj_Y, W_o.swapaxes(-1, -2))  # (..., n_T, d)
     # common subexpression
-    t3 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    t4 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
     # grad of attn_P, used in: attn_A = merge_h(attn_P attn_V_h)
-    dattn_P = t3 @ attn_V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
+    dattn_P = t4 @ attn_V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
     del attn_V_h
     # grad of attn_S, used in: attn_P = softmax[True](attn_S)
     dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
     del dattn_P
     # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
-    dattn_V_h = attn_P.swapaxes(-1, -2) @ t3  # (..., n_heads, n_T, d/n_heads)
-    del attn_P, t3
+    dattn_V_h = attn_P.swapaxes(-1, -2) @ t4  # (..., n_heads, n_T, d/n_heads)
+    del attn_P, t4
     # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
     dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.swapaxes(-1, -2) @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
     del attn_Q_h
@@ -447,20 +469,23 @@ def _block_backward(grad_out, cache):
     # grad of attn_Q, used in: attn_Q_h = split_h(attn_Q)
     dattn_Q = _merge_heads(dattn_Q_h)  # (..., n_T, d)
     del dattn_Q_h
+    # common subexpression
+    t3 = _side_by_side(dattn_Q, dattn_K, dattn_V)  # (..., n_T, 3*d)
+    del dattn_K, dattn_V
     # grad of ln_1_Y, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ; attn_K = ln_1_Y W_k + 1 b_kᵀ; attn_V = ln_1_Y W_v + 1 b_vᵀ
-    dln_1_Y = _rows_matmul(dattn_V, W_v.swapaxes(-1, -2)) + _rows_matmul(dattn_K, W_k.swapaxes(-1, -2)) + _rows_matmul(dattn_Q, W_q.swapaxes(-1, -2))  # (..., n_T, d)
+    dln_1_Y = _rows_matmul(t3, _side_by_side(W_q, W_k, W_v).swapaxes(-1, -2))  # (..., n_T, d)
     # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
     # common subexpression
-    t5 = 1/ln_1_sigma  # (..., n_T, 1)
+    t6 = 1/ln_1_sigma  # (..., n_T, 1)
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_sigma = -(t5 * (dln_1_Xbar * ln_1_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
+    dln_1_sigma = -(t6 * (dln_1_Xbar * ln_1_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
-    dln_1_var = 1/2 * (dln_1_sigma * t5)  # (..., n_T, 1)
+    dln_1_var = 1/2 * (dln_1_sigma * t6)  # (..., n_T, 1)
     del dln_1_sigma
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_Xc = dln_1_Xbar * t5 + 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)  # (..., n_T, d)
-    del dln_1_Xbar, dln_1_var, ln_1_sigma, t5
+    dln_1_Xc = dln_1_Xbar * t6 + 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)  # (..., n_T, d)
+    del dln_1_Xbar, dln_1_var, ln_1_sigma, t6
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
     dln_1_mu = -dln_1_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
@@ -471,23 +496,25 @@ def _block_backward(grad_out, cache):
     del dln_1_Y, ln_1_Xbar
     # common subexpression
     t1 = dattn_Q.reshape(-1, d).sum(axis=0)  # (1, d)
+    del dattn_Q
     # common subexpression
     t2 = dattn_A.reshape(-1, d).sum(axis=0)  # (1, d)
     del dattn_A
     # grad of ln_1_b, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_b = _rows_matmul(t2, W_v.swapaxes(-1, -2)) + _rows_matmul(t1, W_q.swapaxes(-1, -2))  # (d,)
+    # the weights' gradients as one product
+    dW_q_W_k_W_v = ln_1_Y.reshape(-1, d).T @ t3.reshape(-1, 3*d)  # (d, 3*d)
+    del ln_1_Y, t3
     # grad of W_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
-    dW_q = ln_1_Y.reshape(-1, d).T @ dattn_Q.reshape(-1, d)  # (d, d)
-    del dattn_Q
+    dW_q = dW_q_W_k_W_v[..., 0:d]  # (d, d)
     # grad of b_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
     db_q = t1  # (d,)
     del t1
     # grad of W_k, used in: attn_K = ln_1_Y W_k + 1 b_kᵀ
-    dW_k = ln_1_Y.reshape(-1, d).T @ dattn_K.reshape(-1, d)  # (d, d)
-    del dattn_K
+    dW_k = dW_q_W_k_W_v[..., d:2*d]  # (d, d)
     # grad of W_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
-    dW_v = ln_1_Y.reshape(-1, d).T @ dattn_V.reshape(-1, d)  # (d, d)
-    del dattn_V, ln_1_Y
+    dW_v = dW_q_W_k_W_v[..., 2*d:3*d]  # (d, d)
+    del dW_q_W_k_W_v
     # grad of b_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
     db_v = t2  # (d,)
     del t2
@@ -583,10 +610,11 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = _rows_matmul(X_s, W_tok.swapaxes(-1, -2))  # (..., n_T - 1, n_vocab)
-    ell = _logsumexp(Z).sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    ell = lse_Z.sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -599,6 +627,7 @@ def _tied_backward(grad_out, cache):
     ln_f_Xbar = cache["ln_f_Xbar"]
     X_s = cache["X_s"]
     Z = cache["Z"]
+    lse_Z = cache["lse_Z"]
     blocks = cache["blocks"]
     n_T = cache["n_T"]
     n_vocab = cache["n_vocab"]
@@ -612,8 +641,8 @@ def _tied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
-    del Z, dell
+    dZ = _add_at_targets(dell * np.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, lse_Z
     # grad of X_s, used in: Z = X_s W_tokᵀ
     dX_s = _rows_matmul(dZ, W_tok)  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
@@ -758,10 +787,11 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = _rows_matmul(X_s, W_head.swapaxes(-1, -2)) + b_head  # (..., n_T - 1, n_vocab)
-    ell = _logsumexp(Z).sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    ell = lse_Z.sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -774,6 +804,7 @@ def _untied_backward(grad_out, cache):
     ln_f_Xbar = cache["ln_f_Xbar"]
     X_s = cache["X_s"]
     Z = cache["Z"]
+    lse_Z = cache["lse_Z"]
     blocks = cache["blocks"]
     n_T = cache["n_T"]
     n_vocab = cache["n_vocab"]
@@ -787,8 +818,8 @@ def _untied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
-    del Z, dell
+    dZ = _add_at_targets(dell * np.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, lse_Z
     # grad of X_s, used in: Z = X_s W_headᵀ + 1 b_headᵀ
     dX_s = _rows_matmul(dZ, W_head)  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
@@ -1279,10 +1310,11 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = _rows_matmul(X_s, W_tok.swapaxes(-1, -2) + alpha/r * (A_head @ B_head))  # (..., n_T - 1, n_vocab)
-    ell = _logsumexp(Z).sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    ell = lse_Z.sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -1298,6 +1330,7 @@ def _lora_tied_backward(grad_out, cache):
     ln_f_sigma = cache["ln_f_sigma"]
     X_s = cache["X_s"]
     Z = cache["Z"]
+    lse_Z = cache["lse_Z"]
     alpha = cache["alpha"]
     eps = cache["eps"]
     blocks = cache["blocks"]
@@ -1313,8 +1346,8 @@ def _lora_tied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
-    del Z, dell, idx
+    dZ = _add_at_targets(dell * np.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, idx, lse_Z
     # grad of X_s, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
     dX_s = _rows_matmul(dZ, W_tok + alpha/r * (B_head.swapaxes(-1, -2) @ A_head.swapaxes(-1, -2)))  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
@@ -1413,10 +1446,11 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = _rows_matmul(X_s, W_head.swapaxes(-1, -2) + alpha/r * (A_head @ B_head)) + b_head  # (..., n_T - 1, n_vocab)
-    ell = _logsumexp(Z).sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    ell = lse_Z.sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -1432,6 +1466,7 @@ def _lora_untied_backward(grad_out, cache):
     ln_f_sigma = cache["ln_f_sigma"]
     X_s = cache["X_s"]
     Z = cache["Z"]
+    lse_Z = cache["lse_Z"]
     alpha = cache["alpha"]
     eps = cache["eps"]
     blocks = cache["blocks"]
@@ -1447,8 +1482,8 @@ def _lora_untied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
-    del Z, dell, idx
+    dZ = _add_at_targets(dell * np.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, idx, lse_Z
     # grad of X_s, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
     dX_s = _rows_matmul(dZ, W_head + alpha/r * (B_head.swapaxes(-1, -2) @ A_head.swapaxes(-1, -2)))  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]

@@ -53,6 +53,7 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
+    - fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
@@ -113,6 +114,21 @@ def _merge_heads(A):
 def _rows_matmul(A, W):
     """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
     return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
+
+
+def _side_by_side(*blocks):
+    """The blocks side by side along the last axis: the array they are adjacent column blocks of when
+    they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
+    first, widths = blocks[0], [b.shape[-1] for b in blocks]
+    total = sum(widths)
+    if first.ndim == 2 and all(b.ndim == 2 and b.shape[0] == first.shape[0] and b.strides == first.strides
+                               for b in blocks) and first.strides[0] == total * first.itemsize \
+            and first.strides[1] == first.itemsize and first.base is not None:
+        start = first.__array_interface__["data"][0]
+        offsets = [b.__array_interface__["data"][0] - start for b in blocks]
+        if offsets == [sum(widths[:i]) * first.itemsize for i in range(len(blocks))]:
+            return np.lib.stride_tricks.as_strided(first, (first.shape[0], total), first.strides, writeable=False)
+    return np.concatenate(blocks, axis=-1)
 
 
 def _softmax(S, causal):
@@ -274,9 +290,11 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
     del ln_1_Xc
     ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
-    attn_Q = _rows_matmul(ln_1_Y, W_q) + b_q  # (..., n_T, d)
-    attn_K = _rows_matmul(ln_1_Y, W_k) + b_k  # (..., n_T, d)
-    attn_V = _rows_matmul(ln_1_Y, W_v) + b_v  # (..., n_T, d)
+    ln_1_Y_W_q_W_k_W_v = _rows_matmul(ln_1_Y, _side_by_side(W_q, W_k, W_v))  # (..., n_T, 3*d)
+    attn_Q = ln_1_Y_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
+    attn_K = ln_1_Y_W_q_W_k_W_v[..., d:2*d] + b_k  # (..., n_T, d)
+    attn_V = ln_1_Y_W_q_W_k_W_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    del ln_1_Y_W_q_W_k_W_v
     attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del attn_Q
     attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
@@ -351,15 +369,15 @@ def backward(grad_out, cache):
     # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
     # common subexpression
-    t4 = 1/ln_2_sigma  # (..., n_T, 1)
+    t5 = 1/ln_2_sigma  # (..., n_T, 1)
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_sigma = -(t4 * (dln_2_Xbar * ln_2_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
+    dln_2_sigma = -(t5 * (dln_2_Xbar * ln_2_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
-    dln_2_var = 1/2 * (dln_2_sigma * t4)  # (..., n_T, 1)
+    dln_2_var = 1/2 * (dln_2_sigma * t5)  # (..., n_T, 1)
     del dln_2_sigma
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_Xc = dln_2_Xbar * t4 + 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)  # (..., n_T, d)
-    del dln_2_Xbar, dln_2_var, ln_2_sigma, t4
+    dln_2_Xc = dln_2_Xbar * t5 + 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)  # (..., n_T, d)
+    del dln_2_Xbar, dln_2_var, ln_2_sigma, t5
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
     dln_2_mu = -dln_2_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
@@ -370,16 +388,16 @@ def backward(grad_out, cache):
     # grad of attn_A, used in: proj_Y = attn_A W_o + 1 b_oᵀ
     dattn_A = _rows_matmul(dproj_Y, W_o.swapaxes(-1, -2))  # (..., n_T, d)
     # common subexpression
-    t3 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    t4 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
     # grad of attn_P, used in: attn_A = merge_h(attn_P attn_V_h)
-    dattn_P = t3 @ attn_V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
+    dattn_P = t4 @ attn_V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
     del attn_V_h
     # grad of attn_S, used in: attn_P = softmax[True](attn_S)
     dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
     del dattn_P
     # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
-    dattn_V_h = attn_P.swapaxes(-1, -2) @ t3  # (..., n_heads, n_T, d/n_heads)
-    del attn_P, t3
+    dattn_V_h = attn_P.swapaxes(-1, -2) @ t4  # (..., n_heads, n_T, d/n_heads)
+    del attn_P, t4
     # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
     dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.swapaxes(-1, -2) @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
     del attn_Q_h
@@ -395,20 +413,23 @@ def backward(grad_out, cache):
     # grad of attn_Q, used in: attn_Q_h = split_h(attn_Q)
     dattn_Q = _merge_heads(dattn_Q_h)  # (..., n_T, d)
     del dattn_Q_h
+    # common subexpression
+    t3 = _side_by_side(dattn_Q, dattn_K, dattn_V)  # (..., n_T, 3*d)
+    del dattn_K, dattn_V
     # grad of ln_1_Y, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ; attn_K = ln_1_Y W_k + 1 b_kᵀ; attn_V = ln_1_Y W_v + 1 b_vᵀ
-    dln_1_Y = _rows_matmul(dattn_V, W_v.swapaxes(-1, -2)) + _rows_matmul(dattn_K, W_k.swapaxes(-1, -2)) + _rows_matmul(dattn_Q, W_q.swapaxes(-1, -2))  # (..., n_T, d)
+    dln_1_Y = _rows_matmul(t3, _side_by_side(W_q, W_k, W_v).swapaxes(-1, -2))  # (..., n_T, d)
     # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
     # common subexpression
-    t5 = 1/ln_1_sigma  # (..., n_T, 1)
+    t6 = 1/ln_1_sigma  # (..., n_T, 1)
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_sigma = -(t5 * (dln_1_Xbar * ln_1_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
+    dln_1_sigma = -(t6 * (dln_1_Xbar * ln_1_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
-    dln_1_var = 1/2 * (dln_1_sigma * t5)  # (..., n_T, 1)
+    dln_1_var = 1/2 * (dln_1_sigma * t6)  # (..., n_T, 1)
     del dln_1_sigma
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_Xc = dln_1_Xbar * t5 + 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)  # (..., n_T, d)
-    del dln_1_Xbar, dln_1_var, ln_1_sigma, t5
+    dln_1_Xc = dln_1_Xbar * t6 + 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)  # (..., n_T, d)
+    del dln_1_Xbar, dln_1_var, ln_1_sigma, t6
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
     dln_1_mu = -dln_1_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
@@ -419,23 +440,25 @@ def backward(grad_out, cache):
     del dln_1_Y, ln_1_Xbar
     # common subexpression
     t1 = dattn_Q.reshape(-1, d).sum(axis=0)  # (1, d)
+    del dattn_Q
     # common subexpression
     t2 = dattn_A.reshape(-1, d).sum(axis=0)  # (1, d)
     del dattn_A
     # grad of ln_1_b, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_b = _rows_matmul(t2, W_v.swapaxes(-1, -2)) + _rows_matmul(t1, W_q.swapaxes(-1, -2))  # (d,)
+    # the weights' gradients as one product
+    dW_q_W_k_W_v = ln_1_Y.reshape(-1, d).T @ t3.reshape(-1, 3*d)  # (d, 3*d)
+    del ln_1_Y, t3
     # grad of W_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
-    dW_q = ln_1_Y.reshape(-1, d).T @ dattn_Q.reshape(-1, d)  # (d, d)
-    del dattn_Q
+    dW_q = dW_q_W_k_W_v[..., 0:d]  # (d, d)
     # grad of b_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
     db_q = t1  # (d,)
     del t1
     # grad of W_k, used in: attn_K = ln_1_Y W_k + 1 b_kᵀ
-    dW_k = ln_1_Y.reshape(-1, d).T @ dattn_K.reshape(-1, d)  # (d, d)
-    del dattn_K
+    dW_k = dW_q_W_k_W_v[..., d:2*d]  # (d, d)
     # grad of W_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
-    dW_v = ln_1_Y.reshape(-1, d).T @ dattn_V.reshape(-1, d)  # (d, d)
-    del dattn_V, ln_1_Y
+    dW_v = dW_q_W_k_W_v[..., 2*d:3*d]  # (d, d)
+    del dW_q_W_k_W_v
     # grad of b_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
     db_v = t2  # (d,)
     del t2

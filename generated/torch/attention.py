@@ -24,6 +24,7 @@ Gradients, as derived:
     ∂L/∂b_v = Σ_batch (1ᵀ Δ_A)
 
 Optimisations (each keeps the values within rounding):
+    - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
@@ -68,6 +69,20 @@ def _merge_heads(A):
     """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
     A = A.swapaxes(-2, -3)
     return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
+
+
+def _side_by_side(*blocks):
+    """The blocks side by side along the last axis: the array they are adjacent column blocks of when
+    they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
+    first, widths = blocks[0], [b.shape[-1] for b in blocks]
+    total = sum(widths)
+    if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
+                                and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
+                                for b in blocks) and first.stride() == (total, 1) and not torch.is_grad_enabled():
+        offsets = [b.storage_offset() - first.storage_offset() for b in blocks]
+        if offsets == [sum(widths[:i]) for i in range(len(blocks))]:
+            return first.as_strided((first.shape[0], total), (total, 1))
+    return torch.cat(blocks, dim=-1)
 
 
 def _softmax(S, causal):
@@ -117,9 +132,11 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     d = dims["d"]
     if not (d % n_heads == 0):
         raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
-    Q = X @ W_q + b_q  # (..., n_T, d)
-    K = X @ W_k + b_k  # (..., n_T, d)
-    V = X @ W_v + b_v  # (..., n_T, d)
+    X_W_q_W_k_W_v = X @ _side_by_side(W_q, W_k, W_v)  # (..., n_T, 3*d)
+    Q = X_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
+    K = X_W_q_W_k_W_v[..., d:2*d] + b_k  # (..., n_T, d)
+    V = X_W_q_W_k_W_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    del X_W_q_W_k_W_v
     Q_h = _split_heads(Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del Q
     K_h = _split_heads(K, n_heads)  # (..., n_heads, n_T, d/n_heads)
@@ -152,16 +169,16 @@ def backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     del cache  # each array is released after its last use below
     # common subexpression
-    t1 = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    t2 = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
     # grad of P, used in: A = merge_h(P V_h)
-    dP = t1 @ V_h.mT  # (..., n_heads, n_T, n_T)
+    dP = t2 @ V_h.mT  # (..., n_heads, n_T, n_T)
     del V_h
     # grad of S, used in: P = softmax[causal](S)
     dS = P * (dP - (P * dP).sum(-1, keepdim=True))  # (..., n_heads, n_T, n_T)
     del dP
     # grad of V_h, used in: A = merge_h(P V_h)
-    dV_h = P.mT @ t1  # (..., n_heads, n_T, d/n_heads)
-    del P, t1
+    dV_h = P.mT @ t2  # (..., n_heads, n_T, d/n_heads)
+    del P, t2
     # grad of K_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
     dK_h = math.sqrt(n_heads)/math.sqrt(d) * (dS.mT @ Q_h)  # (..., n_heads, n_T, d/n_heads)
     del Q_h
@@ -177,19 +194,24 @@ def backward(grad_out, cache):
     # grad of Q, used in: Q_h = split_h(Q)
     dQ = _merge_heads(dQ_h)  # (..., n_T, d)
     del dQ_h
+    # common subexpression
+    t1 = _side_by_side(dQ, dK, dV)  # (..., n_T, 3*d)
+    del dK, dV
     # grad of X, used in: Q = X W_q + 1 b_qᵀ; K = X W_k + 1 b_kᵀ; V = X W_v + 1 b_vᵀ
-    dX = dV @ W_v.mT + dK @ W_k.mT + dQ @ W_q.mT  # (..., n_T, d)
+    dX = t1 @ _side_by_side(W_q, W_k, W_v).mT  # (..., n_T, d)
+    # the weights' gradients as one product
+    dW_q_W_k_W_v = X.reshape(-1, d).mT @ t1.reshape(-1, 3*d)  # (d, 3*d)
+    del X, t1
     # grad of W_q, used in: Q = X W_q + 1 b_qᵀ
-    dW_q = X.reshape(-1, d).mT @ dQ.reshape(-1, d)  # (d, d)
+    dW_q = dW_q_W_k_W_v[..., 0:d]  # (d, d)
     # grad of b_q, used in: Q = X W_q + 1 b_qᵀ
     db_q = dQ.reshape(-1, d).sum(0)  # (d,)
     del dQ
     # grad of W_k, used in: K = X W_k + 1 b_kᵀ
-    dW_k = X.reshape(-1, d).mT @ dK.reshape(-1, d)  # (d, d)
-    del dK
+    dW_k = dW_q_W_k_W_v[..., d:2*d]  # (d, d)
     # grad of W_v, used in: V = X W_v + 1 b_vᵀ
-    dW_v = X.reshape(-1, d).mT @ dV.reshape(-1, d)  # (d, d)
-    del X, dV
+    dW_v = dW_q_W_k_W_v[..., 2*d:3*d]  # (d, d)
+    del dW_q_W_k_W_v
     # grad of b_v, used in: V = X W_v + 1 b_vᵀ
     db_v = grad_out.reshape(-1, d).sum(0)  # (d,)
     return {

@@ -15,6 +15,7 @@ Gradients, as derived:
     ∂L/∂b = Σ_batch (1ᵀ Δ_Z)
 
 Optimisations (each keeps the values within rounding):
+    - reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
@@ -72,14 +73,6 @@ def _pad_rows(A, rows):
     return out
 
 
-def _softmax(S, causal):
-    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
-    if causal:
-        n = S.shape[-1]
-        S = S.masked_fill(torch.ones(n, n, dtype=torch.bool, device=S.device).triu(1), float("-inf"))
-    return torch.softmax(S, dim=-1)
-
-
 @torch.no_grad()
 def forward(X, W, b, idx, *, reduction='mean'):
     """Cross-entropy of next-token logits: returns ``(out, cache)``.
@@ -111,10 +104,11 @@ def forward(X, W, b, idx, *, reduction='mean'):
     weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
     X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
     Z = X_s @ W + b  # (..., n_T - 1, n_vocab)
-    ell = (_logsumexp(Z) - Z.gather(-1, idx[..., 1:].unsqueeze(-1))).sum(-2, keepdim=True)  # (..., 1, 1)
+    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    ell = (lse_Z - Z.gather(-1, idx[..., 1:].unsqueeze(-1))).sum(-2, keepdim=True)  # (..., 1, 1)
     loss = (weight * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"W": W, "idx": idx, "X_s": X_s, "Z": Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
+    cache = {"W": W, "idx": idx, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -125,6 +119,7 @@ def backward(grad_out, cache):
     idx = cache["idx"]
     X_s = cache["X_s"]
     Z = cache["Z"]
+    lse_Z = cache["lse_Z"]
     weight = cache["weight"]
     n_T = cache["n_T"]
     d = cache["d"]
@@ -136,8 +131,8 @@ def backward(grad_out, cache):
     # grad of ell, used in: loss = weight Σ_batch ell
     dell = weight * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
-    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
-    del Z, dell, idx
+    dZ = _add_at_targets(dell * torch.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, idx, lse_Z
     # grad of X_s, used in: Z = X_s W + 1 bᵀ
     dX_s = dZ @ W.mT  # (..., n_T - 1, d)
     # grad of X, used in: X_s = X[:n_T - 1]

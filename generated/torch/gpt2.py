@@ -61,8 +61,14 @@ The model (one sweep, the tied W_tok's two uses summed):
 
 Optimisations (each keeps the values within rounding):
     - block: read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
+    - block: fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
     - tied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
+    - tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - untied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
+    - untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - lora_tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - lora_untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
@@ -152,6 +158,20 @@ def _scatter_add_rows(index, values, rows):
     return out.index_add_(0, index.reshape(-1), values.reshape(-1, values.shape[-1]))
 
 
+def _side_by_side(*blocks):
+    """The blocks side by side along the last axis: the array they are adjacent column blocks of when
+    they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
+    first, widths = blocks[0], [b.shape[-1] for b in blocks]
+    total = sum(widths)
+    if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
+                                and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
+                                for b in blocks) and first.stride() == (total, 1) and not torch.is_grad_enabled():
+        offsets = [b.storage_offset() - first.storage_offset() for b in blocks]
+        if offsets == [sum(widths[:i]) for i in range(len(blocks))]:
+            return first.as_strided((first.shape[0], total), (total, 1))
+    return torch.cat(blocks, dim=-1)
+
+
 def _softmax(S, causal):
     """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
     if causal:
@@ -166,25 +186,56 @@ def _split_heads(A, n_heads):
 
 
 def _gelu(x):
-    return (1/2)*x*(torch.erf(0.7071067811865476*x) + 1)
+    """Exactly the defined function, as torch's fused kernel."""
+    return torch.nn.functional.gelu(x)
 
 
 def _gelu_grad(x):
-    return (1/2)*(0.7978845608028654*x*torch.exp(-1/2*x**2) + torch.erf(0.7071067811865476*x) + 1)
+    """Computed in buffers of its own, each operation in place."""
+    if torch.is_grad_enabled():
+        return 0.3989422804014327*x*torch.exp(-1/2*x**2) + (1/2)*torch.erf(0.7071067811865476*x) + 1/2
+    b1 = torch.square(x)
+    b1 *= -0.5
+    torch.exp(b1, out=b1)
+    torch.multiply(b1, x, out=b1)
+    b1 *= 0.7978845608028654
+    b2 = torch.erf(0.7071067811865476*x)
+    torch.add(b1, b2, out=b1)
+    b1 += 1.0
+    b1 *= 0.5
+    return b1
 
 
 def _gelu_tanh(x):
-    return (1/2)*x*(torch.tanh(x*(0.035677408136300125*x**2 + 0.7978845608028654)) + 1)
+    """Exactly the defined function, as torch's fused kernel."""
+    return torch.nn.functional.gelu(x, approximate="tanh")
 
 
 def _gelu_tanh_grad(x):
-    t0 = x**2
-    t1 = torch.tanh(x*(0.035677408136300125*t0 + 0.7978845608028654))
-    return (1/2)*t1 - 0.3989422804014327*x*(0.134145*t0 + 1)*(t1**2 - 1) + 1/2
+    """Computed in buffers of its own, each operation in place."""
+    if torch.is_grad_enabled():
+        return 0.3989422804014327*x*(1 - torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x)**2)*(0.134145*x**2 + 1) + (1/2)*torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x) + 1/2
+    t0 = torch.square(x)
+    t1 = torch.multiply(t0, 0.035677408136300125)
+    t1 += 0.7978845608028654
+    torch.multiply(t1, x, out=t1)
+    torch.tanh(t1, out=t1)
+    b3 = torch.multiply(t1, 0.5)
+    b4 = torch.multiply(t0, 0.134145)
+    b4 += 1.0
+    b5 = torch.square(t1)
+    b5 += -1.0
+    torch.multiply(b4, b5, out=b4)
+    torch.multiply(b4, x, out=b4)
+    b4 *= 0.3989422804014327
+    torch.subtract(b3, b4, out=b3)
+    b3 += 0.5
+    return b3
 
 
 def _relu(x):
-    return x.clamp(min=0)
+    """Exactly the defined function, as torch's fused kernel."""
+    return torch.relu(x)
 
 
 def _relu_grad(x):
@@ -273,9 +324,11 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
     del ln_1_Xc
     ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
-    attn_Q = ln_1_Y @ W_q + b_q  # (..., n_T, d)
-    attn_K = ln_1_Y @ W_k + b_k  # (..., n_T, d)
-    attn_V = ln_1_Y @ W_v + b_v  # (..., n_T, d)
+    ln_1_Y_W_q_W_k_W_v = ln_1_Y @ _side_by_side(W_q, W_k, W_v)  # (..., n_T, 3*d)
+    attn_Q = ln_1_Y_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
+    attn_K = ln_1_Y_W_q_W_k_W_v[..., d:2*d] + b_k  # (..., n_T, d)
+    attn_V = ln_1_Y_W_q_W_k_W_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    del ln_1_Y_W_q_W_k_W_v
     attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del attn_Q
     attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
@@ -351,15 +404,15 @@ def _block_backward(grad_out, cache):
     # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
     # common subexpression
-    t4 = 1/ln_2_sigma  # (..., n_T, 1)
+    t5 = 1/ln_2_sigma  # (..., n_T, 1)
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_sigma = -(t4 * (dln_2_Xbar * ln_2_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
+    dln_2_sigma = -(t5 * (dln_2_Xbar * ln_2_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
-    dln_2_var = 1/2 * (dln_2_sigma * t4)  # (..., n_T, 1)
+    dln_2_var = 1/2 * (dln_2_sigma * t5)  # (..., n_T, 1)
     del dln_2_sigma
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_Xc = dln_2_Xbar * t4 + 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)  # (..., n_T, d)
-    del dln_2_Xbar, dln_2_var, ln_2_sigma, t4
+    dln_2_Xc = dln_2_Xbar * t5 + 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)  # (..., n_T, d)
+    del dln_2_Xbar, dln_2_var, ln_2_sigma, t5
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
     dln_2_mu = -dln_2_Xc.sum(-1, keepdim=True)  # (..., n_T, 1)
     # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
@@ -370,16 +423,16 @@ def _block_backward(grad_out, cache):
     # grad of attn_A, used in: proj_Y = attn_A W_o + 1 b_oᵀ
     dattn_A = dproj_Y @ W_o.mT  # (..., n_T, d)
     # common subexpression
-    t3 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    t4 = _split_heads(dattn_A, n_heads)  # (..., n_heads, n_T, d/n_heads)
     # grad of attn_P, used in: attn_A = merge_h(attn_P attn_V_h)
-    dattn_P = t3 @ attn_V_h.mT  # (..., n_heads, n_T, n_T)
+    dattn_P = t4 @ attn_V_h.mT  # (..., n_heads, n_T, n_T)
     del attn_V_h
     # grad of attn_S, used in: attn_P = softmax[True](attn_S)
     dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(-1, keepdim=True))  # (..., n_heads, n_T, n_T)
     del dattn_P
     # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
-    dattn_V_h = attn_P.mT @ t3  # (..., n_heads, n_T, d/n_heads)
-    del attn_P, t3
+    dattn_V_h = attn_P.mT @ t4  # (..., n_heads, n_T, d/n_heads)
+    del attn_P, t4
     # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
     dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.mT @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
     del attn_Q_h
@@ -395,20 +448,23 @@ def _block_backward(grad_out, cache):
     # grad of attn_Q, used in: attn_Q_h = split_h(attn_Q)
     dattn_Q = _merge_heads(dattn_Q_h)  # (..., n_T, d)
     del dattn_Q_h
+    # common subexpression
+    t3 = _side_by_side(dattn_Q, dattn_K, dattn_V)  # (..., n_T, 3*d)
+    del dattn_K, dattn_V
     # grad of ln_1_Y, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ; attn_K = ln_1_Y W_k + 1 b_kᵀ; attn_V = ln_1_Y W_v + 1 b_vᵀ
-    dln_1_Y = dattn_V @ W_v.mT + dattn_K @ W_k.mT + dattn_Q @ W_q.mT  # (..., n_T, d)
+    dln_1_Y = t3 @ _side_by_side(W_q, W_k, W_v).mT  # (..., n_T, d)
     # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
     # common subexpression
-    t5 = 1/ln_1_sigma  # (..., n_T, 1)
+    t6 = 1/ln_1_sigma  # (..., n_T, 1)
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_sigma = -(t5 * (dln_1_Xbar * ln_1_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
+    dln_1_sigma = -(t6 * (dln_1_Xbar * ln_1_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
-    dln_1_var = 1/2 * (dln_1_sigma * t5)  # (..., n_T, 1)
+    dln_1_var = 1/2 * (dln_1_sigma * t6)  # (..., n_T, 1)
     del dln_1_sigma
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_Xc = dln_1_Xbar * t5 + 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)  # (..., n_T, d)
-    del dln_1_Xbar, dln_1_var, ln_1_sigma, t5
+    dln_1_Xc = dln_1_Xbar * t6 + 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)  # (..., n_T, d)
+    del dln_1_Xbar, dln_1_var, ln_1_sigma, t6
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
     dln_1_mu = -dln_1_Xc.sum(-1, keepdim=True)  # (..., n_T, 1)
     # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
@@ -419,23 +475,25 @@ def _block_backward(grad_out, cache):
     del dln_1_Y, ln_1_Xbar
     # common subexpression
     t1 = dattn_Q.reshape(-1, d).sum(0)  # (1, d)
+    del dattn_Q
     # common subexpression
     t2 = dattn_A.reshape(-1, d).sum(0)  # (1, d)
     del dattn_A
     # grad of ln_1_b, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_b = t2 @ W_v.mT + t1 @ W_q.mT  # (d,)
+    # the weights' gradients as one product
+    dW_q_W_k_W_v = ln_1_Y.reshape(-1, d).mT @ t3.reshape(-1, 3*d)  # (d, 3*d)
+    del ln_1_Y, t3
     # grad of W_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
-    dW_q = ln_1_Y.reshape(-1, d).mT @ dattn_Q.reshape(-1, d)  # (d, d)
-    del dattn_Q
+    dW_q = dW_q_W_k_W_v[..., 0:d]  # (d, d)
     # grad of b_q, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ
     db_q = t1  # (d,)
     del t1
     # grad of W_k, used in: attn_K = ln_1_Y W_k + 1 b_kᵀ
-    dW_k = ln_1_Y.reshape(-1, d).mT @ dattn_K.reshape(-1, d)  # (d, d)
-    del dattn_K
+    dW_k = dW_q_W_k_W_v[..., d:2*d]  # (d, d)
     # grad of W_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
-    dW_v = ln_1_Y.reshape(-1, d).mT @ dattn_V.reshape(-1, d)  # (d, d)
-    del dattn_V, ln_1_Y
+    dW_v = dW_q_W_k_W_v[..., 2*d:3*d]  # (d, d)
+    del dW_q_W_k_W_v
     # grad of b_v, used in: attn_V = ln_1_Y W_v + 1 b_vᵀ
     db_v = t2  # (d,)
     del t2
@@ -532,10 +590,11 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = X_s @ W_tok.mT  # (..., n_T - 1, n_vocab)
-    ell = _logsumexp(Z).sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
+    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    ell = lse_Z.sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -549,6 +608,7 @@ def _tied_backward(grad_out, cache):
     ln_f_Xbar = cache["ln_f_Xbar"]
     X_s = cache["X_s"]
     Z = cache["Z"]
+    lse_Z = cache["lse_Z"]
     blocks = cache["blocks"]
     n_T = cache["n_T"]
     n_vocab = cache["n_vocab"]
@@ -562,8 +622,8 @@ def _tied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
-    del Z, dell
+    dZ = _add_at_targets(dell * torch.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, lse_Z
     # grad of X_s, used in: Z = X_s W_tokᵀ
     dX_s = dZ @ W_tok  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
@@ -710,10 +770,11 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = X_s @ W_head.mT + b_head  # (..., n_T - 1, n_vocab)
-    ell = _logsumexp(Z).sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
+    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    ell = lse_Z.sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -727,6 +788,7 @@ def _untied_backward(grad_out, cache):
     ln_f_Xbar = cache["ln_f_Xbar"]
     X_s = cache["X_s"]
     Z = cache["Z"]
+    lse_Z = cache["lse_Z"]
     blocks = cache["blocks"]
     n_T = cache["n_T"]
     n_vocab = cache["n_vocab"]
@@ -740,8 +802,8 @@ def _untied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
-    del Z, dell
+    dZ = _add_at_targets(dell * torch.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, lse_Z
     # grad of X_s, used in: Z = X_s W_headᵀ + 1 b_headᵀ
     dX_s = dZ @ W_head  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
@@ -1236,10 +1298,11 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = X_s @ (W_tok.mT + alpha/r * (A_head @ B_head))  # (..., n_T - 1, n_vocab)
-    ell = _logsumexp(Z).sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
+    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    ell = lse_Z.sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -1256,6 +1319,7 @@ def _lora_tied_backward(grad_out, cache):
     ln_f_sigma = cache["ln_f_sigma"]
     X_s = cache["X_s"]
     Z = cache["Z"]
+    lse_Z = cache["lse_Z"]
     alpha = cache["alpha"]
     eps = cache["eps"]
     blocks = cache["blocks"]
@@ -1271,8 +1335,8 @@ def _lora_tied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
-    del Z, dell, idx
+    dZ = _add_at_targets(dell * torch.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, idx, lse_Z
     # grad of X_s, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
     dX_s = dZ @ (W_tok + alpha/r * (B_head.mT @ A_head.mT))  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
@@ -1372,10 +1436,11 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = X_s @ (W_head.mT + alpha/r * (A_head @ B_head)) + b_head  # (..., n_T - 1, n_vocab)
-    ell = _logsumexp(Z).sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
+    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    ell = lse_Z.sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -1392,6 +1457,7 @@ def _lora_untied_backward(grad_out, cache):
     ln_f_sigma = cache["ln_f_sigma"]
     X_s = cache["X_s"]
     Z = cache["Z"]
+    lse_Z = cache["lse_Z"]
     alpha = cache["alpha"]
     eps = cache["eps"]
     blocks = cache["blocks"]
@@ -1407,8 +1473,8 @@ def _lora_untied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * _softmax(Z, False), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
-    del Z, dell, idx
+    dZ = _add_at_targets(dell * torch.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del Z, dell, idx, lse_Z
     # grad of X_s, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
     dX_s = dZ @ (W_head + alpha/r * (B_head.mT @ A_head.mT))  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
