@@ -42,7 +42,7 @@ RUN_FILES = ("model.safetensors", "adapters.safetensors", "checkpoint.safetensor
 STATE_FILE = "checkpoint.safetensors"
 #: Flags a LoRA run takes from its base checkpoint, and flags a resumed run takes from its state.
 SHAPE_FLAGS = ("layers", "width", "heads", "context", "untied")
-RESUME_FLAGS = ("data", "backend", "layers", "width", "heads", "context", "batch", "steps", "lr", "weight_decay",
+RESUME_FLAGS = ("data", "backend", "compile", "layers", "width", "heads", "context", "batch", "steps", "lr", "weight_decay",
                 "seed", "eval_every", "untied", "lora", "init", "force", "sample_chars")
 
 
@@ -59,6 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="save a resumable checkpoint every N steps (default 200; 0: only on Ctrl-C)")
     p.add_argument("--backend", choices=BACKENDS,
                    help="whose backward pass: the generated NumPy or Torch code, or torch autograd (default numpy)")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="with --backend torch: run the generated step under torch.compile (compiles on the first "
+                        "step, which takes a while; reported)")
     p.add_argument("--layers", type=int, help=f"blocks (default {d.layers})")
     p.add_argument("--width", type=int, help=f"model width d (default {d.width})")
     p.add_argument("--heads", type=int, help=f"attention heads (default {d.heads})")
@@ -118,6 +121,8 @@ def _config(args, base: TrainConfig | None = None) -> TrainConfig:
         raise ValueError(f"--width {config.width} must be divisible by --heads {config.heads}")
     if config.context < 2:
         raise ValueError("--context must be at least 2 (each position predicts the next)")
+    if config.compile and (config.backend != "torch" or getattr(args, "lora", None)):
+        raise ValueError("--compile runs the generated Torch step: it needs --backend torch (and no --lora)")
     return config
 
 
@@ -258,6 +263,10 @@ def _train(args, out: Path, params: dict, data: CharData, config: TrainConfig, e
     write_text(out / "sample.txt", text_sample)
     print(f"loss {result.losses[0]:.3f} → {result.losses[-1]:.3f}, validation {result.val_losses[-1]:.3f}; "
           f"{result.tokens_per_s:,.0f} tokens/s, {result.seconds:.0f} s")
+    if config.compile:
+        from generated.torch import gpt2
+
+        print(f"torch.compile: {gpt2.compile_seconds():.1f} s to compile the step (on the first step)")
     print("wrote " + ", ".join(str(p) for p in [written, out / "loss.png", out / "sample.txt",
                                                   out / "history.json"]))
     if text_sample:

@@ -109,7 +109,7 @@ def learning_rate(step: int, steps: int, peak: float) -> float:
 
 
 def gradient_function(backend: str, n_heads: int, activation: str, eps: float, base: dict | None = None,
-                      alpha: float | None = None):
+                      alpha: float | None = None, compile: bool = False):
     """(to_backend, loss_and_grads, to_numpy) for one backend.
 
     With ``base`` (frozen parameters) and ``alpha``, the trained state is a set of LoRA
@@ -135,7 +135,7 @@ def gradient_function(backend: str, n_heads: int, activation: str, eps: float, b
         def loss_and_grads(state, idx):
             if lora:
                 return gpt2.lora_loss_and_grads(frozen, state, torch.from_numpy(idx), alpha=alpha, **options)
-            return gpt2.loss_and_grads(state, torch.from_numpy(idx), **options)
+            return gpt2.loss_and_grads(state, torch.from_numpy(idx), **options, compile=compile)
     elif backend == "autograd":
         from generated.torch.gpt2 import merge_lora
 
@@ -171,6 +171,7 @@ class TrainConfig:
     tied: bool = True
     sample_chars: int = 400
     temperature: float = 0.8
+    compile: bool = False  # run the generated Torch step under torch.compile
 
 
 class Progress:
@@ -285,7 +286,7 @@ def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool
     ``Diverged`` and Ctrl-C raises ``Interrupted``, each with the last good state.
     """
     to_backend, objective, to_numpy = gradient_function(config.backend, config.heads, config.activation,
-                                                        config.eps, base, alpha)
+                                                        config.eps, base, alpha, compile=config.compile)
     names = list(params)
     if resume is not None:
         params.update({k: resume.params[k].copy() for k in names})

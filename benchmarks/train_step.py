@@ -1,10 +1,16 @@
-"""One GPT-2 training step (forward + backward), three ways, side by side.
+"""One GPT-2 training step (forward + backward), side by side with torch autograd.
 
-    python benchmarks/train_step.py [--sizes S M] [--repeats 10]
+    python benchmarks/train_step.py [--sizes S M G] [--repeats 10] [--compiled M] [--no-components]
 
 * generated NumPy  (generated.numpy.gpt2.loss_and_grads)
-* generated Torch  (generated.torch.gpt2.loss_and_grads)
-* torch autograd   (the reference model in codegen/gpt2_params.py, .backward())
+* generated Torch  (generated.torch.gpt2.loss_and_grads), eager
+* compiled Torch   (the same with compile=True; its compile time is reported), for --compiled sizes
+* torch autograd   (the reference model in backprop/gpt2_params.py, .backward()): the strongest eager
+  reference: one c_attn product, F.layer_norm, F.gelu(approximate="tanh"), SDPA, F.cross_entropy
+
+A per-component table follows (layernorm, attention, mlp, cross_entropy at the M size: generated
+forward + backward against autograd on the torch reference of backprop/verify.py), so a
+regression shows where it is, and the matmul floor: the step's matrix products alone, timed.
 
 Same parameters, same tokens, float32, two threads.  Each measurement runs in its own
 process; its peak memory is the growth of the resident set during the first step over
@@ -29,8 +35,9 @@ import time
 SIZES = {
     "S": {"n_layer": 2, "d": 128, "n_heads": 4, "n_vocab": 512, "n_T": 64, "batch": 4},
     "M": {"n_layer": 4, "d": 256, "n_heads": 4, "n_vocab": 2048, "n_T": 128, "batch": 4},
+    "G": {"n_layer": 2, "d": 256, "n_heads": 4, "n_vocab": 50257, "n_T": 128, "batch": 4},  # GPT-2's vocabulary
 }
-IMPLEMENTATIONS = ("generated NumPy", "generated Torch", "torch autograd")
+IMPLEMENTATIONS = ("generated NumPy", "generated Torch", "compiled Torch", "torch autograd")
 THREADS = 2
 
 
@@ -90,14 +97,15 @@ def measure(impl: str, size: str, repeats: int) -> dict:
 
         def step():
             return float(gpt2.loss_and_grads(params, idx, n_heads=s["n_heads"])[0])
-    elif impl == "generated Torch":
+    elif impl in ("generated Torch", "compiled Torch"):
         from generated.torch import gpt2
 
         tensors = {k: torch.from_numpy(v) for k, v in params.items()}
         tokens = torch.from_numpy(idx)
+        compiled = impl == "compiled Torch"
 
         def step():
-            return float(gpt2.loss_and_grads(tensors, tokens, n_heads=s["n_heads"])[0])
+            return float(gpt2.loss_and_grads(tensors, tokens, n_heads=s["n_heads"], compile=compiled)[0])
     else:
         leaves = {k: torch.from_numpy(v).requires_grad_() for k, v in params.items()}
         tokens = torch.from_numpy(idx)
@@ -109,6 +117,11 @@ def measure(impl: str, size: str, repeats: int) -> dict:
             loss.backward()
             return float(loss)
 
+    compile_seconds = 0.0
+    if impl == "compiled Torch":  # compile first; its peak is that of a compiled step
+        start = time.perf_counter()
+        step()
+        compile_seconds = time.perf_counter() - start
     peak = peak_growth(step)  # the first step: no allocator has cached memory yet
     loss = step()
     times = []
@@ -116,7 +129,45 @@ def measure(impl: str, size: str, repeats: int) -> dict:
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    return {"median_ms": 1e3 * statistics.median(times), "peak_mb": peak, "loss": loss}
+    return {"median_ms": 1e3 * statistics.median(times), "peak_mb": peak, "loss": loss,
+            "compile_s": compile_seconds, "floor_ms": matmul_floor(size) if impl == "torch autograd" else None}
+
+
+def gemm_shapes(s: dict) -> list[tuple[int, int, int, int]]:
+    """(count, m, k, n) of every matrix product of one forward + backward step (each linear: forward,
+    input gradient, weight gradient; attention: scores, values and their four gradients per head)."""
+    d, L, T, B, V, h = s["d"], s["n_layer"], s["n_T"], s["batch"], s["n_vocab"], s["n_heads"]
+    rows, dh = B * T, d // h
+    linears = [(d, 3 * d), (d, d), (d, 4 * d), (4 * d, d)]
+    shapes = []
+    for k, n in linears:
+        shapes += [(L, rows, k, n), (L, rows, n, k), (L, k, rows, n)]
+    shapes += [(L * B * h * 3, T, dh, T), (L * B * h * 3, T, T, dh)]  # S, PV and their gradients
+    shapes += [(1, B * (T - 1), d, V), (1, B * (T - 1), V, d), (1, V, B * (T - 1), d)]  # tied logits
+    return shapes
+
+
+def matmul_floor(size: str) -> dict:
+    """Milliseconds the step's matrix products take alone, NumPy and torch, float32."""
+    import numpy as np
+    import torch
+
+    out = {}
+    rng = np.random.default_rng(0)
+    for name, convert in (("NumPy", lambda a: a), ("torch", torch.from_numpy)):
+        total = 0.0
+        for count, m, k, n in gemm_shapes(SIZES[size]):
+            a = convert(rng.standard_normal((m, k)).astype(np.float32))
+            b = convert(rng.standard_normal((k, n)).astype(np.float32))
+            a @ b
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                a @ b
+                times.append(time.perf_counter() - start)
+            total += count * statistics.median(times)
+        out[name] = 1e3 * total
+    return out
 
 
 def matmul_ceiling() -> dict:
@@ -139,12 +190,79 @@ def matmul_ceiling() -> dict:
     return out
 
 
+COMPONENT_SIZES = {"n_T": 128, "d": 256, "d_ff": 1024, "n_vocab": 2048}
+COMPONENTS = ("layernorm", "attention", "mlp", "cross_entropy")
+
+
+def component_times(repeats: int) -> list[tuple]:
+    """(component, generated NumPy ms, generated Torch ms, autograd ms): forward + backward, batch 4."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(THREADS)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from backprop.verify import configurations, generated, random_arguments, reference
+    from derive.components import build
+
+    def median_ms(fn):
+        fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return 1e3 * statistics.median(times)
+
+    rows = []
+    for name in COMPONENTS:
+        sizes = {str(d): COMPONENT_SIZES.get(str(d), 256) for a in build(name).tensor_arguments for d in a.dims}
+        arrays = random_arguments(name, np.random.default_rng(0), sizes, (4,), dtype=np.float32)
+        # Weights of a trained scale (1/√fan-in), so no softmax underflows into slow subnormal numbers.
+        arrays = {k: v / np.float32(np.sqrt(v.shape[0])) if v.dtype == np.float32 and v.ndim == 2 else v
+                  for k, v in arrays.items()}
+        config = configurations(name, {**sizes, "d": 256})[0]
+        if "n_heads" in config:
+            config["n_heads"] = 4
+        np_mod, th_mod = generated(name, "numpy"), generated(name, "torch")
+        tensors = [torch.from_numpy(v) for v in arrays.values()]
+        out, _ = np_mod.forward(*arrays.values(), **config)
+        G = np.ones_like(out)
+
+        def run_numpy():
+            o, cache = np_mod.forward(*arrays.values(), **config)
+            np_mod.backward(G, cache)
+
+        def run_torch():
+            o, cache = th_mod.forward(*tensors, **config)
+            th_mod.backward(torch.from_numpy(G), cache)
+
+        c = build(name)
+        leaves = [t.clone().requires_grad_(c.argument(k).receives_gradient) if t.is_floating_point() else t
+                  for k, t in zip(arrays, tensors)]
+        ref = reference(name)
+
+        def run_autograd():
+            for t in leaves:
+                t.grad = None
+            ref(*leaves, **config).backward(torch.from_numpy(G))
+
+        rows.append((name, median_ms(run_numpy), median_ms(run_torch), median_ms(run_autograd)))
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     p.add_argument("--repeats", type=int, default=20, help="timed steps per measurement (default 20)")
+    p.add_argument("--compiled", nargs="*", default=["M"], choices=list(SIZES),
+                   help="sizes to run the compiled Torch step at (default M; compiling takes about a minute)")
+    p.add_argument("--no-components", action="store_true", help="skip the per-component table")
     p.add_argument("--child", nargs=2, metavar=("IMPL", "SIZE"), help=argparse.SUPPRESS)
+    p.add_argument("--components", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.components:
+        print(json.dumps(component_times(args.repeats)))
+        return 0
     if args.child:
         print(json.dumps(measure(args.child[0], args.child[1], args.repeats)))
         return 0
@@ -162,16 +280,30 @@ def main(argv=None) -> int:
     for size in args.sizes:
         rows = {}
         for impl in IMPLEMENTATIONS:
+            if impl == "compiled Torch" and size not in args.compiled:
+                continue
             result = subprocess.run([sys.executable, __file__, "--child", impl, size, "--repeats",
                                      str(args.repeats)], capture_output=True, text=True, env=env, check=True)
             rows[impl] = json.loads(result.stdout.strip().splitlines()[-1])
         ref = rows["torch autograd"]
         for impl, r in rows.items():
             memory_ratio = f"{r['peak_mb'] / ref['peak_mb']:.2f}" if ref["peak_mb"] > 0 else "—"
+            extra = f"   (compiled in {r['compile_s']:.0f} s)" if r["compile_s"] else ""
             print(f"{size:<5}{impl:<18}{r['median_ms']:>10.1f}{r['median_ms'] / ref['median_ms']:>12.2f}"
-                  f"{flops(SIZES[size]) / r['median_ms'] / 1e6:>9.1f}{r['peak_mb']:>9.1f}{memory_ratio:>12}")
+                  f"{flops(SIZES[size]) / r['median_ms'] / 1e6:>9.1f}{r['peak_mb']:>9.1f}{memory_ratio:>12}{extra}")
+        floor = ref["floor_ms"]
         losses = {round(r["loss"], 4) for r in rows.values()}
-        print(f"{'':<5}same loss from all three: {'yes' if len(losses) == 1 else losses}")
+        print(f"{'':<5}matmul floor (the step's products alone): NumPy {floor['NumPy']:.1f} ms, "
+              f"torch {floor['torch']:.1f} ms; same loss from all: {'yes' if len(losses) == 1 else losses}")
+    if not args.no_components:
+        print()
+        header = f"{'component (M sizes, batch 4)':<30}{'NumPy ms':>10}{'×':>7}{'Torch ms':>10}{'×':>7}{'autograd ms':>13}"
+        print(header)
+        print("-" * len(header))
+        result = subprocess.run([sys.executable, __file__, "--components", "--repeats", str(args.repeats)],
+                                capture_output=True, text=True, env=env, check=True)
+        for name, n, t, a in json.loads(result.stdout.strip().splitlines()[-1]):
+            print(f"{name:<30}{n:>10.2f}{n / a:>7.2f}{t:>10.2f}{t / a:>7.2f}{a:>13.2f}")
     return 0
 
 

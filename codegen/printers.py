@@ -314,6 +314,9 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return self.transpose(self._print(expr.arg))
 
     def _print_MatAdd(self, expr):
+        fused = self.biased_product(expr)
+        if fused is not None:
+            return fused
         scatters = [t for t in expr.args if isinstance(split_coefficient(t)[1], TargetScatter)]
         if scatters:
             # base + c (g 1ᵀ) ∘ ohe(t): an update at the target entries, no one-hot matrix.
@@ -377,6 +380,10 @@ class NumPyMatrixPrinter(NumPyPrinter):
         if not parts:
             raise UnprintableNode(f"a bare all-ones matrix {ones.shape} would be materialised")
         return parts[0] if len(parts) == 1 else " * ".join(paren(p) for p in parts)
+
+    def biased_product(self, expr) -> str | None:
+        """X W + 1 bᵀ (+ …) in one call where the backend adds the bias inside the product (NumPy: no)."""
+        return None
 
     def chain(self, factors: list[MatrixExpr]) -> str:
         """A₁ @ A₂ @ …, left to right; a batched operand times a weight shared by the batch is one
@@ -517,7 +524,9 @@ FUSED_KERNELS = (
 def fused_kernel(body: sp.Expr) -> str | None:
     """The fused torch call that computes exactly ``body`` (a function of x), or None."""
     for known, code in FUSED_KERNELS:
-        if body == known or sp.simplify(to_floats(body) - to_floats(known)) == 0:
+        if body.atoms(sp.Function) != known.atoms(sp.Function) and type(body) is not type(known):
+            continue
+        if body == known or sp.expand(to_floats(body) - to_floats(known)) == 0:
             return code
     return None
 
@@ -597,6 +606,27 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
 
     def _print_erf(self, expr):
         return f"torch.erf({self._print(expr.args[0])})"
+
+    def biased_product(self, expr) -> str | None:
+        """X W + 1 bᵀ as ``torch.nn.functional.linear(X, Wᵀ, b)``: the bias added inside the product (addmm)."""
+        product = bias = None
+        for t in expr.args:
+            if isinstance(t, MatMul) and len(t.args) == 2 and all(isinstance(a, MatrixExpr) for a in t.args) \
+                    and not any(isinstance(a, OneMatrix) for a in t.args) and product is None \
+                    and self.is_batched(t.args[0]) and not self.is_batched(t.args[1]):
+                product = t
+            elif isinstance(t, MatMul) and len(t.args) == 2 and isinstance(t.args[0], OneMatrix) \
+                    and t.args[0].shape[1] == 1 and t.args[1] in self.ctx.vectors and bias is None:
+                bias = t
+        if product is None or bias is None:
+            return None
+        X, W = product.args
+        weight = self._print(W.arg) if isinstance(W, Transpose) else self.transpose(self._print(W))
+        code = f"torch.nn.functional.linear({self._print(X)}, {weight}, {self._print(bias.args[1])})"
+        rest = [t for t in expr.args if t not in (product, bias)]
+        if not rest:
+            return code
+        return self._print(MatAdd(*rest)) + " + " + code
 
     def function_definition(self, fn: ScalarFunction) -> str:
         """A scalar function that is exactly one of torch's fused forward kernels calls it."""

@@ -205,26 +205,32 @@ SAME_ARGUMENT = Fact("same-argument", "f(A) ∘ g(A) = (f g)(A), f(g(A)) = (f �
 
 
 def forward_sums(derivation: Derivation, ctx: Context) -> list[Fact]:
-    """Row and token sums of forward values that their definitions make zero (X_c 1 = 0)."""
+    """Row and token sums of forward values that their definitions make zero (X_c 1 = 0).
+
+    Each definition is tried as it stands (with the sums already proved), then with the
+    definitions it reads substituted in, one level deep.
+    """
     c = derivation.component
-    expanded: dict = {}
+    definitions = {d.symbol: d.expr for d in c.definitions}
     facts = []
     for d in c.definitions:
-        full = d.expr.xreplace(expanded)
-        expanded[d.symbol] = full
         if isinstance(d.expr, Softmax):
             continue
         n, m = d.symbol.shape
-        for table, naive, text in ((ctx.row_sums, MatMul(full, OneMatrix(m, 1)), f"{d.name} 1"),
-                                   (ctx.token_sums, MatMul(OneMatrix(1, n), full), f"1ᵀ {d.name}")):
-            if m == 1 and table is ctx.row_sums or n == 1 and table is ctx.token_sums:
+        one_level = d.expr.xreplace(definitions)
+        for table, text in ((ctx.row_sums, f"{d.name} 1"), (ctx.token_sums, f"1ᵀ {d.name}")):
+            if (table is ctx.row_sums and m == 1) or (table is ctx.token_sums and n == 1):
                 continue
-            result, used = simplify(naive, ctx)
-            if is_zero(result):
-                why = ", ".join(f.name for f in used) or "the definition"
-                fact = Fact(f"sum of {d.name}", f"{text} = 0 (by its definition; {why})", lambda e, ctx=None: None)
-                table[d.symbol] = (result, fact, tuple(used))
-                facts.append(fact)
+            for expr in (d.expr, one_level):
+                naive = MatMul(expr, OneMatrix(m, 1)) if table is ctx.row_sums else MatMul(OneMatrix(1, n), expr)
+                result, used = simplify(naive, ctx)
+                if is_zero(result):
+                    why = ", ".join(f.name for f in used) or "the definition"
+                    fact = Fact(f"sum of {d.name}", f"{text} = 0 (by its definition; {why})",
+                                lambda e, ctx=None: None)
+                    table[d.symbol] = (result, fact, tuple(used))
+                    facts.append(fact)
+                    break
     return facts
 
 

@@ -1631,7 +1631,12 @@ def _top_arguments(params):
 
 
 def loss_and_grads(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
-    """Mean next-token cross-entropy of ``idx`` (B, n_T) and the gradient of every parameter."""
+    """Mean next-token cross-entropy of ``idx`` (B, n_T) and the gradient of every parameter.
+    """
+    return _step(params, idx, n_heads, eps, activation)
+
+
+def _step(params, idx, n_heads, eps, activation):
     tied, arguments = _top_arguments(params)
     blocks = _stack(params, n_heads, eps, activation)
     forward, backward = (_tied_forward, _tied_backward) if tied else (_untied_forward, _untied_backward)

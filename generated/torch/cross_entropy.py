@@ -39,6 +39,8 @@ def _check_indices(name, index, size):
         raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
     if index.numel() == 0 or index.device.type == "meta":  # a meta tensor has no values to check
         return
+    if torch.compiler.is_compiling():  # checked before the compiled step, eagerly (no graph break here)
+        return
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
@@ -103,7 +105,7 @@ def forward(X, W, b, idx, *, reduction='mean'):
     _check_indices("idx", idx, n_vocab)
     weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
     X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
-    Z = X_s @ W + b  # (..., n_T - 1, n_vocab)
+    Z = torch.nn.functional.linear(X_s, W.mT, b)  # (..., n_T - 1, n_vocab)
     lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
     ell = (lse_Z - Z.gather(-1, idx[..., 1:].unsqueeze(-1))).sum(-2, keepdim=True)  # (..., 1, 1)
     loss = (weight * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()

@@ -22,6 +22,8 @@ def _check_indices(name, index, size):
         raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
     if index.numel() == 0 or index.device.type == "meta":  # a meta tensor has no values to check
         return
+    if torch.compiler.is_compiling():  # checked before the compiled step, eagerly (no graph break here)
+        return
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")

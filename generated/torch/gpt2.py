@@ -101,6 +101,8 @@ def _check_indices(name, index, size):
         raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
     if index.numel() == 0 or index.device.type == "meta":  # a meta tensor has no values to check
         return
+    if torch.compiler.is_compiling():  # checked before the compiled step, eagerly (no graph break here)
+        return
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
@@ -339,7 +341,7 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
-    proj_Y = attn_A @ W_o + b_o  # (..., n_T, d)
+    proj_Y = torch.nn.functional.linear(attn_A, W_o.mT, b_o)  # (..., n_T, d)
     a5 = X + proj_Y  # (..., n_T, d)
     del proj_Y
     ln_2_mu = 1/d * a5.sum(-1, keepdim=True)  # (..., n_T, 1)
@@ -351,9 +353,9 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
     del ln_2_Xc
     ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
-    mlp_H = ln_2_Y @ W_1 + b_1  # (..., n_T, d_ff)
+    mlp_H = torch.nn.functional.linear(ln_2_Y, W_1.mT, b_1)  # (..., n_T, d_ff)
     mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
-    mlp_Y = mlp_A @ W_2 + b_2  # (..., n_T, d)
+    mlp_Y = torch.nn.functional.linear(mlp_A, W_2.mT, b_2)  # (..., n_T, d)
     Y = a5 + mlp_Y  # (..., n_T, d)
     del a5, mlp_Y
     cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
@@ -769,7 +771,7 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
-    Z = X_s @ W_head.mT + b_head  # (..., n_T - 1, n_vocab)
+    Z = torch.nn.functional.linear(X_s, W_head, b_head)  # (..., n_T - 1, n_vocab)
     lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
     ell = lse_Z.sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
@@ -904,7 +906,7 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     del ln_f_Xc, ln_f_sigma
     ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
     del ln_f_Xbar
-    logits = ln_f_Y @ W_head.mT + b_head  # (..., n_T, n_vocab)
+    logits = torch.nn.functional.linear(ln_f_Y, W_head, b_head)  # (..., n_T, n_vocab)
     del ln_f_Y
     cache = {"out_shape": logits.shape}
     return logits, cache
@@ -1023,9 +1025,9 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
     ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
     del ln_1_Xbar
-    attn_Q = ln_1_Y @ (W_q + alpha/r * (A_q @ B_q)) + b_q  # (..., n_T, d)
-    attn_K = ln_1_Y @ (W_k + alpha/r * (A_k @ B_k)) + b_k  # (..., n_T, d)
-    attn_V = ln_1_Y @ (W_v + alpha/r * (A_v @ B_v)) + b_v  # (..., n_T, d)
+    attn_Q = torch.nn.functional.linear(ln_1_Y, (W_q + alpha/r * (A_q @ B_q)).mT, b_q)  # (..., n_T, d)
+    attn_K = torch.nn.functional.linear(ln_1_Y, (W_k + alpha/r * (A_k @ B_k)).mT, b_k)  # (..., n_T, d)
+    attn_V = torch.nn.functional.linear(ln_1_Y, (W_v + alpha/r * (A_v @ B_v)).mT, b_v)  # (..., n_T, d)
     attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del attn_Q
     attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
@@ -1036,7 +1038,7 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
-    proj_Y = attn_A @ (W_o + alpha/r * (A_o @ B_o)) + b_o  # (..., n_T, d)
+    proj_Y = torch.nn.functional.linear(attn_A, (W_o + alpha/r * (A_o @ B_o)).mT, b_o)  # (..., n_T, d)
     a5 = X + proj_Y  # (..., n_T, d)
     del proj_Y
     ln_2_mu = 1/d * a5.sum(-1, keepdim=True)  # (..., n_T, 1)
@@ -1047,9 +1049,9 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
     ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
     del ln_2_Xbar
-    mlp_H = ln_2_Y @ (W_1 + alpha/r * (A_fc @ B_fc)) + b_1  # (..., n_T, d_ff)
+    mlp_H = torch.nn.functional.linear(ln_2_Y, (W_1 + alpha/r * (A_fc @ B_fc)).mT, b_1)  # (..., n_T, d_ff)
     mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
-    mlp_Y = mlp_A @ (W_2 + alpha/r * (A_proj @ B_proj)) + b_2  # (..., n_T, d)
+    mlp_Y = torch.nn.functional.linear(mlp_A, (W_2 + alpha/r * (A_proj @ B_proj)).mT, b_2)  # (..., n_T, d)
     Y = a5 + mlp_Y  # (..., n_T, d)
     del a5, mlp_Y
     cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "r": r, "out_shape": Y.shape}
@@ -1435,7 +1437,7 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     del ln_f_Xbar
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
-    Z = X_s @ (W_head.mT + alpha/r * (A_head @ B_head)) + b_head  # (..., n_T - 1, n_vocab)
+    Z = torch.nn.functional.linear(X_s, (W_head.mT + alpha/r * (A_head @ B_head)).mT, b_head)  # (..., n_T - 1, n_vocab)
     lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
     ell = lse_Z.sum(-2, keepdim=True) - Z.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
@@ -1621,8 +1623,21 @@ def _top_arguments(params):
     return tied, arguments
 
 
-def loss_and_grads(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
-    """Mean next-token cross-entropy of ``idx`` (B, n_T) and the gradient of every parameter."""
+def loss_and_grads(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh", compile=False):
+    """Mean next-token cross-entropy of ``idx`` (B, n_T) and the gradient of every parameter.
+
+    With ``compile``, the whole step (forward and derived backward) runs under ``torch.compile``:
+    compiled on the first call for each shape and configuration, which takes a while
+    (``compile_seconds()`` says how long the last compilation took); the indices are checked
+    before, eagerly.
+    """
+    if compile:
+        _check_indices("idx", torch.as_tensor(idx), _get(params, "wte.weight").shape[0])
+        return _compiled_step(params, idx, n_heads, eps, activation)
+    return _step(params, idx, n_heads, eps, activation)
+
+
+def _step(params, idx, n_heads, eps, activation):
     tied, arguments = _top_arguments(params)
     blocks = _stack(params, n_heads, eps, activation)
     forward, backward = (_tied_forward, _tied_backward) if tied else (_untied_forward, _untied_backward)
@@ -1632,6 +1647,30 @@ def loss_and_grads(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):
     for i, layer_grads in enumerate(blocks.grads):
         out.update(_block_gradients(layer_grads, i))
     return loss, out
+
+
+_COMPILED = {"step": None, "seconds": 0.0, "signatures": set()}
+
+
+def _compiled_step(params, idx, n_heads, eps, activation):
+    """``_step`` under ``torch.compile``; the first call for a new shape or configuration compiles."""
+    import time
+
+    if _COMPILED["step"] is None:
+        _COMPILED["step"] = torch.compile(_step, dynamic=False)
+    signature = (tuple(idx.shape), tuple((k, tuple(v.shape), v.dtype) for k, v in sorted(params.items())),
+                 n_heads, eps, activation)
+    start = time.perf_counter()
+    result = _COMPILED["step"](params, idx, n_heads, eps, activation)
+    if signature not in _COMPILED["signatures"]:
+        _COMPILED["signatures"].add(signature)
+        _COMPILED["seconds"] = time.perf_counter() - start
+    return result
+
+
+def compile_seconds():
+    """Seconds the last compilation of ``loss_and_grads(..., compile=True)`` took (its first call)."""
+    return _COMPILED["seconds"]
 
 
 def logits(params, idx, *, n_heads, eps=1e-5, activation="gelu_tanh"):

@@ -286,7 +286,7 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
-    proj_Y = attn_A @ W_o + b_o  # (..., n_T, d)
+    proj_Y = torch.nn.functional.linear(attn_A, W_o.mT, b_o)  # (..., n_T, d)
     a5 = X + proj_Y  # (..., n_T, d)
     del proj_Y
     ln_2_mu = 1/d * a5.sum(-1, keepdim=True)  # (..., n_T, 1)
@@ -298,9 +298,9 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
     del ln_2_Xc
     ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
-    mlp_H = ln_2_Y @ W_1 + b_1  # (..., n_T, d_ff)
+    mlp_H = torch.nn.functional.linear(ln_2_Y, W_1.mT, b_1)  # (..., n_T, d_ff)
     mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
-    mlp_Y = mlp_A @ W_2 + b_2  # (..., n_T, d)
+    mlp_Y = torch.nn.functional.linear(mlp_A, W_2.mT, b_2)  # (..., n_T, d)
     Y = a5 + mlp_Y  # (..., n_T, d)
     del a5, mlp_Y
     cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}

@@ -50,7 +50,7 @@ def forward(X, W, b):
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
     _check_shape("b", b, ("d_out",), dims, batched=False)
     d_in, d_out = dims["d_in"], dims["d_out"]
-    Y = X @ W + b  # (..., n_T, d_out)
+    Y = torch.nn.functional.linear(X, W.mT, b)  # (..., n_T, d_out)
     cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape}
     return Y, cache
 

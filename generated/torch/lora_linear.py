@@ -93,7 +93,7 @@ def forward(X, W, b, A, B, *, alpha):
     _check_shape("B", B, ("r", "d_out"), dims, batched=False)
     alpha = _check_number("alpha", alpha)
     d_in, d_out, r = dims["d_in"], dims["d_out"], dims["r"]
-    Y = X @ W + b + alpha/r * _chain(X, A, B)  # (..., n_T, d_out)
+    Y = torch.nn.functional.linear(X, W.mT, b) + alpha/r * _chain(X, A, B)  # (..., n_T, d_out)
     cache = {"X": X, "W": W, "A": A, "B": B, "alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_shape": Y.shape}
     return Y, cache
 

@@ -127,9 +127,9 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
         raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
     d, d_ff = dims["d"], dims["d_ff"]
-    H = X @ W_1 + b_1  # (..., n_T, d_ff)
+    H = torch.nn.functional.linear(X, W_1.mT, b_1)  # (..., n_T, d_ff)
     A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
-    Y = A @ W_2 + b_2  # (..., n_T, d)
+    Y = torch.nn.functional.linear(A, W_2.mT, b_2)  # (..., n_T, d)
     cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
     return Y, cache
 
