@@ -23,33 +23,30 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def _component(name: str):
+def _or_exit(errors, fn, *args):
+    """``fn(*args)``; an error of the types ``errors`` is one line on stderr and exit status 2."""
     try:
-        return build(name)
-    except UnknownComponent as e:
+        return fn(*args)
+    except errors as e:
         print(f"backprop: {e}", file=sys.stderr)
         raise SystemExit(2)
+
+
+def _component(name: str):
+    return _or_exit(UnknownComponent, build, name)
 
 
 def _file_components(spec: str):
     """The components of a component file, or one error line and exit status 2."""
     from .component_files import ComponentFileError, load
 
-    try:
-        return load(spec)
-    except ComponentFileError as e:
-        print(f"backprop: {e}", file=sys.stderr)
-        raise SystemExit(2)
+    return _or_exit(ComponentFileError, load, spec)
 
 
 def _derive(file_component):
     from .component_files import ComponentFileError
 
-    try:
-        return file_component.derive()
-    except ComponentFileError as e:
-        print(f"backprop: {e}", file=sys.stderr)
-        raise SystemExit(2)
+    return _or_exit(ComponentFileError, file_component.derive)
 
 
 def is_file(spec) -> bool:
@@ -209,41 +206,36 @@ def _check_file(args) -> int:
 FD_TOLERANCE = 1e-6
 
 
+def _check_arguments(args) -> str | None:
+    """Why ``check``'s flags cannot work (one line), or None."""
+    if args.trials < 1:
+        return f"--trials must be at least 1, got {args.trials}"
+    if args.seed < 0:
+        return f"--seed must be 0 or more, got {args.seed}"
+    if not args.tol > 0:
+        return f"--tol must be a number above 0, got {args.tol}"
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return "`check` compares with torch autograd; install torch (pip install 'pedestrian-backprop[torch]')"
+    return None
+
+
 def cmd_check(args) -> int:
     from .verify import MODEL, check_component, check_model
 
-    if is_file(args.name):
-        if args.trials < 1 or args.seed < 0 or not args.tol > 0:
-            print("backprop: --trials must be at least 1, --seed 0 or more and --tol above 0", file=sys.stderr)
-            return 2
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            print("backprop: `check` compares with torch autograd; install torch "
-                  "(pip install 'pedestrian-backprop[torch]')", file=sys.stderr)
-            return 2
-        return _check_file(args)
-    names = [args.name] if args.name else list(NAMES)
+    names = [] if is_file(args.name) else [args.name] if args.name else list(NAMES)
     for n in names:
         if n not in NAMES and n != MODEL:
             print(f"backprop: unknown component {n!r}; `check` knows: {', '.join(NAMES + (MODEL,))}",
                   file=sys.stderr)
             return 2
-    if args.trials < 1:
-        print(f"backprop: --trials must be at least 1, got {args.trials}", file=sys.stderr)
+    problem = _check_arguments(args)
+    if problem:
+        print(f"backprop: {problem}", file=sys.stderr)
         return 2
-    if args.seed < 0:
-        print(f"backprop: --seed must be 0 or more, got {args.seed}", file=sys.stderr)
-        return 2
-    if not args.tol > 0:
-        print(f"backprop: --tol must be a number above 0, got {args.tol}", file=sys.stderr)
-        return 2
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print("backprop: `check` compares with torch autograd; install torch "
-              "(pip install 'pedestrian-backprop[torch]')", file=sys.stderr)
-        return 2
+    if is_file(args.name):
+        return _check_file(args)
     from codegen.generate import targets
 
     chosen = targets(args.target)

@@ -11,6 +11,11 @@ from derive import Component, cols, hadamard, matmul, pointwise, row_mean, rows,
 from derive.components import NAMES, build
 from derive.reverse import derive
 from backprop.verify import configurations, gradient_floor, random_arguments, relative_error
+from test_component_files import RMSNORM
+
+_BLOCKS: dict = {}
+exec(RMSNORM, _BLOCKS)  # the README's RMSNorm and a SwiGLU: a user's components, from their source
+_rmsnorm, _swiglu = _BLOCKS["build_rmsnorm"], _BLOCKS["build_swiglu"]
 
 
 def _module(component, target, passes=None, optimise=True):
@@ -63,18 +68,6 @@ def test_each_pass_alone_keeps_the_values(name, one_pass):
     _same(build(name), arrays, configurations(name, sizes)[:2], "numpy", passes=[one_pass])
 
 
-def _rmsnorm():
-    c = Component("rmsnorm", "RMS normalisation")
-    n_T, d = c.dims("n_T d")
-    X = c.input("X", n_T, d)
-    w = c.param("w", d, init="ones")
-    eps = c.config("eps", 1e-6)
-    ms = c.let("ms", row_mean(hadamard(X, X)))
-    inv = c.let("inv", pointwise(1 / sp.sqrt(x + eps), ms))
-    c.output("Y", hadamard(cols(inv, d), X, rows(w, n_T)))
-    return c
-
-
 def _low_rank():
     c = Component("low_rank", "a low-rank map")
     n_T, d, r = c.dims("n_T d r")
@@ -97,16 +90,6 @@ def test_a_users_components_are_optimised_too(target):
     plan = _same(_swiglu(), {"X": rng.standard_normal((2, 3, 4)), "W": rng.standard_normal((4, 6)),
                              "V": rng.standard_normal((4, 6)), "W_2": rng.standard_normal((6, 4))}, [{}], target)
     assert any(n.startswith("fuse-shared-operand: X W, X V") for n in plan.notes), plan.notes
-
-
-def _swiglu():
-    c = Component("swiglu", "SwiGLU")
-    n_T, d, d_ff = c.dims("n_T d d_ff")
-    X = c.input("X", n_T, d)
-    W, V, W_2 = c.param("W", d, d_ff), c.param("V", d, d_ff), c.param("W_2", d_ff, d)
-    gate = c.let("gate", pointwise(x / (1 + sp.exp(-x)), matmul(X, W)))
-    c.output("Y", matmul(hadamard(gate, matmul(X, V)), W_2))
-    return c
 
 
 def test_side_by_side_uses_adjacent_blocks_as_given():
