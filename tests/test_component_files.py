@@ -86,8 +86,11 @@ def test_generate_writes_an_importable_deterministic_package(blocks, tmp_path, c
     assert result.stdout.strip() == "ok (4, 8)", result.stderr
 
 
-def test_check_prints_one_line_per_component(blocks, capsys):
-    assert main(["check", str(blocks), "--trials", "2", "--seed", "1"]) == 0
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_check_prints_one_line_per_component(blocks, capsys, seed):
+    """Seeds that meet RMSNorm's sharp corner (a small mean square) pass too: central differences
+    are taken at several steps."""
+    assert main(["check", str(blocks), "--trials", "5", "--seed", str(seed)]) == 0
     out = capsys.readouterr().out
     lines = [l for l in out.splitlines() if l.startswith(("rmsnorm", "swiglu"))]
     assert len(lines) == 2 and all(l.rstrip().endswith("ok") for l in lines)
