@@ -381,3 +381,19 @@ def _finite_difference_error(module, arrays: dict, config: dict, G, grads: dict,
             best = min(best, abs(numeric - analytic) / scale)
         worst = max(worst, best)
     return worst
+
+
+def closed_form_module(component, target: str = "numpy"):
+    """A module whose ``backward`` computes every gradient from its closed form, for checking them."""
+    import types
+
+    from codegen.lower import lower_closed_forms
+    from codegen.render import BACKENDS, render_plan
+    from derive.closed_form import closed_forms
+    from derive.reverse import derive
+
+    derivation = derive(component)
+    source = render_plan(lower_closed_forms(derivation, closed_forms(derivation)), BACKENDS[target])
+    module = types.ModuleType(f"closed_{component.name}")
+    exec(compile(source, f"<closed forms of {component.name}>", "exec"), module.__dict__)
+    return module
