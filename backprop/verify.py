@@ -26,6 +26,24 @@ def _references():
                                              heads(X @ W_v + b_v), is_causal=causal)
         return out.transpose(-2, -3).flatten(-2)
 
+    def normalised(f):
+        """Attention with the scores normalised entrywise by ``f``, masked entries set to exactly 0."""
+
+        def attention_f(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal=True):
+            def heads(Y):
+                return Y.unflatten(-1, (n_heads, Y.shape[-1] // n_heads)).transpose(-2, -3)
+
+            Q, K, V = heads(X @ W_q + b_q), heads(X @ W_k + b_k), heads(X @ W_v + b_v)
+            P = f(Q @ K.mT / (Q.shape[-1] ** 0.5))
+            if causal:
+                n = P.shape[-1]
+                P = P.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), 0.0)
+            return (P @ V).transpose(-2, -3).flatten(-2)
+
+        return attention_f
+
+    import torch
+
     activations = {
         "gelu_tanh": lambda h: F.gelu(h, approximate="tanh"),
         "gelu": F.gelu,
@@ -49,6 +67,8 @@ def _references():
         "layernorm": layernorm,
         "gpt2_block": gpt2_block,
         "attention": attention,
+        "sigmoid_attention": normalised(torch.sigmoid),
+        "relu_attention": normalised(torch.relu),
         "embedding": lambda idx, W_tok, W_pos: F.embedding(idx, W_tok) + W_pos[: idx.shape[-1]],
         "cross_entropy": lambda X, W, b, idx, reduction="mean": F.cross_entropy(
             (X[..., :-1, :] @ W + b).reshape(-1, W.shape[1]), idx[..., 1:].reshape(-1), reduction=reduction),

@@ -10,6 +10,7 @@ from .api import (
     T,
     add,
     batch_sum,
+    causal_zero,
     cols,
     elementwise,
     first_rows,
@@ -38,7 +39,7 @@ from .rules import MissingRule
 __all__ = [
     "REQUIRED", "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "UnsupportedFunction", "Derivation",
     "derive",
-    "T", "add", "batch_sum", "cols", "elementwise", "first_rows", "gather", "hadamard", "index_slice",
+    "T", "add", "batch_sum", "causal_zero", "cols", "elementwise", "first_rows", "gather", "hadamard", "index_slice",
     "logsumexp", "matmul", "merge_heads", "pick", "pointwise", "row_mean", "row_sum", "rows", "scale",
     "softmax", "split_heads", "sub", "token_sum", "x",
 ]

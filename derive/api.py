@@ -36,6 +36,7 @@ from .activations import activation_choice
 from .primitives import (
     X_SCALAR,
     BatchSum,
+    CausalZero,
     ChoiceFunction,
     Elementwise,
     FirstRows,
@@ -192,6 +193,13 @@ def softmax(s: MatrixExpr, causal: Any = sp.false) -> MatrixExpr:
     if s.shape[0] != s.shape[1] and causal is not sp.false:
         raise ShapeMismatch(f"softmax: a causal mask needs a square {s}, got shape {_shape(s)}")
     return Softmax(s, sp.sympify(causal))
+
+
+def causal_zero(a: MatrixExpr, causal: Any = sp.true) -> MatrixExpr:
+    """A with the entries above the diagonal set to 0 when ``causal`` holds (a square A)."""
+    if a.shape[0] != a.shape[1]:
+        raise ShapeMismatch(f"causal_zero: needs a square {a}, got shape {_shape(a)}")
+    return CausalZero(a, sp.sympify(causal))
 
 
 def split_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:

@@ -16,6 +16,7 @@ from sympy.printing.str import StrPrinter
 
 from .primitives import (
     BatchSum,
+    CausalZero,
     ChoiceFunction,
     Cotangent,
     Elementwise,
@@ -59,7 +60,7 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, SplitHeads, MergeHeads, FirstRows, PadRows, LogSumExp, Pick,
+                                Softmax, CausalZero, SplitHeads, MergeHeads, FirstRows, PadRows, LogSumExp, Pick,
                                 IndexSlice, Repeat, RepeatBackward))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
@@ -116,6 +117,9 @@ class TextPrinter(StrPrinter):
 
     def _print_SplitHeads(self, e):
         return f"split_h({self._print(e.arg)})"
+
+    def _print_CausalZero(self, e):
+        return f"mask[{self._print(e.causal)}]({self._print(e.arg)})"
 
     def _print_Gather(self, e):
         return f"ohe({e.index.name}) {self._operand(e.table)}"
@@ -226,6 +230,9 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_SplitHeads(self, e):
         return rf"\operatorname{{split}}_h\left({self._print(e.arg)}\right)"
+
+    def _print_CausalZero(self, e):
+        return rf"\operatorname{{mask}}\left({self._print(e.arg)}\right)"
 
     def _print_IndexSlice(self, e):
         return rf"{{{self._print(MatrixSymbol(index_base(e).name, 1, 1))}}}_{{[{self._print(e.start)}:]}}"
@@ -401,7 +408,57 @@ def _results(derivation: Derivation, fmt, delta) -> list[str]:
             out.append(f"∂L/∂{name} = 0 identically{_because(adj)}")
         else:
             out.append(f"∂L/∂{name} = {fmt(adj.expr)}{_because(adj)}")
+            why = why_not_zero(derivation, adj)
+            if why:
+                out.append(f"∂L/∂{name} ≠ 0: {why}")
     return out
+
+
+def _sums_read(e) -> list[tuple]:
+    """(cotangent symbol, "row" | "token") for each row sum Δ 1 (or 1ᵀ Δᵀ) and token sum 1ᵀ Δ in ``e``."""
+    found = []
+    for node in sp.preorder_traversal(e):
+        if not isinstance(node, sp.MatMul):
+            continue
+        args = [a for a in node.args if isinstance(a, MatrixExpr)]
+        for a, b in zip(args, args[1:]):
+            ones_left = isinstance(a, sp.OneMatrix) and a.shape[0] == 1
+            ones_right = isinstance(b, sp.OneMatrix) and b.shape[1] == 1
+            if ones_left and isinstance(b, Cotangent):
+                found.append((b, "token"))
+            elif ones_left and isinstance(b, sp.Transpose) and isinstance(b.arg, Cotangent):
+                found.append((b.arg, "row"))
+            elif ones_right and isinstance(a, Cotangent):
+                found.append((a, "row"))
+            elif ones_right and isinstance(a, sp.Transpose) and isinstance(a.arg, Cotangent):
+                found.append((a.arg, "token"))
+    return found
+
+
+def why_not_zero(derivation: Derivation, adj: Adjoint) -> str:
+    """Why a gradient that is a token sum (a bias's) is not zero, when the chain of sums it reads
+    reaches the row sum of a value that an entrywise function, not a softmax, normalises: the fact
+    softmax-rows, which makes such a gradient vanish after a softmax, does not apply."""
+    unproven = {(s.name, kind): e for (s, kind), e in derivation.unproven.items()}
+    chain, todo, seen = [], [(s.name, k) for s, k in _sums_read(adj.expr)], set()
+    reasons = []
+    while todo:
+        key = todo.pop(0)
+        if key in seen or key not in unproven:
+            continue
+        seen.add(key)
+        chain.append(f"1ᵀ Δ_{key[0]}" if key[1] == "token" else f"Δ_{key[0]} 1")
+        if key[1] == "row":
+            for d in derivation.component.definitions:
+                normalises = any(isinstance(n, Elementwise) and isinstance(n.arg, MatrixSymbol) and n.arg.name == key[0]
+                                 for n in sp.preorder_traversal(d.expr))
+                if normalises and not isinstance(d.expr, Softmax):
+                    reasons.append(f"the rows of {d.name} = {text(d.expr)} do not sum to a constant, so the fact "
+                                   f"softmax-rows (softmax(S) 1 = 1) does not apply")
+        todo += [(s.name, k) for s, k in _sums_read(unproven[key])]
+    if not reasons:
+        return ""
+    return f"{', '.join(chain)} ≠ 0: " + "; ".join(dict.fromkeys(reasons))
 
 
 def results_data(derivation: Derivation) -> list[tuple[str, str, str]]:

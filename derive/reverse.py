@@ -74,6 +74,7 @@ class Derivation:
     component: Component
     adjoints: list[Adjoint] = field(default_factory=list)  # definitions, in sweep order
     gradients: dict[str, Adjoint] = field(default_factory=dict)  # arguments, declaration order
+    unproven: dict = field(default_factory=dict)  # (cotangent, "row" | "token") → a sum no fact made zero
 
     def adjoint(self, name: str) -> Adjoint:
         for a in self.adjoints:
@@ -170,6 +171,7 @@ def derive(component: Component) -> Derivation:
         return _depends(e, batched, {})
 
     context = Context(softmax={d.symbol for d in defs if isinstance(d.expr, Softmax)})
+    derivation.unproven = context.unproven
     pending: dict[MatrixSymbol, list[Contribution]] = {}
     out = component.output_symbol
     pending[out] = [Contribution("upstream", cotangent(out), [])]

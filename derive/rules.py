@@ -19,6 +19,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, Transp
 
 from .primitives import (
     BatchSum,
+    CausalZero,
     Elementwise,
     FirstRows,
     Gather,
@@ -125,6 +126,12 @@ def softmax_vjp(node: Softmax, i: int, G: MatrixExpr) -> MatrixExpr:
     n, m = node.shape
     row_dot = MatMul(HadamardProduct(node, G), OneMatrix(m, 1))
     return HadamardProduct(node, MatAdd(G, MatMul(-1, row_dot, OneMatrix(1, m))))
+
+
+@rule(CausalZero, "causal-zero")
+def causal_zero_vjp(node: CausalZero, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · d mask(A) = mask(Ḡ) · dA: the masked entries pass no gradient (mask zeroes those above the diagonal)."""
+    return CausalZero(G, node.causal)
 
 
 @rule(SplitHeads, "split-heads")

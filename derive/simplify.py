@@ -240,6 +240,7 @@ class Context:
     token_sums: dict = field(default_factory=dict)
     row_sums: dict = field(default_factory=dict)
     costs: dict = field(default_factory=dict)  # cotangent → matrix products behind it
+    unproven: dict = field(default_factory=dict)  # (cotangent, "row" | "token") → a sum no fact made zero
 
 
 def _is_softmax(e, ctx) -> bool:
@@ -394,6 +395,8 @@ def derived_sums(symbol: MatrixSymbol, definition: MatrixExpr, ctx: Context) -> 
         (ctx.row_sums, MatMul(definition, OneMatrix(m, 1)), f"Δ_{symbol.name} 1"),
     ):
         result, used = simplify(naive, ctx)
+        if not is_zero(result):
+            ctx.unproven[(symbol, "token" if table is ctx.token_sums else "row")] = result
         if not is_zero(result) and _cost(result, ctx) >= _cost(naive, ctx):
             continue
         why = ", ".join(f.name for f in used) or "the definition"

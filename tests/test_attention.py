@@ -111,3 +111,21 @@ def test_torch_module():
     X = torch.randn(3, 5, 8, requires_grad=True)
     layer(X).square().sum().backward()
     assert torch.equal(layer.b_k.grad, torch.zeros(8)) and X.grad.shape == X.shape
+
+
+@pytest.mark.parametrize("name, function", [("sigmoid_attention", "1/(1 + exp(-S))"), ("relu_attention", "Max(0, S)")])
+def test_key_bias_is_not_redundant_without_softmax(name, function, capsys):
+    """The paper's second open question, answered by the derivation: with an entrywise
+    normalisation the rows of P no longer sum to a constant, and ∂L/∂b_k is not zero."""
+    from backprop.cli import main
+    from backprop.verify import generated, random_arguments
+
+    assert main(["show", name]) == 0
+    results = capsys.readouterr().out.split("\nResults\n")[1]
+    assert "∂L/∂b_k = Σ_batch (1ᵀ Δ_K)" in results
+    assert (f"∂L/∂b_k ≠ 0: 1ᵀ Δ_K, 1ᵀ Δ_K_h, Δ_S 1 ≠ 0: the rows of P = mask[causal]({function}) do not sum "
+            "to a constant, so the fact softmax-rows (softmax(S) 1 = 1) does not apply") in results
+    sizes = {"n_T": 5, "d": 4}
+    arrays = random_arguments(name, np.random.default_rng(0), sizes, (2,))
+    out, cache = generated(name).forward(*arrays.values(), n_heads=2)
+    assert np.abs(generated(name).backward(np.ones_like(out), cache)["b_k"]).max() > 1e-3

@@ -10,6 +10,7 @@ import sympy as sp
 
 from codegen.render import compile_component
 from derive import (
+    causal_zero,
     Component,
     T,
     add,
@@ -133,6 +134,15 @@ def softmax_case():
     return c
 
 
+def causal_zero_case():
+    c, n, d, k = _component("causal_zero")
+    X = c.input("X", n, d)
+    W = c.param("W", d, d)
+    causal = c.flag("causal", True)
+    c.output("Y", causal_zero(pointwise(sp.tanh(x), matmul(X, W, T(X))), causal))
+    return c
+
+
 def heads_case():
     c, n, d, k = _component("heads")
     X = c.input("X", n, d)
@@ -229,6 +239,7 @@ CASES = {
     "gather": gather_case,
     "first-rows": first_rows_case,
     "softmax": softmax_case,
+    "causal-zero": causal_zero_case,
     "split-heads": heads_case,
     "merge-heads": merge_case,
     "matmul": matmul_case,
@@ -244,6 +255,7 @@ def test_every_rule_has_a_case():
 
 
 CONFIGS = {"repeat": [{"blocks": _Stack()}], "softmax": [{"causal": True}, {"causal": False}],
+           "causal-zero": [{"causal": True}, {"causal": False}],
            "split-heads": [{"H": 2}, {"H": 4}], "merge-heads": [{"H": 1}, {"H": 2}]}
 
 

@@ -1,12 +1,30 @@
 """Multi-head self-attention without output projection (the paper's MHA; GPT-2's c_attn split in q, k, v)."""
 import sympy as sp
 
-from derive.api import Component, T, add, matmul, merge_heads, rows, scale, softmax, split_heads
+from derive.api import Component, T, add, causal_zero, matmul, merge_heads, pointwise, rows, scale, softmax, \
+    split_heads, x
+
+#: The normalisations of the scores a variant can use: softmax over each row (the paper's), or an
+#: entrywise function whose masked entries are set to 0 (rows then need not sum to one).
+NORMALISATIONS = {
+    "softmax": None,
+    "sigmoid": 1 / (1 + sp.exp(-x)),
+    "relu": sp.Max(x, 0),
+}
 
 
 def build() -> Component:
-    c = Component("attention", "Multi-head attention",
-                  "per head h: P = softmax(Q_h K_hᵀ / √d_h), A_h = P V_h; A = concat_h A_h", class_name="Attention")
+    return build_normalised("softmax")
+
+
+def build_normalised(normalisation: str) -> Component:
+    """Multi-head attention with the scores normalised by ``normalisation`` (see ``NORMALISATIONS``)."""
+    name = "attention" if normalisation == "softmax" else f"{normalisation}_attention"
+    title = "Multi-head attention" if normalisation == "softmax" else f"Multi-head attention, {normalisation} scores"
+    formula = "softmax(Q_h K_hᵀ / √d_h)" if normalisation == "softmax" else f"mask({normalisation}(Q_h K_hᵀ / √d_h))"
+    classes = {"softmax": "Attention", "sigmoid": "SigmoidAttention", "relu": "ReLUAttention"}
+    c = Component(name, title, f"per head h: P = {formula}, A_h = P V_h; A = concat_h A_h",
+                  class_name=classes[normalisation])
     n_T, d = c.dims("n_T d")
     X = c.input("X", n_T, d)
     W_q, b_q = c.param("W_q", d, d), c.param("b_q", d)
@@ -22,6 +40,10 @@ def build() -> Component:
     K_h = c.let("K_h", split_heads(K, H))
     V_h = c.let("V_h", split_heads(V, H))
     S = c.let("S", scale(1 / sp.sqrt(d / H), matmul(Q_h, T(K_h))), doc="scores")
-    P = c.let("P", softmax(S, causal), doc="attention probabilities")
+    if normalisation == "softmax":
+        P = c.let("P", softmax(S, causal), doc="attention probabilities")
+    else:
+        P = c.let("P", causal_zero(pointwise(NORMALISATIONS[normalisation], S), causal),
+                  doc=f"{normalisation} of the scores, masked entries exactly 0")
     c.output("A", merge_heads(matmul(P, V_h), H))
     return c
