@@ -44,6 +44,25 @@ def _references():
 
     import torch
 
+    feature_maps = {"elu_plus_one": lambda t: F.elu(t) + 1, "softplus": F.softplus}
+
+    def quadratic_linear_attention(causal):
+        """Linear attention the quadratic way: (φQ φKᵀ ∘ mask) V over (φQ φKᵀ ∘ mask) 1."""
+
+        def linear_attention(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map="elu_plus_one"):
+            def heads(Y):
+                return Y.unflatten(-1, (n_heads, Y.shape[-1] // n_heads)).transpose(-2, -3)
+
+            phi = feature_maps[feature_map]
+            scores = phi(heads(X @ W_q + b_q)) @ phi(heads(X @ W_k + b_k)).mT
+            if causal:
+                n = scores.shape[-1]
+                scores = scores.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), 0.0)
+            out = (scores @ heads(X @ W_v + b_v)) / scores.sum(-1, keepdim=True)
+            return out.transpose(-2, -3).flatten(-2)
+
+        return linear_attention
+
     activations = {
         "gelu_tanh": lambda h: F.gelu(h, approximate="tanh"),
         "gelu": F.gelu,
@@ -68,6 +87,8 @@ def _references():
         "gpt2_block": gpt2_block,
         "attention": attention,
         "sigmoid_attention": normalised(torch.sigmoid),
+        "linear_attention": quadratic_linear_attention(False),
+        "causal_linear_attention": quadratic_linear_attention(True),
         "relu_attention": normalised(torch.relu),
         "embedding": lambda idx, W_tok, W_pos: F.embedding(idx, W_tok) + W_pos[: idx.shape[-1]],
         "cross_entropy": lambda X, W, b, idx, reduction="mean": F.cross_entropy(

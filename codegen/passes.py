@@ -211,6 +211,15 @@ def order_chains(plan) -> None:
             return e
         c, body = split_coefficient(e)
         factors = tuple(body.args) if isinstance(body, MatMul) else (body,)
+        if len(factors) >= 3 and isinstance(factors[-1], OneMatrix) and factors[-1].shape[1] == 1 \
+                and not any(isinstance(f, (OneMatrix, BatchSum)) for f in factors[:-1]):
+            # A chain ending in a vector: matrix-vector products from that end are never dearer
+            # than an order that multiplies two matrices (L₁ (L₂ (… (Lₖ 1)))): row sums first.
+            tree = factors[-1]
+            for f in reversed(factors[:-1]):
+                tree = MatMul(f, tree)
+            done.append(f"{text(body)}: sums first, as {text(tree)}")
+            return with_coefficient(c, tree)
         if len(factors) < 3 or any(isinstance(f, (OneMatrix, BatchSum)) for f in factors):
             return e
         orders = list(_orders(factors))

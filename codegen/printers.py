@@ -225,6 +225,22 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.helpers_used.add("causal_zero")
         return f"_causal_zero({self._print(expr.arg)}, {self.scalar(expr.causal)})"
 
+    def _print_PrefixSum(self, expr):
+        self.helpers_used.add("prefix_sum")
+        return f"_prefix_sum({self._print(expr.arg)}, reverse={self.scalar(expr.reverse)})"
+
+    def _print_RowOuter(self, expr):
+        self.helpers_used.add("row_outer")
+        return f"_row_outer({self._print(expr.left)}, {self._print(expr.right)})"
+
+    def _print_RowContract(self, expr):
+        self.helpers_used.add("row_contract")
+        return f"_row_contract({self._print(expr.query)}, {self._print(expr.table)})"
+
+    def _print_RowTranspose(self, expr):
+        self.helpers_used.add("row_transpose")
+        return f"_row_transpose({self._print(expr.arg)}, {self.scalar(expr.rows)})"
+
     def _print_SplitHeads(self, expr):
         self.helpers_used.add("split_heads")
         return f"_split_heads({self._print(expr.arg)}, {self.scalar(expr.heads)})"
@@ -297,6 +313,9 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_BooleanFalse(self, expr):
         return "False"
+
+    def _print_Not(self, expr):
+        return f"~({self._print(expr.args[0])})" if not self._scalar_depth else f"not {paren(self._print(expr.args[0]))}"
 
     def _print_Equality(self, expr):
         return self._relation(expr, "==")

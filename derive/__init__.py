@@ -24,6 +24,9 @@ from .api import (
     split_heads,
     pick,
     pointwise,
+    prefix_sum,
+    row_contract,
+    row_outer,
     row_mean,
     row_sum,
     rows,
@@ -40,6 +43,6 @@ __all__ = [
     "REQUIRED", "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "UnsupportedFunction", "Derivation",
     "derive",
     "T", "add", "batch_sum", "causal_zero", "cols", "elementwise", "first_rows", "gather", "hadamard", "index_slice",
-    "logsumexp", "matmul", "merge_heads", "pick", "pointwise", "row_mean", "row_sum", "rows", "scale",
+    "logsumexp", "matmul", "merge_heads", "pick", "pointwise", "prefix_sum", "row_contract", "row_outer", "row_mean", "row_sum", "rows", "scale",
     "softmax", "split_heads", "sub", "token_sum", "x",
 ]

@@ -27,8 +27,12 @@ RELU = _activation("relu", sp.Max(x, 0))
 #: SiLU (swish): x σ(x).
 SILU = _activation("silu", x / (1 + sp.exp(-x)))
 
+#: Positive feature maps for linear attention: elu(x) + 1, and softplus log(1 + eˣ).
+ELU_PLUS_ONE = _activation("elu_plus_one", sp.Piecewise((x + 1, x > 0), (sp.exp(x), True)))
+SOFTPLUS = _activation("softplus", sp.log(1 + sp.exp(x)))
+
 ACTIVATIONS: dict[str, ScalarFunction] = {
-    f.name: f for f in (GELU_TANH, GELU, RELU, SILU)
+    f.name: f for f in (GELU_TANH, GELU, RELU, SILU, ELU_PLUS_ONE, SOFTPLUS)
 }
 
 

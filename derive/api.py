@@ -37,6 +37,9 @@ from .primitives import (
     X_SCALAR,
     BatchSum,
     CausalZero,
+    PrefixSum,
+    RowContract,
+    RowOuter,
     ChoiceFunction,
     Elementwise,
     FirstRows,
@@ -200,6 +203,25 @@ def causal_zero(a: MatrixExpr, causal: Any = sp.true) -> MatrixExpr:
     if a.shape[0] != a.shape[1]:
         raise ShapeMismatch(f"causal_zero: needs a square {a}, got shape {_shape(a)}")
     return CausalZero(a, sp.sympify(causal))
+
+
+def prefix_sum(a: MatrixExpr) -> MatrixExpr:
+    """cumsum over tokens: row t is Σ_{s ≤ t} A_s."""
+    return PrefixSum(a, sp.false)
+
+
+def row_outer(a: MatrixExpr, b: MatrixExpr) -> MatrixExpr:
+    """Row t is vec(a_t b_tᵀ): (n, p) and (n, q) → (n, p·q)."""
+    if a.shape[0] != b.shape[0]:
+        raise _mismatch("row_outer", a, b)
+    return RowOuter(a, b)
+
+
+def row_contract(q: MatrixExpr, table: MatrixExpr) -> MatrixExpr:
+    """Row t is q_tᵀ C_t, row t of ``table`` read as a p × (columns/p) matrix: (n, p), (n, p·r) → (n, r)."""
+    if q.shape[0] != table.shape[0]:
+        raise _mismatch("row_contract", q, table)
+    return RowContract(q, table)
 
 
 def split_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:

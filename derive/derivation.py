@@ -17,6 +17,10 @@ from sympy.printing.str import StrPrinter
 from .primitives import (
     BatchSum,
     CausalZero,
+    PrefixSum,
+    RowContract,
+    RowOuter,
+    RowTranspose,
     ChoiceFunction,
     Cotangent,
     Elementwise,
@@ -60,7 +64,7 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, CausalZero, SplitHeads, MergeHeads, FirstRows, PadRows, LogSumExp, Pick,
+                                Softmax, CausalZero, PrefixSum, RowOuter, RowContract, RowTranspose, SplitHeads, MergeHeads, FirstRows, PadRows, LogSumExp, Pick,
                                 IndexSlice, Repeat, RepeatBackward))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
@@ -120,6 +124,18 @@ class TextPrinter(StrPrinter):
 
     def _print_CausalZero(self, e):
         return f"mask[{self._print(e.causal)}]({self._print(e.arg)})"
+
+    def _print_PrefixSum(self, e):
+        return f"{'revcumsum' if e.reverse == sp.true else 'cumsum'}({self._print(e.arg)})"
+
+    def _print_RowOuter(self, e):
+        return f"rowouter({self._print(e.left)}, {self._print(e.right)})"
+
+    def _print_RowContract(self, e):
+        return f"rowcontract({self._print(e.query)}, {self._print(e.table)})"
+
+    def _print_RowTranspose(self, e):
+        return f"rowT({self._print(e.arg)})"
 
     def _print_Gather(self, e):
         return f"ohe({e.index.name}) {self._operand(e.table)}"
@@ -233,6 +249,19 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_CausalZero(self, e):
         return rf"\operatorname{{mask}}\left({self._print(e.arg)}\right)"
+
+    def _print_PrefixSum(self, e):
+        name = "revcumsum" if e.reverse == sp.true else "cumsum"
+        return rf"\operatorname{{{name}}}\left({self._print(e.arg)}\right)"
+
+    def _print_RowOuter(self, e):
+        return rf"\operatorname{{rowouter}}\left({self._print(e.left)}, {self._print(e.right)}\right)"
+
+    def _print_RowContract(self, e):
+        return rf"\operatorname{{rowcontract}}\left({self._print(e.query)}, {self._print(e.table)}\right)"
+
+    def _print_RowTranspose(self, e):
+        return rf"\operatorname{{rowT}}\left({self._print(e.arg)}\right)"
 
     def _print_IndexSlice(self, e):
         return rf"{{{self._print(MatrixSymbol(index_base(e).name, 1, 1))}}}_{{[{self._print(e.start)}:]}}"

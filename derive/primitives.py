@@ -267,6 +267,50 @@ class FirstRows(Node):
         return (self.k, self.arg.shape[1])
 
 
+class PrefixSum(Node):
+    """``cumsum(A)``: row t is Σ_{s ≤ t} A_s (the sum over tokens up to t); with ``reverse``,
+    Σ_{s ≥ t} A_s.  In the paper's notation, L A with L the lower-triangular all-ones matrix
+    (Lᵀ A for ``reverse``), never built."""
+
+    fields = ("arg", "reverse")
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+class RowOuter(Node):
+    """Row t is vec(a_t b_tᵀ), a_t and b_t row t of A (n, p) and B (n, q): shape (n, p·q)
+    (the row-wise Kronecker product; vec runs over b fastest)."""
+
+    fields = ("left", "right")
+
+    @property
+    def shape(self):
+        return (self.left.shape[0], self.left.shape[1] * self.right.shape[1])
+
+
+class RowContract(Node):
+    """Row t is q_tᵀ C_t with q_t row t of Q (n, p) and C_t row t of C (n, p·q) read as a p × q
+    matrix: shape (n, q)."""
+
+    fields = ("query", "table")
+
+    @property
+    def shape(self):
+        return (self.query.shape[0], self.table.shape[1] / self.query.shape[1])
+
+
+class RowTranspose(Node):
+    """Each row of C (n, p·q), read as a p × q matrix, transposed: vec(C_tᵀ), shape (n, p·q)."""
+
+    fields = ("arg", "rows")  # rows: p, the rows of each row's matrix
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
 class PadRows(Node):
     """A (k, d) followed by zero rows up to ``rows``: the adjoint of ``FirstRows``."""
 

@@ -22,6 +22,10 @@ from .primitives import (
     CausalZero,
     Elementwise,
     FirstRows,
+    PrefixSum,
+    RowContract,
+    RowOuter,
+    RowTranspose,
     Gather,
     LogSumExp,
     MergeHeads,
@@ -150,6 +154,34 @@ def merge_heads_vjp(node: MergeHeads, i: int, G: MatrixExpr) -> MatrixExpr:
 def gather_vjp(node: Gather, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · (ohe(idx) dW) = (ohe(idx)ᵀ Ḡ) · dW: a scatter-add of Ḡ's rows (integer idx takes none)."""
     return ScatterAdd(G, node.index, node.table.shape[0])
+
+
+@rule(PrefixSum, "prefix-sum")
+def prefix_sum_vjp(node: PrefixSum, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · d(L A) = (Lᵀ Ḡ) · dA: the cotangent of a prefix sum is the reverse prefix sum (and back)."""
+    return PrefixSum(G, sp.Not(node.reverse))
+
+
+@rule(RowOuter, "row-outer")
+def row_outer_vjp(node: RowOuter, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · d vec(a bᵀ) per row = (G_t b_t) · da_t + (G_tᵀ a_t) · db_t, G_t row t of Ḡ read as p × q."""
+    if i == 0:
+        return RowContract(node.right, RowTranspose(G, node.left.shape[1]))
+    return RowContract(node.left, G)
+
+
+@rule(RowContract, "row-contract")
+def row_contract_vjp(node: RowContract, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · d(q_tᵀ C_t) per row = (C_t g_t) · dq_t + vec(q_t g_tᵀ) · dC_t."""
+    if i == 0:
+        return RowContract(G, RowTranspose(node.table, node.query.shape[1]))
+    return RowOuter(node.query, G)
+
+
+@rule(RowTranspose, "row-transpose")
+def row_transpose_vjp(node: RowTranspose, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · vec(C_tᵀ) per row = vec(G_tᵀ) · vec(C_t): transposing each row's matrix is its own adjoint."""
+    return RowTranspose(G, node.arg.shape[1] / node.rows)
 
 
 @rule(FirstRows, "first-rows")

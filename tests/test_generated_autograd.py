@@ -70,7 +70,10 @@ def test_float32_stays_float32(name):
         assert relative_error(out, ref_out) < 1e-5
         for key, g in grads.items():
             assert g.dtype == np.float32, key
-            assert relative_error(g, ref_grads[key], gradient_floor(ref_grads)) < 1e-4, key
+            # float32 rounding of a gradient that cancels to zero in exact arithmetic (causal linear
+            # attention with one feature per head: the output no longer depends on the queries) is
+            # a few 1e-4 of the largest gradient; a wrong rule is off by far more.
+            assert relative_error(g, ref_grads[key], gradient_floor(ref_grads)) < 5e-4, key
 
 
 def test_parameter_gradients_sum_over_the_batch():

@@ -133,3 +133,18 @@ def test_show_plan(capsys):
     assert main(["show", "layernorm", "--plan"]) == 0
     out = capsys.readouterr().out
     assert "lowered plan" in out and "read-forward-values" in out and "backward" in out
+
+
+def test_a_chain_ending_in_a_vector_sums_first():
+    from types import SimpleNamespace
+
+    from sympy import MatMul, MatrixSymbol, OneMatrix
+
+    from codegen.lower import Statement
+
+    n, d = sp.symbols("n d", positive=True, integer=True)
+    A, B, C = MatrixSymbol("A", n, d), MatrixSymbol("B", d, n), MatrixSymbol("C", n, d)
+    plan = SimpleNamespace(forward=[Statement("y", MatMul(A, B, C, OneMatrix(d, 1)), "")], backward=[], notes=[])
+    order_chains(plan)
+    assert plan.forward[0].expr == MatMul(A, MatMul(B, MatMul(C, OneMatrix(d, 1))))  # never A B (n × n)
+    assert plan.notes == ["order-chains: A B C 1: sums first, as A (B (C 1))"]

@@ -11,6 +11,9 @@ import sympy as sp
 from codegen.render import compile_component
 from derive import (
     causal_zero,
+    prefix_sum,
+    row_contract,
+    row_outer,
     Component,
     T,
     add,
@@ -143,6 +146,40 @@ def causal_zero_case():
     return c
 
 
+def prefix_sum_case():
+    c, n, d, k = _component("prefix_sum")
+    X = c.input("X", n, d)
+    W = c.param("W", d, k)
+    c.output("Y", pointwise(sp.tanh(x), prefix_sum(matmul(X, W))))
+    return c
+
+
+def row_outer_case():
+    c, n, d, k = _component("row_outer")
+    X = c.input("X", n, d)
+    Z = c.input("Z", n, k)
+    c.output("Y", pointwise(sp.sin(x), row_outer(X, Z)))
+    return c
+
+
+def row_contract_case():
+    c, n, d, k = _component("row_contract")
+    X = c.input("X", n, d)
+    Z = c.input("Z", n, k)
+    c.output("Y", pointwise(sp.sin(x), row_contract(X, row_outer(X, Z))))
+    return c
+
+
+def row_transpose_case():
+    from derive.primitives import RowTranspose
+
+    c, n, d, k = _component("row_transpose")
+    X = c.input("X", n, d)
+    Z = c.input("Z", n, k)
+    c.output("Y", pointwise(sp.sin(x), RowTranspose(row_outer(X, Z), d)))
+    return c
+
+
 def heads_case():
     c, n, d, k = _component("heads")
     X = c.input("X", n, d)
@@ -240,6 +277,10 @@ CASES = {
     "first-rows": first_rows_case,
     "softmax": softmax_case,
     "causal-zero": causal_zero_case,
+    "prefix-sum": prefix_sum_case,
+    "row-outer": row_outer_case,
+    "row-contract": row_contract_case,
+    "row-transpose": row_transpose_case,
     "split-heads": heads_case,
     "merge-heads": merge_case,
     "matmul": matmul_case,

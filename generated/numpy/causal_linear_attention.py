@@ -1,0 +1,293 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/causal_linear_attention.py.
+# Regenerate with: backprop generate --target numpy
+"""Linear attention (causal) (`causal_linear_attention`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    Q = X W_q + 1 b_qᵀ
+    K = X W_k + 1 b_kᵀ
+    V = X W_v + 1 b_vᵀ
+    phi_Q = feature_map(split_h(Q))
+    phi_K = feature_map(split_h(K))
+    V_h = split_h(V)
+    states = cumsum(rowouter(phi_K, V_h))
+    sums = cumsum(phi_K)
+    num = rowcontract(phi_Q, states)
+    den = (phi_Q ∘ sums) 1
+    A_h = ((1/den) 1ᵀ) ∘ num
+    A = merge_h(A_h)
+
+Gradients, as derived:
+    ∂L/∂X = Δ_V W_vᵀ + Δ_K W_kᵀ + Δ_Q W_qᵀ
+    ∂L/∂W_q = Σ_batch (Xᵀ Δ_Q)
+    ∂L/∂b_q = Σ_batch (1ᵀ Δ_Q)
+    ∂L/∂W_k = Σ_batch (Xᵀ Δ_K)
+    ∂L/∂b_k = Σ_batch (1ᵀ Δ_K)
+    ∂L/∂W_v = Σ_batch (Xᵀ Δ_V)
+    ∂L/∂b_v = Σ_batch (1ᵀ Δ_V)
+
+Optimisations (each keeps the values within rounding):
+    - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
+    - rows-matmul: a batched value times a weight is one 2-D product over all its rows
+    - in-place functions: each scalar function computes in buffers of its own
+    - liveness: every array is released after its last use (del); the backward drops its cache
+"""
+import numpy as np
+
+
+def _check_count(name, value):
+    """A count such as a number of heads: any integer type (NumPy's too), at least 1; returns an int."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value.__index__() < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value.__index__()
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names, binding new names in ``dims``."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if dims.setdefault(dim, size) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+        if size < 1:
+            raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
+
+
+def _merge_heads(A):
+    """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
+    A = A.swapaxes(-2, -3)
+    return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
+
+
+def _prefix_sum(A, reverse):
+    """Row t: Σ_{s ≤ t} A_s over the tokens (the second-to-last axis); with ``reverse``, Σ_{s ≥ t} A_s."""
+    if reverse:
+        return np.flip(np.cumsum(np.flip(A, -2), axis=-2), -2)
+    return np.cumsum(A, axis=-2)
+
+
+def _row_contract(Q, C):
+    """Row t: q_tᵀ C_t with row t of C read as a p × r matrix, (..., n, p), (..., n, p·r) → (..., n, r)."""
+    p = Q.shape[-1]
+    matrices = C.reshape(C.shape[:-1] + (p, C.shape[-1] // p))
+    return (Q[..., None, :] @ matrices)[..., 0, :]
+
+
+def _row_outer(A, B):
+    """Row t: vec(a_t b_tᵀ), (..., n, p) and (..., n, q) → (..., n, p·q)."""
+    return (A[..., :, None] * B[..., None, :]).reshape(A.shape[:-1] + (A.shape[-1] * B.shape[-1],))
+
+
+def _row_transpose(C, rows):
+    """Row t: vec(C_tᵀ), row t of C read as a ``rows`` × (columns/rows) matrix."""
+    rows = int(rows)  # a size such as d / n_heads, exact
+    matrices = C.reshape(C.shape[:-1] + (rows, C.shape[-1] // rows))
+    return matrices.swapaxes(-1, -2).reshape(C.shape)
+
+
+def _rows_matmul(A, W):
+    """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
+    return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
+
+
+def _side_by_side(*blocks):
+    """The blocks side by side along the last axis: the array they are adjacent column blocks of when
+    they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
+    first, widths = blocks[0], [b.shape[-1] for b in blocks]
+    total = sum(widths)
+    if first.ndim == 2 and all(b.ndim == 2 and b.shape[0] == first.shape[0] and b.strides == first.strides
+                               for b in blocks) and first.strides[0] == total * first.itemsize \
+            and first.strides[1] == first.itemsize and first.base is not None:
+        start = first.__array_interface__["data"][0]
+        offsets = [b.__array_interface__["data"][0] - start for b in blocks]
+        if offsets == [sum(widths[:i]) * first.itemsize for i in range(len(blocks))]:
+            return np.lib.stride_tricks.as_strided(first, (first.shape[0], total), first.strides, writeable=False)
+    return np.concatenate(blocks, axis=-1)
+
+
+def _split_heads(A, n_heads):
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
+
+
+def _elu_plus_one(x):
+    return np.where(x > 0, x + 1, np.exp(x))
+
+
+def _elu_plus_one_grad(x):
+    return np.where(x > 0, 1, np.exp(x))
+
+
+def _softplus(x):
+    """Computed in buffers of its own, each operation in place."""
+    b1 = np.exp(x)
+    b1 += 1.0
+    np.log(b1, out=b1)
+    return b1
+
+
+def _softplus_grad(x):
+    """Computed in buffers of its own, each operation in place."""
+    t0 = np.exp(x)
+    b2 = t0.copy()
+    b2 += 1.0
+    np.reciprocal(b2, out=b2)
+    np.multiply(b2, t0, out=b2)
+    return b2
+
+
+_FEATURE_MAP = {"elu_plus_one": _elu_plus_one, "softplus": _softplus}
+
+
+_FEATURE_MAP_GRAD = {"elu_plus_one": _elu_plus_one_grad, "softplus": _softplus_grad}
+
+
+def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_one'):
+    """Linear attention (causal): returns ``(out, cache)``.
+
+    X: input (..., n_T, d)
+    W_q: parameter (d, d)
+    b_q: parameter (d,)
+    W_k: parameter (d, d)
+    b_k: parameter (d,)
+    W_v: parameter (d, d)
+    b_v: parameter (d,)
+    n_heads: configuration, required: number of heads; head h uses column block h
+    feature_map: configuration, default 'elu_plus_one' (one of 'elu_plus_one', 'softplus'): positive feature map φ
+    """
+    X = np.asarray(X)
+    W_q = np.asarray(W_q)
+    b_q = np.asarray(b_q)
+    W_k = np.asarray(W_k)
+    b_k = np.asarray(b_k)
+    W_v = np.asarray(W_v)
+    b_v = np.asarray(b_v)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    n_heads = _check_count("n_heads", n_heads)
+    if feature_map not in ('elu_plus_one', 'softplus'):
+        raise ValueError(f"feature_map must be one of ('elu_plus_one', 'softplus'), got {feature_map!r}")
+    d = dims["d"]
+    if not (d % n_heads == 0):
+        raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
+    X_W_q_W_k_W_v = _rows_matmul(X, _side_by_side(W_q, W_k, W_v))  # (..., n_T, 3*d)
+    Q = X_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
+    K = X_W_q_W_k_W_v[..., d:2*d] + b_k  # (..., n_T, d)
+    V = X_W_q_W_k_W_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    del X_W_q_W_k_W_v
+    phi_Q = _FEATURE_MAP[feature_map](_split_heads(Q, n_heads))  # (..., n_heads, n_T, d/n_heads)
+    phi_K = _FEATURE_MAP[feature_map](_split_heads(K, n_heads))  # (..., n_heads, n_T, d/n_heads)
+    V_h = _split_heads(V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del V
+    states = _prefix_sum(_row_outer(phi_K, V_h), reverse=False)  # (..., n_heads, n_T, d**2/n_heads**2)
+    sums = _prefix_sum(phi_K, reverse=False)  # (..., n_heads, n_T, d/n_heads)
+    num = _row_contract(phi_Q, states)  # (..., n_heads, n_T, d/n_heads)
+    den = (phi_Q * sums).sum(axis=-1, keepdims=True)  # (..., n_heads, n_T, 1)
+    A_h = (1/den) * num  # (..., n_heads, n_T, d/n_heads)
+    A = _merge_heads(A_h)  # (..., n_T, d)
+    del A_h
+    cache = {"X": X, "W_q": W_q, "W_k": W_k, "W_v": W_v, "Q": Q, "K": K, "phi_Q": phi_Q, "phi_K": phi_K, "V_h": V_h, "states": states, "sums": sums, "num": num, "den": den, "n_heads": n_heads, "feature_map": feature_map, "d": d, "out_shape": A.shape}
+    return A, cache
+
+
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂A: a dict keyed by argument name."""
+    X = cache["X"]
+    W_q = cache["W_q"]
+    W_k = cache["W_k"]
+    W_v = cache["W_v"]
+    Q = cache["Q"]
+    K = cache["K"]
+    phi_Q = cache["phi_Q"]
+    phi_K = cache["phi_K"]
+    V_h = cache["V_h"]
+    states = cache["states"]
+    sums = cache["sums"]
+    num = cache["num"]
+    den = cache["den"]
+    n_heads = cache["n_heads"]
+    feature_map = cache["feature_map"]
+    d = cache["d"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    del cache  # each array is released after its last use below
+    # grad of A_h, used in: A = merge_h(A_h)
+    dA_h = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    # grad of den, used in: A_h = ((1/den) 1ᵀ) ∘ num
+    dden = (dA_h * num).sum(axis=-1, keepdims=True) * (-1/den**2)  # (..., n_heads, n_T, 1)
+    del num
+    # grad of num, used in: A_h = ((1/den) 1ᵀ) ∘ num
+    dnum = dA_h * (1/den)  # (..., n_heads, n_T, d/n_heads)
+    del dA_h, den
+    # grad of sums, used in: den = (phi_Q ∘ sums) 1
+    dsums = dden * phi_Q  # (..., n_heads, n_T, d/n_heads)
+    # grad of states, used in: num = rowcontract(phi_Q, states)
+    dstates = _row_outer(phi_Q, dnum)  # (..., n_heads, n_T, d**2/n_heads**2)
+    del phi_Q
+    # common subexpression
+    t2 = _prefix_sum(dstates, reverse=True)  # (..., n_heads, n_T, d**2/n_heads**2)
+    del dstates
+    # grad of V_h, used in: states = cumsum(rowouter(phi_K, V_h))
+    dV_h = _row_contract(phi_K, t2)  # (..., n_heads, n_T, d/n_heads)
+    del phi_K
+    # grad of phi_K, used in: states = cumsum(rowouter(phi_K, V_h)); sums = cumsum(phi_K)
+    dphi_K = _prefix_sum(dsums, reverse=True) + _row_contract(V_h, _row_transpose(t2, d/n_heads))  # (..., n_heads, n_T, d/n_heads)
+    del V_h, dsums, t2
+    # grad of phi_Q, used in: num = rowcontract(phi_Q, states); den = (phi_Q ∘ sums) 1
+    dphi_Q = dden * sums + _row_contract(dnum, _row_transpose(states, d/n_heads))  # (..., n_heads, n_T, d/n_heads)
+    del dden, dnum, states, sums
+    # grad of V, used in: V_h = split_h(V)
+    dV = _merge_heads(dV_h)  # (..., n_T, d)
+    del dV_h
+    # grad of K, used in: phi_K = feature_map(split_h(K))
+    dK = _merge_heads(dphi_K * _FEATURE_MAP_GRAD[feature_map](_split_heads(K, n_heads)))  # (..., n_T, d)
+    del K, dphi_K
+    # grad of Q, used in: phi_Q = feature_map(split_h(Q))
+    dQ = _merge_heads(dphi_Q * _FEATURE_MAP_GRAD[feature_map](_split_heads(Q, n_heads)))  # (..., n_T, d)
+    del Q, dphi_Q
+    # common subexpression
+    t1 = _side_by_side(dQ, dK, dV)  # (..., n_T, 3*d)
+    # grad of X, used in: Q = X W_q + 1 b_qᵀ; K = X W_k + 1 b_kᵀ; V = X W_v + 1 b_vᵀ
+    dX = _rows_matmul(t1, _side_by_side(W_q, W_k, W_v).swapaxes(-1, -2))  # (..., n_T, d)
+    # the weights' gradients as one product
+    dW_q_W_k_W_v = X.reshape(-1, d).T @ t1.reshape(-1, 3*d)  # (d, 3*d)
+    del X, t1
+    # grad of W_q, used in: Q = X W_q + 1 b_qᵀ
+    dW_q = dW_q_W_k_W_v[..., 0:d]  # (d, d)
+    # grad of b_q, used in: Q = X W_q + 1 b_qᵀ
+    db_q = dQ.reshape(-1, d).sum(axis=0)  # (d,)
+    del dQ
+    # grad of W_k, used in: K = X W_k + 1 b_kᵀ
+    dW_k = dW_q_W_k_W_v[..., d:2*d]  # (d, d)
+    # grad of b_k, used in: K = X W_k + 1 b_kᵀ
+    db_k = dK.reshape(-1, d).sum(axis=0)  # (d,)
+    del dK
+    # grad of W_v, used in: V = X W_v + 1 b_vᵀ
+    dW_v = dW_q_W_k_W_v[..., 2*d:3*d]  # (d, d)
+    del dW_q_W_k_W_v
+    # grad of b_v, used in: V = X W_v + 1 b_vᵀ
+    db_v = dV.reshape(-1, d).sum(axis=0)  # (d,)
+    del dV
+    return {
+        "X": dX,
+        "W_q": dW_q,
+        "b_q": db_q,
+        "W_k": dW_k,
+        "b_k": db_k,
+        "W_v": dW_v,
+        "b_v": db_v,
+    }
