@@ -310,6 +310,17 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_experiment(args) -> int:
+    from .experiments import run
+
+    out = Path(args.out) if args.out else Path("experiments") / args.name
+    finding = run(args.name, out, steps=args.steps, progress=not args.no_progress, force=args.force,
+                  backend=args.backend)
+    print(finding)
+    print(f"wrote {out / (args.name + '.png')}, {out / (args.name + '.json')}, {out / (args.name + '.md')}")
+    return 0
+
+
 def cmd_train(args) -> int:
     from .train_command import run
 
@@ -370,6 +381,21 @@ def parser() -> argparse.ArgumentParser:
                                                          "`backprop report`")
     s.add_argument("--quiet", action="store_true", help="no progress messages")
     s.set_defaults(fn=cmd_report)
+    from .experiments import DEFAULT_STEPS, EXPERIMENTS
+
+    s = sub.add_parser("experiment", help="run one of the paper's proposed experiments: plot, numbers, finding",
+                       description="A small char-level study answering one of the paper's open questions; "
+                                   "writes NAME.png, NAME.json and NAME.md (the finding with its figures).")
+    s.add_argument("name", choices=EXPERIMENTS, help=", ".join(f"{k} (default {v} steps)" for k, v in
+                                                                DEFAULT_STEPS.items()))
+    s.add_argument("--steps", type=int, help="training steps per run (default: the experiment's own)")
+    s.add_argument("--out", help="folder to write (default: experiments/NAME)")
+    s.add_argument("--backend", choices=("numpy", "torch"),
+                   help="lora-alpha and norm-jacobian: whose generated code (default numpy); the others use the "
+                        "generated Torch modules")
+    s.add_argument("--force", action="store_true", help="overwrite the experiment's earlier files")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_user_errors(cmd_experiment))
     from .train_command import add_arguments
 
     s = sub.add_parser("train", help="train a character-level GPT-2 with the generated backward pass",
