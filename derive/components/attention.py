@@ -17,6 +17,24 @@ def build() -> Component:
     return build_normalised("softmax")
 
 
+def query_key_value(c: Component):
+    """X (..., n_T, d), the projections' weights and biases and n_heads; Q, K, V = X W + 1 bᵀ.
+
+    Returns (n_T, n_heads, Q, K, V); shared by the attention variants.
+    """
+    n_T, d = c.dims("n_T d")
+    X = c.input("X", n_T, d)
+    W_q, b_q = c.param("W_q", d, d), c.param("b_q", d)
+    W_k, b_k = c.param("W_k", d, d), c.param("b_k", d)
+    W_v, b_v = c.param("W_v", d, d), c.param("b_v", d)
+    H = c.integer_config("n_heads", doc="number of heads; head h uses column block h")
+    c.require(sp.Eq(sp.Mod(d, H), 0), "d must be divisible by n_heads")
+    Q = c.let("Q", add(matmul(X, W_q), rows(b_q, n_T)), doc="queries")
+    K = c.let("K", add(matmul(X, W_k), rows(b_k, n_T)), doc="keys")
+    V = c.let("V", add(matmul(X, W_v), rows(b_v, n_T)), doc="values")
+    return n_T, H, Q, K, V
+
+
 def build_normalised(normalisation: str) -> Component:
     """Multi-head attention with the scores normalised by ``normalisation`` (see ``NORMALISATIONS``)."""
     name = "attention" if normalisation == "softmax" else f"{normalisation}_attention"
@@ -25,21 +43,12 @@ def build_normalised(normalisation: str) -> Component:
     classes = {"softmax": "Attention", "sigmoid": "SigmoidAttention", "relu": "ReLUAttention"}
     c = Component(name, title, f"per head h: P = {formula}, A_h = P V_h; A = concat_h A_h",
                   class_name=classes[normalisation])
-    n_T, d = c.dims("n_T d")
-    X = c.input("X", n_T, d)
-    W_q, b_q = c.param("W_q", d, d), c.param("b_q", d)
-    W_k, b_k = c.param("W_k", d, d), c.param("b_k", d)
-    W_v, b_v = c.param("W_v", d, d), c.param("b_v", d)
-    H = c.integer_config("n_heads", doc="number of heads; head h uses column block h")
+    n_T, H, Q, K, V = query_key_value(c)
     causal = c.flag("causal", True, doc="position t attends to positions ≤ t only")
-    c.require(sp.Eq(sp.Mod(d, H), 0), "d must be divisible by n_heads")
-    Q = c.let("Q", add(matmul(X, W_q), rows(b_q, n_T)), doc="queries")
-    K = c.let("K", add(matmul(X, W_k), rows(b_k, n_T)), doc="keys")
-    V = c.let("V", add(matmul(X, W_v), rows(b_v, n_T)), doc="values")
     Q_h = c.let("Q_h", split_heads(Q, H))
     K_h = c.let("K_h", split_heads(K, H))
     V_h = c.let("V_h", split_heads(V, H))
-    S = c.let("S", scale(1 / sp.sqrt(d / H), matmul(Q_h, T(K_h))), doc="scores")
+    S = c.let("S", scale(1 / sp.sqrt(Q.shape[1] / H), matmul(Q_h, T(K_h))), doc="scores")
     if normalisation == "softmax":
         P = c.let("P", softmax(S, causal), doc="attention probabilities")
     else:

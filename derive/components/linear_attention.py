@@ -6,12 +6,9 @@ its matrix chains by cost (φ(K)ᵀ V first, a d_h × d_h matrix), the causal fo
 sums over tokens of the rows' outer products φ(k_s) v_sᵀ (the adjoint of a prefix sum is the
 reverse prefix sum).
 """
-import sympy as sp
-
 from derive.api import (
     Component,
     T,
-    add,
     cols,
     elementwise,
     hadamard,
@@ -22,24 +19,15 @@ from derive.api import (
     row_contract,
     row_outer,
     row_sum,
-    rows,
     split_heads,
     x,
 )
+from derive.components.attention import query_key_value
 
 
 def _projections(c):
-    n_T, d = c.dims("n_T d")
-    X = c.input("X", n_T, d)
-    W_q, b_q = c.param("W_q", d, d), c.param("b_q", d)
-    W_k, b_k = c.param("W_k", d, d), c.param("b_k", d)
-    W_v, b_v = c.param("W_v", d, d), c.param("b_v", d)
-    H = c.integer_config("n_heads", doc="number of heads; head h uses column block h")
+    n_T, H, Q, K, V = query_key_value(c)
     phi = c.activation("feature_map", "elu_plus_one", ("elu_plus_one", "softplus"), doc="positive feature map φ")
-    c.require(sp.Eq(sp.Mod(d, H), 0), "d must be divisible by n_heads")
-    Q = c.let("Q", add(matmul(X, W_q), rows(b_q, n_T)), doc="queries")
-    K = c.let("K", add(matmul(X, W_k), rows(b_k, n_T)), doc="keys")
-    V = c.let("V", add(matmul(X, W_v), rows(b_v, n_T)), doc="values")
     phi_Q = c.let("phi_Q", elementwise(phi, split_heads(Q, H)), doc="φ(Q_h)")
     phi_K = c.let("phi_K", elementwise(phi, split_heads(K, H)), doc="φ(K_h)")
     V_h = c.let("V_h", split_heads(V, H))
