@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from sympy import MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
 from derive.api import RESERVED_NAMES, Component
-from derive.primitives import BatchSum, MergeHeads, RepeatBackward, SplitHeads, cotangent, matrix_children
+from derive.primitives import MergeHeads, RepeatBackward, SplitHeads, cotangent, matrix_children
 from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
 from derive.simplify import split_coefficient
 
-from .printers import PrintContext, broadcast_axes
+from .printers import PrintContext, broadcast_axes, carries_batch
 
 
 @dataclass
@@ -163,7 +163,7 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     ctx.vectors = {a.symbol for a in c.tensor_arguments if a.is_vector}
     ctx.batched = {a.symbol for a in c.inputs}
     for d in c.definitions:  # in dependency order
-        if _is_batched(d.expr, ctx.batched):
+        if carries_batch(d.expr, ctx.batched):
             ctx.batched.add(d.symbol)
     ctx.batched |= {cotangent(s) for s in set(ctx.batched)}
 
@@ -209,13 +209,13 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     symbol_of = {name: symbol for symbol, name in ctx.names.items()}
     for st in backward:
         symbol = symbol_of.get(st.target)
-        if symbol is not None and not _is_batched(st.expr, ctx.batched):
+        if symbol is not None and not carries_batch(st.expr, ctx.batched):
             ctx.batched.discard(symbol)
             st.shape = st.shape.replace("..., ", "")
     backward = eliminate_common_subexpressions(backward, ctx.batched, taken)
     for st in backward:
         if st.comment == "common subexpression":
-            st.shape = shape_comment(st.expr.shape, _is_batched(st.expr, ctx.batched),
+            st.shape = shape_comment(st.expr.shape, carries_batch(st.expr, ctx.batched),
                                      broadcast=broadcast_axes(st.expr), heads=heads_axis(st.expr, headed))
     plan.backward = backward
     return plan
@@ -244,15 +244,6 @@ def lower_closed_forms(derivation: Derivation, closed) -> ModulePlan:
         gradients.append((name, st))
     plan.backward, plan.gradients = statements, gradients
     return plan
-
-
-def _is_batched(e: MatrixExpr, batched: set) -> bool:
-    """Does ``e`` carry leading batch dimensions? (Σ_batch removes them.)"""
-    if isinstance(e, MatrixSymbol):
-        return e in batched
-    if isinstance(e, BatchSum):
-        return False
-    return any(_is_batched(a, batched) for a in matrix_children(e))
 
 
 def _consumers(c: Component) -> dict[MatrixSymbol, list[str]]:

@@ -28,7 +28,8 @@ from sympy import (
 )
 from sympy.printing.numpy import NumPyPrinter
 
-from derive.primitives import BatchSum, ChoiceFunction, Elementwise, ScalarFunction, ScatterAdd, TargetScatter
+from derive.activations import ACTIVATIONS
+from derive.primitives import X_SCALAR, BatchSum, ChoiceFunction, Elementwise, ScalarFunction, ScatterAdd, TargetScatter
 from derive.simplify import split_coefficient
 
 
@@ -182,9 +183,6 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_Or(self, expr):
         return " | ".join(f"({self._print(a)})" for a in expr.args)
-
-    def _print_Not(self, expr):
-        return f"~({self._print(expr.args[0])})"
 
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.args
@@ -436,12 +434,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return f"_chain({', '.join(self._print(f) for f in expr.args)})"
 
     def is_batched(self, e) -> bool:
-        """Does ``e`` carry leading batch dimensions (or heads)?  Σ_batch removes them."""
-        if isinstance(e, MatrixSymbol):
-            return e in self.ctx.batched
-        if isinstance(e, BatchSum):
-            return False
-        return any(self.is_batched(a) for a in e.args if isinstance(a, MatrixExpr))
+        return carries_batch(e, self.ctx.batched)
 
     def _print_HadamardProduct(self, expr):
         return " * ".join(paren(self._print(f)) for f in expr.args)
@@ -530,28 +523,37 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return "\n".join(lines)
 
 
-_X = sp.Symbol("x", real=True)
-
-#: Scalar functions torch computes with one fused kernel, by their definition (not their name).
+#: Scalar functions torch computes with one fused kernel, by their definition (not their name): the
+#: activations' own definitions (derive.activations), and the logistic function and tanh.
 FUSED_KERNELS = (
-    (sp.Rational(1, 2) * _X * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (_X + sp.Float("0.044715") * _X**3))),
-     'torch.nn.functional.gelu(x, approximate="tanh")'),
-    (sp.Rational(1, 2) * _X * (1 + sp.erf(_X / sp.sqrt(2))), "torch.nn.functional.gelu(x)"),
-    (sp.Max(_X, 0), "torch.relu(x)"),
-    (_X / (1 + sp.exp(-_X)), "torch.nn.functional.silu(x)"),
-    (1 / (1 + sp.exp(-_X)), "torch.sigmoid(x)"),
-    (sp.tanh(_X), "torch.tanh(x)"),
+    (ACTIVATIONS["gelu_tanh"].body.expr, 'torch.nn.functional.gelu(x, approximate="tanh")'),
+    (ACTIVATIONS["gelu"].body.expr, "torch.nn.functional.gelu(x)"),
+    (ACTIVATIONS["relu"].body.expr, "torch.relu(x)"),
+    (ACTIVATIONS["silu"].body.expr, "torch.nn.functional.silu(x)"),
+    (1 / (1 + sp.exp(-X_SCALAR)), "torch.sigmoid(x)"),
+    (sp.tanh(X_SCALAR), "torch.tanh(x)"),
 )
 
 
 def fused_kernel(body: sp.Expr) -> str | None:
     """The fused torch call that computes exactly ``body`` (a function of x), or None."""
+    functions = {type(f) for f in body.atoms(sp.Function)}
     for known, code in FUSED_KERNELS:
-        if body.atoms(sp.Function) != known.atoms(sp.Function) and type(body) is not type(known):
-            continue
+        if functions != {type(f) for f in known.atoms(sp.Function)}:
+            continue  # different functions: not the same definition
         if body == known or sp.expand(to_floats(body) - to_floats(known)) == 0:
             return code
     return None
+
+
+def carries_batch(e: MatrixExpr, batched: set) -> bool:
+    """Does ``e`` carry leading batch dimensions (or heads), reading a symbol in ``batched``?
+    Σ_batch removes them."""
+    if isinstance(e, MatrixSymbol):
+        return e in batched
+    if isinstance(e, BatchSum):
+        return False
+    return any(carries_batch(a, batched) for a in e.args if isinstance(a, MatrixExpr))
 
 
 def broadcast_axes(e: MatrixExpr) -> tuple[bool, bool]:
@@ -654,7 +656,7 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
     def function_definition(self, fn: ScalarFunction) -> str:
         """A scalar function that is exactly one of torch's fused forward kernels calls it."""
         (var,), body = fn.body.signature, fn.body.expr
-        kernel = fused_kernel(body.xreplace({var: _X}))
+        kernel = fused_kernel(body.xreplace({var: X_SCALAR}))
         if kernel is not None:
             return (f"def _{fn.name}(x):\n    \"\"\"Exactly the defined function, as torch's fused kernel.\"\"\"\n"
                     f"    return {kernel}")
