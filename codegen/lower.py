@@ -46,6 +46,7 @@ class ModulePlan:
     cache: list[str] = field(default_factory=list)
     dims: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the optimising passes did
+    taken: set[str] = field(default_factory=set)  # every code name in use: a new one must be fresh
 
 
 def user_names(component: Component) -> set[str]:
@@ -196,7 +197,7 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     forward_values = {d.expr: d.symbol for d in c.definitions}
     for st in backward:
         st.expr = st.expr.xreplace(forward_values)
-    plan = ModulePlan(c, derivation, ctx, forward, out.name, backward, gradient_statements)
+    plan = ModulePlan(c, derivation, ctx, forward, out.name, backward, gradient_statements, taken=taken)
     if optimise:
         from .passes import optimise as run_passes
 

@@ -10,9 +10,13 @@ in ``plan.notes``, which the generated module states in a comment and
   has, in the fewest arrays: a derivative through the value the forward computed
   (f′(var) = 1/(2σ) for σ = √(var + ε)), a value through the one it was
   normalised into (X_c = (σ 1ᵀ) ∘ X̄), and then the cache holds only what is read.
+* ``reuse_log_sum_exp``: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with the forward's
+  log-sum-exp kept, instead of normalising again.
 * ``order_chains``: a chain of three or more matrices is multiplied in the order
   of least cost over the symbolic sizes, or, where that depends on sizes left
   open, in the order the sizes at run time make cheapest.
+* ``fuse_shared_operand``: products of one operand with several weights are one
+  product with the weights side by side, forward and backward.
 * liveness (at printing): every array is released after its last use (``del``),
   in the forward as in the backward, and the backward drops its cache once unpacked.
 """
@@ -21,31 +25,23 @@ from __future__ import annotations
 import sympy as sp
 from sympy import Basic, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix
 
-from derive.closed_form import _Rewriter, forward_sums
+from derive.closed_form import forward_value_rewriting, rewrite_through_forward_values
 from derive.derivation import text
 from derive.primitives import X_SCALAR, BatchSum, Elementwise, LogSumExp, ScalarFunction, Softmax, cotangent
-from derive.simplify import Context, simplify, split_coefficient, with_coefficient
+from derive.simplify import split_coefficient, with_coefficient
 
-from .lower import Statement, shape_comment
+from .lower import Statement, fresh_name, shape_comment
 
 
 def read_forward_values(plan) -> None:
-    """Rewrite backward statements through forward values when that shrinks what the backward reads."""
-    c = plan.component
-    ctx = Context(softmax={d.symbol for d in c.definitions if isinstance(d.expr, Softmax)})
-    forward_sums(plan.derivation, ctx)
-    rewriter = _Rewriter(plan.derivation)
-    definitions = {d.symbol for d in c.definitions}
+    """Rewrite backward statements through forward values when that shrinks what the backward reads
+    (the same rewriting as the closed forms, ``derive.closed_form``)."""
+    ctx, rewriter, _ = forward_value_rewriting(plan.derivation)
+    definitions = {d.symbol for d in plan.component.definitions}
     before = _forward_reads(plan.backward, definitions)
     originals = [st.expr for st in plan.backward]
     for st in plan.backward:
-        expr = st.expr
-        for _ in range(20):
-            new, _ = simplify(rewriter.rewrite(expr), ctx)
-            if new == expr:
-                break
-            expr = new
-        st.expr = expr
+        st.expr, _ = rewrite_through_forward_values(st.expr, ctx, rewriter)
     after = _forward_reads(plan.backward, definitions)
     if not after < before:  # nothing dropped from the cache: keep the sweep's statements
         for st, expr in zip(plan.backward, originals):
@@ -71,6 +67,14 @@ def release_after_last_use(statements, keep: set[str]) -> None:
         st.release = sorted(n for n, j in last.items() if j == i and n not in keep)
 
 
+def _bottom_up(e, rewrite):
+    """``e`` with ``rewrite`` applied to every matrix node, operands first (leaves left as they are)."""
+    if not isinstance(e, MatrixExpr) or isinstance(e, MatrixSymbol):
+        return e
+    args = [_bottom_up(a, rewrite) for a in e.args]
+    return rewrite(e if tuple(args) == e.args else e.func(*args))
+
+
 def reuse_log_sum_exp(plan) -> None:
     """softmax(Z) = exp(Z − lse(Z) 1ᵀ): a backward softmax of logits whose log-sum-exp the forward
     computes reads that log-sum-exp (kept in the cache, one number per row) instead of normalising again."""
@@ -82,22 +86,16 @@ def reuse_log_sum_exp(plan) -> None:
     if not found:
         return
     hoisted = {}
-    for st in plan.backward:
-        def visit(e):
-            if not isinstance(e, MatrixExpr) or isinstance(e, MatrixSymbol):
-                return e
-            args = [visit(a) for a in e.args]
-            e = e if tuple(args) == e.args else e.func(*args)
-            if isinstance(e, Softmax) and e.causal == sp.false and e.arg in found:
-                symbol = hoisted.get(e.arg)
-                if symbol is None:
-                    taken = {x.target for x in plan.forward + plan.backward} | set(plan.context.names.values())
-                    symbol = hoisted[e.arg] = MatrixSymbol(_fresh(f"lse_{text(e.arg)}", taken), *found[e.arg].shape)
-                n, m = e.shape
-                return Elementwise(EXP, MatAdd(e.arg, MatMul(-1, symbol, OneMatrix(1, m))))
-            return e
 
-        st.expr = visit(st.expr)
+    def through_lse(e):
+        if isinstance(e, Softmax) and e.causal == sp.false and e.arg in found:
+            if e.arg not in hoisted:
+                hoisted[e.arg] = MatrixSymbol(_fresh(f"lse_{text(e.arg)}", plan.taken), *found[e.arg].shape)
+            return Elementwise(EXP, MatAdd(e.arg, MatMul(-1, hoisted[e.arg], OneMatrix(1, e.shape[1]))))
+        return e
+
+    for st in plan.backward:
+        st.expr = _bottom_up(st.expr, through_lse)
     for arg, symbol in hoisted.items():
         node = found[arg]
         first = next(i for i, st in enumerate(plan.forward) if st.expr.has(node))
@@ -113,12 +111,9 @@ def reuse_log_sum_exp(plan) -> None:
 
 
 def _fresh(name: str, taken: set) -> str:
-    name = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
-    candidate, k = name, 1
-    while candidate in taken:
-        k += 1
-        candidate = f"{name}_{k}"
-    return candidate
+    """A code name for a value a pass introduces, made of ``name``'s identifier characters and
+    free of every name the module uses (its own, the user's, the reserved ones)."""
+    return fresh_name("".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name), taken)
 
 
 EXP = ScalarFunction("", sp.Lambda(X_SCALAR, sp.exp(X_SCALAR)))
@@ -203,10 +198,6 @@ def order_chains(plan) -> None:
     done = []
 
     def visit(e):
-        if not isinstance(e, MatrixExpr) or isinstance(e, MatrixSymbol):
-            return e
-        args = [visit(a) for a in e.args]
-        e = e if tuple(args) == e.args else e.func(*args)
         if not isinstance(e, MatMul):
             return e
         c, body = split_coefficient(e)
@@ -232,7 +223,7 @@ def order_chains(plan) -> None:
         return with_coefficient(c, chain)
 
     for st in plan.forward + plan.backward:
-        st.expr = visit(st.expr)
+        st.expr = _bottom_up(st.expr, visit)
     for line in dict.fromkeys(done):
         plan.notes.append(f"order-chains: {line}")
 
@@ -296,7 +287,7 @@ def fuse_shared_operand(plan) -> None:
             if isinstance(right, MatrixSymbol) and right not in ctx.batched and not isinstance(left, OneMatrix) \
                     and (st, term, right) not in groups.get(left, []):
                 groups.setdefault(left, []).append((st, term, right))
-    taken = {st.target for st in plan.forward + plan.backward} | set(ctx.names.values())
+    taken = plan.taken
     for operand, members in groups.items():
         weights = list(dict.fromkeys(w for _, _, w in members))
         if len(weights) < 2 or len(weights) != len(members):
@@ -307,7 +298,6 @@ def fuse_shared_operand(plan) -> None:
             start = start + w.shape[1]
         fused = MatrixSymbol(_fresh(f"{text(operand)}_{'_'.join(w.name for w in weights)}", taken),
                              operand.shape[0], start)
-        taken.add(fused.name)
         batched = operand in ctx.batched or any(s in ctx.batched for s in operand.free_symbols)
         if batched:
             ctx.batched.add(fused)
@@ -347,7 +337,6 @@ def _fuse_backward(plan, operand, weights, bounds, taken) -> None:
         return
     total = MatrixSymbol(_fresh("d" + "_".join(w.name for w in weights), taken), operand.shape[1],
                          sp.Add(*(w.shape[1] for w in weights)))
-    taken.add(total.name)
     first = min(plan.backward.index(st) for st, _ in gradients.values())
     summed = BatchSum(MatMul(sp.Transpose(operand), SideBySide(*(gradients[w][1] for w in weights))))
     plan.backward.insert(first, Statement(total.name, summed, shape_comment(total.shape, False),

@@ -80,7 +80,7 @@ def _elementwise(body: sp.Expr, arg: MatrixExpr) -> MatrixExpr:
     return inner if coefficient == 1 else MatMul(coefficient, inner)
 
 
-class _Rewriter:
+class ForwardValueRewriter:
     """The rewrites through forward values for one component."""
 
     def __init__(self, derivation: Derivation):
@@ -236,9 +236,17 @@ def forward_sums(derivation: Derivation, ctx: Context) -> list[Fact]:
 
 # ------------------------------------------------------------------ driver
 
+def forward_value_rewriting(derivation: Derivation) -> tuple[Context, "ForwardValueRewriter", list[Fact]]:
+    """What rewriting through forward values needs: a simplifier context that knows the sums of
+    forward values proved zero (and which values are softmaxes), the rewriter, and those sums' facts."""
+    c = derivation.component
+    ctx = Context(softmax={d.symbol for d in c.definitions if isinstance(d.expr, Softmax)})
+    facts = forward_sums(derivation, ctx)
+    return ctx, ForwardValueRewriter(derivation), facts
 
 
-def _close(expr: MatrixExpr, ctx: Context, rewriter: _Rewriter) -> tuple[MatrixExpr, list[Fact]]:
+def rewrite_through_forward_values(expr: MatrixExpr, ctx: Context,
+                                   rewriter: "ForwardValueRewriter") -> tuple[MatrixExpr, list[Fact]]:
     """Simplify and rewrite through forward values to a fixed point; the shown facts that fired."""
     used: list[Fact] = []
     for _ in range(50):
@@ -257,9 +265,7 @@ def _close(expr: MatrixExpr, ctx: Context, rewriter: _Rewriter) -> tuple[MatrixE
 def closed_forms(derivation: Derivation) -> ClosedForms:
     """The closed form of every non-zero gradient of ``derivation``."""
     c = derivation.component
-    ctx = Context(softmax={d.symbol for d in c.definitions if isinstance(d.expr, Softmax)})
-    forward_facts = forward_sums(derivation, ctx)
-    rewriter = _Rewriter(derivation)
+    ctx, rewriter, forward_facts = forward_value_rewriting(derivation)
     out = c.output_symbol
     intermediate = [a for a in derivation.adjoints if a.symbol != out and not a.is_zero]
     expressions = {a.cotangent: a.expr for a in intermediate}
@@ -270,14 +276,14 @@ def closed_forms(derivation: Derivation) -> ClosedForms:
         closed: dict = {}
         for a in intermediate:  # sweep order: a value's consumers come first
             e = a.expr.xreplace({s: closed[s][0] for s in closed if s not in keep})
-            closed[a.cotangent] = _close(e, ctx, rewriter)
+            closed[a.cotangent] = rewrite_through_forward_values(e, ctx, rewriter)
         named = [(s, closed[s]) for s in expressions if s in keep]
         grads = {}
         for name, adj in derivation.gradients.items():
             if adj.is_zero:
                 continue
             inlined = [s for s in closed if s not in keep and s in adj.expr.free_symbols]
-            e, facts = _close(adj.expr.xreplace({s: closed[s][0] for s in inlined}), ctx, rewriter)
+            e, facts = rewrite_through_forward_values(adj.expr.xreplace({s: closed[s][0] for s in inlined}), ctx, rewriter)
             behind = [f for s in inlined for f in closed[s][1]]  # what closed the inlined cotangents
             grads[name] = (e, [f for f in dict.fromkeys(behind + facts)])
         still = {s for e, _ in grads.values() for s in e.free_symbols} | {
