@@ -39,7 +39,7 @@ from .primitives import (
     index_base,
 )
 from .reverse import Adjoint, Derivation
-from .simplify import split_coefficient
+from .simplify import split_coefficient, sum_in
 
 SUPERSCRIPT_T = "ᵀ"
 
@@ -447,20 +447,12 @@ def _sums_read(e) -> list[tuple]:
     """(cotangent symbol, "row" | "token") for each row sum Δ 1 (or 1ᵀ Δᵀ) and token sum 1ᵀ Δ in ``e``."""
     found = []
     for node in sp.preorder_traversal(e):
-        if not isinstance(node, sp.MatMul):
-            continue
-        args = [a for a in node.args if isinstance(a, MatrixExpr)]
-        for a, b in zip(args, args[1:]):
-            ones_left = isinstance(a, sp.OneMatrix) and a.shape[0] == 1
-            ones_right = isinstance(b, sp.OneMatrix) and b.shape[1] == 1
-            if ones_left and isinstance(b, Cotangent):
-                found.append((b, "token"))
-            elif ones_left and isinstance(b, sp.Transpose) and isinstance(b.arg, Cotangent):
-                found.append((b.arg, "row"))
-            elif ones_right and isinstance(a, Cotangent):
-                found.append((a, "row"))
-            elif ones_right and isinstance(a, sp.Transpose) and isinstance(a.arg, Cotangent):
-                found.append((a.arg, "token"))
+        if isinstance(node, sp.MatMul):
+            args = [a for a in node.args if isinstance(a, MatrixExpr)]
+            for a, b in zip(args, args[1:]):
+                read = sum_in(a, b)
+                if read is not None and isinstance(read[0], Cotangent):
+                    found.append(read[:2])
     return found
 
 

@@ -355,14 +355,25 @@ def _derived_sums(e, ctx=None):
     if ctx is None or not isinstance(e, MatMul):
         return None
     for j, a, b in _adjacent(e):
-        if is_ones(a) and a.shape[0] == 1 and b in ctx.token_sums:
-            return _replace_pair(e, j, ctx.token_sums[b][0])
-        if is_ones(a) and a.shape[0] == 1 and isinstance(b, Transpose) and b.arg in ctx.row_sums:
-            return _replace_pair(e, j, Transpose(ctx.row_sums[b.arg][0]))
-        if is_ones(b) and b.shape[1] == 1 and a in ctx.row_sums:
-            return _replace_pair(e, j, ctx.row_sums[a][0])
-        if is_ones(b) and b.shape[1] == 1 and isinstance(a, Transpose) and a.arg in ctx.token_sums:
-            return _replace_pair(e, j, Transpose(ctx.token_sums[a.arg][0]))
+        found = sum_in(a, b)
+        if found is None:
+            continue
+        value, kind, transposed = found
+        table = ctx.token_sums if kind == "token" else ctx.row_sums
+        if value in table:
+            result = table[value][0]
+            return _replace_pair(e, j, Transpose(result) if transposed else result)
+    return None
+
+
+def sum_in(a, b):
+    """The sum that the adjacent factors ``a b`` take, as (X, "token" | "row", transposed):
+    1ᵀ X is X's token sum, 1ᵀ Xᵀ = (X 1)ᵀ its row sum transposed, X 1 its row sum and
+    Xᵀ 1 = (1ᵀ X)ᵀ its token sum transposed; None when ``a b`` is no such sum."""
+    if is_ones(a) and a.shape[0] == 1:
+        return (b.arg, "row", True) if isinstance(b, Transpose) else (b, "token", False)
+    if is_ones(b) and b.shape[1] == 1:
+        return (a.arg, "token", True) if isinstance(a, Transpose) else (a, "row", False)
     return None
 
 
