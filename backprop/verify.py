@@ -101,17 +101,23 @@ def reference(name: str):
     return _references()[name]
 
 
-def random_arguments(name: str, rng: np.random.Generator, sizes: dict[str, int],
+def random_arguments(component, rng: np.random.Generator, sizes: dict[str, int],
                      batch: tuple[int, ...], dtype=np.float64) -> dict[str, np.ndarray]:
-    """Random inputs and parameters of ``name`` with the given dimension sizes."""
-    c = build(name)
+    """Random inputs and parameters of ``component`` (a Component, or a built-in's name) with the
+    given dimension sizes; integer indices with repeats, below the size of the table they index."""
+    from codegen.render import _index_checks
+
+    c = build(component) if isinstance(component, str) else component
+    tables = {index.name: size for index, size in _index_checks(c)}
     out = {}
     for a in c.tensor_arguments:
         shape = tuple(sizes[str(d)] for d in a.dims)
         if a.batched:
             shape = batch + shape
-        if a.dtype == "int":  # token indices, with repeats
-            out[a.name] = rng.integers(0, sizes["n_vocab"], size=shape)
+        if a.dtype == "int":
+            size = tables.get(a.name)
+            high = int(size.xreplace({s: sizes[str(s)] for s in size.free_symbols})) if size is not None else 3
+            out[a.name] = rng.integers(0, max(high, 1), size=shape)
         else:
             out[a.name] = rng.standard_normal(shape).astype(dtype)
     return out
@@ -343,11 +349,10 @@ def check_any_component(component, seed: int = 0, trials: int = 3) -> ComponentC
     (≤ 1e-10 expected) and against central finite differences of the NumPy forward."""
     import torch
 
-    from codegen.render import _index_checks, compile_component
+    from codegen.render import compile_component
 
     modules = {t: compile_component(component, t) for t in ("numpy", "torch")}
     rng = np.random.default_rng(seed)
-    index_tables = {index.name: size for index, size in _index_checks(component)}
     worst_ag, worst_fd, cases = 0.0, 0.0, 0
     batches = [(), (3,), (2, 2)]
     for trial in range(trials):
@@ -357,16 +362,7 @@ def check_any_component(component, seed: int = 0, trials: int = 3) -> ComponentC
                 sizes = _sizes_meeting_requirements(component, config, rng, tokens=None)
             if sizes is None:
                 continue
-            batch = batches[trial % len(batches)]
-            arrays = {}
-            for a in component.tensor_arguments:
-                shape = (batch if a.batched else ()) + tuple(sizes[str(d)] for d in a.dims)
-                if a.dtype == "int":
-                    high = index_tables.get(a.name)
-                    high = int(high.xreplace({s: sizes[str(s)] for s in high.free_symbols})) if high is not None else 3
-                    arrays[a.name] = rng.integers(0, max(high, 1), size=shape)
-                else:
-                    arrays[a.name] = rng.standard_normal(shape)
+            arrays = random_arguments(component, rng, sizes, batches[trial % len(batches)])
             out, cache = modules["numpy"].forward(*arrays.values(), **config)
             G = rng.standard_normal(np.shape(out))
             grads = {"numpy": modules["numpy"].backward(G, cache)}
