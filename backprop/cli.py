@@ -115,27 +115,33 @@ def cmd_generate(args) -> int:
     except ValueError as e:
         print(f"backprop: {e}", file=sys.stderr)
         return 2
-    rows = [[s.output.component or "(package)", s.output.path.parts[1] if len(s.output.path.parts) > 2 else "",
-             ", ".join(s.output.gradients), str(s.output.path), s.status] for s in report]
+    return _report_files(report, Path(), "generated/", args.check, "backprop generate")
+
+
+def _report_files(report, base: Path, label: str, check: bool, command: str) -> int:
+    """The table of generated files and their status; with ``check``, each stale, missing or stray file
+    in one line and exit 1, else the counts."""
+    rows = [[s.output.component or "(package)",
+             s.output.path.parent.name if s.output.path.parent.name in TARGETS else "",
+             ", ".join(s.output.gradients), str(base / s.output.path), s.status] for s in report]
     print(_table(rows, ["component", "target", "gradients", "file", "status"]))
     bad = [s for s in report if s.status in ("stale", "missing", "stray")]
-    if args.check:
+    if check:
         if bad:
             for s in bad:
-                what = "not written by `backprop generate` (stray)" if s.status == "stray" else s.status
-                print(f"backprop: {s.output.path} is {what}", file=sys.stderr)
-            print("backprop: generated/ is out of date; run `backprop generate`"
+                what = f"not written by `{command}` (stray)" if s.status == "stray" else s.status
+                print(f"backprop: {base / s.output.path} is {what}", file=sys.stderr)
+            print(f"backprop: {label} is out of date; run `{command}`"
                   + (" and remove the stray files" if any(s.status == "stray" for s in bad) else ""),
                   file=sys.stderr)
             return 1
-        print(f"generated/ is up to date ({len(report)} files)")
-    else:
-        counts = {k: sum(s.status == k for s in report) for k in ("written", "unchanged", "removed", "stray")}
-        print(", ".join(f"{n} {k}" for k, n in counts.items() if n or k in ("written", "unchanged")))
-        for s in report:
-            if s.status == "stray":
-                print(f"backprop: {s.output.path} was not written by `backprop generate`; left alone",
-                      file=sys.stderr)
+        print(f"{label} is up to date ({len(report)} files)")
+        return 0
+    counts = {k: sum(s.status == k for s in report) for k in ("written", "unchanged", "removed", "stray")}
+    print(", ".join(f"{n} {k}" for k, n in counts.items() if n or k in ("written", "unchanged")))
+    for s in report:
+        if s.status == "stray":
+            print(f"backprop: {base / s.output.path} was not written by `{command}`; left alone", file=sys.stderr)
     return 0
 
 
@@ -164,21 +170,7 @@ def _generate_file(args) -> int:
         print(f"backprop: {source}: {e}", file=sys.stderr)
         return 2
     report = write_outputs(out, files, check=args.check)
-    rows = [[s.output.component or "(package)", s.output.path.parts[0] if len(s.output.path.parts) > 1 else "",
-             ", ".join(s.output.gradients), str(out / s.output.path), s.status] for s in report]
-    print(_table(rows, ["component", "target", "gradients", "file", "status"]))
-    bad = [s for s in report if s.status in ("stale", "missing")]
-    if args.check:
-        for s in bad:
-            print(f"backprop: {out / s.output.path} is {s.status}", file=sys.stderr)
-        if bad:
-            print(f"backprop: {args.out} is out of date; run `{command}`", file=sys.stderr)
-            return 1
-        print(f"{args.out} is up to date ({len(report)} files)")
-    else:
-        written = sum(s.status == "written" for s in report)
-        print(f"{written} written, {len(report) - written} unchanged")
-    return 0
+    return _report_files(report, out, args.out, args.check, command)
 
 
 def _check_file(args) -> int:
