@@ -129,8 +129,8 @@ def page(derivation: Derivation, code: dict[str, str], source: str) -> Page:
         sweep.blocks += _adjoint_blocks(adj, c)
 
     results = Section("Results and facts")
-    for lhs, rhs, because in results_data(derivation):
-        results.blocks.append(Display(f"{lhs} = {rhs}", because))
+    for formula, note in results_data(derivation):
+        results.blocks.append(Display(formula, note))
     facts = _facts(derivation)
     if facts:
         results.blocks.append(Table(["fact", "statement"], [[f.name, f.statement] for f in facts]))

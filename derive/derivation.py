@@ -418,29 +418,41 @@ def _rules_used(adj: Adjoint) -> list[str]:
     return names
 
 
-def _results(derivation: Derivation, fmt, delta) -> list[str]:
-    """What the engine proved, each with the rules and facts it used.
+def result_entries(derivation: Derivation, fmt, delta, partial) -> list[tuple[str, str, str, str]]:
+    """What the engine proved, as (kind, left side, right side, detail), formulas printed by ``fmt``.
 
-    Every gradient of an argument; a gradient that vanishes identically; and
-    every intermediate cotangent that a stated fact simplified or that ends in
-    a scatter (a one-hot term never built as a matrix).
+    Every intermediate cotangent that a stated fact simplified or that ends in a scatter (a
+    one-hot term never built as a matrix), kind "value"; then every gradient of an argument:
+    "value", "zero" (identically), "unreached", followed by "nonzero" with the reason when a
+    bias gradient is not zero where a softmax would have made it so.  The detail is the rules
+    and facts used.
     """
     out = []
     for adj in derivation.adjoints[1:]:
         special = any(isinstance(n, (TargetScatter, ScatterAdd)) for n in sp.preorder_traversal(adj.expr))
         if adj.facts or special:
-            out.append(f"{delta(adj.symbol)} = {fmt(adj.expr)}{_because(adj)}")
+            out.append(("value", delta(adj.symbol), fmt(adj.expr), _because(adj)))
     for name, adj in derivation.gradients.items():
         if adj.is_zero and not adj.contributions:
-            out.append(f"∂L/∂{name} = 0: {name} does not reach the output")
+            out.append(("unreached", partial(name, adj), "0", f"{name} does not reach the output"))
         elif adj.is_zero:
-            out.append(f"∂L/∂{name} = 0 identically{_because(adj)}")
+            out.append(("zero", partial(name, adj), "0", _because(adj)))
         else:
-            out.append(f"∂L/∂{name} = {fmt(adj.expr)}{_because(adj)}")
+            out.append(("value", partial(name, adj), fmt(adj.expr), _because(adj)))
             why = why_not_zero(derivation, adj)
             if why:
-                out.append(f"∂L/∂{name} ≠ 0: {why}")
+                out.append(("nonzero", partial(name, adj), "", why))
     return out
+
+
+def _results(derivation: Derivation, fmt, delta) -> list[str]:
+    """The Results section's lines."""
+    lines = []
+    for kind, lhs, rhs, detail in result_entries(derivation, fmt, delta, lambda name, adj: f"∂L/∂{name}"):
+        bracket = f"   [{detail}]" if detail else ""
+        lines.append({"value": f"{lhs} = {rhs}{bracket}", "zero": f"{lhs} = 0 identically{bracket}",
+                      "unreached": f"{lhs} = 0: {detail}", "nonzero": f"{lhs} ≠ 0: {detail}"}[kind])
+    return lines
 
 
 def _sums_read(e) -> list[tuple]:
@@ -482,29 +494,24 @@ def why_not_zero(derivation: Derivation, adj: Adjoint) -> str:
     return f"{', '.join(chain)} ≠ 0: " + "; ".join(dict.fromkeys(reasons))
 
 
-def results_data(derivation: Derivation) -> list[tuple[str, str, str]]:
-    """The results as (left side, right side, rules and facts) with LaTeX formulas, for the report."""
+def results_data(derivation: Derivation) -> list[tuple[str, str]]:
+    """The results as (LaTeX formula, note) for the report."""
+    def partial(name, adj):
+        return rf"\frac{{\partial L}}{{\partial {latex(adj.symbol.T if adj.symbol.shape[0] == 1 else adj.symbol)}}}"
+
     out = []
-    for adj in derivation.adjoints[1:]:
-        special = any(isinstance(n, (TargetScatter, ScatterAdd)) for n in sp.preorder_traversal(adj.expr))
-        if adj.facts or special:
-            out.append((latex(adj.cotangent), latex(adj.expr), _because(adj).strip().strip("[]")))
-    for name, adj in derivation.gradients.items():
-        lhs = rf"\frac{{\partial L}}{{\partial {latex(adj.symbol.T if adj.symbol.shape[0] == 1 else adj.symbol)}}}"
-        if adj.is_zero and not adj.contributions:
-            out.append((lhs, "0", f"{name} does not reach the output"))
-        elif adj.is_zero:
-            out.append((lhs, "0", "identically zero; " + _because(adj).strip().strip("[]")))
-        else:
-            out.append((lhs, latex(adj.expr), _because(adj).strip().strip("[]")))
+    for kind, lhs, rhs, detail in result_entries(derivation, latex, lambda s: latex(Cotangent(s.name, *s.shape)), partial):
+        formula = rf"{lhs} \neq 0" if kind == "nonzero" else f"{lhs} = {rhs}"
+        out.append((formula, f"identically zero; {detail}" if kind == "zero" else detail))
     return out
 
 
 def _because(adj: Adjoint) -> str:
+    """The rules and facts behind a cotangent, e.g. "rules: add, matmul; facts: zero"."""
     parts = []
     rules = _rules_used(adj)
     if rules:
         parts.append("rules: " + ", ".join(rules))
     if adj.facts:
         parts.append("facts: " + ", ".join(f.name for f in adj.facts))
-    return f"   [{'; '.join(parts)}]" if parts else ""
+    return "; ".join(parts)

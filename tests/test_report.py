@@ -115,3 +115,9 @@ def test_pages_render_in_a_real_browser_offline(report, browser):
     browser.get((report / "attention.html").as_uri())
     png = browser.get_screenshot_as_png()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_sigmoid_attention_page_says_why_the_key_bias_matters(report):
+    md = (report / "sigmoid_attention.md").read_text()
+    assert r"\frac{\partial L}{\partial b_{k}} \neq 0" in md
+    assert "so the fact softmax-rows (softmax(S) 1 = 1) does not apply" in md
