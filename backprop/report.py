@@ -137,7 +137,7 @@ def page(derivation: Derivation, code: dict[str, str], source: str) -> Page:
 
     closed = Section("Closed forms")
     forms = closed_forms(derivation)
-    closed.blocks.append(Para([f"Every gradient from ", M(_d(out)), " and forward values only: the cotangents "
+    closed.blocks.append(Para(["Every gradient from ", M(_d(out)), " and forward values only: the cotangents "
                                "of the sweep substituted back and simplified; a cotangent shared by several "
                                "gradients stays a named subexpression."]))
     for symbol, expr in forms.named:

@@ -332,10 +332,10 @@ def run_lora(args) -> int:
 
 def _save_adapters(out: Path, adapters: dict, lora: dict, data: CharData, config: TrainConfig) -> Path:
     from . import checkpoints
+    from .training import refuse_non_finite
 
     path = out / "adapters.safetensors"
-    if not all(np.isfinite(v).all() for v in adapters.values()):
-        raise Diverged(f"{path}: refusing to write non-finite adapters", None)
+    refuse_non_finite(path, adapters, "adapters")
     checkpoints.save(path, adapters, {"format": ADAPTER_FORMAT, "r": str(lora["r"]), "alpha": str(lora["alpha"]),
                                       "base": lora["init"], "base_sha256": lora["base_sha256"]})
     print("the adapters are written on their own; fold them into the base with `backprop merge`")

@@ -229,7 +229,17 @@ class TrainState:
     seconds: float = 0.0
 
     def finite(self) -> bool:
-        return all(np.isfinite(v).all() for v in self.params.values())
+        return all_finite(self.params)
+
+
+def all_finite(arrays: dict) -> bool:
+    return all(np.isfinite(v).all() for v in arrays.values())
+
+
+def refuse_non_finite(path: Path, arrays: dict, what: str = "weights") -> None:
+    """Nothing non-finite is written: ``Diverged`` before ``path`` would get such ``arrays``."""
+    if not all_finite(arrays):
+        raise Diverged(f"{path}: refusing to write non-finite {what}", None)
 
 
 class TrainingStopped(Exception):
@@ -341,7 +351,7 @@ def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool
     seconds = time.time() - start
     for k in names:
         params[k] = np.asarray(to_numpy(state[k]))
-    if not all(np.isfinite(v).all() for v in params.values()):
+    if not all_finite(params):
         raise Diverged(f"training diverged by step {config.steps}: the weights are not finite", None)
     done = config.steps - first
     return Result(losses, val_steps, val_losses, params, done * config.batch * config.context / max(seconds, 1e-9),
@@ -410,8 +420,7 @@ def tensors_sha256(tensors: dict) -> str:
 
 def save_checkpoint(path: Path, params: dict, config: TrainConfig, vocab: list[str], extra: dict | None = None):
     """A model checkpoint: the parameters, with the configuration and vocabulary as metadata."""
-    if not all(np.isfinite(v).all() for v in params.values()):
-        raise Diverged(f"{path}: refusing to write non-finite weights", None)
+    refuse_non_finite(path, params)
     metadata = {"format": MODEL_FORMAT, "config": json.dumps(asdict(config)), "vocab": json.dumps(vocab)}
     checkpoints.save(path, params, metadata | (extra or {}))
 
@@ -472,8 +481,7 @@ def load_checkpoint(path: Path) -> tuple[dict, TrainConfig, list[str], dict]:
 
 def save_state(path: Path, state: TrainState, config: TrainConfig, vocab: list[str], extra: dict) -> None:
     """The resumable state of a run: weights, AdamW moments, step, batch generator, history."""
-    if not state.finite():
-        raise Diverged(f"{path}: refusing to write non-finite weights", None)
+    refuse_non_finite(path, state.params)
     metadata = {"format": STATE_FORMAT, "config": json.dumps(asdict(config)), "vocab": json.dumps(vocab),
                 "step": str(state.step), "adam_t": str(state.adam_t), "rng": json.dumps(state.rng),
                 "history": json.dumps({"losses": state.losses, "val_steps": state.val_steps,

@@ -312,7 +312,6 @@ def fuse_shared_operand(plan) -> None:
 
 
 def _fuse_backward(plan, operand, weights, bounds, taken) -> None:
-    ctx = plan.context
     order = {w: i for i, w in enumerate(weights)}
     for st in plan.backward:  # Δ₁ W₁ᵀ + Δ₂ W₂ᵀ + … → [Δ₁ Δ₂ …] [W₁ W₂ …]ᵀ
         terms = {}

@@ -24,9 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sympy as sp
-from sympy import HadamardProduct, Lambda, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
+from sympy import HadamardProduct, Lambda, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
-from .primitives import X_SCALAR, Cotangent, Elementwise, ScalarFunction, Softmax, cotangent, matrix_children
+from .primitives import X_SCALAR, Cotangent, Elementwise, ScalarFunction, Softmax
 from .reverse import Derivation
 from .simplify import FACTS, Context, Fact, derived_sums, is_ones, is_zero, simplify
 

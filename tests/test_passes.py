@@ -7,7 +7,7 @@ import torch
 from codegen.lower import lower
 from codegen.passes import fuse_shared_operand, order_chains, read_forward_values, reuse_log_sum_exp
 from codegen.render import BACKENDS, compile_component, render_plan
-from derive import Component, cols, hadamard, matmul, pointwise, row_mean, rows, x
+from derive import Component, matmul
 from derive.components import NAMES, build
 from derive.reverse import derive
 from backprop.verify import configurations, gradient_floor, random_arguments, relative_error
