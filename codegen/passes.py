@@ -301,17 +301,22 @@ def fuse_shared_operand(plan) -> None:
         batched = operand in ctx.batched or any(s in ctx.batched for s in operand.free_symbols)
         if batched:
             ctx.batched.add(fused)
+        # The weights side by side once per step, named, so the backward reads them from the cache.
+        together = MatrixSymbol(_fresh("_".join(w.name for w in weights), taken), weights[0].shape[0], start)
         first = min(plan.forward.index(st) for st, _, _ in members)
-        plan.forward.insert(first, Statement(fused.name, MatMul(operand, SideBySide(*weights)),
-                                             shape_comment(fused.shape, batched), "one product, weights side by side"))
+        plan.forward[first:first] = [
+            Statement(together.name, SideBySide(*weights), shape_comment(together.shape, False),
+                      "the weights side by side"),
+            Statement(fused.name, MatMul(operand, together), shape_comment(fused.shape, batched),
+                      "one product, weights side by side")]
         for st, term, w in members:
             st.expr = st.expr.xreplace({term: ColumnBlock(fused, *bounds[w])})
-        _fuse_backward(plan, operand, weights, bounds, taken)
+        _fuse_backward(plan, operand, weights, bounds, together, taken)
         plan.notes.append(f"fuse-shared-operand: {', '.join(f'{text(operand)} {w.name}' for w in weights)} "
                           f"as one product with the weights side by side, forward and backward")
 
 
-def _fuse_backward(plan, operand, weights, bounds, taken) -> None:
+def _fuse_backward(plan, operand, weights, bounds, together, taken) -> None:
     order = {w: i for i, w in enumerate(weights)}
     for st in plan.backward:  # Δ₁ W₁ᵀ + Δ₂ W₂ᵀ + … → [Δ₁ Δ₂ …] [W₁ W₂ …]ᵀ
         terms = {}
@@ -322,7 +327,7 @@ def _fuse_backward(plan, operand, weights, bounds, taken) -> None:
             blocks = SideBySide(*(terms[w][1] for w in weights))
             rest = [t for t in (st.expr.args if isinstance(st.expr, MatAdd) else (st.expr,))
                     if t not in {term for term, _ in terms.values()}]
-            product = MatMul(blocks, sp.Transpose(SideBySide(*weights)))
+            product = MatMul(blocks, sp.Transpose(together))
             st.expr = MatAdd(product, *rest) if rest else product
     gradients = {}  # Σ Xᵀ Δᵢ for each weight
     names = {plan.context.names[cotangent(w)]: w for w in weights if cotangent(w) in plan.context.names}

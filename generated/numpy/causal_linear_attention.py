@@ -184,7 +184,8 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     d = dims["d"]
     if not (d % n_heads == 0):
         raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
-    X_W_q_W_k_W_v = _rows_matmul(X, _side_by_side(W_q, W_k, W_v))  # (..., n_T, 3*d)
+    W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
+    X_W_q_W_k_W_v = _rows_matmul(X, W_q_W_k_W_v)  # (..., n_T, 3*d)
     Q = X_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
     K = X_W_q_W_k_W_v[..., d:2*d] + b_k  # (..., n_T, d)
     V = X_W_q_W_k_W_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
@@ -200,16 +201,14 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     A_h = (1/den) * num  # (..., n_heads, n_T, d/n_heads)
     A = _merge_heads(A_h)  # (..., n_T, d)
     del A_h
-    cache = {"X": X, "W_q": W_q, "W_k": W_k, "W_v": W_v, "Q": Q, "K": K, "phi_Q": phi_Q, "phi_K": phi_K, "V_h": V_h, "states": states, "sums": sums, "num": num, "den": den, "n_heads": n_heads, "feature_map": feature_map, "d": d, "out_shape": A.shape}
+    cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q": Q, "K": K, "phi_Q": phi_Q, "phi_K": phi_K, "V_h": V_h, "states": states, "sums": sums, "num": num, "den": den, "n_heads": n_heads, "feature_map": feature_map, "d": d, "out_shape": A.shape}
     return A, cache
 
 
 def backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂A: a dict keyed by argument name."""
     X = cache["X"]
-    W_q = cache["W_q"]
-    W_k = cache["W_k"]
-    W_v = cache["W_v"]
+    W_q_W_k_W_v = cache["W_q_W_k_W_v"]
     Q = cache["Q"]
     K = cache["K"]
     phi_Q = cache["phi_Q"]
@@ -262,7 +261,8 @@ def backward(grad_out, cache):
     # common subexpression
     t1 = _side_by_side(dQ, dK, dV)  # (..., n_T, 3*d)
     # grad of X, used in: Q = X W_q + 1 b_qᵀ; K = X W_k + 1 b_kᵀ; V = X W_v + 1 b_vᵀ
-    dX = _rows_matmul(t1, _side_by_side(W_q, W_k, W_v).swapaxes(-1, -2))  # (..., n_T, d)
+    dX = _rows_matmul(t1, W_q_W_k_W_v.swapaxes(-1, -2))  # (..., n_T, d)
+    del W_q_W_k_W_v
     # the weights' gradients as one product
     dW_q_W_k_W_v = X.reshape(-1, d).T @ t1.reshape(-1, 3*d)  # (d, 3*d)
     del X, t1

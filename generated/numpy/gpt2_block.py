@@ -290,7 +290,8 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
     del ln_1_Xc
     ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
-    ln_1_Y_W_q_W_k_W_v = _rows_matmul(ln_1_Y, _side_by_side(W_q, W_k, W_v))  # (..., n_T, 3*d)
+    W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
+    ln_1_Y_W_q_W_k_W_v = _rows_matmul(ln_1_Y, W_q_W_k_W_v)  # (..., n_T, 3*d)
     attn_Q = ln_1_Y_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
     attn_K = ln_1_Y_W_q_W_k_W_v[..., d:2*d] + b_k  # (..., n_T, d)
     attn_V = ln_1_Y_W_q_W_k_W_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
@@ -322,7 +323,7 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     mlp_Y = _rows_matmul(mlp_A, W_2) + b_2  # (..., n_T, d)
     Y = a5 + mlp_Y  # (..., n_T, d)
     del a5, mlp_Y
-    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
+    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
     return Y, cache
 
 
@@ -330,7 +331,6 @@ def backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
     ln_1_w = cache["ln_1_w"]
     W_q = cache["W_q"]
-    W_k = cache["W_k"]
     b_k = cache["b_k"]
     W_v = cache["W_v"]
     W_o = cache["W_o"]
@@ -340,6 +340,7 @@ def backward(grad_out, cache):
     ln_1_sigma = cache["ln_1_sigma"]
     ln_1_Xbar = cache["ln_1_Xbar"]
     ln_1_Y = cache["ln_1_Y"]
+    W_q_W_k_W_v = cache["W_q_W_k_W_v"]
     attn_Q_h = cache["attn_Q_h"]
     attn_K_h = cache["attn_K_h"]
     attn_V_h = cache["attn_V_h"]
@@ -417,7 +418,8 @@ def backward(grad_out, cache):
     t3 = _side_by_side(dattn_Q, dattn_K, dattn_V)  # (..., n_T, 3*d)
     del dattn_K, dattn_V
     # grad of ln_1_Y, used in: attn_Q = ln_1_Y W_q + 1 b_qᵀ; attn_K = ln_1_Y W_k + 1 b_kᵀ; attn_V = ln_1_Y W_v + 1 b_vᵀ
-    dln_1_Y = _rows_matmul(t3, _side_by_side(W_q, W_k, W_v).swapaxes(-1, -2))  # (..., n_T, d)
+    dln_1_Y = _rows_matmul(t3, W_q_W_k_W_v.swapaxes(-1, -2))  # (..., n_T, d)
+    del W_q_W_k_W_v
     # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
     # common subexpression

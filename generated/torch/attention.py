@@ -132,7 +132,8 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     d = dims["d"]
     if not (d % n_heads == 0):
         raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
-    X_W_q_W_k_W_v = X @ _side_by_side(W_q, W_k, W_v)  # (..., n_T, 3*d)
+    W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
+    X_W_q_W_k_W_v = X @ W_q_W_k_W_v  # (..., n_T, 3*d)
     Q = X_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
     K = X_W_q_W_k_W_v[..., d:2*d] + b_k  # (..., n_T, d)
     V = X_W_q_W_k_W_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
@@ -147,7 +148,7 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     P = _softmax(S, causal)  # (..., n_heads, n_T, n_T)
     del S
     A = _merge_heads(P @ V_h)  # (..., n_T, d)
-    cache = {"X": X, "W_q": W_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape}
+    cache = {"X": X, "b_k": b_k, "W_q_W_k_W_v": W_q_W_k_W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape}
     return A, cache
 
 
@@ -155,10 +156,8 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
 def backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂A: a dict keyed by argument name."""
     X = cache["X"]
-    W_q = cache["W_q"]
-    W_k = cache["W_k"]
     b_k = cache["b_k"]
-    W_v = cache["W_v"]
+    W_q_W_k_W_v = cache["W_q_W_k_W_v"]
     Q_h = cache["Q_h"]
     K_h = cache["K_h"]
     V_h = cache["V_h"]
@@ -198,7 +197,8 @@ def backward(grad_out, cache):
     t1 = _side_by_side(dQ, dK, dV)  # (..., n_T, 3*d)
     del dK, dV
     # grad of X, used in: Q = X W_q + 1 b_qᵀ; K = X W_k + 1 b_kᵀ; V = X W_v + 1 b_vᵀ
-    dX = t1 @ _side_by_side(W_q, W_k, W_v).mT  # (..., n_T, d)
+    dX = t1 @ W_q_W_k_W_v.mT  # (..., n_T, d)
+    del W_q_W_k_W_v
     # the weights' gradients as one product
     dW_q_W_k_W_v = X.reshape(-1, d).mT @ t1.reshape(-1, 3*d)  # (d, 3*d)
     del X, t1
