@@ -169,6 +169,15 @@ def _generate_file(args) -> int:
     except GenerationError as e:
         print(f"backprop: {source}: {e}", file=sys.stderr)
         return 2
+    if not args.check and not args.force:
+        from codegen.generate import GENERATED_MARK
+
+        foreign = [out / f.path for f in files if (out / f.path).is_file()
+                   and not (out / f.path).read_bytes().startswith(GENERATED_MARK)]
+        if foreign:
+            print(f"backprop: {foreign[0]} exists and was not written by `backprop generate`; choose another "
+                  "--out or pass --force to overwrite it", file=sys.stderr)
+            return 2
     report = write_outputs(out, files, check=args.check)
     return _report_files(report, out, args.out, args.check, command)
 
@@ -350,6 +359,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files are stale")
     s.add_argument("--out", help="built-ins: write generated/ under this folder instead of the project root; "
                                  "a component file: the package folder to write (DIR/numpy, DIR/torch)")
+    s.add_argument("--force", action="store_true", help="a component file: overwrite files in --out that "
+                                                         "`backprop generate` did not write")
     s.add_argument("--quiet", action="store_true", help="no progress messages")
     s.set_defaults(fn=cmd_generate)
     s = sub.add_parser("check", help="compare the generated modules with torch autograd")

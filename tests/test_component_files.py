@@ -166,3 +166,14 @@ def test_a_missing_file_or_function_is_named(tmp_path, blocks, capsys):
 def test_generate_a_file_needs_out(blocks, capsys):
     assert main(["generate", str(blocks)]) == 2
     assert "needs --out" in capsys.readouterr().err
+
+
+def test_generate_never_overwrites_a_users_file_without_force(blocks, tmp_path, capsys):
+    out = tmp_path / "pkg"
+    (out / "numpy").mkdir(parents=True)
+    (out / "numpy" / "rmsnorm.py").write_text("# my own rmsnorm\n")
+    assert main(["generate", str(blocks), "--out", str(out)]) == 2
+    assert "was not written by `backprop generate`" in capsys.readouterr().err
+    assert (out / "numpy" / "rmsnorm.py").read_text() == "# my own rmsnorm\n"
+    assert main(["generate", str(blocks), "--out", str(out), "--force"]) == 0
+    assert (out / "numpy" / "rmsnorm.py").read_text().startswith("# GENERATED FILE")
