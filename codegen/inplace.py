@@ -6,6 +6,10 @@ itself made and no longer needs (``np.multiply(b, x, out=b)``), so a step
 faults in a few pages instead of a dozen.  The arithmetic is the same, operation
 for operation up to the order of a sum's or a product's terms, so the values agree with the plain
 expression within rounding.
+
+A buffer whose last use has passed takes the next fresh result (``np.multiply(t0, c, out=t0)``
+rather than a new array), so a function of many steps makes only as many arrays as it holds at
+once.
 """
 from __future__ import annotations
 
@@ -17,6 +21,10 @@ import sympy as sp
 UFUNCS = {sp.tanh: "tanh", sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.Abs: "abs",
           sp.sign: "sign", sp.floor: "floor", sp.ceiling: "ceil", sp.atan: "arctan", sp.sinh: "sinh",
           sp.cosh: "cosh"}
+
+
+#: ``name = np.ufunc(args)``: a fresh array of ``x``'s shape and dtype, which can be written ``out=`` a dead buffer.
+_UFUNC_LINE = re.compile(r"^(\w+) = (\w+\.\w+)\((.*)\)$")
 
 
 class _Value:
@@ -31,15 +39,19 @@ class InplaceFunction:
         self.fallback = fallback  # prints what this class does not handle (a fresh array)
         self.np = array
         self.lines: list[str] = []
+        self.reusable: set[int] = set()  # indices of lines that make a fresh array with one ufunc call
         self.count = 0
 
     def _buffer(self) -> str:
         self.count += 1
         return f"b{self.count}"
 
-    def _fresh(self, code: str) -> _Value:
+    def _fresh(self, code: str, ufunc: bool = False) -> _Value:
+        """A new array named ``b<k>``; ``ufunc``: ``code`` is one ufunc call that can take ``out=``."""
         name = self._buffer()
         self.lines.append(f"{name} = {code}")
+        if ufunc:
+            self.reusable.add(len(self.lines) - 1)
         return _Value(name, True, True)
 
     def value(self, e: sp.Expr, names: dict) -> _Value:
@@ -68,7 +80,7 @@ class InplaceFunction:
         if a.owned:
             self.lines.append(f"{self.np}.{ufunc}({a.code}, out={a.code})")
             return a
-        return self._fresh(f"{self.np}.{ufunc}({a.code})")
+        return self._fresh(f"{self.np}.{ufunc}({a.code})", ufunc=True)
 
     def _fold(self, e, names, op: str, inverse: str | None) -> _Value:
         """A sum or product: array terms first (into an owned buffer), then the constant."""
@@ -81,13 +93,13 @@ class InplaceFunction:
         values.sort(key=lambda v: (not v[0].owned, v[1]))  # an owned, positive buffer accumulates
         (acc, negative), rest = values[0], values[1:]
         if negative:
-            acc = self._fresh(f"{self.np}.negative({acc.code})")
+            acc = self._fresh(f"{self.np}.negative({acc.code})", ufunc=True)
         elif not acc.owned:
             if rest and not rest[0][1]:
                 other, _ = rest.pop(0)
-                acc = self._fresh(f"{self.np}.{op}({acc.code}, {other.code})")
+                acc = self._fresh(f"{self.np}.{op}({acc.code}, {other.code})", ufunc=True)
             elif constant and op == "multiply":
-                acc = self._fresh(f"{self.np}.multiply({acc.code}, {float(constant.pop())!r})")
+                acc = self._fresh(f"{self.np}.multiply({acc.code}, {float(constant.pop())!r})", ufunc=True)
             else:
                 acc = self._fresh(f"{acc.code}.{'copy' if self.np == 'np' else 'clone'}()")
         for v, neg in rest:
@@ -97,6 +109,44 @@ class InplaceFunction:
             if not (op == "multiply" and c == 1) and not (op == "add" and c == 0):
                 self.lines.append(f"{acc.code} {'+' if op == 'add' else '*'}= {float(c)!r}")
         return acc
+
+    def _reuse_dead_buffers(self, result: str) -> str:
+        """Write each fresh ufunc result into a buffer whose last use has passed (or is this very
+        line: an elementwise operation may write over its own operand).  Only buffers that ufunc
+        lines made are reused, so each has ``x``'s shape and dtype.  Returns the result's name."""
+        name = re.compile(r"\b[bt]\d+\b")
+        lines, alias, reusable = [], {}, set()
+        for i, line in enumerate(self.lines):  # one name per array: ``t1 = b2`` is dropped
+            line = name.sub(lambda m: alias.get(m.group(0), m.group(0)), line)
+            same = re.fullmatch(r"([bt]\d+) = ([bt]\d+)", line)
+            if same:
+                alias[same.group(1)] = same.group(2)
+                continue
+            if i in self.reusable:
+                reusable.add(len(lines))
+            lines.append(line)
+        result = alias.get(result, result)
+        last_use = {n: i for i, line in enumerate(lines) for n in name.findall(line)}
+        last_use[result] = len(lines)
+        buffer, made, free, out = {}, set(), [], []  # buffer: name → the array it lives in
+        for i, line in enumerate(lines):
+            dying = [buffer.get(n, n) for n in dict.fromkeys(name.findall(line)) if last_use[n] == i]
+            line = name.sub(lambda m: buffer.get(m.group(0), m.group(0)), line)
+            match = _UFUNC_LINE.match(line) if i in reusable else None
+            target = None
+            if match:
+                candidates = free + [b for b in dying if b in made and b != match.group(1) and b not in free]
+                if candidates:
+                    target = candidates[0]
+                    buffer[match.group(1)] = target
+                    line = f"{match.group(2)}({match.group(3)}, out={target})"
+                else:
+                    made.add(match.group(1))
+            free = [b for b in free if b != target]
+            free += [b for b in dying if b in made and b != target and b not in free]
+            out.append(line)
+        self.lines = out
+        return buffer.get(result, result)
 
     def define(self, name: str, body: sp.Expr, guard: str | None = None) -> str:
         """``def _name(x): …`` with the common subexpressions of ``body`` computed once.
@@ -116,6 +166,7 @@ class InplaceFunction:
         result = self.value(reduced, names)
         if not result.array:  # a constant function: an array like x
             result = self._fresh(f"{self.np}.full_like(x, {result.code})")
+        result.code = self._reuse_dead_buffers(result.code)
         if len(self.lines) == 1 and self.lines[0].startswith(f"{result.code} = "):  # one operation
             return f"def _{name}(x):\n    return {self.lines[0].split(' = ', 1)[1]}"
         lines = [f"def _{name}(x):", '    """Computed in buffers of its own, each operation in place."""']

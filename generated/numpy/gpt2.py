@@ -245,14 +245,14 @@ def _gelu_tanh_grad(x):
     np.multiply(t1, x, out=t1)
     np.tanh(t1, out=t1)
     b3 = np.multiply(t1, 0.5)
-    b4 = np.multiply(t0, 0.134145)
-    b4 += 1.0
-    b5 = np.square(t1)
-    b5 += -1.0
-    np.multiply(b4, b5, out=b4)
-    np.multiply(b4, x, out=b4)
-    b4 *= 0.3989422804014327
-    np.subtract(b3, b4, out=b3)
+    np.multiply(t0, 0.134145, out=t0)
+    t0 += 1.0
+    np.square(t1, out=t1)
+    t1 += -1.0
+    np.multiply(t0, t1, out=t0)
+    np.multiply(t0, x, out=t0)
+    t0 *= 0.3989422804014327
+    np.subtract(b3, t0, out=b3)
     b3 += 0.5
     return b3
 

@@ -75,14 +75,14 @@ def _gelu_tanh_grad(x):
     torch.multiply(t1, x, out=t1)
     torch.tanh(t1, out=t1)
     b3 = torch.multiply(t1, 0.5)
-    b4 = torch.multiply(t0, 0.134145)
-    b4 += 1.0
-    b5 = torch.square(t1)
-    b5 += -1.0
-    torch.multiply(b4, b5, out=b4)
-    torch.multiply(b4, x, out=b4)
-    b4 *= 0.3989422804014327
-    torch.subtract(b3, b4, out=b3)
+    torch.multiply(t0, 0.134145, out=t0)
+    t0 += 1.0
+    torch.square(t1, out=t1)
+    t1 += -1.0
+    torch.multiply(t0, t1, out=t0)
+    torch.multiply(t0, x, out=t0)
+    t0 *= 0.3989422804014327
+    torch.subtract(b3, t0, out=b3)
     b3 += 0.5
     return b3
 
