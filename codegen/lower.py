@@ -32,6 +32,8 @@ class Statement:
     code: str = ""  # filled in by printing
     reads: set = field(default_factory=set)  # the names the printed code reads
     release: list = field(default_factory=list)  # names no longer needed after this statement
+    updates: list = field(default_factory=list)  # lines that update the target in place, after it is made
+    shape_note: str = ""  # said after the shape comment, e.g. whose array the target is
 
 
 @dataclass

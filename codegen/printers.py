@@ -502,6 +502,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
     # -- module-level scalar functions
 
     inplace_functions = True
+    overwrite_free_arrays = True  # statements may update arrays no longer needed (codegen/overwrite.py)
 
     def inplace_guard(self, body):
         """When the in-place form must not run (NumPy: never)."""

@@ -15,6 +15,7 @@ from derive.reverse import derive
 from derive.simplify import split_coefficient
 
 from .lower import ModulePlan, lower, shape_comment
+from .overwrite import overwrite_free_arrays, parse_shape
 from .passes import release_after_last_use
 from .printers import NumPyMatrixPrinter, TorchMatrixPrinter, UnprintableNode
 
@@ -214,7 +215,8 @@ class FunctionSet:
     backward: list
     returns: list
     forward_only: bool = False
-    notes: list = None  # what the passes did to this part's plan
+    notes: list = None  # what the passes and the printer did to this part, named by part
+    printing_notes: list = None  # what the printer did (for this backend only)
 
 
 def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
@@ -228,6 +230,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         for st in statements:
             printer.symbols_used = set()
             st.code = print_code(printer, st.expr, c, st.target)
+            st.updates, st.shape_note = [], ""  # a plan may be printed for more than one backend
             st.reads = set(printer.symbols_used)
             used |= st.reads
     printer.symbols_used = forward_symbols | backward_symbols
@@ -270,6 +273,10 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
                         and not any(n in st.reads for st in plan.backward))
         if plan.backward:
             plan.backward[0].release = sorted(set(plan.backward[0].release) | set(unread))
+    printing_notes = []  # what printing did for this backend (the plan's notes hold for every backend)
+    if printer.overwrite_free_arrays:
+        entrywise = {f"_{n}" for n in printer.functions_used} | {f"_{t.upper()}" for t in printer.choices_used}
+        printing_notes += _overwrite(c, plan, cached, returned, forward_only, entrywise)
     backward_prologue = [f'{n} = cache["{n}"]' for n in cached]
     if scalar_output:
         backward_prologue.append(backend.as_array("grad_out", "float"))
@@ -287,7 +294,26 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         forward_prologue=_forward_prologue(c, backend, printer, forward_symbols, set(cached), dims),
         forward=plan.forward, cache_literal=cache_literal, output=plan.output,
         backward_prologue=backward_prologue, backward=plan.backward, returns=returns, forward_only=forward_only,
-        notes=[] if forward_only else [f"{prefix.strip('_') or c.name}: {n}" for n in plan.notes])
+        notes=[f"{prefix.strip('_') or c.name}: {n}" for n in ([] if forward_only else plan.notes) + printing_notes],
+        printing_notes=printing_notes)
+
+
+def _overwrite(c, plan, cached, returned, forward_only, entrywise) -> list[str]:
+    """Statements that write into arrays no longer needed (``overwrite``); returns the note."""
+    arguments = {a.name: parse_shape(shape_comment(a.symbol.shape, a.batched, a.is_vector))
+                 for a in c.tensor_arguments}
+    scalars = set(dims_in_order(c.tensor_arguments)) | {a.name for a in c.configs} | {
+        str(s) for s, _, _ in c.scalars} | {"n_batch"}
+    keep = set(cached) | {plan.output} | {a.name for a in c.tensor_arguments}
+    done = overwrite_free_arrays(plan.forward, keep, arguments, scalars, entrywise)
+    if not forward_only:
+        forward = {**arguments, **{st.target: parse_shape(st.shape) for st in plan.forward}}
+        output = next(st for st in plan.forward if st.target == plan.output)
+        forward["grad_out"] = parse_shape(output.shape)
+        done += overwrite_free_arrays(plan.backward, returned | {"grad_out"}, forward, scalars, entrywise)
+    if not done:
+        return []
+    return [f"overwrite: {', '.join(done)} updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation"]
 
 
 def _argument_doc(c) -> list[str]:
@@ -348,7 +374,7 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
     c = plan.component
     printer = backend.printer_class(plan.context)
     if not optimise:
-        printer.flatten_products = printer.inplace_functions = False
+        printer.flatten_products = printer.inplace_functions = printer.overwrite_free_arrays = False
     functions = function_set(plan, backend, printer)
     imports, blocks = module_parts(printer, backend, [c])
     return environment().get_template(backend.template).render(
@@ -358,7 +384,7 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         target=backend.name,
         forward_text=[f"{d.name} = {text(d.expr)}" for d in c.definitions],
         gradient_text=[f"∂L/∂{n} = {text(adj.expr)}" for n, adj in plan.derivation.gradients.items()],
-        optimisations=optimisation_notes(plan.notes, printer, [functions]),
+        optimisations=optimisation_notes(plan.notes + functions.printing_notes, printer, [functions]),
         imports=imports,
         blocks=blocks,
         f=functions,

@@ -174,3 +174,81 @@ def test_in_place_functions_reuse_dead_buffers_and_keep_the_values(body, target)
     fresh = [line for line in code.splitlines()[2:] if " = " in line and "out=" not in line]
     written_over = [line for line in code.splitlines() if "out=" in line]
     assert written_over and len(fresh) <= 4, code  # a handful of arrays, however many operations
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch"])
+@pytest.mark.parametrize("name", ["layernorm", "attention", "gpt2_block", "cross_entropy", "lora_linear", "rmsnorm"])
+def test_overwriting_free_arrays_keeps_the_values_bit_for_bit(name, target, monkeypatch):
+    """``T = a; T op= b`` computes ``a op b``; operands move only where the operation commutes."""
+    component = _rmsnorm() if name == "rmsnorm" else build(name)
+    sizes = {str(d): 4 for a in component.tensor_arguments for d in a.dims}
+    rng = np.random.default_rng(6)
+    arrays = ({"X": rng.standard_normal((2, 3, 4)), "w": rng.standard_normal(4)} if name == "rmsnorm"
+              else random_arguments(name, rng, sizes, (2, 3)))
+    config = {} if name == "rmsnorm" else configurations(name, sizes)[0]
+    optimised, _ = _module(component, target)
+    assert "updated in place" in optimised.__doc__ or name == "cross_entropy"
+    monkeypatch.setattr(BACKENDS[target].printer_class, "overwrite_free_arrays", False)
+    plain, _ = _module(component, target)
+    assert "updated in place" not in plain.__doc__
+    out, _ = plain.forward(*map(torch.from_numpy if target == "torch" else np.asarray, arrays.values()), **config)
+    G = rng.standard_normal(tuple(out.shape))
+    ref_out, ref = _run(plain, arrays, config, G, target)
+    got_out, got = _run(optimised, arrays, config, G, target)
+    assert np.array_equal(got_out, ref_out)
+    for key in ref:
+        assert np.array_equal(got[key], ref[key]), key
+
+
+def _statements(*lines):
+    """Printed statements ``target = code  # shape`` with their reads and releases (liveness)."""
+    import ast
+
+    from codegen.lower import Statement
+    from codegen.passes import release_after_last_use
+
+    out = []
+    for line in lines:
+        code, shape = line.split("  # ")
+        target, code = code.split(" = ", 1)
+        st = Statement(target, None, shape, code=code)
+        st.reads = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+        out.append(st)
+    release_after_last_use(out, keep={"X", "w"})
+    return out
+
+
+def _overwrite(*lines, keep=frozenset()):
+    from codegen.overwrite import overwrite_free_arrays
+
+    statements = _statements(*lines)
+    overwrite_free_arrays(statements, set(keep) | {"X", "w"}, {"X": ("...", "n", "d"), "w": ("d",)}, {"d"})
+    return {st.target: (st.code, st.updates) for st in statements}
+
+
+def test_overwrite_writes_into_a_free_array_and_into_a_fresh_partial_result():
+    got = _overwrite("A = X * w  # (..., n, d)", "B = A + X * 2  # (..., n, d)", "C = 1/d * (B * X)  # (..., n, d)")
+    assert got["B"] == ("A", ["B += X * 2"])  # A is read for the last time: its array becomes B
+    assert got["C"] == ("B", ["C *= X", "C *= 1/d"])
+
+
+def test_overwrite_leaves_what_is_still_needed_kept_or_aliased():
+    got = _overwrite("A = X * w  # (..., n, d)", "B = A + X  # (..., n, d)", "C = A * B  # (..., n, d)")
+    assert got["B"] == ("A + X", [])  # A is read again below
+    assert got["C"] == ("A", ["C *= B"])
+    got = _overwrite("A = X * w  # (..., n, d)", "V = A[..., :2]  # (..., n, 2)", "B = A + X  # (..., n, d)",
+                     "C = V * 2  # (..., n, 2)")
+    assert got["B"] == ("A + X", [])  # V is a view of A's array
+    got = _overwrite("A = X * w  # (..., n, d)", "B = A + X  # (..., n, d)", keep={"A"})
+    assert got["B"] == ("A + X", [])  # the cache keeps A
+
+
+def test_overwrite_never_grows_an_array_by_broadcasting_or_reads_it_after_writing():
+    got = _overwrite("m = X.sum(-1, keepdim=True)  # (..., n, 1)", "B = m + X  # (..., n, d)")
+    assert got["B"] == ("m + X", [])  # m is smaller than the result
+    got = _overwrite("A = X * w  # (..., n, d)", "B = (A + X) * A  # (..., n, d)")
+    assert got["B"] == ("A", ["B *= A + X"])  # A + X is computed before A's array is written over
+    got = _overwrite("A = X * w  # (..., n, d)", "B = (A - X) / A  # (..., n, d)")
+    assert got["B"] == ("A - X", ["B /= A"])  # A's array would be read after it was written over
+    got = _overwrite("A = X * w  # (..., n, d)", "B = A * f(X)  # (..., n, d)")
+    assert got["B"] == ("A * f(X)", [])  # f's shape is not known

@@ -16,6 +16,7 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - overwrite: Z updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -110,7 +111,8 @@ def forward(X, W, b, idx, *, reduction='mean'):
     _check_indices("idx", idx, n_vocab)
     weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
     X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
-    Z = _rows_matmul(X_s, W) + b  # (..., n_T - 1, n_vocab)
+    Z = _rows_matmul(X_s, W)  # (..., n_T - 1, n_vocab), updated in place
+    Z += b
     lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
     ell = (lse_Z - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1)).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (weight * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()

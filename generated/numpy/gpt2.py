@@ -62,12 +62,20 @@ The model (one sweep, the tied W_tok's two uses summed):
 Optimisations (each keeps the values within rounding):
     - block: read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
     - block: fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
+    - block: overwrite: ln_1_mu, ln_1_var, ln_1_Xbar, ln_1_Y, attn_S, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - tied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
     - tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - tied: overwrite: ln_f_mu, ln_f_var, ln_f_Xbar, ln_f_Y, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - tied_logits: overwrite: ln_f_mu, ln_f_var, ln_f_Xbar, ln_f_Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - untied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
     - untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - untied: overwrite: ln_f_mu, ln_f_var, ln_f_Xbar, ln_f_Y, Z, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - untied_logits: overwrite: ln_f_mu, ln_f_var, ln_f_Xbar, ln_f_Y, logits updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - lora_block: overwrite: ln_1_mu, ln_1_var, ln_1_Y, attn_Q, attn_K, attn_V, attn_S, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_Xbar, dln_2_sigma, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_Y, dln_1_Xbar, dln_1_sigma, dln_1_Xc, dX, dA_q, dB_q, dA_k, dB_k, dA_v, dB_v, dA_o, dB_o, dA_fc, dB_fc, dA_proj, dB_proj updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - lora_tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - lora_tied: overwrite: ln_f_mu, ln_f_var, ln_f_Y, dln_f_sigma, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - lora_untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - lora_untied: overwrite: ln_f_mu, ln_f_var, ln_f_Y, Z, dln_f_sigma, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
@@ -337,15 +345,19 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     d, d_ff = dims["d"], dims["d_ff"]
     if not (d % n_heads == 0):
         raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
-    ln_1_mu = 1/d * X.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_1_mu = X.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_1_mu *= 1/d
     ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
     del ln_1_mu
-    ln_1_var = 1/d * (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_1_var = (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_1_var *= 1/d
     ln_1_sigma = np.sqrt(eps + ln_1_var)  # (..., n_T, 1)
     del ln_1_var
-    ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
+    ln_1_Xbar = ln_1_Xc  # (..., n_T, d), ln_1_Xc's array, updated in place
+    ln_1_Xbar *= 1/ln_1_sigma
     del ln_1_Xc
-    ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
+    ln_1_Y = ln_1_Xbar * ln_1_w  # (..., n_T, d), updated in place
+    ln_1_Y += ln_1_b
     W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
     ln_1_Y_W_q_W_k_W_v = _rows_matmul(ln_1_Y, W_q_W_k_W_v)  # (..., n_T, 3*d)
     attn_Q = ln_1_Y_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
@@ -358,26 +370,36 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     del attn_K
     attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del attn_V
-    attn_S = math.sqrt(n_heads)/math.sqrt(d) * (attn_Q_h @ attn_K_h.swapaxes(-1, -2))  # (..., n_heads, n_T, n_T)
+    attn_S = attn_Q_h @ attn_K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    attn_S *= math.sqrt(n_heads)/math.sqrt(d)
     attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
-    proj_Y = _rows_matmul(attn_A, W_o) + b_o  # (..., n_T, d)
-    a5 = X + proj_Y  # (..., n_T, d)
+    proj_Y = _rows_matmul(attn_A, W_o)  # (..., n_T, d), updated in place
+    proj_Y += b_o
+    a5 = proj_Y  # (..., n_T, d), proj_Y's array, updated in place
+    a5 += X
     del proj_Y
-    ln_2_mu = 1/d * a5.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_2_mu = a5.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_2_mu *= 1/d
     ln_2_Xc = a5 - ln_2_mu  # (..., n_T, d)
     del ln_2_mu
-    ln_2_var = 1/d * (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_2_var = (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_2_var *= 1/d
     ln_2_sigma = np.sqrt(eps + ln_2_var)  # (..., n_T, 1)
     del ln_2_var
-    ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
+    ln_2_Xbar = ln_2_Xc  # (..., n_T, d), ln_2_Xc's array, updated in place
+    ln_2_Xbar *= 1/ln_2_sigma
     del ln_2_Xc
-    ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
-    mlp_H = _rows_matmul(ln_2_Y, W_1) + b_1  # (..., n_T, d_ff)
+    ln_2_Y = ln_2_Xbar * ln_2_w  # (..., n_T, d), updated in place
+    ln_2_Y += ln_2_b
+    mlp_H = _rows_matmul(ln_2_Y, W_1)  # (..., n_T, d_ff), updated in place
+    mlp_H += b_1
     mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
-    mlp_Y = _rows_matmul(mlp_A, W_2) + b_2  # (..., n_T, d)
-    Y = a5 + mlp_Y  # (..., n_T, d)
+    mlp_Y = _rows_matmul(mlp_A, W_2)  # (..., n_T, d), updated in place
+    mlp_Y += b_2
+    Y = a5  # (..., n_T, d), a5's array, updated in place
+    Y += mlp_Y
     del a5, mlp_Y
     cache = {"ln_1_w": ln_1_w, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
     return Y, cache
@@ -419,7 +441,8 @@ def _block_backward(grad_out, cache):
     # grad of mlp_A, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
     dmlp_A = _rows_matmul(dmlp_Y, W_2.swapaxes(-1, -2))  # (..., n_T, d_ff)
     # grad of mlp_H, used in: mlp_A = activation(mlp_H)
-    dmlp_H = dmlp_A * _ACTIVATION_GRAD[activation](mlp_H)  # (..., n_T, d_ff)
+    dmlp_H = dmlp_A  # (..., n_T, d_ff), dmlp_A's array, updated in place
+    dmlp_H *= _ACTIVATION_GRAD[activation](mlp_H)
     del dmlp_A, mlp_H
     # grad of ln_2_Y, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
     dln_2_Y = _rows_matmul(dmlp_H, W_1.swapaxes(-1, -2))  # (..., n_T, d)
@@ -430,15 +453,21 @@ def _block_backward(grad_out, cache):
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
     dln_2_sigma = -(t5 * (dln_2_Xbar * ln_2_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
-    dln_2_var = 1/2 * (dln_2_sigma * t5)  # (..., n_T, 1)
+    dln_2_var = dln_2_sigma  # (..., n_T, 1), dln_2_sigma's array, updated in place
+    dln_2_var *= t5
+    dln_2_var *= 1/2
     del dln_2_sigma
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_Xc = dln_2_Xbar * t5 + 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)  # (..., n_T, d)
+    dln_2_Xc = dln_2_Xbar  # (..., n_T, d), dln_2_Xbar's array, updated in place
+    dln_2_Xc *= t5
+    dln_2_Xc += 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)
     del dln_2_Xbar, dln_2_var, ln_2_sigma, t5
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
     dln_2_mu = -dln_2_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
-    da5 = grad_out + dln_2_Xc + 1/d * dln_2_mu  # (..., n_T, d)
+    da5 = dln_2_Xc  # (..., n_T, d), dln_2_Xc's array, updated in place
+    da5 += grad_out
+    da5 += 1/d * dln_2_mu
     del dln_2_Xc, dln_2_mu
     # grad of proj_Y, used in: a5 = X + proj_Y
     dproj_Y = da5  # (..., n_T, d)
@@ -450,16 +479,20 @@ def _block_backward(grad_out, cache):
     dattn_P = t4 @ attn_V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
     del attn_V_h
     # grad of attn_S, used in: attn_P = softmax[True](attn_S)
-    dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
+    dattn_S = dattn_P  # (..., n_heads, n_T, n_T), dattn_P's array, updated in place
+    dattn_S -= (attn_P * dattn_P).sum(axis=-1, keepdims=True)
+    dattn_S *= attn_P
     del dattn_P
     # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
     dattn_V_h = attn_P.swapaxes(-1, -2) @ t4  # (..., n_heads, n_T, d/n_heads)
     del attn_P, t4
     # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
-    dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.swapaxes(-1, -2) @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
+    dattn_K_h = dattn_S.swapaxes(-1, -2) @ attn_Q_h  # (..., n_heads, n_T, d/n_heads), updated in place
+    dattn_K_h *= math.sqrt(n_heads)/math.sqrt(d)
     del attn_Q_h
     # grad of attn_Q_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
-    dattn_Q_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S @ attn_K_h)  # (..., n_heads, n_T, d/n_heads)
+    dattn_Q_h = dattn_S @ attn_K_h  # (..., n_heads, n_T, d/n_heads), updated in place
+    dattn_Q_h *= math.sqrt(n_heads)/math.sqrt(d)
     del attn_K_h, dattn_S
     # grad of attn_V, used in: attn_V_h = split_h(attn_V)
     dattn_V = _merge_heads(dattn_V_h)  # (..., n_T, d)
@@ -483,15 +516,21 @@ def _block_backward(grad_out, cache):
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
     dln_1_sigma = -(t6 * (dln_1_Xbar * ln_1_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
-    dln_1_var = 1/2 * (dln_1_sigma * t6)  # (..., n_T, 1)
+    dln_1_var = dln_1_sigma  # (..., n_T, 1), dln_1_sigma's array, updated in place
+    dln_1_var *= t6
+    dln_1_var *= 1/2
     del dln_1_sigma
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_Xc = dln_1_Xbar * t6 + 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)  # (..., n_T, d)
+    dln_1_Xc = dln_1_Xbar  # (..., n_T, d), dln_1_Xbar's array, updated in place
+    dln_1_Xc *= t6
+    dln_1_Xc += 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)
     del dln_1_Xbar, dln_1_var, ln_1_sigma, t6
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
     dln_1_mu = -dln_1_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
-    dX = da5 + dln_1_Xc + 1/d * dln_1_mu  # (..., n_T, d)
+    dX = dln_1_Xc  # (..., n_T, d), dln_1_Xc's array, updated in place
+    dX += da5
+    dX += 1/d * dln_1_mu
     del da5, dln_1_Xc, dln_1_mu
     # grad of ln_1_w, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_w = (dln_1_Y * ln_1_Xbar).reshape(-1, d).sum(axis=0)  # (d,)
@@ -600,15 +639,19 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
     del X
-    ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_mu = X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_mu *= 1/d
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
     del X_L, ln_f_mu
-    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_var = (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_var *= 1/d
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
     del ln_f_var
-    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
+    ln_f_Xbar *= 1/ln_f_sigma
     del ln_f_Xc
-    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar * ln_f_w  # (..., n_T, d), updated in place
+    ln_f_Y += ln_f_b
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = _rows_matmul(X_s, W_tok.swapaxes(-1, -2))  # (..., n_T - 1, n_vocab)
@@ -657,15 +700,20 @@ def _tied_backward(grad_out, cache):
     # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_sigma = -(t1 * (dln_f_Xbar * ln_f_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
-    dln_f_var = 1/2 * (dln_f_sigma * t1)  # (..., n_T, 1)
+    dln_f_var = dln_f_sigma  # (..., n_T, 1), dln_f_sigma's array, updated in place
+    dln_f_var *= t1
+    dln_f_var *= 1/2
     del dln_f_sigma
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
-    dln_f_Xc = dln_f_Xbar * t1 + 2/d * ((dln_f_var * ln_f_sigma) * ln_f_Xbar)  # (..., n_T, d)
+    dln_f_Xc = dln_f_Xbar  # (..., n_T, d), dln_f_Xbar's array, updated in place
+    dln_f_Xc *= t1
+    dln_f_Xc += 2/d * ((dln_f_var * ln_f_sigma) * ln_f_Xbar)
     del dln_f_Xbar, dln_f_var, ln_f_sigma, t1
     # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dln_f_mu = -dln_f_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
-    dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    dX_L = dln_f_Xc  # (..., n_T, d), dln_f_Xc's array, updated in place
+    dX_L += 1/d * dln_f_mu
     del dln_f_Xc, dln_f_mu
     # grad of X, used in: X_L = blocks(X)
     dX = blocks.backward(dX_L)  # (..., n_T, d)
@@ -720,15 +768,20 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
     del X
-    ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_mu = X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_mu *= 1/d
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
     del X_L, ln_f_mu
-    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_var = (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_var *= 1/d
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
     del ln_f_var
-    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
+    ln_f_Xbar *= 1/ln_f_sigma
     del ln_f_Xc, ln_f_sigma
-    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar  # (..., n_T, d), ln_f_Xbar's array, updated in place
+    ln_f_Y *= ln_f_w
+    ln_f_Y += ln_f_b
     del ln_f_Xbar
     logits = _rows_matmul(ln_f_Y, W_tok.swapaxes(-1, -2))  # (..., n_T, n_vocab)
     del ln_f_Y
@@ -777,18 +830,23 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
     del X
-    ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_mu = X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_mu *= 1/d
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
     del X_L, ln_f_mu
-    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_var = (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_var *= 1/d
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
     del ln_f_var
-    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
+    ln_f_Xbar *= 1/ln_f_sigma
     del ln_f_Xc
-    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar * ln_f_w  # (..., n_T, d), updated in place
+    ln_f_Y += ln_f_b
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
-    Z = _rows_matmul(X_s, W_head.swapaxes(-1, -2)) + b_head  # (..., n_T - 1, n_vocab)
+    Z = _rows_matmul(X_s, W_head.swapaxes(-1, -2))  # (..., n_T - 1, n_vocab), updated in place
+    Z += b_head
     lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
     ell = lse_Z.sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
@@ -834,15 +892,20 @@ def _untied_backward(grad_out, cache):
     # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_sigma = -(t1 * (dln_f_Xbar * ln_f_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
-    dln_f_var = 1/2 * (dln_f_sigma * t1)  # (..., n_T, 1)
+    dln_f_var = dln_f_sigma  # (..., n_T, 1), dln_f_sigma's array, updated in place
+    dln_f_var *= t1
+    dln_f_var *= 1/2
     del dln_f_sigma
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
-    dln_f_Xc = dln_f_Xbar * t1 + 2/d * ((dln_f_var * ln_f_sigma) * ln_f_Xbar)  # (..., n_T, d)
+    dln_f_Xc = dln_f_Xbar  # (..., n_T, d), dln_f_Xbar's array, updated in place
+    dln_f_Xc *= t1
+    dln_f_Xc += 2/d * ((dln_f_var * ln_f_sigma) * ln_f_Xbar)
     del dln_f_Xbar, dln_f_var, ln_f_sigma, t1
     # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dln_f_mu = -dln_f_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
-    dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    dX_L = dln_f_Xc  # (..., n_T, d), dln_f_Xc's array, updated in place
+    dX_L += 1/d * dln_f_mu
     del dln_f_Xc, dln_f_mu
     # grad of X, used in: X_L = blocks(X)
     dX = blocks.backward(dX_L)  # (..., n_T, d)
@@ -911,17 +974,23 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
     del X
-    ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_mu = X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_mu *= 1/d
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
     del X_L, ln_f_mu
-    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_var = (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_var *= 1/d
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
     del ln_f_var
-    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
+    ln_f_Xbar *= 1/ln_f_sigma
     del ln_f_Xc, ln_f_sigma
-    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar  # (..., n_T, d), ln_f_Xbar's array, updated in place
+    ln_f_Y *= ln_f_w
+    ln_f_Y += ln_f_b
     del ln_f_Xbar
-    logits = _rows_matmul(ln_f_Y, W_head.swapaxes(-1, -2)) + b_head  # (..., n_T, n_vocab)
+    logits = _rows_matmul(ln_f_Y, W_head.swapaxes(-1, -2))  # (..., n_T, n_vocab), updated in place
+    logits += b_head
     del ln_f_Y
     cache = {"out_shape": logits.shape}
     return logits, cache
@@ -1031,42 +1100,59 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     d, d_ff, r = dims["d"], dims["d_ff"], dims["r"]
     if not (d % n_heads == 0):
         raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
-    ln_1_mu = 1/d * X.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_1_mu = X.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_1_mu *= 1/d
     ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
     del ln_1_mu
-    ln_1_var = 1/d * (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_1_var = (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_1_var *= 1/d
     ln_1_sigma = np.sqrt(eps + ln_1_var)  # (..., n_T, 1)
     ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
-    ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
+    ln_1_Y = ln_1_Xbar  # (..., n_T, d), ln_1_Xbar's array, updated in place
+    ln_1_Y *= ln_1_w
+    ln_1_Y += ln_1_b
     del ln_1_Xbar
-    attn_Q = _rows_matmul(ln_1_Y, W_q + alpha/r * (A_q @ B_q)) + b_q  # (..., n_T, d)
-    attn_K = _rows_matmul(ln_1_Y, W_k + alpha/r * (A_k @ B_k)) + b_k  # (..., n_T, d)
-    attn_V = _rows_matmul(ln_1_Y, W_v + alpha/r * (A_v @ B_v)) + b_v  # (..., n_T, d)
+    attn_Q = _rows_matmul(ln_1_Y, W_q + alpha/r * (A_q @ B_q))  # (..., n_T, d), updated in place
+    attn_Q += b_q
+    attn_K = _rows_matmul(ln_1_Y, W_k + alpha/r * (A_k @ B_k))  # (..., n_T, d), updated in place
+    attn_K += b_k
+    attn_V = _rows_matmul(ln_1_Y, W_v + alpha/r * (A_v @ B_v))  # (..., n_T, d), updated in place
+    attn_V += b_v
     attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del attn_Q
     attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del attn_K
     attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del attn_V
-    attn_S = math.sqrt(n_heads)/math.sqrt(d) * (attn_Q_h @ attn_K_h.swapaxes(-1, -2))  # (..., n_heads, n_T, n_T)
+    attn_S = attn_Q_h @ attn_K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    attn_S *= math.sqrt(n_heads)/math.sqrt(d)
     attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
-    proj_Y = _rows_matmul(attn_A, W_o + alpha/r * (A_o @ B_o)) + b_o  # (..., n_T, d)
-    a5 = X + proj_Y  # (..., n_T, d)
+    proj_Y = _rows_matmul(attn_A, W_o + alpha/r * (A_o @ B_o))  # (..., n_T, d), updated in place
+    proj_Y += b_o
+    a5 = proj_Y  # (..., n_T, d), proj_Y's array, updated in place
+    a5 += X
     del proj_Y
-    ln_2_mu = 1/d * a5.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_2_mu = a5.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_2_mu *= 1/d
     ln_2_Xc = a5 - ln_2_mu  # (..., n_T, d)
     del ln_2_mu
-    ln_2_var = 1/d * (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_2_var = (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_2_var *= 1/d
     ln_2_sigma = np.sqrt(eps + ln_2_var)  # (..., n_T, 1)
     ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
-    ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
+    ln_2_Y = ln_2_Xbar  # (..., n_T, d), ln_2_Xbar's array, updated in place
+    ln_2_Y *= ln_2_w
+    ln_2_Y += ln_2_b
     del ln_2_Xbar
-    mlp_H = _rows_matmul(ln_2_Y, W_1 + alpha/r * (A_fc @ B_fc)) + b_1  # (..., n_T, d_ff)
+    mlp_H = _rows_matmul(ln_2_Y, W_1 + alpha/r * (A_fc @ B_fc))  # (..., n_T, d_ff), updated in place
+    mlp_H += b_1
     mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
-    mlp_Y = _rows_matmul(mlp_A, W_2 + alpha/r * (A_proj @ B_proj)) + b_2  # (..., n_T, d)
-    Y = a5 + mlp_Y  # (..., n_T, d)
+    mlp_Y = _rows_matmul(mlp_A, W_2 + alpha/r * (A_proj @ B_proj))  # (..., n_T, d), updated in place
+    mlp_Y += b_2
+    Y = a5  # (..., n_T, d), a5's array, updated in place
+    Y += mlp_Y
     del a5, mlp_Y
     cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "r": r, "out_shape": Y.shape}
     return Y, cache
@@ -1124,25 +1210,32 @@ def _lora_block_backward(grad_out, cache):
     # grad of mlp_A, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
     dmlp_A = _rows_matmul(dmlp_Y, W_2.swapaxes(-1, -2) + alpha/r * (B_proj.swapaxes(-1, -2) @ A_proj.swapaxes(-1, -2)))  # (..., n_T, d_ff)
     # grad of mlp_H, used in: mlp_A = activation(mlp_H)
-    dmlp_H = dmlp_A * _ACTIVATION_GRAD[activation](mlp_H)  # (..., n_T, d_ff)
+    dmlp_H = dmlp_A  # (..., n_T, d_ff), dmlp_A's array, updated in place
+    dmlp_H *= _ACTIVATION_GRAD[activation](mlp_H)
     del dmlp_A, mlp_H
     # grad of ln_2_Y, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
     dln_2_Y = _rows_matmul(dmlp_H, W_1.swapaxes(-1, -2) + alpha/r * (B_fc.swapaxes(-1, -2) @ A_fc.swapaxes(-1, -2)))  # (..., n_T, d)
     # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
-    dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
+    dln_2_Xbar = dln_2_Y  # (..., n_T, d), dln_2_Y's array, updated in place
+    dln_2_Xbar *= ln_2_w
     del dln_2_Y
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_sigma = (dln_2_Xbar * ln_2_Xc).sum(axis=-1, keepdims=True) * (-1/ln_2_sigma**2)  # (..., n_T, 1)
+    dln_2_sigma = (dln_2_Xbar * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    dln_2_sigma *= -1/ln_2_sigma**2
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
     dln_2_var = dln_2_sigma * ((1/2)/np.sqrt(eps + ln_2_var))  # (..., n_T, 1)
     del dln_2_sigma, ln_2_var
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_Xc = dln_2_Xbar * (1/ln_2_sigma) + 2/d * (dln_2_var * ln_2_Xc)  # (..., n_T, d)
+    dln_2_Xc = dln_2_Xbar  # (..., n_T, d), dln_2_Xbar's array, updated in place
+    dln_2_Xc *= 1/ln_2_sigma
+    dln_2_Xc += 2/d * (dln_2_var * ln_2_Xc)
     del dln_2_Xbar, dln_2_var, ln_2_Xc, ln_2_sigma
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
     dln_2_mu = -dln_2_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
-    da5 = grad_out + dln_2_Xc + 1/d * dln_2_mu  # (..., n_T, d)
+    da5 = dln_2_Xc  # (..., n_T, d), dln_2_Xc's array, updated in place
+    da5 += grad_out
+    da5 += 1/d * dln_2_mu
     del dln_2_Xc, dln_2_mu
     # grad of proj_Y, used in: a5 = X + proj_Y
     dproj_Y = da5  # (..., n_T, d)
@@ -1155,16 +1248,20 @@ def _lora_block_backward(grad_out, cache):
     dattn_P = t7 @ attn_V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
     del attn_V_h
     # grad of attn_S, used in: attn_P = softmax[True](attn_S)
-    dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
+    dattn_S = dattn_P  # (..., n_heads, n_T, n_T), dattn_P's array, updated in place
+    dattn_S -= (attn_P * dattn_P).sum(axis=-1, keepdims=True)
+    dattn_S *= attn_P
     del dattn_P
     # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
     dattn_V_h = attn_P.swapaxes(-1, -2) @ t7  # (..., n_heads, n_T, d/n_heads)
     del attn_P, t7
     # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
-    dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.swapaxes(-1, -2) @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
+    dattn_K_h = dattn_S.swapaxes(-1, -2) @ attn_Q_h  # (..., n_heads, n_T, d/n_heads), updated in place
+    dattn_K_h *= math.sqrt(n_heads)/math.sqrt(d)
     del attn_Q_h
     # grad of attn_Q_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
-    dattn_Q_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S @ attn_K_h)  # (..., n_heads, n_T, d/n_heads)
+    dattn_Q_h = dattn_S @ attn_K_h  # (..., n_heads, n_T, d/n_heads), updated in place
+    dattn_Q_h *= math.sqrt(n_heads)/math.sqrt(d)
     del attn_K_h, dattn_S
     # grad of attn_V, used in: attn_V_h = split_h(attn_V)
     dattn_V = _merge_heads(dattn_V_h)  # (..., n_T, d)
@@ -1176,70 +1273,90 @@ def _lora_block_backward(grad_out, cache):
     dattn_Q = _merge_heads(dattn_Q_h)  # (..., n_T, d)
     del dattn_Q_h
     # grad of ln_1_Y, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ; attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ; attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
-    dln_1_Y = _rows_matmul(dattn_V, W_v.swapaxes(-1, -2) + alpha/r * (B_v.swapaxes(-1, -2) @ A_v.swapaxes(-1, -2))) + _rows_matmul(dattn_K, W_k.swapaxes(-1, -2) + alpha/r * (B_k.swapaxes(-1, -2) @ A_k.swapaxes(-1, -2))) + _rows_matmul(dattn_Q, W_q.swapaxes(-1, -2) + alpha/r * (B_q.swapaxes(-1, -2) @ A_q.swapaxes(-1, -2)))  # (..., n_T, d)
+    dln_1_Y = _rows_matmul(dattn_V, W_v.swapaxes(-1, -2) + alpha/r * (B_v.swapaxes(-1, -2) @ A_v.swapaxes(-1, -2)))  # (..., n_T, d), updated in place
+    dln_1_Y += _rows_matmul(dattn_K, W_k.swapaxes(-1, -2) + alpha/r * (B_k.swapaxes(-1, -2) @ A_k.swapaxes(-1, -2)))
+    dln_1_Y += _rows_matmul(dattn_Q, W_q.swapaxes(-1, -2) + alpha/r * (B_q.swapaxes(-1, -2) @ A_q.swapaxes(-1, -2)))
     # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
-    dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
+    dln_1_Xbar = dln_1_Y  # (..., n_T, d), dln_1_Y's array, updated in place
+    dln_1_Xbar *= ln_1_w
     del dln_1_Y
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_sigma = (dln_1_Xbar * ln_1_Xc).sum(axis=-1, keepdims=True) * (-1/ln_1_sigma**2)  # (..., n_T, 1)
+    dln_1_sigma = (dln_1_Xbar * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    dln_1_sigma *= -1/ln_1_sigma**2
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
     dln_1_var = dln_1_sigma * ((1/2)/np.sqrt(eps + ln_1_var))  # (..., n_T, 1)
     del dln_1_sigma, ln_1_var
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_Xc = dln_1_Xbar * (1/ln_1_sigma) + 2/d * (dln_1_var * ln_1_Xc)  # (..., n_T, d)
+    dln_1_Xc = dln_1_Xbar  # (..., n_T, d), dln_1_Xbar's array, updated in place
+    dln_1_Xc *= 1/ln_1_sigma
+    dln_1_Xc += 2/d * (dln_1_var * ln_1_Xc)
     del dln_1_Xbar, dln_1_var, ln_1_Xc, ln_1_sigma
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
     dln_1_mu = -dln_1_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
-    dX = da5 + dln_1_Xc + 1/d * dln_1_mu  # (..., n_T, d)
+    dX = dln_1_Xc  # (..., n_T, d), dln_1_Xc's array, updated in place
+    dX += da5
+    dX += 1/d * dln_1_mu
     del da5, dln_1_Xc, dln_1_mu
     # common subexpression
     t4 = ln_1_Y.reshape(-1, d).T @ dattn_Q.reshape(-1, d)  # (d, d)
     del dattn_Q
     # grad of A_q, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ
-    dA_q = alpha/r * _rows_matmul(t4, B_q.swapaxes(-1, -2))  # (d, r)
+    dA_q = _rows_matmul(t4, B_q.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_q *= alpha/r
     # grad of B_q, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ
-    dB_q = alpha/r * (A_q.swapaxes(-1, -2) @ t4)  # (r, d)
+    dB_q = A_q.swapaxes(-1, -2) @ t4  # (r, d), updated in place
+    dB_q *= alpha/r
     del t4
     # common subexpression
     t5 = ln_1_Y.reshape(-1, d).T @ dattn_K.reshape(-1, d)  # (d, d)
     del dattn_K
     # grad of A_k, used in: attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ
-    dA_k = alpha/r * _rows_matmul(t5, B_k.swapaxes(-1, -2))  # (d, r)
+    dA_k = _rows_matmul(t5, B_k.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_k *= alpha/r
     # grad of B_k, used in: attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ
-    dB_k = alpha/r * (A_k.swapaxes(-1, -2) @ t5)  # (r, d)
+    dB_k = A_k.swapaxes(-1, -2) @ t5  # (r, d), updated in place
+    dB_k *= alpha/r
     del t5
     # common subexpression
     t3 = ln_1_Y.reshape(-1, d).T @ dattn_V.reshape(-1, d)  # (d, d)
     del dattn_V, ln_1_Y
     # grad of A_v, used in: attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
-    dA_v = alpha/r * _rows_matmul(t3, B_v.swapaxes(-1, -2))  # (d, r)
+    dA_v = _rows_matmul(t3, B_v.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_v *= alpha/r
     # grad of B_v, used in: attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
-    dB_v = alpha/r * (A_v.swapaxes(-1, -2) @ t3)  # (r, d)
+    dB_v = A_v.swapaxes(-1, -2) @ t3  # (r, d), updated in place
+    dB_v *= alpha/r
     del t3
     # common subexpression
     t6 = attn_A.reshape(-1, d).T @ dproj_Y.reshape(-1, d)  # (d, d)
     del attn_A, dproj_Y
     # grad of A_o, used in: proj_Y = attn_A (W_o + (alpha/r) A_o B_o) + 1 b_oᵀ
-    dA_o = alpha/r * _rows_matmul(t6, B_o.swapaxes(-1, -2))  # (d, r)
+    dA_o = _rows_matmul(t6, B_o.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_o *= alpha/r
     # grad of B_o, used in: proj_Y = attn_A (W_o + (alpha/r) A_o B_o) + 1 b_oᵀ
-    dB_o = alpha/r * (A_o.swapaxes(-1, -2) @ t6)  # (r, d)
+    dB_o = A_o.swapaxes(-1, -2) @ t6  # (r, d), updated in place
+    dB_o *= alpha/r
     del t6
     # common subexpression
     t2 = ln_2_Y.reshape(-1, d).T @ dmlp_H.reshape(-1, d_ff)  # (d, d_ff)
     del dmlp_H, ln_2_Y
     # grad of A_fc, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
-    dA_fc = alpha/r * _rows_matmul(t2, B_fc.swapaxes(-1, -2))  # (d, r)
+    dA_fc = _rows_matmul(t2, B_fc.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_fc *= alpha/r
     # grad of B_fc, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
-    dB_fc = alpha/r * (A_fc.swapaxes(-1, -2) @ t2)  # (r, d_ff)
+    dB_fc = A_fc.swapaxes(-1, -2) @ t2  # (r, d_ff), updated in place
+    dB_fc *= alpha/r
     del t2
     # common subexpression
     t1 = mlp_A.reshape(-1, d_ff).T @ dmlp_Y.reshape(-1, d)  # (d_ff, d)
     del dmlp_Y, mlp_A
     # grad of A_proj, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
-    dA_proj = alpha/r * _rows_matmul(t1, B_proj.swapaxes(-1, -2))  # (d_ff, r)
+    dA_proj = _rows_matmul(t1, B_proj.swapaxes(-1, -2))  # (d_ff, r), updated in place
+    dA_proj *= alpha/r
     # grad of B_proj, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
-    dB_proj = alpha/r * (A_proj.swapaxes(-1, -2) @ t1)  # (r, d)
+    dB_proj = A_proj.swapaxes(-1, -2) @ t1  # (r, d), updated in place
+    dB_proj *= alpha/r
     del t1
     return {
         "X": dX,
@@ -1301,13 +1418,17 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
     del X
-    ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_mu = X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_mu *= 1/d
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
     del X_L, ln_f_mu
-    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_var = (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_var *= 1/d
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
     ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
-    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar  # (..., n_T, d), ln_f_Xbar's array, updated in place
+    ln_f_Y *= ln_f_w
+    ln_f_Y += ln_f_b
     del ln_f_Xbar
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
@@ -1359,17 +1480,21 @@ def _lora_tied_backward(grad_out, cache):
     dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
     del dln_f_Y
     # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
-    dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(axis=-1, keepdims=True) * (-1/ln_f_sigma**2)  # (..., n_T, 1)
+    dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    dln_f_sigma *= -1/ln_f_sigma**2
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
     dln_f_var = dln_f_sigma * ((1/2)/np.sqrt(eps + ln_f_var))  # (..., n_T, 1)
     del dln_f_sigma, ln_f_var
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
-    dln_f_Xc = dln_f_Xbar * (1/ln_f_sigma) + 2/d * (dln_f_var * ln_f_Xc)  # (..., n_T, d)
+    dln_f_Xc = dln_f_Xbar  # (..., n_T, d), dln_f_Xbar's array, updated in place
+    dln_f_Xc *= 1/ln_f_sigma
+    dln_f_Xc += 2/d * (dln_f_var * ln_f_Xc)
     del dln_f_Xbar, dln_f_var, ln_f_Xc, ln_f_sigma
     # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dln_f_mu = -dln_f_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
-    dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    dX_L = dln_f_Xc  # (..., n_T, d), dln_f_Xc's array, updated in place
+    dX_L += 1/d * dln_f_mu
     del dln_f_Xc, dln_f_mu
     # grad of X, used in: X_L = blocks(X)
     dX = blocks.backward(dX_L)  # (..., n_T, d)
@@ -1378,9 +1503,11 @@ def _lora_tied_backward(grad_out, cache):
     t1 = X_s.reshape(-1, d).T @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
     del X_s, dZ
     # grad of A_head, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
-    dA_head = alpha/r * _rows_matmul(t1, B_head.swapaxes(-1, -2))  # (d, r)
+    dA_head = _rows_matmul(t1, B_head.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_head *= alpha/r
     # grad of B_head, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
-    dB_head = alpha/r * (A_head.swapaxes(-1, -2) @ t1)  # (r, n_vocab)
+    dB_head = A_head.swapaxes(-1, -2) @ t1  # (r, n_vocab), updated in place
+    dB_head *= alpha/r
     del t1
     return {
         "A_head": dA_head,
@@ -1437,17 +1564,22 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
     del X
-    ln_f_mu = 1/d * X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_mu = X_L.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_mu *= 1/d
     ln_f_Xc = X_L - ln_f_mu  # (..., n_T, d)
     del X_L, ln_f_mu
-    ln_f_var = 1/d * (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_f_var = (ln_f_Xc * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_f_var *= 1/d
     ln_f_sigma = np.sqrt(eps + ln_f_var)  # (..., n_T, 1)
     ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
-    ln_f_Y = ln_f_Xbar * ln_f_w + ln_f_b  # (..., n_T, d)
+    ln_f_Y = ln_f_Xbar  # (..., n_T, d), ln_f_Xbar's array, updated in place
+    ln_f_Y *= ln_f_w
+    ln_f_Y += ln_f_b
     del ln_f_Xbar
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
-    Z = _rows_matmul(X_s, W_head.swapaxes(-1, -2) + alpha/r * (A_head @ B_head)) + b_head  # (..., n_T - 1, n_vocab)
+    Z = _rows_matmul(X_s, W_head.swapaxes(-1, -2) + alpha/r * (A_head @ B_head))  # (..., n_T - 1, n_vocab), updated in place
+    Z += b_head
     lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
     ell = lse_Z.sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
@@ -1495,17 +1627,21 @@ def _lora_untied_backward(grad_out, cache):
     dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
     del dln_f_Y
     # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
-    dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(axis=-1, keepdims=True) * (-1/ln_f_sigma**2)  # (..., n_T, 1)
+    dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    dln_f_sigma *= -1/ln_f_sigma**2
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
     dln_f_var = dln_f_sigma * ((1/2)/np.sqrt(eps + ln_f_var))  # (..., n_T, 1)
     del dln_f_sigma, ln_f_var
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
-    dln_f_Xc = dln_f_Xbar * (1/ln_f_sigma) + 2/d * (dln_f_var * ln_f_Xc)  # (..., n_T, d)
+    dln_f_Xc = dln_f_Xbar  # (..., n_T, d), dln_f_Xbar's array, updated in place
+    dln_f_Xc *= 1/ln_f_sigma
+    dln_f_Xc += 2/d * (dln_f_var * ln_f_Xc)
     del dln_f_Xbar, dln_f_var, ln_f_Xc, ln_f_sigma
     # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
     dln_f_mu = -dln_f_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X_L, used in: ln_f_mu = (1/d) X_L 1; ln_f_Xc = X_L − ln_f_mu 1ᵀ
-    dX_L = dln_f_Xc + 1/d * dln_f_mu  # (..., n_T, d)
+    dX_L = dln_f_Xc  # (..., n_T, d), dln_f_Xc's array, updated in place
+    dX_L += 1/d * dln_f_mu
     del dln_f_Xc, dln_f_mu
     # grad of X, used in: X_L = blocks(X)
     dX = blocks.backward(dX_L)  # (..., n_T, d)
@@ -1514,9 +1650,11 @@ def _lora_untied_backward(grad_out, cache):
     t1 = X_s.reshape(-1, d).T @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
     del X_s, dZ
     # grad of A_head, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
-    dA_head = alpha/r * _rows_matmul(t1, B_head.swapaxes(-1, -2))  # (d, r)
+    dA_head = _rows_matmul(t1, B_head.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_head *= alpha/r
     # grad of B_head, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
-    dB_head = alpha/r * (A_head.swapaxes(-1, -2) @ t1)  # (r, n_vocab)
+    dB_head = A_head.swapaxes(-1, -2) @ t1  # (r, n_vocab), updated in place
+    dB_head *= alpha/r
     del t1
     return {
         "A_head": dA_head,

@@ -54,6 +54,7 @@ Gradients, as derived:
 Optimisations (each keeps the values within rounding):
     - read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
     - fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
+    - overwrite: ln_1_mu, ln_1_var, ln_1_Xbar, ln_1_Y, attn_S, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
@@ -281,15 +282,19 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     d, d_ff = dims["d"], dims["d_ff"]
     if not (d % n_heads == 0):
         raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
-    ln_1_mu = 1/d * X.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_1_mu = X.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_1_mu *= 1/d
     ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
     del ln_1_mu
-    ln_1_var = 1/d * (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_1_var = (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_1_var *= 1/d
     ln_1_sigma = np.sqrt(eps + ln_1_var)  # (..., n_T, 1)
     del ln_1_var
-    ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
+    ln_1_Xbar = ln_1_Xc  # (..., n_T, d), ln_1_Xc's array, updated in place
+    ln_1_Xbar *= 1/ln_1_sigma
     del ln_1_Xc
-    ln_1_Y = ln_1_Xbar * ln_1_w + ln_1_b  # (..., n_T, d)
+    ln_1_Y = ln_1_Xbar * ln_1_w  # (..., n_T, d), updated in place
+    ln_1_Y += ln_1_b
     W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
     ln_1_Y_W_q_W_k_W_v = _rows_matmul(ln_1_Y, W_q_W_k_W_v)  # (..., n_T, 3*d)
     attn_Q = ln_1_Y_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
@@ -302,26 +307,36 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     del attn_K
     attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del attn_V
-    attn_S = math.sqrt(n_heads)/math.sqrt(d) * (attn_Q_h @ attn_K_h.swapaxes(-1, -2))  # (..., n_heads, n_T, n_T)
+    attn_S = attn_Q_h @ attn_K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    attn_S *= math.sqrt(n_heads)/math.sqrt(d)
     attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
-    proj_Y = _rows_matmul(attn_A, W_o) + b_o  # (..., n_T, d)
-    a5 = X + proj_Y  # (..., n_T, d)
+    proj_Y = _rows_matmul(attn_A, W_o)  # (..., n_T, d), updated in place
+    proj_Y += b_o
+    a5 = proj_Y  # (..., n_T, d), proj_Y's array, updated in place
+    a5 += X
     del proj_Y
-    ln_2_mu = 1/d * a5.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_2_mu = a5.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_2_mu *= 1/d
     ln_2_Xc = a5 - ln_2_mu  # (..., n_T, d)
     del ln_2_mu
-    ln_2_var = 1/d * (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    ln_2_var = (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_2_var *= 1/d
     ln_2_sigma = np.sqrt(eps + ln_2_var)  # (..., n_T, 1)
     del ln_2_var
-    ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
+    ln_2_Xbar = ln_2_Xc  # (..., n_T, d), ln_2_Xc's array, updated in place
+    ln_2_Xbar *= 1/ln_2_sigma
     del ln_2_Xc
-    ln_2_Y = ln_2_Xbar * ln_2_w + ln_2_b  # (..., n_T, d)
-    mlp_H = _rows_matmul(ln_2_Y, W_1) + b_1  # (..., n_T, d_ff)
+    ln_2_Y = ln_2_Xbar * ln_2_w  # (..., n_T, d), updated in place
+    ln_2_Y += ln_2_b
+    mlp_H = _rows_matmul(ln_2_Y, W_1)  # (..., n_T, d_ff), updated in place
+    mlp_H += b_1
     mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
-    mlp_Y = _rows_matmul(mlp_A, W_2) + b_2  # (..., n_T, d)
-    Y = a5 + mlp_Y  # (..., n_T, d)
+    mlp_Y = _rows_matmul(mlp_A, W_2)  # (..., n_T, d), updated in place
+    mlp_Y += b_2
+    Y = a5  # (..., n_T, d), a5's array, updated in place
+    Y += mlp_Y
     del a5, mlp_Y
     cache = {"ln_1_w": ln_1_w, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
     return Y, cache
@@ -363,7 +378,8 @@ def backward(grad_out, cache):
     # grad of mlp_A, used in: mlp_Y = mlp_A W_2 + 1 b_2ᵀ
     dmlp_A = _rows_matmul(dmlp_Y, W_2.swapaxes(-1, -2))  # (..., n_T, d_ff)
     # grad of mlp_H, used in: mlp_A = activation(mlp_H)
-    dmlp_H = dmlp_A * _ACTIVATION_GRAD[activation](mlp_H)  # (..., n_T, d_ff)
+    dmlp_H = dmlp_A  # (..., n_T, d_ff), dmlp_A's array, updated in place
+    dmlp_H *= _ACTIVATION_GRAD[activation](mlp_H)
     del dmlp_A, mlp_H
     # grad of ln_2_Y, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
     dln_2_Y = _rows_matmul(dmlp_H, W_1.swapaxes(-1, -2))  # (..., n_T, d)
@@ -374,15 +390,21 @@ def backward(grad_out, cache):
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
     dln_2_sigma = -(t5 * (dln_2_Xbar * ln_2_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
-    dln_2_var = 1/2 * (dln_2_sigma * t5)  # (..., n_T, 1)
+    dln_2_var = dln_2_sigma  # (..., n_T, 1), dln_2_sigma's array, updated in place
+    dln_2_var *= t5
+    dln_2_var *= 1/2
     del dln_2_sigma
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_Xc = dln_2_Xbar * t5 + 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)  # (..., n_T, d)
+    dln_2_Xc = dln_2_Xbar  # (..., n_T, d), dln_2_Xbar's array, updated in place
+    dln_2_Xc *= t5
+    dln_2_Xc += 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)
     del dln_2_Xbar, dln_2_var, ln_2_sigma, t5
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
     dln_2_mu = -dln_2_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
-    da5 = grad_out + dln_2_Xc + 1/d * dln_2_mu  # (..., n_T, d)
+    da5 = dln_2_Xc  # (..., n_T, d), dln_2_Xc's array, updated in place
+    da5 += grad_out
+    da5 += 1/d * dln_2_mu
     del dln_2_Xc, dln_2_mu
     # grad of proj_Y, used in: a5 = X + proj_Y
     dproj_Y = da5  # (..., n_T, d)
@@ -394,16 +416,20 @@ def backward(grad_out, cache):
     dattn_P = t4 @ attn_V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
     del attn_V_h
     # grad of attn_S, used in: attn_P = softmax[True](attn_S)
-    dattn_S = attn_P * (dattn_P - (attn_P * dattn_P).sum(axis=-1, keepdims=True))  # (..., n_heads, n_T, n_T)
+    dattn_S = dattn_P  # (..., n_heads, n_T, n_T), dattn_P's array, updated in place
+    dattn_S -= (attn_P * dattn_P).sum(axis=-1, keepdims=True)
+    dattn_S *= attn_P
     del dattn_P
     # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
     dattn_V_h = attn_P.swapaxes(-1, -2) @ t4  # (..., n_heads, n_T, d/n_heads)
     del attn_P, t4
     # grad of attn_K_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
-    dattn_K_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S.swapaxes(-1, -2) @ attn_Q_h)  # (..., n_heads, n_T, d/n_heads)
+    dattn_K_h = dattn_S.swapaxes(-1, -2) @ attn_Q_h  # (..., n_heads, n_T, d/n_heads), updated in place
+    dattn_K_h *= math.sqrt(n_heads)/math.sqrt(d)
     del attn_Q_h
     # grad of attn_Q_h, used in: attn_S = (sqrt(n_heads)/sqrt(d)) attn_Q_h attn_K_hᵀ
-    dattn_Q_h = math.sqrt(n_heads)/math.sqrt(d) * (dattn_S @ attn_K_h)  # (..., n_heads, n_T, d/n_heads)
+    dattn_Q_h = dattn_S @ attn_K_h  # (..., n_heads, n_T, d/n_heads), updated in place
+    dattn_Q_h *= math.sqrt(n_heads)/math.sqrt(d)
     del attn_K_h, dattn_S
     # grad of attn_V, used in: attn_V_h = split_h(attn_V)
     dattn_V = _merge_heads(dattn_V_h)  # (..., n_T, d)
@@ -427,15 +453,21 @@ def backward(grad_out, cache):
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
     dln_1_sigma = -(t6 * (dln_1_Xbar * ln_1_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
-    dln_1_var = 1/2 * (dln_1_sigma * t6)  # (..., n_T, 1)
+    dln_1_var = dln_1_sigma  # (..., n_T, 1), dln_1_sigma's array, updated in place
+    dln_1_var *= t6
+    dln_1_var *= 1/2
     del dln_1_sigma
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_Xc = dln_1_Xbar * t6 + 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)  # (..., n_T, d)
+    dln_1_Xc = dln_1_Xbar  # (..., n_T, d), dln_1_Xbar's array, updated in place
+    dln_1_Xc *= t6
+    dln_1_Xc += 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)
     del dln_1_Xbar, dln_1_var, ln_1_sigma, t6
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
     dln_1_mu = -dln_1_Xc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
-    dX = da5 + dln_1_Xc + 1/d * dln_1_mu  # (..., n_T, d)
+    dX = dln_1_Xc  # (..., n_T, d), dln_1_Xc's array, updated in place
+    dX += da5
+    dX += 1/d * dln_1_mu
     del da5, dln_1_Xc, dln_1_mu
     # grad of ln_1_w, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_w = (dln_1_Y * ln_1_Xbar).reshape(-1, d).sum(axis=0)  # (d,)

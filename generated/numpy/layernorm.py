@@ -18,6 +18,7 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - read-forward-values: the backward reads Xc, var through other forward values, so the cache does not hold them
+    - overwrite: mu, var, Xbar, Y, dvar, dXc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import numpy as np
@@ -68,15 +69,19 @@ def forward(X, w, b, *, eps=1e-05):
     _check_shape("b", b, ("d",), dims, batched=False)
     eps = _check_number("eps", eps)
     d = dims["d"]
-    mu = 1/d * X.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    mu = X.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    mu *= 1/d
     Xc = X - mu  # (..., n_T, d)
     del mu
-    var = 1/d * (Xc * Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1)
+    var = (Xc * Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    var *= 1/d
     sigma = np.sqrt(eps + var)  # (..., n_T, 1)
     del var
-    Xbar = (1/sigma) * Xc  # (..., n_T, d)
+    Xbar = Xc  # (..., n_T, d), Xc's array, updated in place
+    Xbar *= 1/sigma
     del Xc
-    Y = Xbar * w + b  # (..., n_T, d)
+    Y = Xbar * w  # (..., n_T, d), updated in place
+    Y += b
     cache = {"w": w, "sigma": sigma, "Xbar": Xbar, "d": d, "out_shape": Y.shape}
     return Y, cache
 
@@ -97,15 +102,20 @@ def backward(grad_out, cache):
     # grad of sigma, used in: Xbar = ((1/sigma) 1ᵀ) ∘ Xc
     dsigma = -(t1 * (dXbar * Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
     # grad of var, used in: sigma = sqrt(eps + var)
-    dvar = 1/2 * (dsigma * t1)  # (..., n_T, 1)
+    dvar = dsigma  # (..., n_T, 1), dsigma's array, updated in place
+    dvar *= t1
+    dvar *= 1/2
     del dsigma
     # grad of Xc, used in: var = (1/d) (Xc ∘ Xc) 1; Xbar = ((1/sigma) 1ᵀ) ∘ Xc
-    dXc = dXbar * t1 + 2/d * ((dvar * sigma) * Xbar)  # (..., n_T, d)
+    dXc = dXbar  # (..., n_T, d), dXbar's array, updated in place
+    dXc *= t1
+    dXc += 2/d * ((dvar * sigma) * Xbar)
     del dXbar, dvar, sigma, t1
     # grad of mu, used in: Xc = X − mu 1ᵀ
     dmu = -dXc.sum(axis=-1, keepdims=True)  # (..., n_T, 1)
     # grad of X, used in: mu = (1/d) X 1; Xc = X − mu 1ᵀ
-    dX = dXc + 1/d * dmu  # (..., n_T, d)
+    dX = dXc  # (..., n_T, d), dXc's array, updated in place
+    dX += 1/d * dmu
     del dXc, dmu
     # grad of w, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     dw = (grad_out * Xbar).reshape(-1, d).sum(axis=0)  # (d,)

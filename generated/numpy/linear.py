@@ -12,6 +12,7 @@ Gradients, as derived:
     ∂L/∂b = Σ_batch (1ᵀ Δ_Y)
 
 Optimisations (each keeps the values within rounding):
+    - overwrite: Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -55,7 +56,8 @@ def forward(X, W, b):
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
     _check_shape("b", b, ("d_out",), dims, batched=False)
     d_in, d_out = dims["d_in"], dims["d_out"]
-    Y = _rows_matmul(X, W) + b  # (..., n_T, d_out)
+    Y = _rows_matmul(X, W)  # (..., n_T, d_out), updated in place
+    Y += b
     cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape}
     return Y, cache
 

@@ -30,6 +30,7 @@ Optimisations (each keeps the values within rounding):
     - order-chains: V_h Δ_numᵀ phi_Q: ordered at run time by cost
     - order-chains: Δ_num V_hᵀ phi_K: ordered at run time by cost
     - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
+    - overwrite: dden updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
@@ -221,7 +222,8 @@ def backward(grad_out, cache):
     # grad of A_h, used in: A = merge_h(A_h)
     dA_h = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
     # grad of den, used in: A_h = ((1/den) 1ᵀ) ∘ num
-    dden = (dA_h * num).sum(axis=-1, keepdims=True) * (-1/den**2)  # (..., n_heads, n_T, 1)
+    dden = (dA_h * num).sum(axis=-1, keepdims=True)  # (..., n_heads, n_T, 1), updated in place
+    dden *= -1/den**2
     del num
     # grad of num, used in: A_h = ((1/den) 1ᵀ) ∘ num
     dnum = dA_h * (1/den)  # (..., n_heads, n_T, d/n_heads)

@@ -14,6 +14,7 @@ Gradients, as derived:
 Optimisations (each keeps the values within rounding):
     - order-chains: X A B: ordered at run time by cost
     - order-chains: Δ_Y Bᵀ Aᵀ: ordered at run time by cost
+    - overwrite: dA, dB updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -122,9 +123,11 @@ def backward(grad_out, cache):
     t1 = X.reshape(-1, d_in).T @ grad_out.reshape(-1, d_out)  # (d_in, d_out)
     del X
     # grad of A, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
-    dA = alpha/r * _rows_matmul(t1, B.swapaxes(-1, -2))  # (d_in, r)
+    dA = _rows_matmul(t1, B.swapaxes(-1, -2))  # (d_in, r), updated in place
+    dA *= alpha/r
     # grad of B, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
-    dB = alpha/r * (A.swapaxes(-1, -2) @ t1)  # (r, d_out)
+    dB = A.swapaxes(-1, -2) @ t1  # (r, d_out), updated in place
+    dB *= alpha/r
     del t1
     return {
         "X": dX,

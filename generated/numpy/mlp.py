@@ -16,6 +16,7 @@ Gradients, as derived:
     ∂L/∂b_2 = Σ_batch (1ᵀ Δ_Y)
 
 Optimisations (each keeps the values within rounding):
+    - overwrite: H, Y, dH updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
@@ -146,9 +147,11 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
         raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
     d, d_ff = dims["d"], dims["d_ff"]
-    H = _rows_matmul(X, W_1) + b_1  # (..., n_T, d_ff)
+    H = _rows_matmul(X, W_1)  # (..., n_T, d_ff), updated in place
+    H += b_1
     A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
-    Y = _rows_matmul(A, W_2) + b_2  # (..., n_T, d)
+    Y = _rows_matmul(A, W_2)  # (..., n_T, d), updated in place
+    Y += b_2
     cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
     return Y, cache
 
@@ -169,7 +172,8 @@ def backward(grad_out, cache):
     # grad of A, used in: Y = A W_2 + 1 b_2ᵀ
     dA = _rows_matmul(grad_out, W_2.swapaxes(-1, -2))  # (..., n_T, d_ff)
     # grad of H, used in: A = activation(H)
-    dH = dA * _ACTIVATION_GRAD[activation](H)  # (..., n_T, d_ff)
+    dH = dA  # (..., n_T, d_ff), dA's array, updated in place
+    dH *= _ACTIVATION_GRAD[activation](H)
     del H, dA
     # grad of X, used in: H = X W_1 + 1 b_1ᵀ
     dX = _rows_matmul(dH, W_1.swapaxes(-1, -2))  # (..., n_T, d)

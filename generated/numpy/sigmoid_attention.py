@@ -25,6 +25,7 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
+    - overwrite: S, dK_h, dQ_h updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -150,7 +151,8 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     del K
     V_h = _split_heads(V, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del V
-    S = math.sqrt(n_heads)/math.sqrt(d) * (Q_h @ K_h.swapaxes(-1, -2))  # (..., n_heads, n_T, n_T)
+    S = Q_h @ K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    S *= math.sqrt(n_heads)/math.sqrt(d)
     P = _causal_zero(1/(1 + np.exp(-S)), causal)  # (..., n_heads, n_T, n_T)
     A = _merge_heads(P @ V_h)  # (..., n_T, d)
     cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "S": S, "P": P, "n_heads": n_heads, "causal": causal, "d": d, "out_shape": A.shape}
@@ -184,10 +186,12 @@ def backward(grad_out, cache):
     dV_h = P.swapaxes(-1, -2) @ t2  # (..., n_heads, n_T, d/n_heads)
     del P, t2
     # grad of K_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
-    dK_h = math.sqrt(n_heads)/math.sqrt(d) * (dS.swapaxes(-1, -2) @ Q_h)  # (..., n_heads, n_T, d/n_heads)
+    dK_h = dS.swapaxes(-1, -2) @ Q_h  # (..., n_heads, n_T, d/n_heads), updated in place
+    dK_h *= math.sqrt(n_heads)/math.sqrt(d)
     del Q_h
     # grad of Q_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
-    dQ_h = math.sqrt(n_heads)/math.sqrt(d) * (dS @ K_h)  # (..., n_heads, n_T, d/n_heads)
+    dQ_h = dS @ K_h  # (..., n_heads, n_T, d/n_heads), updated in place
+    dQ_h *= math.sqrt(n_heads)/math.sqrt(d)
     del K_h, dS
     # grad of V, used in: V_h = split_h(V)
     dV = _merge_heads(dV_h)  # (..., n_T, d)

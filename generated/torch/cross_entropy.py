@@ -153,6 +153,10 @@ def backward(grad_out, cache):
     }
 
 
+def _unchanged(t):
+    return t
+
+
 class CrossEntropyFunction(torch.autograd.Function):
     """``CrossEntropyFunction.apply(X, W, b, idx, reduction)`` with the derived backward pass.
 
@@ -176,8 +180,11 @@ class CrossEntropyFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         arguments, cached = ctx.saved_tensors[:4], ctx.saved_tensors[4:]
         if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
-            _, cache = forward.__wrapped__(*arguments, **ctx.config)
-            grads = backward.__wrapped__(grad_out, cache)
+            # Autograd keeps copies of what it saves, so the statements that update arrays in place
+            # (``+=``, ``*=``) cannot change a value the second derivative reads.
+            with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
+                _, cache = forward.__wrapped__(*arguments, **ctx.config)
+                grads = backward.__wrapped__(grad_out, cache)
         else:
             grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
         needs = ctx.needs_input_grad

@@ -79,6 +79,10 @@ def backward(grad_out, cache):
     }
 
 
+def _unchanged(t):
+    return t
+
+
 class LinearFunction(torch.autograd.Function):
     """``LinearFunction.apply(X, W, b)`` with the derived backward pass.
 
@@ -102,8 +106,11 @@ class LinearFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         arguments, cached = ctx.saved_tensors[:3], ctx.saved_tensors[3:]
         if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
-            _, cache = forward.__wrapped__(*arguments, **ctx.config)
-            grads = backward.__wrapped__(grad_out, cache)
+            # Autograd keeps copies of what it saves, so the statements that update arrays in place
+            # (``+=``, ``*=``) cannot change a value the second derivative reads.
+            with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
+                _, cache = forward.__wrapped__(*arguments, **ctx.config)
+                grads = backward.__wrapped__(grad_out, cache)
         else:
             grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
         needs = ctx.needs_input_grad

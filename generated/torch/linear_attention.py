@@ -30,6 +30,7 @@ Optimisations (each keeps the values within rounding):
     - order-chains: V_h Δ_numᵀ phi_Q: ordered at run time by cost
     - order-chains: Δ_num V_hᵀ phi_K: ordered at run time by cost
     - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
+    - overwrite: dden updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -220,7 +221,8 @@ def backward(grad_out, cache):
     # grad of A_h, used in: A = merge_h(A_h)
     dA_h = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
     # grad of den, used in: A_h = ((1/den) 1ᵀ) ∘ num
-    dden = (dA_h * num).sum(-1, keepdim=True) * (-1/den**2)  # (..., n_heads, n_T, 1)
+    dden = (dA_h * num).sum(-1, keepdim=True)  # (..., n_heads, n_T, 1), updated in place
+    dden *= -1/den**2
     del num
     # grad of num, used in: A_h = ((1/den) 1ᵀ) ∘ num
     dnum = dA_h * (1/den)  # (..., n_heads, n_T, d/n_heads)
@@ -277,6 +279,10 @@ def backward(grad_out, cache):
     }
 
 
+def _unchanged(t):
+    return t
+
+
 class LinearAttentionFunction(torch.autograd.Function):
     """``LinearAttentionFunction.apply(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map)`` with the derived backward pass.
 
@@ -300,8 +306,11 @@ class LinearAttentionFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         arguments, cached = ctx.saved_tensors[:7], ctx.saved_tensors[7:]
         if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
-            _, cache = forward.__wrapped__(*arguments, **ctx.config)
-            grads = backward.__wrapped__(grad_out, cache)
+            # Autograd keeps copies of what it saves, so the statements that update arrays in place
+            # (``+=``, ``*=``) cannot change a value the second derivative reads.
+            with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
+                _, cache = forward.__wrapped__(*arguments, **ctx.config)
+                grads = backward.__wrapped__(grad_out, cache)
         else:
             grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
         needs = ctx.needs_input_grad

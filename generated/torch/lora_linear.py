@@ -14,6 +14,7 @@ Gradients, as derived:
 Optimisations (each keeps the values within rounding):
     - order-chains: X A B: ordered at run time by cost
     - order-chains: Δ_Y Bᵀ Aᵀ: ordered at run time by cost
+    - overwrite: dA, dB updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import torch
@@ -118,15 +119,21 @@ def backward(grad_out, cache):
     t1 = X.reshape(-1, d_in).mT @ grad_out.reshape(-1, d_out)  # (d_in, d_out)
     del X
     # grad of A, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
-    dA = alpha/r * (t1 @ B.mT)  # (d_in, r)
+    dA = t1 @ B.mT  # (d_in, r), updated in place
+    dA *= alpha/r
     # grad of B, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
-    dB = alpha/r * (A.mT @ t1)  # (r, d_out)
+    dB = A.mT @ t1  # (r, d_out), updated in place
+    dB *= alpha/r
     del t1
     return {
         "X": dX,
         "A": dA,
         "B": dB,
     }
+
+
+def _unchanged(t):
+    return t
 
 
 class LoRALinearFunction(torch.autograd.Function):
@@ -152,8 +159,11 @@ class LoRALinearFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         arguments, cached = ctx.saved_tensors[:5], ctx.saved_tensors[5:]
         if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
-            _, cache = forward.__wrapped__(*arguments, **ctx.config)
-            grads = backward.__wrapped__(grad_out, cache)
+            # Autograd keeps copies of what it saves, so the statements that update arrays in place
+            # (``+=``, ``*=``) cannot change a value the second derivative reads.
+            with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
+                _, cache = forward.__wrapped__(*arguments, **ctx.config)
+                grads = backward.__wrapped__(grad_out, cache)
         else:
             grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
         needs = ctx.needs_input_grad

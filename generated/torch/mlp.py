@@ -16,6 +16,7 @@ Gradients, as derived:
     ∂L/∂b_2 = Σ_batch (1ᵀ Δ_Y)
 
 Optimisations (each keeps the values within rounding):
+    - overwrite: dH updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -151,7 +152,8 @@ def backward(grad_out, cache):
     # grad of A, used in: Y = A W_2 + 1 b_2ᵀ
     dA = grad_out @ W_2.mT  # (..., n_T, d_ff)
     # grad of H, used in: A = activation(H)
-    dH = dA * _ACTIVATION_GRAD[activation](H)  # (..., n_T, d_ff)
+    dH = dA  # (..., n_T, d_ff), dA's array, updated in place
+    dH *= _ACTIVATION_GRAD[activation](H)
     del H, dA
     # grad of X, used in: H = X W_1 + 1 b_1ᵀ
     dX = dH @ W_1.mT  # (..., n_T, d)
@@ -173,6 +175,10 @@ def backward(grad_out, cache):
         "W_2": dW_2,
         "b_2": db_2,
     }
+
+
+def _unchanged(t):
+    return t
 
 
 class MLPFunction(torch.autograd.Function):
@@ -198,8 +204,11 @@ class MLPFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         arguments, cached = ctx.saved_tensors[:5], ctx.saved_tensors[5:]
         if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
-            _, cache = forward.__wrapped__(*arguments, **ctx.config)
-            grads = backward.__wrapped__(grad_out, cache)
+            # Autograd keeps copies of what it saves, so the statements that update arrays in place
+            # (``+=``, ``*=``) cannot change a value the second derivative reads.
+            with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
+                _, cache = forward.__wrapped__(*arguments, **ctx.config)
+                grads = backward.__wrapped__(grad_out, cache)
         else:
             grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
         needs = ctx.needs_input_grad

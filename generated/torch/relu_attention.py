@@ -25,6 +25,7 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
+    - overwrite: S, dK_h, dQ_h updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
@@ -144,7 +145,8 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     del K
     V_h = _split_heads(V, n_heads)  # (..., n_heads, n_T, d/n_heads)
     del V
-    S = math.sqrt(n_heads)/math.sqrt(d) * (Q_h @ K_h.mT)  # (..., n_heads, n_T, n_T)
+    S = Q_h @ K_h.mT  # (..., n_heads, n_T, n_T), updated in place
+    S *= math.sqrt(n_heads)/math.sqrt(d)
     P = _causal_zero(S.clamp(min=0), causal)  # (..., n_heads, n_T, n_T)
     A = _merge_heads(P @ V_h)  # (..., n_T, d)
     cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "S": S, "P": P, "n_heads": n_heads, "causal": causal, "d": d, "out_shape": A.shape}
@@ -179,10 +181,12 @@ def backward(grad_out, cache):
     dV_h = P.mT @ t2  # (..., n_heads, n_T, d/n_heads)
     del P, t2
     # grad of K_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
-    dK_h = math.sqrt(n_heads)/math.sqrt(d) * (dS.mT @ Q_h)  # (..., n_heads, n_T, d/n_heads)
+    dK_h = dS.mT @ Q_h  # (..., n_heads, n_T, d/n_heads), updated in place
+    dK_h *= math.sqrt(n_heads)/math.sqrt(d)
     del Q_h
     # grad of Q_h, used in: S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
-    dQ_h = math.sqrt(n_heads)/math.sqrt(d) * (dS @ K_h)  # (..., n_heads, n_T, d/n_heads)
+    dQ_h = dS @ K_h  # (..., n_heads, n_T, d/n_heads), updated in place
+    dQ_h *= math.sqrt(n_heads)/math.sqrt(d)
     del K_h, dS
     # grad of V, used in: V_h = split_h(V)
     dV = _merge_heads(dV_h)  # (..., n_T, d)
@@ -228,6 +232,10 @@ def backward(grad_out, cache):
     }
 
 
+def _unchanged(t):
+    return t
+
+
 class ReLUAttentionFunction(torch.autograd.Function):
     """``ReLUAttentionFunction.apply(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal)`` with the derived backward pass.
 
@@ -251,8 +259,11 @@ class ReLUAttentionFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         arguments, cached = ctx.saved_tensors[:7], ctx.saved_tensors[7:]
         if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
-            _, cache = forward.__wrapped__(*arguments, **ctx.config)
-            grads = backward.__wrapped__(grad_out, cache)
+            # Autograd keeps copies of what it saves, so the statements that update arrays in place
+            # (``+=``, ``*=``) cannot change a value the second derivative reads.
+            with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
+                _, cache = forward.__wrapped__(*arguments, **ctx.config)
+                grads = backward.__wrapped__(grad_out, cache)
         else:
             grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
         needs = ctx.needs_input_grad

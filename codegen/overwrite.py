@@ -1,0 +1,245 @@
+"""Writing a statement's result into an array that is no longer needed (``+=``, ``*=``).
+
+``dX = da5 + dXc + (1/d) dmu 1ᵀ`` printed as one expression makes an array for ``da5 + dXc`` and
+another for the sum; when ``dXc`` is read for the last time here and nothing else refers to its
+array, the statement becomes::
+
+    dX = dXc  # (..., n_T, d), dXc's array, updated in place
+    dX += da5
+    dX += 1/d * dmu
+
+and makes none.  When no operand is free, the first fresh partial result of the statement's full
+shape (a product, a sum) is the array the rest is added or multiplied into.
+
+The arithmetic is the same, operation for operation: ``T = a; T op= b`` computes ``a op b``, and
+an operand moves to the right only where the operation commutes (``+``, ``*``), which IEEE
+arithmetic does exactly.  So the values are bit-for-bit those of the plain statement.
+
+An array is *free* at a statement when
+
+* a statement of the same function made it with a fresh result at the top (an arithmetic
+  operation, a product, a sum over an axis: never a view, a slice, an alias or a helper's result),
+* every statement that reads it has a fresh result at the top (so no other name refers to it),
+* it is read for the last time here, and nothing keeps it (the cache, the outputs).
+
+Shapes come from the statements' shape comments; an operand whose shape this pass cannot tell
+is never written into, and an update is made only when the other operand broadcasts to the
+result's shape.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+SCALAR = ()  # the shape of a Python number
+
+#: Calls whose result is always a new array of their own.
+FRESH_CALLS = {"_rows_matmul", "torch.nn.functional.linear"}
+#: Reductions over one axis that keep it (``keepdims``): the axis becomes 1.
+_REDUCTIONS = {"sum"}
+_UPDATES = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/="}
+_COMMUTES = (ast.Add, ast.Mult)
+
+
+def parse_shape(comment: str) -> tuple | None:
+    """``(..., n_T, d)`` → ``('...', 'n_T', 'd')``; ``()`` → ``()``."""
+    inner = comment.strip()
+    if not (inner.startswith("(") and inner.endswith(")")):
+        return None
+    return tuple(p.strip() for p in inner[1:-1].split(",") if p.strip())
+
+
+def broadcast(a: tuple | None, b: tuple | None) -> tuple | None:
+    """The shape of an elementwise operation on ``a`` and ``b``; None when it cannot be told."""
+    if a is None or b is None:
+        return None
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else None
+        y = b[-i] if i <= len(b) else None
+        if x is None or x == y or y == "1":
+            out.append(y if x is None else x)
+        elif y is None or x == "1":
+            out.append(x if y is None else y)
+        else:
+            return None
+    return tuple(reversed(out))
+
+
+def _swap(shape):
+    return None if shape is None or len(shape) < 2 else shape[:-2] + (shape[-1], shape[-2])
+
+
+def _keyword(call: ast.Call, *names):
+    return next((k.value for k in call.keywords if k.arg in names), None)
+
+
+class Shapes:
+    """The shape of a printed expression, from the shapes of the arrays it names."""
+
+    def __init__(self, arrays: dict[str, tuple], scalars: set[str], entrywise: set[str] = frozenset()):
+        self.arrays, self.scalars, self.entrywise = arrays, scalars, entrywise  # entrywise: functions' names
+
+    def of(self, node: ast.AST) -> tuple | None:
+        if isinstance(node, ast.Constant):
+            return SCALAR if isinstance(node.value, (int, float)) else None
+        if isinstance(node, ast.Name):
+            return self.arrays.get(node.id, SCALAR if node.id in self.scalars else None)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return self.of(node.operand)
+        if isinstance(node, ast.BinOp):
+            left, right = self.of(node.left), self.of(node.right)
+            if isinstance(node.op, ast.MatMult):
+                if not left or not right or len(left) < 2 or len(right) < 2:
+                    return None
+                batch = broadcast(left[:-2], right[:-2])
+                return None if batch is None else batch + (left[-2], right[-1])
+            if isinstance(node.op, ast.Pow):
+                return left if right == SCALAR else None
+            return broadcast(left, right)
+        if isinstance(node, ast.Attribute) and node.attr in ("mT", "T"):
+            return _swap(self.of(node.value))
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        return None
+
+    def _call(self, node: ast.Call) -> tuple | None:
+        name = ast.unparse(node.func)
+        table = node.func.value if isinstance(node.func, ast.Subscript) else node.func  # _TABLE[choice](x)
+        if isinstance(table, ast.Name) and table.id in self.entrywise and len(node.args) == 1:
+            return self.of(node.args[0])
+        if name == "_rows_matmul" and len(node.args) == 2:
+            rows, weight = self.of(node.args[0]), self.of(node.args[1])
+            return None if not rows or not weight else rows[:-1] + (weight[-1],)
+        if name == "torch.nn.functional.linear" and len(node.args) >= 2:
+            rows, weight = self.of(node.args[0]), self.of(node.args[1])
+            return None if not rows or not weight else rows[:-1] + (weight[-2],)
+        if name == "math.sqrt":
+            return SCALAR if self.of(node.args[0]) == SCALAR else None
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "swapaxes":
+            axes = [ast.unparse(a) for a in node.args]
+            return _swap(self.of(node.func.value)) if sorted(axes) == ["-1", "-2"] else None
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _REDUCTIONS:
+            shape = self.of(node.func.value)
+            axis = node.args[0] if node.args else _keyword(node, "axis", "dim")
+            keep = _keyword(node, "keepdims", "keepdim")
+            if shape is None or axis is None or not (isinstance(keep, ast.Constant) and keep.value is True):
+                return None
+            try:
+                k = int(ast.literal_eval(axis))
+            except ValueError:
+                return None
+            if k >= 0 or -k > len(shape):
+                return None
+            return shape[:k] + ("1",) + (shape[k + 1:] if k != -1 else ())
+        return None
+
+
+def makes_fresh_array(node: ast.AST) -> bool:
+    """True when evaluating ``node`` returns a new array that nothing else refers to."""
+    if isinstance(node, ast.BinOp):
+        return True
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return True
+    if isinstance(node, ast.Call):
+        name = ast.unparse(node.func)
+        return name in FRESH_CALLS or (isinstance(node.func, ast.Attribute) and node.func.attr in _REDUCTIONS)
+    return False
+
+
+@dataclass
+class Update:
+    """``target = start`` followed by ``target op= operand`` for each (op, operand)."""
+
+    start: str
+    start_name: str | None  # the free array the result is written into, if one is
+    steps: list[tuple[str, str]]
+
+
+def _names(node: ast.AST) -> list[str]:
+    return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+
+
+class Rewriter:
+    """Plans the updates of one statement: ``code``'s result, of shape ``shape``."""
+
+    def __init__(self, code: str, shape: tuple, free: set[str], shapes: Shapes):
+        self.code, self.shape, self.free, self.shapes = code, shape, free, shapes
+
+    def _text(self, node) -> str:
+        return ast.get_source_segment(self.code, node)
+
+    def plan(self, node) -> Update | None:
+        """The way to compute ``node`` (of the statement's shape) that makes the fewest arrays."""
+        return max(self.options(node), key=_saved, default=None)
+
+    def options(self, node) -> list[Update]:
+        """Every way to compute ``node`` into one array: a free array or a fresh partial result,
+        then updates in place."""
+        if isinstance(node, ast.Name):
+            free = node.id in self.free and self.shapes.of(node) == self.shape
+            return [Update(node.id, node.id, [])] if free else []
+        if self.shapes.of(node) != self.shape:
+            return []
+        found = [Update(self._text(node), None, [])] if makes_fresh_array(node) else []
+        if isinstance(node, ast.BinOp) and type(node.op) in _UPDATES:
+            sides = [(node.left, node.right)]
+            if isinstance(node.op, _COMMUTES):
+                sides.append((node.right, node.left))
+            for into, operand in sides:
+                if broadcast(self.shape, self.shapes.of(operand)) != self.shape:
+                    continue
+                for inner in self.options(into):
+                    candidate = Update(inner.start, inner.start_name,
+                                       inner.steps + [(_UPDATES[type(node.op)], self._text(operand))])
+                    later = [o for _, o in candidate.steps[1:]]
+                    if candidate.start_name is not None and any(
+                            candidate.start_name in _names(ast.parse(o, mode="eval")) for o in later):
+                        continue  # it would be read after it has been written over
+                    found.append(candidate)
+        return found
+
+
+def _saved(update: Update) -> int:
+    """Arrays not made: one per update, and one more when the first value is a free array."""
+    return len(update.steps) + (update.start_name is not None)
+
+
+def overwrite_free_arrays(statements, keep: set[str], arrays: dict[str, tuple], scalars: set[str],
+                          entrywise: set[str] = frozenset()) -> list[str]:
+    """Rewrite ``statements`` (one function's, printed, with ``release`` set) to update arrays in
+    place where the module docstring says it is safe; returns the names of the rewritten targets.
+    ``arrays``: the shapes of the arrays the statements read besides their own targets;
+    ``scalars``: the names of numbers (sizes, settings); ``entrywise``: the names of the scalar
+    functions and of their choice tables, whose result has their argument's shape."""
+    trees = {}
+    for st in statements:
+        try:
+            trees[st.target] = ast.parse(st.code, mode="eval").body
+        except SyntaxError:
+            trees[st.target] = None
+    shapes = Shapes(dict(arrays), scalars, entrywise)
+    for st in statements:
+        shape = parse_shape(st.shape)
+        if shape is not None:
+            shapes.arrays[st.target] = shape
+    private = {st.target for st in statements if trees[st.target] is not None and makes_fresh_array(trees[st.target])}
+    for st in statements:
+        tree = trees[st.target]
+        if tree is None or not makes_fresh_array(tree):
+            private -= set(st.reads)  # an alias, a view or a helper's result may refer to these arrays
+    private -= keep
+    rewritten = []
+    for st in statements:
+        tree, shape = trees[st.target], shapes.arrays.get(st.target)
+        if tree is None or not shape or not isinstance(tree, ast.BinOp) or type(tree.op) not in _UPDATES:
+            continue
+        free = private & set(st.release)
+        update = Rewriter(st.code, shape, free, shapes).plan(tree)
+        if update is None or not update.steps:
+            continue
+        st.code = update.start
+        st.updates = [f"{st.target} {op} {operand}" for op, operand in update.steps]
+        st.shape_note = f", {update.start_name}'s array, updated in place" if update.start_name else ", updated in place"
+        rewritten.append(st.target)
+    return rewritten
