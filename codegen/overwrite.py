@@ -9,7 +9,9 @@ array, the statement becomes::
     dX += 1/d * dmu
 
 and makes none.  When no operand is free, the first fresh partial result of the statement's full
-shape (a product, a sum) is the array the rest is added or multiplied into.
+shape (a product, a sum) is the array the rest is added or multiplied into.  An entrywise function
+applies in place too (``np.exp(T, out=T)``; ``T.exp_()`` in torch, which autograd can record), and
+so does a helper that updates its first argument when told it is fresh (``_add_at_targets``).
 
 The arithmetic is the same, operation for operation: ``T = a; T op= b`` computes ``a op b``, and
 an operand moves to the right only where the operation commutes (``+``, ``*``), which IEEE
@@ -38,6 +40,11 @@ FRESH_CALLS = {"_rows_matmul", "torch.nn.functional.linear"}
 #: Reductions over one axis that keep it (``keepdims``): the axis becomes 1.
 _REDUCTIONS = {"sum"}
 _UPDATES = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/="}
+#: Entrywise functions that can write their result over their argument (``np.exp(T, out=T)``, ``T.exp_()``).
+UNARY = {f"{module}.{fn}" for module in ("np", "torch") for fn in (
+    "exp", "log", "tanh", "sqrt", "sin", "cos", "abs", "sign", "floor", "ceil", "sinh", "cosh", "square")}
+#: Helpers that update their first argument in place when told it is ``fresh``.
+UPDATING_HELPERS = {"_add_at_targets"}
 _COMMUTES = (ast.Add, ast.Mult)
 
 
@@ -106,7 +113,7 @@ class Shapes:
     def _call(self, node: ast.Call) -> tuple | None:
         name = ast.unparse(node.func)
         table = node.func.value if isinstance(node.func, ast.Subscript) else node.func  # _TABLE[choice](x)
-        if isinstance(table, ast.Name) and table.id in self.entrywise and len(node.args) == 1:
+        if (isinstance(table, ast.Name) and table.id in self.entrywise or name in UNARY) and len(node.args) == 1:
             return self.of(node.args[0])
         if name == "_rows_matmul" and len(node.args) == 2:
             rows, weight = self.of(node.args[0]), self.of(node.args[1])
@@ -143,17 +150,18 @@ def makes_fresh_array(node: ast.AST) -> bool:
         return True
     if isinstance(node, ast.Call):
         name = ast.unparse(node.func)
-        return name in FRESH_CALLS or (isinstance(node.func, ast.Attribute) and node.func.attr in _REDUCTIONS)
+        reduction = isinstance(node.func, ast.Attribute) and node.func.attr in _REDUCTIONS
+        return name in FRESH_CALLS | UNARY | UPDATING_HELPERS or reduction
     return False
 
 
 @dataclass
 class Update:
-    """``target = start`` followed by ``target op= operand`` for each (op, operand)."""
+    """``target = start`` followed by one line per step, ``{T}`` standing for the target."""
 
     start: str
     start_name: str | None  # the free array the result is written into, if one is
-    steps: list[tuple[str, str]]
+    steps: list[tuple[str, str | None]]  # (line, the operand it reads besides the target)
 
 
 def _names(node: ast.AST) -> list[str]:
@@ -190,14 +198,27 @@ class Rewriter:
                 if broadcast(self.shape, self.shapes.of(operand)) != self.shape:
                     continue
                 for inner in self.options(into):
-                    candidate = Update(inner.start, inner.start_name,
-                                       inner.steps + [(_UPDATES[type(node.op)], self._text(operand))])
-                    later = [o for _, o in candidate.steps[1:]]
-                    if candidate.start_name is not None and any(
-                            candidate.start_name in _names(ast.parse(o, mode="eval")) for o in later):
-                        continue  # it would be read after it has been written over
-                    found.append(candidate)
+                    text = self._text(operand)
+                    found += self._then(inner, (f"{{T}} {_UPDATES[type(node.op)]} {text}", text))
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in UNARY and len(node.args) == 1 \
+                and not node.keywords:
+            module, fn = ast.unparse(node.func).split(".")
+            # torch: the method form, which autograd can record (an ``out=`` call it refuses)
+            line = f"{{T}}.{fn}_()" if module == "torch" else f"{module}.{fn}({{T}}, out={{T}})"
+            for inner in self.options(node.args[0]):
+                found += self._then(inner, (line, None))
         return found
+
+    @staticmethod
+    def _then(inner: Update, step) -> list[Update]:
+        """``inner`` followed by ``step``, unless the free array it starts from is read after it
+        has been written over (the first step may read it: its operand is computed first)."""
+        candidate = Update(inner.start, inner.start_name, inner.steps + [step])
+        later = [o for _, o in candidate.steps[1:] if o is not None]
+        if candidate.start_name is not None and any(
+                candidate.start_name in _names(ast.parse(o, mode="eval")) for o in later):
+            return []
+        return [candidate]
 
 
 def _saved(update: Update) -> int:
@@ -232,14 +253,20 @@ def overwrite_free_arrays(statements, keep: set[str], arrays: dict[str, tuple], 
     rewritten = []
     for st in statements:
         tree, shape = trees[st.target], shapes.arrays.get(st.target)
-        if tree is None or not shape or not isinstance(tree, ast.BinOp) or type(tree.op) not in _UPDATES:
+        if tree is None or not shape:
             continue
         free = private & set(st.release)
-        update = Rewriter(st.code, shape, free, shapes).plan(tree)
-        if update is None or not update.steps:
+        rewriter = Rewriter(st.code, shape, free, shapes)
+        helper = isinstance(tree, ast.Call) and ast.unparse(tree.func) in UPDATING_HELPERS and tree.args
+        update = rewriter.plan(tree.args[0] if helper else tree)
+        if update is None or not (update.steps or (helper and update.start_name)):
             continue
         st.code = update.start
-        st.updates = [f"{st.target} {op} {operand}" for op, operand in update.steps]
+        st.updates = [line.replace("{T}", st.target) for line, _ in update.steps]
+        if helper:  # the helper's own update, into the array made above
+            rest = [rewriter._text(a) for a in tree.args[1:]] + [
+                f"{k.arg}=True" if k.arg == "fresh" else f"{k.arg}={rewriter._text(k.value)}" for k in tree.keywords]
+            st.updates.append(f"{st.target} = {ast.unparse(tree.func)}({', '.join([st.target] + rest)})")
         st.shape_note = f", {update.start_name}'s array, updated in place" if update.start_name else ", updated in place"
         rewritten.append(st.target)
     return rewritten

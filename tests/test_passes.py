@@ -252,3 +252,12 @@ def test_overwrite_never_grows_an_array_by_broadcasting_or_reads_it_after_writin
     assert got["B"] == ("A - X", ["B /= A"])  # A's array would be read after it was written over
     got = _overwrite("A = X * w  # (..., n, d)", "B = A * f(X)  # (..., n, d)")
     assert got["B"] == ("A * f(X)", [])  # f's shape is not known
+
+
+def test_overwrite_applies_entrywise_functions_and_updating_helpers_in_place():
+    got = _overwrite("A = X * w  # (..., n, d)", "B = np.exp(A - 1)  # (..., n, d)")
+    assert got["B"] == ("A", ["B -= 1", "np.exp(B, out=B)"])
+    got = _overwrite("A = X * w  # (..., n, d)", "B = torch.sqrt(A + 1)  # (..., n, d)")
+    assert got["B"] == ("A", ["B += 1", "B.sqrt_()"])  # the method form: autograd can record it
+    got = _overwrite("A = X * w  # (..., n, d)", "B = _add_at_targets(2 * np.exp(A), X, w, fresh=False)  # (..., n, d)")
+    assert got["B"] == ("A", ["np.exp(B, out=B)", "B *= 2", "B = _add_at_targets(B, X, w, fresh=True)"])

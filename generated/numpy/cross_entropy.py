@@ -16,7 +16,7 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - overwrite: Z updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - overwrite: Z, dZ updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -67,7 +67,9 @@ def _check_shape(name, array, expected, dims, batched):
 def _logsumexp(Z):
     """log Σ exp over the last axis, stable for large logits (keeps that axis)."""
     m = Z.max(axis=-1, keepdims=True)
-    return m + np.log(np.exp(Z - m).sum(axis=-1, keepdims=True))
+    E = Z - m
+    np.exp(E, out=E)  # in the array just made: one array of Z's size, not two
+    return m + np.log(E.sum(axis=-1, keepdims=True))
 
 
 def _pad_rows(A, rows):
@@ -139,7 +141,10 @@ def backward(grad_out, cache):
     # grad of ell, used in: loss = weight Σ_batch ell
     dell = weight * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
-    dZ = _add_at_targets(dell * np.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
+    np.exp(dZ, out=dZ)
+    dZ *= dell
+    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
     del Z, dell, idx, lse_Z
     # grad of X_s, used in: Z = X_s W + 1 bᵀ
     dX_s = _rows_matmul(dZ, W.swapaxes(-1, -2))  # (..., n_T - 1, d)

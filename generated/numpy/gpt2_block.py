@@ -54,7 +54,7 @@ Gradients, as derived:
 Optimisations (each keeps the values within rounding):
     - read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
     - fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
-    - overwrite: ln_1_mu, ln_1_var, ln_1_Xbar, ln_1_Y, attn_S, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
@@ -288,7 +288,9 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     del ln_1_mu
     ln_1_var = (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
     ln_1_var *= 1/d
-    ln_1_sigma = np.sqrt(eps + ln_1_var)  # (..., n_T, 1)
+    ln_1_sigma = ln_1_var  # (..., n_T, 1), ln_1_var's array, updated in place
+    ln_1_sigma += eps
+    np.sqrt(ln_1_sigma, out=ln_1_sigma)
     del ln_1_var
     ln_1_Xbar = ln_1_Xc  # (..., n_T, d), ln_1_Xc's array, updated in place
     ln_1_Xbar *= 1/ln_1_sigma
@@ -323,7 +325,9 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     del ln_2_mu
     ln_2_var = (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
     ln_2_var *= 1/d
-    ln_2_sigma = np.sqrt(eps + ln_2_var)  # (..., n_T, 1)
+    ln_2_sigma = ln_2_var  # (..., n_T, 1), ln_2_var's array, updated in place
+    ln_2_sigma += eps
+    np.sqrt(ln_2_sigma, out=ln_2_sigma)
     del ln_2_var
     ln_2_Xbar = ln_2_Xc  # (..., n_T, d), ln_2_Xc's array, updated in place
     ln_2_Xbar *= 1/ln_2_sigma

@@ -16,6 +16,7 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
+    - overwrite: dZ updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
@@ -133,7 +134,10 @@ def backward(grad_out, cache):
     # grad of ell, used in: loss = weight Σ_batch ell
     dell = weight * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
-    dZ = _add_at_targets(dell * torch.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
+    dZ.exp_()
+    dZ *= dell
+    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
     del Z, dell, idx, lse_Z
     # grad of X_s, used in: Z = X_s W + 1 bᵀ
     dX_s = dZ @ W.mT  # (..., n_T - 1, d)

@@ -62,20 +62,20 @@ The model (one sweep, the tied W_tok's two uses summed):
 Optimisations (each keeps the values within rounding):
     - block: read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
     - block: fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
-    - block: overwrite: ln_1_mu, ln_1_var, ln_1_Xbar, ln_1_Y, attn_S, a5, ln_2_mu, ln_2_var, ln_2_Xbar, ln_2_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - tied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
     - tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - tied: overwrite: ln_f_mu, ln_f_var, ln_f_Xbar, ln_f_Y, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - tied_logits: overwrite: ln_f_mu, ln_f_var, ln_f_Xbar, ln_f_Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, dZ, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - tied_logits: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - untied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
     - untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - untied: overwrite: ln_f_mu, ln_f_var, ln_f_Xbar, ln_f_Y, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - untied_logits: overwrite: ln_f_mu, ln_f_var, ln_f_Xbar, ln_f_Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - lora_block: overwrite: ln_1_mu, ln_1_var, ln_1_Y, attn_S, a5, ln_2_mu, ln_2_var, ln_2_Y, Y, dmlp_H, dln_2_Xbar, dln_2_sigma, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_Y, dln_1_Xbar, dln_1_sigma, dln_1_Xc, dX, dA_q, dB_q, dA_k, dB_k, dA_v, dB_v, dA_o, dB_o, dA_fc, dB_fc, dA_proj, dB_proj updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - untied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, dZ, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - untied_logits: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - lora_block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Y, attn_S, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Y, Y, dmlp_H, dln_2_Xbar, dln_2_sigma, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_Y, dln_1_Xbar, dln_1_sigma, dln_1_var, dln_1_Xc, dX, dA_q, dB_q, dA_k, dB_k, dA_v, dB_v, dA_o, dB_o, dA_fc, dB_fc, dA_proj, dB_proj updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - lora_tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - lora_tied: overwrite: ln_f_mu, ln_f_var, ln_f_Y, dln_f_sigma, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - lora_tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Y, dZ, dln_f_sigma, dln_f_var, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - lora_untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - lora_untied: overwrite: ln_f_mu, ln_f_var, ln_f_Y, dln_f_sigma, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - lora_untied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Y, dZ, dln_f_sigma, dln_f_var, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -331,7 +331,9 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     del ln_1_mu
     ln_1_var = (ln_1_Xc * ln_1_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_1_var *= 1/d
-    ln_1_sigma = torch.sqrt(eps + ln_1_var)  # (..., n_T, 1)
+    ln_1_sigma = ln_1_var  # (..., n_T, 1), ln_1_var's array, updated in place
+    ln_1_sigma += eps
+    ln_1_sigma.sqrt_()
     del ln_1_var
     ln_1_Xbar = ln_1_Xc  # (..., n_T, d), ln_1_Xc's array, updated in place
     ln_1_Xbar *= 1/ln_1_sigma
@@ -365,7 +367,9 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     del ln_2_mu
     ln_2_var = (ln_2_Xc * ln_2_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_2_var *= 1/d
-    ln_2_sigma = torch.sqrt(eps + ln_2_var)  # (..., n_T, 1)
+    ln_2_sigma = ln_2_var  # (..., n_T, 1), ln_2_var's array, updated in place
+    ln_2_sigma += eps
+    ln_2_sigma.sqrt_()
     del ln_2_var
     ln_2_Xbar = ln_2_Xc  # (..., n_T, d), ln_2_Xc's array, updated in place
     ln_2_Xbar *= 1/ln_2_sigma
@@ -624,7 +628,9 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     del X_L, ln_f_mu
     ln_f_var = (ln_f_Xc * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_f_var *= 1/d
-    ln_f_sigma = torch.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_sigma = ln_f_var  # (..., n_T, 1), ln_f_var's array, updated in place
+    ln_f_sigma += eps
+    ln_f_sigma.sqrt_()
     del ln_f_var
     ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
     ln_f_Xbar *= 1/ln_f_sigma
@@ -666,7 +672,10 @@ def _tied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * torch.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
+    dZ.exp_()
+    dZ *= dell
+    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
     del Z, dell, lse_Z
     # grad of X_s, used in: Z = X_s W_tokᵀ
     dX_s = dZ @ W_tok  # (..., n_T - 1, d)
@@ -755,7 +764,9 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     del X_L, ln_f_mu
     ln_f_var = (ln_f_Xc * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_f_var *= 1/d
-    ln_f_sigma = torch.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_sigma = ln_f_var  # (..., n_T, 1), ln_f_var's array, updated in place
+    ln_f_sigma += eps
+    ln_f_sigma.sqrt_()
     del ln_f_var
     ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
     ln_f_Xbar *= 1/ln_f_sigma
@@ -818,7 +829,9 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     del X_L, ln_f_mu
     ln_f_var = (ln_f_Xc * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_f_var *= 1/d
-    ln_f_sigma = torch.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_sigma = ln_f_var  # (..., n_T, 1), ln_f_var's array, updated in place
+    ln_f_sigma += eps
+    ln_f_sigma.sqrt_()
     del ln_f_var
     ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
     ln_f_Xbar *= 1/ln_f_sigma
@@ -860,7 +873,10 @@ def _untied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * torch.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
+    dZ.exp_()
+    dZ *= dell
+    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
     del Z, dell, lse_Z
     # grad of X_s, used in: Z = X_s W_headᵀ + 1 b_headᵀ
     dX_s = dZ @ W_head  # (..., n_T - 1, d)
@@ -963,7 +979,9 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     del X_L, ln_f_mu
     ln_f_var = (ln_f_Xc * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_f_var *= 1/d
-    ln_f_sigma = torch.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_sigma = ln_f_var  # (..., n_T, 1), ln_f_var's array, updated in place
+    ln_f_sigma += eps
+    ln_f_sigma.sqrt_()
     del ln_f_var
     ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
     ln_f_Xbar *= 1/ln_f_sigma
@@ -1089,7 +1107,8 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     del ln_1_mu
     ln_1_var = (ln_1_Xc * ln_1_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_1_var *= 1/d
-    ln_1_sigma = torch.sqrt(eps + ln_1_var)  # (..., n_T, 1)
+    ln_1_sigma = eps + ln_1_var  # (..., n_T, 1), updated in place
+    ln_1_sigma.sqrt_()
     ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
     ln_1_Y = ln_1_Xbar  # (..., n_T, d), ln_1_Xbar's array, updated in place
     ln_1_Y *= ln_1_w
@@ -1119,7 +1138,8 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     del ln_2_mu
     ln_2_var = (ln_2_Xc * ln_2_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_2_var *= 1/d
-    ln_2_sigma = torch.sqrt(eps + ln_2_var)  # (..., n_T, 1)
+    ln_2_sigma = eps + ln_2_var  # (..., n_T, 1), updated in place
+    ln_2_sigma.sqrt_()
     ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
     ln_2_Y = ln_2_Xbar  # (..., n_T, d), ln_2_Xbar's array, updated in place
     ln_2_Y *= ln_2_w
@@ -1201,7 +1221,8 @@ def _lora_block_backward(grad_out, cache):
     dln_2_sigma = (dln_2_Xbar * ln_2_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     dln_2_sigma *= -1/ln_2_sigma**2
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
-    dln_2_var = dln_2_sigma * ((1/2)/torch.sqrt(eps + ln_2_var))  # (..., n_T, 1)
+    dln_2_var = dln_2_sigma  # (..., n_T, 1), dln_2_sigma's array, updated in place
+    dln_2_var *= (1/2)/torch.sqrt(eps + ln_2_var)
     del dln_2_sigma, ln_2_var
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
     dln_2_Xc = dln_2_Xbar  # (..., n_T, d), dln_2_Xbar's array, updated in place
@@ -1262,7 +1283,8 @@ def _lora_block_backward(grad_out, cache):
     dln_1_sigma = (dln_1_Xbar * ln_1_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     dln_1_sigma *= -1/ln_1_sigma**2
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
-    dln_1_var = dln_1_sigma * ((1/2)/torch.sqrt(eps + ln_1_var))  # (..., n_T, 1)
+    dln_1_var = dln_1_sigma  # (..., n_T, 1), dln_1_sigma's array, updated in place
+    dln_1_var *= (1/2)/torch.sqrt(eps + ln_1_var)
     del dln_1_sigma, ln_1_var
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
     dln_1_Xc = dln_1_Xbar  # (..., n_T, d), dln_1_Xbar's array, updated in place
@@ -1403,7 +1425,8 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     del X_L, ln_f_mu
     ln_f_var = (ln_f_Xc * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_f_var *= 1/d
-    ln_f_sigma = torch.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_sigma = eps + ln_f_var  # (..., n_T, 1), updated in place
+    ln_f_sigma.sqrt_()
     ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
     ln_f_Y = ln_f_Xbar  # (..., n_T, d), ln_f_Xbar's array, updated in place
     ln_f_Y *= ln_f_w
@@ -1449,7 +1472,10 @@ def _lora_tied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * torch.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
+    dZ.exp_()
+    dZ *= dell
+    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
     del Z, dell, idx, lse_Z
     # grad of X_s, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
     dX_s = dZ @ (W_tok + alpha/r * (B_head.mT @ A_head.mT))  # (..., n_T - 1, d)
@@ -1463,7 +1489,8 @@ def _lora_tied_backward(grad_out, cache):
     dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     dln_f_sigma *= -1/ln_f_sigma**2
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
-    dln_f_var = dln_f_sigma * ((1/2)/torch.sqrt(eps + ln_f_var))  # (..., n_T, 1)
+    dln_f_var = dln_f_sigma  # (..., n_T, 1), dln_f_sigma's array, updated in place
+    dln_f_var *= (1/2)/torch.sqrt(eps + ln_f_var)
     del dln_f_sigma, ln_f_var
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_Xc = dln_f_Xbar  # (..., n_T, d), dln_f_Xbar's array, updated in place
@@ -1551,7 +1578,8 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     del X_L, ln_f_mu
     ln_f_var = (ln_f_Xc * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_f_var *= 1/d
-    ln_f_sigma = torch.sqrt(eps + ln_f_var)  # (..., n_T, 1)
+    ln_f_sigma = eps + ln_f_var  # (..., n_T, 1), updated in place
+    ln_f_sigma.sqrt_()
     ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
     ln_f_Y = ln_f_Xbar  # (..., n_T, d), ln_f_Xbar's array, updated in place
     ln_f_Y *= ln_f_w
@@ -1597,7 +1625,10 @@ def _lora_untied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = _add_at_targets(dell * torch.exp((Z - lse_Z)), idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
+    dZ.exp_()
+    dZ *= dell
+    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
     del Z, dell, idx, lse_Z
     # grad of X_s, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
     dX_s = dZ @ (W_head + alpha/r * (B_head.mT @ A_head.mT))  # (..., n_T - 1, d)
@@ -1611,7 +1642,8 @@ def _lora_untied_backward(grad_out, cache):
     dln_f_sigma = (dln_f_Xbar * ln_f_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     dln_f_sigma *= -1/ln_f_sigma**2
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
-    dln_f_var = dln_f_sigma * ((1/2)/torch.sqrt(eps + ln_f_var))  # (..., n_T, 1)
+    dln_f_var = dln_f_sigma  # (..., n_T, 1), dln_f_sigma's array, updated in place
+    dln_f_var *= (1/2)/torch.sqrt(eps + ln_f_var)
     del dln_f_sigma, ln_f_var
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_Xc = dln_f_Xbar  # (..., n_T, d), dln_f_Xbar's array, updated in place

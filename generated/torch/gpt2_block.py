@@ -54,7 +54,7 @@ Gradients, as derived:
 Optimisations (each keeps the values within rounding):
     - read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
     - fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
-    - overwrite: ln_1_mu, ln_1_var, ln_1_Xbar, ln_1_Y, attn_S, a5, ln_2_mu, ln_2_var, ln_2_Xbar, ln_2_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
@@ -269,7 +269,9 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     del ln_1_mu
     ln_1_var = (ln_1_Xc * ln_1_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_1_var *= 1/d
-    ln_1_sigma = torch.sqrt(eps + ln_1_var)  # (..., n_T, 1)
+    ln_1_sigma = ln_1_var  # (..., n_T, 1), ln_1_var's array, updated in place
+    ln_1_sigma += eps
+    ln_1_sigma.sqrt_()
     del ln_1_var
     ln_1_Xbar = ln_1_Xc  # (..., n_T, d), ln_1_Xc's array, updated in place
     ln_1_Xbar *= 1/ln_1_sigma
@@ -303,7 +305,9 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     del ln_2_mu
     ln_2_var = (ln_2_Xc * ln_2_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_2_var *= 1/d
-    ln_2_sigma = torch.sqrt(eps + ln_2_var)  # (..., n_T, 1)
+    ln_2_sigma = ln_2_var  # (..., n_T, 1), ln_2_var's array, updated in place
+    ln_2_sigma += eps
+    ln_2_sigma.sqrt_()
     del ln_2_var
     ln_2_Xbar = ln_2_Xc  # (..., n_T, d), ln_2_Xc's array, updated in place
     ln_2_Xbar *= 1/ln_2_sigma

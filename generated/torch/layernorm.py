@@ -18,7 +18,7 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - read-forward-values: the backward reads Xc, var through other forward values, so the cache does not hold them
-    - overwrite: mu, var, Xbar, Y, dvar, dXc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - overwrite: mu, var, sigma, Xbar, Y, dvar, dXc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import torch
@@ -76,7 +76,9 @@ def forward(X, w, b, *, eps=1e-05):
     del mu
     var = (Xc * Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     var *= 1/d
-    sigma = torch.sqrt(eps + var)  # (..., n_T, 1)
+    sigma = var  # (..., n_T, 1), var's array, updated in place
+    sigma += eps
+    sigma.sqrt_()
     del var
     Xbar = Xc  # (..., n_T, d), Xc's array, updated in place
     Xbar *= 1/sigma
