@@ -44,7 +44,7 @@ _UPDATES = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/="}
 UNARY = {f"{module}.{fn}" for module in ("np", "torch") for fn in (
     "exp", "log", "tanh", "sqrt", "sin", "cos", "abs", "sign", "floor", "ceil", "sinh", "cosh", "square")}
 #: Helpers that update their first argument in place when told it is ``fresh``.
-UPDATING_HELPERS = {"_add_at_targets"}
+UPDATING_HELPERS = {"_add_at_targets", "_softmax"}
 _COMMUTES = (ast.Add, ast.Mult)
 
 
@@ -261,12 +261,20 @@ def overwrite_free_arrays(statements, keep: set[str], arrays: dict[str, tuple], 
         update = rewriter.plan(tree.args[0] if helper else tree)
         if update is None or not (update.steps or (helper and update.start_name)):
             continue
-        st.code = update.start
-        st.updates = [line.replace("{T}", st.target) for line, _ in update.steps]
-        if helper:  # the helper's own update, into the array made above
+        st.code, st.updates = update.start, [line.replace("{T}", st.target) for line, _ in update.steps]
+        if helper:  # the helper's own update, into the array made above (or the free one it is given)
             rest = [rewriter._text(a) for a in tree.args[1:]] + [
-                f"{k.arg}=True" if k.arg == "fresh" else f"{k.arg}={rewriter._text(k.value)}" for k in tree.keywords]
-            st.updates.append(f"{st.target} = {ast.unparse(tree.func)}({', '.join([st.target] + rest)})")
-        st.shape_note = f", {update.start_name}'s array, updated in place" if update.start_name else ", updated in place"
+                f"{k.arg}={rewriter._text(k.value)}" for k in tree.keywords if k.arg != "fresh"] + ["fresh=True"]
+            first = st.target if update.steps else update.start
+            call = f"{ast.unparse(tree.func)}({', '.join([first] + rest)})"
+            if update.steps:
+                st.updates.append(f"{st.target} = {call}")
+            else:
+                st.code = call
+        if helper and not update.steps:
+            st.shape_note = f", {update.start_name}'s array given to be written over"
+        else:
+            st.shape_note = f", {update.start_name}'s array, updated in place" if update.start_name else \
+                ", updated in place"
         rewritten.append(st.target)
     return rewritten

@@ -346,11 +346,18 @@ def module_parts(printer, backend: Backend, components) -> tuple[list[str], list
     for table, fn in sorted(printer.choices_used.items()):
         entries = ", ".join(f'"{choices[fn.config].choices[i]}": _{opt.name}' for i, opt in enumerate(fn.options))
         tables.append(f"_{table.upper()} = {{{entries}}}")
-    helpers = {"check_shape"} | printer.helpers_used
+    helpers = {"check_shape"} | printer.helpers_used | ({"no_grad"} if backend.name == "torch" else set())
+    helpers |= {needed for h in helpers for needed in HELPERS_NEED.get(h, ())}
     macros = environment().get_template("helpers.jinja").module
     blocks = [str(getattr(macros, h)(printer.array)).strip() for h in sorted(helpers - {"math"})]
-    imports = (["import math", ""] if helpers & {"erf", "math"} else []) + list(backend.imports)
+    standard = sorted({module for h in helpers for module in HELPER_IMPORTS.get(h, ())})
+    imports = ([f"import {m}" for m in standard] + [""] if standard else []) + list(backend.imports)
     return imports, blocks + functions + tables
+
+
+#: Helpers that call other helpers, and the standard modules helpers import.
+HELPERS_NEED = {"softmax": ("causal_mask",), "causal_zero": ("causal_mask",)}
+HELPER_IMPORTS = {"erf": ("math",), "math": ("math",), "causal_mask": ("functools",), "no_grad": ("functools",)}
 
 
 def optimisation_notes(notes: list[str], printer, parts) -> list[str]:

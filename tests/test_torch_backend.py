@@ -151,3 +151,18 @@ def test_device_agnostic(name, device):
     out.sum().backward()
     assert out.device.type == device
     assert all(t.grad is None or t.grad.device.type == device for t in moved)
+
+
+def test_the_whole_step_traces_as_one_graph_for_torch_compile():
+    """No graph break anywhere in the forward, the blocks or the derived backward (explain only
+    traces; it does not compile)."""
+    import numpy as np
+
+    from backprop.gpt2_params import init_params
+    from generated.torch import gpt2
+
+    rng = np.random.default_rng(0)
+    params = {k: torch.from_numpy(v) for k, v in init_params(rng, 2, 8, 6, 11, tied=True, dtype=np.float32).items()}
+    idx = torch.from_numpy(rng.integers(0, 11, (2, 6)))
+    explained = torch._dynamo.explain(gpt2._step)(params, idx, 2, 1e-5, "gelu_tanh")
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons

@@ -25,13 +25,22 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
-    - overwrite: S, dS, dK_h, dQ_h updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - overwrite: S, P, dS, dK_h, dQ_h updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
 import math
 
 import numpy as np
+
+
+@functools.lru_cache(maxsize=8)
+def _causal_mask(n):
+    """(n, n), True above the diagonal (s > t): made once per size (the last few sizes are kept)."""
+    mask = np.triu(np.ones((n, n), dtype=bool), 1)
+    mask.flags.writeable = False
+    return mask
 
 
 def _check_count(name, value):
@@ -93,13 +102,21 @@ def _side_by_side(*blocks):
     return np.concatenate(blocks, axis=-1)
 
 
-def _softmax(S, causal):
-    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
+def _softmax(S, causal, fresh=False):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
+
+    ``fresh``: ``S`` is a new array nothing else reads, and the softmax is computed in it.
+    """
     if causal:
-        n = S.shape[-1]
-        S = np.where(np.triu(np.ones((n, n), dtype=bool), 1), -np.inf, S)
-    E = np.exp(S - S.max(axis=-1, keepdims=True))
-    return E / E.sum(axis=-1, keepdims=True)
+        if fresh:
+            np.copyto(S, -np.inf, where=_causal_mask(S.shape[-1]))
+        else:
+            S, fresh = np.where(_causal_mask(S.shape[-1]), -np.inf, S), True
+    E = S if fresh else S.copy()
+    E -= S.max(axis=-1, keepdims=True)
+    np.exp(E, out=E)
+    E /= E.sum(axis=-1, keepdims=True)
+    return E
 
 
 def _split_heads(A, n_heads):
@@ -154,7 +171,7 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     del V
     S = Q_h @ K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
     S *= math.sqrt(n_heads)/math.sqrt(d)
-    P = _softmax(S, causal)  # (..., n_heads, n_T, n_T)
+    P = _softmax(S, causal, fresh=True)  # (..., n_heads, n_T, n_T), S's array given to be written over
     del S
     A = _merge_heads(P @ V_h)  # (..., n_T, d)
     cache = {"X": X, "b_k": b_k, "W_q_W_k_W_v": W_q_W_k_W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape}

@@ -62,7 +62,7 @@ The model (one sweep, the tied W_tok's two uses summed):
 Optimisations (each keeps the values within rounding):
     - block: read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
     - block: fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
-    - block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, attn_P, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - tied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
     - tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, dZ, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
@@ -71,7 +71,7 @@ Optimisations (each keeps the values within rounding):
     - untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - untied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, Z, dZ, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - untied_logits: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, logits updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - lora_block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Y, attn_Q, attn_K, attn_V, attn_S, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_Xbar, dln_2_sigma, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_Y, dln_1_Xbar, dln_1_sigma, dln_1_var, dln_1_Xc, dX, dA_q, dB_q, dA_k, dB_k, dA_v, dB_v, dA_o, dB_o, dA_fc, dB_fc, dA_proj, dB_proj updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - lora_block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Y, attn_Q, attn_K, attn_V, attn_S, attn_P, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_Xbar, dln_2_sigma, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_Y, dln_1_Xbar, dln_1_sigma, dln_1_var, dln_1_Xc, dX, dA_q, dB_q, dA_k, dB_k, dA_v, dB_v, dA_o, dB_o, dA_fc, dB_fc, dA_proj, dB_proj updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - lora_tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - lora_tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Y, dZ, dln_f_sigma, dln_f_var, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - lora_untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
@@ -80,6 +80,7 @@ Optimisations (each keeps the values within rounding):
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
 import math
 
 import numpy as np
@@ -94,6 +95,14 @@ def _add_at_targets(base, targets, values, fresh):
     index = targets[..., None]
     np.put_along_axis(out, index, np.take_along_axis(out, index, axis=-1) + values, axis=-1)
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _causal_mask(n):
+    """(n, n), True above the diagonal (s > t): made once per size (the last few sizes are kept)."""
+    mask = np.triu(np.ones((n, n), dtype=bool), 1)
+    mask.flags.writeable = False
+    return mask
 
 
 def _check_count(name, value):
@@ -197,13 +206,21 @@ def _side_by_side(*blocks):
     return np.concatenate(blocks, axis=-1)
 
 
-def _softmax(S, causal):
-    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
+def _softmax(S, causal, fresh=False):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
+
+    ``fresh``: ``S`` is a new array nothing else reads, and the softmax is computed in it.
+    """
     if causal:
-        n = S.shape[-1]
-        S = np.where(np.triu(np.ones((n, n), dtype=bool), 1), -np.inf, S)
-    E = np.exp(S - S.max(axis=-1, keepdims=True))
-    return E / E.sum(axis=-1, keepdims=True)
+        if fresh:
+            np.copyto(S, -np.inf, where=_causal_mask(S.shape[-1]))
+        else:
+            S, fresh = np.where(_causal_mask(S.shape[-1]), -np.inf, S), True
+    E = S if fresh else S.copy()
+    E -= S.max(axis=-1, keepdims=True)
+    np.exp(E, out=E)
+    E /= E.sum(axis=-1, keepdims=True)
+    return E
 
 
 def _split_heads(A, n_heads):
@@ -376,7 +393,7 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     del attn_V
     attn_S = attn_Q_h @ attn_K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
     attn_S *= math.sqrt(n_heads)/math.sqrt(d)
-    attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
+    attn_P = _softmax(attn_S, True, fresh=True)  # (..., n_heads, n_T, n_T), attn_S's array given to be written over
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
     proj_Y = _rows_matmul(attn_A, W_o)  # (..., n_T, d), updated in place
@@ -1147,7 +1164,7 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     del attn_V
     attn_S = attn_Q_h @ attn_K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
     attn_S *= math.sqrt(n_heads)/math.sqrt(d)
-    attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
+    attn_P = _softmax(attn_S, True, fresh=True)  # (..., n_heads, n_T, n_T), attn_S's array given to be written over
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
     proj_Y = _rows_matmul(attn_A, W_o + alpha/r * (A_o @ B_o))  # (..., n_T, d), updated in place
@@ -1700,9 +1717,10 @@ class _Blocks:
     """The stack of blocks: each block's derived forward in turn, then the derived backward
     passes in reverse order (the rule of the ``Repeat`` primitive)."""
 
-    def __init__(self, layers, options, forward=_block_forward, backward=_block_backward):
+    block_forward, block_backward = staticmethod(_block_forward), staticmethod(_block_backward)
+
+    def __init__(self, layers, options):
         self.layers, self.options = layers, options
-        self.block_forward, self.block_backward = forward, backward
         self.caches, self.grads = [], []
 
     def forward(self, X):
@@ -1719,6 +1737,12 @@ class _Blocks:
             G = grads.pop("X")
             self.grads.insert(0, grads)
         return G
+
+
+class _LoraBlocks(_Blocks):
+    """The stack of LoRA blocks (frozen weights, trained adapters)."""
+
+    block_forward, block_backward = staticmethod(_lora_block_forward), staticmethod(_lora_block_backward)
 
 
 #: gpt2_block argument → (Hugging Face key after ``h.{i}.``, column block of c_attn or None).
@@ -1843,7 +1867,7 @@ def lora_loss_and_grads(params, adapters, idx, *, n_heads, alpha, eps=1e-5, acti
                                             for _, name, part in _LORA_ADAPTERS]
               for i in range(n_layers(params))]
     options = {"n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation}
-    blocks = _Blocks(layers, options, _lora_block_forward, _lora_block_backward)
+    blocks = _LoraBlocks(layers, options)
     forward, backward = (_lora_tied_forward, _lora_tied_backward) if tied else (
         _lora_untied_forward, _lora_untied_backward)
     head = [_get(adapters, "lm_head.lora.A"), _get(adapters, "lm_head.lora.B")]

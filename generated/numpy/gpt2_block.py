@@ -54,14 +54,23 @@ Gradients, as derived:
 Optimisations (each keeps the values within rounding):
     - read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
     - fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
-    - overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, attn_P, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
 import math
 
 import numpy as np
+
+
+@functools.lru_cache(maxsize=8)
+def _causal_mask(n):
+    """(n, n), True above the diagonal (s > t): made once per size (the last few sizes are kept)."""
+    mask = np.triu(np.ones((n, n), dtype=bool), 1)
+    mask.flags.writeable = False
+    return mask
 
 
 def _check_count(name, value):
@@ -132,13 +141,21 @@ def _side_by_side(*blocks):
     return np.concatenate(blocks, axis=-1)
 
 
-def _softmax(S, causal):
-    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
+def _softmax(S, causal, fresh=False):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
+
+    ``fresh``: ``S`` is a new array nothing else reads, and the softmax is computed in it.
+    """
     if causal:
-        n = S.shape[-1]
-        S = np.where(np.triu(np.ones((n, n), dtype=bool), 1), -np.inf, S)
-    E = np.exp(S - S.max(axis=-1, keepdims=True))
-    return E / E.sum(axis=-1, keepdims=True)
+        if fresh:
+            np.copyto(S, -np.inf, where=_causal_mask(S.shape[-1]))
+        else:
+            S, fresh = np.where(_causal_mask(S.shape[-1]), -np.inf, S), True
+    E = S if fresh else S.copy()
+    E -= S.max(axis=-1, keepdims=True)
+    np.exp(E, out=E)
+    E /= E.sum(axis=-1, keepdims=True)
+    return E
 
 
 def _split_heads(A, n_heads):
@@ -311,7 +328,7 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     del attn_V
     attn_S = attn_Q_h @ attn_K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
     attn_S *= math.sqrt(n_heads)/math.sqrt(d)
-    attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
+    attn_P = _softmax(attn_S, True, fresh=True)  # (..., n_heads, n_T, n_T), attn_S's array given to be written over
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
     proj_Y = _rows_matmul(attn_A, W_o)  # (..., n_T, d), updated in place

@@ -29,17 +29,25 @@ Optimisations (each keeps the values within rounding):
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
 import math
 
 import numpy as np
+
+
+@functools.lru_cache(maxsize=8)
+def _causal_mask(n):
+    """(n, n), True above the diagonal (s > t): made once per size (the last few sizes are kept)."""
+    mask = np.triu(np.ones((n, n), dtype=bool), 1)
+    mask.flags.writeable = False
+    return mask
 
 
 def _causal_zero(A, causal):
     """A with every entry above the diagonal set to exactly 0 when ``causal`` (position t sees s ≤ t)."""
     if not causal:
         return A
-    n = A.shape[-1]
-    return np.where(np.triu(np.ones((n, n), dtype=bool), 1), 0, A)
+    return np.where(_causal_mask(A.shape[-1]), 0, A)
 
 
 def _check_count(name, value):

@@ -25,12 +25,25 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
-    - overwrite: S, dS, dK_h, dQ_h updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - overwrite: S, P, dS, dK_h, dQ_h updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
 import math
 
 import torch
+
+
+def _causal_mask(n, device):
+    """(n, n), True above the diagonal (s > t): made once per size and device (the last few are kept)."""
+    if torch.compiler.is_compiling():  # a constant of the compiled graph
+        return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
+    return _causal_mask_kept(n, device)
+
+
+@functools.lru_cache(maxsize=8)
+def _causal_mask_kept(n, device):
+    return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
 
 
 def _check_count(name, value):
@@ -72,11 +85,23 @@ def _merge_heads(A):
     return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
 
 
+def _no_grad(fn):
+    """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
+    without breaking its graph; ``fn.__wrapped__`` runs with autograd on."""
+    @functools.wraps(fn)
+    def without_grad(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+    return without_grad
+
+
 def _side_by_side(*blocks):
     """The blocks side by side along the last axis: the array they are adjacent column blocks of when
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
     first, widths = blocks[0], [b.shape[-1] for b in blocks]
     total = sum(widths)
+    if torch.compiler.is_compiling():  # the compiler sees through the copy; storage checks would break its graph
+        return torch.cat(blocks, dim=-1)
     if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
                                 and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
                                 for b in blocks) and first.stride() == (total, 1) and not torch.is_grad_enabled():
@@ -86,11 +111,14 @@ def _side_by_side(*blocks):
     return torch.cat(blocks, dim=-1)
 
 
-def _softmax(S, causal):
-    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
+def _softmax(S, causal, fresh=False):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
+
+    ``fresh``: ``S`` is a new array nothing else reads, and the mask is applied in it.
+    """
     if causal:
-        n = S.shape[-1]
-        S = S.masked_fill(torch.ones(n, n, dtype=torch.bool, device=S.device).triu(1), float("-inf"))
+        mask = _causal_mask(S.shape[-1], S.device)
+        S = S.masked_fill_(mask, float("-inf")) if fresh else S.masked_fill(mask, float("-inf"))
     return torch.softmax(S, dim=-1)
 
 
@@ -99,7 +127,7 @@ def _split_heads(A, n_heads):
     return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
 
 
-@torch.no_grad()
+@_no_grad
 def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     """Multi-head attention: returns ``(out, cache)``.
 
@@ -147,14 +175,14 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     del V
     S = Q_h @ K_h.mT  # (..., n_heads, n_T, n_T), updated in place
     S *= math.sqrt(n_heads)/math.sqrt(d)
-    P = _softmax(S, causal)  # (..., n_heads, n_T, n_T)
+    P = _softmax(S, causal, fresh=True)  # (..., n_heads, n_T, n_T), S's array given to be written over
     del S
     A = _merge_heads(P @ V_h)  # (..., n_T, d)
     cache = {"X": X, "b_k": b_k, "W_q_W_k_W_v": W_q_W_k_W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape}
     return A, cache
 
 
-@torch.no_grad()
+@_no_grad
 def backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂A: a dict keyed by argument name."""
     X = cache["X"]

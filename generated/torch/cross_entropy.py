@@ -19,6 +19,7 @@ Optimisations (each keeps the values within rounding):
     - overwrite: dZ updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
 import math
 
 import torch
@@ -69,6 +70,16 @@ def _logsumexp(Z):
     return torch.logsumexp(Z, dim=-1, keepdim=True)
 
 
+def _no_grad(fn):
+    """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
+    without breaking its graph; ``fn.__wrapped__`` runs with autograd on."""
+    @functools.wraps(fn)
+    def without_grad(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+    return without_grad
+
+
 def _pad_rows(A, rows):
     """A (..., k, d) followed by zero rows up to ``rows``."""
     out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
@@ -76,7 +87,7 @@ def _pad_rows(A, rows):
     return out
 
 
-@torch.no_grad()
+@_no_grad
 def forward(X, W, b, idx, *, reduction='mean'):
     """Cross-entropy of next-token logits: returns ``(out, cache)``.
 
@@ -115,7 +126,7 @@ def forward(X, W, b, idx, *, reduction='mean'):
     return loss, cache
 
 
-@torch.no_grad()
+@_no_grad
 def backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
     W = cache["W"]

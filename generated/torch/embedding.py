@@ -13,6 +13,8 @@ Gradients, as derived:
 Optimisations (each keeps the values within rounding):
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
+
 import torch
 
 
@@ -46,6 +48,16 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
+def _no_grad(fn):
+    """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
+    without breaking its graph; ``fn.__wrapped__`` runs with autograd on."""
+    @functools.wraps(fn)
+    def without_grad(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+    return without_grad
+
+
 def _pad_rows(A, rows):
     """A (..., k, d) followed by zero rows up to ``rows``."""
     out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
@@ -59,7 +71,7 @@ def _scatter_add_rows(index, values, rows):
     return out.index_add_(0, index.reshape(-1), values.reshape(-1, values.shape[-1]))
 
 
-@torch.no_grad()
+@_no_grad
 def forward(idx, W_tok, W_pos):
     """Token and position embedding: returns ``(out, cache)``.
 
@@ -83,7 +95,7 @@ def forward(idx, W_tok, W_pos):
     return X, cache
 
 
-@torch.no_grad()
+@_no_grad
 def backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂X: a dict keyed by argument name."""
     idx = cache["idx"]

@@ -62,7 +62,7 @@ The model (one sweep, the tied W_tok's two uses summed):
 Optimisations (each keeps the values within rounding):
     - block: read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
     - block: fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
-    - block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, attn_P, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - tied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
     - tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, dZ, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
@@ -71,7 +71,7 @@ Optimisations (each keeps the values within rounding):
     - untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - untied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, dZ, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - untied_logits: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - lora_block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Y, attn_S, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Y, Y, dmlp_H, dln_2_Xbar, dln_2_sigma, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_Y, dln_1_Xbar, dln_1_sigma, dln_1_var, dln_1_Xc, dX, dA_q, dB_q, dA_k, dB_k, dA_v, dB_v, dA_o, dB_o, dA_fc, dB_fc, dA_proj, dB_proj updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - lora_block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Y, attn_S, attn_P, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Y, Y, dmlp_H, dln_2_Xbar, dln_2_sigma, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_Y, dln_1_Xbar, dln_1_sigma, dln_1_var, dln_1_Xc, dX, dA_q, dB_q, dA_k, dB_k, dA_v, dB_v, dA_o, dB_o, dA_fc, dB_fc, dA_proj, dB_proj updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - lora_tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - lora_tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Y, dZ, dln_f_sigma, dln_f_var, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - lora_untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
@@ -79,6 +79,7 @@ Optimisations (each keeps the values within rounding):
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
 import math
 
 import torch
@@ -92,6 +93,18 @@ def _add_at_targets(base, targets, values, fresh):
     index = targets.unsqueeze(-1)
     values = torch.as_tensor(values, dtype=base.dtype, device=base.device).expand(index.shape)
     return base.scatter_add_(-1, index, values) if fresh else base.scatter_add(-1, index, values)
+
+
+def _causal_mask(n, device):
+    """(n, n), True above the diagonal (s > t): made once per size and device (the last few are kept)."""
+    if torch.compiler.is_compiling():  # a constant of the compiled graph
+        return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
+    return _causal_mask_kept(n, device)
+
+
+@functools.lru_cache(maxsize=8)
+def _causal_mask_kept(n, device):
+    return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
 
 
 def _check_count(name, value):
@@ -155,6 +168,16 @@ def _merge_heads(A):
     return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
 
 
+def _no_grad(fn):
+    """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
+    without breaking its graph; ``fn.__wrapped__`` runs with autograd on."""
+    @functools.wraps(fn)
+    def without_grad(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+    return without_grad
+
+
 def _pad_rows(A, rows):
     """A (..., k, d) followed by zero rows up to ``rows``."""
     out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
@@ -173,6 +196,8 @@ def _side_by_side(*blocks):
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
     first, widths = blocks[0], [b.shape[-1] for b in blocks]
     total = sum(widths)
+    if torch.compiler.is_compiling():  # the compiler sees through the copy; storage checks would break its graph
+        return torch.cat(blocks, dim=-1)
     if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
                                 and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
                                 for b in blocks) and first.stride() == (total, 1) and not torch.is_grad_enabled():
@@ -182,11 +207,14 @@ def _side_by_side(*blocks):
     return torch.cat(blocks, dim=-1)
 
 
-def _softmax(S, causal):
-    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0."""
+def _softmax(S, causal, fresh=False):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
+
+    ``fresh``: ``S`` is a new array nothing else reads, and the mask is applied in it.
+    """
     if causal:
-        n = S.shape[-1]
-        S = S.masked_fill(torch.ones(n, n, dtype=torch.bool, device=S.device).triu(1), float("-inf"))
+        mask = _causal_mask(S.shape[-1], S.device)
+        S = S.masked_fill_(mask, float("-inf")) if fresh else S.masked_fill(mask, float("-inf"))
     return torch.softmax(S, dim=-1)
 
 
@@ -258,7 +286,7 @@ _ACTIVATION = {"gelu_tanh": _gelu_tanh, "gelu": _gelu, "relu": _relu}
 _ACTIVATION_GRAD = {"gelu_tanh": _gelu_tanh_grad, "gelu": _gelu_grad, "relu": _relu_grad}
 
 
-@torch.no_grad()
+@_no_grad
 def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, *, n_heads, eps=1e-05, activation='gelu_tanh'):
     """GPT-2 block: returns ``(out, cache)``.
 
@@ -354,7 +382,7 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     del attn_V
     attn_S = attn_Q_h @ attn_K_h.mT  # (..., n_heads, n_T, n_T), updated in place
     attn_S *= math.sqrt(n_heads)/math.sqrt(d)
-    attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
+    attn_P = _softmax(attn_S, True, fresh=True)  # (..., n_heads, n_T, n_T), attn_S's array given to be written over
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
     proj_Y = torch.nn.functional.linear(attn_A, W_o.mT, b_o)  # (..., n_T, d)
@@ -386,7 +414,7 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     return Y, cache
 
 
-@torch.no_grad()
+@_no_grad
 def _block_backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
     ln_1_w = cache["ln_1_w"]
@@ -586,7 +614,7 @@ def _block_backward(grad_out, cache):
     }
 
 
-@torch.no_grad()
+@_no_grad
 def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     """GPT-2 (tied logits), loss: returns ``(out, cache)``.
 
@@ -648,7 +676,7 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     return loss, cache
 
 
-@torch.no_grad()
+@_no_grad
 def _tied_backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
     idx = cache["idx"]
@@ -727,7 +755,7 @@ def _tied_backward(grad_out, cache):
     }
 
 
-@torch.no_grad()
+@_no_grad
 def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     """GPT-2 (tied logits), logits: returns ``(out, cache)``.
 
@@ -781,7 +809,7 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     return logits, cache
 
 
-@torch.no_grad()
+@_no_grad
 def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e-05, blocks):
     """GPT-2 (untied logits), loss: returns ``(out, cache)``.
 
@@ -849,7 +877,7 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     return loss, cache
 
 
-@torch.no_grad()
+@_no_grad
 def _untied_backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
     idx = cache["idx"]
@@ -936,7 +964,7 @@ def _untied_backward(grad_out, cache):
     }
 
 
-@torch.no_grad()
+@_no_grad
 def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e-05, blocks):
     """GPT-2 (untied logits), logits: returns ``(out, cache)``.
 
@@ -996,7 +1024,7 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     return logits, cache
 
 
-@torch.no_grad()
+@_no_grad
 def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, A_q, B_q, A_k, B_k, A_v, B_v, A_o, B_o, A_fc, B_fc, A_proj, B_proj, *, n_heads, alpha, eps=1e-05, activation='gelu_tanh'):
     """GPT-2 block with LoRA adapters: returns ``(out, cache)``.
 
@@ -1125,7 +1153,7 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     del attn_V
     attn_S = attn_Q_h @ attn_K_h.mT  # (..., n_heads, n_T, n_T), updated in place
     attn_S *= math.sqrt(n_heads)/math.sqrt(d)
-    attn_P = _softmax(attn_S, True)  # (..., n_heads, n_T, n_T)
+    attn_P = _softmax(attn_S, True, fresh=True)  # (..., n_heads, n_T, n_T), attn_S's array given to be written over
     del attn_S
     attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
     proj_Y = torch.nn.functional.linear(attn_A, (W_o + alpha/r * (A_o @ B_o)).mT, b_o)  # (..., n_T, d)
@@ -1155,7 +1183,7 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     return Y, cache
 
 
-@torch.no_grad()
+@_no_grad
 def _lora_block_backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
     ln_1_w = cache["ln_1_w"]
@@ -1375,7 +1403,7 @@ def _lora_block_backward(grad_out, cache):
     }
 
 
-@torch.no_grad()
+@_no_grad
 def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alpha, eps=1e-05, blocks):
     """GPT-2 with LoRA adapters, loss: returns ``(out, cache)``.
 
@@ -1443,7 +1471,7 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     return loss, cache
 
 
-@torch.no_grad()
+@_no_grad
 def _lora_tied_backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
     idx = cache["idx"]
@@ -1522,7 +1550,7 @@ def _lora_tied_backward(grad_out, cache):
     }
 
 
-@torch.no_grad()
+@_no_grad
 def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_head, B_head, *, alpha, eps=1e-05, blocks):
     """GPT-2 with LoRA adapters, loss: returns ``(out, cache)``.
 
@@ -1596,7 +1624,7 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     return loss, cache
 
 
-@torch.no_grad()
+@_no_grad
 def _lora_untied_backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂loss: a dict keyed by argument name."""
     idx = cache["idx"]
@@ -1679,9 +1707,10 @@ class _Blocks:
     """The stack of blocks: each block's derived forward in turn, then the derived backward
     passes in reverse order (the rule of the ``Repeat`` primitive)."""
 
-    def __init__(self, layers, options, forward=_block_forward, backward=_block_backward):
+    block_forward, block_backward = staticmethod(_block_forward), staticmethod(_block_backward)
+
+    def __init__(self, layers, options):
         self.layers, self.options = layers, options
-        self.block_forward, self.block_backward = forward, backward
         self.caches, self.grads = [], []
 
     def forward(self, X):
@@ -1698,6 +1727,12 @@ class _Blocks:
             G = grads.pop("X")
             self.grads.insert(0, grads)
         return G
+
+
+class _LoraBlocks(_Blocks):
+    """The stack of LoRA blocks (frozen weights, trained adapters)."""
+
+    block_forward, block_backward = staticmethod(_lora_block_forward), staticmethod(_lora_block_backward)
 
 
 #: gpt2_block argument → (Hugging Face key after ``h.{i}.``, column block of c_attn or None).
@@ -1854,7 +1889,7 @@ def lora_loss_and_grads(params, adapters, idx, *, n_heads, alpha, eps=1e-5, acti
                                             for _, name, part in _LORA_ADAPTERS]
               for i in range(n_layers(params))]
     options = {"n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation}
-    blocks = _Blocks(layers, options, _lora_block_forward, _lora_block_backward)
+    blocks = _LoraBlocks(layers, options)
     forward, backward = (_lora_tied_forward, _lora_tied_backward) if tied else (
         _lora_untied_forward, _lora_untied_backward)
     head = [_get(adapters, "lm_head.lora.A"), _get(adapters, "lm_head.lora.B")]

@@ -34,6 +34,8 @@ Optimisations (each keeps the values within rounding):
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
+
 import torch
 
 
@@ -91,11 +93,23 @@ def _merge_heads(A):
     return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
 
 
+def _no_grad(fn):
+    """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
+    without breaking its graph; ``fn.__wrapped__`` runs with autograd on."""
+    @functools.wraps(fn)
+    def without_grad(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+    return without_grad
+
+
 def _side_by_side(*blocks):
     """The blocks side by side along the last axis: the array they are adjacent column blocks of when
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
     first, widths = blocks[0], [b.shape[-1] for b in blocks]
     total = sum(widths)
+    if torch.compiler.is_compiling():  # the compiler sees through the copy; storage checks would break its graph
+        return torch.cat(blocks, dim=-1)
     if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
                                 and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
                                 for b in blocks) and first.stride() == (total, 1) and not torch.is_grad_enabled():
@@ -146,7 +160,7 @@ _FEATURE_MAP = {"elu_plus_one": _elu_plus_one, "softplus": _softplus}
 _FEATURE_MAP_GRAD = {"elu_plus_one": _elu_plus_one_grad, "softplus": _softplus_grad}
 
 
-@torch.no_grad()
+@_no_grad
 def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_one'):
     """Linear attention (non-causal): returns ``(out, cache)``.
 
@@ -200,7 +214,7 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     return A, cache
 
 
-@torch.no_grad()
+@_no_grad
 def backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂A: a dict keyed by argument name."""
     X = cache["X"]

@@ -17,6 +17,8 @@ Optimisations (each keeps the values within rounding):
     - overwrite: dA, dB updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
+
 import torch
 
 
@@ -70,7 +72,17 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
-@torch.no_grad()
+def _no_grad(fn):
+    """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
+    without breaking its graph; ``fn.__wrapped__`` runs with autograd on."""
+    @functools.wraps(fn)
+    def without_grad(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+    return without_grad
+
+
+@_no_grad
 def forward(X, W, b, A, B, *, alpha):
     """Fully connected layer with a LoRA branch: returns ``(out, cache)``.
 
@@ -99,7 +111,7 @@ def forward(X, W, b, A, B, *, alpha):
     return Y, cache
 
 
-@torch.no_grad()
+@_no_grad
 def backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
     X = cache["X"]

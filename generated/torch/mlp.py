@@ -20,6 +20,8 @@ Optimisations (each keeps the values within rounding):
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
+
 import torch
 
 
@@ -38,6 +40,16 @@ def _check_shape(name, array, expected, dims, batched):
             raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
     if batched and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
+
+
+def _no_grad(fn):
+    """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
+    without breaking its graph; ``fn.__wrapped__`` runs with autograd on."""
+    @functools.wraps(fn)
+    def without_grad(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+    return without_grad
 
 
 def _gelu(x):
@@ -103,7 +115,7 @@ _ACTIVATION = {"gelu_tanh": _gelu_tanh, "gelu": _gelu, "relu": _relu}
 _ACTIVATION_GRAD = {"gelu_tanh": _gelu_tanh_grad, "gelu": _gelu_grad, "relu": _relu_grad}
 
 
-@torch.no_grad()
+@_no_grad
 def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     """Multi-layer perceptron: returns ``(out, cache)``.
 
@@ -135,7 +147,7 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     return Y, cache
 
 
-@torch.no_grad()
+@_no_grad
 def backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
     X = cache["X"]
