@@ -146,10 +146,15 @@ class InplaceFunction:
             free += [b for b in dying if b in made and b != target and b not in free]
             out.append(line)
         self.lines = out
+        self.made = made
         return buffer.get(result, result)
 
     def define(self, name: str, body: sp.Expr, guard: str | None = None) -> str:
-        """``def _name(x): …`` with the common subexpressions of ``body`` computed once.
+        """``def _name(x, times=None): …`` with the common subexpressions of ``body`` computed once.
+
+        The buffers for intermediate values are kept between calls (``_scratch``), so a training
+        step does not fault in fresh pages for them; the result is a new array, or, with ``times``
+        (the chain rule's Δ ∘ f'(x)), multiplied into that array.
 
         ``guard``: a condition and a plain expression, ``(condition, code)``, returned first when the
         condition holds (torch, recording a graph: no in-place operation there).
@@ -168,10 +173,27 @@ class InplaceFunction:
             result = self._fresh(f"{self.np}.full_like(x, {result.code})")
         result.code = self._reuse_dead_buffers(result.code)
         if len(self.lines) == 1 and self.lines[0].startswith(f"{result.code} = "):  # one operation
-            return f"def _{name}(x):\n    return {self.lines[0].split(' = ', 1)[1]}"
-        lines = [f"def _{name}(x):", '    """Computed in buffers of its own, each operation in place."""']
+            return times_form(name, self.lines[0].split(" = ", 1)[1])
+        lines = [f"def _{name}(x, times=None):",
+                 '    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""']
         if guard is not None:
-            lines += [f"    if {guard[0]}:", f"        return {guard[1]}"]
-        lines += [f"    {line}" for line in self.lines]
-        lines.append(f"    return {result.code}")
+            lines += [f"    if {guard[0]}:", f"        value = {guard[1]}",
+                      "        return value if times is None else times * value"]
+        for line in self.lines:
+            match = _UFUNC_LINE.match(line)
+            if match and match.group(1) in self.made:  # the first value of a buffer: where it lives
+                where = f'_scratch("{name}.{match.group(1)}", x)'
+                if match.group(1) == result.code:
+                    where = f"None if times is None else {where}"
+                line = f"{match.group(1)} = {match.group(2)}({match.group(3)}, out={where})"
+            lines.append(f"    {line}")
+        lines += ["    if times is None:", f"        return {result.code}", f"    times *= {result.code}",
+                  "    return times"]
         return "\n".join(lines)
+
+
+def times_form(name: str, code: str) -> str:
+    """``def _name(x, times=None)`` for a function of one operation ``code``: its value, or ``times``
+    multiplied by it in place."""
+    return (f"def _{name}(x, times=None):\n    if times is None:\n        return {code}\n"
+            f"    times *= {code}\n    return times")

@@ -10,8 +10,10 @@ array, the statement becomes::
 
 and makes none.  When no operand is free, the first fresh partial result of the statement's full
 shape (a product, a sum) is the array the rest is added or multiplied into.  An entrywise function
-applies in place too (``np.exp(T, out=T)``; ``T.exp_()`` in torch, which autograd can record), and
-so does a helper that updates its first argument when told it is fresh (``_add_at_targets``).
+applies in place too (``np.exp(T, out=T)``; ``T.exp_()`` in torch, which autograd can record), a
+scalar function of the module multiplies itself into the array (``T = f(x, times=T)``, the chain
+rule's Δ ∘ f'(x)), and a helper that updates its first argument when told it is fresh
+(``_add_at_targets``) does so.
 
 The arithmetic is the same, operation for operation: ``T = a; T op= b`` computes ``a op b``, and
 an operand moves to the right only where the operation commutes (``+``, ``*``), which IEEE
@@ -197,9 +199,11 @@ class Rewriter:
             for into, operand in sides:
                 if broadcast(self.shape, self.shapes.of(operand)) != self.shape:
                     continue
+                text, line = self._text(operand), f"{{T}} {_UPDATES[type(node.op)]} {self._text(operand)}"
+                if isinstance(node.op, ast.Mult) and self._entrywise_call(operand):
+                    line = f"{{T}} = {text[:-1]}, times={{T}})"  # f(x) multiplies itself into T: Δ ∘ f'(x)
                 for inner in self.options(into):
-                    text = self._text(operand)
-                    found += self._then(inner, (f"{{T}} {_UPDATES[type(node.op)]} {text}", text))
+                    found += self._then(inner, (line, text))
         if isinstance(node, ast.Call) and ast.unparse(node.func) in UNARY and len(node.args) == 1 \
                 and not node.keywords:
             module, fn = ast.unparse(node.func).split(".")
@@ -208,6 +212,13 @@ class Rewriter:
             for inner in self.options(node.args[0]):
                 found += self._then(inner, (line, None))
         return found
+
+    def _entrywise_call(self, node) -> bool:
+        """``f(x)`` or ``_TABLE[choice](x)`` for a scalar function of the module (which takes ``times``)."""
+        if not (isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords):
+            return False
+        table = node.func.value if isinstance(node.func, ast.Subscript) else node.func
+        return isinstance(table, ast.Name) and table.id in self.shapes.entrywise
 
     @staticmethod
     def _then(inner: Update, step) -> list[Update]:

@@ -515,8 +515,11 @@ class NumPyMatrixPrinter(NumPyPrinter):
         if self.inplace_functions:
             from .inplace import InplaceFunction
 
-            return InplaceFunction(lambda e: self._entrywise(e, "x"), self.array).define(
+            code = InplaceFunction(lambda e: self._entrywise(e, "x"), self.array).define(
                 fn.name, body, self.inplace_guard(body))
+            if "_scratch(" in code:
+                self.helpers_used.add("scratch")
+            return code
         temps, (reduced,) = sp.cse(body, symbols=sp.numbered_symbols("t"), optimizations="basic")
         lines = [f"def _{fn.name}(x):"]
         lines += [f"    {t} = {self._entrywise(v, 'x')}" for t, v in temps]
@@ -658,6 +661,11 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
         """A scalar function that is exactly one of torch's fused forward kernels calls it."""
         (var,), body = fn.body.signature, fn.body.expr
         kernel = fused_kernel(body.xreplace({var: X_SCALAR}))
+        if kernel is not None and self.inplace_functions:
+            from .inplace import times_form
+
+            return times_form(fn.name, kernel).replace(
+                "\n", "\n    \"\"\"Exactly the defined function, as torch's fused kernel.\"\"\"\n", 1)
         if kernel is not None:
             return (f"def _{fn.name}(x):\n    \"\"\"Exactly the defined function, as torch's fused kernel.\"\"\"\n"
                     f"    return {kernel}")

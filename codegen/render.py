@@ -357,7 +357,8 @@ def module_parts(printer, backend: Backend, components) -> tuple[list[str], list
 
 #: Helpers that call other helpers, and the standard modules helpers import.
 HELPERS_NEED = {"softmax": ("causal_mask",), "causal_zero": ("causal_mask",)}
-HELPER_IMPORTS = {"erf": ("math",), "math": ("math",), "causal_mask": ("functools",), "no_grad": ("functools",)}
+HELPER_IMPORTS = {"erf": ("math",), "math": ("math",), "causal_mask": ("functools",), "no_grad": ("functools",),
+                  "scratch": ("threading",)}
 
 
 def optimisation_notes(notes: list[str], printer, parts) -> list[str]:

@@ -165,12 +165,19 @@ def test_in_place_functions_reuse_dead_buffers_and_keep_the_values(body, target)
 
     printer = BACKENDS[target].printer_class()
     code = InplaceFunction(lambda e: printer._entrywise(e, "x"), printer.array).define("f", to_floats(body))
-    namespace = {"np": np, "torch": torch}
+    helpers = __import__(f"generated.{target}.gpt2_block", fromlist=["_scratch"])
+    namespace = {"np": np, "torch": torch, "_scratch": helpers._scratch}
     exec(code, namespace)
-    x = np.random.default_rng(4).standard_normal((3, 50))
+    rng = np.random.default_rng(4)
+    x, g = rng.standard_normal((3, 50)), rng.standard_normal((3, 50))
+    wrap = torch.from_numpy if target == "torch" else np.asarray
     plain = sp.lambdify(_X, body, "numpy")(x)
-    got = np.asarray(namespace["_f"](torch.from_numpy(x) if target == "torch" else x))
-    assert np.max(np.abs(got - plain)) <= 1e-12 * np.max(np.abs(plain))
+    first = np.asarray(namespace["_f"](wrap(x))).copy()
+    again = np.asarray(namespace["_f"](wrap(x)))  # the kept buffers, reused
+    assert np.max(np.abs(first - plain)) <= 1e-12 * np.max(np.abs(plain))
+    assert np.array_equal(again, first)
+    times = namespace["_f"](wrap(x), times=wrap(g.copy()))  # Δ ∘ f'(x), into Δ's array
+    assert np.array_equal(np.asarray(times), g * first)
     fresh = [line for line in code.splitlines()[2:] if " = " in line and "out=" not in line]
     written_over = [line for line in code.splitlines() if "out=" in line]
     assert written_over and len(fresh) <= 4, code  # a handful of arrays, however many operations

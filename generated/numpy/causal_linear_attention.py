@@ -33,6 +33,8 @@ Optimisations (each keeps the values within rounding):
     - in-place functions: each scalar function computes in buffers of its own
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import threading
+
 import numpy as np
 
 
@@ -99,6 +101,22 @@ def _rows_matmul(A, W):
     return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(slot, like):
+    """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
+    per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
+    for them; None (make a new array) for an array that is not floating point."""
+    if like.dtype.kind != "f":
+        return None
+    kept = _SCRATCH.__dict__
+    buffer = kept.get(slot)
+    if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype:
+        buffer = kept[slot] = np.empty(like.shape, dtype=like.dtype)
+    return buffer
+
+
 def _side_by_side(*blocks):
     """The blocks side by side along the last axis: the array they are adjacent column blocks of when
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
@@ -119,30 +137,42 @@ def _split_heads(A, n_heads):
     return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
 
 
-def _elu_plus_one(x):
-    return np.where(x > 0, x + 1, np.exp(x))
+def _elu_plus_one(x, times=None):
+    if times is None:
+        return np.where(x > 0, x + 1, np.exp(x))
+    times *= np.where(x > 0, x + 1, np.exp(x))
+    return times
 
 
-def _elu_plus_one_grad(x):
-    return np.where(x > 0, 1, np.exp(x))
+def _elu_plus_one_grad(x, times=None):
+    if times is None:
+        return np.where(x > 0, 1, np.exp(x))
+    times *= np.where(x > 0, 1, np.exp(x))
+    return times
 
 
-def _softplus(x):
-    """Computed in buffers of its own, each operation in place."""
-    b1 = np.exp(x)
+def _softplus(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
+    b1 = np.exp(x, out=None if times is None else _scratch("softplus.b1", x))
     b1 += 1.0
     np.log(b1, out=b1)
-    return b1
+    if times is None:
+        return b1
+    times *= b1
+    return times
 
 
-def _softplus_grad(x):
-    """Computed in buffers of its own, each operation in place."""
-    t0 = np.exp(x)
+def _softplus_grad(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
+    t0 = np.exp(x, out=_scratch("softplus_grad.t0", x))
     b2 = t0.copy()
     b2 += 1.0
     np.reciprocal(b2, out=b2)
     np.multiply(b2, t0, out=b2)
-    return b2
+    if times is None:
+        return b2
+    times *= b2
+    return times
 
 
 _FEATURE_MAP = {"elu_plus_one": _elu_plus_one, "softplus": _softplus}

@@ -82,6 +82,7 @@ Optimisations (each keeps the values within rounding):
 """
 import functools
 import math
+import threading
 
 import numpy as np
 
@@ -191,6 +192,22 @@ def _scatter_add_rows(index, values, rows):
     return out
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(slot, like):
+    """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
+    per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
+    for them; None (make a new array) for an array that is not floating point."""
+    if like.dtype.kind != "f":
+        return None
+    kept = _SCRATCH.__dict__
+    buffer = kept.get(slot)
+    if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype:
+        buffer = kept[slot] = np.empty(like.shape, dtype=like.dtype)
+    return buffer
+
+
 def _side_by_side(*blocks):
     """The blocks side by side along the last axis: the array they are adjacent column blocks of when
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
@@ -228,18 +245,21 @@ def _split_heads(A, n_heads):
     return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
 
 
-def _gelu(x):
-    """Computed in buffers of its own, each operation in place."""
+def _gelu(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
     b1 = _erf(0.7071067811865476*x)
     b1 += 1.0
     np.multiply(b1, x, out=b1)
     b1 *= 0.5
-    return b1
+    if times is None:
+        return b1
+    times *= b1
+    return times
 
 
-def _gelu_grad(x):
-    """Computed in buffers of its own, each operation in place."""
-    b1 = np.square(x)
+def _gelu_grad(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
+    b1 = np.square(x, out=None if times is None else _scratch("gelu_grad.b1", x))
     b1 *= -0.5
     np.exp(b1, out=b1)
     np.multiply(b1, x, out=b1)
@@ -248,12 +268,15 @@ def _gelu_grad(x):
     np.add(b1, b2, out=b1)
     b1 += 1.0
     b1 *= 0.5
-    return b1
+    if times is None:
+        return b1
+    times *= b1
+    return times
 
 
-def _gelu_tanh(x):
-    """Computed in buffers of its own, each operation in place."""
-    b1 = np.square(x)
+def _gelu_tanh(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
+    b1 = np.square(x, out=None if times is None else _scratch("gelu_tanh.b1", x))
     b1 *= 0.035677408136300125
     b1 += 0.7978845608028654
     np.multiply(b1, x, out=b1)
@@ -261,17 +284,20 @@ def _gelu_tanh(x):
     b1 += 1.0
     np.multiply(b1, x, out=b1)
     b1 *= 0.5
-    return b1
+    if times is None:
+        return b1
+    times *= b1
+    return times
 
 
-def _gelu_tanh_grad(x):
-    """Computed in buffers of its own, each operation in place."""
-    t0 = np.square(x)
-    t1 = np.multiply(t0, 0.035677408136300125)
+def _gelu_tanh_grad(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
+    t0 = np.square(x, out=_scratch("gelu_tanh_grad.t0", x))
+    t1 = np.multiply(t0, 0.035677408136300125, out=_scratch("gelu_tanh_grad.t1", x))
     t1 += 0.7978845608028654
     np.multiply(t1, x, out=t1)
     np.tanh(t1, out=t1)
-    b3 = np.multiply(t1, 0.5)
+    b3 = np.multiply(t1, 0.5, out=None if times is None else _scratch("gelu_tanh_grad.b3", x))
     np.multiply(t0, 0.134145, out=t0)
     t0 += 1.0
     np.square(t1, out=t1)
@@ -281,15 +307,24 @@ def _gelu_tanh_grad(x):
     t0 *= 0.3989422804014327
     np.subtract(b3, t0, out=b3)
     b3 += 0.5
-    return b3
+    if times is None:
+        return b3
+    times *= b3
+    return times
 
 
-def _relu(x):
-    return np.maximum(x, 0)
+def _relu(x, times=None):
+    if times is None:
+        return np.maximum(x, 0)
+    times *= np.maximum(x, 0)
+    return times
 
 
-def _relu_grad(x):
-    return np.heaviside(x, 0)
+def _relu_grad(x, times=None):
+    if times is None:
+        return np.heaviside(x, 0)
+    times *= np.heaviside(x, 0)
+    return times
 
 
 _ACTIVATION = {"gelu_tanh": _gelu_tanh, "gelu": _gelu, "relu": _relu}
@@ -465,7 +500,7 @@ def _block_backward(grad_out, cache):
     dmlp_A = _rows_matmul(dmlp_Y, W_2.swapaxes(-1, -2))  # (..., n_T, d_ff)
     # grad of mlp_H, used in: mlp_A = activation(mlp_H)
     dmlp_H = dmlp_A  # (..., n_T, d_ff), dmlp_A's array, updated in place
-    dmlp_H *= _ACTIVATION_GRAD[activation](mlp_H)
+    dmlp_H = _ACTIVATION_GRAD[activation](mlp_H, times=dmlp_H)
     del dmlp_A, mlp_H
     # grad of ln_2_Y, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
     dln_2_Y = _rows_matmul(dmlp_H, W_1.swapaxes(-1, -2))  # (..., n_T, d)
@@ -1250,7 +1285,7 @@ def _lora_block_backward(grad_out, cache):
     dmlp_A = _rows_matmul(dmlp_Y, W_2.swapaxes(-1, -2) + alpha/r * (B_proj.swapaxes(-1, -2) @ A_proj.swapaxes(-1, -2)))  # (..., n_T, d_ff)
     # grad of mlp_H, used in: mlp_A = activation(mlp_H)
     dmlp_H = dmlp_A  # (..., n_T, d_ff), dmlp_A's array, updated in place
-    dmlp_H *= _ACTIVATION_GRAD[activation](mlp_H)
+    dmlp_H = _ACTIVATION_GRAD[activation](mlp_H, times=dmlp_H)
     del dmlp_A, mlp_H
     # grad of ln_2_Y, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
     dln_2_Y = _rows_matmul(dmlp_H, W_1.swapaxes(-1, -2) + alpha/r * (B_fc.swapaxes(-1, -2) @ A_fc.swapaxes(-1, -2)))  # (..., n_T, d)

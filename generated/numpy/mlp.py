@@ -22,6 +22,7 @@ Optimisations (each keeps the values within rounding):
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import math
+import threading
 
 import numpy as np
 
@@ -53,18 +54,37 @@ def _rows_matmul(A, W):
     return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
 
 
-def _gelu(x):
-    """Computed in buffers of its own, each operation in place."""
+_SCRATCH = threading.local()
+
+
+def _scratch(slot, like):
+    """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
+    per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
+    for them; None (make a new array) for an array that is not floating point."""
+    if like.dtype.kind != "f":
+        return None
+    kept = _SCRATCH.__dict__
+    buffer = kept.get(slot)
+    if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype:
+        buffer = kept[slot] = np.empty(like.shape, dtype=like.dtype)
+    return buffer
+
+
+def _gelu(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
     b1 = _erf(0.7071067811865476*x)
     b1 += 1.0
     np.multiply(b1, x, out=b1)
     b1 *= 0.5
-    return b1
+    if times is None:
+        return b1
+    times *= b1
+    return times
 
 
-def _gelu_grad(x):
-    """Computed in buffers of its own, each operation in place."""
-    b1 = np.square(x)
+def _gelu_grad(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
+    b1 = np.square(x, out=None if times is None else _scratch("gelu_grad.b1", x))
     b1 *= -0.5
     np.exp(b1, out=b1)
     np.multiply(b1, x, out=b1)
@@ -73,12 +93,15 @@ def _gelu_grad(x):
     np.add(b1, b2, out=b1)
     b1 += 1.0
     b1 *= 0.5
-    return b1
+    if times is None:
+        return b1
+    times *= b1
+    return times
 
 
-def _gelu_tanh(x):
-    """Computed in buffers of its own, each operation in place."""
-    b1 = np.square(x)
+def _gelu_tanh(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
+    b1 = np.square(x, out=None if times is None else _scratch("gelu_tanh.b1", x))
     b1 *= 0.035677408136300125
     b1 += 0.7978845608028654
     np.multiply(b1, x, out=b1)
@@ -86,17 +109,20 @@ def _gelu_tanh(x):
     b1 += 1.0
     np.multiply(b1, x, out=b1)
     b1 *= 0.5
-    return b1
+    if times is None:
+        return b1
+    times *= b1
+    return times
 
 
-def _gelu_tanh_grad(x):
-    """Computed in buffers of its own, each operation in place."""
-    t0 = np.square(x)
-    t1 = np.multiply(t0, 0.035677408136300125)
+def _gelu_tanh_grad(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
+    t0 = np.square(x, out=_scratch("gelu_tanh_grad.t0", x))
+    t1 = np.multiply(t0, 0.035677408136300125, out=_scratch("gelu_tanh_grad.t1", x))
     t1 += 0.7978845608028654
     np.multiply(t1, x, out=t1)
     np.tanh(t1, out=t1)
-    b3 = np.multiply(t1, 0.5)
+    b3 = np.multiply(t1, 0.5, out=None if times is None else _scratch("gelu_tanh_grad.b3", x))
     np.multiply(t0, 0.134145, out=t0)
     t0 += 1.0
     np.square(t1, out=t1)
@@ -106,15 +132,24 @@ def _gelu_tanh_grad(x):
     t0 *= 0.3989422804014327
     np.subtract(b3, t0, out=b3)
     b3 += 0.5
-    return b3
+    if times is None:
+        return b3
+    times *= b3
+    return times
 
 
-def _relu(x):
-    return np.maximum(x, 0)
+def _relu(x, times=None):
+    if times is None:
+        return np.maximum(x, 0)
+    times *= np.maximum(x, 0)
+    return times
 
 
-def _relu_grad(x):
-    return np.heaviside(x, 0)
+def _relu_grad(x, times=None):
+    if times is None:
+        return np.heaviside(x, 0)
+    times *= np.heaviside(x, 0)
+    return times
 
 
 _ACTIVATION = {"gelu_tanh": _gelu_tanh, "gelu": _gelu, "relu": _relu}
@@ -173,7 +208,7 @@ def backward(grad_out, cache):
     dA = _rows_matmul(grad_out, W_2.swapaxes(-1, -2))  # (..., n_T, d_ff)
     # grad of H, used in: A = activation(H)
     dH = dA  # (..., n_T, d_ff), dA's array, updated in place
-    dH *= _ACTIVATION_GRAD[activation](H)
+    dH = _ACTIVATION_GRAD[activation](H, times=dH)
     del H, dA
     # grad of X, used in: H = X W_1 + 1 b_1ᵀ
     dX = _rows_matmul(dH, W_1.swapaxes(-1, -2))  # (..., n_T, d)

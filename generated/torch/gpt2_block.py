@@ -60,6 +60,7 @@ Optimisations (each keeps the values within rounding):
 """
 import functools
 import math
+import threading
 
 import torch
 
@@ -129,6 +130,22 @@ def _no_grad(fn):
     return without_grad
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(slot, like):
+    """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
+    per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
+    for them; None (make a new array) for an array that is not floating point and while compiling."""
+    if not like.is_floating_point() or torch.compiler.is_compiling():
+        return None
+    kept = _SCRATCH.__dict__
+    buffer = kept.get(slot)
+    if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype or buffer.device != like.device:
+        buffer = kept[slot] = torch.empty(like.shape, dtype=like.dtype, device=like.device)
+    return buffer
+
+
 def _side_by_side(*blocks):
     """The blocks side by side along the last axis: the array they are adjacent column blocks of when
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
@@ -161,16 +178,20 @@ def _split_heads(A, n_heads):
     return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
 
 
-def _gelu(x):
+def _gelu(x, times=None):
     """Exactly the defined function, as torch's fused kernel."""
-    return torch.nn.functional.gelu(x)
+    if times is None:
+        return torch.nn.functional.gelu(x)
+    times *= torch.nn.functional.gelu(x)
+    return times
 
 
-def _gelu_grad(x):
-    """Computed in buffers of its own, each operation in place."""
+def _gelu_grad(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
     if torch.is_grad_enabled():
-        return 0.3989422804014327*x*torch.exp(-1/2*x**2) + (1/2)*torch.erf(0.7071067811865476*x) + 1/2
-    b1 = torch.square(x)
+        value = 0.3989422804014327*x*torch.exp(-1/2*x**2) + (1/2)*torch.erf(0.7071067811865476*x) + 1/2
+        return value if times is None else times * value
+    b1 = torch.square(x, out=None if times is None else _scratch("gelu_grad.b1", x))
     b1 *= -0.5
     torch.exp(b1, out=b1)
     torch.multiply(b1, x, out=b1)
@@ -179,24 +200,31 @@ def _gelu_grad(x):
     torch.add(b1, b2, out=b1)
     b1 += 1.0
     b1 *= 0.5
-    return b1
+    if times is None:
+        return b1
+    times *= b1
+    return times
 
 
-def _gelu_tanh(x):
+def _gelu_tanh(x, times=None):
     """Exactly the defined function, as torch's fused kernel."""
-    return torch.nn.functional.gelu(x, approximate="tanh")
+    if times is None:
+        return torch.nn.functional.gelu(x, approximate="tanh")
+    times *= torch.nn.functional.gelu(x, approximate="tanh")
+    return times
 
 
-def _gelu_tanh_grad(x):
-    """Computed in buffers of its own, each operation in place."""
+def _gelu_tanh_grad(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
     if torch.is_grad_enabled():
-        return 0.3989422804014327*x*(1 - torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x)**2)*(0.134145*x**2 + 1) + (1/2)*torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x) + 1/2
-    t0 = torch.square(x)
-    t1 = torch.multiply(t0, 0.035677408136300125)
+        value = 0.3989422804014327*x*(1 - torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x)**2)*(0.134145*x**2 + 1) + (1/2)*torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x) + 1/2
+        return value if times is None else times * value
+    t0 = torch.square(x, out=_scratch("gelu_tanh_grad.t0", x))
+    t1 = torch.multiply(t0, 0.035677408136300125, out=_scratch("gelu_tanh_grad.t1", x))
     t1 += 0.7978845608028654
     torch.multiply(t1, x, out=t1)
     torch.tanh(t1, out=t1)
-    b3 = torch.multiply(t1, 0.5)
+    b3 = torch.multiply(t1, 0.5, out=None if times is None else _scratch("gelu_tanh_grad.b3", x))
     torch.multiply(t0, 0.134145, out=t0)
     t0 += 1.0
     torch.square(t1, out=t1)
@@ -206,16 +234,25 @@ def _gelu_tanh_grad(x):
     t0 *= 0.3989422804014327
     torch.subtract(b3, t0, out=b3)
     b3 += 0.5
-    return b3
+    if times is None:
+        return b3
+    times *= b3
+    return times
 
 
-def _relu(x):
+def _relu(x, times=None):
     """Exactly the defined function, as torch's fused kernel."""
-    return torch.relu(x)
+    if times is None:
+        return torch.relu(x)
+    times *= torch.relu(x)
+    return times
 
 
-def _relu_grad(x):
-    return (x > 0).to(x.dtype)
+def _relu_grad(x, times=None):
+    if times is None:
+        return (x > 0).to(x.dtype)
+    times *= (x > 0).to(x.dtype)
+    return times
 
 
 _ACTIVATION = {"gelu_tanh": _gelu_tanh, "gelu": _gelu, "relu": _relu}
@@ -390,7 +427,7 @@ def backward(grad_out, cache):
     dmlp_A = dmlp_Y @ W_2.mT  # (..., n_T, d_ff)
     # grad of mlp_H, used in: mlp_A = activation(mlp_H)
     dmlp_H = dmlp_A  # (..., n_T, d_ff), dmlp_A's array, updated in place
-    dmlp_H *= _ACTIVATION_GRAD[activation](mlp_H)
+    dmlp_H = _ACTIVATION_GRAD[activation](mlp_H, times=dmlp_H)
     del dmlp_A, mlp_H
     # grad of ln_2_Y, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
     dln_2_Y = dmlp_H @ W_1.mT  # (..., n_T, d)

@@ -35,6 +35,7 @@ Optimisations (each keeps the values within rounding):
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import functools
+import threading
 
 import torch
 
@@ -103,6 +104,22 @@ def _no_grad(fn):
     return without_grad
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(slot, like):
+    """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
+    per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
+    for them; None (make a new array) for an array that is not floating point and while compiling."""
+    if not like.is_floating_point() or torch.compiler.is_compiling():
+        return None
+    kept = _SCRATCH.__dict__
+    buffer = kept.get(slot)
+    if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype or buffer.device != like.device:
+        buffer = kept[slot] = torch.empty(like.shape, dtype=like.dtype, device=like.device)
+    return buffer
+
+
 def _side_by_side(*blocks):
     """The blocks side by side along the last axis: the array they are adjacent column blocks of when
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
@@ -124,34 +141,48 @@ def _split_heads(A, n_heads):
     return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
 
 
-def _elu_plus_one(x):
-    return torch.where(x > 0, x + 1, torch.exp(x))
+def _elu_plus_one(x, times=None):
+    if times is None:
+        return torch.where(x > 0, x + 1, torch.exp(x))
+    times *= torch.where(x > 0, x + 1, torch.exp(x))
+    return times
 
 
-def _elu_plus_one_grad(x):
-    return torch.where(x > 0, 1, torch.exp(x))
+def _elu_plus_one_grad(x, times=None):
+    if times is None:
+        return torch.where(x > 0, 1, torch.exp(x))
+    times *= torch.where(x > 0, 1, torch.exp(x))
+    return times
 
 
-def _softplus(x):
-    """Computed in buffers of its own, each operation in place."""
+def _softplus(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
     if torch.is_grad_enabled():
-        return torch.log(torch.exp(x) + 1)
-    b1 = torch.exp(x)
+        value = torch.log(torch.exp(x) + 1)
+        return value if times is None else times * value
+    b1 = torch.exp(x, out=None if times is None else _scratch("softplus.b1", x))
     b1 += 1.0
     torch.log(b1, out=b1)
-    return b1
+    if times is None:
+        return b1
+    times *= b1
+    return times
 
 
-def _softplus_grad(x):
-    """Computed in buffers of its own, each operation in place."""
+def _softplus_grad(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
     if torch.is_grad_enabled():
-        return torch.exp(x)/(torch.exp(x) + 1)
-    t0 = torch.exp(x)
+        value = torch.exp(x)/(torch.exp(x) + 1)
+        return value if times is None else times * value
+    t0 = torch.exp(x, out=_scratch("softplus_grad.t0", x))
     b2 = t0.clone()
     b2 += 1.0
     torch.reciprocal(b2, out=b2)
     torch.multiply(b2, t0, out=b2)
-    return b2
+    if times is None:
+        return b2
+    times *= b2
+    return times
 
 
 _FEATURE_MAP = {"elu_plus_one": _elu_plus_one, "softplus": _softplus}

@@ -21,6 +21,7 @@ Optimisations (each keeps the values within rounding):
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import functools
+import threading
 
 import torch
 
@@ -52,16 +53,36 @@ def _no_grad(fn):
     return without_grad
 
 
-def _gelu(x):
+_SCRATCH = threading.local()
+
+
+def _scratch(slot, like):
+    """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
+    per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
+    for them; None (make a new array) for an array that is not floating point and while compiling."""
+    if not like.is_floating_point() or torch.compiler.is_compiling():
+        return None
+    kept = _SCRATCH.__dict__
+    buffer = kept.get(slot)
+    if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype or buffer.device != like.device:
+        buffer = kept[slot] = torch.empty(like.shape, dtype=like.dtype, device=like.device)
+    return buffer
+
+
+def _gelu(x, times=None):
     """Exactly the defined function, as torch's fused kernel."""
-    return torch.nn.functional.gelu(x)
+    if times is None:
+        return torch.nn.functional.gelu(x)
+    times *= torch.nn.functional.gelu(x)
+    return times
 
 
-def _gelu_grad(x):
-    """Computed in buffers of its own, each operation in place."""
+def _gelu_grad(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
     if torch.is_grad_enabled():
-        return 0.3989422804014327*x*torch.exp(-1/2*x**2) + (1/2)*torch.erf(0.7071067811865476*x) + 1/2
-    b1 = torch.square(x)
+        value = 0.3989422804014327*x*torch.exp(-1/2*x**2) + (1/2)*torch.erf(0.7071067811865476*x) + 1/2
+        return value if times is None else times * value
+    b1 = torch.square(x, out=None if times is None else _scratch("gelu_grad.b1", x))
     b1 *= -0.5
     torch.exp(b1, out=b1)
     torch.multiply(b1, x, out=b1)
@@ -70,24 +91,31 @@ def _gelu_grad(x):
     torch.add(b1, b2, out=b1)
     b1 += 1.0
     b1 *= 0.5
-    return b1
+    if times is None:
+        return b1
+    times *= b1
+    return times
 
 
-def _gelu_tanh(x):
+def _gelu_tanh(x, times=None):
     """Exactly the defined function, as torch's fused kernel."""
-    return torch.nn.functional.gelu(x, approximate="tanh")
+    if times is None:
+        return torch.nn.functional.gelu(x, approximate="tanh")
+    times *= torch.nn.functional.gelu(x, approximate="tanh")
+    return times
 
 
-def _gelu_tanh_grad(x):
-    """Computed in buffers of its own, each operation in place."""
+def _gelu_tanh_grad(x, times=None):
+    """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
     if torch.is_grad_enabled():
-        return 0.3989422804014327*x*(1 - torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x)**2)*(0.134145*x**2 + 1) + (1/2)*torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x) + 1/2
-    t0 = torch.square(x)
-    t1 = torch.multiply(t0, 0.035677408136300125)
+        value = 0.3989422804014327*x*(1 - torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x)**2)*(0.134145*x**2 + 1) + (1/2)*torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x) + 1/2
+        return value if times is None else times * value
+    t0 = torch.square(x, out=_scratch("gelu_tanh_grad.t0", x))
+    t1 = torch.multiply(t0, 0.035677408136300125, out=_scratch("gelu_tanh_grad.t1", x))
     t1 += 0.7978845608028654
     torch.multiply(t1, x, out=t1)
     torch.tanh(t1, out=t1)
-    b3 = torch.multiply(t1, 0.5)
+    b3 = torch.multiply(t1, 0.5, out=None if times is None else _scratch("gelu_tanh_grad.b3", x))
     torch.multiply(t0, 0.134145, out=t0)
     t0 += 1.0
     torch.square(t1, out=t1)
@@ -97,16 +125,25 @@ def _gelu_tanh_grad(x):
     t0 *= 0.3989422804014327
     torch.subtract(b3, t0, out=b3)
     b3 += 0.5
-    return b3
+    if times is None:
+        return b3
+    times *= b3
+    return times
 
 
-def _relu(x):
+def _relu(x, times=None):
     """Exactly the defined function, as torch's fused kernel."""
-    return torch.relu(x)
+    if times is None:
+        return torch.relu(x)
+    times *= torch.relu(x)
+    return times
 
 
-def _relu_grad(x):
-    return (x > 0).to(x.dtype)
+def _relu_grad(x, times=None):
+    if times is None:
+        return (x > 0).to(x.dtype)
+    times *= (x > 0).to(x.dtype)
+    return times
 
 
 _ACTIVATION = {"gelu_tanh": _gelu_tanh, "gelu": _gelu, "relu": _relu}
@@ -165,7 +202,7 @@ def backward(grad_out, cache):
     dA = grad_out @ W_2.mT  # (..., n_T, d_ff)
     # grad of H, used in: A = activation(H)
     dH = dA  # (..., n_T, d_ff), dA's array, updated in place
-    dH *= _ACTIVATION_GRAD[activation](H)
+    dH = _ACTIVATION_GRAD[activation](H, times=dH)
     del H, dA
     # grad of X, used in: H = X W_1 + 1 b_1ᵀ
     dX = dH @ W_1.mT  # (..., n_T, d)
