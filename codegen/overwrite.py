@@ -44,7 +44,8 @@ _REDUCTIONS = {"sum"}
 _UPDATES = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/="}
 #: Entrywise functions that can write their result over their argument (``np.exp(T, out=T)``, ``T.exp_()``).
 UNARY = {f"{module}.{fn}" for module in ("np", "torch") for fn in (
-    "exp", "log", "tanh", "sqrt", "sin", "cos", "abs", "sign", "floor", "ceil", "sinh", "cosh", "square")}
+    "exp", "log", "tanh", "sqrt", "sin", "cos", "abs", "sign", "floor", "ceil", "sinh", "cosh", "square",
+    "reciprocal")}
 #: Helpers that update their first argument in place when told it is ``fresh``.
 UPDATING_HELPERS = {"_add_at_targets", "_softmax"}
 _COMMUTES = (ast.Add, ast.Mult)

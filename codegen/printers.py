@@ -100,6 +100,10 @@ class NumPyMatrixPrinter(NumPyPrinter):
     def transpose(self, code: str) -> str:
         return f"{paren(code)}.swapaxes(-1, -2)"
 
+    def reciprocal(self, code: str) -> str:
+        """1/x for an atomic ``code``."""
+        return f"1/{code}"
+
     def vector_as_column(self, code: str) -> str:
         return f"{code}[:, None]"
 
@@ -189,7 +193,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         b = self._print(base)
         b = b if atomic(b) else f"({b})"
         if exp == -1:
-            return f"1/{b}"
+            return self.reciprocal(b)
         sqrt = "math.sqrt" if self._scalar_depth else f"{self.array}.sqrt"
         if sqrt == "math.sqrt" and exp in (sp.Rational(1, 2), -sp.Rational(1, 2)):
             self.helpers_used.add("math")
@@ -601,6 +605,10 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
 
     def transpose(self, code: str) -> str:
         return f"{paren(code)}.mT"
+
+    def reciprocal(self, code: str) -> str:
+        # ``1/x`` on a tensor is reciprocal and then a multiplication by 1 (with the 1 cast first)
+        return f"1/{code}" if self._scalar_depth else f"torch.reciprocal({code})"
 
     def reduce(self, code: str, axis: int) -> str:
         return f"{paren(code)}.sum({axis}, keepdim=True)"

@@ -236,8 +236,9 @@ def _softmax(S, causal, fresh=False):
 
 
 def _split_heads(A, n_heads):
-    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
-    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h, laid out
+    head by head once (each product with the heads would otherwise copy them)."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()
 
 
 def _gelu(x, times=None):
@@ -401,7 +402,7 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     ln_1_sigma.sqrt_()
     del ln_1_var
     ln_1_Xbar = ln_1_Xc  # (..., n_T, d), ln_1_Xc's array, updated in place
-    ln_1_Xbar *= 1/ln_1_sigma
+    ln_1_Xbar *= torch.reciprocal(ln_1_sigma)
     del ln_1_Xc
     ln_1_Y = ln_1_Xbar * ln_1_w  # (..., n_T, d), updated in place
     ln_1_Y += ln_1_b
@@ -437,7 +438,7 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     ln_2_sigma.sqrt_()
     del ln_2_var
     ln_2_Xbar = ln_2_Xc  # (..., n_T, d), ln_2_Xc's array, updated in place
-    ln_2_Xbar *= 1/ln_2_sigma
+    ln_2_Xbar *= torch.reciprocal(ln_2_sigma)
     del ln_2_Xc
     ln_2_Y = ln_2_Xbar * ln_2_w  # (..., n_T, d), updated in place
     ln_2_Y += ln_2_b
@@ -496,7 +497,7 @@ def _block_backward(grad_out, cache):
     # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
     # common subexpression
-    t5 = 1/ln_2_sigma  # (..., n_T, 1)
+    t5 = torch.reciprocal(ln_2_sigma)  # (..., n_T, 1)
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
     dln_2_sigma = -(t5 * (dln_2_Xbar * ln_2_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
@@ -559,7 +560,7 @@ def _block_backward(grad_out, cache):
     # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
     # common subexpression
-    t6 = 1/ln_1_sigma  # (..., n_T, 1)
+    t6 = torch.reciprocal(ln_1_sigma)  # (..., n_T, 1)
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
     dln_1_sigma = -(t6 * (dln_1_Xbar * ln_1_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
@@ -698,7 +699,7 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     ln_f_sigma.sqrt_()
     del ln_f_var
     ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
-    ln_f_Xbar *= 1/ln_f_sigma
+    ln_f_Xbar *= torch.reciprocal(ln_f_sigma)
     del ln_f_Xc
     ln_f_Y = ln_f_Xbar * ln_f_w  # (..., n_T, d), updated in place
     ln_f_Y += ln_f_b
@@ -750,7 +751,7 @@ def _tied_backward(grad_out, cache):
     # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
     dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
     # common subexpression
-    t1 = 1/ln_f_sigma  # (..., n_T, 1)
+    t1 = torch.reciprocal(ln_f_sigma)  # (..., n_T, 1)
     # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_sigma = -(t1 * (dln_f_Xbar * ln_f_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
@@ -834,7 +835,7 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     ln_f_sigma.sqrt_()
     del ln_f_var
     ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
-    ln_f_Xbar *= 1/ln_f_sigma
+    ln_f_Xbar *= torch.reciprocal(ln_f_sigma)
     del ln_f_Xc, ln_f_sigma
     ln_f_Y = ln_f_Xbar  # (..., n_T, d), ln_f_Xbar's array, updated in place
     ln_f_Y *= ln_f_w
@@ -899,7 +900,7 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     ln_f_sigma.sqrt_()
     del ln_f_var
     ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
-    ln_f_Xbar *= 1/ln_f_sigma
+    ln_f_Xbar *= torch.reciprocal(ln_f_sigma)
     del ln_f_Xc
     ln_f_Y = ln_f_Xbar * ln_f_w  # (..., n_T, d), updated in place
     ln_f_Y += ln_f_b
@@ -951,7 +952,7 @@ def _untied_backward(grad_out, cache):
     # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
     dln_f_Xbar = dln_f_Y * ln_f_w  # (..., n_T, d)
     # common subexpression
-    t1 = 1/ln_f_sigma  # (..., n_T, 1)
+    t1 = torch.reciprocal(ln_f_sigma)  # (..., n_T, 1)
     # grad of ln_f_sigma, used in: ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_sigma = -(t1 * (dln_f_Xbar * ln_f_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of ln_f_var, used in: ln_f_sigma = sqrt(eps + ln_f_var)
@@ -1049,7 +1050,7 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     ln_f_sigma.sqrt_()
     del ln_f_var
     ln_f_Xbar = ln_f_Xc  # (..., n_T, d), ln_f_Xc's array, updated in place
-    ln_f_Xbar *= 1/ln_f_sigma
+    ln_f_Xbar *= torch.reciprocal(ln_f_sigma)
     del ln_f_Xc, ln_f_sigma
     ln_f_Y = ln_f_Xbar  # (..., n_T, d), ln_f_Xbar's array, updated in place
     ln_f_Y *= ln_f_w
@@ -1174,7 +1175,7 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     ln_1_var *= 1/d
     ln_1_sigma = eps + ln_1_var  # (..., n_T, 1), updated in place
     ln_1_sigma.sqrt_()
-    ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
+    ln_1_Xbar = torch.reciprocal(ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
     ln_1_Y = ln_1_Xbar  # (..., n_T, d), ln_1_Xbar's array, updated in place
     ln_1_Y *= ln_1_w
     ln_1_Y += ln_1_b
@@ -1205,7 +1206,7 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     ln_2_var *= 1/d
     ln_2_sigma = eps + ln_2_var  # (..., n_T, 1), updated in place
     ln_2_sigma.sqrt_()
-    ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
+    ln_2_Xbar = torch.reciprocal(ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
     ln_2_Y = ln_2_Xbar  # (..., n_T, d), ln_2_Xbar's array, updated in place
     ln_2_Y *= ln_2_w
     ln_2_Y += ln_2_b
@@ -1291,7 +1292,7 @@ def _lora_block_backward(grad_out, cache):
     del dln_2_sigma, ln_2_var
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
     dln_2_Xc = dln_2_Xbar  # (..., n_T, d), dln_2_Xbar's array, updated in place
-    dln_2_Xc *= 1/ln_2_sigma
+    dln_2_Xc *= torch.reciprocal(ln_2_sigma)
     dln_2_Xc += 2/d * (dln_2_var * ln_2_Xc)
     del dln_2_Xbar, dln_2_var, ln_2_Xc, ln_2_sigma
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
@@ -1353,7 +1354,7 @@ def _lora_block_backward(grad_out, cache):
     del dln_1_sigma, ln_1_var
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
     dln_1_Xc = dln_1_Xbar  # (..., n_T, d), dln_1_Xbar's array, updated in place
-    dln_1_Xc *= 1/ln_1_sigma
+    dln_1_Xc *= torch.reciprocal(ln_1_sigma)
     dln_1_Xc += 2/d * (dln_1_var * ln_1_Xc)
     del dln_1_Xbar, dln_1_var, ln_1_Xc, ln_1_sigma
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
@@ -1492,7 +1493,7 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     ln_f_var *= 1/d
     ln_f_sigma = eps + ln_f_var  # (..., n_T, 1), updated in place
     ln_f_sigma.sqrt_()
-    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Xbar = torch.reciprocal(ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
     ln_f_Y = ln_f_Xbar  # (..., n_T, d), ln_f_Xbar's array, updated in place
     ln_f_Y *= ln_f_w
     ln_f_Y += ln_f_b
@@ -1559,7 +1560,7 @@ def _lora_tied_backward(grad_out, cache):
     del dln_f_sigma, ln_f_var
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_Xc = dln_f_Xbar  # (..., n_T, d), dln_f_Xbar's array, updated in place
-    dln_f_Xc *= 1/ln_f_sigma
+    dln_f_Xc *= torch.reciprocal(ln_f_sigma)
     dln_f_Xc += 2/d * (dln_f_var * ln_f_Xc)
     del dln_f_Xbar, dln_f_var, ln_f_Xc, ln_f_sigma
     # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ
@@ -1645,7 +1646,7 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     ln_f_var *= 1/d
     ln_f_sigma = eps + ln_f_var  # (..., n_T, 1), updated in place
     ln_f_sigma.sqrt_()
-    ln_f_Xbar = (1/ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
+    ln_f_Xbar = torch.reciprocal(ln_f_sigma) * ln_f_Xc  # (..., n_T, d)
     ln_f_Y = ln_f_Xbar  # (..., n_T, d), ln_f_Xbar's array, updated in place
     ln_f_Y *= ln_f_w
     ln_f_Y += ln_f_b
@@ -1712,7 +1713,7 @@ def _lora_untied_backward(grad_out, cache):
     del dln_f_sigma, ln_f_var
     # grad of ln_f_Xc, used in: ln_f_var = (1/d) (ln_f_Xc ∘ ln_f_Xc) 1; ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     dln_f_Xc = dln_f_Xbar  # (..., n_T, d), dln_f_Xbar's array, updated in place
-    dln_f_Xc *= 1/ln_f_sigma
+    dln_f_Xc *= torch.reciprocal(ln_f_sigma)
     dln_f_Xc += 2/d * (dln_f_var * ln_f_Xc)
     del dln_f_Xbar, dln_f_var, ln_f_Xc, ln_f_sigma
     # grad of ln_f_mu, used in: ln_f_Xc = X_L − ln_f_mu 1ᵀ

@@ -174,8 +174,9 @@ def _softmax(S, causal, fresh=False):
 
 
 def _split_heads(A, n_heads):
-    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
-    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h, laid out
+    head by head once (each product with the heads would otherwise copy them)."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()
 
 
 def _gelu(x, times=None):
@@ -339,7 +340,7 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     ln_1_sigma.sqrt_()
     del ln_1_var
     ln_1_Xbar = ln_1_Xc  # (..., n_T, d), ln_1_Xc's array, updated in place
-    ln_1_Xbar *= 1/ln_1_sigma
+    ln_1_Xbar *= torch.reciprocal(ln_1_sigma)
     del ln_1_Xc
     ln_1_Y = ln_1_Xbar * ln_1_w  # (..., n_T, d), updated in place
     ln_1_Y += ln_1_b
@@ -375,7 +376,7 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     ln_2_sigma.sqrt_()
     del ln_2_var
     ln_2_Xbar = ln_2_Xc  # (..., n_T, d), ln_2_Xc's array, updated in place
-    ln_2_Xbar *= 1/ln_2_sigma
+    ln_2_Xbar *= torch.reciprocal(ln_2_sigma)
     del ln_2_Xc
     ln_2_Y = ln_2_Xbar * ln_2_w  # (..., n_T, d), updated in place
     ln_2_Y += ln_2_b
@@ -434,7 +435,7 @@ def backward(grad_out, cache):
     # grad of ln_2_Xbar, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_Xbar = dln_2_Y * ln_2_w  # (..., n_T, d)
     # common subexpression
-    t5 = 1/ln_2_sigma  # (..., n_T, 1)
+    t5 = torch.reciprocal(ln_2_sigma)  # (..., n_T, 1)
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
     dln_2_sigma = -(t5 * (dln_2_Xbar * ln_2_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
@@ -497,7 +498,7 @@ def backward(grad_out, cache):
     # grad of ln_1_Xbar, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_Xbar = dln_1_Y * ln_1_w  # (..., n_T, d)
     # common subexpression
-    t6 = 1/ln_1_sigma  # (..., n_T, 1)
+    t6 = torch.reciprocal(ln_1_sigma)  # (..., n_T, 1)
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
     dln_1_sigma = -(t6 * (dln_1_Xbar * ln_1_Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)

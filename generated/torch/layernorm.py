@@ -93,7 +93,7 @@ def forward(X, w, b, *, eps=1e-05):
     sigma.sqrt_()
     del var
     Xbar = Xc  # (..., n_T, d), Xc's array, updated in place
-    Xbar *= 1/sigma
+    Xbar *= torch.reciprocal(sigma)
     del Xc
     Y = Xbar * w  # (..., n_T, d), updated in place
     Y += b
@@ -114,7 +114,7 @@ def backward(grad_out, cache):
     # grad of Xbar, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     dXbar = grad_out * w  # (..., n_T, d)
     # common subexpression
-    t1 = 1/sigma  # (..., n_T, 1)
+    t1 = torch.reciprocal(sigma)  # (..., n_T, 1)
     # grad of sigma, used in: Xbar = ((1/sigma) 1ᵀ) ∘ Xc
     dsigma = -(t1 * (dXbar * Xbar).sum(-1, keepdim=True))  # (..., n_T, 1)
     # grad of var, used in: sigma = sqrt(eps + var)

@@ -137,8 +137,9 @@ def _side_by_side(*blocks):
 
 
 def _split_heads(A, n_heads):
-    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
-    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h, laid out
+    head by head once (each product with the heads would otherwise copy them)."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()
 
 
 def _elu_plus_one(x, times=None):
@@ -238,7 +239,7 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     del V
     num = _chain(phi_Q, phi_K.mT, V_h)  # (..., n_heads, n_T, d/n_heads)
     den = phi_Q @ phi_K.mT.sum(-1, keepdim=True)  # (..., n_heads, n_T, 1)
-    A_h = (1/den) * num  # (..., n_heads, n_T, d/n_heads)
+    A_h = torch.reciprocal(den) * num  # (..., n_heads, n_T, d/n_heads)
     A = _merge_heads(A_h)  # (..., n_T, d)
     del A_h
     cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q": Q, "K": K, "phi_Q": phi_Q, "phi_K": phi_K, "V_h": V_h, "num": num, "den": den, "n_heads": n_heads, "feature_map": feature_map, "d": d, "out_shape": A.shape}
@@ -270,7 +271,7 @@ def backward(grad_out, cache):
     dden *= -1/den**2
     del num
     # grad of num, used in: A_h = ((1/den) 1ᵀ) ∘ num
-    dnum = dA_h * (1/den)  # (..., n_heads, n_T, d/n_heads)
+    dnum = dA_h * torch.reciprocal(den)  # (..., n_heads, n_T, d/n_heads)
     del dA_h, den
     # grad of V_h, used in: num = phi_Q phi_Kᵀ V_h
     dV_h = _chain(phi_K, phi_Q.mT, dnum)  # (..., n_heads, n_T, d/n_heads)

@@ -119,8 +119,9 @@ def _side_by_side(*blocks):
 
 
 def _split_heads(A, n_heads):
-    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
-    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h, laid out
+    head by head once (each product with the heads would otherwise copy them)."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()
 
 
 @_no_grad

@@ -119,8 +119,9 @@ def _side_by_side(*blocks):
 
 
 def _split_heads(A, n_heads):
-    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
-    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h, laid out
+    head by head once (each product with the heads would otherwise copy them)."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()
 
 
 @_no_grad
@@ -171,7 +172,7 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     del V
     S = Q_h @ K_h.mT  # (..., n_heads, n_T, n_T), updated in place
     S *= math.sqrt(n_heads)/math.sqrt(d)
-    P = _causal_zero(1/(1 + torch.exp(-S)), causal)  # (..., n_heads, n_T, n_T)
+    P = _causal_zero(torch.reciprocal((1 + torch.exp(-S))), causal)  # (..., n_heads, n_T, n_T)
     A = _merge_heads(P @ V_h)  # (..., n_T, d)
     cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "S": S, "P": P, "n_heads": n_heads, "causal": causal, "d": d, "out_shape": A.shape}
     return A, cache
