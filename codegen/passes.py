@@ -17,6 +17,9 @@ in ``plan.notes``, which the generated module states in a comment and
   open, in the order the sizes at run time make cheapest.
 * ``fuse_shared_operand``: products of one operand with several weights are one
   product with the weights side by side, forward and backward.
+* ``recompute_affine_values``: a forward value that is an entrywise affine map of one
+  array the backward keeps anyway (Y = X̄ ∘ (1 wᵀ) + 1 bᵀ) is recomputed where the
+  backward first reads it, one pass, instead of held from the forward to the backward.
 * liveness (at printing): every array is released after its last use (``del``),
   in the forward as in the backward, and the backward drops its cache once unpacked.
 """
@@ -120,7 +123,48 @@ EXP = ScalarFunction("", sp.Lambda(X_SCALAR, sp.exp(X_SCALAR)))
 
 
 def _passes():
-    return (read_forward_values, reuse_log_sum_exp, order_chains, fuse_shared_operand)
+    return (read_forward_values, reuse_log_sum_exp, order_chains, fuse_shared_operand, recompute_affine_values)
+
+
+def recompute_affine_values(plan) -> None:
+    """Recompute in the backward, where first read, each forward value that is an entrywise affine
+    map of one batched array the backward reads anyway (and of parameters): it costs one pass and
+    takes one array out of the cache, so out of the step's peak."""
+    definitions = {d.symbol: d for d in plan.component.definitions}
+    reads = _forward_reads(plan.backward, set(definitions))
+    batched = plan.context.batched
+    done = []
+    for symbol in sorted(reads, key=lambda s: s.name):
+        expr = definitions[symbol].expr
+        arrays = {s for s in expr.free_symbols if isinstance(s, MatrixSymbol) and s in batched}
+        if symbol not in batched or len(arrays) != 1 or not arrays <= reads or not _entrywise_affine(expr):
+            continue
+        first = next(i for i, st in enumerate(plan.backward) if symbol in st.expr.free_symbols)
+        kept = next(st for st in plan.forward if st.target == plan.context.names.get(symbol, symbol.name))
+        plan.backward.insert(first, Statement(kept.target, expr, kept.shape,
+                                              "recomputed: one pass, cheaper than keeping it"))
+        done.append(f"{text(symbol)} = {text(expr)}")
+    if done:
+        plan.notes.append(f"recompute-affine-values: {'; '.join(done)} recomputed in the backward, "
+                          f"not kept in the cache")
+
+
+def _entrywise_affine(e) -> bool:
+    """Sums and entrywise products of arrays, broadcast vectors (1 wᵀ, v 1ᵀ) and numbers: no
+    matrix product, no function."""
+    if isinstance(e, MatrixSymbol) or not isinstance(e, MatrixExpr):
+        return isinstance(e, MatrixSymbol) or e.is_number or e.is_Symbol
+    if isinstance(e, MatMul):
+        c, body = split_coefficient(e)
+        factors = list(body.args) if isinstance(body, MatMul) else [body]
+        if len(factors) == 1:
+            return _entrywise_affine(factors[0])
+        return len(factors) == 2 and any(isinstance(f, OneMatrix) for f in factors) and all(
+            isinstance(f, (OneMatrix, MatrixSymbol)) or isinstance(f, sp.Transpose) and isinstance(f.arg, MatrixSymbol)
+            for f in factors)
+    if isinstance(e, (MatAdd, sp.HadamardProduct)):
+        return all(_entrywise_affine(a) for a in e.args)
+    return False
 
 
 def optimise(plan, passes=None):

@@ -256,7 +256,8 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         else:
             returns.append((name, st.target))
 
-    cached = [n for n in names if n in backward_symbols or n in zero_args]
+    recomputed = {st.target for st in ([] if forward_only else plan.backward)}  # the backward makes these
+    cached = [n for n in names if (n in backward_symbols or n in zero_args) and n not in recomputed]
     cached += [d for d in dims + ["n_batch"] if d in backward_symbols]
     cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape']) + "}"
 

@@ -5,7 +5,8 @@ import sympy as sp
 import torch
 
 from codegen.lower import lower
-from codegen.passes import fuse_shared_operand, order_chains, read_forward_values, reuse_log_sum_exp
+from codegen.passes import (fuse_shared_operand, order_chains, read_forward_values, recompute_affine_values,
+                            reuse_log_sum_exp)
 from codegen.render import BACKENDS, compile_component, render_plan
 from derive import Component, matmul
 from derive.components import NAMES, build
@@ -59,7 +60,8 @@ def test_every_pass_together_keeps_the_values(name, target):
     _same(build(name), arrays, configurations(name, sizes), target)
 
 
-@pytest.mark.parametrize("one_pass", [read_forward_values, reuse_log_sum_exp, order_chains, fuse_shared_operand],
+@pytest.mark.parametrize("one_pass", [read_forward_values, reuse_log_sum_exp, order_chains, fuse_shared_operand,
+                                      recompute_affine_values],
                          ids=lambda p: p.__name__)
 @pytest.mark.parametrize("name", ["layernorm", "lora_linear", "gpt2_block", "cross_entropy"])
 def test_each_pass_alone_keeps_the_values(name, one_pass):
@@ -268,3 +270,32 @@ def test_overwrite_applies_entrywise_functions_and_updating_helpers_in_place():
     assert got["B"] == ("A", ["B += 1", "B.sqrt_()"])  # the method form: autograd can record it
     got = _overwrite("A = X * w  # (..., n, d)", "B = _add_at_targets(2 * np.exp(A), X, w, fresh=False)  # (..., n, d)")
     assert got["B"] == ("A", ["np.exp(B, out=B)", "B *= 2", "B = _add_at_targets(B, X, w, fresh=True)"])
+
+
+def _scaled_product():
+    """A user's component: an activation, a scale and shift of it (kept for the weight's gradient),
+    a product."""
+    from derive import add, cols, hadamard, pointwise, rows, x
+
+    c = Component("scaled_product", "tanh, scaled and shifted, times a weight")
+    n_T, d, k = c.dims("n_T d k")
+    X = c.input("X", n_T, d)
+    w, b, W = c.param("w", d), c.param("b", d), c.param("W", d, k)
+    A = c.let("A", pointwise(sp.tanh(x), X))
+    H = c.let("H", add(hadamard(A, rows(w, n_T)), rows(b, n_T)))
+    c.output("Y", matmul(H, W))
+    return c
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch"])
+def test_an_affine_value_is_recomputed_not_kept(target):
+    rng = np.random.default_rng(8)
+    arrays = {"X": rng.standard_normal((2, 3, 4)), "w": rng.standard_normal(4), "b": rng.standard_normal(4),
+              "W": rng.standard_normal((4, 5))}
+    plan = _same(_scaled_product(), arrays, [{}], target)
+    assert any(n.startswith("recompute-affine-values: H = ") for n in plan.notes), plan.notes
+    for component in (_scaled_product(), build("gpt2_block")):
+        text = compile_component(component, target).__source__
+        cache_line = next(line for line in text.splitlines() if line.strip().startswith("cache = {"))
+        assert '"H"' not in cache_line and '"ln_1_Y"' not in cache_line and '"ln_2_Y"' not in cache_line
+    assert '"ln_1_Xbar"' in cache_line

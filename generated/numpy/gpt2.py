@@ -62,7 +62,8 @@ The model (one sweep, the tied W_tok's two uses summed):
 Optimisations (each keeps the values within rounding):
     - block: read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
     - block: fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
-    - block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, attn_P, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - block: recompute-affine-values: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ; ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ recomputed in the backward, not kept in the cache
+    - block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, attn_P, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX, ln_1_Y, ln_2_Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - tied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
     - tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, dZ, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
@@ -416,6 +417,7 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     ln_1_Y += ln_1_b
     W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
     ln_1_Y_W_q_W_k_W_v = _rows_matmul(ln_1_Y, W_q_W_k_W_v)  # (..., n_T, 3*d)
+    del ln_1_Y
     attn_Q = ln_1_Y_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)
     attn_K = ln_1_Y_W_q_W_k_W_v[..., d:2*d] + b_k  # (..., n_T, d)
     attn_V = ln_1_Y_W_q_W_k_W_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
@@ -453,29 +455,31 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     ln_2_Y += ln_2_b
     mlp_H = _rows_matmul(ln_2_Y, W_1)  # (..., n_T, d_ff), updated in place
     mlp_H += b_1
+    del ln_2_Y
     mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
     mlp_Y = _rows_matmul(mlp_A, W_2)  # (..., n_T, d), updated in place
     mlp_Y += b_2
     Y = a5  # (..., n_T, d), a5's array, updated in place
     Y += mlp_Y
     del a5, mlp_Y
-    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "ln_1_Y": ln_1_Y, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
+    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
     return Y, cache
 
 
 def _block_backward(grad_out, cache):
     """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
     ln_1_w = cache["ln_1_w"]
+    ln_1_b = cache["ln_1_b"]
     W_q = cache["W_q"]
     b_k = cache["b_k"]
     W_v = cache["W_v"]
     W_o = cache["W_o"]
     ln_2_w = cache["ln_2_w"]
+    ln_2_b = cache["ln_2_b"]
     W_1 = cache["W_1"]
     W_2 = cache["W_2"]
     ln_1_sigma = cache["ln_1_sigma"]
     ln_1_Xbar = cache["ln_1_Xbar"]
-    ln_1_Y = cache["ln_1_Y"]
     W_q_W_k_W_v = cache["W_q_W_k_W_v"]
     attn_Q_h = cache["attn_Q_h"]
     attn_K_h = cache["attn_K_h"]
@@ -484,7 +488,6 @@ def _block_backward(grad_out, cache):
     attn_A = cache["attn_A"]
     ln_2_sigma = cache["ln_2_sigma"]
     ln_2_Xbar = cache["ln_2_Xbar"]
-    ln_2_Y = cache["ln_2_Y"]
     mlp_H = cache["mlp_H"]
     mlp_A = cache["mlp_A"]
     n_heads = cache["n_heads"]
@@ -592,7 +595,7 @@ def _block_backward(grad_out, cache):
     del da5, dln_1_Xc, dln_1_mu
     # grad of ln_1_w, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_w = (dln_1_Y * ln_1_Xbar).reshape(-1, d).sum(axis=0)  # (d,)
-    del dln_1_Y, ln_1_Xbar
+    del dln_1_Y
     # common subexpression
     t1 = dattn_Q.reshape(-1, d).sum(axis=0)  # (1, d)
     del dattn_Q
@@ -601,6 +604,10 @@ def _block_backward(grad_out, cache):
     del dattn_A
     # grad of ln_1_b, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_b = _rows_matmul(t2, W_v.swapaxes(-1, -2)) + _rows_matmul(t1, W_q.swapaxes(-1, -2))  # (d,)
+    # recomputed: one pass, cheaper than keeping it
+    ln_1_Y = ln_1_Xbar * ln_1_w  # (..., n_T, d), updated in place
+    ln_1_Y += ln_1_b
+    del ln_1_Xbar
     # the weights' gradients as one product
     dW_q_W_k_W_v = ln_1_Y.reshape(-1, d).T @ t3.reshape(-1, 3*d)  # (d, 3*d)
     del ln_1_Y, t3
@@ -625,10 +632,13 @@ def _block_backward(grad_out, cache):
     del dproj_Y
     # grad of ln_2_w, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_w = (dln_2_Y * ln_2_Xbar).reshape(-1, d).sum(axis=0)  # (d,)
-    del ln_2_Xbar
     # grad of ln_2_b, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_b = dln_2_Y.reshape(-1, d).sum(axis=0)  # (d,)
     del dln_2_Y
+    # recomputed: one pass, cheaper than keeping it
+    ln_2_Y = ln_2_Xbar * ln_2_w  # (..., n_T, d), updated in place
+    ln_2_Y += ln_2_b
+    del ln_2_Xbar
     # grad of W_1, used in: mlp_H = ln_2_Y W_1 + 1 b_1ᵀ
     dW_1 = ln_2_Y.reshape(-1, d).T @ dmlp_H.reshape(-1, d_ff)  # (d, d_ff)
     del ln_2_Y
