@@ -1,6 +1,6 @@
 """One GPT-2 training step (forward + backward), side by side with torch autograd.
 
-    python benchmarks/train_step.py [--sizes S M G] [--repeats 10] [--compiled M] [--no-components]
+    python benchmarks/train_step.py [--sizes S M G] [--repeats 20] [--rounds 2] [--compiled M] [--no-components]
 
 * generated NumPy  (generated.numpy.gpt2.loss_and_grads)
 * generated Torch  (generated.torch.gpt2.loss_and_grads), eager
@@ -13,9 +13,11 @@ forward + backward against autograd on the torch reference of backprop/verify.py
 regression shows where it is, and the matmul floor: the step's matrix products alone, timed.
 
 Same parameters, same tokens, float32, two threads.  Each measurement runs in its own
-process; its peak memory is the growth of the resident set during the first step over
-the state before it (sampled every half millisecond, so short peaks may be missed; later
-steps reuse memory that allocators keep).  The table gives the median time, the ratio to
+process, and the implementations take turns for ``--rounds`` rounds, so a slow spell of a
+shared machine falls on all of them (the medians are over every timed step of every round; the
+compile time shown is the first round's).  A measurement's peak memory is the growth of the
+resident set during its first step over the state before it (sampled every half millisecond, so
+short peaks may be missed; later steps reuse memory that allocators keep), the median over rounds.  The table gives the median time, the ratio to
 autograd, the achieved GFLOP/s (6 × non-embedding parameters × tokens + attention
 12 × layers × n_T × d per token) and the peak memory; the matmul ceiling of this machine
 is measured in the same run.  On machines where OPENBLAS_CORETYPE is set for older
@@ -129,7 +131,7 @@ def measure(impl: str, size: str, repeats: int) -> dict:
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    return {"median_ms": 1e3 * statistics.median(times), "peak_mb": peak, "loss": loss,
+    return {"times_ms": [1e3 * t for t in times], "peak_mb": peak, "loss": loss,
             "compile_s": compile_seconds, "floor_ms": matmul_floor(size) if impl == "torch autograd" else None}
 
 
@@ -254,6 +256,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     p.add_argument("--repeats", type=int, default=20, help="timed steps per measurement (default 20)")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="measurements of each implementation, taking turns (default 2); the medians are over all")
     p.add_argument("--compiled", nargs="*", default=["M"], choices=list(SIZES),
                    help="sizes to run the compiled Torch step at (default M; compiling takes about a minute)")
     p.add_argument("--no-components", action="store_true", help="skip the per-component table")
@@ -279,12 +283,21 @@ def main(argv=None) -> int:
     print("-" * len(header))
     for size in args.sizes:
         rows = {}
-        for impl in IMPLEMENTATIONS:
-            if impl == "compiled Torch" and size not in args.compiled:
-                continue
-            result = subprocess.run([sys.executable, __file__, "--child", impl, size, "--repeats",
-                                     str(args.repeats)], capture_output=True, text=True, env=env, check=True)
-            rows[impl] = json.loads(result.stdout.strip().splitlines()[-1])
+        for round_ in range(args.rounds):  # the implementations take turns, so a slow spell of the machine
+            for impl in IMPLEMENTATIONS:  # falls on all of them, not on one
+                if impl == "compiled Torch" and size not in args.compiled:
+                    continue
+                result = subprocess.run([sys.executable, __file__, "--child", impl, size, "--repeats",
+                                         str(args.repeats)], capture_output=True, text=True, env=env, check=True)
+                r = json.loads(result.stdout.strip().splitlines()[-1])
+                if impl in rows:
+                    rows[impl]["times_ms"] += r["times_ms"]
+                    rows[impl]["peak_mb"].append(r["peak_mb"])
+                else:
+                    rows[impl] = dict(r, peak_mb=[r["peak_mb"]])
+        for r in rows.values():
+            r["median_ms"] = statistics.median(r["times_ms"])
+            r["peak_mb"] = statistics.median(r["peak_mb"])
         ref = rows["torch autograd"]
         for impl, r in rows.items():
             memory_ratio = f"{r['peak_mb'] / ref['peak_mb']:.2f}" if ref["peak_mb"] > 0 else "—"

@@ -367,8 +367,10 @@ def optimisation_notes(notes: list[str], printer, parts) -> list[str]:
     out = list(dict.fromkeys(notes))
     if "rows_matmul" in printer.helpers_used:
         out.append("rows-matmul: a batched value times a weight is one 2-D product over all its rows")
+    if printer.inplace_functions and printer.helpers_used & {"softmax", "causal_zero"}:
+        out.append("causal mask: made once per size and reused")
     if printer.inplace_functions and printer.functions_used:
-        out.append("in-place functions: each scalar function computes in buffers of its own")
+        out.append("in-place functions: each scalar function computes in buffers of its own (kept between calls)")
     if any(st.release for f in parts for st in f.forward + f.backward):
         out.append("liveness: every array is released after its last use (del); the backward drops its cache")
     return out

@@ -27,6 +27,7 @@ Optimisations (each keeps the values within rounding):
     - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
     - overwrite: S, P, dS, dK_h, dQ_h updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
+    - causal mask: made once per size and reused
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import functools

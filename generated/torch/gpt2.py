@@ -77,7 +77,8 @@ Optimisations (each keeps the values within rounding):
     - lora_tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Y, dZ, dln_f_sigma, dln_f_var, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - lora_untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
     - lora_untied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Y, dZ, dln_f_sigma, dln_f_var, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - in-place functions: each scalar function computes in buffers of its own
+    - causal mask: made once per size and reused
+    - in-place functions: each scalar function computes in buffers of its own (kept between calls)
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import functools

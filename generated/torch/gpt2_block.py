@@ -56,7 +56,8 @@ Optimisations (each keeps the values within rounding):
     - fuse-shared-operand: ln_1_Y W_q, ln_1_Y W_k, ln_1_Y W_v as one product with the weights side by side, forward and backward
     - recompute-affine-values: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ; ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ recomputed in the backward, not kept in the cache
     - overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, attn_P, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX, ln_1_Y, ln_2_Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - in-place functions: each scalar function computes in buffers of its own
+    - causal mask: made once per size and reused
+    - in-place functions: each scalar function computes in buffers of its own (kept between calls)
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import functools

@@ -31,7 +31,7 @@ Optimisations (each keeps the values within rounding):
     - order-chains: Δ_num V_hᵀ phi_K: ordered at run time by cost
     - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
     - overwrite: dden updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - in-place functions: each scalar function computes in buffers of its own
+    - in-place functions: each scalar function computes in buffers of its own (kept between calls)
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import functools

@@ -17,7 +17,7 @@ Gradients, as derived:
 
 Optimisations (each keeps the values within rounding):
     - overwrite: dH updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - in-place functions: each scalar function computes in buffers of its own
+    - in-place functions: each scalar function computes in buffers of its own (kept between calls)
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import functools

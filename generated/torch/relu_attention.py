@@ -26,6 +26,7 @@ Gradients, as derived:
 Optimisations (each keeps the values within rounding):
     - fuse-shared-operand: X W_q, X W_k, X W_v as one product with the weights side by side, forward and backward
     - overwrite: S, dK_h, dQ_h updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - causal mask: made once per size and reused
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import functools
