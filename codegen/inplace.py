@@ -9,7 +9,9 @@ expression within rounding.
 
 A buffer whose last use has passed takes the next fresh result (``np.multiply(t0, c, out=t0)``
 rather than a new array), so a function of many steps makes only as many arrays as it holds at
-once.
+once; those for intermediate values are kept between calls (``_scratch``, one per buffer and
+thread), and ``f(x, times=Δ)`` multiplies the value into Δ's array (the chain rule's
+Δ ∘ f'(x)), so a training step makes none.
 """
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 SCALAR = ()  # the shape of a Python number
 
 #: Calls whose result is always a new array of their own.
-FRESH_CALLS = {"_rows_matmul", "torch.nn.functional.linear"}
+FRESH_CALLS = {"_rows_matmul", "torch.nn.functional.linear", "_row_dot", "_column_dot"}
 #: Reductions over one axis that keep it (``keepdims``): the axis becomes 1.
 _REDUCTIONS = {"sum"}
 _UPDATES = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/="}
@@ -118,6 +118,9 @@ class Shapes:
         table = node.func.value if isinstance(node.func, ast.Subscript) else node.func  # _TABLE[choice](x)
         if (isinstance(table, ast.Name) and table.id in self.entrywise or name in UNARY) and len(node.args) == 1:
             return self.of(node.args[0])
+        if name == "_row_dot" and len(node.args) == 2:
+            rows = self.of(node.args[0])
+            return None if not rows else rows[:-1] + ("1",)
         if name == "_rows_matmul" and len(node.args) == 2:
             rows, weight = self.of(node.args[0]), self.of(node.args[1])
             return None if not rows or not weight else rows[:-1] + (weight[-1],)

@@ -396,7 +396,9 @@ class NumPyMatrixPrinter(NumPyPrinter):
         left = [] if all(isinstance(f, OneMatrix) for f in left) else left
         right = [] if all(isinstance(f, OneMatrix) for f in right) else right
         parts = []
-        if left:
+        if left and ones.shape[0] != 1 and (pair := self.entrywise_pair(left)):
+            parts.append(self.row_dot(*pair))  # (A ∘ B) 1: one contraction, no A ∘ B array
+        elif left:
             code = self.product(left)
             parts.append(self.reduce(code, -1) if ones.shape[0] != 1 else code)
         if right:
@@ -409,6 +411,32 @@ class NumPyMatrixPrinter(NumPyPrinter):
     def biased_product(self, expr) -> str | None:
         """X W + 1 bᵀ (+ …) in one call where the backend adds the bias inside the product (NumPy: no)."""
         return None
+
+    # (A ∘ B) 1 and Σ_batch 1ᵀ (A ∘ B) as one contraction: a module's printer turns it on for NumPy
+    # (its helpers ``_row_dot``, ``_column_dot`` are then part of the module)
+    contract_entrywise_products = False
+
+    def entrywise_pair(self, factors) -> tuple[str, str] | None:
+        """The code of A and B when ``factors`` is one entrywise product A ∘ B of two arrays of the
+        same shape (neither broadcast), else None."""
+        if not self.contract_entrywise_products or len(factors) != 1:
+            return None
+        e = factors[0]
+        if not (isinstance(e, HadamardProduct) and len(e.args) == 2
+                and all(isinstance(a, MatrixSymbol) and a not in self.ctx.vectors for a in e.args)
+                and self.is_batched(e.args[0]) == self.is_batched(e.args[1])):
+            return None
+        return self._print(e.args[0]), self._print(e.args[1])
+
+    def row_dot(self, a: str, b: str) -> str:
+        """(A ∘ B) 1 without the product array (``_row_dot``)."""
+        self.helpers_used.add("row_dot")
+        return f"_row_dot({a}, {b})"
+
+    def column_dot(self, a: str, b: str) -> str:
+        """Σ_batch 1ᵀ (A ∘ B), a (d,) vector, without the product array (``_column_dot``)."""
+        self.helpers_used.add("row_dot")
+        return f"_column_dot({a}, {b})"
 
     def chain(self, factors: list[MatrixExpr]) -> str:
         """A₁ @ A₂ @ …, left to right; a batched operand times a weight shared by the batch is one
@@ -484,6 +512,8 @@ class NumPyMatrixPrinter(NumPyPrinter):
                     f" @ {self.flatten_batch(self._print(Q), self.dim(Q.shape[1]))}")
         if len(factors) == 2 and isinstance(factors[0], OneMatrix) and factors[0].shape[0] == 1:
             E = factors[1]
+            if pair := self.entrywise_pair([E]):
+                return self.column_dot(*pair)
             return self.sum_leading(self.flatten_batch(self._print(E), self.dim(E.shape[1])))
         M = factors[0] if len(factors) == 1 else MatMul(*factors)
         return self.sum_batch(self._print(M), self.dim(M.shape[0]), self.dim(M.shape[1]))

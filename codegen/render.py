@@ -376,6 +376,15 @@ def optimisation_notes(notes: list[str], printer, parts) -> list[str]:
     return out
 
 
+def module_printer(backend: Backend, context):
+    """The printer of a whole module: it may call the module's helpers.  NumPy contracts (A ∘ B) 1
+    with ``einsum`` (about four times faster than multiplying and summing); torch's multiply and
+    sum are as fast as its contraction."""
+    printer = backend.printer_class(context)
+    printer.contract_entrywise_products = backend.name == "numpy"
+    return printer
+
+
 def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
                 regenerate: str | None = None, optimise: bool = True) -> str:
     """The module text; ``source`` names the file of the definition (a built-in's by default)
@@ -383,9 +392,10 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
     makes no flattened products and no in-place scalar functions (the reference the passes'
     tests compare against)."""
     c = plan.component
-    printer = backend.printer_class(plan.context)
+    printer = module_printer(backend, plan.context)
     if not optimise:
         printer.flatten_products = printer.inplace_functions = printer.overwrite_free_arrays = False
+        printer.contract_entrywise_products = False
     functions = function_set(plan, backend, printer)
     imports, blocks = module_parts(printer, backend, [c])
     return environment().get_template(backend.template).render(
@@ -425,7 +435,7 @@ def render_model(target: str = "numpy") -> str:
 
     backend = BACKENDS[target]
     block_plan = lower(derive(gpt2.block()))
-    printer = backend.printer_class(block_plan.context)
+    printer = module_printer(backend, block_plan.context)
     parts, components = [function_set(block_plan, backend, printer, "_block_")], [block_plan.component]
     for tied in (True, False):
         kind = "tied" if tied else "untied"

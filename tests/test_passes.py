@@ -299,3 +299,11 @@ def test_an_affine_value_is_recomputed_not_kept(target):
         cache_line = next(line for line in text.splitlines() if line.strip().startswith("cache = {"))
         assert '"H"' not in cache_line and '"ln_1_Y"' not in cache_line and '"ln_2_Y"' not in cache_line
     assert '"ln_1_Xbar"' in cache_line
+
+
+def test_numpy_modules_contract_row_sums_of_entrywise_products():
+    """(A ∘ B) 1 and Σ_batch 1ᵀ (A ∘ B) are one einsum each in a NumPy module (no A ∘ B array)."""
+    text = compile_component(build("layernorm")).__source__
+    assert "_row_dot(dXbar, Xbar)" in text and "_column_dot(grad_out, Xbar)" in text
+    assert "_row_dot" not in compile_component(build("layernorm"), "torch").__source__
+    assert "_row_dot" not in compile_component(build("layernorm"), optimise=False).__source__

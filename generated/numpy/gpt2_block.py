@@ -124,6 +124,17 @@ def _merge_heads(A):
     return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
 
 
+def _row_dot(A, B):
+    """(A ∘ B) 1, (..., n, 1): each row's dot product, contracted by ``einsum`` without the product
+    array (about four times faster than multiplying and summing)."""
+    return np.einsum("...i,...i->...", A, B)[..., None]
+
+
+def _column_dot(A, B):
+    """Σ_batch 1ᵀ (A ∘ B), (d,): each column's dot product over every row of the batch."""
+    return np.einsum("ij,ij->j", A.reshape(-1, A.shape[-1]), B.reshape(-1, B.shape[-1]))
+
+
 def _rows_matmul(A, W):
     """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
     return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
@@ -340,7 +351,7 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     ln_1_mu *= 1/d
     ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
     del ln_1_mu
-    ln_1_var = (ln_1_Xc * ln_1_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_1_var = _row_dot(ln_1_Xc, ln_1_Xc)  # (..., n_T, 1), updated in place
     ln_1_var *= 1/d
     ln_1_sigma = ln_1_var  # (..., n_T, 1), ln_1_var's array, updated in place
     ln_1_sigma += eps
@@ -378,7 +389,7 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     ln_2_mu *= 1/d
     ln_2_Xc = a5 - ln_2_mu  # (..., n_T, d)
     del ln_2_mu
-    ln_2_var = (ln_2_Xc * ln_2_Xc).sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_2_var = _row_dot(ln_2_Xc, ln_2_Xc)  # (..., n_T, 1), updated in place
     ln_2_var *= 1/d
     ln_2_sigma = ln_2_var  # (..., n_T, 1), ln_2_var's array, updated in place
     ln_2_sigma += eps
@@ -448,7 +459,7 @@ def backward(grad_out, cache):
     # common subexpression
     t5 = 1/ln_2_sigma  # (..., n_T, 1)
     # grad of ln_2_sigma, used in: ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
-    dln_2_sigma = -(t5 * (dln_2_Xbar * ln_2_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
+    dln_2_sigma = -(t5 * _row_dot(dln_2_Xbar, ln_2_Xbar))  # (..., n_T, 1)
     # grad of ln_2_var, used in: ln_2_sigma = sqrt(eps + ln_2_var)
     dln_2_var = dln_2_sigma  # (..., n_T, 1), dln_2_sigma's array, updated in place
     dln_2_var *= t5
@@ -477,7 +488,7 @@ def backward(grad_out, cache):
     del attn_V_h
     # grad of attn_S, used in: attn_P = softmax[True](attn_S)
     dattn_S = dattn_P  # (..., n_heads, n_T, n_T), dattn_P's array, updated in place
-    dattn_S -= (attn_P * dattn_P).sum(axis=-1, keepdims=True)
+    dattn_S -= _row_dot(attn_P, dattn_P)
     dattn_S *= attn_P
     del dattn_P
     # grad of attn_V_h, used in: attn_A = merge_h(attn_P attn_V_h)
@@ -511,7 +522,7 @@ def backward(grad_out, cache):
     # common subexpression
     t6 = 1/ln_1_sigma  # (..., n_T, 1)
     # grad of ln_1_sigma, used in: ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
-    dln_1_sigma = -(t6 * (dln_1_Xbar * ln_1_Xbar).sum(axis=-1, keepdims=True))  # (..., n_T, 1)
+    dln_1_sigma = -(t6 * _row_dot(dln_1_Xbar, ln_1_Xbar))  # (..., n_T, 1)
     # grad of ln_1_var, used in: ln_1_sigma = sqrt(eps + ln_1_var)
     dln_1_var = dln_1_sigma  # (..., n_T, 1), dln_1_sigma's array, updated in place
     dln_1_var *= t6
@@ -530,7 +541,7 @@ def backward(grad_out, cache):
     dX += 1/d * dln_1_mu
     del da5, dln_1_Xc, dln_1_mu
     # grad of ln_1_w, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
-    dln_1_w = (dln_1_Y * ln_1_Xbar).reshape(-1, d).sum(axis=0)  # (d,)
+    dln_1_w = _column_dot(dln_1_Y, ln_1_Xbar)  # (d,)
     del dln_1_Y
     # common subexpression
     t1 = dattn_Q.reshape(-1, d).sum(axis=0)  # (1, d)
@@ -567,7 +578,7 @@ def backward(grad_out, cache):
     db_o = dproj_Y.reshape(-1, d).sum(axis=0)  # (d,)
     del dproj_Y
     # grad of ln_2_w, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
-    dln_2_w = (dln_2_Y * ln_2_Xbar).reshape(-1, d).sum(axis=0)  # (d,)
+    dln_2_w = _column_dot(dln_2_Y, ln_2_Xbar)  # (d,)
     # grad of ln_2_b, used in: ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ
     dln_2_b = dln_2_Y.reshape(-1, d).sum(axis=0)  # (d,)
     del dln_2_Y
