@@ -275,7 +275,7 @@ def test_overwrite_applies_entrywise_functions_and_updating_helpers_in_place():
 def _scaled_product():
     """A user's component: an activation, a scale and shift of it (kept for the weight's gradient),
     a product."""
-    from derive import add, cols, hadamard, pointwise, rows, x
+    from derive import add, hadamard, pointwise, rows, x
 
     c = Component("scaled_product", "tanh, scaled and shifted, times a weight")
     n_T, d, k = c.dims("n_T d k")
