@@ -264,11 +264,12 @@ class NumPyMatrixPrinter(NumPyPrinter):
     def _print_ScatterAdd(self, expr):
         raise UnprintableNode("a scatter-add prints only summed over the batch (a parameter's gradient)")
 
-    def scatter_add(self, expr: ScatterAdd) -> str:
-        """Σ_batch ohe(idx)ᵀ G: one scatter-add over batch × tokens."""
+    def scatter_add(self, expr: ScatterAdd, into: str | None = None, fresh: bool = False) -> str:
+        """Σ_batch ohe(idx)ᵀ G: one scatter-add over batch × tokens (into the array ``into``)."""
         self.helpers_used.add("scatter_add_rows")
+        extra = "" if into is None else f", into={into}, fresh={fresh}"
         return (f"_scatter_add_rows({self._print(expr.index)}, {self._print(expr.values)}, "
-                f"{self.scalar(expr.shape[0])})")
+                f"{self.scalar(expr.shape[0])}{extra})")
 
     def _print_Repeat(self, expr):
         return f"{self.scalar(expr.stack)}.forward({self._print(expr.arg)})"
@@ -342,6 +343,16 @@ class NumPyMatrixPrinter(NumPyPrinter):
         fused = self.biased_product(expr)
         if fused is not None:
             return fused
+        rows_added = [t for t in expr.args if isinstance(t, BatchSum) and isinstance(t.arg, ScatterAdd)]
+        if rows_added and len(rows_added) < len(expr.args):
+            # base + Σ_batch ohe(idx)ᵀ V: the rows of V added into the base, no array of zeros
+            rest = [t for t in expr.args if t not in rows_added]
+            base = rest[0] if len(rest) == 1 else MatAdd(*rest)
+            code, fresh = self._print(base), not isinstance(base, MatrixSymbol)
+            for term in rows_added:
+                code = self.scatter_add(term.arg, into=code, fresh=fresh)
+                fresh = True
+            return code
         scatters = [t for t in expr.args if isinstance(split_coefficient(t)[1], TargetScatter)]
         if scatters:
             # base + c (g 1ᵀ) ∘ ohe(t): an update at the target entries, no one-hot matrix.

@@ -51,9 +51,13 @@ def _pad_rows(A, rows):
     return out
 
 
-def _scatter_add_rows(index, values, rows):
-    """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``."""
-    out = np.zeros((rows, values.shape[-1]), dtype=values.dtype)
+def _scatter_add_rows(index, values, rows, into=None, fresh=False):
+    """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``
+    of zeros, or of ``into`` (updated in place when ``fresh``: a new array nothing else reads)."""
+    if into is None:
+        out = np.zeros((rows, values.shape[-1]), dtype=values.dtype)
+    else:
+        out = into if fresh else into.copy()
     np.add.at(out, index.reshape(-1), values.reshape(-1, values.shape[-1]))
     return out
 

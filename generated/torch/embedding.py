@@ -65,9 +65,13 @@ def _pad_rows(A, rows):
     return out
 
 
-def _scatter_add_rows(index, values, rows):
-    """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``."""
-    out = values.new_zeros((rows, values.shape[-1]))
+def _scatter_add_rows(index, values, rows, into=None, fresh=False):
+    """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``
+    of zeros, or of ``into`` (updated in place when ``fresh``: a new array nothing else reads)."""
+    if into is None:
+        out = values.new_zeros((rows, values.shape[-1]))
+    else:
+        out = into if fresh else into.clone()
     return out.index_add_(0, index.reshape(-1), values.reshape(-1, values.shape[-1]))
 
 

@@ -188,9 +188,13 @@ def _pad_rows(A, rows):
     return out
 
 
-def _scatter_add_rows(index, values, rows):
-    """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``."""
-    out = values.new_zeros((rows, values.shape[-1]))
+def _scatter_add_rows(index, values, rows, into=None, fresh=False):
+    """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``
+    of zeros, or of ``into`` (updated in place when ``fresh``: a new array nothing else reads)."""
+    if into is None:
+        out = values.new_zeros((rows, values.shape[-1]))
+    else:
+        out = into if fresh else into.clone()
     return out.index_add_(0, index.reshape(-1), values.reshape(-1, values.shape[-1]))
 
 
@@ -785,7 +789,7 @@ def _tied_backward(grad_out, cache):
     dX = blocks.backward(dX_L)  # (..., n_T, d)
     del dX_L
     # grad of W_tok, used in: X = ohe(idx) W_tok + W_pos[:n_T]; Z = X_s W_tokᵀ
-    dW_tok = dZ.reshape(-1, n_vocab).mT @ X_s.reshape(-1, d) + _scatter_add_rows(idx, dX, n_vocab)  # (n_vocab, d)
+    dW_tok = _scatter_add_rows(idx, dX, n_vocab, into=dZ.reshape(-1, n_vocab).mT @ X_s.reshape(-1, d), fresh=True)  # (n_vocab, d)
     del X_s, dZ, idx
     # grad of W_pos, used in: X = ohe(idx) W_tok + W_pos[:n_T]
     dW_pos = _pad_rows(dX.reshape(-1, n_T, d).sum(0), n_context)  # (n_context, d)
