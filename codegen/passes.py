@@ -10,8 +10,10 @@ in ``plan.notes``, which the generated module states in a comment and
   has, in the fewest arrays: a derivative through the value the forward computed
   (f′(var) = 1/(2σ) for σ = √(var + ε)), a value through the one it was
   normalised into (X_c = (σ 1ᵀ) ∘ X̄), and then the cache holds only what is read.
-* ``reuse_log_sum_exp``: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with the forward's
-  log-sum-exp kept, instead of normalising again.
+* ``reuse_log_sum_exp``: the forward keeps softmax(Z) for the backward instead of the logits
+  and reads lse(Z) = max(Z) − log(max(softmax(Z))) off it, so the exponentials are computed
+  once; where the backward reads Z besides, softmax(Z) = exp(Z − lse(Z) 1ᵀ) with the
+  forward's log-sum-exp kept, instead of normalising again.
 * ``order_chains``: a chain of three or more matrices is multiplied in the order
   of least cost over the symbolic sizes, or, where that depends on sizes left
   open, in the order the sizes at run time make cheapest.
@@ -30,7 +32,7 @@ from sympy import Basic, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix
 
 from derive.closed_form import forward_value_rewriting, rewrite_through_forward_values
 from derive.derivation import text
-from derive.primitives import X_SCALAR, BatchSum, Elementwise, LogSumExp, ScalarFunction, Softmax, cotangent
+from derive.primitives import X_SCALAR, BatchSum, Elementwise, LogSumExp, Node, ScalarFunction, Softmax, cotangent
 from derive.simplify import split_coefficient, with_coefficient
 
 from .lower import Statement, fresh_name, shape_comment
@@ -78,9 +80,29 @@ def _bottom_up(e, rewrite):
     return rewrite(e if tuple(args) == e.args else e.func(*args))
 
 
+class LogSumExpOfSoftmax(Node):
+    """``lse(Z) = max(Z) − log(max(softmax(Z)))`` row by row: the largest entry of a row's softmax is
+    exp(0)/Σ exp(Z − max Z), so the log-sum-exp is read off a softmax the forward keeps, without
+    the exponentials again."""
+
+    fields = ("arg", "softmax")
+
+    @property
+    def shape(self):
+        return (self.arg.shape[0], 1)
+
+    def _sympystr(self, printer):  # as ``backprop show --plan`` prints it: row by row
+        return f"rowmax({printer._print(self.arg)}) − log(rowmax({printer._print(self.softmax)}))"
+
+
 def reuse_log_sum_exp(plan) -> None:
-    """softmax(Z) = exp(Z − lse(Z) 1ᵀ): a backward softmax of logits whose log-sum-exp the forward
-    computes reads that log-sum-exp (kept in the cache, one number per row) instead of normalising again."""
+    """A backward softmax of logits Z whose log-sum-exp the forward computes shares the forward's work.
+
+    When the backward reads Z only through softmax(Z), the forward keeps softmax(Z) instead of Z
+    (the same size) and reads lse(Z) off it (``LogSumExpOfSoftmax``): the exponentials are
+    computed once per step.  Otherwise softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the
+    forward (one number per row), instead of normalising again.
+    """
     found = {}
     for st in plan.forward:
         for node in sp.preorder_traversal(st.expr):
@@ -88,6 +110,45 @@ def reuse_log_sum_exp(plan) -> None:
                 found.setdefault(node.arg, node)
     if not found:
         return
+    kept = {}
+
+    def keep_softmax(e):
+        if isinstance(e, Softmax) and e.causal == sp.false and e.arg in found:
+            if e.arg not in kept:
+                kept[e.arg] = MatrixSymbol(_fresh(f"softmax_{text(e.arg)}", plan.taken), *e.shape)
+            return kept[e.arg]
+        return e
+
+    originals = [st.expr for st in plan.backward]
+    for st in plan.backward:
+        st.expr = _bottom_up(st.expr, keep_softmax)
+    if any(st.expr.has(arg) for arg in kept for st in plan.backward):  # Z is read besides: keep lse only
+        for st, expr in zip(plan.backward, originals):
+            st.expr = expr
+        _through_kept_log_sum_exp(plan, found)
+        return
+    for arg, softmax in kept.items():
+        node = found[arg]
+        first = next(i for i, st in enumerate(plan.forward) if st.expr.has(node))
+        batched = any(isinstance(s, MatrixSymbol) and s in plan.context.batched for s in arg.free_symbols)
+        lse = MatrixSymbol(_fresh(f"lse_{text(arg)}", plan.taken), *node.shape)
+        if batched:
+            plan.context.batched |= {softmax, lse}
+        for st in plan.forward:
+            st.expr = st.expr.xreplace({node: lse})
+        plan.forward[first:first] = [
+            Statement(softmax.name, Softmax(arg, sp.false), shape_comment(softmax.shape, batched),
+                      "kept for the backward, instead of the logits"),
+            Statement(lse.name, LogSumExpOfSoftmax(arg, softmax), shape_comment(lse.shape, batched),
+                      "read off the softmax"),
+        ]
+        plan.notes.append(f"reuse-log-sum-exp: softmax({text(arg)}) kept from the forward for the backward, and "
+                          f"lse({text(arg)}) = max({text(arg)}) − log(max(softmax({text(arg)}))) read off it: "
+                          f"the exponentials once per step")
+
+
+def _through_kept_log_sum_exp(plan, found) -> None:
+    """softmax(Z) = exp(Z − lse(Z) 1ᵀ) in the backward, with lse(Z) kept from the forward."""
     hoisted = {}
 
     def through_lse(e):

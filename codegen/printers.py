@@ -280,6 +280,10 @@ class NumPyMatrixPrinter(NumPyPrinter):
     def _print_IndexSlice(self, expr):
         return f"{paren(self._print(expr.index))}[..., {self.scalar(expr.start)}:]"
 
+    def _print_LogSumExpOfSoftmax(self, expr):
+        self.helpers_used.add("logsumexp_of_softmax")
+        return f"_logsumexp_of_softmax({self._print(expr.arg)}, {self._print(expr.softmax)})"
+
     def _print_LogSumExp(self, expr):
         self.helpers_used.add("logsumexp")
         return f"_logsumexp({self._print(expr.arg)})"

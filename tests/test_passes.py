@@ -307,3 +307,36 @@ def test_numpy_modules_contract_row_sums_of_entrywise_products():
     assert "_row_dot(dXbar, Xbar)" in text and "_column_dot(grad_out, Xbar)" in text
     assert "_row_dot" not in compile_component(build("layernorm"), "torch").__source__
     assert "_row_dot" not in compile_component(build("layernorm"), optimise=False).__source__
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch"])
+def test_the_log_sum_exp_read_off_the_kept_softmax_is_stable(target):
+    """lse(Z) = max(Z) − log(max(softmax(Z))) for logits far apart, huge or with −∞ entries; the
+    cross-entropy keeps softmax(Z) for its backward, not Z."""
+    module = __import__(f"generated.{target}.cross_entropy", fromlist=["_"])
+    rng = np.random.default_rng(9)
+    Z = rng.standard_normal((3, 5, 7)) * np.array([1.0, 1e2, 1e4])[:, None, None] + 1e3
+    Z[0, 0, 1:] = -np.inf
+    wrap = torch.from_numpy if target == "torch" else np.asarray
+    P = module._softmax(wrap(Z), False)
+    got = np.asarray(module._logsumexp_of_softmax(wrap(Z), P))
+    m = Z.max(axis=-1, keepdims=True)
+    direct = m + np.log(np.exp(Z - m).sum(axis=-1, keepdims=True))
+    np.testing.assert_allclose(got, direct, rtol=1e-14, atol=0)
+    text = compile_component(build("cross_entropy"), target).__source__
+    cache_line = next(line for line in text.splitlines() if line.strip().startswith("cache = {"))
+    assert '"softmax_Z"' in cache_line and '"Z"' not in cache_line
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch"])
+def test_logits_the_backward_reads_besides_keep_the_log_sum_exp_instead(target):
+    from derive import add, hadamard, logsumexp, row_sum
+
+    c = Component("lse_and_square", "log-sum-exp plus the squares of the logits")
+    n_T, d, k = c.dims("n_T d k")
+    X, W = c.input("X", n_T, d), c.param("W", d, k)
+    Z = c.let("Z", matmul(X, W))
+    c.output("Y", add(logsumexp(Z), row_sum(hadamard(Z, Z))))
+    rng = np.random.default_rng(10)
+    plan = _same(c, {"X": rng.standard_normal((2, 3, 4)), "W": rng.standard_normal((4, 5))}, [{}], target)
+    assert plan.notes == ["reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward"]

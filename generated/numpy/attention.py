@@ -124,8 +124,11 @@ def _softmax(S, causal, fresh=False):
             np.copyto(S, -np.inf, where=_causal_mask(S.shape[-1]))
         else:
             S, fresh = np.where(_causal_mask(S.shape[-1]), -np.inf, S), True
-    E = S if fresh else S.copy()
-    E -= S.max(axis=-1, keepdims=True)
+    if fresh:
+        E = S
+        E -= S.max(axis=-1, keepdims=True)
+    else:
+        E = S - S.max(axis=-1, keepdims=True)
     np.exp(E, out=E)
     E /= E.sum(axis=-1, keepdims=True)
     return E

@@ -15,11 +15,13 @@ Gradients, as derived:
     ∂L/∂b = Σ_batch (1ᵀ Δ_Z)
 
 Optimisations (each keeps the values within rounding):
-    - reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - overwrite: Z, dZ updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - reuse-log-sum-exp: softmax(Z) kept from the forward for the backward, and lse(Z) = max(Z) − log(max(softmax(Z))) read off it: the exponentials once per step
+    - overwrite: Z updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
+    - causal mask: made once per size and reused
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
+import functools
 import math
 
 import numpy as np
@@ -34,6 +36,14 @@ def _add_at_targets(base, targets, values, fresh):
     index = targets[..., None]
     np.put_along_axis(out, index, np.take_along_axis(out, index, axis=-1) + values, axis=-1)
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _causal_mask(n):
+    """(n, n), True above the diagonal (s > t): made once per size (the last few sizes are kept)."""
+    mask = np.triu(np.ones((n, n), dtype=bool), 1)
+    mask.flags.writeable = False
+    return mask
 
 
 def _check_indices(name, index, size):
@@ -64,12 +74,10 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
-def _logsumexp(Z):
-    """log Σ exp over the last axis, stable for large logits (keeps that axis)."""
-    m = Z.max(axis=-1, keepdims=True)
-    E = Z - m
-    np.exp(E, out=E)  # in the array just made: one array of Z's size, not two
-    return m + np.log(E.sum(axis=-1, keepdims=True))
+def _logsumexp_of_softmax(Z, P):
+    """log Σ exp over the last axis read off P = softmax(Z): max(Z) − log(max(P)), since a row's
+    largest probability is exp(0) / Σ exp(Z − max Z) (keeps that axis)."""
+    return Z.max(axis=-1, keepdims=True) - np.log(P.max(axis=-1, keepdims=True))
 
 
 def _pad_rows(A, rows):
@@ -82,6 +90,26 @@ def _pad_rows(A, rows):
 def _rows_matmul(A, W):
     """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
     return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
+
+
+def _softmax(S, causal, fresh=False):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
+
+    ``fresh``: ``S`` is a new array nothing else reads, and the softmax is computed in it.
+    """
+    if causal:
+        if fresh:
+            np.copyto(S, -np.inf, where=_causal_mask(S.shape[-1]))
+        else:
+            S, fresh = np.where(_causal_mask(S.shape[-1]), -np.inf, S), True
+    if fresh:
+        E = S
+        E -= S.max(axis=-1, keepdims=True)
+    else:
+        E = S - S.max(axis=-1, keepdims=True)
+    np.exp(E, out=E)
+    E /= E.sum(axis=-1, keepdims=True)
+    return E
 
 
 def forward(X, W, b, idx, *, reduction='mean'):
@@ -115,11 +143,13 @@ def forward(X, W, b, idx, *, reduction='mean'):
     X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
     Z = _rows_matmul(X_s, W)  # (..., n_T - 1, n_vocab), updated in place
     Z += b
-    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    softmax_Z = _softmax(Z, False)  # (..., n_T - 1, n_vocab)
+    lse_Z = _logsumexp_of_softmax(Z, softmax_Z)  # (..., n_T - 1, 1)
     ell = (lse_Z - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1)).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    del Z, lse_Z
     loss = (weight * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"W": W, "idx": idx, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
+    cache = {"W": W, "idx": idx, "X_s": X_s, "softmax_Z": softmax_Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -128,8 +158,7 @@ def backward(grad_out, cache):
     W = cache["W"]
     idx = cache["idx"]
     X_s = cache["X_s"]
-    Z = cache["Z"]
-    lse_Z = cache["lse_Z"]
+    softmax_Z = cache["softmax_Z"]
     weight = cache["weight"]
     n_T = cache["n_T"]
     d = cache["d"]
@@ -141,11 +170,8 @@ def backward(grad_out, cache):
     # grad of ell, used in: loss = weight Σ_batch ell
     dell = weight * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
-    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
-    np.exp(dZ, out=dZ)
-    dZ *= dell
-    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
-    del Z, dell, idx, lse_Z
+    dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del dell, idx, softmax_Z
     # grad of X_s, used in: Z = X_s W + 1 bᵀ
     dX_s = _rows_matmul(dZ, W.swapaxes(-1, -2))  # (..., n_T - 1, d)
     # grad of X, used in: X_s = X[:n_T - 1]

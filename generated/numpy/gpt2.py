@@ -65,18 +65,18 @@ Optimisations (each keeps the values within rounding):
     - block: recompute-affine-values: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ; ln_2_Y = ln_2_Xbar ∘ (1 ln_2_wᵀ) + 1 ln_2_bᵀ recomputed in the backward, not kept in the cache
     - block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y, attn_S, attn_P, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_var, dln_1_Xc, dX, ln_1_Y, ln_2_Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - tied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
-    - tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, dZ, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - tied: reuse-log-sum-exp: softmax(Z) kept from the forward for the backward, and lse(Z) = max(Z) − log(max(softmax(Z))) read off it: the exponentials once per step
+    - tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - tied_logits: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - untied: read-forward-values: the backward reads ln_f_Xc, ln_f_var through other forward values, so the cache does not hold them
-    - untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - untied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, Z, dZ, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - untied: reuse-log-sum-exp: softmax(Z) kept from the forward for the backward, and lse(Z) = max(Z) − log(max(softmax(Z))) read off it: the exponentials once per step
+    - untied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, Z, dln_f_var, dln_f_Xc, dX_L updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - untied_logits: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Xbar, ln_f_Y, logits updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - lora_block: overwrite: ln_1_mu, ln_1_var, ln_1_sigma, ln_1_Y, attn_Q, attn_K, attn_V, attn_S, attn_P, proj_Y, a5, ln_2_mu, ln_2_var, ln_2_sigma, ln_2_Y, mlp_H, mlp_Y, Y, dmlp_H, dln_2_Xbar, dln_2_sigma, dln_2_var, dln_2_Xc, da5, dattn_S, dattn_K_h, dattn_Q_h, dln_1_Y, dln_1_Xbar, dln_1_sigma, dln_1_var, dln_1_Xc, dX, dA_q, dB_q, dA_k, dB_k, dA_v, dB_v, dA_o, dB_o, dA_fc, dB_fc, dA_proj, dB_proj updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - lora_tied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - lora_tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Y, dZ, dln_f_sigma, dln_f_var, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
-    - lora_untied: reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - lora_untied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Y, Z, dZ, dln_f_sigma, dln_f_var, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - lora_tied: reuse-log-sum-exp: softmax(Z) kept from the forward for the backward, and lse(Z) = max(Z) − log(max(softmax(Z))) read off it: the exponentials once per step
+    - lora_tied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Y, dln_f_sigma, dln_f_var, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - lora_untied: reuse-log-sum-exp: softmax(Z) kept from the forward for the backward, and lse(Z) = max(Z) − log(max(softmax(Z))) read off it: the exponentials once per step
+    - lora_untied: overwrite: ln_f_mu, ln_f_var, ln_f_sigma, ln_f_Y, Z, dln_f_sigma, dln_f_var, dln_f_Xc, dX_L, dA_head, dB_head updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
     - rows-matmul: a batched value times a weight is one 2-D product over all its rows
     - causal mask: made once per size and reused
     - in-place functions: each scalar function computes in buffers of its own (kept between calls)
@@ -161,12 +161,10 @@ def _erf(x):
     return np.vectorize(math.erf, otypes=[x.dtype])(x)
 
 
-def _logsumexp(Z):
-    """log Σ exp over the last axis, stable for large logits (keeps that axis)."""
-    m = Z.max(axis=-1, keepdims=True)
-    E = Z - m
-    np.exp(E, out=E)  # in the array just made: one array of Z's size, not two
-    return m + np.log(E.sum(axis=-1, keepdims=True))
+def _logsumexp_of_softmax(Z, P):
+    """log Σ exp over the last axis read off P = softmax(Z): max(Z) − log(max(P)), since a row's
+    largest probability is exp(0) / Σ exp(Z − max Z) (keeps that axis)."""
+    return Z.max(axis=-1, keepdims=True) - np.log(P.max(axis=-1, keepdims=True))
 
 
 def _merge_heads(A):
@@ -250,8 +248,11 @@ def _softmax(S, causal, fresh=False):
             np.copyto(S, -np.inf, where=_causal_mask(S.shape[-1]))
         else:
             S, fresh = np.where(_causal_mask(S.shape[-1]), -np.inf, S), True
-    E = S if fresh else S.copy()
-    E -= S.max(axis=-1, keepdims=True)
+    if fresh:
+        E = S
+        E -= S.max(axis=-1, keepdims=True)
+    else:
+        E = S - S.max(axis=-1, keepdims=True)
     np.exp(E, out=E)
     E /= E.sum(axis=-1, keepdims=True)
     return E
@@ -741,11 +742,13 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = _rows_matmul(X_s, W_tok.swapaxes(-1, -2))  # (..., n_T - 1, n_vocab)
-    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    softmax_Z = _softmax(Z, False)  # (..., n_T - 1, n_vocab)
+    lse_Z = _logsumexp_of_softmax(Z, softmax_Z)  # (..., n_T - 1, 1)
     ell = lse_Z.sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -757,8 +760,7 @@ def _tied_backward(grad_out, cache):
     ln_f_sigma = cache["ln_f_sigma"]
     ln_f_Xbar = cache["ln_f_Xbar"]
     X_s = cache["X_s"]
-    Z = cache["Z"]
-    lse_Z = cache["lse_Z"]
+    softmax_Z = cache["softmax_Z"]
     blocks = cache["blocks"]
     n_T = cache["n_T"]
     n_vocab = cache["n_vocab"]
@@ -772,11 +774,8 @@ def _tied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
-    np.exp(dZ, out=dZ)
-    dZ *= dell
-    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
-    del Z, dell, lse_Z
+    dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del dell, softmax_Z
     # grad of X_s, used in: Z = X_s W_tokᵀ
     dX_s = _rows_matmul(dZ, W_tok)  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
@@ -940,11 +939,13 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     del ln_f_Y
     Z = _rows_matmul(X_s, W_head.swapaxes(-1, -2))  # (..., n_T - 1, n_vocab), updated in place
     Z += b_head
-    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    softmax_Z = _softmax(Z, False)  # (..., n_T - 1, n_vocab)
+    lse_Z = _logsumexp_of_softmax(Z, softmax_Z)  # (..., n_T - 1, 1)
     ell = lse_Z.sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -956,8 +957,7 @@ def _untied_backward(grad_out, cache):
     ln_f_sigma = cache["ln_f_sigma"]
     ln_f_Xbar = cache["ln_f_Xbar"]
     X_s = cache["X_s"]
-    Z = cache["Z"]
-    lse_Z = cache["lse_Z"]
+    softmax_Z = cache["softmax_Z"]
     blocks = cache["blocks"]
     n_T = cache["n_T"]
     n_vocab = cache["n_vocab"]
@@ -971,11 +971,8 @@ def _untied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
-    np.exp(dZ, out=dZ)
-    dZ *= dell
-    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
-    del Z, dell, lse_Z
+    dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del dell, softmax_Z
     # grad of X_s, used in: Z = X_s W_headᵀ + 1 b_headᵀ
     dX_s = _rows_matmul(dZ, W_head)  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
@@ -1536,11 +1533,13 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     X_s = ln_f_Y[..., :n_T - 1, :]  # (..., n_T - 1, d)
     del ln_f_Y
     Z = _rows_matmul(X_s, W_tok.swapaxes(-1, -2) + alpha/r * (A_head @ B_head))  # (..., n_T - 1, n_vocab)
-    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    softmax_Z = _softmax(Z, False)  # (..., n_T - 1, n_vocab)
+    lse_Z = _logsumexp_of_softmax(Z, softmax_Z)  # (..., n_T - 1, 1)
     ell = lse_Z.sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -1555,8 +1554,7 @@ def _lora_tied_backward(grad_out, cache):
     ln_f_var = cache["ln_f_var"]
     ln_f_sigma = cache["ln_f_sigma"]
     X_s = cache["X_s"]
-    Z = cache["Z"]
-    lse_Z = cache["lse_Z"]
+    softmax_Z = cache["softmax_Z"]
     alpha = cache["alpha"]
     eps = cache["eps"]
     blocks = cache["blocks"]
@@ -1572,11 +1570,8 @@ def _lora_tied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
-    np.exp(dZ, out=dZ)
-    dZ *= dell
-    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
-    del Z, dell, idx, lse_Z
+    dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del dell, idx, softmax_Z
     # grad of X_s, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
     dX_s = _rows_matmul(dZ, W_tok + alpha/r * (B_head.swapaxes(-1, -2) @ A_head.swapaxes(-1, -2)))  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
@@ -1688,11 +1683,13 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     del ln_f_Y
     Z = _rows_matmul(X_s, W_head.swapaxes(-1, -2) + alpha/r * (A_head @ B_head))  # (..., n_T - 1, n_vocab), updated in place
     Z += b_head
-    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    softmax_Z = _softmax(Z, False)  # (..., n_T - 1, n_vocab)
+    lse_Z = _logsumexp_of_softmax(Z, softmax_Z)  # (..., n_T - 1, 1)
     ell = lse_Z.sum(axis=-2, keepdims=True) - np.take_along_axis(Z, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -1707,8 +1704,7 @@ def _lora_untied_backward(grad_out, cache):
     ln_f_var = cache["ln_f_var"]
     ln_f_sigma = cache["ln_f_sigma"]
     X_s = cache["X_s"]
-    Z = cache["Z"]
-    lse_Z = cache["lse_Z"]
+    softmax_Z = cache["softmax_Z"]
     alpha = cache["alpha"]
     eps = cache["eps"]
     blocks = cache["blocks"]
@@ -1724,11 +1720,8 @@ def _lora_untied_backward(grad_out, cache):
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
-    np.exp(dZ, out=dZ)
-    dZ *= dell
-    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
-    del Z, dell, idx, lse_Z
+    dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del dell, idx, softmax_Z
     # grad of X_s, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
     dX_s = _rows_matmul(dZ, W_head + alpha/r * (B_head.swapaxes(-1, -2) @ A_head.swapaxes(-1, -2)))  # (..., n_T - 1, d)
     # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]

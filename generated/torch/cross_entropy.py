@@ -15,8 +15,8 @@ Gradients, as derived:
     ∂L/∂b = Σ_batch (1ᵀ Δ_Z)
 
 Optimisations (each keeps the values within rounding):
-    - reuse-log-sum-exp: softmax(Z) = exp(Z − lse(Z) 1ᵀ) with lse(Z) kept from the forward
-    - overwrite: dZ updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - reuse-log-sum-exp: softmax(Z) kept from the forward for the backward, and lse(Z) = max(Z) − log(max(softmax(Z))) read off it: the exponentials once per step
+    - causal mask: made once per size and reused
     - liveness: every array is released after its last use (del); the backward drops its cache
 """
 import functools
@@ -33,6 +33,18 @@ def _add_at_targets(base, targets, values, fresh):
     index = targets.unsqueeze(-1)
     values = torch.as_tensor(values, dtype=base.dtype, device=base.device).expand(index.shape)
     return base.scatter_add_(-1, index, values) if fresh else base.scatter_add(-1, index, values)
+
+
+def _causal_mask(n, device):
+    """(n, n), True above the diagonal (s > t): made once per size and device (the last few are kept)."""
+    if torch.compiler.is_compiling():  # a constant of the compiled graph
+        return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
+    return _causal_mask_kept(n, device)
+
+
+@functools.lru_cache(maxsize=8)
+def _causal_mask_kept(n, device):
+    return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
 
 
 def _check_indices(name, index, size):
@@ -65,9 +77,10 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
-def _logsumexp(Z):
-    """log Σ exp over the last axis, stable for large logits (keeps that axis)."""
-    return torch.logsumexp(Z, dim=-1, keepdim=True)
+def _logsumexp_of_softmax(Z, P):
+    """log Σ exp over the last axis read off P = softmax(Z): max(Z) − log(max(P)), since a row's
+    largest probability is exp(0) / Σ exp(Z − max Z) (keeps that axis)."""
+    return Z.amax(-1, keepdim=True) - torch.log(P.amax(-1, keepdim=True))
 
 
 def _no_grad(fn):
@@ -85,6 +98,17 @@ def _pad_rows(A, rows):
     out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
     out[..., : A.shape[-2], :] = A
     return out
+
+
+def _softmax(S, causal, fresh=False):
+    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
+
+    ``fresh``: ``S`` is a new array nothing else reads, and the mask is applied in it.
+    """
+    if causal:
+        mask = _causal_mask(S.shape[-1], S.device)
+        S = S.masked_fill_(mask, float("-inf")) if fresh else S.masked_fill(mask, float("-inf"))
+    return torch.softmax(S, dim=-1)
 
 
 @_no_grad
@@ -118,11 +142,13 @@ def forward(X, W, b, idx, *, reduction='mean'):
     weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
     X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
     Z = torch.nn.functional.linear(X_s, W.mT, b)  # (..., n_T - 1, n_vocab)
-    lse_Z = _logsumexp(Z)  # (..., n_T - 1, 1)
+    softmax_Z = _softmax(Z, False)  # (..., n_T - 1, n_vocab)
+    lse_Z = _logsumexp_of_softmax(Z, softmax_Z)  # (..., n_T - 1, 1)
     ell = (lse_Z - Z.gather(-1, idx[..., 1:].unsqueeze(-1))).sum(-2, keepdim=True)  # (..., 1, 1)
+    del Z, lse_Z
     loss = (weight * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"W": W, "idx": idx, "X_s": X_s, "Z": Z, "lse_Z": lse_Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
+    cache = {"W": W, "idx": idx, "X_s": X_s, "softmax_Z": softmax_Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
     return loss, cache
 
 
@@ -132,8 +158,7 @@ def backward(grad_out, cache):
     W = cache["W"]
     idx = cache["idx"]
     X_s = cache["X_s"]
-    Z = cache["Z"]
-    lse_Z = cache["lse_Z"]
+    softmax_Z = cache["softmax_Z"]
     weight = cache["weight"]
     n_T = cache["n_T"]
     d = cache["d"]
@@ -145,11 +170,8 @@ def backward(grad_out, cache):
     # grad of ell, used in: loss = weight Σ_batch ell
     dell = weight * grad_out  # (1, 1)
     # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
-    dZ = Z - lse_Z  # (..., n_T - 1, n_vocab), updated in place
-    dZ.exp_()
-    dZ *= dell
-    dZ = _add_at_targets(dZ, idx[..., 1:], -dell, fresh=True)
-    del Z, dell, idx, lse_Z
+    dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
+    del dell, idx, softmax_Z
     # grad of X_s, used in: Z = X_s W + 1 bᵀ
     dX_s = dZ @ W.mT  # (..., n_T - 1, d)
     # grad of X, used in: X_s = X[:n_T - 1]
