@@ -10,7 +10,8 @@
 
 A per-component table follows (layernorm, attention, mlp, cross_entropy at the M size: generated
 forward + backward against autograd on the torch reference of backprop/verify.py), so a
-regression shows where it is, and the matmul floor: the step's matrix products alone, timed.
+regression shows where it is, and the matmul floor: the step's matrix products alone, timed in
+the NumPy child for NumPy and in the autograd child for torch.
 
 Same parameters, same tokens, float32, two threads.  Each measurement runs in its own
 process, and the implementations take turns for ``--rounds`` rounds, so a slow spell of a
@@ -132,7 +133,12 @@ def measure(impl: str, size: str, repeats: int) -> dict:
         step()
         times.append(time.perf_counter() - start)
     return {"times_ms": [1e3 * t for t in times], "peak_mb": peak, "loss": loss,
-            "compile_s": compile_seconds, "floor_ms": matmul_floor(size) if impl == "torch autograd" else None}
+            "compile_s": compile_seconds, "floor_ms": matmul_floor(size, FLOOR_LIBRARY.get(impl))}
+
+
+#: Whose products each measurement times for the floor: each library in a process of its own (NumPy's
+#: BLAS threads keep spinning for a while after a product, which would slow torch's down).
+FLOOR_LIBRARY = {"generated NumPy": "NumPy", "torch autograd": "torch"}
 
 
 def gemm_shapes(s: dict) -> list[tuple[int, int, int, int]]:
@@ -149,14 +155,18 @@ def gemm_shapes(s: dict) -> list[tuple[int, int, int, int]]:
     return shapes
 
 
-def matmul_floor(size: str) -> dict:
-    """Milliseconds the step's matrix products take alone, NumPy and torch, float32."""
+def matmul_floor(size: str, library: str | None) -> float | None:
+    """Milliseconds the step's matrix products take alone in ``library`` (NumPy or torch), float32."""
     import numpy as np
     import torch
 
+    if library is None:
+        return None
     out = {}
     rng = np.random.default_rng(0)
     for name, convert in (("NumPy", lambda a: a), ("torch", torch.from_numpy)):
+        if name != library:
+            continue
         total = 0.0
         for count, m, k, n in gemm_shapes(SIZES[size]):
             a = convert(rng.standard_normal((m, k)).astype(np.float32))
@@ -169,7 +179,7 @@ def matmul_floor(size: str) -> dict:
                 times.append(time.perf_counter() - start)
             total += count * statistics.median(times)
         out[name] = 1e3 * total
-    return out
+    return out[library]
 
 
 def matmul_ceiling() -> dict:
@@ -304,7 +314,7 @@ def main(argv=None) -> int:
             extra = f"   (compiled in {r['compile_s']:.0f} s)" if r["compile_s"] else ""
             print(f"{size:<5}{impl:<18}{r['median_ms']:>10.1f}{r['median_ms'] / ref['median_ms']:>12.2f}"
                   f"{flops(SIZES[size]) / r['median_ms'] / 1e6:>9.1f}{r['peak_mb']:>9.1f}{memory_ratio:>12}{extra}")
-        floor = ref["floor_ms"]
+        floor = {"NumPy": rows["generated NumPy"]["floor_ms"], "torch": ref["floor_ms"]}
         losses = {round(r["loss"], 4) for r in rows.values()}
         print(f"{'':<5}matmul floor (the step's products alone): NumPy {floor['NumPy']:.1f} ms, "
               f"torch {floor['torch']:.1f} ms; same loss from all: {'yes' if len(losses) == 1 else losses}")
