@@ -17,11 +17,12 @@ Same parameters, same tokens, float32, two threads.  Each measurement runs in it
 process, and the implementations take turns for ``--rounds`` rounds, so a slow spell of a
 shared machine falls on all of them (the medians are over every timed step of every round; the
 compile time shown is the first round's).  A measurement's peak memory is the growth of the
-resident set during its first step over the state before it (sampled every half millisecond, so
-short peaks may be missed; later steps reuse memory that allocators keep), the median over rounds.  The table gives the median time, the ratio to
-autograd, the achieved GFLOP/s (6 × non-embedding parameters × tokens + attention
-12 × layers × n_T × d per token) and the peak memory; the matmul ceiling of this machine
-is measured in the same run.  On machines where OPENBLAS_CORETYPE is set for older
+resident set during its first step over the state before it (later steps reuse memory that
+allocators keep): read from the kernel's high-water mark, reset just before the step, on Linux,
+else sampled every half millisecond; the median over rounds.  The table gives the median time,
+the ratio to autograd, the achieved GFLOP/s (6 × non-embedding parameters × tokens + attention
+12 × layers × n_T × d per token) and the peak memory; the matmul ceiling of this machine is
+measured in the same run.  On machines where OPENBLAS_CORETYPE is set for older
 OpenBLAS builds, run with ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE``.
 """
 from __future__ import annotations
@@ -61,13 +62,31 @@ def _rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _high_water_kb() -> int | None:
+    """The resident set's high-water mark (Linux VmHWM), after resetting it; None where unavailable."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the high-water mark to the current resident set
+        with open("/proc/self/status") as f:
+            return int(next(line.split()[1] for line in f if line.startswith("VmHWM:")))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
 def peak_growth(step) -> float:
-    """MB by which one call of ``step`` grows the resident set at its peak (sampled every 0.5 ms)."""
+    """MB by which one call of ``step`` grows the resident set at its peak: exact from the kernel's
+    high-water mark where it can be reset (Linux), else sampled every 0.5 ms (short peaks may be missed)."""
     import gc
     import threading
 
     gc.collect()
-    baseline, peak, done = _rss_bytes(), [0], threading.Event()
+    baseline = _rss_bytes()
+    if _high_water_kb() is not None:
+        step()
+        with open("/proc/self/status") as f:
+            high = int(next(line.split()[1] for line in f if line.startswith("VmHWM:"))) * 1024
+        return max(0, high - baseline) / 2**20
+    peak, done = [0], threading.Event()
 
     def sample():
         while not done.is_set():
