@@ -17,7 +17,9 @@ rule's Δ ∘ f'(x)), and a helper that updates its first argument when told it 
 
 The arithmetic is the same, operation for operation: ``T = a; T op= b`` computes ``a op b``, and
 an operand moves to the right only where the operation commutes (``+``, ``*``), which IEEE
-arithmetic does exactly.  So the values are bit-for-bit those of the plain statement.
+arithmetic does exactly.  So the values are bit-for-bit those of the plain statement, except
+where torch adds a product in one fused operation (``T.addcmul_(A, B, value=c)`` for
+``T += c A ∘ B``, ``T.add_(A, alpha=c)``), which agrees within rounding.
 
 An array is *free* at a statement when
 
@@ -177,8 +179,9 @@ def _names(node: ast.AST) -> list[str]:
 class Rewriter:
     """Plans the updates of one statement: ``code``'s result, of shape ``shape``."""
 
-    def __init__(self, code: str, shape: tuple, free: set[str], shapes: Shapes):
+    def __init__(self, code: str, shape: tuple, free: set[str], shapes: Shapes, fused_updates: bool = False):
         self.code, self.shape, self.free, self.shapes = code, shape, free, shapes
+        self.fused_updates = fused_updates  # torch's addcmul_ and add_(alpha=) for T += c A ∘ B
 
     def _text(self, node) -> str:
         return ast.get_source_segment(self.code, node)
@@ -206,6 +209,8 @@ class Rewriter:
                 text, line = self._text(operand), f"{{T}} {_UPDATES[type(node.op)]} {self._text(operand)}"
                 if isinstance(node.op, ast.Mult) and self._entrywise_call(operand):
                     line = f"{{T}} = {text[:-1]}, times={{T}})"  # f(x) multiplies itself into T: Δ ∘ f'(x)
+                elif isinstance(node.op, (ast.Add, ast.Sub)) and self.fused_updates:
+                    line = self._fused_update(operand, isinstance(node.op, ast.Sub)) or line
                 for inner in self.options(into):
                     found += self._then(inner, (line, text))
         if isinstance(node, ast.Call) and ast.unparse(node.func) in UNARY and len(node.args) == 1 \
@@ -216,6 +221,34 @@ class Rewriter:
             for inner in self.options(node.args[0]):
                 found += self._then(inner, (line, None))
         return found
+
+    def _fused_update(self, operand, subtract: bool) -> str | None:
+        """torch: ``T += c (A ∘ B)`` as ``T.addcmul_(A, B, value=c)`` and ``T += c A`` as
+        ``T.add_(A, alpha=c)``: one pass, no array for the product (within rounding: torch may
+        fuse the multiplication and the addition)."""
+        scale, rest = self._split_scalar(operand)
+        if scale is None and not (isinstance(rest, ast.BinOp) and isinstance(rest.op, ast.Mult)):
+            return None
+        value = scale or "1"
+        if subtract:
+            value = f"-{value}" if _atomic(value) else f"-({value})"
+        factors = self._split_scalar(rest)[1] if scale is None else rest
+        if isinstance(factors, ast.BinOp) and isinstance(factors.op, ast.Mult) and not any(
+                self.shapes.of(f) in (SCALAR, None) for f in (factors.left, factors.right)):
+            extra = "" if value == "1" else f", value={value}"
+            return f"{{T}}.addcmul_({self._text(factors.left)}, {self._text(factors.right)}{extra})"
+        if scale is None or self.shapes.of(rest) in (SCALAR, None):
+            return None
+        return f"{{T}}.add_({self._text(rest)}, alpha={value})"
+
+    def _split_scalar(self, node):
+        """(the scalar factor's code or None, the rest) of ``c * E`` or ``E * c``."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            if self.shapes.of(node.left) == SCALAR and self.shapes.of(node.right) not in (SCALAR, None):
+                return self._text(node.left), node.right
+            if self.shapes.of(node.right) == SCALAR and self.shapes.of(node.left) not in (SCALAR, None):
+                return self._text(node.right), node.left
+        return None, node
 
     def _entrywise_call(self, node) -> bool:
         """``f(x)`` or ``_TABLE[choice](x)`` for a scalar function of the module (which takes ``times``)."""
@@ -241,13 +274,20 @@ def _saved(update: Update) -> int:
     return len(update.steps) + (update.start_name is not None)
 
 
+def _atomic(code: str) -> bool:
+    node = ast.parse(code, mode="eval").body
+    return isinstance(node, (ast.Name, ast.Constant, ast.Call, ast.Attribute))
+
+
 def overwrite_free_arrays(statements, keep: set[str], arrays: dict[str, tuple], scalars: set[str],
-                          entrywise: set[str] = frozenset()) -> list[str]:
+                          entrywise: set[str] = frozenset(), fused_updates: bool = False) -> list[str]:
     """Rewrite ``statements`` (one function's, printed, with ``release`` set) to update arrays in
     place where the module docstring says it is safe; returns the names of the rewritten targets.
     ``arrays``: the shapes of the arrays the statements read besides their own targets;
     ``scalars``: the names of numbers (sizes, settings); ``entrywise``: the names of the scalar
-    functions and of their choice tables, whose result has their argument's shape."""
+    functions and of their choice tables, whose result has their argument's shape; ``fused_updates``:
+    torch's fused multiply-adds (``addcmul_``, ``add_(alpha=)``) for an update that adds a product.
+    """
     trees = {}
     for st in statements:
         try:
@@ -271,7 +311,7 @@ def overwrite_free_arrays(statements, keep: set[str], arrays: dict[str, tuple], 
         if tree is None or not shape:
             continue
         free = private & set(st.release)
-        rewriter = Rewriter(st.code, shape, free, shapes)
+        rewriter = Rewriter(st.code, shape, free, shapes, fused_updates)
         helper = isinstance(tree, ast.Call) and ast.unparse(tree.func) in UPDATING_HELPERS and tree.args
         update = rewriter.plan(tree.args[0] if helper else tree)
         if update is None or not (update.steps or (helper and update.start_name)):

@@ -277,7 +277,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     printing_notes = []  # what printing did for this backend (the plan's notes hold for every backend)
     if printer.overwrite_free_arrays:
         entrywise = {f"_{n}" for n in printer.functions_used} | {f"_{t.upper()}" for t in printer.choices_used}
-        printing_notes += _overwrite(c, plan, cached, returned, forward_only, entrywise)
+        printing_notes += _overwrite(c, plan, cached, returned, forward_only, entrywise, backend.name == "torch")
     backward_prologue = [f'{n} = cache["{n}"]' for n in cached]
     if scalar_output:
         backward_prologue.append(backend.as_array("grad_out", "float"))
@@ -299,19 +299,20 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         printing_notes=printing_notes)
 
 
-def _overwrite(c, plan, cached, returned, forward_only, entrywise) -> list[str]:
+def _overwrite(c, plan, cached, returned, forward_only, entrywise, fused_updates) -> list[str]:
     """Statements that write into arrays no longer needed (``overwrite``); returns the note."""
     arguments = {a.name: parse_shape(shape_comment(a.symbol.shape, a.batched, a.is_vector))
                  for a in c.tensor_arguments}
     scalars = set(dims_in_order(c.tensor_arguments)) | {a.name for a in c.configs} | {
         str(s) for s, _, _ in c.scalars} | {"n_batch"}
     keep = set(cached) | {plan.output} | {a.name for a in c.tensor_arguments}
-    done = overwrite_free_arrays(plan.forward, keep, arguments, scalars, entrywise)
+    done = overwrite_free_arrays(plan.forward, keep, arguments, scalars, entrywise, fused_updates)
     if not forward_only:
         forward = {**arguments, **{st.target: parse_shape(st.shape) for st in plan.forward}}
         output = next(st for st in plan.forward if st.target == plan.output)
         forward["grad_out"] = parse_shape(output.shape)
-        done += overwrite_free_arrays(plan.backward, returned | {"grad_out"}, forward, scalars, entrywise)
+        done += overwrite_free_arrays(plan.backward, returned | {"grad_out"}, forward, scalars, entrywise,
+                                      fused_updates)
     if not done:
         return []
     return [f"overwrite: {', '.join(done)} updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation"]

@@ -450,14 +450,14 @@ def backward(grad_out, cache):
     # grad of ln_2_Xc, used in: ln_2_var = (1/d) (ln_2_Xc ∘ ln_2_Xc) 1; ln_2_Xbar = ((1/ln_2_sigma) 1ᵀ) ∘ ln_2_Xc
     dln_2_Xc = dln_2_Xbar  # (..., n_T, d), dln_2_Xbar's array, updated in place
     dln_2_Xc *= t5
-    dln_2_Xc += 2/d * ((dln_2_var * ln_2_sigma) * ln_2_Xbar)
+    dln_2_Xc.addcmul_(dln_2_var * ln_2_sigma, ln_2_Xbar, value=2/d)
     del dln_2_Xbar, dln_2_var, ln_2_sigma, t5
     # grad of ln_2_mu, used in: ln_2_Xc = a5 − ln_2_mu 1ᵀ
     dln_2_mu = -dln_2_Xc.sum(-1, keepdim=True)  # (..., n_T, 1)
     # grad of a5, used in: ln_2_mu = (1/d) a5 1; ln_2_Xc = a5 − ln_2_mu 1ᵀ; Y = a5 + mlp_Y
     da5 = dln_2_Xc  # (..., n_T, d), dln_2_Xc's array, updated in place
     da5 += grad_out
-    da5 += 1/d * dln_2_mu
+    da5.add_(dln_2_mu, alpha=1/d)
     del dln_2_Xc, dln_2_mu
     # grad of proj_Y, used in: a5 = X + proj_Y
     dproj_Y = da5  # (..., n_T, d)
@@ -513,14 +513,14 @@ def backward(grad_out, cache):
     # grad of ln_1_Xc, used in: ln_1_var = (1/d) (ln_1_Xc ∘ ln_1_Xc) 1; ln_1_Xbar = ((1/ln_1_sigma) 1ᵀ) ∘ ln_1_Xc
     dln_1_Xc = dln_1_Xbar  # (..., n_T, d), dln_1_Xbar's array, updated in place
     dln_1_Xc *= t6
-    dln_1_Xc += 2/d * ((dln_1_var * ln_1_sigma) * ln_1_Xbar)
+    dln_1_Xc.addcmul_(dln_1_var * ln_1_sigma, ln_1_Xbar, value=2/d)
     del dln_1_Xbar, dln_1_var, ln_1_sigma, t6
     # grad of ln_1_mu, used in: ln_1_Xc = X − ln_1_mu 1ᵀ
     dln_1_mu = -dln_1_Xc.sum(-1, keepdim=True)  # (..., n_T, 1)
     # grad of X, used in: ln_1_mu = (1/d) X 1; ln_1_Xc = X − ln_1_mu 1ᵀ; a5 = X + proj_Y
     dX = dln_1_Xc  # (..., n_T, d), dln_1_Xc's array, updated in place
     dX += da5
-    dX += 1/d * dln_1_mu
+    dX.add_(dln_1_mu, alpha=1/d)
     del da5, dln_1_Xc, dln_1_mu
     # grad of ln_1_w, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
     dln_1_w = (dln_1_Y * ln_1_Xbar).reshape(-1, d).sum(0)  # (d,)

@@ -125,13 +125,13 @@ def backward(grad_out, cache):
     # grad of Xc, used in: var = (1/d) (Xc ∘ Xc) 1; Xbar = ((1/sigma) 1ᵀ) ∘ Xc
     dXc = dXbar  # (..., n_T, d), dXbar's array, updated in place
     dXc *= t1
-    dXc += 2/d * ((dvar * sigma) * Xbar)
+    dXc.addcmul_(dvar * sigma, Xbar, value=2/d)
     del dXbar, dvar, sigma, t1
     # grad of mu, used in: Xc = X − mu 1ᵀ
     dmu = -dXc.sum(-1, keepdim=True)  # (..., n_T, 1)
     # grad of X, used in: mu = (1/d) X 1; Xc = X − mu 1ᵀ
     dX = dXc  # (..., n_T, d), dXc's array, updated in place
-    dX += 1/d * dmu
+    dX.add_(dmu, alpha=1/d)
     del dXc, dmu
     # grad of w, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     dw = (grad_out * Xbar).reshape(-1, d).sum(0)  # (d,)
