@@ -62,13 +62,15 @@ def _rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _high_water_kb() -> int | None:
-    """The resident set's high-water mark (Linux VmHWM), after resetting it; None where unavailable."""
+def _high_water_bytes(reset: bool = False) -> int | None:
+    """The resident set's high-water mark (Linux VmHWM), reset to the current resident set first
+    with ``reset``; None where unavailable."""
     try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset the high-water mark to the current resident set
+        if reset:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
         with open("/proc/self/status") as f:
-            return int(next(line.split()[1] for line in f if line.startswith("VmHWM:")))
+            return 1024 * int(next(line.split()[1] for line in f if line.startswith("VmHWM:")))
     except (OSError, StopIteration, ValueError):
         return None
 
@@ -81,11 +83,9 @@ def peak_growth(step) -> float:
 
     gc.collect()
     baseline = _rss_bytes()
-    if _high_water_kb() is not None:
+    if _high_water_bytes(reset=True) is not None:
         step()
-        with open("/proc/self/status") as f:
-            high = int(next(line.split()[1] for line in f if line.startswith("VmHWM:"))) * 1024
-        return max(0, high - baseline) / 2**20
+        return max(0, _high_water_bytes() - baseline) / 2**20
     peak, done = [0], threading.Event()
 
     def sample():

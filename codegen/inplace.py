@@ -112,10 +112,11 @@ class InplaceFunction:
                 self.lines.append(f"{acc.code} {'+' if op == 'add' else '*'}= {float(c)!r}")
         return acc
 
-    def _reuse_dead_buffers(self, result: str) -> str:
+    def _reuse_dead_buffers(self, result: str) -> tuple[str, set[str]]:
         """Write each fresh ufunc result into a buffer whose last use has passed (or is this very
         line: an elementwise operation may write over its own operand).  Only buffers that ufunc
-        lines made are reused, so each has ``x``'s shape and dtype.  Returns the result's name."""
+        lines made are reused, so each has ``x``'s shape and dtype.  Returns the result's name and
+        the buffers the ufunc lines made (each first assigned by one of them)."""
         name = re.compile(r"\b[bt]\d+\b")
         lines, alias, reusable = [], {}, set()
         for i, line in enumerate(self.lines):  # one name per array: ``t1 = b2`` is dropped
@@ -148,8 +149,7 @@ class InplaceFunction:
             free += [b for b in dying if b in made and b != target and b not in free]
             out.append(line)
         self.lines = out
-        self.made = made
-        return buffer.get(result, result)
+        return buffer.get(result, result), made
 
     def define(self, name: str, body: sp.Expr, guard: str | None = None) -> str:
         """``def _name(x, times=None): …`` with the common subexpressions of ``body`` computed once.
@@ -173,7 +173,7 @@ class InplaceFunction:
         result = self.value(reduced, names)
         if not result.array:  # a constant function: an array like x
             result = self._fresh(f"{self.np}.full_like(x, {result.code})")
-        result.code = self._reuse_dead_buffers(result.code)
+        result.code, made = self._reuse_dead_buffers(result.code)
         if len(self.lines) == 1 and self.lines[0].startswith(f"{result.code} = "):  # one operation
             return times_form(name, self.lines[0].split(" = ", 1)[1])
         lines = [f"def _{name}(x, times=None):",
@@ -183,7 +183,7 @@ class InplaceFunction:
                       "        return value if times is None else times * value"]
         for line in self.lines:
             match = _UFUNC_LINE.match(line)
-            if match and match.group(1) in self.made:  # the first value of a buffer: where it lives
+            if match and match.group(1) in made:  # the first value of a buffer: where it lives
                 where = f'_scratch("{name}.{match.group(1)}", x)'
                 if match.group(1) == result.code:
                     where = f"None if times is None else {where}"
@@ -194,8 +194,9 @@ class InplaceFunction:
         return "\n".join(lines)
 
 
-def times_form(name: str, code: str) -> str:
+def times_form(name: str, code: str, doc: str | None = None) -> str:
     """``def _name(x, times=None)`` for a function of one operation ``code``: its value, or ``times``
-    multiplied by it in place."""
-    return (f"def _{name}(x, times=None):\n    if times is None:\n        return {code}\n"
+    multiplied by it in place; ``doc``: its docstring."""
+    docstring = f'    """{doc}"""\n' if doc else ""
+    return (f"def _{name}(x, times=None):\n{docstring}    if times is None:\n        return {code}\n"
             f"    times *= {code}\n    return times")

@@ -717,8 +717,7 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
         if kernel is not None and self.inplace_functions:
             from .inplace import times_form
 
-            return times_form(fn.name, kernel).replace(
-                "\n", "\n    \"\"\"Exactly the defined function, as torch's fused kernel.\"\"\"\n", 1)
+            return times_form(fn.name, kernel, "Exactly the defined function, as torch's fused kernel.")
         if kernel is not None:
             return (f"def _{fn.name}(x):\n    \"\"\"Exactly the defined function, as torch's fused kernel.\"\"\"\n"
                     f"    return {kernel}")
