@@ -434,3 +434,124 @@ def closed_form_module(component, target: str = "numpy"):
     module = types.ModuleType(f"closed_{component.name}")
     exec(compile(source, f"<closed forms of {component.name}>", "exec"), module.__dict__)
     return module
+
+
+# ------------------------------------------------------------ against the reference semantics
+
+
+@dataclass
+class Differential:
+    """How one definition fared against the reference semantics (``backprop.semantics``)."""
+
+    outcome: str  # "right" | "refused" | "wrong shape" | "wrong value" | "crash" | "undefined"
+    detail: str = ""
+    cases: int = 0  # cases compared
+    worst: float = 0.0  # the worst relative error over them
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("right", "refused", "undefined")
+
+
+#: What the engine raises when it refuses a definition: each says why in one line.
+def refusals() -> tuple[type, ...]:
+    from codegen.render import GenerationError
+    from derive import DefinitionError, MissingRule, ShapeMismatch, UnsupportedFunction
+
+    return (DefinitionError, ShapeMismatch, MissingRule, UnsupportedFunction, GenerationError)
+
+
+def _as_numpy(t):
+    return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
+
+
+def _mismatch(ref, got, floor: float = 0.0) -> tuple[str, float] | None:
+    """(outcome, error) when ``got`` differs from ``ref`` in shape or value (NaN included), else None."""
+    ref, got = _as_numpy(ref), _as_numpy(got)
+    if ref.shape != got.shape:
+        return "wrong shape", float("inf")
+    if not np.all(np.isfinite(got)):
+        return "wrong value", float("inf")
+    return None
+
+
+def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1e-10,
+                       modules: dict | None = None) -> Differential:
+    """Compile ``component`` for both backends and compare, in float64 on random sizes and batches, the
+    generated forward with the reference semantics and every generated gradient with autograd through
+    it.  Any difference in shape, any NaN and any error above ``tol`` (relative, see ``relative_error``)
+    is a failure; a refusal at compile time is an outcome of its own."""
+    import torch
+
+    from codegen.render import compile_component
+
+    from .semantics import ReferenceError, gradients
+
+    if modules is None:
+        try:
+            modules = {t: compile_component(component, t) for t in ("numpy", "torch")}
+        except refusals() as e:
+            return Differential("refused", str(e).splitlines()[0] if str(e) else type(e).__name__)
+        except Exception as e:  # noqa: BLE001 - an engine crash is what this reports
+            return Differential("crash", f"compiling: {type(e).__name__}: {e}")
+    rng = np.random.default_rng(seed)
+    batches = [(), (1,), (3,), (2, 2)]
+    worst, cases = 0.0, 0
+    for trial in range(trials):
+        for config in _sample_configs(component, rng)[:2]:
+            sizes = _sizes_meeting_requirements(component, config, rng, tokens=None)
+            if sizes is None:
+                continue
+            batch = batches[(trial + cases) % len(batches)]
+            arrays = random_arguments(component, rng, sizes, batch)
+            tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
+            try:
+                ref_out = evaluate_reference(component, tensors, config)
+            except ReferenceError as e:
+                return Differential("undefined", str(e), cases, worst)
+            if not torch.isfinite(ref_out).all():
+                continue  # outside the definition's domain (a log of a negative number, …)
+            G = rng.standard_normal(tuple(ref_out.shape))
+            _, ref_grads = gradients(component, tensors, config, torch.from_numpy(G))
+            ref_grads = {k: v.numpy() for k, v in ref_grads.items()}
+            if not all(np.all(np.isfinite(g)) for g in ref_grads.values()):
+                continue
+            floor = gradient_floor(ref_grads) if ref_grads else 0.0
+            label = f"sizes {sizes}, batch {batch}, config {config}"
+            for target, module in modules.items():
+                try:
+                    args = list(tensors.values()) if target == "torch" else list(arrays.values())
+                    out, cache = module.forward(*args, **config)
+                    problem = _mismatch(ref_out, out)
+                    if problem:
+                        return Differential(problem[0], f"{target} forward: shape {tuple(np.shape(out))}, "
+                                            f"reference {tuple(ref_out.shape)} ({label})", cases, problem[1])
+                    error = relative_error(_as_numpy(out), ref_out.numpy())
+                    if not error <= tol:
+                        return Differential("wrong value", f"{target} forward off by {error:.2e} ({label})",
+                                            cases, error)
+                    worst = max(worst, error)
+                    grads = module.backward(torch.from_numpy(G) if target == "torch" else G, cache)
+                except Exception as e:  # noqa: BLE001 - a crash at call time is an engine bug
+                    return Differential("crash", f"{target}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                                        f" ({label})", cases, worst)
+                for k, ref in ref_grads.items():
+                    if k not in grads:
+                        return Differential("wrong shape", f"{target}: no gradient for {k} ({label})", cases)
+                    problem = _mismatch(ref, grads[k])
+                    if problem:
+                        return Differential(problem[0], f"{target} ∂L/∂{k}: shape {tuple(np.shape(grads[k]))}, "
+                                            f"reference {ref.shape} ({label})", cases, problem[1])
+                    error = relative_error(_as_numpy(grads[k]), ref, floor)
+                    if not error <= tol:
+                        return Differential("wrong value", f"{target} ∂L/∂{k} off by {error:.2e} ({label})",
+                                            cases, error)
+                    worst = max(worst, error)
+            cases += 1
+    return Differential("right", "", cases, worst)
+
+
+def evaluate_reference(component, tensors: dict, config: dict):
+    from .semantics import evaluate
+
+    return evaluate(component, tensors, config)

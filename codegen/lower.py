@@ -149,7 +149,7 @@ def eliminate_common_subexpressions(statements: list[Statement], batched: set,
             k += 1
         taken.add(f"t{k}")
         temp = MatrixSymbol(f"t{k}", *target.shape)
-        if any(isinstance(sym, MatrixSymbol) and sym in batched for sym in target.free_symbols):
+        if carries_batch(target, batched):
             batched.add(temp)
         first = next(i for i, st in enumerate(statements) if target in set(_subexpressions(st.expr)))
         for st in statements:
@@ -174,6 +174,7 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     for d in c.definitions:
         if (h := heads_axis(d.expr, headed)) is not None:
             headed[d.symbol] = headed[cotangent(d.symbol)] = h
+    ctx.headed = headed
     forward = [
         Statement(d.name, d.expr, shape_comment(d.symbol.shape, d.symbol in ctx.batched,
                                                 broadcast=broadcast_axes(d.expr), heads=headed.get(d.symbol)),
@@ -218,6 +219,8 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     backward = eliminate_common_subexpressions(backward, ctx.batched, taken)
     for st in backward:
         if st.comment == "common subexpression":
+            if (h := heads_axis(st.expr, headed)) is not None:
+                headed[MatrixSymbol(st.target, *st.expr.shape)] = h
             st.shape = shape_comment(st.expr.shape, carries_batch(st.expr, ctx.batched),
                                      broadcast=broadcast_axes(st.expr), heads=heads_axis(st.expr, headed))
     plan.backward = backward

@@ -29,6 +29,7 @@ from sympy import (
 from sympy.printing.numpy import NumPyPrinter
 
 from derive.activations import ACTIVATIONS
+from derive.batch import carries_batch
 from derive.primitives import X_SCALAR, BatchSum, ChoiceFunction, Elementwise, ScalarFunction, ScatterAdd, TargetScatter
 from derive.simplify import split_coefficient
 
@@ -44,6 +45,28 @@ class PrintContext:
     names: dict[MatrixSymbol, str] = field(default_factory=dict)  # code names
     vectors: set[MatrixSymbol] = field(default_factory=set)  # declared 1-D arguments
     batched: set[MatrixSymbol] = field(default_factory=set)  # values with batch dimensions
+    headed: dict = field(default_factory=dict)  # values with a heads axis → their head count
+    layouts: dict = field(default_factory=dict)  # code name → Layout of a printed statement's array
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a value's array is laid out against its declared shape (rows, cols).
+
+    ``ndim`` is 2 for (…, rows, cols), 1 for the row vector (cols,) of a declared 1-D argument or
+    a sum to one, 0 for a number (a loss).  ``rows`` (``cols``) is true when that axis holds one
+    entry that repeats over a declared size other than 1: a broadcast, printed as nothing.
+    ``heads``: the array has a heads axis before the rows.
+    """
+
+    ndim: int = 2
+    rows: bool = False
+    cols: bool = False
+    heads: bool = False
+
+    @property
+    def full(self) -> bool:
+        return self.ndim == 2 and not self.rows and not self.cols
 
 
 def atomic(code: str) -> bool:
@@ -221,45 +244,45 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_Softmax(self, expr):
         self.helpers_used.add("softmax")
-        return f"_softmax({self._print(expr.arg)}, {self.scalar(expr.causal)})"
+        return f"_softmax({self.full(expr.arg)}, {self.scalar(expr.causal)})"
 
     def _print_CausalZero(self, expr):
         self.helpers_used.add("causal_zero")
-        return f"_causal_zero({self._print(expr.arg)}, {self.scalar(expr.causal)})"
+        return f"_causal_zero({self.full(expr.arg)}, {self.scalar(expr.causal)})"
 
     def _print_PrefixSum(self, expr):
         self.helpers_used.add("prefix_sum")
-        return f"_prefix_sum({self._print(expr.arg)}, reverse={self.scalar(expr.reverse)})"
+        return f"_prefix_sum({self.full(expr.arg)}, reverse={self.scalar(expr.reverse)})"
 
     def _print_RowOuter(self, expr):
         self.helpers_used.add("row_outer")
-        return f"_row_outer({self._print(expr.left)}, {self._print(expr.right)})"
+        return f"_row_outer({self.full(expr.left)}, {self.full(expr.right)})"
 
     def _print_RowContract(self, expr):
         self.helpers_used.add("row_contract")
-        return f"_row_contract({self._print(expr.query)}, {self._print(expr.table)})"
+        return f"_row_contract({self.full(expr.query)}, {self.full(expr.table)})"
 
     def _print_RowTranspose(self, expr):
         self.helpers_used.add("row_transpose")
-        return f"_row_transpose({self._print(expr.arg)}, {self.scalar(expr.rows)})"
+        return f"_row_transpose({self.full(expr.arg)}, {self.scalar(expr.rows)})"
 
     def _print_SplitHeads(self, expr):
         self.helpers_used.add("split_heads")
-        return f"_split_heads({self._print(expr.arg)}, {self.scalar(expr.heads)})"
+        return f"_split_heads({self.full(expr.arg)}, {self.scalar(expr.heads)})"
 
     def _print_MergeHeads(self, expr):
         self.helpers_used.add("merge_heads")
-        return f"_merge_heads({self._print(expr.arg)})"
+        return f"_merge_heads({self.full(expr.arg)})"
 
     def _print_Gather(self, expr):
-        return f"{paren(self._print(expr.table))}[{self._print(expr.index)}]"
+        return f"{paren(self.full(expr.table))}[{self._print(expr.index)}]"
 
     def _print_FirstRows(self, expr):
-        return f"{paren(self._print(expr.arg))}[..., :{self.scalar(expr.k)}, :]"
+        return f"{paren(self.full(expr.arg))}[..., :{self.scalar(expr.k)}, :]"
 
     def _print_PadRows(self, expr):
         self.helpers_used.add("pad_rows")
-        return f"_pad_rows({self._print(expr.arg)}, {self.scalar(expr.rows)})"
+        return f"_pad_rows({self.full(expr.arg)}, {self.scalar(expr.rows)})"
 
     def _print_ScatterAdd(self, expr):
         raise UnprintableNode("a scatter-add prints only summed over the batch (a parameter's gradient)")
@@ -268,7 +291,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         """Σ_batch ohe(idx)ᵀ G: one scatter-add over batch × tokens (into the array ``into``)."""
         self.helpers_used.add("scatter_add_rows")
         extra = "" if into is None else f", into={into}, fresh={fresh}"
-        return (f"_scatter_add_rows({self._print(expr.index)}, {self._print(expr.values)}, "
+        return (f"_scatter_add_rows({self._print(expr.index)}, {self.full(expr.values)}, "
                 f"{self.scalar(expr.shape[0])}{extra})")
 
     def _print_Repeat(self, expr):
@@ -286,10 +309,10 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_LogSumExp(self, expr):
         self.helpers_used.add("logsumexp")
-        return f"_logsumexp({self._print(expr.arg)})"
+        return f"_logsumexp({self.full(expr.arg)})"
 
     def _print_Pick(self, expr):
-        return self.pick(self._print(expr.arg), self._print(expr.targets))
+        return self.pick(self.full(expr.arg), self._print(expr.targets))
 
     def pick(self, values: str, targets: str) -> str:
         return f"np.take_along_axis({values}, {paren(targets)}[..., None], axis=-1)"
@@ -297,7 +320,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
     def _print_TargetScatter(self, expr):
         # Alone (nothing to add it to), the result itself is the dense matrix: zeros, values at the targets.
         self.helpers_used.add("scatter_at_targets")
-        return (f"_scatter_at_targets({self._print(expr.targets)}, {self._print(expr.values)}, "
+        return (f"_scatter_at_targets({self._print(expr.targets)}, {self.full(expr.values)}, "
                 f"{self.scalar(expr.shape[1])})")
 
     def _print_GreaterThan(self, expr):
@@ -331,6 +354,127 @@ class NumPyMatrixPrinter(NumPyPrinter):
         a, b = (paren(self._print(x)) for x in expr.args)
         return f"{a} % {b}"
 
+    # -- layouts: how each printed array sits against its declared shape
+
+    def layout(self, e) -> Layout:
+        """The layout of the array ``self._print(e)`` makes (mirrors the printing rules)."""
+        heads = self.has_heads(e)
+        if isinstance(e, MatrixSymbol):
+            name = self.ctx.names.get(e, e.name)
+            if name in self.ctx.layouts:
+                return self.ctx.layouts[name]
+            if e in self.ctx.vectors:
+                return Layout(1, rows=False, heads=heads)
+            return Layout(2, heads=heads)
+        if isinstance(e, Transpose):
+            a = self.layout(e.arg)
+            if a.ndim == 0:
+                return a
+            return Layout(2, rows=a.cols, cols=a.rows if a.ndim == 2 else False, heads=heads)
+        if isinstance(e, (MatAdd, HadamardProduct)):
+            if isinstance(e, MatAdd) and (self.biased_product(e) is not None or any(
+                    isinstance(split_coefficient(t)[1], (TargetScatter, BatchSum)) for t in e.args)):
+                return Layout(2, heads=heads)
+            parts = [self.layout(a) for a in e.args]
+            matrices = [p for p in parts if p.ndim == 2]
+            if not matrices:
+                return Layout(max(p.ndim for p in parts), heads=heads)
+            declared_rows = e.shape[0] != 1
+            rows = all(p.rows if p.ndim == 2 else declared_rows for p in parts if p.ndim > 0)
+            return Layout(2, rows=rows and declared_rows, cols=all(p.cols for p in matrices), heads=heads)
+        if isinstance(e, MatMul):
+            _, body = split_coefficient(e)
+            factors = list(body.args) if isinstance(body, MatMul) else [body]
+            return self.product_layout(factors, heads)
+        if isinstance(e, Elementwise):
+            a = self.layout(e.arg)
+            return Layout(a.ndim, a.rows, a.cols, heads)
+        if isinstance(e, BatchSum):
+            if not self.is_batched(e.arg):  # n_batch times the value: its own layout
+                return self.layout(e.arg)
+            if self._column_sum(e) is not None:
+                return Layout(1, heads=heads)
+            return Layout(2, heads=heads)
+        return Layout(2, heads=heads)
+
+    def product_layout(self, factors, heads) -> Layout:
+        factors = self.merged_ones(factors)[1]
+        j = next((i for i, f in enumerate(factors) if isinstance(f, OneMatrix)), None)
+        if j is None:
+            if len(factors) == 1:
+                inner = self.layout(factors[0])
+                return Layout(inner.ndim, inner.rows, inner.cols, heads)
+            first, last = self.layout(factors[0]), self.layout(factors[-1])
+            return Layout(2, rows=first.rows and first.ndim == 2, cols=last.cols and last.ndim == 2, heads=heads)
+        ones, left, right = factors[j], factors[:j], factors[j + 1:]
+        k, m = ones.shape
+        left_part = right_part = None
+        if left:  # L 1ₖ: L itself when k = 1, else its row sums (…, r, 1)
+            inner = self.product_layout(left, heads)
+            left_part = inner if k == 1 else Layout(2, rows=inner.rows and inner.ndim == 2, heads=heads)
+        if right:  # 1ₘᵀ R: R itself when m = 1, else its column sums (…, 1, c)
+            inner = self.product_layout(right, heads)
+            right_part = inner if m == 1 else Layout(2, cols=inner.cols and inner.ndim == 2, heads=heads)
+        if left_part and right_part:
+            return Layout(max(left_part.ndim, right_part.ndim, 2), rows=left_part.rows, cols=right_part.cols,
+                          heads=heads)
+        if left_part:
+            return Layout(left_part.ndim, rows=left_part.rows, cols=m != 1 or left_part.cols, heads=heads)
+        return Layout(right_part.ndim, rows=k != 1 or right_part.rows, cols=right_part.cols, heads=heads)
+
+    def merged_ones(self, factors) -> tuple[sp.Expr, list]:
+        """Adjacent all-ones factors as one: 1ₐₖ 1ₖₘ = k 1ₐₘ (an outer product when k = 1)."""
+        out, coefficient = [], sp.Integer(1)
+        for f in factors:
+            if isinstance(f, OneMatrix) and out and isinstance(out[-1], OneMatrix):
+                coefficient *= f.shape[0]
+                out[-1] = OneMatrix(out[-1].shape[0], f.shape[1])
+            else:
+                out.append(f)
+        return coefficient, out
+
+    def has_heads(self, e) -> bool:
+        """Does ``e`` carry a heads axis (split and not merged back)?"""
+        from derive.primitives import MergeHeads, SplitHeads
+
+        if isinstance(e, SplitHeads):
+            return True
+        if isinstance(e, MergeHeads):
+            return False
+        if isinstance(e, MatrixSymbol):
+            return e in self.ctx.headed
+        return any(self.has_heads(a) for a in e.args if isinstance(a, MatrixExpr))
+
+    def matrix(self, e) -> str:
+        """``e`` as an array with both matrix axes: a row vector (cols,) gets its row axis back."""
+        code, layout = self._print(e), self.layout(e)
+        if layout.ndim == 1:
+            return f"{paren(code)}[None, :]"
+        if layout.ndim == 0:
+            return f"{paren(code)}.reshape(1, 1)"
+        return code
+
+    def full(self, e) -> str:
+        """``e`` at its declared size: broadcast axes expanded (``_expand``), for an operation that
+        reads the extent of an axis (a reduction, a softmax, a product's inner dimension)."""
+        code, layout = self.matrix(e), self.layout(e)
+        if layout.rows or layout.cols:
+            self.helpers_used.add("expand")
+            code = f"_expand({code}, {self.scalar(e.shape[0])}, {self.scalar(e.shape[1])})"
+        return code
+
+    def doprint_full(self, e) -> str:
+        """``e`` printed at its declared size (the whole statement)."""
+        return self.full(e)
+
+    def with_heads(self, e, result_heads: bool) -> str:
+        """``e`` as an operand of a value with a heads axis: a batched value without one gets an axis
+        of size 1 there (the same for every head), so its batch axes stay the batch axes."""
+        code = self._print(e)
+        if result_heads and not self.has_heads(e) and self.is_batched(e):
+            code = f"{paren(self.matrix(e))}[..., None, :, :]"
+        return code
+
     # -- matrices
 
     def _print_MatrixSymbol(self, expr):
@@ -339,8 +483,11 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return name
 
     def _print_Transpose(self, expr):
-        if expr.arg in self.ctx.vectors:
+        layout = self.layout(expr.arg)
+        if layout.ndim == 1:
             return self.vector_as_column(self._print(expr.arg))
+        if layout.ndim == 0:
+            return self._print(expr.arg)
         return self.transpose(self._print(expr.arg))
 
     def _print_MatAdd(self, expr):
@@ -374,13 +521,14 @@ class NumPyMatrixPrinter(NumPyPrinter):
                 fresh = True
             return code
         out = ""
+        heads = self.has_heads(expr)
         for i, term in enumerate(expr.args):
             c, body = split_coefficient(term)
             if c.could_extract_minus_sign() and i > 0:
-                code = self._print(sp.MatMul(-c, body) if -c != 1 else body)
+                code = self.with_heads(sp.MatMul(-c, body) if -c != 1 else body, heads)
                 out += f" - {code if not _is_sum(code) else f'({code})'}"
             else:
-                code = self._print(term)
+                code = self.with_heads(term, heads)
                 out += code if i == 0 else f" + {code}"
         return out
 
@@ -399,29 +547,56 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
         1ₖₘ = 1ₖ 1ₘᵀ, so L 1ₖₘ R = (L 1ₖ)(1ₘᵀ R): a row sum of L times a
         token sum of R, an outer product that broadcasting computes; a missing
-        side is a broadcast and prints as nothing.
+        side is a broadcast and prints as nothing.  Adjacent all-ones factors are one
+        (1ₐₖ 1ₖₘ = k 1ₐₘ), and a sum over an axis that is itself a broadcast is that
+        many times the entry (no array is expanded to be summed).
         """
+        coefficient, factors = self.merged_ones(factors)
+        if coefficient != 1:
+            return f"{paren(self.scalar(coefficient))} * {paren(self.product(factors))}"
         j = next((i for i, f in enumerate(factors) if isinstance(f, OneMatrix)), None)
         if j is None:
             if len(factors) == 1:
                 return self._print(factors[0])
             return self.chain(factors)
         ones, left, right = factors[j], factors[:j], factors[j + 1:]
-        # Further all-ones factors on one side only broadcast that side: they print as nothing.
-        left = [] if all(isinstance(f, OneMatrix) for f in left) else left
-        right = [] if all(isinstance(f, OneMatrix) for f in right) else right
         parts = []
         if left and ones.shape[0] != 1 and (pair := self.entrywise_pair(left)):
             parts.append(self.row_dot(*pair))  # (A ∘ B) 1: one contraction, no A ∘ B array
         elif left:
+            layout = self.product_layout(left, False)
             code = self.product(left)
-            parts.append(self.reduce(code, -1) if ones.shape[0] != 1 else code)
+            if ones.shape[0] == 1:
+                parts.append(code)
+            elif layout.cols:
+                parts.append(f"{paren(self.scalar(ones.shape[0]))} * {paren(self.as_column_code(code, layout))}")
+            else:
+                parts.append(self.reduce(self.as_matrix_code(code, layout), -1))
         if right:
+            layout = self.product_layout(right, False)
             code = self.product(right)
-            parts.append(self.reduce(code, -2) if ones.shape[1] != 1 else code)
+            if ones.shape[1] == 1:
+                parts.append(code)
+            elif layout.rows:
+                parts.append(f"{paren(self.scalar(ones.shape[1]))} * {paren(self.as_matrix_code(code, layout))}")
+            else:
+                parts.append(self.reduce(self.as_matrix_code(code, layout), -2))
         if not parts:
             raise UnprintableNode(f"a bare all-ones matrix {ones.shape} would be materialised")
         return parts[0] if len(parts) == 1 else " * ".join(paren(p) for p in parts)
+
+    def as_matrix_code(self, code: str, layout: Layout) -> str:
+        if layout.ndim == 1:
+            return f"{paren(code)}[None, :]"
+        if layout.ndim == 0:
+            return f"{paren(code)}.reshape(1, 1)"
+        return code
+
+    def as_column_code(self, code: str, layout: Layout) -> str:
+        """A value whose columns all repeat one entry, as its (…, rows, 1) column of entries."""
+        if layout.ndim == 1:  # a row vector (1, k) with broadcast columns: one entry
+            return f"{paren(code)}[..., :1][None, :]"
+        return self.as_matrix_code(code, layout)
 
     def biased_product(self, expr) -> str | None:
         """X W + 1 bᵀ (+ …) in one call where the backend adds the bias inside the product (NumPy: no)."""
@@ -438,7 +613,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
             return None
         e = factors[0]
         if not (isinstance(e, HadamardProduct) and len(e.args) == 2
-                and all(isinstance(a, MatrixSymbol) and a not in self.ctx.vectors for a in e.args)
+                and all(isinstance(a, MatrixSymbol) and self.layout(a).full for a in e.args)
                 and self.is_batched(e.args[0]) == self.is_batched(e.args[1])):
             return None
         return self._print(e.args[0]), self._print(e.args[1])
@@ -455,14 +630,28 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def chain(self, factors: list[MatrixExpr]) -> str:
         """A₁ @ A₂ @ …, left to right; a batched operand times a weight shared by the batch is one
-        2-D product over all its rows (``_rows_matmul``), not a stack of per-sequence products."""
-        code, batched = paren(self._print(factors[0])), self.is_batched(factors[0])
-        for f in factors[1:]:
-            if batched and not self.is_batched(f) and self.flatten_products:
-                self.helpers_used.add("rows_matmul")
-                code = f"_rows_matmul({code}, {self._print(f)})"
+        2-D product over all its rows (``_rows_matmul``), not a stack of per-sequence products.
+        Each operand has both matrix axes and its contracted axis at full size; a batched operand
+        without heads meeting one with heads gets a heads axis of size 1."""
+        heads = any(self.has_heads(f) for f in factors)
+        codes = []
+        for i, f in enumerate(factors):
+            layout = self.layout(f)
+            inner_cols, inner_rows = i < len(factors) - 1, i > 0
+            if (inner_cols and layout.cols) or (inner_rows and layout.rows) or (inner_rows and layout.ndim == 1):
+                code = self.full(f)
             else:
-                code = f"{code} @ {paren(self._print(f))}"
+                code = self.matrix(f)
+            if heads and not self.has_heads(f) and self.is_batched(f):
+                code = f"{paren(code)}[..., None, :, :]"
+            codes.append(code)
+        code, batched = paren(codes[0]), self.is_batched(factors[0])
+        for f, operand in zip(factors[1:], codes[1:]):
+            if batched and not self.is_batched(f) and self.flatten_products and not heads:
+                self.helpers_used.add("rows_matmul")
+                code = f"_rows_matmul({code}, {operand})"
+            else:
+                code = f"{code} @ {paren(operand)}"
             batched = batched or self.is_batched(f)
         return code
 
@@ -484,7 +673,8 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return carries_batch(e, self.ctx.batched)
 
     def _print_HadamardProduct(self, expr):
-        return " * ".join(paren(self._print(f)) for f in expr.args)
+        heads = self.has_heads(expr)
+        return " * ".join(paren(self.with_heads(f, heads)) for f in expr.args)
 
     def _print_Elementwise(self, expr):
         arg = self._print(expr.arg)
@@ -511,7 +701,22 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_BatchSum(self, expr):
         # The sweep keeps scalar and shared factors outside the sum (reverse.batch_sum).
+        if not self.is_batched(expr.arg):  # the same value for every sequence: n_batch times it
+            n_batch = sp.Symbol("n_batch", positive=True, integer=True)
+            return f"{self.scalar(n_batch)} * {paren(self._print(expr.arg))}"
+        if self.has_heads(expr.arg):  # summed over the batch axes, the heads axis kept
+            self.helpers_used.add("sum_batch_axes")
+            return f"_sum_batch_axes({self.full(expr.arg)}, 3)"
         return self.batch_sum(list(expr.arg.args) if isinstance(expr.arg, MatMul) else [expr.arg])
+
+    def _column_sum(self, e):
+        """E when ``e`` is Σ_batch 1ᵀ E over a batched E without heads: it prints as a (cols,) vector."""
+        if not (isinstance(e, BatchSum) and isinstance(e.arg, MatMul) and len(e.arg.args) == 2):
+            return None
+        one, E = e.arg.args
+        if isinstance(one, OneMatrix) and one.shape[0] == 1 and self.is_batched(E) and not self.has_heads(E):
+            return E
+        return None
 
     def batch_sum(self, factors: list[MatrixExpr]) -> str:
         """Σ_batch of a product of batched factors (the sweep moved shared factors out).
@@ -521,17 +726,22 @@ class NumPyMatrixPrinter(NumPyPrinter):
         """
         if len(factors) == 1 and isinstance(factors[0], ScatterAdd):
             return self.scatter_add(factors[0])
-        if len(factors) == 2 and isinstance(factors[0], Transpose):
+        if len(factors) == 2 and isinstance(factors[0], Transpose) and all(self.is_batched(f) for f in factors):
             P, Q = factors[0].arg, factors[1]
-            return (f"{self.flat_transpose(self.flatten_batch(self._print(P), self.dim(P.shape[1])))}"
-                    f" @ {self.flatten_batch(self._print(Q), self.dim(Q.shape[1]))}")
-        if len(factors) == 2 and isinstance(factors[0], OneMatrix) and factors[0].shape[0] == 1:
+            return (f"{self.flat_transpose(self.flatten_batch(self.full(P), self.dim(P.shape[1])))}"
+                    f" @ {self.flatten_batch(self.full(Q), self.dim(Q.shape[1]))}")
+        if len(factors) == 2 and isinstance(factors[0], OneMatrix) and factors[0].shape[0] == 1 \
+                and self.is_batched(factors[1]):
             E = factors[1]
             if pair := self.entrywise_pair([E]):
                 return self.column_dot(*pair)
-            return self.sum_leading(self.flatten_batch(self._print(E), self.dim(E.shape[1])))
+            layout = self.layout(E)
+            if layout.rows:  # every row the same: n times the one row, summed over the batch
+                code = f"{paren(self.scalar(E.shape[0]))} * {paren(self.matrix(E))}"
+                return self.sum_leading(self.flatten_batch(code, self.dim(E.shape[1])))
+            return self.sum_leading(self.flatten_batch(self.full(E), self.dim(E.shape[1])))
         M = factors[0] if len(factors) == 1 else MatMul(*factors)
-        return self.sum_batch(self._print(M), self.dim(M.shape[0]), self.dim(M.shape[1]))
+        return self.sum_batch(self.full(M), self.dim(M.shape[0]), self.dim(M.shape[1]))
 
     def dim(self, d) -> str:
         return self.scalar(d)
@@ -597,16 +807,6 @@ def fused_kernel(body: sp.Expr) -> str | None:
         if body == known or sp.expand(to_floats(body) - to_floats(known)) == 0:
             return code
     return None
-
-
-def carries_batch(e: MatrixExpr, batched: set) -> bool:
-    """Does ``e`` carry leading batch dimensions (or heads), reading a symbol in ``batched``?
-    Σ_batch removes them."""
-    if isinstance(e, MatrixSymbol):
-        return e in batched
-    if isinstance(e, BatchSum):
-        return False
-    return any(carries_batch(a, batched) for a in e.args if isinstance(a, MatrixExpr))
 
 
 def broadcast_axes(e: MatrixExpr) -> tuple[bool, bool]:

@@ -17,7 +17,7 @@ from derive.simplify import split_coefficient
 from .lower import ModulePlan, lower, shape_comment
 from .overwrite import overwrite_free_arrays, parse_shape
 from .passes import release_after_last_use
-from .printers import NumPyMatrixPrinter, TorchMatrixPrinter, UnprintableNode
+from .printers import Layout, NumPyMatrixPrinter, TorchMatrixPrinter, UnprintableNode, paren
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -99,6 +99,35 @@ def _module_context(c) -> dict:
     )
 
 
+def _declared(printer, st, layout, argument, c) -> str:
+    """The code of ``st`` at its declared shape: an output at (…, rows, cols), a gradient at its
+    argument's shape (a vector (d,), a batched input with the batch axes even where the gradient
+    is the same for every sequence)."""
+    if argument is not None and argument.is_vector and layout.ndim == 1 and not layout.cols:
+        return st.code  # already (d,)
+    code = st.code if layout.full else printer.doprint_full(st.expr)
+    if argument is None:
+        return code
+    if argument.is_vector:
+        return f"{paren(code)}.reshape(-1)"
+    if argument.batched and not printer.is_batched(st.expr):
+        printer.helpers_used.add("expand_batch")
+        printer.symbols_used.add("_batch")
+        return f"_expand_batch({code}, _batch)"
+    return code
+
+
+def _layout_comment(comment: str, layout) -> str:
+    """The shape comment of a statement, saying how its array is laid out (size 1 where it broadcasts)."""
+    parts = parse_shape(comment)
+    if parts is None or layout.ndim != 2 or len(parts) < 2:
+        return "(" + parts[-1] + ",)" if layout.ndim == 1 and parts else ("()" if layout.ndim == 0 else comment)
+    rows, cols = parts[-2:]
+    rows = "1" if layout.rows else (rows if rows != "1" or not layout.full else rows)
+    cols = "1" if layout.cols else cols
+    return "(" + ", ".join(list(parts[:-2]) + [rows, cols]) + ")"
+
+
 def _is_one_dimensional(expr) -> bool:
     """Σ_batch 1ᵀ E prints as a 1-D sum; any other row-vector gradient needs a reshape."""
     if not isinstance(expr, BatchSum):
@@ -175,6 +204,8 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     used_dims = [d for d in dims if d in used]
     if used_dims:
         lines.append(", ".join(used_dims) + " = " + ", ".join(f'dims["{d}"]' for d in used_dims))
+    if "_batch" in used:
+        lines.append('_batch = dims.get("...", ())  # the leading batch axes')
     if "n_batch" in used:
         printer.helpers_used.add("math")
         lines.append('n_batch = math.prod(dims["..."])  # sequences in the batch')
@@ -225,21 +256,33 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     c = plan.component
     printer.ctx = plan.context
     forward_symbols, backward_symbols = set(), set()
+    out = c.output_symbol
+    scalar_output = out.shape == (1, 1) and out not in plan.context.batched
+    gradient_of = {id(st): c.argument(name) for name, st in plan.gradients if st is not None}
+    printer.ctx.layouts = {"grad_out": Layout(0) if scalar_output else Layout(2)}  # given at the output's shape
     for statements, used in ((plan.forward, forward_symbols), ([] if forward_only else plan.backward,
                                                                backward_symbols)):
         for st in statements:
             printer.symbols_used = set()
             st.code = print_code(printer, st.expr, c, st.target)
+            layout = printer.layout(st.expr)
+            argument = gradient_of.get(id(st))
+            if st.target == plan.output and not scalar_output or argument is not None:
+                # an output or a gradient has its declared shape: a broadcast is expanded
+                st.code, layout = _declared(printer, st, layout, argument, c), Layout(1 if (
+                    argument is not None and argument.is_vector) else 2)
+            else:
+                st.shape = _layout_comment(st.shape, layout)
+            printer.ctx.layouts[st.target] = layout
             st.updates, st.shape_note = [], ""  # a plan may be printed for more than one backend
             st.reads = set(printer.symbols_used)
             used |= st.reads
     printer.symbols_used = forward_symbols | backward_symbols
 
-    out = c.output_symbol
-    scalar_output = out.shape == (1, 1) and out not in plan.context.batched
     if scalar_output:  # a loss: a 0-d array
         st = plan.forward[-1]
         st.code, st.shape = f"({st.code}).reshape(())", "()"
+        printer.ctx.layouts[st.target] = Layout(0)
 
     dims = dims_in_order(c.tensor_arguments)
     tensor_names = [a.name for a in c.tensor_arguments]
@@ -251,14 +294,12 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         if st is None:
             returns.append((name, backend.zeros_like(name)))
             zero_args.append(name)
-        elif c.argument(name).is_vector and not _is_one_dimensional(st.expr):
-            returns.append((name, f"{st.target}.reshape(-1)"))
         else:
             returns.append((name, st.target))
 
     recomputed = {st.target for st in ([] if forward_only else plan.backward)}  # the backward makes these
     cached = [n for n in names if (n in backward_symbols or n in zero_args) and n not in recomputed]
-    cached += [d for d in dims + ["n_batch"] if d in backward_symbols]
+    cached += [d for d in dims + ["n_batch", "_batch"] if d in backward_symbols]
     cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape']) + "}"
 
     # Liveness: every array is released after its last use; the backward drops its cache once unpacked.

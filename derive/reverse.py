@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, ZeroMatrix
 
 from .api import Component
+from .batch import carries_batch
 from .primitives import BatchSum, Cotangent, PadRows, Repeat, Softmax, cotangent, matrix_children
 from .rules import Rule, rule_for
 from .simplify import Context, Fact, derived_sums, simplify, split_coefficient, with_coefficient
@@ -159,7 +160,7 @@ def derive(component: Component) -> Derivation:
     for d in defs:  # definitions are in dependency order
         if _depends(d.expr, differentiable, {}, stacks=True):
             differentiable.add(d.symbol)
-        if _depends(d.expr, batched, {}):
+        if carries_batch(d.expr, batched):
             batched.add(d.symbol)
     batched |= {cotangent(s) for s in set(batched)}
     needs_memo: dict = {}
@@ -168,7 +169,7 @@ def derive(component: Component) -> Derivation:
         return _depends(e, differentiable, needs_memo, stacks=True)
 
     def is_batched(e):
-        return _depends(e, batched, {})
+        return carries_batch(e, batched)
 
     context = Context(softmax={d.symbol for d in defs if isinstance(d.expr, Softmax)})
     derivation.unproven = context.unproven
@@ -201,6 +202,11 @@ def derive(component: Component) -> Derivation:
             if not incoming:
                 continue
             node_cot = _sum([c for c, _ in incoming])
+            if isinstance(node, BatchSum) and is_batched(node_cot):
+                # Σ_batch A met batched values: its cotangent is their sum over the batch before it is
+                # passed to every sequence (every other rule is linear in the cotangent, so its
+                # contributions are summed where they reach a value shared by the batch, in ``finish``)
+                node_cot = batch_sum(node_cot, is_batched)
             trail = [s for _, steps in incoming for s in steps]
             if isinstance(node, MatrixSymbol):
                 pending.setdefault(node, []).append(Contribution(d.name, node_cot, trail))
@@ -212,6 +218,9 @@ def derive(component: Component) -> Derivation:
                     continue
                 rule = rule or rule_for(node)
                 result = rule.vjp(node, i, node_cot)
+                if isinstance(node, BatchSum) and not is_batched(operand):
+                    # Σ_batch of a value shared by the batch is n_batch times it (derive/batch.py)
+                    result = MatMul(component.batch_size(), result)
                 local.setdefault(operand, []).append((result, trail + [Step(rule, node, operand, result)]))
 
     for arg in component.tensor_arguments:

@@ -614,13 +614,13 @@ def _block_backward(grad_out, cache):
     dln_1_w = _column_dot(dln_1_Y, ln_1_Xbar)  # (d,)
     del dln_1_Y
     # common subexpression
-    t1 = dattn_Q.reshape(-1, d).sum(axis=0)  # (1, d)
+    t1 = dattn_Q.reshape(-1, d).sum(axis=0)  # (d,)
     del dattn_Q
     # common subexpression
-    t2 = dattn_A.reshape(-1, d).sum(axis=0)  # (1, d)
+    t2 = dattn_A.reshape(-1, d).sum(axis=0)  # (d,)
     del dattn_A
     # grad of ln_1_b, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
-    dln_1_b = _rows_matmul(t2, W_v.swapaxes(-1, -2)) + _rows_matmul(t1, W_q.swapaxes(-1, -2))  # (d,)
+    dln_1_b = (t2[None, :] @ W_v.swapaxes(-1, -2) + t1[None, :] @ W_q.swapaxes(-1, -2)).reshape(-1)  # (d,)
     # recomputed: one pass, cheaper than keeping it
     ln_1_Y = ln_1_Xbar * ln_1_w  # (..., n_T, d), updated in place
     ln_1_Y += ln_1_b
@@ -671,13 +671,13 @@ def _block_backward(grad_out, cache):
     return {
         "X": dX,
         "ln_1_w": dln_1_w,
-        "ln_1_b": dln_1_b.reshape(-1),
+        "ln_1_b": dln_1_b,
         "W_q": dW_q,
-        "b_q": db_q.reshape(-1),
+        "b_q": db_q,
         "W_k": dW_k,
         "b_k": np.zeros_like(b_k),
         "W_v": dW_v,
-        "b_v": db_v.reshape(-1),
+        "b_v": db_v,
         "W_o": dW_o,
         "b_o": db_o,
         "ln_2_w": dln_2_w,
@@ -772,7 +772,7 @@ def _tied_backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
-    dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
+    dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
     del dell, softmax_Z
@@ -969,7 +969,7 @@ def _untied_backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
-    dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
+    dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
     del dell, softmax_Z
@@ -1401,7 +1401,7 @@ def _lora_block_backward(grad_out, cache):
     t4 = ln_1_Y.reshape(-1, d).T @ dattn_Q.reshape(-1, d)  # (d, d)
     del dattn_Q
     # grad of A_q, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ
-    dA_q = _rows_matmul(t4, B_q.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_q = t4 @ B_q.swapaxes(-1, -2)  # (d, r), updated in place
     dA_q *= alpha/r
     # grad of B_q, used in: attn_Q = ln_1_Y (W_q + (alpha/r) A_q B_q) + 1 b_qᵀ
     dB_q = A_q.swapaxes(-1, -2) @ t4  # (r, d), updated in place
@@ -1411,7 +1411,7 @@ def _lora_block_backward(grad_out, cache):
     t5 = ln_1_Y.reshape(-1, d).T @ dattn_K.reshape(-1, d)  # (d, d)
     del dattn_K
     # grad of A_k, used in: attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ
-    dA_k = _rows_matmul(t5, B_k.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_k = t5 @ B_k.swapaxes(-1, -2)  # (d, r), updated in place
     dA_k *= alpha/r
     # grad of B_k, used in: attn_K = ln_1_Y (W_k + (alpha/r) A_k B_k) + 1 b_kᵀ
     dB_k = A_k.swapaxes(-1, -2) @ t5  # (r, d), updated in place
@@ -1421,7 +1421,7 @@ def _lora_block_backward(grad_out, cache):
     t3 = ln_1_Y.reshape(-1, d).T @ dattn_V.reshape(-1, d)  # (d, d)
     del dattn_V, ln_1_Y
     # grad of A_v, used in: attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
-    dA_v = _rows_matmul(t3, B_v.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_v = t3 @ B_v.swapaxes(-1, -2)  # (d, r), updated in place
     dA_v *= alpha/r
     # grad of B_v, used in: attn_V = ln_1_Y (W_v + (alpha/r) A_v B_v) + 1 b_vᵀ
     dB_v = A_v.swapaxes(-1, -2) @ t3  # (r, d), updated in place
@@ -1431,7 +1431,7 @@ def _lora_block_backward(grad_out, cache):
     t6 = attn_A.reshape(-1, d).T @ dproj_Y.reshape(-1, d)  # (d, d)
     del attn_A, dproj_Y
     # grad of A_o, used in: proj_Y = attn_A (W_o + (alpha/r) A_o B_o) + 1 b_oᵀ
-    dA_o = _rows_matmul(t6, B_o.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_o = t6 @ B_o.swapaxes(-1, -2)  # (d, r), updated in place
     dA_o *= alpha/r
     # grad of B_o, used in: proj_Y = attn_A (W_o + (alpha/r) A_o B_o) + 1 b_oᵀ
     dB_o = A_o.swapaxes(-1, -2) @ t6  # (r, d), updated in place
@@ -1441,7 +1441,7 @@ def _lora_block_backward(grad_out, cache):
     t2 = ln_2_Y.reshape(-1, d).T @ dmlp_H.reshape(-1, d_ff)  # (d, d_ff)
     del dmlp_H, ln_2_Y
     # grad of A_fc, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
-    dA_fc = _rows_matmul(t2, B_fc.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_fc = t2 @ B_fc.swapaxes(-1, -2)  # (d, r), updated in place
     dA_fc *= alpha/r
     # grad of B_fc, used in: mlp_H = ln_2_Y (W_1 + (alpha/r) A_fc B_fc) + 1 b_1ᵀ
     dB_fc = A_fc.swapaxes(-1, -2) @ t2  # (r, d_ff), updated in place
@@ -1451,7 +1451,7 @@ def _lora_block_backward(grad_out, cache):
     t1 = mlp_A.reshape(-1, d_ff).T @ dmlp_Y.reshape(-1, d)  # (d_ff, d)
     del dmlp_Y, mlp_A
     # grad of A_proj, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
-    dA_proj = _rows_matmul(t1, B_proj.swapaxes(-1, -2))  # (d_ff, r), updated in place
+    dA_proj = t1 @ B_proj.swapaxes(-1, -2)  # (d_ff, r), updated in place
     dA_proj *= alpha/r
     # grad of B_proj, used in: mlp_Y = mlp_A (W_2 + (alpha/r) A_proj B_proj) + 1 b_2ᵀ
     dB_proj = A_proj.swapaxes(-1, -2) @ t1  # (r, d), updated in place
@@ -1568,7 +1568,7 @@ def _lora_tied_backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
-    dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
+    dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
     del dell, idx, softmax_Z
@@ -1605,7 +1605,7 @@ def _lora_tied_backward(grad_out, cache):
     t1 = X_s.reshape(-1, d).T @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
     del X_s, dZ
     # grad of A_head, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
-    dA_head = _rows_matmul(t1, B_head.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_head = t1 @ B_head.swapaxes(-1, -2)  # (d, r), updated in place
     dA_head *= alpha/r
     # grad of B_head, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
     dB_head = A_head.swapaxes(-1, -2) @ t1  # (r, n_vocab), updated in place
@@ -1718,7 +1718,7 @@ def _lora_untied_backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
-    dell = 1/(n_batch*(n_T - 1)) * grad_out  # (1, 1)
+    dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
     del dell, idx, softmax_Z
@@ -1755,7 +1755,7 @@ def _lora_untied_backward(grad_out, cache):
     t1 = X_s.reshape(-1, d).T @ dZ.reshape(-1, n_vocab)  # (d, n_vocab)
     del X_s, dZ
     # grad of A_head, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
-    dA_head = _rows_matmul(t1, B_head.swapaxes(-1, -2))  # (d, r), updated in place
+    dA_head = t1 @ B_head.swapaxes(-1, -2)  # (d, r), updated in place
     dA_head *= alpha/r
     # grad of B_head, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
     dB_head = A_head.swapaxes(-1, -2) @ t1  # (r, n_vocab), updated in place

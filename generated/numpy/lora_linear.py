@@ -123,7 +123,7 @@ def backward(grad_out, cache):
     t1 = X.reshape(-1, d_in).T @ grad_out.reshape(-1, d_out)  # (d_in, d_out)
     del X
     # grad of A, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
-    dA = _rows_matmul(t1, B.swapaxes(-1, -2))  # (d_in, r), updated in place
+    dA = t1 @ B.swapaxes(-1, -2)  # (d_in, r), updated in place
     dA *= alpha/r
     # grad of B, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
     dB = A.swapaxes(-1, -2) @ t1  # (r, d_out), updated in place

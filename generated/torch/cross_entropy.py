@@ -168,7 +168,7 @@ def backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = weight Σ_batch ell
-    dell = weight * grad_out  # (1, 1)
+    dell = weight * grad_out  # ()
     # grad of Z, used in: ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
     dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
     del dell, idx, softmax_Z

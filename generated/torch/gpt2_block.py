@@ -526,13 +526,13 @@ def backward(grad_out, cache):
     dln_1_w = (dln_1_Y * ln_1_Xbar).reshape(-1, d).sum(0)  # (d,)
     del dln_1_Y
     # common subexpression
-    t1 = dattn_Q.reshape(-1, d).sum(0)  # (1, d)
+    t1 = dattn_Q.reshape(-1, d).sum(0)  # (d,)
     del dattn_Q
     # common subexpression
-    t2 = dattn_A.reshape(-1, d).sum(0)  # (1, d)
+    t2 = dattn_A.reshape(-1, d).sum(0)  # (d,)
     del dattn_A
     # grad of ln_1_b, used in: ln_1_Y = ln_1_Xbar ∘ (1 ln_1_wᵀ) + 1 ln_1_bᵀ
-    dln_1_b = t2 @ W_v.mT + t1 @ W_q.mT  # (d,)
+    dln_1_b = (t2[None, :] @ W_v.mT + t1[None, :] @ W_q.mT).reshape(-1)  # (d,)
     # recomputed: one pass, cheaper than keeping it
     ln_1_Y = ln_1_Xbar * ln_1_w  # (..., n_T, d), updated in place
     ln_1_Y += ln_1_b
@@ -583,13 +583,13 @@ def backward(grad_out, cache):
     return {
         "X": dX,
         "ln_1_w": dln_1_w,
-        "ln_1_b": dln_1_b.reshape(-1),
+        "ln_1_b": dln_1_b,
         "W_q": dW_q,
-        "b_q": db_q.reshape(-1),
+        "b_q": db_q,
         "W_k": dW_k,
         "b_k": torch.zeros_like(b_k),
         "W_v": dW_v,
-        "b_v": db_v.reshape(-1),
+        "b_v": db_v,
         "W_o": dW_o,
         "b_o": db_o,
         "ln_2_w": dln_2_w,

@@ -1,0 +1,391 @@
+"""The reference semantics: a component's forward definition evaluated directly, with torch.
+
+This is the authority the generated code is checked against (``backprop check``, the tests and
+the differential fuzzer).  It shares nothing with the printers or the lowering: every value is
+held at its full size, ``(B, H, rows, cols)`` — B the sequences of the batch (1 for a value
+shared by the batch), H the heads (1 for a value without heads) — and every primitive is one
+obviously-right line of torch, broadcasting spelled out.  Autograd through it gives the
+reference gradients.
+
+The batch semantics it implements (README, "Batch semantics"):
+
+* an input is one sequence's value with leading batch axes; a parameter is shared by the batch;
+* a batch-free value meeting a batched one is the same value for every sequence;
+* ``Σ_batch A`` sums A over the sequences, so for a batch-free A it is n_batch · A;
+* a value without heads meeting a head-split one is the same value for every head.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
+
+from derive.primitives import (
+    BatchSum,
+    CausalZero,
+    ChoiceFunction,
+    Elementwise,
+    FirstRows,
+    Gather,
+    IndexSlice,
+    LogSumExp,
+    MergeHeads,
+    Pick,
+    PrefixSum,
+    RowContract,
+    RowOuter,
+    RowTranspose,
+    ScalarFunction,
+    Softmax,
+    SplitHeads,
+)
+
+
+class ReferenceError(ValueError):
+    """The definition cannot be evaluated for these arguments (a requirement fails, a size is wrong)."""
+
+
+@dataclass
+class Value:
+    """A value at full size: ``data`` is (B, H, rows, cols); ``batched`` and ``heads`` say what B and H are."""
+
+    data: object  # torch.Tensor
+    batched: bool
+    heads: int | None  # the head count, or None
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+# ------------------------------------------------------------------------ scalars
+
+
+def scalar_function(expr: sp.Expr, x: sp.Symbol, value, scalars: dict):
+    """``expr`` (a SymPy expression of ``x``) evaluated entrywise on the tensor ``value``."""
+    torch = _torch()
+
+    def ev(e):
+        if e == x:
+            return value
+        if e.is_Number or e.is_NumberSymbol:
+            return float(e)
+        if e.is_Symbol:
+            return float(scalars[e])
+        args = [ev(a) for a in e.args]
+        if isinstance(e, sp.Add):
+            out = args[0]
+            for a in args[1:]:
+                out = out + a
+            return out
+        if isinstance(e, sp.Mul):
+            out = args[0]
+            for a in args[1:]:
+                out = out * a
+            return out
+        if isinstance(e, sp.Pow):
+            base, exponent = args
+            return torch.pow(torch.as_tensor(base, dtype=value.dtype), exponent) if not torch.is_tensor(base) \
+                else base ** exponent
+        unary = {sp.exp: torch.exp, sp.log: torch.log, sp.tanh: torch.tanh, sp.sinh: torch.sinh,
+                 sp.cosh: torch.cosh, sp.sin: torch.sin, sp.cos: torch.cos, sp.tan: torch.tan,
+                 sp.erf: torch.erf, sp.Abs: torch.abs, sp.sign: torch.sign, sp.floor: torch.floor,
+                 sp.ceiling: torch.ceil, sp.atan: torch.atan, sp.asinh: torch.asinh}
+        for f, g in unary.items():
+            if isinstance(e, f):
+                return g(_tensor(args[0], value))
+        if isinstance(e, (sp.Max, sp.Min)):
+            pick = torch.maximum if isinstance(e, sp.Max) else torch.minimum
+            out = _tensor(args[0], value)
+            for a in args[1:]:
+                out = pick(out, _tensor(a, value))
+            return out
+        if isinstance(e, sp.Heaviside):
+            arg, at_zero = _tensor(args[0], value), float(e.args[1]) if len(e.args) > 1 else 0.5
+            return torch.where(arg > 0, 1.0, torch.where(arg < 0, 0.0, at_zero)).to(value.dtype)
+        if isinstance(e, sp.Piecewise):
+            out = None
+            for (piece, cond) in reversed(e.args):
+                piece_value = _tensor(ev(piece), value)
+                out = piece_value if out is None else torch.where(_condition(cond, ev, value), piece_value, out)
+            return out
+        raise ReferenceError(f"the reference has no torch form for {type(e).__name__} in {e}")
+
+    return _tensor(ev(expr), value)
+
+
+def _condition(cond, ev, value):
+    torch = _torch()
+    if cond is sp.true:
+        return torch.ones_like(value, dtype=torch.bool)
+    if cond is sp.false:
+        return torch.zeros_like(value, dtype=torch.bool)
+    if isinstance(cond, sp.And):
+        out = _condition(cond.args[0], ev, value)
+        for c in cond.args[1:]:
+            out = out & _condition(c, ev, value)
+        return out
+    if isinstance(cond, sp.Or):
+        out = _condition(cond.args[0], ev, value)
+        for c in cond.args[1:]:
+            out = out | _condition(c, ev, value)
+        return out
+    if isinstance(cond, sp.Not):
+        return ~_condition(cond.args[0], ev, value)
+    lhs, rhs = _tensor(ev(cond.lhs), value), _tensor(ev(cond.rhs), value)
+    ops = {sp.StrictGreaterThan: torch.gt, sp.GreaterThan: torch.ge, sp.StrictLessThan: torch.lt,
+           sp.LessThan: torch.le, sp.Equality: torch.eq, sp.Unequality: torch.ne}
+    return ops[type(cond)](lhs, rhs)
+
+
+def _tensor(v, like):
+    torch = _torch()
+    return v if torch.is_tensor(v) else torch.full_like(like, float(v))
+
+
+def _number(e: sp.Expr, scalars: dict):
+    """A scalar of sizes and configuration, as a Python number (a bool for a flag)."""
+    e = sp.sympify(e)
+    value = e.xreplace({s: sp.sympify(scalars[s]) for s in e.free_symbols if s in scalars})
+    if value.free_symbols:
+        raise ReferenceError(f"{e}: no value for {', '.join(sorted(map(str, value.free_symbols)))}")
+    if value in (sp.true, sp.false):
+        return bool(value)
+    return float(value) if not value.is_Integer else int(value)
+
+
+# ------------------------------------------------------------------------ matrices
+
+
+class Evaluator:
+    """Evaluates one component's definitions on given arguments (torch tensors)."""
+
+    def __init__(self, component, values: dict[MatrixSymbol, Value], scalars: dict, n_batch: int):
+        self.c = component
+        self.env = values
+        self.scalars = scalars
+        self.n_batch = n_batch
+
+    def ev(self, e) -> Value:
+        torch = _torch()
+        if isinstance(e, MatrixSymbol):
+            if e not in self.env:
+                raise ReferenceError(f"{e.name} is not an argument or an earlier definition")
+            return self.env[e]
+        if isinstance(e, OneMatrix):
+            return Value(torch.ones(1, 1, *self.shape(e), dtype=self.dtype), False, None)
+        if isinstance(e, ZeroMatrix):
+            return Value(torch.zeros(1, 1, *self.shape(e), dtype=self.dtype), False, None)
+        if isinstance(e, MatMul):
+            coefficient = sp.Mul(*[a for a in e.args if not isinstance(a, sp.MatrixExpr)])
+            factors = [self.ev(a) for a in e.args if isinstance(a, sp.MatrixExpr)]
+            out = factors[0]
+            for f in factors[1:]:
+                out = self.combine(out, f, lambda a, b: a @ b)
+            return Value(_number(coefficient, self.scalars) * out.data, out.batched, out.heads)
+        if isinstance(e, MatAdd):
+            return self.entrywise([self.ev(a) for a in e.args], lambda a, b: a + b)
+        if isinstance(e, HadamardProduct):
+            return self.entrywise([self.ev(a) for a in e.args], lambda a, b: a * b)
+        if isinstance(e, Transpose):
+            a = self.ev(e.arg)
+            return Value(a.data.mT, a.batched, a.heads)
+        if isinstance(e, Elementwise):
+            a = self.ev(e.arg)
+            fn = e.fn
+            if isinstance(fn, ChoiceFunction):
+                choices = self.c.argument(fn.config).choices
+                fn = fn.options[choices.index(self.scalars[sp.Symbol(fn.config)])]
+            (x,), body = fn.body.signature, fn.body.expr
+            return Value(scalar_function(body, x, a.data, self.scalars), a.batched, a.heads)
+        if isinstance(e, BatchSum):
+            a = self.ev(e.arg)
+            if a.batched:
+                return Value(a.data.sum(0, keepdim=True), False, a.heads)
+            return Value(self.n_batch * a.data, False, a.heads)  # the same value for each sequence
+        if isinstance(e, Softmax):
+            a = self.ev(e.arg)
+            S = a.data
+            if _number(e.causal, self.scalars):
+                S = S.masked_fill(self.upper(S), float("-inf"))
+            return Value(torch.softmax(S, dim=-1), a.batched, a.heads)
+        if isinstance(e, CausalZero):
+            a = self.ev(e.arg)
+            A = a.data.masked_fill(self.upper(a.data), 0.0) if _number(e.causal, self.scalars) else a.data
+            return Value(A, a.batched, a.heads)
+        if isinstance(e, SplitHeads):
+            a = self.ev(e.arg)
+            heads = _number(e.heads, self.scalars)
+            if a.heads is not None:
+                raise ReferenceError(f"{e}: its argument is already split into heads")
+            B, _, n, d = a.data.shape
+            if d % heads:
+                raise ReferenceError(f"{e}: {d} columns do not split into {heads} heads")
+            return Value(a.data.reshape(B, n, heads, d // heads).permute(0, 2, 1, 3), a.batched, heads)
+        if isinstance(e, MergeHeads):
+            a = self.ev(e.arg)
+            heads = _number(e.heads, self.scalars)
+            if a.heads != heads:
+                raise ReferenceError(f"{e}: merges {heads} heads of a value with {a.heads}")
+            B, H, n, dh = a.data.shape
+            return Value(a.data.permute(0, 2, 1, 3).reshape(B, 1, n, H * dh), a.batched, None)
+        if isinstance(e, Gather):
+            table, index = self.ev(e.table), self.ev(e.index)
+            T, idx = _lead_broadcast(table.data, index.data)  # (B, H, V, d), (B, H, 1, n)
+            rows = torch.gather(T, 2, idx.mT.expand(-1, -1, -1, T.shape[-1]))  # (B, H, n, d): row idx[t] of T
+            return Value(rows, table.batched or index.batched, _join_heads(table.heads, index.heads))
+        if isinstance(e, IndexSlice):
+            a = self.ev(e.index)
+            return Value(a.data[..., _number(e.start, self.scalars):], a.batched, a.heads)
+        if isinstance(e, FirstRows):
+            a = self.ev(e.arg)
+            return Value(a.data[..., :_number(e.k, self.scalars), :], a.batched, a.heads)
+        if isinstance(e, PrefixSum):
+            a = self.ev(e.arg)
+            data = a.data.flip(-2).cumsum(-2).flip(-2) if _number(e.reverse, self.scalars) else a.data.cumsum(-2)
+            return Value(data, a.batched, a.heads)
+        if isinstance(e, RowOuter):
+            return self.combine(self.ev(e.left), self.ev(e.right),
+                                lambda a, b: (a[..., :, None] * b[..., None, :]).flatten(-2))
+        if isinstance(e, RowContract):
+            def contract(q, table):
+                p = q.shape[-1]
+                return torch.einsum("...np,...npr->...nr", q, table.unflatten(-1, (p, table.shape[-1] // p)))
+            return self.combine(self.ev(e.query), self.ev(e.table), contract)
+        if isinstance(e, RowTranspose):
+            a = self.ev(e.arg)
+            p = _number(e.rows, self.scalars)
+            return Value(a.data.unflatten(-1, (p, a.data.shape[-1] // p)).mT.flatten(-2), a.batched, a.heads)
+        if isinstance(e, LogSumExp):
+            a = self.ev(e.arg)
+            return Value(torch.logsumexp(a.data, dim=-1, keepdim=True), a.batched, a.heads)
+        if isinstance(e, Pick):
+            z, t = self.ev(e.arg), self.ev(e.targets)
+            return self.combine(z, t, lambda z, t: _gather_last(*_lead_broadcast(z, t.mT)))
+        raise ReferenceError(f"the reference semantics has no meaning for {type(e).__name__} ({e})")
+
+    @property
+    def dtype(self):
+        return self.scalars["__dtype__"]
+
+    def shape(self, e) -> tuple[int, int]:
+        return tuple(_number(s, self.scalars) for s in e.shape)
+
+    def upper(self, S):
+        torch = _torch()
+        n, m = S.shape[-2:]
+        return torch.ones(n, m, dtype=torch.bool).triu(1)
+
+    def combine(self, a: Value, b: Value, op) -> Value:
+        """``op`` on two values, each broadcast over the batch and the heads the other has."""
+        heads = _join_heads(a.heads, b.heads)
+        return Value(op(a.data, b.data), a.batched or b.batched, heads)
+
+    def entrywise(self, values: list[Value], op) -> Value:
+        out = values[0]
+        for v in values[1:]:
+            out = self.combine(out, v, op)
+        return out
+
+
+def _gather_last(z, t):
+    """Entry t[i] of each row i of z."""
+    return _torch().gather(z, -1, t)
+
+
+def _lead_broadcast(a, b):
+    """``a`` and ``b`` expanded to their common (B, H); their last two axes kept."""
+    lead = tuple(max(x, y) for x, y in zip(a.shape[:2], b.shape[:2]))
+    return a.expand(*lead, *a.shape[2:]), b.expand(*lead, *b.shape[2:])
+
+
+def _join_heads(a, b):
+    if a is not None and b is not None and a != b:
+        raise ReferenceError(f"values with {a} and {b} heads meet")
+    return a if a is not None else b
+
+
+# ------------------------------------------------------------------------ a component
+
+
+def evaluate(component, arguments: dict, config: dict):
+    """The output of ``component`` for torch tensors ``arguments`` (by name, in the generated code's
+    layout: batched inputs (..., *dims), parameters (*dims)) and ``config`` (by name).
+
+    Returns a tensor in the generated code's layout: (..., rows, cols) for a batched output,
+    (rows, cols) for a batch-free one, () for a batch-free 1 × 1 value (a loss), with the heads
+    axis before the rows where the output has one.
+    """
+    torch = _torch()
+    c = component
+    scalars: dict = {}
+    batch = None
+    dims: dict = {}
+    floats = [t for t in arguments.values() if t.is_floating_point()]
+    scalars["__dtype__"] = floats[0].dtype if floats else torch.float64
+    values: dict[MatrixSymbol, Value] = {}
+    for a in c.tensor_arguments:
+        t = arguments[a.name]
+        core = len(a.dims)
+        shape = tuple(t.shape)
+        if len(shape) < core or (not a.batched and len(shape) != core):
+            raise ReferenceError(f"{a.name}: shape {shape} does not fit {a.dims}")
+        lead, tail = shape[:len(shape) - core], shape[len(shape) - core:]
+        for d, n in zip(a.dims, tail):
+            if dims.setdefault(d, n) != n:
+                raise ReferenceError(f"{a.name}: {d} = {n} but another argument has {dims[d]}")
+        if a.batched:
+            if batch is not None and batch != lead:
+                raise ReferenceError(f"{a.name}: batch {lead} but another input has {batch}")
+            batch = lead
+        matrix = t.reshape(*lead, 1, tail[0]) if core == 1 else t
+        B = math.prod(lead) if a.batched else 1
+        values[a.symbol] = Value(matrix.reshape(B, 1, *matrix.shape[-2:]), a.batched, None)
+    batch = batch if batch is not None else ()
+    n_batch = math.prod(batch)
+    scalars.update(dims)
+    scalars[c.batch_size()] = n_batch
+    for a in c.configs:
+        value = config.get(a.name, a.default)
+        if a.symbol is not None:
+            scalars[a.symbol] = value
+        scalars[sp.Symbol(a.name)] = value  # choices are looked up by name
+    for symbol, name, options in c.scalars:
+        scalars[symbol] = _number(options[config.get(name, c.argument(name).default)], scalars)
+    for condition, message in c.requirements:
+        if not _number(condition, scalars):
+            raise ReferenceError(f"{c.name}: {message}")
+    evaluator = Evaluator(c, values, scalars, n_batch)
+    for d in c.definitions:
+        v = evaluator.ev(d.expr)
+        if v.data.shape[-2:] != evaluator.shape(d.symbol):
+            raise ReferenceError(f"{d.name}: evaluates to {tuple(v.data.shape[-2:])}, declared {d.symbol.shape}")
+        values[d.symbol] = v
+    out = values[c.output_symbol]
+    data = out.data if out.heads is not None else out.data[:, 0]
+    if out.batched:
+        return data.reshape(*batch, *data.shape[1:])
+    data = data[0]
+    return data.reshape(()) if c.output_symbol.shape == (1, 1) else data
+
+
+def gradients(component, arguments: dict, config: dict, grad_out) -> tuple[object, dict]:
+    """(output, {argument: ∂L/∂argument}) by autograd through ``evaluate``, L = ⟨grad_out, output⟩."""
+    torch = _torch()
+    leaves = {}
+    for a in component.tensor_arguments:
+        t = arguments[a.name]
+        leaves[a.name] = t.detach().clone().requires_grad_(a.receives_gradient) if t.is_floating_point() else t
+    with torch.enable_grad():
+        out = evaluate(component, leaves, config)
+        wanted = {k: t for k, t in leaves.items() if t.requires_grad}
+        if out.requires_grad and wanted:
+            grads = torch.autograd.grad(out, list(wanted.values()), grad_out, allow_unused=True)
+        else:
+            grads = [None] * len(wanted)
+    return out.detach(), {k: (g if g is not None else torch.zeros_like(wanted[k]))
+                          for k, g in zip(wanted, grads)}

@@ -1,0 +1,206 @@
+"""Random components built from the public primitives only, for the differential fuzzer.
+
+``random_component(draw)`` writes a definition as a user might: a few inputs and parameters
+(matrices and vectors), then a chain of ``let`` values, each one primitive applied to values
+already made (so values are reused by several consumers and parameters are used twice), and an
+output.  ``draw`` is anything with ``integer(lo, hi)`` and ``choice(sequence)``: a hypothesis
+``data`` object wrapped by ``HypothesisDraw``, or ``RandomDraw`` over ``random.Random``.
+"""
+from __future__ import annotations
+
+import random
+
+import sympy as sp
+
+import derive as D
+from derive import x
+
+#: Scalar functions drawn for ``pointwise``: smooth ones, kinks, and piecewise-constant ones.
+FUNCTIONS = (
+    sp.tanh(x), x**2, 1 / (1 + sp.exp(-x)), sp.Max(x, 0), sp.log(1 + sp.exp(x)), sp.sin(x), x**3 - x,
+    sp.exp(-x**2), sp.Abs(x), sp.sqrt(x**2 + 1), sp.Min(sp.Max(x, -1), 1), sp.sign(x) * x**2,
+    sp.Piecewise((x, x > 0), (x / 4, True)),
+)
+ACTIVATIONS = ("gelu_tanh", "gelu", "relu", "silu")
+
+
+class RandomDraw:
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.rng.randint(lo, hi)
+
+    def choice(self, seq):
+        return seq[self.rng.randrange(len(seq))]
+
+
+class HypothesisDraw:
+    def __init__(self, data):
+        from hypothesis import strategies as st
+
+        self.data, self.st = data, st
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.data.draw(self.st.integers(lo, hi))
+
+    def choice(self, seq):
+        return self.data.draw(self.st.sampled_from(list(seq)))
+
+
+def _rows_of(v):
+    return v.shape[0]
+
+
+def random_component(draw, steps: int | None = None) -> D.Component:
+    """A random component: the pool of values grows by one primitive per step."""
+    c = D.Component("fuzz", "fuzzed component")
+    n_T, d, e = c.dims("n_T d e")
+    pool: list = []  # (expr, batched)
+    X = c.input("X", n_T, d)
+    pool.append(X)
+    if draw.integer(0, 1):
+        pool.append(c.input("Y", n_T, e))
+    pool.append(c.param("W", d, e))
+    if draw.integer(0, 1):
+        pool.append(c.param("U", e, d))
+    pool.append(c.param("b", d))  # a vector: the row bᵀ (1, d)
+    if draw.integer(0, 1):
+        pool.append(c.param("g", e, init="ones"))
+    if draw.integer(0, 1):
+        pool.append(c.param("S0", n_T, n_T))  # a per-position table
+    idx = c.input("idx", n_T, dtype="int") if draw.integer(0, 3) == 0 else None
+    heads = None
+    if draw.integer(0, 3) == 0:
+        heads = c.integer_config("n_heads")
+        c.require(sp.Eq(sp.Mod(d, heads), 0), "d must be divisible by n_heads")
+    alpha = c.config("alpha", 0.5) if draw.integer(0, 2) == 0 else None
+    causal = c.flag("causal", True) if draw.integer(0, 2) == 0 else sp.true
+    act = c.activation("act", "gelu_tanh", ACTIVATIONS) if draw.integer(0, 3) == 0 else None
+
+    def pick(predicate=lambda v: True):
+        candidates = [v for v in pool if predicate(v)]
+        return draw.choice(candidates) if candidates else None
+
+    def square(v):
+        return v.shape[0] == v.shape[1]
+
+    def ops():
+        yield "matmul"
+        yield "add"
+        yield "sub"
+        yield "hadamard"
+        yield "scale"
+        yield "T"
+        yield "rows"
+        yield "cols"
+        yield "row_sum"
+        yield "token_sum"
+        yield "row_mean"
+        yield "pointwise"
+        yield "softmax"
+        yield "causal_zero"
+        yield "logsumexp"
+        yield "prefix_sum"
+        yield "row_outer"
+        yield "row_contract"
+        yield "batch_sum"
+        if heads is not None:
+            yield "split_heads"
+            yield "merge_heads"
+        if idx is not None:
+            yield "gather"
+            yield "pick"
+            yield "first_rows"
+        if act is not None:
+            yield "activation"
+
+    available = list(ops())
+    count = steps if steps is not None else draw.integer(1, 6)
+    made = 0
+    for _ in range(count * 4):
+        if made >= count:
+            break
+        op = draw.choice(available)
+        value = _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act)
+        if value is None:
+            continue
+        made += 1
+        pool.append(c.let(f"v{made}", value))
+    last = pool[-1]
+    if draw.integer(0, 2) == 0 and last.shape != (1, 1):  # a loss: a scalar
+        last = D.token_sum(D.row_sum(last))
+        if draw.integer(0, 1):
+            last = D.batch_sum(last)
+    c.output("Z", last)
+    return c
+
+
+def _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act):
+    if op == "matmul":
+        a = pick()
+        b = pick(lambda v: v.shape[0] == a.shape[1])
+        return D.matmul(a, b) if b is not None else None
+    if op in ("add", "sub", "hadamard"):
+        a = pick()
+        b = pick(lambda v: v.shape == a.shape)
+        return {"add": D.add, "sub": D.sub, "hadamard": D.hadamard}[op](a, b)
+    if op == "scale":
+        k = draw.choice([sp.Rational(1, 2), -2, alpha if alpha is not None else 3, 1 / n_T])
+        return D.scale(k, pick())
+    if op == "T":
+        return D.T(pick())
+    if op == "rows":
+        v = pick(lambda v: v.shape[0] == 1)
+        return D.rows(v, draw.choice([n_T, d, e])) if v is not None else None
+    if op == "cols":
+        v = pick(lambda v: v.shape[1] == 1)
+        return D.cols(v, draw.choice([n_T, d, e])) if v is not None else None
+    if op == "row_sum":
+        return D.row_sum(pick())
+    if op == "token_sum":
+        return D.token_sum(pick())
+    if op == "row_mean":
+        return D.row_mean(pick())
+    if op == "pointwise":
+        return D.pointwise(draw.choice(FUNCTIONS), pick())
+    if op == "activation":
+        return D.elementwise(act, pick())
+    if op == "softmax":
+        a = pick()
+        return D.softmax(a, causal if square(a) and draw.integer(0, 1) else sp.false)
+    if op == "causal_zero":
+        a = pick(square)
+        return D.causal_zero(a, causal) if a is not None else None
+    if op == "logsumexp":
+        return D.logsumexp(pick())
+    if op == "prefix_sum":
+        return D.prefix_sum(pick())
+    if op == "row_outer":
+        a = pick()
+        b = pick(lambda v: v.shape[0] == a.shape[0])
+        return D.row_outer(a, b)
+    if op == "row_contract":
+        q = pick()
+        t = pick(lambda v: v.shape[0] == q.shape[0] and v is not q)
+        if t is None:
+            return None
+        return D.row_contract(q, D.row_outer(q, t)) if draw.integer(0, 1) else None
+    if op == "batch_sum":
+        return D.batch_sum(pick())
+    if op == "split_heads":
+        a = pick(lambda v: v.shape[1] == d)
+        return D.split_heads(a, heads) if a is not None else None
+    if op == "merge_heads":
+        a = pick(lambda v: isinstance(v, sp.MatrixSymbol) and v.name.startswith("v"))
+        return D.merge_heads(a, heads) if a is not None else None
+    if op == "gather":
+        table = pick(lambda v: v.shape[0] == n_T)
+        return D.gather(table, idx) if table is not None else None
+    if op == "pick":
+        z = pick(lambda v: v.shape[0] == n_T and v.shape[1] == n_T)
+        return D.pick(z, idx) if z is not None else None
+    if op == "first_rows":
+        a = pick(lambda v: v.shape[0] == n_T)
+        return D.first_rows(a, n_T - 1) if a is not None else None
+    raise AssertionError(op)
