@@ -185,21 +185,27 @@ def _generate_file(args) -> int:
 def _check_file(args) -> int:
     """``check FILE``: each component against autograd of its generated Torch forward and finite
     differences; one line per component."""
-    from .verify import check_any_component
+    from .verify import check_any_component, differential_check
 
     loaded = _file_components(args.name)
     rows, failed = [], False
     for fc in loaded:
         _derive(fc)
         result = check_any_component(fc.component, seed=args.seed, trials=args.trials)
-        ok = result.cases > 0 and result.autograd <= args.tol and result.finite_differences <= FD_TOLERANCE
+        reference = differential_check(fc.component, seed=args.seed, trials=args.trials, tol=args.tol)
+        ok = (result.cases > 0 and result.autograd <= args.tol and result.finite_differences <= FD_TOLERANCE
+              and reference.outcome == "right")
         failed |= not ok
-        rows.append([fc.component.name, fc.function, str(result.cases), f"{result.autograd:.2e}",
-                     f"{result.finite_differences:.2e}",
-                     "ok" if ok else ("FAIL" if result.cases else "FAIL (no sizes meet the requirements)")])
-    print(_table(rows, ["component", "function", "cases", "vs autograd", "vs finite diff.", "status"]))
-    print(f"tolerances: {args.tol:.0e} against autograd (float64, both backends), {FD_TOLERANCE:.0e} against "
-          "central finite differences")
+        status = "ok" if ok else ("FAIL" if result.cases else "FAIL (no sizes meet the requirements)")
+        if reference.outcome != "right":
+            status = f"FAIL against the reference semantics: {reference.outcome}: {reference.detail}"
+        rows.append([fc.component.name, fc.function, str(result.cases), f"{reference.worst:.2e}",
+                     f"{result.autograd:.2e}", f"{result.finite_differences:.2e}", status])
+    print(_table(rows, ["component", "function", "cases", "vs reference", "vs autograd", "vs finite diff.",
+                        "status"]))
+    print(f"tolerances: {args.tol:.0e} against the reference semantics (the forward definition evaluated with "
+          f"torch, and autograd through it) and against autograd (float64, both backends), {FD_TOLERANCE:.0e} "
+          "against central finite differences")
     return 1 if failed else 0
 
 

@@ -76,6 +76,12 @@ def scalar_function(expr: sp.Expr, x: sp.Symbol, value, scalars: dict):
             return float(e)
         if e.is_Symbol:
             return float(scalars[e])
+        if isinstance(e, sp.Piecewise):
+            out = None
+            for (piece, cond) in reversed(e.args):
+                piece_value = _tensor(ev(piece), value)
+                out = piece_value if out is None else torch.where(_condition(cond, ev, value), piece_value, out)
+            return out
         args = [ev(a) for a in e.args]
         if isinstance(e, sp.Add):
             out = args[0]
@@ -107,12 +113,6 @@ def scalar_function(expr: sp.Expr, x: sp.Symbol, value, scalars: dict):
         if isinstance(e, sp.Heaviside):
             arg, at_zero = _tensor(args[0], value), float(e.args[1]) if len(e.args) > 1 else 0.5
             return torch.where(arg > 0, 1.0, torch.where(arg < 0, 0.0, at_zero)).to(value.dtype)
-        if isinstance(e, sp.Piecewise):
-            out = None
-            for (piece, cond) in reversed(e.args):
-                piece_value = _tensor(ev(piece), value)
-                out = piece_value if out is None else torch.where(_condition(cond, ev, value), piece_value, out)
-            return out
         raise ReferenceError(f"the reference has no torch form for {type(e).__name__} in {e}")
 
     return _tensor(ev(expr), value)

@@ -312,7 +312,11 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return f"_logsumexp({self.full(expr.arg)})"
 
     def _print_Pick(self, expr):
-        return self.pick(self.full(expr.arg), self._print(expr.targets))
+        values, targets = self.full(expr.arg), self._print(expr.targets)
+        if not self.is_batched(expr.arg) and self.is_batched(expr.targets):  # the same table for every sequence
+            self.helpers_used.add("expand_batch")
+            values = f"_expand_batch({values}, {paren(targets)}.shape[:-1])"
+        return self.pick(values, targets)
 
     def pick(self, values: str, targets: str) -> str:
         return f"np.take_along_axis({values}, {paren(targets)}[..., None], axis=-1)"
@@ -405,16 +409,16 @@ class NumPyMatrixPrinter(NumPyPrinter):
                 inner = self.layout(factors[0])
                 return Layout(inner.ndim, inner.rows, inner.cols, heads)
             first, last = self.layout(factors[0]), self.layout(factors[-1])
-            return Layout(2, rows=first.rows and first.ndim == 2, cols=last.cols and last.ndim == 2, heads=heads)
+            return Layout(2, rows=first.rows, cols=last.cols, heads=heads)
         ones, left, right = factors[j], factors[:j], factors[j + 1:]
         k, m = ones.shape
         left_part = right_part = None
         if left:  # L 1ₖ: L itself when k = 1, else its row sums (…, r, 1)
             inner = self.product_layout(left, heads)
-            left_part = inner if k == 1 else Layout(2, rows=inner.rows and inner.ndim == 2, heads=heads)
+            left_part = inner if k == 1 else Layout(2, rows=inner.rows, heads=heads)
         if right:  # 1ₘᵀ R: R itself when m = 1, else its column sums (…, 1, c)
             inner = self.product_layout(right, heads)
-            right_part = inner if m == 1 else Layout(2, cols=inner.cols and inner.ndim == 2, heads=heads)
+            right_part = inner if m == 1 else Layout(2, cols=inner.cols, heads=heads)
         if left_part and right_part:
             return Layout(max(left_part.ndim, right_part.ndim, 2), rows=left_part.rows, cols=right_part.cols,
                           heads=heads)
@@ -667,7 +671,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_Chain(self, expr):
         self.helpers_used.add("chain")
-        return f"_chain({', '.join(self._print(f) for f in expr.args)})"
+        return f"_chain({', '.join(self.full(f) for f in expr.args)})"
 
     def is_batched(self, e) -> bool:
         return carries_batch(e, self.ctx.batched)

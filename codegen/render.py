@@ -1,6 +1,7 @@
 """Rendering: a lowered module plan → the text of a generated Python module."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,9 +23,21 @@ from .printers import Layout, NumPyMatrixPrinter, TorchMatrixPrinter, Unprintabl
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+def docstring_text(value) -> str:
+    """User text (a title, a description, a doc) as it may stand inside a triple-quoted docstring:
+    one line, backslashes and quotes escaped, so it is read back as the same text and never as code."""
+    text = " ".join(str(value).splitlines()).replace("\\", "\\\\")
+    return re.sub(r'"(?=")|(?<=")"|"$', r'\\"', text)  # no run of quotes can close the docstring
+
+
+def comment_text(value) -> str:
+    """User text as it may stand in a ``#`` comment: one line."""
+    return " ".join(str(value).splitlines())
+
+
 @lru_cache(maxsize=None)
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -32,6 +45,20 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
+    env.filters["doc"] = docstring_text
+    env.filters["comment"] = comment_text
+    return env
+
+
+def compiled(text: str, what: str) -> str:
+    """``text`` after compiling it in memory: a module that is not valid Python is an error naming
+    the component (nothing is written)."""
+    try:
+        compile(text, f"<generated {what}>", "exec")
+    except SyntaxError as e:
+        raise GenerationError(f"{what}: the generated module does not compile ({e.msg}, line {e.lineno}); "
+                              f"this is a bug in the engine") from None
+    return text
 
 
 class Backend:
@@ -188,11 +215,11 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
             lines.append(f'{a.name} = _{check}("{a.name}", {a.name})')
         if a.choices:
             lines += [f"if {a.name} not in {a.choices!r}:",
-                      f'    raise ValueError(f"{a.name} must be one of {a.choices!r}, got {{{a.name}!r}}")']
+                      f'    raise ValueError({f"{a.name} must be one of {a.choices!r}, got "!r} + repr({a.name}))']
     later = []
     for condition, message in c.requirements:
         later += [f"if not ({printer.scalar(condition)}):",
-                  f'    raise ValueError(f"{message}; got {_values_message(condition)}")']
+                  f'    raise ValueError({message + "; got "!r} + f"{_values_message(condition)}")']
     for index, size in _index_checks(c):
         printer.helpers_used.add("check_indices")
         name = printer.doprint(index)
@@ -259,6 +286,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     out = c.output_symbol
     scalar_output = out.shape == (1, 1) and out not in plan.context.batched
     gradient_of = {id(st): c.argument(name) for name, st in plan.gradients if st is not None}
+    headed_names = {printer.ctx.names.get(symbol, symbol.name) for symbol in printer.ctx.headed}
     printer.ctx.layouts = {"grad_out": Layout(0) if scalar_output else Layout(2)}  # given at the output's shape
     for statements, used in ((plan.forward, forward_symbols), ([] if forward_only else plan.backward,
                                                                backward_symbols)):
@@ -267,6 +295,10 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
             st.code = print_code(printer, st.expr, c, st.target)
             layout = printer.layout(st.expr)
             argument = gradient_of.get(id(st))
+            if statements is plan.backward and printer.has_heads(st.expr) and st.target not in headed_names:
+                # a value without heads met head-split ones: its cotangent is their sum over the heads
+                printer.helpers_used.add("sum_heads")
+                st.code = f"_sum_heads({st.code})"
             if st.target == plan.output and not scalar_output or argument is not None:
                 # an output or a gradient has its declared shape: a broadcast is expanded
                 st.code, layout = _declared(printer, st, layout, argument, c), Layout(1 if (
@@ -440,7 +472,7 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         printer.contract_entrywise_products = False
     functions = function_set(plan, backend, printer)
     imports, blocks = module_parts(printer, backend, [c])
-    return environment().get_template(backend.template).render(
+    return compiled(environment().get_template(backend.template).render(
         component=c,
         source=source or f"derive/components/{c.name}.py",
         regenerate=regenerate or f"backprop generate --target {backend.name}",
@@ -452,7 +484,7 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         blocks=blocks,
         f=functions,
         **_module_context(c),
-    )
+    ), f"{c.name} ({backend.name})")
 
 
 def _values_message(condition) -> str:

@@ -337,6 +337,7 @@ class Component:
     requirements: list[tuple[Any, str]] = field(default_factory=list)  # (condition, message)
     scalars: list[tuple[sp.Symbol, str, dict]] = field(default_factory=list)  # (symbol, config, options)
     _dims: dict[str, sp.Symbol] = field(default_factory=dict)
+    _headed: dict = field(default_factory=dict)  # definitions split into heads → their head count
 
     def __post_init__(self):
         check_name(self.name, "component name")
@@ -436,10 +437,35 @@ class Component:
     def let(self, name: str, expr: MatrixExpr, doc: str = "") -> MatrixSymbol:
         """Name an intermediate value: ``name = expr``."""
         self._claim(name)
+        if not isinstance(expr, MatrixExpr):
+            raise DefinitionError(f"{self.name}: {name}: {expr!r} is not a matrix expression")
         self._check_functions(expr)
+        heads = self._check_wellformed(name, expr)
         symbol = MatrixSymbol(name, *expr.shape)
         self.definitions.append(Definition(symbol, expr, doc))
+        if heads is not None:
+            self._headed[symbol] = heads
         return symbol
+
+    def _check_wellformed(self, name: str, expr: MatrixExpr):
+        """Refuse, naming ``name``, what the expression may not say (``derive.wellformed``)."""
+        from .batch import carries_batch
+        from .rules import MissingRule
+        from .wellformed import IllFormed, UnknownNode, check
+
+        symbols = {a.symbol for a in self.tensor_arguments} | {d.symbol for d in self.definitions}
+        scalars = {a.symbol for a in self.configs if a.symbol is not None} | set(self._dims.values())
+        scalars |= {s for s, _, _ in self.scalars} | {self.batch_size()}
+        batched = {a.symbol for a in self.inputs}
+        for d in self.definitions:
+            if carries_batch(d.expr, batched):
+                batched.add(d.symbol)
+        try:
+            return check(expr, symbols, scalars, batched, self._headed)
+        except UnknownNode as e:
+            raise MissingRule(f"{self.name}: {name}: {e}") from None
+        except IllFormed as e:
+            raise DefinitionError(f"{self.name}: {name}: {e}") from None
 
     def include(self, other: "Component", prefix: str, bind: dict[str, Any], as_output: bool = False) -> MatrixSymbol:
         """Inline ``other``'s forward definition; returns its output, renamed.
@@ -544,6 +570,14 @@ class Component:
     def validate(self) -> "Component":
         if self.output_symbol is None:
             raise DefinitionError(f"{self.name}: no output defined")
+        bound = {d for a in self.tensor_arguments for d in a.dims if isinstance(d, sp.Symbol)}
+        for d in self.definitions:
+            unbound = sorted(str(s) for s in (sp.sympify(d.symbol.shape[0]).free_symbols
+                                              | sp.sympify(d.symbol.shape[1]).free_symbols)
+                             if s in set(self._dims.values()) and s not in bound)
+            if unbound:
+                raise DefinitionError(f"{self.name}: {d.name}: dimension {', '.join(unbound)} is not the size of "
+                                      f"any argument, so no call can give it a value")
         return self
 
     # -- helpers

@@ -189,10 +189,10 @@ def _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act)
     if op == "batch_sum":
         return D.batch_sum(pick())
     if op == "split_heads":
-        a = pick(lambda v: v.shape[1] == d)
+        a = pick(lambda v: v.shape[1] == d and v not in c._headed)
         return D.split_heads(a, heads) if a is not None else None
     if op == "merge_heads":
-        a = pick(lambda v: isinstance(v, sp.MatrixSymbol) and v.name.startswith("v"))
+        a = pick(lambda v: v in c._headed)
         return D.merge_heads(a, heads) if a is not None else None
     if op == "gather":
         table = pick(lambda v: v.shape[0] == n_T)

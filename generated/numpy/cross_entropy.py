@@ -131,13 +131,13 @@ def forward(X, W, b, idx, *, reduction='mean'):
     _check_shape("b", b, ("n_vocab",), dims, batched=False)
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     if reduction not in ('mean', 'sum'):
-        raise ValueError(f"reduction must be one of ('mean', 'sum'), got {reduction!r}")
+        raise ValueError("reduction must be one of ('mean', 'sum'), got " + repr(reduction))
     n_T, d, n_vocab = dims["n_T"], dims["d"], dims["n_vocab"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
     if n_batch < 1:
         raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): cross_entropy needs at least one sequence")
     if not (n_T >= 2):
-        raise ValueError(f"n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+        raise ValueError('n_T must be at least 2: position t is scored against token t + 1; got ' + f"n_T={n_T}")
     _check_indices("idx", idx, n_vocab)
     weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
     X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)

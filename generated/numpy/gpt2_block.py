@@ -346,10 +346,10 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     n_heads = _check_count("n_heads", n_heads)
     eps = _check_number("eps", eps)
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
-        raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     d, d_ff = dims["d"], dims["d_ff"]
     if not (d % n_heads == 0):
-        raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
+        raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
     ln_1_mu = X.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
     ln_1_mu *= 1/d
     ln_1_Xc = X - ln_1_mu  # (..., n_T, d)

@@ -147,7 +147,7 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     causal = _check_flag("causal", causal)
     d = dims["d"]
     if not (d % n_heads == 0):
-        raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
+        raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
     W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
     X_W_q_W_k_W_v = _rows_matmul(X, W_q_W_k_W_v)  # (..., n_T, 3*d)
     Q = X_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)

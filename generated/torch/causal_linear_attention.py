@@ -225,10 +225,10 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     _check_shape("b_v", b_v, ("d",), dims, batched=False)
     n_heads = _check_count("n_heads", n_heads)
     if feature_map not in ('elu_plus_one', 'softplus'):
-        raise ValueError(f"feature_map must be one of ('elu_plus_one', 'softplus'), got {feature_map!r}")
+        raise ValueError("feature_map must be one of ('elu_plus_one', 'softplus'), got " + repr(feature_map))
     d = dims["d"]
     if not (d % n_heads == 0):
-        raise ValueError(f"d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
+        raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
     W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
     X_W_q_W_k_W_v = X @ W_q_W_k_W_v  # (..., n_T, 3*d)
     Q = X_W_q_W_k_W_v[..., 0:d] + b_q  # (..., n_T, d)

@@ -92,7 +92,7 @@ def forward(idx, W_tok, W_pos):
     _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     if not (n_T <= n_context):
-        raise ValueError(f"n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+        raise ValueError('n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     cache = {"idx": idx, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "out_shape": X.shape}

@@ -394,10 +394,10 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     n_heads = _check_count("n_heads", n_heads)
     eps = _check_number("eps", eps)
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
-        raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     d, d_ff = dims["d"], dims["d_ff"]
     if not (d % n_heads == 0):
-        raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
+        raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
     ln_1_mu = X.sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_1_mu *= 1/d
     ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
@@ -697,9 +697,9 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     if n_batch < 1:
         raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): gpt2_tied_loss needs at least one sequence")
     if not (n_T <= n_context):
-        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+        raise ValueError('embedding: n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
     if not (n_T >= 2):
-        raise ValueError(f"cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+        raise ValueError('cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got ' + f"n_T={n_T}")
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
@@ -833,7 +833,7 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     if not (n_T <= n_context):
-        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+        raise ValueError('embedding: n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
@@ -896,9 +896,9 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     if n_batch < 1:
         raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): gpt2_untied_loss needs at least one sequence")
     if not (n_T <= n_context):
-        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+        raise ValueError('embedding: n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
     if not (n_T >= 2):
-        raise ValueError(f"cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+        raise ValueError('cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got ' + f"n_T={n_T}")
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
@@ -1046,7 +1046,7 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     if not (n_T <= n_context):
-        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+        raise ValueError('embedding: n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
@@ -1175,10 +1175,10 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     alpha = _check_number("alpha", alpha)
     eps = _check_number("eps", eps)
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
-        raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     d, d_ff, r = dims["d"], dims["d_ff"], dims["r"]
     if not (d % n_heads == 0):
-        raise ValueError(f"attention: d must be divisible by n_heads; got d={d}, n_heads={n_heads}")
+        raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
     ln_1_mu = X.sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
     ln_1_mu *= 1/d
     ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
@@ -1490,9 +1490,9 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     if n_batch < 1:
         raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): gpt2_lora_tied needs at least one sequence")
     if not (n_T <= n_context):
-        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+        raise ValueError('embedding: n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
     if not (n_T >= 2):
-        raise ValueError(f"cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+        raise ValueError('cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got ' + f"n_T={n_T}")
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)
@@ -1641,9 +1641,9 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     if n_batch < 1:
         raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): gpt2_lora_untied needs at least one sequence")
     if not (n_T <= n_context):
-        raise ValueError(f"embedding: n_T must be at most n_context; got n_T={n_T}, n_context={n_context}")
+        raise ValueError('embedding: n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
     if not (n_T >= 2):
-        raise ValueError(f"cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got n_T={n_T}")
+        raise ValueError('cross_entropy: n_T must be at least 2: position t is scored against token t + 1; got ' + f"n_T={n_T}")
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
     X_L = blocks.forward(X)  # (..., n_T, d)

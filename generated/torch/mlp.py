@@ -175,7 +175,7 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
     _check_shape("b_2", b_2, ("d",), dims, batched=False)
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
-        raise ValueError(f"activation must be one of ('gelu_tanh', 'gelu', 'relu'), got {activation!r}")
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     d, d_ff = dims["d"], dims["d_ff"]
     H = torch.nn.functional.linear(X, W_1.mT, b_1)  # (..., n_T, d_ff)
     A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
