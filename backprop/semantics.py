@@ -37,7 +37,6 @@ from derive.primitives import (
     RowContract,
     RowOuter,
     RowTranspose,
-    ScalarFunction,
     Softmax,
     SplitHeads,
 )

@@ -470,7 +470,7 @@ def _as_numpy(t):
     return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
 
 
-def _mismatch(ref, got, floor: float = 0.0) -> tuple[str, float] | None:
+def _mismatch(ref, got) -> tuple[str, float] | None:
     """(outcome, error) when ``got`` differs from ``ref`` in shape or value (NaN included), else None."""
     ref, got = _as_numpy(ref), _as_numpy(got)
     if ref.shape != got.shape:
@@ -490,7 +490,7 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
 
     from codegen.render import compile_component
 
-    from .semantics import ReferenceError, gradients
+    from .semantics import ReferenceError, evaluate, gradients
 
     if modules is None:
         try:
@@ -511,7 +511,7 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
             arrays = random_arguments(component, rng, sizes, batch)
             tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
             try:
-                ref_out = evaluate_reference(component, tensors, config)
+                ref_out = evaluate(component, tensors, config)
             except ReferenceError as e:
                 return Differential("undefined", str(e), cases, worst)
             if not torch.isfinite(ref_out).all():
@@ -556,9 +556,3 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
                     worst = max(worst, error)
             cases += 1
     return Differential("right", "", cases, worst)
-
-
-def evaluate_reference(component, tensors: dict, config: dict):
-    from .semantics import evaluate
-
-    return evaluate(component, tensors, config)

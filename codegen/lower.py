@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from sympy import MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
 from derive.api import RESERVED_NAMES, Component
-from derive.primitives import MergeHeads, RepeatBackward, SplitHeads, cotangent, matrix_children
+from derive.primitives import RepeatBackward, cotangent, matrix_children
 from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
 from derive.simplify import split_coefficient
+
+from derive.batch import heads_axis
 
 from .printers import PrintContext, broadcast_axes, carries_batch
 
@@ -90,17 +92,6 @@ def shape_comment(symbol_shape, batched: bool, vector: bool = False, broadcast=(
         return f"({dims[0]},)"
     lead = (["..."] if batched else []) + ([str(heads)] if heads is not None else [])
     return "(" + ", ".join(lead + dims) + ")"
-
-
-def heads_axis(e: MatrixExpr, headed: dict):
-    """The head count when ``e`` carries a heads axis (split and not merged back), else None."""
-    if isinstance(e, SplitHeads):
-        return e.heads
-    if isinstance(e, MergeHeads):
-        return None
-    if isinstance(e, MatrixSymbol):
-        return headed.get(e)
-    return next((h for h in (heads_axis(a, headed) for a in matrix_children(e)) if h is not None), None)
 
 
 def _subexpressions(e: MatrixExpr):

@@ -29,7 +29,7 @@ from sympy import (
 from sympy.printing.numpy import NumPyPrinter
 
 from derive.activations import ACTIVATIONS
-from derive.batch import carries_batch
+from derive.batch import carries_batch, heads_axis
 from derive.primitives import X_SCALAR, BatchSum, ChoiceFunction, Elementwise, ScalarFunction, ScatterAdd, TargetScatter
 from derive.simplify import split_coefficient
 
@@ -56,13 +56,11 @@ class Layout:
     ``ndim`` is 2 for (…, rows, cols), 1 for the row vector (cols,) of a declared 1-D argument or
     a sum to one, 0 for a number (a loss).  ``rows`` (``cols``) is true when that axis holds one
     entry that repeats over a declared size other than 1: a broadcast, printed as nothing.
-    ``heads``: the array has a heads axis before the rows.
     """
 
     ndim: int = 2
     rows: bool = False
     cols: bool = False
-    heads: bool = False
 
     @property
     def full(self) -> bool:
@@ -362,69 +360,67 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def layout(self, e) -> Layout:
         """The layout of the array ``self._print(e)`` makes (mirrors the printing rules)."""
-        heads = self.has_heads(e)
         if isinstance(e, MatrixSymbol):
             name = self.ctx.names.get(e, e.name)
             if name in self.ctx.layouts:
                 return self.ctx.layouts[name]
             if e in self.ctx.vectors:
-                return Layout(1, rows=False, heads=heads)
-            return Layout(2, heads=heads)
+                return Layout(1)
+            return Layout(2)
         if isinstance(e, Transpose):
             a = self.layout(e.arg)
             if a.ndim == 0:
                 return a
-            return Layout(2, rows=a.cols, cols=a.rows if a.ndim == 2 else False, heads=heads)
+            return Layout(2, rows=a.cols, cols=a.rows if a.ndim == 2 else False)
         if isinstance(e, (MatAdd, HadamardProduct)):
-            if isinstance(e, MatAdd) and (self.biased_product(e) is not None or any(
+            if isinstance(e, MatAdd) and (self.biased_terms(e) is not None or any(
                     isinstance(split_coefficient(t)[1], (TargetScatter, BatchSum)) for t in e.args)):
-                return Layout(2, heads=heads)
+                return Layout(2)
             parts = [self.layout(a) for a in e.args]
             matrices = [p for p in parts if p.ndim == 2]
             if not matrices:
-                return Layout(max(p.ndim for p in parts), heads=heads)
+                return Layout(max(p.ndim for p in parts))
             declared_rows = e.shape[0] != 1
             rows = all(p.rows if p.ndim == 2 else declared_rows for p in parts if p.ndim > 0)
-            return Layout(2, rows=rows and declared_rows, cols=all(p.cols for p in matrices), heads=heads)
+            return Layout(2, rows=rows and declared_rows, cols=all(p.cols for p in matrices))
         if isinstance(e, MatMul):
             _, body = split_coefficient(e)
             factors = list(body.args) if isinstance(body, MatMul) else [body]
-            return self.product_layout(factors, heads)
+            return self.product_layout(factors)
         if isinstance(e, Elementwise):
             a = self.layout(e.arg)
-            return Layout(a.ndim, a.rows, a.cols, heads)
+            return Layout(a.ndim, a.rows, a.cols)
         if isinstance(e, BatchSum):
             if not self.is_batched(e.arg):  # n_batch times the value: its own layout
                 return self.layout(e.arg)
             if self._column_sum(e) is not None:
-                return Layout(1, heads=heads)
-            return Layout(2, heads=heads)
-        return Layout(2, heads=heads)
+                return Layout(1)
+            return Layout(2)
+        return Layout(2)
 
-    def product_layout(self, factors, heads) -> Layout:
+    def product_layout(self, factors) -> Layout:
         factors = self.merged_ones(factors)[1]
         j = next((i for i, f in enumerate(factors) if isinstance(f, OneMatrix)), None)
         if j is None:
             if len(factors) == 1:
                 inner = self.layout(factors[0])
-                return Layout(inner.ndim, inner.rows, inner.cols, heads)
+                return Layout(inner.ndim, inner.rows, inner.cols)
             first, last = self.layout(factors[0]), self.layout(factors[-1])
-            return Layout(2, rows=first.rows, cols=last.cols, heads=heads)
+            return Layout(2, rows=first.rows, cols=last.cols)
         ones, left, right = factors[j], factors[:j], factors[j + 1:]
         k, m = ones.shape
         left_part = right_part = None
         if left:  # L 1ₖ: L itself when k = 1, else its row sums (…, r, 1)
-            inner = self.product_layout(left, heads)
-            left_part = inner if k == 1 else Layout(2, rows=inner.rows, heads=heads)
+            inner = self.product_layout(left)
+            left_part = inner if k == 1 else Layout(2, rows=inner.rows)
         if right:  # 1ₘᵀ R: R itself when m = 1, else its column sums (…, 1, c)
-            inner = self.product_layout(right, heads)
-            right_part = inner if m == 1 else Layout(2, cols=inner.cols, heads=heads)
+            inner = self.product_layout(right)
+            right_part = inner if m == 1 else Layout(2, cols=inner.cols)
         if left_part and right_part:
-            return Layout(max(left_part.ndim, right_part.ndim, 2), rows=left_part.rows, cols=right_part.cols,
-                          heads=heads)
+            return Layout(max(left_part.ndim, right_part.ndim, 2), rows=left_part.rows, cols=right_part.cols)
         if left_part:
-            return Layout(left_part.ndim, rows=left_part.rows, cols=m != 1 or left_part.cols, heads=heads)
-        return Layout(right_part.ndim, rows=k != 1 or right_part.rows, cols=right_part.cols, heads=heads)
+            return Layout(left_part.ndim, rows=left_part.rows, cols=m != 1 or left_part.cols)
+        return Layout(right_part.ndim, rows=k != 1 or right_part.rows, cols=right_part.cols)
 
     def merged_ones(self, factors) -> tuple[sp.Expr, list]:
         """Adjacent all-ones factors as one: 1ₐₖ 1ₖₘ = k 1ₐₘ (an outer product when k = 1)."""
@@ -439,37 +435,24 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def has_heads(self, e) -> bool:
         """Does ``e`` carry a heads axis (split and not merged back)?"""
-        from derive.primitives import MergeHeads, SplitHeads
-
-        if isinstance(e, SplitHeads):
-            return True
-        if isinstance(e, MergeHeads):
-            return False
-        if isinstance(e, MatrixSymbol):
-            return e in self.ctx.headed
-        return any(self.has_heads(a) for a in e.args if isinstance(a, MatrixExpr))
+        return heads_axis(e, self.ctx.headed) is not None
 
     def matrix(self, e) -> str:
         """``e`` as an array with both matrix axes: a row vector (cols,) gets its row axis back."""
-        code, layout = self._print(e), self.layout(e)
-        if layout.ndim == 1:
-            return f"{paren(code)}[None, :]"
-        if layout.ndim == 0:
-            return f"{paren(code)}.reshape(1, 1)"
-        return code
+        return self.as_matrix_code(self._print(e), self.layout(e))
 
     def full(self, e) -> str:
         """``e`` at its declared size: broadcast axes expanded (``_expand``), for an operation that
         reads the extent of an axis (a reduction, a softmax, a product's inner dimension)."""
-        code, layout = self.matrix(e), self.layout(e)
+        return self.full_code(self._print(e), self.layout(e), e.shape)
+
+    def full_code(self, code: str, layout: Layout, shape) -> str:
+        """Printed ``code`` of that ``layout`` at the declared ``shape`` (rows, cols)."""
+        code = self.as_matrix_code(code, layout)
         if layout.rows or layout.cols:
             self.helpers_used.add("expand")
-            code = f"_expand({code}, {self.scalar(e.shape[0])}, {self.scalar(e.shape[1])})"
+            code = f"_expand({code}, {self.scalar(shape[0])}, {self.scalar(shape[1])})"
         return code
-
-    def doprint_full(self, e) -> str:
-        """``e`` printed at its declared size (the whole statement)."""
-        return self.full(e)
 
     def with_heads(self, e, result_heads: bool) -> str:
         """``e`` as an operand of a value with a heads axis: a batched value without one gets an axis
@@ -568,7 +551,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         if left and ones.shape[0] != 1 and (pair := self.entrywise_pair(left)):
             parts.append(self.row_dot(*pair))  # (A ∘ B) 1: one contraction, no A ∘ B array
         elif left:
-            layout = self.product_layout(left, False)
+            layout = self.product_layout(left)
             code = self.product(left)
             if ones.shape[0] == 1:
                 parts.append(code)
@@ -577,7 +560,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
             else:
                 parts.append(self.reduce(self.as_matrix_code(code, layout), -1))
         if right:
-            layout = self.product_layout(right, False)
+            layout = self.product_layout(right)
             code = self.product(right)
             if ones.shape[1] == 1:
                 parts.append(code)
@@ -590,6 +573,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return parts[0] if len(parts) == 1 else " * ".join(paren(p) for p in parts)
 
     def as_matrix_code(self, code: str, layout: Layout) -> str:
+        """Printed ``code`` of that ``layout`` with both matrix axes."""
         if layout.ndim == 1:
             return f"{paren(code)}[None, :]"
         if layout.ndim == 0:
@@ -604,6 +588,10 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def biased_product(self, expr) -> str | None:
         """X W + 1 bᵀ (+ …) in one call where the backend adds the bias inside the product (NumPy: no)."""
+        return None
+
+    def biased_terms(self, expr):
+        """(X W, 1 bᵀ) when ``biased_product`` prints ``expr`` as one call, else None."""
         return None
 
     # (A ∘ B) 1 and Σ_batch 1ᵀ (A ∘ B) as one contraction: a module's printer turns it on for NumPy
@@ -893,8 +881,8 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
     def _print_erf(self, expr):
         return f"torch.erf({self._print(expr.args[0])})"
 
-    def biased_product(self, expr) -> str | None:
-        """X W + 1 bᵀ as ``torch.nn.functional.linear(X, Wᵀ, b)``: the bias added inside the product (addmm)."""
+    def biased_terms(self, expr):
+        """(X W, 1 bᵀ): a batched value times a weight, and a vector bias broadcast over its rows."""
         product = bias = None
         for t in expr.args:
             if isinstance(t, MatMul) and len(t.args) == 2 and all(isinstance(a, MatrixExpr) for a in t.args) \
@@ -904,8 +892,14 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
             elif isinstance(t, MatMul) and len(t.args) == 2 and isinstance(t.args[0], OneMatrix) \
                     and t.args[0].shape[1] == 1 and t.args[1] in self.ctx.vectors and bias is None:
                 bias = t
-        if product is None or bias is None:
+        return None if product is None or bias is None else (product, bias)
+
+    def biased_product(self, expr) -> str | None:
+        """X W + 1 bᵀ as ``torch.nn.functional.linear(X, Wᵀ, b)``: the bias added inside the product (addmm)."""
+        terms = self.biased_terms(expr)
+        if terms is None:
             return None
+        product, bias = terms
         X, W = product.args
         weight = self._print(W.arg) if isinstance(W, Transpose) else self.transpose(self._print(W))
         code = f"torch.nn.functional.linear({self._print(X)}, {weight}, {self._print(bias.args[1])})"

@@ -7,13 +7,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
-from sympy import MatMul, OneMatrix, preorder_traversal
+from sympy import preorder_traversal
 
 from derive.components import build
 from derive.derivation import text
-from derive.primitives import BatchSum, Gather, Pick, index_base
+from derive.primitives import Gather, Pick, index_base
 from derive.reverse import derive
-from derive.simplify import split_coefficient
 
 from .lower import ModulePlan, lower, shape_comment
 from .overwrite import overwrite_free_arrays, parse_shape
@@ -126,18 +125,18 @@ def _module_context(c) -> dict:
     )
 
 
-def _declared(printer, st, layout, argument, c) -> str:
-    """The code of ``st`` at its declared shape: an output at (…, rows, cols), a gradient at its
-    argument's shape (a vector (d,), a batched input with the batch axes even where the gradient
+def _declared(printer, code: str, layout, expr, argument) -> str:
+    """Printed ``code`` of ``expr`` at its declared shape: an output at (…, rows, cols), a gradient at
+    its argument's shape (a vector (d,), a batched input with the batch axes even where the gradient
     is the same for every sequence)."""
     if argument is not None and argument.is_vector and layout.ndim == 1 and not layout.cols:
-        return st.code  # already (d,)
-    code = st.code if layout.full else printer.doprint_full(st.expr)
+        return code  # already (d,)
+    code = printer.full_code(code, layout, expr.shape)
     if argument is None:
         return code
     if argument.is_vector:
         return f"{paren(code)}.reshape(-1)"
-    if argument.batched and not printer.is_batched(st.expr):
+    if argument.batched and not printer.is_batched(expr):
         printer.helpers_used.add("expand_batch")
         printer.symbols_used.add("_batch")
         return f"_expand_batch({code}, _batch)"
@@ -150,17 +149,9 @@ def _layout_comment(comment: str, layout) -> str:
     if parts is None or layout.ndim != 2 or len(parts) < 2:
         return "(" + parts[-1] + ",)" if layout.ndim == 1 and parts else ("()" if layout.ndim == 0 else comment)
     rows, cols = parts[-2:]
-    rows = "1" if layout.rows else (rows if rows != "1" or not layout.full else rows)
+    rows = "1" if layout.rows else rows
     cols = "1" if layout.cols else cols
     return "(" + ", ".join(list(parts[:-2]) + [rows, cols]) + ")"
-
-
-def _is_one_dimensional(expr) -> bool:
-    """Σ_batch 1ᵀ E prints as a 1-D sum; any other row-vector gradient needs a reshape."""
-    if not isinstance(expr, BatchSum):
-        return False
-    _, body = split_coefficient(expr.arg)
-    return isinstance(body, MatMul) and len(body.args) == 2 and isinstance(body.args[0], OneMatrix)
 
 
 def _index_checks(c) -> list[tuple]:
@@ -301,7 +292,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
                 st.code = f"_sum_heads({st.code})"
             if st.target == plan.output and not scalar_output or argument is not None:
                 # an output or a gradient has its declared shape: a broadcast is expanded
-                st.code, layout = _declared(printer, st, layout, argument, c), Layout(1 if (
+                st.code, layout = _declared(printer, st.code, layout, st.expr, argument), Layout(1 if (
                     argument is not None and argument.is_vector) else 2)
             else:
                 st.shape = _layout_comment(st.shape, layout)

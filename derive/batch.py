@@ -13,13 +13,13 @@
   is the case everyone knows: the sum over sequences of the per-sequence gradients.
 
 ``carries_batch`` is the one test of the second point that the sweep, the lowering and the
-printers share.
+printers share; ``heads_axis`` the one test of whether a value carries a heads axis.
 """
 from __future__ import annotations
 
 from sympy import MatrixExpr, MatrixSymbol
 
-from .primitives import BatchSum
+from .primitives import BatchSum, MergeHeads, SplitHeads, matrix_children
 
 
 def carries_batch(e: MatrixExpr, batched: set) -> bool:
@@ -29,3 +29,15 @@ def carries_batch(e: MatrixExpr, batched: set) -> bool:
     if isinstance(e, BatchSum):
         return False
     return any(carries_batch(a, batched) for a in e.args if isinstance(a, MatrixExpr))
+
+
+def heads_axis(e: MatrixExpr, headed: dict):
+    """The head count when ``e`` carries a heads axis (split and not merged back), else None;
+    ``headed`` gives it for symbols."""
+    if isinstance(e, SplitHeads):
+        return e.heads
+    if isinstance(e, MergeHeads):
+        return None
+    if isinstance(e, MatrixSymbol):
+        return headed.get(e)
+    return next((h for h in (heads_axis(a, headed) for a in matrix_children(e)) if h is not None), None)

@@ -120,7 +120,7 @@ def test_vector_parameters_in_any_position(build):
 
 def test_nodes_without_a_rule_are_refused_where_written():
     c, (n, d) = component("n_T", "d")
-    X, W = c.input("X", n, d), c.param("W", d, d)
+    X = c.input("X", n, d)
     with pytest.raises(D.MissingRule, match="BlockMatrix"):
         c.let("B", sp.BlockMatrix([[X, X]]))
     alpha = c.param("alpha", 1, 1)
