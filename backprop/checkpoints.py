@@ -24,7 +24,10 @@ def save(path: str | Path, tensors: dict[str, np.ndarray], metadata: dict[str, s
     """Write ``tensors`` and string ``metadata`` to ``path`` (atomically)."""
     arrays = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
     with atomic_path(path) as temp:
-        safetensors.numpy.save_file(arrays, str(temp), metadata=dict(metadata or {}) or None)
+        try:
+            safetensors.numpy.save_file(arrays, str(temp), metadata=dict(metadata or {}) or None)
+        except safetensors.SafetensorError as e:  # the library's word for a failed write (a full disk, a size limit)
+            raise OSError(f"{path}: could not write ({_reason(e)})") from None
 
 
 def load(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:

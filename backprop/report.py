@@ -11,6 +11,7 @@ script and no network to show them; its CSS is inline.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,8 +188,18 @@ def _adjoint_blocks(adj, component) -> list:
 # ------------------------------------------------------------------ Markdown
 
 
+def md_text(text: str) -> str:
+    """User or engine text as Markdown shows it literally: HTML's special characters as entities and
+    Markdown's markup characters backslash-escaped, so a title like ``<script>`` or ``[x](javascript:…)``
+    is text, never markup."""
+    escaped = html.escape(str(text), quote=False)
+    escaped = re.sub(r"([\\`*\[\]|$])", r"\\\1", escaped)
+    escaped = re.sub(r"(?<!\w)_|_(?!\w)", r"\\_", escaped)  # an underscore inside a word (Q_h) marks nothing
+    return re.sub(r"^([#+-])", r"\\\1", escaped)  # nor can the text start a heading or a list
+
+
 def markdown(p: Page) -> str:
-    lines = [MARK_MD, f"# {p.title} (`{p.name}`)", ""]
+    lines = [MARK_MD, f"# {md_text(p.title)} (`{p.name}`)", ""]
     for block in p.intro:
         lines += [_md_inline(block.parts), ""]
     for section in p.sections:
@@ -197,30 +208,31 @@ def markdown(p: Page) -> str:
 
 
 def _md_inline(parts) -> str:
-    return "".join(f"${x.tex}$" if isinstance(x, M) else x for x in parts)
+    return "".join(f"${x.tex}$" if isinstance(x, M) else md_text(x) for x in parts)
 
 
 def _md_cell(x) -> str:
-    return (f"${x.tex}$" if isinstance(x, M) else x).replace("|", r"\|")
+    return f"${x.tex}$".replace("|", r"\|") if isinstance(x, M) else md_text(x)
 
 
 def _md_section(section: Section) -> list[str]:
-    lines = ["#" * section.level + " " + section.heading, ""]
+    lines = ["#" * section.level + " " + md_text(section.heading), ""]
     for b in section.blocks:
         if isinstance(b, Section):
             lines += _md_section(b)
         elif isinstance(b, Para):
             lines += [_md_inline(b.parts), ""]
         elif isinstance(b, Display):
-            lines += ["$$", b.tex, "$$", ""] + ([f"*{b.note}*", ""] if b.note else [])
+            lines += ["$$", b.tex, "$$", ""] + ([f"*{md_text(b.note)}*", ""] if b.note else [])
         elif isinstance(b, Table):
-            lines.append("| " + " | ".join(b.header) + " |")
+            lines.append("| " + " | ".join(md_text(h) for h in b.header) + " |")
             lines.append("|" + "---|" * len(b.header))
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
             lines.append("")
         elif isinstance(b, Code):
-            lines += [f"<details><summary>{html.escape(b.summary)}</summary>", "", "```python", b.code.rstrip(),
-                      "```", "", "</details>", ""]
+            fence = "`" * max(3, 1 + max(map(len, re.findall("`+", b.code)), default=0))  # longer than any inside
+            lines += [f"<details><summary>{html.escape(b.summary)}</summary>", "", fence + "python", b.code.rstrip(),
+                      fence, "", "</details>", ""]
     return lines
 
 
@@ -250,9 +262,9 @@ def _html_inline(parts) -> str:
     return "".join(_math(x.tex, False) if isinstance(x, M) else html.escape(x) for x in parts)
 
 
-def _html_doc(title: str, body: list[str]) -> str:
+def _html_doc(title: str, body: list[str], meta: str = "") -> str:
     return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', MARK_HTML,
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', MARK_HTML, *([meta] if meta else []),
         f"<title>{html.escape(title)}</title>", f"<style>\n{CSS}\n</style>", "</head>", "<body>", *body,
         "</body>", "</html>", ""])
 
@@ -263,7 +275,8 @@ def html_page(p: Page) -> str:
     body += [f"<p>{_html_inline(b.parts)}</p>" for b in p.intro]
     for section in p.sections:
         body += _html_section(section)
-    return _html_doc(f"{p.title} ({p.name})", body)
+    meta = f'<meta name="component" content="{html.escape(p.name)}" data-title="{html.escape(p.title)}">'
+    return _html_doc(f"{p.title} ({p.name})", body, meta)
 
 
 def _html_section(section: Section) -> list[str]:
@@ -295,9 +308,25 @@ def _html_section(section: Section) -> list[str]:
     return out
 
 
-def index_html(pages: list[Page]) -> str:
-    items = [f'<li><a href="{p.name}.html">{html.escape(p.title)}</a> (<code>{html.escape(p.name)}</code>) · '
-             f'<a href="{p.name}.md">Markdown</a></li>' for p in pages]
+def page_stem(name: str) -> str:
+    """The file name (without suffix) of a component's pages: its name, except that a component
+    named ``index`` must not replace the index (``index.component``: no identifier holds a dot)."""
+    return "index.component" if name == "index" else name
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the index: a page's file stem, component name and title."""
+
+    stem: str
+    name: str
+    title: str
+
+
+def index_html(entries: list[Entry]) -> str:
+    items = [f'<li><a href="{html.escape(e.stem)}.html">{html.escape(e.title)}</a> '
+             f'(<code>{html.escape(e.name)}</code>) · <a href="{html.escape(e.stem)}.md">Markdown</a></li>'
+             for e in entries]
     body = ["<h1>Derivations</h1>",
             "<p>The backward pass of each component, derived from its forward definition by pedestrian-backprop: "
             "the reverse sweep step by step, the results and facts, the closed forms and the generated code.</p>",
@@ -305,8 +334,9 @@ def index_html(pages: list[Page]) -> str:
     return _html_doc("Derivations", body)
 
 
-def index_markdown(pages: list[Page]) -> str:
-    lines = [MARK_MD, "# Derivations", ""] + [f"- [{p.title}]({p.name}.md) (`{p.name}`)" for p in pages]
+def index_markdown(entries: list[Entry]) -> str:
+    lines = [MARK_MD, "# Derivations", ""] + [f"- [{md_text(e.title)}](<{e.stem}.md>) (`{e.name}`)"
+                                               for e in entries]
     return "\n".join(lines) + "\n"
 
 
@@ -320,15 +350,26 @@ class ReportError(ValueError):
 def write_report(pages: list[Page], out: Path, force: bool = False) -> list[Path]:
     """Write every page (Markdown and HTML) and the index into ``out``, atomically.
 
-    A file of the same name that the report did not write is not overwritten
-    without ``force``; the check is made for every file before anything is written.
+    The index lists every page in ``out`` that a report wrote, this one's and earlier ones', so
+    reports written one after another into the same folder add up.  A file of the same name that
+    the report did not write is not overwritten without ``force``; the check is made for every
+    file before anything is written.  Two components of the same name in one report are refused.
     """
-    files = {out / "index.html": index_html(pages), out / "index.md": index_markdown(pages)}
-    for p in pages:
-        files[out / f"{p.name}.md"] = markdown(p)
-        files[out / f"{p.name}.html"] = html_page(p)
     if out.exists() and not out.is_dir():
         raise ReportError(f"--out {out}: is a file, not a folder")
+    seen: dict[str, Page] = {}
+    for p in pages:
+        if p.name in seen:
+            raise ReportError(f"two components are named {p.name!r}; their pages would be one file: rename one")
+        seen[p.name] = p
+    files = {}
+    for p in pages:
+        files[out / f"{page_stem(p.name)}.md"] = markdown(p)
+        files[out / f"{page_stem(p.name)}.html"] = html_page(p)
+    entries = [Entry(page_stem(p.name), p.name, p.title) for p in pages]
+    entries += sorted((e for e in earlier_entries(out) if e.name not in seen), key=lambda e: e.name)
+    files[out / "index.html"] = index_html(entries)
+    files[out / "index.md"] = index_markdown(entries)
     if not force:
         for path in files:
             if path.exists() and not _written_by_report(path):
@@ -337,6 +378,24 @@ def write_report(pages: list[Page], out: Path, force: bool = False) -> list[Path
     for path, text in sorted(files.items()):
         write_text(path, text)
     return sorted(files)
+
+
+_PAGE_META = re.compile(r'<meta name="component" content="(?P<name>[^"]*)" data-title="(?P<title>[^"]*)">')
+
+
+def earlier_entries(out: Path) -> list[Entry]:
+    """The pages an earlier report wrote into ``out``, read back from their HTML heads."""
+    found = []
+    if not out.is_dir():
+        return found
+    for path in sorted(out.glob("*.html")):
+        if path.name == "index.html" or not _written_by_report(path):
+            continue
+        head = path.read_bytes()[:4096].decode("utf-8", errors="replace")
+        meta = _PAGE_META.search(head)
+        if meta and (path.with_suffix(".md")).exists():
+            found.append(Entry(path.stem, html.unescape(meta["name"]), html.unescape(meta["title"])))
+    return found
 
 
 def _written_by_report(path: Path) -> bool:

@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 from codegen.atomic import write_text
 
 from .checkpoints import CheckpointError
+from .run_folder import RUN_FILES, RunFolder
 from .training import (
     BACKENDS,
     CharData,
@@ -37,8 +39,6 @@ from .training import (
 )
 
 DEFAULT_OUT = Path("runs/char-gpt2")
-#: Files whose presence makes a folder a run that ``--force`` alone may overwrite.
-RUN_FILES = ("model.safetensors", "adapters.safetensors", "checkpoint.safetensors", "history.json")
 STATE_FILE = "checkpoint.safetensors"
 #: Flags a LoRA run takes from its base checkpoint, and flags a resumed run takes from its state.
 SHAPE_FLAGS = ("layers", "width", "heads", "context", "untied")
@@ -180,13 +180,23 @@ def check_run_folder(out: Path, force: bool) -> None:
                          f"continue it with --resume {out}, or pass --force to overwrite it")
 
 
+def _claim(folder: RunFolder, force: bool) -> None:
+    """With the folder held: refuse a folder that holds a run unless ``force``; a run that replaces
+    one writes into a staging folder, so the earlier run stays whole until the new one has
+    something to keep."""
+    check_run_folder(folder.path, force)
+    if folder.existing_run():
+        folder.stage()
+
+
 def check_output_file(out: Path, force: bool, inputs: dict[str, str]) -> None:
-    """Refuse an output file that exists or is one of the inputs, unless ``force``."""
+    """Refuse an output file that is one of the inputs (always) or exists (unless ``force``)."""
     if out.is_dir():
         raise ValueError(f"--out {out}: is a folder; give a file name")
     for flag, path in inputs.items():
-        if Path(path).exists() and out.exists() and out.resolve() == Path(path).resolve() and not force:
-            raise ValueError(f"--out {out} is the {flag} file; write elsewhere, or pass --force to replace it")
+        if out.exists() and Path(path).exists() and os.path.samefile(out, path):
+            raise ValueError(f"--out {out} is the {flag} file; it is read, never written (even with --force): "
+                             "write elsewhere")
     if out.exists() and not force:
         raise ValueError(f"--out {out} exists; choose another name or pass --force to overwrite it")
 
@@ -199,6 +209,12 @@ def run(args) -> int:
     config = _config(args)
     out = Path(args.out) if args.out else DEFAULT_OUT
     check_run_folder(out, args.force)
+    with RunFolder(out) as folder:
+        _claim(folder, args.force)
+        return _run_new(args, folder, config)
+
+
+def _run_new(args, folder: RunFolder, config: TrainConfig) -> int:
     text, source = _text(args.data)
     from .gpt2_params import init_params
 
@@ -210,7 +226,7 @@ def run(args) -> int:
     print(f"model: {config.layers} layers, d {config.width}, {config.heads} heads, context {config.context}, "
           f"{count:,} parameters; backward: {config.backend}", file=sys.stderr)
     extra = {"data": args.data or "", "data_sha256": _fingerprint(text)}
-    return _train(args, out, params, data, config, extra, title=_title(config, args.data))
+    return _train(args, folder, params, data, config, extra, title=_title(config, args.data))
 
 
 def _title(config: TrainConfig, data: str | None) -> str:
@@ -218,60 +234,87 @@ def _title(config: TrainConfig, data: str | None) -> str:
     return f"char-level GPT-2 ({config.backend} backward) on {name}"
 
 
-def _train(args, out: Path, params: dict, data: CharData, config: TrainConfig, extra: dict, title: str,
+def _train(args, folder: RunFolder, params: dict, data: CharData, config: TrainConfig, extra: dict, title: str,
            resume=None, lora: dict | None = None) -> int:
-    """Train, saving state periodically and on Ctrl-C; then the model (or adapters) and the report."""
-    state_path = out / STATE_FILE
+    """Train, saving state periodically and on Ctrl-C; then the model (or adapters) and the report.
+
+    Every file goes to ``folder.files``: the run folder, or its staging folder when this run
+    replaces another; the finished run's files are staged and committed together.
+    """
+    out = folder.path
     saved = {"step": resume.step if resume else None}
+    replacing = folder.files != folder.path
 
     def save(state) -> None:
-        save_state(state_path, state, config, data.vocab, extra)
+        save_state(folder.files / STATE_FILE, state, config, data.vocab, extra)
         saved["step"] = state.step
 
     base, alpha = (lora["base"], lora["alpha"]) if lora else (None, None)
     save_every = getattr(args, "save_every", 200)
+    state_path = out / STATE_FILE
     try:
         result = train_loop(params, data, config, progress=not args.no_progress, base=base, alpha=alpha,
                             resume=resume, save_every=save_every, on_checkpoint=save)
     except Interrupted as e:
         if e.state is None:
-            where = f"{state_path} (step {saved['step']})" if saved["step"] is not None else "nothing"
+            where = (f"{state_path} (step {saved['step']})" if saved["step"] is not None and not replacing
+                     else "nothing" + (f"; the earlier run in {out} is as it was" if replacing else ""))
             print(f"backprop: {e}; the step in flight was dropped; last saved: {where}", file=sys.stderr)
             return 130
         save(e.state)
         partial = Result(e.state.losses, e.state.val_steps, e.state.val_losses, e.state.params, 0.0, e.state.seconds)
-        _write_report(out, partial, config, title, complete=False)
+        _write_report(folder.files, partial, config, title, complete=False)
+        folder.commit()
         print(f"backprop: {e}: saved {state_path} and the report so far; "
               f"continue with `backprop train --resume {out}`", file=sys.stderr)
         return 130
     except Diverged as e:
-        kept = (f"the last good state is {state_path} (step {saved['step']})" if saved["step"] is not None
-                else "no weights were saved")
+        if replacing:
+            kept = f"the earlier run in {out} is as it was"
+        else:
+            kept = (f"the last good state is {state_path} (step {saved['step']})" if saved["step"] is not None
+                    else "no weights were saved")
         print(f"backprop: {e}; nothing non-finite was written, {kept}; try a lower --lr", file=sys.stderr)
         return 1
-    if lora:
-        written = _save_adapters(out, params, lora, data, config)
-        report_params = _merge(lora["base"], params, lora["alpha"])
-    else:
-        written = out / "model.safetensors"
-        save_checkpoint(written, params, config, data.vocab, extra)
-        report_params = params
-    state_path.unlink(missing_ok=True)  # superseded by the finished run's files
-    history = {"trainable": lora["trainable"], "total": lora["total"]} if lora else None
-    _write_report(out, result, config, title, complete=True, history=history)
-    text_sample = sample(report_params, data, config, config.sample_chars) if config.sample_chars else ""
-    write_text(out / "sample.txt", text_sample)
+    folder.stage()  # the finished run's files replace the state and the report so far together
+    try:
+        written = _write_finished(folder, params, result, data, config, extra, title, lora)
+    except OSError as e:
+        where = str(e).replace(str(folder.files), str(out))  # name the file as it would be, not its staging
+        kept = (f"the earlier run in {out} is as it was" if replacing else
+                f"the last saved state is {state_path} (step {saved['step']})" if saved["step"] is not None else
+                "nothing of this run was saved")
+        raise OSError(f"{where}; {kept}") from None
     print(f"loss {result.losses[0]:.3f} → {result.losses[-1]:.3f}, validation {result.val_losses[-1]:.3f}; "
           f"{result.tokens_per_s:,.0f} tokens/s, {result.seconds:.0f} s")
     if config.compile:
         from generated.torch import gpt2
 
         print(f"torch.compile: {gpt2.compile_seconds():.1f} s to compile the step (on the first step)")
-    print("wrote " + ", ".join(str(p) for p in [written, out / "loss.png", out / "sample.txt",
+    print("wrote " + ", ".join(str(p) for p in [written["model"], out / "loss.png", out / "sample.txt",
                                                   out / "history.json"]))
-    if text_sample:
-        print("sample:\n" + text_sample)
+    if written["sample"]:
+        print("sample:\n" + written["sample"])
     return 0
+
+
+def _write_finished(folder: RunFolder, params: dict, result: Result, data: CharData, config: TrainConfig,
+                    extra: dict, title: str, lora: dict | None) -> dict:
+    """The finished run's model (or adapters), history, plot and sample, staged and then committed."""
+    if lora:
+        _save_adapters(folder.files, params, lora, data, config)
+        report_params = _merge(lora["base"], params, lora["alpha"])
+        written = folder.path / "adapters.safetensors"
+    else:
+        save_checkpoint(folder.files / "model.safetensors", params, config, data.vocab, extra)
+        report_params = params
+        written = folder.path / "model.safetensors"
+    history = {"trainable": lora["trainable"], "total": lora["total"]} if lora else None
+    _write_report(folder.files, result, config, title, complete=True, history=history)
+    text_sample = sample(report_params, data, config, config.sample_chars) if config.sample_chars else ""
+    write_text(folder.files / "sample.txt", text_sample)
+    folder.commit()  # the state it supersedes goes with the rest of the earlier files
+    return {"model": written, "sample": text_sample}
 
 
 def _write_report(out: Path, result: Result, config: TrainConfig, title: str, complete: bool,
@@ -289,11 +332,6 @@ def _write_report(out: Path, result: Result, config: TrainConfig, title: str, co
 
 def run_lora(args) -> int:
     """Fine-tune LoRA adapters of a frozen checkpoint; the adapters are written on their own."""
-    from derive.components.gpt2 import parameter_count
-
-    from .gpt2_params import init_adapters
-    from .training import load_checkpoint, tensors_sha256
-
     if not (args.lora and args.init):
         raise ValueError("LoRA fine-tuning needs both --lora r=R,alpha=A and --init CHECKPOINT")
     ignored = _given(args, SHAPE_FLAGS)
@@ -302,10 +340,21 @@ def run_lora(args) -> int:
                          + ("it" if len(ignored) == 1 else "them"))
     r, alpha = parse_lora(args.lora)
     out = Path(args.out) if args.out else Path(args.init).parent / "lora"
-    if Path(args.init).exists() and out.resolve() == Path(args.init).resolve().parent and not args.force:
-        raise ValueError(f"--out {out} is the base run's folder: its plot and history would be replaced; "
-                         "choose another --out or pass --force")
+    if Path(args.init).exists() and out.resolve() == Path(args.init).resolve().parent:
+        raise ValueError(f"--out {out} is the base run's folder: the run would replace the files of the "
+                         "checkpoint it fine-tunes (even with --force); choose another --out")
     check_run_folder(out, args.force)
+    with RunFolder(out) as folder:
+        _claim(folder, args.force)
+        return _run_lora(args, folder, r, alpha)
+
+
+def _run_lora(args, folder: RunFolder, r: int, alpha: float) -> int:
+    from derive.components.gpt2 import parameter_count
+
+    from .gpt2_params import init_adapters
+    from .training import load_checkpoint, tensors_sha256
+
     base, base_config, vocab, base_metadata = load_checkpoint(Path(args.init))
     config = _config(args, base_config)
     text, source = _text(args.data)
@@ -326,7 +375,7 @@ def run_lora(args) -> int:
             "trainable": trainable, "total": total}
     extra = {"data": args.data or "", "data_sha256": _fingerprint(kept),
              "lora": json.dumps({"r": r, "alpha": alpha, "init": str(args.init), "base_sha256": base_hash})}
-    return _train(args, out, adapters, data, config, extra, f"LoRA r={r} fine-tuning ({config.backend} backward)",
+    return _train(args, folder, adapters, data, config, extra, f"LoRA r={r} fine-tuning ({config.backend} backward)",
                   lora=lora)
 
 
@@ -334,7 +383,7 @@ def _save_adapters(out: Path, adapters: dict, lora: dict, data: CharData, config
     from . import checkpoints
     from .training import refuse_non_finite
 
-    path = out / "adapters.safetensors"
+    path = out / "adapters.safetensors"  # out: where the run writes (its folder, or the staging folder)
     refuse_non_finite(path, adapters, "adapters")
     checkpoints.save(path, adapters, {"format": ADAPTER_FORMAT, "r": str(lora["r"]), "alpha": str(lora["alpha"]),
                                       "base": lora["init"], "base_sha256": lora["base_sha256"]})
@@ -347,8 +396,6 @@ ADAPTER_FORMAT = "pedestrian-backprop lora"
 
 def run_resume(args) -> int:
     """Continue a run from its saved state, with the settings it was started with."""
-    from .training import load_checkpoint, tensors_sha256
-
     given = _given(args, RESUME_FLAGS)
     if given:
         raise ValueError(f"{', '.join(given)}: a resumed run keeps the settings it was started with; drop "
@@ -358,22 +405,33 @@ def run_resume(args) -> int:
     state_path = path if path.suffix == ".safetensors" else path / STATE_FILE
     if args.out and Path(args.out).resolve() != folder.resolve():
         raise ValueError(f"--out {args.out}: a resumed run writes into its own folder {folder}; drop --out")
-    if not state_path.exists():
-        done = [n for n in ("model.safetensors", "adapters.safetensors") if (folder / n).exists()]
-        if done:
-            raise ValueError(f"--resume {args.resume}: the run is complete ({folder / done[0]}); nothing to resume")
-        raise ValueError(f"--resume {args.resume}: no {STATE_FILE} there to resume from")
+    if not folder.is_dir():
+        raise ValueError(f"--resume {args.resume}: no such run folder")
+    with RunFolder(folder, "--resume") as held:
+        if not state_path.exists():
+            done = [n for n in ("model.safetensors", "adapters.safetensors") if (folder / n).exists()]
+            if done:
+                raise ValueError(f"--resume {args.resume}: the run is complete ({folder / done[0]}); "
+                                 "nothing to resume")
+            raise ValueError(f"--resume {args.resume}: no {STATE_FILE} there to resume from")
+        return _resume(args, held, state_path)
+
+
+def _resume(args, folder: RunFolder, state_path: Path) -> int:
+    from .gpt2_params import adapter_shapes
+    from .training import check_tensors, load_checkpoint, tensors_sha256
+
     state, config, vocab, metadata = load_state(state_path)
+    lora_meta = _lora_metadata(state_path, metadata)
     text, source = _text(metadata.get("data") or None)
-    lora_meta = json.loads(metadata["lora"]) if "lora" in metadata else None
     if lora_meta:
         text = "".join(ch for ch in text if ch in set(vocab))
     if _fingerprint(text) != metadata.get("data_sha256"):
         raise ValueError(f"--resume {args.resume}: the training text {source} has changed since the run started")
     data = CharData(text, vocab)
-    print(f"resuming {folder} at step {state.step} of {config.steps}", file=sys.stderr)
     extra = {k: metadata[k] for k in ("data", "data_sha256", "lora") if k in metadata}
     if lora_meta is None:
+        print(f"resuming {folder.path} at step {state.step} of {config.steps}", file=sys.stderr)
         params = {k: v.copy() for k, v in state.params.items()}
         return _train(args, folder, params, data, config, extra, _title(config, metadata.get("data") or None),
                       resume=state)
@@ -381,11 +439,31 @@ def run_resume(args) -> int:
     if tensors_sha256(base) != lora_meta["base_sha256"]:
         raise ValueError(f"--resume {args.resume}: the base checkpoint {lora_meta['init']} has changed since "
                          "the run started")
+    check_tensors(state_path, {f"param.{k}": v for k, v in state.params.items()},
+                  {f"param.{k}": shape for k, shape in adapter_shapes(base, lora_meta["r"]).items()})
+    print(f"resuming {folder.path} at step {state.step} of {config.steps}", file=sys.stderr)
     adapters = {k: v.copy() for k, v in state.params.items()}
     total = sum(v.size for v in base.values()) + sum(v.size for v in adapters.values())
     lora = {**lora_meta, "base": base, "trainable": sum(v.size for v in adapters.values()), "total": total}
     return _train(args, folder, adapters, data, config, extra,
                   f"LoRA r={lora['r']} fine-tuning ({config.backend} backward)", resume=state, lora=lora)
+
+
+def _lora_metadata(path: Path, metadata: dict) -> dict | None:
+    """A LoRA state's record of its adapters and base, checked; None for a full run's state."""
+    if "lora" not in metadata:
+        return None
+    try:
+        lora = json.loads(metadata["lora"])
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: corrupt 'lora' metadata ({e.msg})") from None
+    kinds = {"r": int, "alpha": (int, float), "init": str, "base_sha256": str}
+    if not isinstance(lora, dict) or any(not isinstance(lora.get(k), t) or isinstance(lora.get(k), bool)
+                                         for k, t in kinds.items()):
+        raise CheckpointError(f"{path}: corrupt 'lora' metadata (expected r, alpha, init and base_sha256)")
+    if lora["r"] < 1 or not math.isfinite(lora["alpha"]):
+        raise CheckpointError(f"{path}: corrupt 'lora' metadata (r {lora['r']}, alpha {lora['alpha']})")
+    return lora
 
 
 def _merge(base: dict, adapters: dict, alpha: float) -> dict:

@@ -438,12 +438,69 @@ def _metadata_json(path: Path, metadata: dict, key: str, kind: type):
 
 
 def config_from_metadata(path: Path, metadata: dict) -> TrainConfig:
+    """The configuration a checkpoint records, refused in one line if no model could have it."""
     values = _metadata_json(path, metadata, "config", dict)
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise CheckpointError(f"{path}: unknown configuration field(s) {', '.join(unknown)} in its metadata")
+    problem = config_problem(values)
+    if problem:
+        raise CheckpointError(f"{path}: impossible configuration in its metadata: {problem}")
     return TrainConfig(**values)
+
+
+def _kind(default) -> tuple[type, ...]:
+    return {bool: (bool,), int: (int,), float: (int, float), str: (str,)}[type(default)]
+
+
+def config_problem(values: dict) -> str | None:
+    """Why the configuration ``values`` (field → value) describes no model that can be trained, or None."""
+    defaults = asdict(TrainConfig())
+    for name, value in values.items():
+        kinds = _kind(defaults[name])
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            return f"{name} is {value!r}, expected {' or '.join(k.__name__ for k in kinds)}"
+    config = {**defaults, **values}
+    for name in ("layers", "width", "heads", "context", "batch", "steps", "eval_every", "eval_batches"):
+        if config[name] < 1:
+            return f"{name} is {config[name]}, expected at least 1"
+    for name in ("seed", "sample_chars"):
+        if config[name] < 0:
+            return f"{name} is {config[name]}, expected 0 or more"
+    for name in ("lr", "eps", "temperature"):
+        if not (math.isfinite(config[name]) and config[name] > 0):
+            return f"{name} is {config[name]}, expected a finite number above 0"
+    if not (math.isfinite(config["weight_decay"]) and config["weight_decay"] >= 0):
+        return f"weight_decay is {config['weight_decay']}, expected a finite number, 0 or more"
+    if config["width"] % config["heads"]:
+        return f"width {config['width']} is not divisible by heads {config['heads']}"
+    if config["context"] < 2:
+        return f"context is {config['context']}, expected at least 2"
+    if config["backend"] not in BACKENDS:
+        return f"backend {config['backend']!r} is not one of {', '.join(BACKENDS)}"
+    known = activations()
+    if config["activation"] not in known:
+        return f"activation {config['activation']!r} is not one of {', '.join(known)}"
+    return None
+
+
+def activations() -> tuple[str, ...]:
+    """The activations the generated GPT-2 takes (its MLP's choices)."""
+    from derive.components import build
+
+    return next(a.choices for a in build("mlp").configs if a.name == "activation")
+
+
+def vocab_from_metadata(path: Path, metadata: dict) -> list[str]:
+    """The vocabulary a checkpoint records: distinct single characters."""
+    vocab = _metadata_json(path, metadata, "vocab", list)
+    if not vocab or not all(isinstance(ch, str) and len(ch) == 1 for ch in vocab):
+        raise CheckpointError(f"{path}: corrupt 'vocab' metadata (expected a list of single characters)")
+    if len(set(vocab)) < len(vocab):
+        repeated = next(ch for ch in vocab if vocab.count(ch) > 1)
+        raise CheckpointError(f"{path}: corrupt 'vocab' metadata ({repeated!r} appears twice)")
+    return vocab
 
 
 def check_tensors(path: Path, tensors: dict, expected: dict[str, tuple]) -> None:
@@ -472,7 +529,7 @@ def load_checkpoint(path: Path) -> tuple[dict, TrainConfig, list[str], dict]:
         found = f"format {metadata['format']!r}" if "format" in metadata else "no format metadata"
         raise CheckpointError(f"{path}: not a model checkpoint written by `backprop train` ({found})")
     config = config_from_metadata(path, metadata)
-    vocab = _metadata_json(path, metadata, "vocab", list)
+    vocab = vocab_from_metadata(path, metadata)
     expected = parameter_shapes(config.layers, config.width, config.context, len(vocab), tied=config.tied,
                                 head_bias="lm_head.bias" in params and not config.tied)
     check_tensors(path, params, expected)
@@ -491,23 +548,50 @@ def save_state(path: Path, state: TrainState, config: TrainConfig, vocab: list[s
 
 
 def load_state(path: Path) -> tuple[TrainState, TrainConfig, list[str], dict]:
-    """(state, configuration, vocabulary, metadata) of a file written by ``save_state``."""
+    """(state, configuration, vocabulary, metadata) of a file written by ``save_state``, checked as a
+    model checkpoint is: the weights against the configuration (a LoRA state's adapters are checked
+    against its base by the caller), the moments against the weights, the step and history against
+    each other, and the batch generator's state."""
+    from .gpt2_params import parameter_shapes
+
     tensors, metadata = checkpoints.load(path)
     if metadata.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path}: not a training state written by `backprop train` "
                               f"(format {metadata.get('format')!r})")
     config = config_from_metadata(path, metadata)
-    vocab = _metadata_json(path, metadata, "vocab", list)
+    vocab = vocab_from_metadata(path, metadata)
     history = _metadata_json(path, metadata, "history", dict)
     rng = _metadata_json(path, metadata, "rng", dict)
     try:
         step, adam_t = int(metadata["step"]), int(metadata["adam_t"])
     except (KeyError, ValueError):
         raise CheckpointError(f"{path}: corrupt step metadata") from None
+    if not 0 <= step < config.steps:
+        raise CheckpointError(f"{path}: step {step} is outside the run's 0 … {config.steps - 1}")
+    if adam_t != step:
+        raise CheckpointError(f"{path}: the optimizer has taken {adam_t} steps, the run {step}")
     params = {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")}
     moments = {k: v for k, v in tensors.items() if k.startswith("adamw.")}
-    if set(moments) != {f"adamw.{m}.{k}" for m in "mv" for k in params}:
+    if "lora" not in metadata:
+        expected = parameter_shapes(config.layers, config.width, config.context, len(vocab), tied=config.tied,
+                                    head_bias="lm_head.bias" in params and not config.tied)
+        check_tensors(path, {f"param.{k}": v for k, v in params.items()},
+                      {f"param.{k}": shape for k, shape in expected.items()})
+    stray = sorted(set(tensors) - {f"param.{k}" for k in params} - set(moments))
+    if stray or set(moments) != {f"adamw.{m}.{k}" for m in "mv" for k in params}:
         raise CheckpointError(f"{path}: the optimizer moments do not match the weights")
-    state = TrainState(step, params, moments, adam_t, rng, history["losses"], history["val_steps"],
-                       history["val_losses"], history.get("seconds", 0.0))
+    for k, v in moments.items():
+        if v.shape != params[k.split(".", 2)[2]].shape:
+            raise CheckpointError(f"{path}: {k!r} has shape {v.shape}, its weight {params[k.split('.', 2)[2]].shape}")
+    losses, val_steps, val_losses = (history.get(k) for k in ("losses", "val_steps", "val_losses"))
+    if not all(isinstance(x, list) for x in (losses, val_steps, val_losses)) or len(losses) != step \
+            or len(val_steps) != len(val_losses) or not isinstance(history.get("seconds", 0.0), (int, float)):
+        raise CheckpointError(f"{path}: corrupt 'history' metadata (expected {step} losses and matching "
+                              "validation steps and losses)")
+    try:
+        np.random.default_rng().bit_generator.state = rng
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: corrupt 'rng' metadata ({type(e).__name__}: {e})") from None
+    state = TrainState(step, params, moments, adam_t, rng, losses, val_steps, val_losses,
+                       float(history.get("seconds", 0.0)))
     return state, config, vocab, metadata

@@ -86,7 +86,7 @@ def test_generate_repairs_truncated_and_non_utf8_files(tmp_path, capsys):
 def test_generate_reports_stray_files_and_removes_only_its_own(tmp_path, capsys):
     generate(tmp_path, "all")
     old = tmp_path / "generated/numpy/retired.py"
-    old.write_text("# GENERATED FILE: DO NOT EDIT.\n# a component since removed\n")
+    old.write_text("# GENERATED FILE: DO NOT EDIT.\n# a component since removed\n# Regenerate with: backprop generate --target numpy\n")
     notes = tmp_path / "generated/torch/notes.txt"
     notes.write_text("a user's notes")
     assert main(["generate", "--check", "--out", str(tmp_path), "--quiet"]) == 1

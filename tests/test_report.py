@@ -63,6 +63,36 @@ def test_report_never_overwrites_a_file_it_did_not_write(tmp_path, capsys):
     assert main(["report", "linear", "--out", str(tmp_path), "--quiet"]) == 0  # its own files: rewritten
 
 
+def test_reports_into_one_folder_add_up_in_its_index(tmp_path):
+    assert main(["report", "linear", "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["report", "mlp", "--out", str(tmp_path), "--quiet"]) == 0
+    index, index_md = (tmp_path / "index.html").read_text(), (tmp_path / "index.md").read_text()
+    assert 'href="linear.html"' in index and 'href="mlp.html"' in index
+    assert "(<linear.md>)" in index_md and "(<mlp.md>)" in index_md
+    assert main(["report", "linear", "--out", str(tmp_path), "--quiet"]) == 0  # rewriting one keeps the other
+    assert 'href="mlp.html"' in (tmp_path / "index.html").read_text()
+
+
+HOSTILE = RMSNORM.replace('"rmsnorm", "RMS normalisation", "Y = diag(1/rms(X)) X diag(w)"',
+                          '"index", "<script>alert(1)</script> [click](javascript:alert(2))", '
+                          '"<img src=x onerror=alert(3)> | *not bold*"')
+
+
+def test_a_component_named_index_and_hostile_text_are_pages_of_text(tmp_path):
+    user = tmp_path / "hostile.py"
+    user.write_text(HOSTILE)
+    out = tmp_path / "report"
+    assert main(["report", f"{user}:build_rmsnorm", "--out", str(out), "--quiet"]) == 0
+    index = (out / "index.html").read_text()
+    assert index.startswith("<!DOCTYPE html>") and 'href="index.component.html"' in index
+    md = (out / "index.component.md").read_text() + (out / "index.md").read_text()
+    md = re.sub(r"\n```python\n.*?\n```\n", "", md, flags=re.S)  # generated code is code, never markup
+    page = (out / "index.component.html").read_text()
+    for text in (md, page, index):
+        assert "<script>" not in text and "<img" not in text
+    assert not re.search(r"(?<!\\)\]\(javascript:", md) and "&lt;script&gt;" in md and r"\[click\]" in md
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not (CHROMIUM and DRIVER):
