@@ -258,16 +258,25 @@ def cmd_check(args) -> int:
     from codegen.generate import targets
 
     chosen = targets(args.target)
-    rows, worst = [], 0.0
+    rows, summary, worst = [], [], 0.0
     for n in names:
         for target in chosen:
             check = check_model if n == MODEL else lambda **kw: check_component(n, **kw)
-            for r in check(seed=args.seed, trials=args.trials, target=target):
+            results = list(check(seed=args.seed, trials=args.trials, target=target))
+            for r in results:
                 rows.append([n, target, r.case, r.gradient, f"{r.error:.2e}",
                              "ok" if r.error <= args.tol else "FAIL"])
-                worst = max(worst, r.error)
-    print(_table(rows, ["component", "target", "case", "gradient", "max rel. error", "status"]))
-    print(f"worst relative error {worst:.2e} (tolerance {args.tol:.0e}, float64)")
+            component_worst = max((r.error for r in results), default=0.0)
+            failed = sorted({r.gradient for r in results if not r.error <= args.tol})
+            summary.append([n, target, str(len({r.case for r in results})), str(len({r.gradient for r in results})),
+                            f"{component_worst:.2e}", "ok" if not failed else "FAIL: " + ", ".join(failed)])
+            worst = max(worst, component_worst)
+    if args.verbose:
+        print(_table(rows, ["component", "target", "case", "gradient", "max rel. error", "status"]))
+    else:
+        print(_table(summary, ["component", "target", "cases", "gradients", "max rel. error", "status"]))
+    print(f"worst relative error {worst:.2e} (tolerance {args.tol:.0e}, float64)"
+          + ("" if args.verbose else "; every case and gradient with --verbose"))
     return 0 if worst <= args.tol else 1
 
 
@@ -352,15 +361,31 @@ def cmd_merge(args) -> int:
     return run_merge(args)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pedestrian-backprop")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="backprop", description=(
         "Derive the backward pass of Transformer components from their forward definitions "
         "and generate code for it."))
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    s = sub.add_parser("list", help="components with their inputs, parameters, configuration and shapes")
+    s = sub.add_parser("list", help="components with their inputs, parameters, configuration and shapes",
+                       description="List the built-in components, or those of a component file, with their "
+                                   "inputs, parameters (shapes, frozen ones marked) and configuration keywords.")
     s.add_argument("file", nargs="?", metavar="FILE.py", help="a component file (default: the built-ins)")
     s.set_defaults(fn=cmd_list)
-    s = sub.add_parser("show", help="the derivation of one component, step by step")
+    s = sub.add_parser("show", help="the derivation of one component, step by step",
+                       description="Print a derivation as the paper writes it: the forward definition, each "
+                                   "Frobenius-product step of the reverse sweep with its rule, the gradients in "
+                                   "index-free notation and the facts used to simplify them; or, with --plan, "
+                                   "the statements the generated code runs.")
     s.add_argument("name", help=f"one of: {', '.join(NAMES)}; a model part: gpt2, gpt2_untied, gpt2_lora, "
                                 "gpt2_lora_block; or a component file FILE.py[:FUNC]")
     s.add_argument("--latex", action="store_true", help="formulas in LaTeX")
@@ -370,7 +395,11 @@ def parser() -> argparse.ArgumentParser:
                                                        "code runs and what the optimising passes did")
     s.set_defaults(fn=cmd_show)
     s = sub.add_parser("generate", help="regenerate generated/ (or check it is up to date); or generate the "
-                                        "modules of a component file")
+                                        "modules of a component file",
+                       description="Derive every built-in component and write generated/numpy and "
+                                   "generated/torch (byte-deterministic; --check compares only), or write the "
+                                   "NumPy and Torch modules of a component file into the package folder --out. "
+                                   "Only files this same command wrote are replaced or removed.")
     s.add_argument("file", nargs="?", metavar="FILE.py", help="a component file FILE.py[:FUNC]; needs --out "
                                                                "(default: the built-ins into generated/)")
     s.add_argument("--target", default="all", choices=TARGETS, help="numpy, torch or all (default: all)")
@@ -381,13 +410,19 @@ def parser() -> argparse.ArgumentParser:
                                                          "`backprop generate` did not write")
     s.add_argument("--quiet", action="store_true", help="no progress messages")
     s.set_defaults(fn=_user_errors(cmd_generate))
-    s = sub.add_parser("check", help="compare the generated modules with torch autograd")
+    s = sub.add_parser("check", help="compare the generated modules with torch autograd",
+                       description="Run each generated backward, both backends, in float64 on random sizes "
+                                   "with batch dimensions and compare it with torch autograd (and, for a "
+                                   "component file, with the reference semantics and finite differences); one "
+                                   "line per component and target, exit status 1 past --tol.")
     s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)}; gpt2 for the whole model; or a "
                                            "component file FILE.py[:FUNC] (default: every built-in component)")
     s.add_argument("--target", default="all", choices=TARGETS, help="numpy, torch or all (default: all)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--trials", type=int, default=3, help="random shapes per component (default 3)")
-    s.add_argument("--tol", type=float, default=1e-10, help="largest accepted relative error")
+    s.add_argument("--tol", type=float, default=1e-10, help="largest accepted relative error (default 1e-10)")
+    s.add_argument("--verbose", action="store_true", help="one line per case and gradient instead of one per "
+                                                          "component and target")
     s.set_defaults(fn=cmd_check)
     s = sub.add_parser("report", help="the derivations as pages to read: Markdown and self-contained HTML",
                        description="Write, per component, a Markdown page and an HTML page (MathML formulas, no "
@@ -424,7 +459,9 @@ def parser() -> argparse.ArgumentParser:
                                    "with AdamW; or fine-tune LoRA adapters of a checkpoint (--lora, --init).")
     add_arguments(s)
     s.set_defaults(fn=_user_errors(cmd_train))
-    s = sub.add_parser("merge", help="fold LoRA adapters into their base checkpoint")
+    s = sub.add_parser("merge", help="fold LoRA adapters into their base checkpoint",
+                       description="Write a new checkpoint: the base with the adapters folded into its weights "
+                                   "(W + α/r · A B), after checking the adapters were trained on this base.")
     s.add_argument("--init", required=True, metavar="CHECKPOINT", help="the base checkpoint")
     s.add_argument("--adapters", required=True, help="adapters written by `backprop train --lora`")
     s.add_argument("--out", required=True, help="the merged checkpoint to write (a new file)")

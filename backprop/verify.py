@@ -455,7 +455,9 @@ class Differential:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in ("right", "refused", "undefined")
+        """Right, or refused in one line; a definition the engine accepts but the reference semantics
+        gives no meaning ("undefined") should have been refused where it was written."""
+        return self.outcome in ("right", "refused")
 
 
 #: What the engine raises when it refuses a definition: each says why in one line.

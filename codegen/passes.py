@@ -35,7 +35,22 @@ from derive.derivation import text
 from derive.primitives import X_SCALAR, BatchSum, Elementwise, LogSumExp, Node, ScalarFunction, Softmax, cotangent
 from derive.simplify import split_coefficient, with_coefficient
 
+from derive.batch import carries_batch, heads_axis
+
 from .lower import Statement, fresh_name, shape_comment
+
+
+
+def introduce(plan, symbol: MatrixSymbol, expr: MatrixExpr) -> str:
+    """A value a pass introduces takes its batch and heads axes from its definition ``expr`` (as the
+    lowering gives them to the component's own values); returns its shape comment."""
+    ctx = plan.context
+    if carries_batch(expr, ctx.batched):
+        ctx.batched.add(symbol)
+    heads = heads_axis(expr, ctx.headed)
+    if heads is not None:
+        ctx.headed[symbol] = heads
+    return shape_comment(symbol.shape, symbol in ctx.batched, heads=heads)
 
 
 def read_forward_values(plan) -> None:
@@ -130,16 +145,13 @@ def reuse_log_sum_exp(plan) -> None:
     for arg, softmax in kept.items():
         node = found[arg]
         first = next(i for i, st in enumerate(plan.forward) if st.expr.has(node))
-        batched = any(isinstance(s, MatrixSymbol) and s in plan.context.batched for s in arg.free_symbols)
         lse = MatrixSymbol(_fresh(f"lse_{text(arg)}", plan.taken), *node.shape)
-        if batched:
-            plan.context.batched |= {softmax, lse}
         for st in plan.forward:
             st.expr = st.expr.xreplace({node: lse})
         plan.forward[first:first] = [
-            Statement(softmax.name, Softmax(arg, sp.false), shape_comment(softmax.shape, batched),
+            Statement(softmax.name, Softmax(arg, sp.false), introduce(plan, softmax, Softmax(arg, sp.false)),
                       "kept for the backward, instead of the logits"),
-            Statement(lse.name, LogSumExpOfSoftmax(arg, softmax), shape_comment(lse.shape, batched),
+            Statement(lse.name, LogSumExpOfSoftmax(arg, softmax), introduce(plan, lse, node),
                       "read off the softmax"),
         ]
         plan.notes.append(f"reuse-log-sum-exp: softmax({text(arg)}) kept from the forward for the backward, and "
@@ -163,12 +175,9 @@ def _through_kept_log_sum_exp(plan, found) -> None:
     for arg, symbol in hoisted.items():
         node = found[arg]
         first = next(i for i, st in enumerate(plan.forward) if st.expr.has(node))
-        batched = any(isinstance(s, MatrixSymbol) and s in plan.context.batched for s in arg.free_symbols)
-        if batched:
-            plan.context.batched.add(symbol)
         for st in plan.forward:
             st.expr = st.expr.xreplace({node: symbol})
-        plan.forward.insert(first, Statement(symbol.name, node, shape_comment(symbol.shape, batched),
+        plan.forward.insert(first, Statement(symbol.name, node, introduce(plan, symbol, node),
                                              "kept for the backward's softmax"))
         plan.notes.append(f"reuse-log-sum-exp: softmax({text(arg)}) = exp({text(arg)} − lse({text(arg)}) 1ᵀ) "
                           f"with lse({text(arg)}) kept from the forward")
@@ -403,16 +412,13 @@ def fuse_shared_operand(plan) -> None:
             start = start + w.shape[1]
         fused = MatrixSymbol(_fresh(f"{text(operand)}_{'_'.join(w.name for w in weights)}", taken),
                              operand.shape[0], start)
-        batched = operand in ctx.batched or any(s in ctx.batched for s in operand.free_symbols)
-        if batched:
-            ctx.batched.add(fused)
         # The weights side by side once per step, named, so the backward reads them from the cache.
         together = MatrixSymbol(_fresh("_".join(w.name for w in weights), taken), weights[0].shape[0], start)
         first = min(plan.forward.index(st) for st, _, _ in members)
         plan.forward[first:first] = [
-            Statement(together.name, SideBySide(*weights), shape_comment(together.shape, False),
+            Statement(together.name, SideBySide(*weights), introduce(plan, together, SideBySide(*weights)),
                       "the weights side by side"),
-            Statement(fused.name, MatMul(operand, together), shape_comment(fused.shape, batched),
+            Statement(fused.name, MatMul(operand, together), introduce(plan, fused, MatMul(operand, together)),
                       "one product, weights side by side")]
         for st, term, w in members:
             st.expr = st.expr.xreplace({term: ColumnBlock(fused, *bounds[w])})

@@ -240,6 +240,14 @@ class NumPyMatrixPrinter(NumPyPrinter):
         finally:
             self._scalar_depth -= 1
 
+    def size(self, expr: sp.Expr) -> str:
+        """A size (an axis's extent, an index): an exact integer, so a quotient such as d / n_heads is
+        printed as integer division (the divisibility is checked when the arguments are)."""
+        numerator, denominator = sp.fraction(sp.sympify(expr))
+        if denominator == 1:
+            return self.scalar(numerator)
+        return f"{paren(self.scalar(numerator))} // {paren(self.scalar(denominator))}"
+
     def _print_Softmax(self, expr):
         self.helpers_used.add("softmax")
         return f"_softmax({self.full(expr.arg)}, {self.scalar(expr.causal)})"
@@ -262,7 +270,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_RowTranspose(self, expr):
         self.helpers_used.add("row_transpose")
-        return f"_row_transpose({self.full(expr.arg)}, {self.scalar(expr.rows)})"
+        return f"_row_transpose({self.full(expr.arg)}, {self.size(expr.rows)})"
 
     def _print_SplitHeads(self, expr):
         self.helpers_used.add("split_heads")
@@ -270,17 +278,21 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_MergeHeads(self, expr):
         self.helpers_used.add("merge_heads")
-        return f"_merge_heads({self.full(expr.arg)})"
+        code = self.full(expr.arg)
+        if not self.has_heads(expr.arg):  # a broadcast cotangent, the same for every head: give it the axis
+            self.helpers_used.add("expand_heads")
+            code = f"_expand_heads({code}, {self.size(expr.heads)})"
+        return f"_merge_heads({code})"
 
     def _print_Gather(self, expr):
         return f"{paren(self.full(expr.table))}[{self._print(expr.index)}]"
 
     def _print_FirstRows(self, expr):
-        return f"{paren(self.full(expr.arg))}[..., :{self.scalar(expr.k)}, :]"
+        return f"{paren(self.full(expr.arg))}[..., :{self.size(expr.k)}, :]"
 
     def _print_PadRows(self, expr):
         self.helpers_used.add("pad_rows")
-        return f"_pad_rows({self.full(expr.arg)}, {self.scalar(expr.rows)})"
+        return f"_pad_rows({self.full(expr.arg)}, {self.size(expr.rows)})"
 
     def _print_ScatterAdd(self, expr):
         raise UnprintableNode("a scatter-add prints only summed over the batch (a parameter's gradient)")
@@ -289,8 +301,12 @@ class NumPyMatrixPrinter(NumPyPrinter):
         """Σ_batch ohe(idx)ᵀ G: one scatter-add over batch × tokens (into the array ``into``)."""
         self.helpers_used.add("scatter_add_rows")
         extra = "" if into is None else f", into={into}, fresh={fresh}"
-        return (f"_scatter_add_rows({self._print(expr.index)}, {self.full(expr.values)}, "
-                f"{self.scalar(expr.shape[0])}{extra})")
+        index, values = self._print(expr.index), self.full(expr.values)
+        if not self.is_batched(expr.values) and self.is_batched(expr.index):  # the same rows for every sequence
+            self.helpers_used.add("expand_batch")
+            values = f"_expand_batch({values}, {paren(index)}.shape[:-1])"
+        return (f"_scatter_add_rows({index}, {values}, "
+                f"{self.size(expr.shape[0])}{extra})")
 
     def _print_Repeat(self, expr):
         return f"{self.scalar(expr.stack)}.forward({self._print(expr.arg)})"
@@ -299,7 +315,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return f"{self.scalar(expr.stack)}.backward({self._print(expr.cotangent)})"
 
     def _print_IndexSlice(self, expr):
-        return f"{paren(self._print(expr.index))}[..., {self.scalar(expr.start)}:]"
+        return f"{paren(self._print(expr.index))}[..., {self.size(expr.start)}:]"
 
     def _print_LogSumExpOfSoftmax(self, expr):
         self.helpers_used.add("logsumexp_of_softmax")
@@ -323,7 +339,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         # Alone (nothing to add it to), the result itself is the dense matrix: zeros, values at the targets.
         self.helpers_used.add("scatter_at_targets")
         return (f"_scatter_at_targets({self._print(expr.targets)}, {self.full(expr.values)}, "
-                f"{self.scalar(expr.shape[1])})")
+                f"{self.size(expr.shape[1])})")
 
     def _print_GreaterThan(self, expr):
         return self._relation(expr, ">=")
@@ -371,16 +387,18 @@ class NumPyMatrixPrinter(NumPyPrinter):
             a = self.layout(e.arg)
             if a.ndim == 0:
                 return a
-            return Layout(2, rows=a.cols, cols=a.rows if a.ndim == 2 else False)
+            # a row (cols,) standing for (rows, cols) repeats over its rows; transposed, over its columns
+            return Layout(2, rows=a.cols, cols=a.rows if a.ndim == 2 else e.arg.shape[0] != 1)
         if isinstance(e, (MatAdd, HadamardProduct)):
             if isinstance(e, MatAdd) and (self.biased_terms(e) is not None or any(
                     isinstance(split_coefficient(t)[1], (TargetScatter, BatchSum)) for t in e.args)):
                 return Layout(2)
             parts = [self.layout(a) for a in e.args]
             matrices = [p for p in parts if p.ndim == 2]
-            if not matrices:
-                return Layout(max(p.ndim for p in parts))
             declared_rows = e.shape[0] != 1
+            if not matrices:
+                ndim = max(p.ndim for p in parts)
+                return Layout(ndim, rows=ndim == 1 and declared_rows)
             rows = all(p.rows if p.ndim == 2 else declared_rows for p in parts if p.ndim > 0)
             return Layout(2, rows=rows and declared_rows, cols=all(p.cols for p in matrices))
         if isinstance(e, MatMul):
@@ -449,9 +467,11 @@ class NumPyMatrixPrinter(NumPyPrinter):
     def full_code(self, code: str, layout: Layout, shape) -> str:
         """Printed ``code`` of that ``layout`` at the declared ``shape`` (rows, cols)."""
         code = self.as_matrix_code(code, layout)
-        if layout.rows or layout.cols:
+        rows = layout.rows or (layout.ndim < 2 and shape[0] != 1)  # a row (cols,) or a number repeats
+        cols = layout.cols or (layout.ndim == 0 and shape[1] != 1)
+        if rows or cols:
             self.helpers_used.add("expand")
-            code = f"_expand({code}, {self.scalar(shape[0])}, {self.scalar(shape[1])})"
+            code = f"_expand({code}, {self.size(shape[0])}, {self.size(shape[1])})"
         return code
 
     def with_heads(self, e, result_heads: bool) -> str:
@@ -655,7 +675,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_ColumnBlock(self, expr):
         arg, start, stop = expr.args
-        return f"{paren(self._print(arg))}[..., {self.scalar(start)}:{self.scalar(stop)}]"
+        return f"{paren(self._print(arg))}[..., {self.size(start)}:{self.size(stop)}]"
 
     def _print_Chain(self, expr):
         self.helpers_used.add("chain")
@@ -736,7 +756,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return self.sum_batch(self.full(M), self.dim(M.shape[0]), self.dim(M.shape[1]))
 
     def dim(self, d) -> str:
-        return self.scalar(d)
+        return self.size(d)
 
     def _print_OneMatrix(self, expr):
         raise UnprintableNode(f"a bare all-ones matrix {expr.shape} would be materialised")

@@ -277,7 +277,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     out = c.output_symbol
     scalar_output = out.shape == (1, 1) and out not in plan.context.batched
     gradient_of = {id(st): c.argument(name) for name, st in plan.gradients if st is not None}
-    headed_names = {printer.ctx.names.get(symbol, symbol.name) for symbol in printer.ctx.headed}
+    headed_names = {printer.ctx.names.get(symbol, symbol.name): h for symbol, h in printer.ctx.headed.items()}
     printer.ctx.layouts = {"grad_out": Layout(0) if scalar_output else Layout(2)}  # given at the output's shape
     for statements, used in ((plan.forward, forward_symbols), ([] if forward_only else plan.backward,
                                                                backward_symbols)):
@@ -290,6 +290,12 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
                 # a value without heads met head-split ones: its cotangent is their sum over the heads
                 printer.helpers_used.add("sum_heads")
                 st.code = f"_sum_heads({st.code})"
+            elif statements is plan.backward and st.target in headed_names and not printer.has_heads(st.expr):
+                # the cotangent of a head-split value that is the same for every head: given its heads axis
+                printer.helpers_used.add("expand_heads")
+                st.code = (f"_expand_heads({printer.full_code(st.code, layout, st.expr.shape)}, "
+                           f"{printer.size(headed_names[st.target])})")
+                layout = Layout(2)
             if st.target == plan.output and not scalar_output or argument is not None:
                 # an output or a gradient has its declared shape: a broadcast is expanded
                 st.code, layout = _declared(printer, st.code, layout, st.expr, argument), Layout(1 if (

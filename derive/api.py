@@ -447,6 +447,16 @@ class Component:
             self._headed[symbol] = heads
         return symbol
 
+    def _batched(self, expr: MatrixExpr) -> bool:
+        """Does ``expr`` carry the batch (``derive.batch``)?"""
+        from .batch import carries_batch
+
+        batched = {a.symbol for a in self.inputs}
+        for d in self.definitions:
+            if carries_batch(d.expr, batched):
+                batched.add(d.symbol)
+        return carries_batch(expr, batched)
+
     def _check_wellformed(self, name: str, expr: MatrixExpr):
         """Refuse, naming ``name``, what the expression may not say (``derive.wellformed``)."""
         from .batch import carries_batch
@@ -529,7 +539,12 @@ class Component:
         """The component's output: ``name = expr``."""
         if self.output_symbol is not None:
             raise DefinitionError(f"{self.name}: output already defined as {self.output_symbol}")
-        self.output_symbol = self.let(name, expr, doc)
+        symbol = self.let(name, expr, doc)
+        if symbol in self._headed and tuple(symbol.shape) == (1, 1) and not self._batched(expr):
+            self.definitions.pop()
+            raise DefinitionError(f"{self.name}: output {name} = {expr} is a number per head: a loss has no "
+                                  "heads axis; merge the heads (merge_heads) before reducing")
+        self.output_symbol = symbol
         return self.output_symbol
 
     # -- queries

@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from backprop.cli import main
 
 
@@ -27,10 +29,26 @@ def test_show_latex(capsys):
     assert r"\Delta_{H}" in capsys.readouterr().out
 
 
-def test_check_runs_against_autograd(capsys):
-    assert main(["check", "linear", "--trials", "1"]) == 0
+def test_check_runs_against_autograd_one_line_per_component_and_target(capsys):
+    assert main(["check", "linear", "--trials", "2"]) == 0
     out = capsys.readouterr().out
-    assert "max rel. error" in out and "worst relative error" in out
+    assert "max rel. error" in out and "worst relative error" in out and "--verbose" in out
+    assert len(out.strip().splitlines()) == 2 + 2 + 1  # header, rule, numpy and torch, the worst
+    assert main(["check", "linear", "--trials", "2", "--verbose"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) > 5  # every case and gradient
+
+
+def test_version_and_every_subcommand_describes_itself(capsys):
+    from backprop.cli import parser
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("backprop ")
+    subcommands = next(a for a in parser()._actions if a.dest == "command").choices
+    for name, sub in subcommands.items():
+        assert sub.description and len(sub.description) > 40, name
+        for action in sub._actions:
+            assert action.help, (name, action.dest)
 
 
 def test_console_script_help():

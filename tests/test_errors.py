@@ -91,7 +91,7 @@ def test_check_refuses_arguments_that_would_check_nothing(argv, message, capsys)
 
 
 def test_check_covers_the_whole_model(capsys):
-    assert main(["check", "gpt2", "--trials", "1", "--target", "numpy"]) == 0
+    assert main(["check", "gpt2", "--trials", "1", "--target", "numpy", "--verbose"]) == 0
     out = capsys.readouterr().out
     assert "h.0.attn.c_attn.weight" in out and "lm_head.bias" in out and "FAIL" not in out
 

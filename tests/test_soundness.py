@@ -76,6 +76,18 @@ def test_broadcasts_are_counted_where_they_are_reduced(build):
     right(c)
 
 
+@pytest.mark.parametrize("build", [
+    lambda c, b, n, d: D.token_sum(D.row_sum(c.let("V", D.rows(b, d)).T)),         # 1ᵀ (1 bᵀ)ᵀ 1 = d 1ᵀ b
+    lambda c, b, n, d: D.token_sum(D.row_sum(D.hadamard(D.rows(b, n), D.rows(b, n)))),  # a broadcast row squared
+    lambda c, b, n, d: D.softmax(c.let("V", D.rows(b, d)).T),                        # a broadcast column's softmax
+])
+def test_a_broadcast_row_of_a_vector_keeps_its_count_through_transposes_and_products(build):
+    c, (n, d) = component("n_T", "d")
+    c.input("X", n, d)
+    c.output("Y", build(c, c.param("b", d), n, d))
+    right(c)
+
+
 # ---------------------------------------------------------------- 3. heads against batch
 
 

@@ -96,7 +96,8 @@ def _row_contract(Q, C):
 
 def _row_outer(A, B):
     """Row t: vec(a_t b_tᵀ), (..., n, p) and (..., n, q) → (..., n, p·q)."""
-    return (A[..., :, None] * B[..., None, :]).reshape(A.shape[:-1] + (A.shape[-1] * B.shape[-1],))
+    outer = A[..., :, None] * B[..., None, :]  # (..., n, p, q): A and B may differ in their batch axes
+    return outer.reshape(outer.shape[:-2] + (A.shape[-1] * B.shape[-1],))
 
 
 def _row_transpose(C, rows):
@@ -291,10 +292,10 @@ def backward(grad_out, cache):
     dV_h = _row_contract(phi_K, t2)  # (..., n_heads, n_T, d/n_heads)
     del phi_K
     # grad of phi_K, used in: states = cumsum(rowouter(phi_K, V_h)); sums = cumsum(phi_K)
-    dphi_K = _prefix_sum(dsums, reverse=True) + _row_contract(V_h, _row_transpose(t2, d/n_heads))  # (..., n_heads, n_T, d/n_heads)
+    dphi_K = _prefix_sum(dsums, reverse=True) + _row_contract(V_h, _row_transpose(t2, d // n_heads))  # (..., n_heads, n_T, d/n_heads)
     del V_h, dsums, t2
     # grad of phi_Q, used in: num = rowcontract(phi_Q, states); den = (phi_Q ∘ sums) 1
-    dphi_Q = dden * sums + _row_contract(dnum, _row_transpose(states, d/n_heads))  # (..., n_heads, n_T, d/n_heads)
+    dphi_Q = dden * sums + _row_contract(dnum, _row_transpose(states, d // n_heads))  # (..., n_heads, n_T, d/n_heads)
     del dden, dnum, states, sums
     # grad of V, used in: V_h = split_h(V)
     dV = _merge_heads(dV_h)  # (..., n_T, d)
