@@ -11,6 +11,7 @@ import importlib
 from dataclasses import dataclass
 
 import numpy as np
+import sympy as sp
 
 from derive.components import build
 
@@ -111,7 +112,7 @@ def random_arguments(component, rng: np.random.Generator, sizes: dict[str, int],
     tables = {index.name: size for index, size in _index_checks(c)}
     out = {}
     for a in c.tensor_arguments:
-        shape = tuple(sizes[str(d)] for d in a.dims)
+        shape = tuple(int(d) if sp.sympify(d).is_Integer else sizes[str(d)] for d in a.dims)
         if a.batched:
             shape = batch + shape
         if a.dtype == "int":
@@ -337,7 +338,7 @@ def _sample_configs(c, rng) -> list[dict]:
 
 def _sizes_meeting_requirements(c, config: dict, rng, tokens: int | None) -> dict[str, int] | None:
     """Random sizes (1 … 5) that satisfy the component's requirements, or None after many tries."""
-    dims = sorted({d for a in c.tensor_arguments for d in a.dims}, key=str)
+    dims = sorted({d for a in c.tensor_arguments for d in a.dims if isinstance(d, sp.Symbol)}, key=str)
     values = {a.symbol: config[a.name] for a in c.configs
               if a.symbol is not None and isinstance(config.get(a.name), (int, float))}
     for _ in range(200):

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import sympy as sp
 from sympy import preorder_traversal
 
 from derive.components import build
@@ -197,7 +198,8 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     lines = [backend.as_array(a.name, a.dtype) for a in c.tensor_arguments]
     lines.append("dims = {}")
     for a in c.tensor_arguments:
-        expected = "(" + ", ".join(f'"{d}"' for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
+        expected = "(" + ", ".join(str(d) if d.is_Integer else f'"{d}"' for d in map(sp.sympify, a.dims)) + (
+            "," if len(a.dims) == 1 else "") + ")"
         lines.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
     for a in c.configs:
         check = _config_check(a)
@@ -494,9 +496,9 @@ def dims_in_order(arguments) -> list[str]:
     """The dimension names of ``arguments``, each once, in order of first appearance."""
     order: list[str] = []
     for a in arguments:
-        for d in map(str, a.dims):
-            if d not in order:
-                order.append(d)
+        for d in a.dims:
+            if isinstance(d, sp.Symbol) and str(d) not in order:  # a fixed size (1) names nothing
+                order.append(str(d))
     return order
 
 

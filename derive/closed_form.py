@@ -71,7 +71,10 @@ def _function_of(fn: ScalarFunction) -> sp.Expr:
 
 def _elementwise(body: sp.Expr, arg: MatrixExpr) -> MatrixExpr:
     """f(arg) for the scalar body f of x; a constant factor of f moves in front: (c f)(A) = c f(A)."""
-    body = sp.simplify(body)
+    try:
+        body = sp.simplify(body)
+    except (TypeError, ValueError):  # SymPy cannot simplify every body (a Min over a NaN it made): keep it
+        pass
     coefficient, rest = body.as_coeff_Mul() if body.is_Mul else (sp.Integer(1), body)
     if rest == X_SCALAR:
         inner = arg

@@ -127,6 +127,43 @@ def test_vector_parameters_in_any_position(build):
     right(c)
 
 
+# ---------------------------------------------------------------- 5. passes and their preconditions
+
+
+def test_a_product_with_its_own_input_is_not_fused():
+    c, (n, d) = component("n_T", "d")
+    A, Q = c.input("A", n, n), c.input("Q", n, d)
+    c.output("Y", D.matmul(A, c.let("H1", D.matmul(A, Q))))  # H2 = A H1 with H1 = A Q
+    right(c)
+
+
+def test_log_sum_exp_of_a_log_sum_exp():
+    c, (n, d) = component("n_T", "d")
+    c.output("Y", D.logsumexp(D.logsumexp(c.input("Z", n, d))))
+    right(c)
+
+
+def test_a_function_sympy_cannot_simplify_is_kept_as_written():
+    c, (n, d) = component("n_T", "d")
+    c.output("Y", D.pointwise(sp.Min(sp.Max(sp.sign(D.x) * D.x**2, -1), 1), c.input("X", n, d)))
+    right(c)
+
+
+def test_a_fixed_size_of_one_in_an_argument_is_a_size_not_a_name():
+    c, (n, d) = component("n_T", "d")
+    X, W = c.input("X", n, 1), c.param("W", 1, d)
+    T = c.let("T", D.matmul(X, W))
+    c.output("Y", D.add(D.row_contract(X, T), T))  # row_contract with p = 1, W reused
+    right(c)
+
+
+def test_row_contract_with_one_column_of_queries():
+    c, (n, d) = component("n_T", "d")
+    X, W, U = c.input("X", n, d), c.param("W", d, 1), c.param("U", d, d)
+    c.output("Y", D.row_contract(c.let("q", D.matmul(X, W)), D.matmul(X, U)))
+    right(c)
+
+
 # ---------------------------------------------------------------- 6. refused where written
 
 
