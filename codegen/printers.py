@@ -66,6 +66,13 @@ class Layout:
     def full(self) -> bool:
         return self.ndim == 2 and not self.rows and not self.cols
 
+    def repeats(self, shape) -> tuple[bool, bool]:
+        """(rows, cols): whether each axis of the declared ``shape`` repeats one entry. A row (cols,)
+        repeats over rows other than 1, a number over both."""
+        rows = self.rows or (self.ndim < 2 and shape[0] != 1)
+        cols = self.cols or (self.ndim == 0 and shape[1] != 1)
+        return rows, cols
+
 
 def atomic(code: str) -> bool:
     """True when ``code`` needs no parentheses as an operand or a receiver."""
@@ -394,13 +401,12 @@ class NumPyMatrixPrinter(NumPyPrinter):
                     isinstance(split_coefficient(t)[1], (TargetScatter, BatchSum)) for t in e.args)):
                 return Layout(2)
             parts = [self.layout(a) for a in e.args]
-            matrices = [p for p in parts if p.ndim == 2]
-            declared_rows = e.shape[0] != 1
-            if not matrices:
-                ndim = max(p.ndim for p in parts)
-                return Layout(ndim, rows=ndim == 1 and declared_rows)
-            rows = all(p.rows if p.ndim == 2 else declared_rows for p in parts if p.ndim > 0)
-            return Layout(2, rows=rows and declared_rows, cols=all(p.cols for p in matrices))
+            repeats = [p.repeats(a.shape) for p, a in zip(parts, e.args)]
+            rows, cols = all(r for r, _ in repeats), all(c for _, c in repeats)  # an axis every term repeats
+            ndim = max(p.ndim for p in parts)
+            if ndim < 2:
+                return Layout(ndim, rows=ndim == 1 and rows)
+            return Layout(2, rows=rows, cols=cols)
         if isinstance(e, MatMul):
             _, body = split_coefficient(e)
             factors = list(body.args) if isinstance(body, MatMul) else [body]
@@ -467,9 +473,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
     def full_code(self, code: str, layout: Layout, shape) -> str:
         """Printed ``code`` of that ``layout`` at the declared ``shape`` (rows, cols)."""
         code = self.as_matrix_code(code, layout)
-        rows = layout.rows or (layout.ndim < 2 and shape[0] != 1)  # a row (cols,) or a number repeats
-        cols = layout.cols or (layout.ndim == 0 and shape[1] != 1)
-        if rows or cols:
+        if any(layout.repeats(shape)):
             self.helpers_used.add("expand")
             code = f"_expand({code}, {self.size(shape[0])}, {self.size(shape[1])})"
         return code
@@ -648,9 +652,9 @@ class NumPyMatrixPrinter(NumPyPrinter):
         heads = any(self.has_heads(f) for f in factors)
         codes = []
         for i, f in enumerate(factors):
-            layout = self.layout(f)
+            rows, cols = self.layout(f).repeats(f.shape)
             inner_cols, inner_rows = i < len(factors) - 1, i > 0
-            if (inner_cols and layout.cols) or (inner_rows and layout.rows) or (inner_rows and layout.ndim == 1):
+            if (inner_cols and cols) or (inner_rows and rows):
                 code = self.full(f)
             else:
                 code = self.matrix(f)

@@ -80,6 +80,8 @@ def test_broadcasts_are_counted_where_they_are_reduced(build):
     lambda c, b, n, d: D.token_sum(D.row_sum(c.let("V", D.rows(b, d)).T)),         # 1ᵀ (1 bᵀ)ᵀ 1 = d 1ᵀ b
     lambda c, b, n, d: D.token_sum(D.row_sum(D.hadamard(D.rows(b, n), D.rows(b, n)))),  # a broadcast row squared
     lambda c, b, n, d: D.softmax(c.let("V", D.rows(b, d)).T),                        # a broadcast column's softmax
+    lambda c, b, n, d: D.token_sum(D.row_sum(D.rows(D.add(b, D.matmul(D.row_sum(b), sp.OneMatrix(1, d))), n))),
+    lambda c, b, n, d: D.token_sum(c.let("V", D.matmul(D.softmax(b), c.param("W", d, d))).T),
 ])
 def test_a_broadcast_row_of_a_vector_keeps_its_count_through_transposes_and_products(build):
     c, (n, d) = component("n_T", "d")
