@@ -75,6 +75,9 @@ class Backend:
     def zeros_like(self, name: str) -> str:
         return f"np.zeros_like({name})"
 
+    def cast(self, name: str, dtype: str) -> str:
+        return f"{name} = {name}.astype({dtype}, copy=False)"
+
 
 class TorchBackend(Backend):
     name = "torch"
@@ -87,6 +90,9 @@ class TorchBackend(Backend):
 
     def zeros_like(self, name: str) -> str:
         return f"torch.zeros_like({name})"
+
+    def cast(self, name: str, dtype: str) -> str:
+        return f"{name} = {name}.to({dtype})"
 
 
 BACKENDS: dict[str, Backend] = {"numpy": Backend(), "torch": TorchBackend()}
@@ -123,6 +129,8 @@ def _module_context(c) -> dict:
         module_apply=", ".join([n if n in inputs else f"self.{n}" for n in tensor_names]
                                + [f"self.{n}" for n in config_names]),
         extra_repr='f"' + ", ".join(f"{n}={{self.{n}}}" for n in dims + config_names) + '"',
+        choice_checks=[(a.name, repr(a.choices), repr(f"{a.name} must be one of {a.choices!r}, got "))
+                       for a in c.configs if a.choices],
     )
 
 
@@ -193,9 +201,18 @@ def _choice_scalar_line(symbol, config: str, options: dict, printer) -> str:
     return f"{symbol} = {code}"
 
 
+def _names_literal(names: list[str]) -> str:
+    """``{"X": X, "W": W}``: arguments by name, for a helper's messages."""
+    return "{" + ", ".join(f'"{n}": {n}' for n in names) + "}"
+
+
 def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, dims):
     """Argument conversion and checks, dimension binding, derived scalars: the forward's first lines."""
     lines = [backend.as_array(a.name, a.dtype) for a in c.tensor_arguments]
+    printer.helpers_used.add("check_dtypes")
+    floats = [a.name for a in c.tensor_arguments if a.dtype != "int"]
+    ints = [a.name for a in c.tensor_arguments if a.dtype == "int"]
+    lines.append(f"_check_dtypes({_names_literal(floats)}, {_names_literal(ints)})")
     lines.append("dims = {}")
     for a in c.tensor_arguments:
         expected = "(" + ", ".join(str(d) if d.is_Integer else f'"{d}"' for d in map(sp.sympify, a.dims)) + (
@@ -331,7 +348,8 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     recomputed = {st.target for st in ([] if forward_only else plan.backward)}  # the backward makes these
     cached = [n for n in names if (n in backward_symbols or n in zero_args) and n not in recomputed]
     cached += [d for d in dims + ["n_batch", "_batch"] if d in backward_symbols]
-    cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape']) + "}"
+    cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape',
+                                                                          f'"out_dtype": {plan.output}.dtype']) + "}"
 
     # Liveness: every array is released after its last use; the backward drops its cache once unpacked.
     # (Parameters are not released: their owner holds them; batched inputs and values may be large.)
@@ -356,6 +374,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     backward_prologue += [
         'if grad_out.shape != cache["out_shape"]:',
         '    raise ValueError(f"grad_out: expected shape {cache[\'out_shape\']}, got {grad_out.shape}")',
+        backend.cast("grad_out", 'cache["out_dtype"]') + "  # each gradient in its argument's dtype, as autograd",
         "del cache  # each array is released after its last use below",
     ]
     signature = ", ".join(tensor_names)

@@ -47,6 +47,22 @@ def _check_count(name, value):
     return value.__index__()
 
 
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not np.issubdtype(a.dtype, np.floating):
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+
+
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``."""
     shape = tuple(array.shape)
@@ -213,6 +229,7 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     b_k = np.asarray(b_k)
     W_v = np.asarray(W_v)
     b_v = np.asarray(b_v)
+    _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v}, {})
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
@@ -244,7 +261,7 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     A_h = (1/den) * num  # (..., n_heads, n_T, d/n_heads)
     A = _merge_heads(A_h)  # (..., n_T, d)
     del A_h
-    cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q": Q, "K": K, "phi_Q": phi_Q, "phi_K": phi_K, "V_h": V_h, "states": states, "sums": sums, "num": num, "den": den, "n_heads": n_heads, "feature_map": feature_map, "d": d, "out_shape": A.shape}
+    cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q": Q, "K": K, "phi_Q": phi_Q, "phi_K": phi_K, "V_h": V_h, "states": states, "sums": sums, "num": num, "den": den, "n_heads": n_heads, "feature_map": feature_map, "d": d, "out_shape": A.shape, "out_dtype": A.dtype}
     return A, cache
 
 
@@ -266,6 +283,7 @@ def backward(grad_out, cache):
     d = cache["d"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of A_h, used in: A = merge_h(A_h)
     dA_h = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)

@@ -46,6 +46,22 @@ def _causal_mask(n):
     return mask
 
 
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not np.issubdtype(a.dtype, np.floating):
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+
+
 def _check_indices(name, index, size):
     """Integer indices in [0, size); the error names an offending value."""
     if not np.issubdtype(index.dtype, np.integer):
@@ -125,6 +141,7 @@ def forward(X, W, b, idx, *, reduction='mean'):
     W = np.asarray(W)
     b = np.asarray(b)
     idx = np.asarray(idx)
+    _check_dtypes({"X": X, "W": W, "b": b}, {"idx": idx})
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W", W, ("d", "n_vocab"), dims, batched=False)
@@ -149,7 +166,7 @@ def forward(X, W, b, idx, *, reduction='mean'):
     del Z, lse_Z
     loss = (weight * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"W": W, "idx": idx, "X_s": X_s, "softmax_Z": softmax_Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape}
+    cache = {"W": W, "idx": idx, "X_s": X_s, "softmax_Z": softmax_Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape, "out_dtype": loss.dtype}
     return loss, cache
 
 
@@ -166,6 +183,7 @@ def backward(grad_out, cache):
     grad_out = np.asarray(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = weight Σ_batch ell
     dell = weight * grad_out  # ()

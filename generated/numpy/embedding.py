@@ -16,6 +16,22 @@ Optimisations (each keeps the values within rounding):
 import numpy as np
 
 
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not np.issubdtype(a.dtype, np.floating):
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+
+
 def _check_indices(name, index, size):
     """Integer indices in [0, size); the error names an offending value."""
     if not np.issubdtype(index.dtype, np.integer):
@@ -72,6 +88,7 @@ def forward(idx, W_tok, W_pos):
     idx = np.asarray(idx)
     W_tok = np.asarray(W_tok)
     W_pos = np.asarray(W_pos)
+    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos}, {"idx": idx})
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -81,7 +98,7 @@ def forward(idx, W_tok, W_pos):
         raise ValueError('n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
-    cache = {"idx": idx, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "out_shape": X.shape}
+    cache = {"idx": idx, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "out_shape": X.shape, "out_dtype": X.dtype}
     return X, cache
 
 
@@ -94,6 +111,7 @@ def backward(grad_out, cache):
     n_context = cache["n_context"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of W_tok, used in: X = ohe(idx) W_tok + W_pos[:n_T]
     dW_tok = _scatter_add_rows(idx, grad_out, n_vocab)  # (n_vocab, d)

@@ -24,6 +24,22 @@ Optimisations (each keeps the values within rounding):
 import numpy as np
 
 
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not np.issubdtype(a.dtype, np.floating):
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+
+
 def _check_number(name, value):
     """A finite real number (a Python, NumPy or 0-d tensor number); returns a float."""
     try:
@@ -74,6 +90,7 @@ def forward(X, w, b, *, eps=1e-05):
     X = np.asarray(X)
     w = np.asarray(w)
     b = np.asarray(b)
+    _check_dtypes({"X": X, "w": w, "b": b}, {})
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("w", w, ("d",), dims, batched=False)
@@ -95,7 +112,7 @@ def forward(X, w, b, *, eps=1e-05):
     del Xc
     Y = Xbar * w  # (..., n_T, d), updated in place
     Y += b
-    cache = {"w": w, "sigma": sigma, "Xbar": Xbar, "d": d, "out_shape": Y.shape}
+    cache = {"w": w, "sigma": sigma, "Xbar": Xbar, "d": d, "out_shape": Y.shape, "out_dtype": Y.dtype}
     return Y, cache
 
 
@@ -107,6 +124,7 @@ def backward(grad_out, cache):
     d = cache["d"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of Xbar, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     dXbar = grad_out * w  # (..., n_T, d)

@@ -43,6 +43,22 @@ def _chain(*factors):
     return product(0, n - 1)
 
 
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not np.issubdtype(a.dtype, np.floating):
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+
+
 def _check_number(name, value):
     """A finite real number (a Python, NumPy or 0-d tensor number); returns a float."""
     try:
@@ -91,6 +107,7 @@ def forward(X, W, b, A, B, *, alpha):
     b = np.asarray(b)
     A = np.asarray(A)
     B = np.asarray(B)
+    _check_dtypes({"X": X, "W": W, "b": b, "A": A, "B": B}, {})
     dims = {}
     _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
@@ -100,7 +117,7 @@ def forward(X, W, b, A, B, *, alpha):
     alpha = _check_number("alpha", alpha)
     d_in, d_out, r = dims["d_in"], dims["d_out"], dims["r"]
     Y = _rows_matmul(X, W) + b + alpha/r * _chain(X, A, B)  # (..., n_T, d_out)
-    cache = {"X": X, "W": W, "A": A, "B": B, "alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_shape": Y.shape}
+    cache = {"X": X, "W": W, "A": A, "B": B, "alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype}
     return Y, cache
 
 
@@ -116,6 +133,7 @@ def backward(grad_out, cache):
     r = cache["r"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of X, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
     dX = alpha/r * _chain(grad_out, B.swapaxes(-1, -2), A.swapaxes(-1, -2)) + _rows_matmul(grad_out, W.swapaxes(-1, -2))  # (..., n_T, d_in)

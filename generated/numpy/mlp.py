@@ -27,6 +27,22 @@ import threading
 import numpy as np
 
 
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not np.issubdtype(a.dtype, np.floating):
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+
+
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``."""
     shape = tuple(array.shape)
@@ -173,6 +189,7 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     b_1 = np.asarray(b_1)
     W_2 = np.asarray(W_2)
     b_2 = np.asarray(b_2)
+    _check_dtypes({"X": X, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
@@ -187,7 +204,7 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
     Y = _rows_matmul(A, W_2)  # (..., n_T, d), updated in place
     Y += b_2
-    cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
+    cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype}
     return Y, cache
 
 
@@ -203,6 +220,7 @@ def backward(grad_out, cache):
     d_ff = cache["d_ff"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of A, used in: Y = A W_2 + 1 b_2ᵀ
     dA = _rows_matmul(grad_out, W_2.swapaxes(-1, -2))  # (..., n_T, d_ff)

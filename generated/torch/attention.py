@@ -56,6 +56,22 @@ def _check_count(name, value):
     return value.__index__()
 
 
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not a.is_floating_point():
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+
+
 def _check_flag(name, value):
     """A flag: True or False (NumPy's booleans too); returns a bool."""
     if value is True or value is False or type(value).__name__ in ("bool", "bool_"):
@@ -150,6 +166,7 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     b_k = torch.as_tensor(b_k)
     W_v = torch.as_tensor(W_v)
     b_v = torch.as_tensor(b_v)
+    _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v}, {})
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
@@ -180,7 +197,7 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     P = _softmax(S, causal, fresh=True)  # (..., n_heads, n_T, n_T), S's array given to be written over
     del S
     A = _merge_heads(P @ V_h)  # (..., n_T, d)
-    cache = {"X": X, "b_k": b_k, "W_q_W_k_W_v": W_q_W_k_W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape}
+    cache = {"X": X, "b_k": b_k, "W_q_W_k_W_v": W_q_W_k_W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape, "out_dtype": A.dtype}
     return A, cache
 
 
@@ -198,6 +215,7 @@ def backward(grad_out, cache):
     d = cache["d"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # common subexpression
     t2 = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)

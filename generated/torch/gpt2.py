@@ -119,6 +119,22 @@ def _check_count(name, value):
     return value.__index__()
 
 
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not a.is_floating_point():
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+
+
 def _check_indices(name, index, size):
     """Integer indices in [0, size); the error names an offending value."""
     if index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
@@ -373,6 +389,7 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     b_1 = torch.as_tensor(b_1)
     W_2 = torch.as_tensor(W_2)
     b_2 = torch.as_tensor(b_2)
+    _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -457,7 +474,7 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     Y = a5  # (..., n_T, d), a5's array, updated in place
     Y += mlp_Y
     del a5, mlp_Y
-    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
+    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype}
     return Y, cache
 
 
@@ -492,6 +509,7 @@ def _block_backward(grad_out, cache):
     d_ff = cache["d_ff"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
@@ -685,6 +703,7 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     W_pos = torch.as_tensor(W_pos)
     ln_f_w = torch.as_tensor(ln_f_w)
     ln_f_b = torch.as_tensor(ln_f_b)
+    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b}, {"idx": idx})
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -728,7 +747,7 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
     return loss, cache
 
 
@@ -751,6 +770,7 @@ def _tied_backward(grad_out, cache):
     grad_out = torch.as_tensor(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -824,6 +844,7 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     W_pos = torch.as_tensor(W_pos)
     ln_f_w = torch.as_tensor(ln_f_w)
     ln_f_b = torch.as_tensor(ln_f_b)
+    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b}, {"idx": idx})
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -857,7 +878,7 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     del ln_f_Xbar
     logits = ln_f_Y @ W_tok.mT  # (..., n_T, n_vocab)
     del ln_f_Y
-    cache = {"out_shape": logits.shape}
+    cache = {"out_shape": logits.shape, "out_dtype": logits.dtype}
     return logits, cache
 
 
@@ -882,6 +903,7 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     ln_f_b = torch.as_tensor(ln_f_b)
     W_head = torch.as_tensor(W_head)
     b_head = torch.as_tensor(b_head)
+    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head}, {"idx": idx})
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -927,7 +949,7 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
     return loss, cache
 
 
@@ -950,6 +972,7 @@ def _untied_backward(grad_out, cache):
     grad_out = torch.as_tensor(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -1035,6 +1058,7 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     ln_f_b = torch.as_tensor(ln_f_b)
     W_head = torch.as_tensor(W_head)
     b_head = torch.as_tensor(b_head)
+    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head}, {"idx": idx})
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1070,7 +1094,7 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     del ln_f_Xbar
     logits = torch.nn.functional.linear(ln_f_Y, W_head, b_head)  # (..., n_T, n_vocab)
     del ln_f_Y
-    cache = {"out_shape": logits.shape}
+    cache = {"out_shape": logits.shape, "out_dtype": logits.dtype}
     return logits, cache
 
 
@@ -1141,6 +1165,7 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     B_fc = torch.as_tensor(B_fc)
     A_proj = torch.as_tensor(A_proj)
     B_proj = torch.as_tensor(B_proj)
+    _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj}, {})
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -1229,7 +1254,7 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     Y = a5  # (..., n_T, d), a5's array, updated in place
     Y += mlp_Y
     del a5, mlp_Y
-    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "r": r, "out_shape": Y.shape}
+    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype}
     return Y, cache
 
 
@@ -1280,6 +1305,7 @@ def _lora_block_backward(grad_out, cache):
     r = cache["r"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
@@ -1475,6 +1501,7 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     ln_f_b = torch.as_tensor(ln_f_b)
     A_head = torch.as_tensor(A_head)
     B_head = torch.as_tensor(B_head)
+    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "A_head": A_head, "B_head": B_head}, {"idx": idx})
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1519,7 +1546,7 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
     return loss, cache
 
 
@@ -1547,6 +1574,7 @@ def _lora_tied_backward(grad_out, cache):
     grad_out = torch.as_tensor(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -1624,6 +1652,7 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     b_head = torch.as_tensor(b_head)
     A_head = torch.as_tensor(A_head)
     B_head = torch.as_tensor(B_head)
+    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head, "A_head": A_head, "B_head": B_head}, {"idx": idx})
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1670,7 +1699,7 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape}
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
     return loss, cache
 
 
@@ -1698,6 +1727,7 @@ def _lora_untied_backward(grad_out, cache):
     grad_out = torch.as_tensor(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()

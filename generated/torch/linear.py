@@ -19,6 +19,22 @@ import functools
 import torch
 
 
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not a.is_floating_point():
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+
+
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``."""
     shape = tuple(array.shape)
@@ -57,13 +73,14 @@ def forward(X, W, b):
     X = torch.as_tensor(X)
     W = torch.as_tensor(W)
     b = torch.as_tensor(b)
+    _check_dtypes({"X": X, "W": W, "b": b}, {})
     dims = {}
     _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
     _check_shape("b", b, ("d_out",), dims, batched=False)
     d_in, d_out = dims["d_in"], dims["d_out"]
     Y = torch.nn.functional.linear(X, W.mT, b)  # (..., n_T, d_out)
-    cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape}
+    cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape, "out_dtype": Y.dtype}
     return Y, cache
 
 
@@ -76,6 +93,7 @@ def backward(grad_out, cache):
     d_out = cache["d_out"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of X, used in: Y = X W + 1 bᵀ
     dX = grad_out @ W.mT  # (..., n_T, d_in)

@@ -26,6 +26,22 @@ import threading
 import torch
 
 
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not a.is_floating_point():
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+
+
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``."""
     shape = tuple(array.shape)
@@ -168,6 +184,7 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     b_1 = torch.as_tensor(b_1)
     W_2 = torch.as_tensor(W_2)
     b_2 = torch.as_tensor(b_2)
+    _check_dtypes({"X": X, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
@@ -180,7 +197,7 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     H = torch.nn.functional.linear(X, W_1.mT, b_1)  # (..., n_T, d_ff)
     A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
     Y = torch.nn.functional.linear(A, W_2.mT, b_2)  # (..., n_T, d)
-    cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape}
+    cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype}
     return Y, cache
 
 
@@ -197,6 +214,7 @@ def backward(grad_out, cache):
     d_ff = cache["d_ff"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
     del cache  # each array is released after its last use below
     # grad of A, used in: Y = A W_2 + 1 b_2ᵀ
     dA = grad_out @ W_2.mT  # (..., n_T, d_ff)
@@ -276,6 +294,8 @@ class MLP(torch.nn.Module):
 
     def __init__(self, d, d_ff, activation='gelu_tanh', device=None, dtype=None):
         super().__init__()
+        if activation not in ('gelu_tanh', 'gelu', 'relu'):
+            raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
         self.d = d
         self.d_ff = d_ff
         self.activation = activation
