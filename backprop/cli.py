@@ -110,11 +110,7 @@ def cmd_generate(args) -> int:
         return _generate_file(args)
     root = Path(args.out) if args.out else ROOT
     progress = (lambda msg: print(f"  {msg}…", file=sys.stderr)) if not args.quiet else None
-    try:
-        report = generate(root, args.target, check=args.check, progress=progress)
-    except ValueError as e:
-        print(f"backprop: {e}", file=sys.stderr)
-        return 2
+    report = generate(root, args.target, check=args.check, progress=progress)  # a ValueError: one line, exit 2
     return _report_files(report, Path(), "generated/", args.check, "backprop generate")
 
 
@@ -177,8 +173,9 @@ def _generate_file(args) -> int:
     if not args.check and not args.force:
         for f in files:
             path = out / f.path
-            if path.is_file() and path.name != "__init__.py" and not same_command(owner(path), command):
-                by = f"was written by `{owner(path)}`" if owner(path) else "was not written by `backprop generate`"
+            written_by = owner(path) if path.is_file() and path.name != "__init__.py" else command
+            if not same_command(written_by, command):
+                by = f"was written by `{written_by}`" if written_by else "was not written by `backprop generate`"
                 print(f"backprop: {path} exists and {by}; choose another --out or pass --force to overwrite it",
                       file=sys.stderr)
                 return 2
@@ -304,7 +301,7 @@ def cmd_report(args) -> int:
     from codegen.render import BACKENDS, GenerationError, render_plan
     from derive.components import MODELS, build_model
 
-    from .report import ReportError, page, write_report
+    from .report import page, write_report
 
     entries = []  # (derivation, source, regenerate)
     names = args.names or list(NAMES)
@@ -329,11 +326,7 @@ def cmd_report(args) -> int:
             print(f"backprop: {e}", file=sys.stderr)
             return 2
         pages.append(page(derivation, code, source))
-    try:
-        written = write_report(pages, Path(args.out), force=args.force)
-    except ReportError as e:
-        print(f"backprop: {e}", file=sys.stderr)
-        return 2
+    written = write_report(pages, Path(args.out), force=args.force)  # a ReportError: one line, exit 2
     print(f"wrote {len(written)} files into {args.out}: open {Path(args.out) / 'index.html'}")
     return 0
 

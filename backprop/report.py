@@ -389,18 +389,24 @@ def earlier_entries(out: Path) -> list[Entry]:
     if not out.is_dir():
         return found
     for path in sorted(out.glob("*.html")):
-        if path.name == "index.html" or not _written_by_report(path):
+        head = _head(path)
+        if path.name == "index.html" or MARK_HTML not in head:
             continue
-        head = path.read_bytes()[:4096].decode("utf-8", errors="replace")
         meta = _PAGE_META.search(head)
         if meta and (path.with_suffix(".md")).exists():
             found.append(Entry(path.stem, html.unescape(meta["name"]), html.unescape(meta["title"])))
     return found
 
 
-def _written_by_report(path: Path) -> bool:
+def _head(path: Path) -> str:
+    """The start of a file, where a report's page carries its mark ("" if it cannot be read)."""
     try:
-        head = path.read_bytes()[:4096].decode("utf-8", errors="replace")
+        with open(path, "rb") as f:
+            return f.read(4096).decode("utf-8", errors="replace")
     except OSError:
-        return False
+        return ""
+
+
+def _written_by_report(path: Path) -> bool:
+    head = _head(path)
     return MARK_HTML in head or head.startswith(MARK_MD)

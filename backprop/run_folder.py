@@ -90,6 +90,11 @@ class RunFolder:
             os.close(self._fd)  # closing the descriptor releases the lock
             self._fd = None
 
+    @property
+    def staged(self) -> bool:
+        """Do this run's writes go to a staging folder?"""
+        return self._staging is not None
+
     def existing_run(self) -> list[str]:
         """The run files already in the folder."""
         return [name for name in RUN_FILES if (self.path / name).exists()]
@@ -112,23 +117,20 @@ class RunFolder:
             self._staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.path))
             self.files = self._staging
 
-    def commit(self, remove: tuple[str, ...] = ()) -> None:
+    def commit(self) -> None:
         """Make what was staged the folder's run: rename each staged file into place, then remove the
-        run files it did not replace (and the names in ``remove``).
+        run files it did not replace.
 
         Renames need no space, so once the staged files are written this cannot fail for a full disk.
         """
-        keep = set()
-        if self._staging is not None:
-            for staged in sorted(self._staging.iterdir()):
-                os.replace(staged, self.path / staged.name)
-                keep.add(staged.name)
-            shutil.rmtree(self._staging, ignore_errors=True)
-            self._staging = None
-            self.files = self.path
-            stale = [name for name in RUN_OUTPUTS if name not in keep]
-        else:
-            stale = []
-        for name in set(stale) | set(remove):
-            if name not in keep:
+        if self._staging is None:
+            return  # the run wrote into the folder itself
+        kept = set()
+        for staged in sorted(self._staging.iterdir()):
+            os.replace(staged, self.path / staged.name)
+            kept.add(staged.name)
+        shutil.rmtree(self._staging, ignore_errors=True)
+        self._staging, self.files = None, self.path
+        for name in RUN_OUTPUTS:
+            if name not in kept:
                 (self.path / name).unlink(missing_ok=True)

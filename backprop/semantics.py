@@ -335,7 +335,7 @@ def evaluate(component, arguments: dict, config: dict):
             raise ReferenceError(f"{a.name}: shape {shape} does not fit {a.dims}")
         lead, tail = shape[:len(shape) - core], shape[len(shape) - core:]
         for d, n in zip(a.dims, tail):
-            if (int(d) if sp.sympify(d).is_Integer else dims.setdefault(d, n)) != n:
+            if (int(d) if d.is_Integer else dims.setdefault(d, n)) != n:
                 raise ReferenceError(f"{a.name}: {d} = {n} but another argument has {dims[d]}")
         if a.batched:
             if batch is not None and batch != lead:

@@ -21,7 +21,7 @@ import numpy as np
 from codegen.atomic import write_text
 
 from .checkpoints import CheckpointError
-from .run_folder import RUN_FILES, RunFolder
+from .run_folder import RunFolder
 from .training import (
     BACKENDS,
     CharData,
@@ -170,22 +170,15 @@ def parse_lora(spec: str) -> tuple[int, float]:
     return r, alpha
 
 
-def check_run_folder(out: Path, force: bool) -> None:
-    """Refuse to train into a folder that holds a run, unless ``force``; before any work starts."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: is a file, not a folder")
-    existing = [name for name in RUN_FILES if (out / name).exists()]
-    if existing and not force:
-        raise ValueError(f"--out {out} already holds a run ({', '.join(existing)}); choose another --out, "
-                         f"continue it with --resume {out}, or pass --force to overwrite it")
-
-
 def _claim(folder: RunFolder, force: bool) -> None:
-    """With the folder held: refuse a folder that holds a run unless ``force``; a run that replaces
-    one writes into a staging folder, so the earlier run stays whole until the new one has
-    something to keep."""
-    check_run_folder(folder.path, force)
-    if folder.existing_run():
+    """With the folder held, before any work starts: refuse a folder that holds a run unless ``force``;
+    a run that replaces one writes into a staging folder, so the earlier run stays whole until the
+    new one has something to keep."""
+    existing = folder.existing_run()
+    if existing and not force:
+        raise ValueError(f"--out {folder.path} already holds a run ({', '.join(existing)}); choose another "
+                         f"--out, continue it with --resume {folder.path}, or pass --force to overwrite it")
+    if existing:
         folder.stage()
 
 
@@ -208,7 +201,6 @@ def run(args) -> int:
         return run_lora(args)
     config = _config(args)
     out = Path(args.out) if args.out else DEFAULT_OUT
-    check_run_folder(out, args.force)
     with RunFolder(out) as folder:
         _claim(folder, args.force)
         return _run_new(args, folder, config)
@@ -243,7 +235,7 @@ def _train(args, folder: RunFolder, params: dict, data: CharData, config: TrainC
     """
     out = folder.path
     saved = {"step": resume.step if resume else None}
-    replacing = folder.files != folder.path
+    replacing = folder.staged  # before the finished files are staged below
 
     def save(state) -> None:
         save_state(folder.files / STATE_FILE, state, config, data.vocab, extra)
@@ -343,7 +335,6 @@ def run_lora(args) -> int:
     if Path(args.init).exists() and out.resolve() == Path(args.init).resolve().parent:
         raise ValueError(f"--out {out} is the base run's folder: the run would replace the files of the "
                          "checkpoint it fine-tunes (even with --force); choose another --out")
-    check_run_folder(out, args.force)
     with RunFolder(out) as folder:
         _claim(folder, args.force)
         return _run_lora(args, folder, r, alpha)
@@ -451,15 +442,13 @@ def _resume(args, folder: RunFolder, state_path: Path) -> int:
 
 def _lora_metadata(path: Path, metadata: dict) -> dict | None:
     """A LoRA state's record of its adapters and base, checked; None for a full run's state."""
+    from .training import metadata_json
+
     if "lora" not in metadata:
         return None
-    try:
-        lora = json.loads(metadata["lora"])
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path}: corrupt 'lora' metadata ({e.msg})") from None
+    lora = metadata_json(path, metadata, "lora", dict)
     kinds = {"r": int, "alpha": (int, float), "init": str, "base_sha256": str}
-    if not isinstance(lora, dict) or any(not isinstance(lora.get(k), t) or isinstance(lora.get(k), bool)
-                                         for k, t in kinds.items()):
+    if any(not isinstance(lora.get(k), t) or isinstance(lora.get(k), bool) for k, t in kinds.items()):
         raise CheckpointError(f"{path}: corrupt 'lora' metadata (expected r, alpha, init and base_sha256)")
     if lora["r"] < 1 or not math.isfinite(lora["alpha"]):
         raise CheckpointError(f"{path}: corrupt 'lora' metadata (r {lora['r']}, alpha {lora['alpha']})")

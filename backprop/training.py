@@ -425,7 +425,7 @@ def save_checkpoint(path: Path, params: dict, config: TrainConfig, vocab: list[s
     checkpoints.save(path, params, metadata | (extra or {}))
 
 
-def _metadata_json(path: Path, metadata: dict, key: str, kind: type):
+def metadata_json(path: Path, metadata: dict, key: str, kind: type):
     if key not in metadata:
         raise CheckpointError(f"{path}: no {key!r} metadata: not a checkpoint written by `backprop train`")
     try:
@@ -439,7 +439,7 @@ def _metadata_json(path: Path, metadata: dict, key: str, kind: type):
 
 def config_from_metadata(path: Path, metadata: dict) -> TrainConfig:
     """The configuration a checkpoint records, refused in one line if no model could have it."""
-    values = _metadata_json(path, metadata, "config", dict)
+    values = metadata_json(path, metadata, "config", dict)
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -494,7 +494,7 @@ def activations() -> tuple[str, ...]:
 
 def vocab_from_metadata(path: Path, metadata: dict) -> list[str]:
     """The vocabulary a checkpoint records: distinct single characters."""
-    vocab = _metadata_json(path, metadata, "vocab", list)
+    vocab = metadata_json(path, metadata, "vocab", list)
     if not vocab or not all(isinstance(ch, str) and len(ch) == 1 for ch in vocab):
         raise CheckpointError(f"{path}: corrupt 'vocab' metadata (expected a list of single characters)")
     if len(set(vocab)) < len(vocab):
@@ -560,8 +560,8 @@ def load_state(path: Path) -> tuple[TrainState, TrainConfig, list[str], dict]:
                               f"(format {metadata.get('format')!r})")
     config = config_from_metadata(path, metadata)
     vocab = vocab_from_metadata(path, metadata)
-    history = _metadata_json(path, metadata, "history", dict)
-    rng = _metadata_json(path, metadata, "rng", dict)
+    history = metadata_json(path, metadata, "history", dict)
+    rng = metadata_json(path, metadata, "rng", dict)
     try:
         step, adam_t = int(metadata["step"]), int(metadata["adam_t"])
     except (KeyError, ValueError):
@@ -581,8 +581,9 @@ def load_state(path: Path) -> tuple[TrainState, TrainConfig, list[str], dict]:
     if stray or set(moments) != {f"adamw.{m}.{k}" for m in "mv" for k in params}:
         raise CheckpointError(f"{path}: the optimizer moments do not match the weights")
     for k, v in moments.items():
-        if v.shape != params[k.split(".", 2)[2]].shape:
-            raise CheckpointError(f"{path}: {k!r} has shape {v.shape}, its weight {params[k.split('.', 2)[2]].shape}")
+        weight = params[k.split(".", 2)[2]]  # adamw.m.<name>
+        if v.shape != weight.shape:
+            raise CheckpointError(f"{path}: {k!r} has shape {v.shape}, its weight {weight.shape}")
     losses, val_steps, val_losses = (history.get(k) for k in ("losses", "val_steps", "val_losses"))
     if not all(isinstance(x, list) for x in (losses, val_steps, val_losses)) or len(losses) != step \
             or len(val_steps) != len(val_losses) or not isinstance(history.get("seconds", 0.0), (int, float)):

@@ -112,7 +112,7 @@ def random_arguments(component, rng: np.random.Generator, sizes: dict[str, int],
     tables = {index.name: size for index, size in _index_checks(c)}
     out = {}
     for a in c.tensor_arguments:
-        shape = tuple(int(d) if sp.sympify(d).is_Integer else sizes[str(d)] for d in a.dims)
+        shape = tuple(int(d) if d.is_Integer else sizes[str(d)] for d in a.dims)
         if a.batched:
             shape = batch + shape
         if a.dtype == "int":

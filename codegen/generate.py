@@ -87,7 +87,7 @@ def _refuse_blocked(root: Path, files: list[Output]) -> None:
     (a file where a folder must go, a folder where a file must go)."""
     for out in files:
         path = root / out.path
-        for folder in [*reversed(path.parents[:len(out.path.parents) - 1]), root]:
+        for folder in [root, *(root / p for p in reversed(out.path.parents[:-1]))]:
             if folder.exists() and not folder.is_dir():
                 raise ValueError(f"{folder} is a file where `backprop generate` needs a folder; move it away or "
                                  "choose another --out")

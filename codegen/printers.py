@@ -285,11 +285,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_MergeHeads(self, expr):
         self.helpers_used.add("merge_heads")
-        code = self.full(expr.arg)
-        if not self.has_heads(expr.arg):  # a broadcast cotangent, the same for every head: give it the axis
-            self.helpers_used.add("expand_heads")
-            code = f"_expand_heads({code}, {self.size(expr.heads)})"
-        return f"_merge_heads({code})"
+        return f"_merge_heads({self.full(expr.arg)})"
 
     def _print_Gather(self, expr):
         return f"{paren(self.full(expr.table))}[{self._print(expr.index)}]"

@@ -215,7 +215,7 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     lines.append(f"_check_dtypes({_names_literal(floats)}, {_names_literal(ints)})")
     lines.append("dims = {}")
     for a in c.tensor_arguments:
-        expected = "(" + ", ".join(str(d) if d.is_Integer else f'"{d}"' for d in map(sp.sympify, a.dims)) + (
+        expected = "(" + ", ".join(str(d) if d.is_Integer else f'"{d}"' for d in a.dims) + (
             "," if len(a.dims) == 1 else "") + ")"
         lines.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
     for a in c.configs:

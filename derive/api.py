@@ -447,31 +447,26 @@ class Component:
             self._headed[symbol] = heads
         return symbol
 
-    def _batched(self, expr: MatrixExpr) -> bool:
-        """Does ``expr`` carry the batch (``derive.batch``)?"""
+    def _batched_symbols(self) -> set:
+        """The inputs and the values defined so far that carry the batch (``derive.batch``)."""
         from .batch import carries_batch
 
         batched = {a.symbol for a in self.inputs}
         for d in self.definitions:
             if carries_batch(d.expr, batched):
                 batched.add(d.symbol)
-        return carries_batch(expr, batched)
+        return batched
 
     def _check_wellformed(self, name: str, expr: MatrixExpr):
         """Refuse, naming ``name``, what the expression may not say (``derive.wellformed``)."""
-        from .batch import carries_batch
         from .rules import MissingRule
         from .wellformed import IllFormed, UnknownNode, check
 
         symbols = {a.symbol for a in self.tensor_arguments} | {d.symbol for d in self.definitions}
         scalars = {a.symbol for a in self.configs if a.symbol is not None} | set(self._dims.values())
         scalars |= {s for s, _, _ in self.scalars} | {self.batch_size()}
-        batched = {a.symbol for a in self.inputs}
-        for d in self.definitions:
-            if carries_batch(d.expr, batched):
-                batched.add(d.symbol)
         try:
-            return check(expr, symbols, scalars, batched, self._headed)
+            return check(expr, symbols, scalars, self._batched_symbols(), self._headed)
         except UnknownNode as e:
             raise MissingRule(f"{self.name}: {name}: {e}") from None
         except IllFormed as e:
@@ -539,12 +534,13 @@ class Component:
         """The component's output: ``name = expr``."""
         if self.output_symbol is not None:
             raise DefinitionError(f"{self.name}: output already defined as {self.output_symbol}")
-        symbol = self.let(name, expr, doc)
-        if symbol in self._headed and tuple(symbol.shape) == (1, 1) and not self._batched(expr):
-            self.definitions.pop()
+        from .batch import carries_batch, heads_axis
+
+        if tuple(expr.shape) == (1, 1) and heads_axis(expr, self._headed) is not None \
+                and not carries_batch(expr, self._batched_symbols()):
             raise DefinitionError(f"{self.name}: output {name} = {expr} is a number per head: a loss has no "
                                   "heads axis; merge the heads (merge_heads) before reducing")
-        self.output_symbol = symbol
+        self.output_symbol = self.let(name, expr, doc)
         return self.output_symbol
 
     # -- queries
@@ -627,7 +623,8 @@ class Component:
             raise DefinitionError(f"{self.name}: {name} must have one or two dimensions, got {dims}")
         if role == "input" and len(dims) == 1 and kw.get("dtype", "float") == "float":
             raise DefinitionError(f"{self.name}: input {name} must be (n_T, d)")
-        shape = (1, dims[0]) if len(dims) == 1 else tuple(dims)
+        dims = tuple(sp.sympify(d) for d in dims)  # a dimension symbol, or a fixed size such as 1
+        shape = (1, dims[0]) if len(dims) == 1 else dims
         symbol = MatrixSymbol(name, *shape)
-        self.arguments.append(Argument(name, role, symbol, tuple(dims), **kw))
+        self.arguments.append(Argument(name, role, symbol, dims, **kw))
         return symbol
