@@ -717,9 +717,15 @@ class NumPyMatrixPrinter(NumPyPrinter):
             n_batch = sp.Symbol("n_batch", positive=True, integer=True)
             return f"{self.scalar(n_batch)} * {paren(self._print(expr.arg))}"
         if self.has_heads(expr.arg):  # summed over the batch axes, the heads axis kept
-            self.helpers_used.add("sum_batch_axes")
-            return f"_sum_batch_axes({self.full(expr.arg)}, 3)"
+            return self.sum_batch_axes(self.full(expr.arg), 3)
+        if not all(sp.sympify(n).is_positive for n in expr.arg.shape):
+            # a size such as n_T - 1 may be 0, and a reshape to (-1, 0, d) has no answer
+            return self.sum_batch_axes(self.full(expr.arg), 2)
         return self.batch_sum(list(expr.arg.args) if isinstance(expr.arg, MatMul) else [expr.arg])
+
+    def sum_batch_axes(self, code: str, kept: int) -> str:
+        self.helpers_used |= {"sum_batch_axes", "math"}
+        return f"_sum_batch_axes({code}, {kept})"
 
     def _column_sum(self, e):
         """E when ``e`` is Σ_batch 1ᵀ E over a batched E without heads: it prints as a (cols,) vector."""

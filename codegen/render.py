@@ -78,6 +78,10 @@ class Backend:
     def cast(self, name: str, dtype: str) -> str:
         return f"{name} = {name}.astype({dtype}, copy=False)"
 
+    def rounded(self, code: str, dtype: str) -> str:
+        """``code``'s array in ``dtype`` (itself when it already is)."""
+        return f"{code}.astype({dtype}, copy=False)"
+
 
 class TorchBackend(Backend):
     name = "torch"
@@ -93,6 +97,9 @@ class TorchBackend(Backend):
 
     def cast(self, name: str, dtype: str) -> str:
         return f"{name} = {name}.to({dtype})"
+
+    def rounded(self, code: str, dtype: str) -> str:
+        return f"{code}.to({dtype})"
 
 
 BACKENDS: dict[str, Backend] = {"numpy": Backend(), "torch": TorchBackend()}
@@ -212,7 +219,12 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     printer.helpers_used.add("check_dtypes")
     floats = [a.name for a in c.tensor_arguments if a.dtype != "int"]
     ints = [a.name for a in c.tensor_arguments if a.dtype == "int"]
-    lines.append(f"_check_dtypes({_names_literal(floats)}, {_names_literal(ints)})")
+    if floats:  # low precision is computed in float32 and the results rounded back (``rounded``)
+        lines += [f"dtype, compute_dtype = _check_dtypes({_names_literal(floats)}, {_names_literal(ints)})",
+                  "if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate"]
+        lines += [f"    {n} = {backend.rounded(n, 'compute_dtype')}" for n in floats]
+    else:
+        lines.append(f"_check_dtypes({_names_literal(floats)}, {_names_literal(ints)})")
     lines.append("dims = {}")
     for a in c.tensor_arguments:
         expected = "(" + ", ".join(str(d) if d.is_Integer else f'"{d}"' for d in a.dims) + (
@@ -282,6 +294,7 @@ class FunctionSet:
     backward_prologue: list
     backward: list
     returns: list
+    output_code: str = ""  # the output as returned: in the arguments' dtype
     forward_only: bool = False
     notes: list = None  # what the passes and the printer did to this part, named by part
     printing_notes: list = None  # what the printer did (for this backend only)
@@ -337,19 +350,22 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     names = tensor_names + [st.target for st in plan.forward] + [a.name for a in c.configs] + [
         str(s) for s, _, _ in c.scalars]
 
+    floating = any(a.dtype != "int" for a in c.tensor_arguments)  # then rounded to the arguments' dtype
+    rounded = (lambda code: backend.rounded(code, "dtype")) if floating else (lambda code: code)
     returns, zero_args = [], []
     for name, st in ([] if forward_only else plan.gradients):
         if st is None:
-            returns.append((name, backend.zeros_like(name)))
+            returns.append((name, rounded(backend.zeros_like(name))))
             zero_args.append(name)
         else:
-            returns.append((name, st.target))
+            returns.append((name, rounded(st.target)))
 
     recomputed = {st.target for st in ([] if forward_only else plan.backward)}  # the backward makes these
     cached = [n for n in names if (n in backward_symbols or n in zero_args) and n not in recomputed]
     cached += [d for d in dims + ["n_batch", "_batch"] if d in backward_symbols]
     cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape',
-                                                                          f'"out_dtype": {plan.output}.dtype']) + "}"
+                                                                          f'"out_dtype": {plan.output}.dtype'] + (
+        ['"dtype": dtype'] if floating else [])) + "}"
 
     # Liveness: every array is released after its last use; the backward drops its cache once unpacked.
     # (Parameters are not released: their owner holds them; batched inputs and values may be large.)
@@ -368,13 +384,13 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     if printer.overwrite_free_arrays:
         entrywise = {f"_{n}" for n in printer.functions_used} | {f"_{t.upper()}" for t in printer.choices_used}
         printing_notes += _overwrite(c, plan, cached, returned, forward_only, entrywise, backend.name == "torch")
-    backward_prologue = [f'{n} = cache["{n}"]' for n in cached]
+    backward_prologue = [f'{n} = cache["{n}"]' for n in cached] + (['dtype = cache["dtype"]'] if floating else [])
     if scalar_output:
         backward_prologue.append(backend.as_array("grad_out", "float"))
     backward_prologue += [
         'if grad_out.shape != cache["out_shape"]:',
         '    raise ValueError(f"grad_out: expected shape {cache[\'out_shape\']}, got {grad_out.shape}")',
-        backend.cast("grad_out", 'cache["out_dtype"]') + "  # each gradient in its argument's dtype, as autograd",
+        backend.cast("grad_out", 'cache["out_dtype"]') + "  # the dtype the forward computed in",
         "del cache  # each array is released after its last use below",
     ]
     signature = ", ".join(tensor_names)
@@ -384,7 +400,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         component=c, forward_name=f"{prefix}forward", backward_name=f"{prefix}backward",
         signature=signature, argument_doc=_argument_doc(c),
         forward_prologue=_forward_prologue(c, backend, printer, forward_symbols, set(cached), dims),
-        forward=plan.forward, cache_literal=cache_literal, output=plan.output,
+        forward=plan.forward, cache_literal=cache_literal, output=plan.output, output_code=rounded(plan.output),
         backward_prologue=backward_prologue, backward=plan.backward, returns=returns, forward_only=forward_only,
         notes=[f"{prefix.strip('_') or c.name}: {n}" for n in ([] if forward_only else plan.notes) + printing_notes],
         printing_notes=printing_notes)

@@ -72,7 +72,7 @@ REQUIRED = _Required()
 RESERVED_NAMES = frozenset({
     "np", "torch", "math", "dims", "cache", "grad_out", "grads", "out", "n_batch",
     "forward", "backward", "ctx", "self", "factory", "device", "dtype", "tensors",
-    "arguments", "cached", "needs",
+    "arguments", "cached", "needs", "compute_dtype",
 })
 
 

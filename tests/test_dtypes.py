@@ -49,3 +49,67 @@ def test_torch_follows_the_same_rules():
                                                                    cache).values())
     with pytest.raises(ValueError, match="activation must be one of"):
         mlp.MLP(4, 8, activation="silu")  # refused when built, not at the first call
+
+
+# Low precision: float16 (and, in torch, bfloat16) arguments are computed in float32 and rounded back,
+# as torch's normalisation and loss layers accumulate. Inputs of a few hundred make float16's sums of
+# squares and of exponentials overflow (65504) when they are not.
+
+def _layernorm_arguments():
+    rng = np.random.default_rng(1)
+    return (rng.standard_normal((2, 5, 64)) * 300, rng.standard_normal(64), rng.standard_normal(64))
+
+
+def _cross_entropy_arguments():
+    rng = np.random.default_rng(2)
+    return (rng.standard_normal((2, 6, 16)) * 4, rng.standard_normal((16, 11)) * 4, rng.standard_normal(11),
+            rng.integers(0, 11, (2, 6)))
+
+
+def _torch_layernorm(X, w, b):
+    import torch
+    return torch.nn.functional.layer_norm(X, (X.shape[-1],), w, b)
+
+
+def _torch_cross_entropy(X, W, b, idx):
+    import torch
+    logits = X[..., :-1, :] @ W + b
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, W.shape[1]), idx[..., 1:].reshape(-1))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name, arguments, layer", [
+    ("layernorm", _layernorm_arguments, _torch_layernorm),
+    ("cross_entropy", _cross_entropy_arguments, _torch_cross_entropy),
+])
+def test_low_precision_agrees_with_torchs_layers(backend, dtype, name, arguments, layer):
+    torch = pytest.importorskip("torch")
+    import importlib
+
+    if backend == "numpy" and dtype == "bfloat16":
+        pytest.skip("NumPy has no bfloat16")
+    module = importlib.import_module(f"generated.{backend}.{name}")
+    low = getattr(torch, dtype)
+    exact = [torch.tensor(a) for a in arguments()]
+    floats = [a.to(low).requires_grad_() if a.is_floating_point() else a for a in exact]
+    expected = layer(*floats)  # torch's layer in the low dtype
+    G = torch.ones_like(expected) if expected.ndim == 0 else torch.randn(expected.shape).to(low)
+    expected.backward(G)
+    given = [a.detach() for a in floats]
+    if backend == "numpy":
+        given = [a.numpy() for a in given]
+    out, cache = module.forward(*given)
+    grads = module.backward(G if backend == "torch" else G.numpy(), cache)
+    out = torch.as_tensor(out)
+    assert out.dtype == low and torch.isfinite(out).all()
+    resolution = torch.finfo(low).eps
+    scale = expected.detach().float().abs().max()
+    assert (out.float() - expected.detach().float()).abs().max() <= 2 * resolution * scale
+    for (key, g), a in zip(grads.items(), floats):
+        if a.grad is None:
+            continue
+        g = torch.as_tensor(g)
+        assert g.dtype == low and torch.isfinite(g).all(), key
+        difference = (g.float() - a.grad.float()).abs().max()
+        assert difference <= 4 * resolution * a.grad.float().abs().max(), key

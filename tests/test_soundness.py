@@ -60,6 +60,33 @@ def test_batch_sum_of_a_parameter_is_n_batch_times_it():
     right(c)
 
 
+
+@pytest.mark.parametrize("target", ["numpy", "torch"])
+def test_batch_sum_of_a_value_with_no_rows(target):
+    """first_rows(X, n_T − 1) at n_T = 1 has no rows: its sum over the batch is (0, d), not a crash in
+    a reshape to (-1, 0, d)."""
+    import torch
+
+    from backprop.semantics import gradients
+
+    c, (n, d) = component("n_T", "d")
+    X = c.input("X", n, d)
+    c.output("Y", D.add(X, D.rows(D.token_sum(D.hadamard(X, X)), n)))
+    c.let("unused", D.batch_sum(D.first_rows(X, n - 1)))
+    c2, (n2, d2) = component("n_T", "d")
+    X2 = c2.input("X", n2, d2)
+    S = c2.let("S", D.batch_sum(D.first_rows(X2, n2 - 1)))
+    c2.output("Y", D.add(X2, D.rows(D.token_sum(D.hadamard(S, S)), n2)))
+    for case in (c, c2):
+        module = compile_component(case, target)
+        X_value = torch.randn(3, 1, 4, dtype=torch.float64)
+        G = torch.randn(3, 1, 4, dtype=torch.float64)
+        out, cache = module.forward(X_value if target == "torch" else X_value.numpy())
+        grads = module.backward(G if target == "torch" else G.numpy(), cache)
+        ref_out, ref_grads = gradients(case, {"X": X_value}, {}, G)
+        assert relative_error(np.asarray(out), ref_out.detach().numpy()) <= 1e-12
+        assert relative_error(np.asarray(grads["X"]), ref_grads["X"].numpy()) <= 1e-12
+
 # ---------------------------------------------------------------- 2. broadcasts
 
 

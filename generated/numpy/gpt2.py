@@ -119,7 +119,9 @@ def _check_count(name, value):
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not np.issubdtype(a.dtype, np.floating):
@@ -131,6 +133,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if not np.issubdtype(a.dtype, np.integer):
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (np.dtype(np.float32) if dtype == np.float16 else dtype)
 
 
 def _check_indices(name, index, size):
@@ -408,7 +412,25 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     b_1 = np.asarray(b_1)
     W_2 = np.asarray(W_2)
     b_2 = np.asarray(b_2)
-    _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        ln_1_w = ln_1_w.astype(compute_dtype, copy=False)
+        ln_1_b = ln_1_b.astype(compute_dtype, copy=False)
+        W_q = W_q.astype(compute_dtype, copy=False)
+        b_q = b_q.astype(compute_dtype, copy=False)
+        W_k = W_k.astype(compute_dtype, copy=False)
+        b_k = b_k.astype(compute_dtype, copy=False)
+        W_v = W_v.astype(compute_dtype, copy=False)
+        b_v = b_v.astype(compute_dtype, copy=False)
+        W_o = W_o.astype(compute_dtype, copy=False)
+        b_o = b_o.astype(compute_dtype, copy=False)
+        ln_2_w = ln_2_w.astype(compute_dtype, copy=False)
+        ln_2_b = ln_2_b.astype(compute_dtype, copy=False)
+        W_1 = W_1.astype(compute_dtype, copy=False)
+        b_1 = b_1.astype(compute_dtype, copy=False)
+        W_2 = W_2.astype(compute_dtype, copy=False)
+        b_2 = b_2.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -496,8 +518,8 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     Y = a5  # (..., n_T, d), a5's array, updated in place
     Y += mlp_Y
     del a5, mlp_Y
-    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.astype(dtype, copy=False), cache
 
 
 def _block_backward(grad_out, cache):
@@ -528,9 +550,10 @@ def _block_backward(grad_out, cache):
     activation = cache["activation"]
     d = cache["d"]
     d_ff = cache["d_ff"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
@@ -687,23 +710,23 @@ def _block_backward(grad_out, cache):
     db_2 = dmlp_Y.reshape(-1, d).sum(axis=0)  # (d,)
     del dmlp_Y
     return {
-        "X": dX,
-        "ln_1_w": dln_1_w,
-        "ln_1_b": dln_1_b,
-        "W_q": dW_q,
-        "b_q": db_q,
-        "W_k": dW_k,
-        "b_k": np.zeros_like(b_k),
-        "W_v": dW_v,
-        "b_v": db_v,
-        "W_o": dW_o,
-        "b_o": db_o,
-        "ln_2_w": dln_2_w,
-        "ln_2_b": dln_2_b,
-        "W_1": dW_1,
-        "b_1": db_1,
-        "W_2": dW_2,
-        "b_2": db_2,
+        "X": dX.astype(dtype, copy=False),
+        "ln_1_w": dln_1_w.astype(dtype, copy=False),
+        "ln_1_b": dln_1_b.astype(dtype, copy=False),
+        "W_q": dW_q.astype(dtype, copy=False),
+        "b_q": db_q.astype(dtype, copy=False),
+        "W_k": dW_k.astype(dtype, copy=False),
+        "b_k": np.zeros_like(b_k).astype(dtype, copy=False),
+        "W_v": dW_v.astype(dtype, copy=False),
+        "b_v": db_v.astype(dtype, copy=False),
+        "W_o": dW_o.astype(dtype, copy=False),
+        "b_o": db_o.astype(dtype, copy=False),
+        "ln_2_w": dln_2_w.astype(dtype, copy=False),
+        "ln_2_b": dln_2_b.astype(dtype, copy=False),
+        "W_1": dW_1.astype(dtype, copy=False),
+        "b_1": db_1.astype(dtype, copy=False),
+        "W_2": dW_2.astype(dtype, copy=False),
+        "b_2": db_2.astype(dtype, copy=False),
     }
 
 
@@ -723,7 +746,12 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     W_pos = np.asarray(W_pos)
     ln_f_w = np.asarray(ln_f_w)
     ln_f_b = np.asarray(ln_f_b)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.astype(compute_dtype, copy=False)
+        W_pos = W_pos.astype(compute_dtype, copy=False)
+        ln_f_w = ln_f_w.astype(compute_dtype, copy=False)
+        ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -767,8 +795,8 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
-    return loss, cache
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype, "dtype": dtype}
+    return loss.astype(dtype, copy=False), cache
 
 
 def _tied_backward(grad_out, cache):
@@ -786,10 +814,11 @@ def _tied_backward(grad_out, cache):
     d = cache["d"]
     n_context = cache["n_context"]
     n_batch = cache["n_batch"]
+    dtype = cache["dtype"]
     grad_out = np.asarray(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -839,10 +868,10 @@ def _tied_backward(grad_out, cache):
     dln_f_b = dln_f_Y.reshape(-1, d).sum(axis=0)  # (d,)
     del dln_f_Y
     return {
-        "W_tok": dW_tok,
-        "W_pos": dW_pos,
-        "ln_f_w": dln_f_w,
-        "ln_f_b": dln_f_b,
+        "W_tok": dW_tok.astype(dtype, copy=False),
+        "W_pos": dW_pos.astype(dtype, copy=False),
+        "ln_f_w": dln_f_w.astype(dtype, copy=False),
+        "ln_f_b": dln_f_b.astype(dtype, copy=False),
     }
 
 
@@ -862,7 +891,12 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     W_pos = np.asarray(W_pos)
     ln_f_w = np.asarray(ln_f_w)
     ln_f_b = np.asarray(ln_f_b)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.astype(compute_dtype, copy=False)
+        W_pos = W_pos.astype(compute_dtype, copy=False)
+        ln_f_w = ln_f_w.astype(compute_dtype, copy=False)
+        ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -896,8 +930,8 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     del ln_f_Xbar
     logits = _rows_matmul(ln_f_Y, W_tok.swapaxes(-1, -2))  # (..., n_T, n_vocab)
     del ln_f_Y
-    cache = {"out_shape": logits.shape, "out_dtype": logits.dtype}
-    return logits, cache
+    cache = {"out_shape": logits.shape, "out_dtype": logits.dtype, "dtype": dtype}
+    return logits.astype(dtype, copy=False), cache
 
 
 def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e-05, blocks):
@@ -920,7 +954,14 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     ln_f_b = np.asarray(ln_f_b)
     W_head = np.asarray(W_head)
     b_head = np.asarray(b_head)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.astype(compute_dtype, copy=False)
+        W_pos = W_pos.astype(compute_dtype, copy=False)
+        ln_f_w = ln_f_w.astype(compute_dtype, copy=False)
+        ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
+        W_head = W_head.astype(compute_dtype, copy=False)
+        b_head = b_head.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -967,8 +1008,8 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
-    return loss, cache
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype, "dtype": dtype}
+    return loss.astype(dtype, copy=False), cache
 
 
 def _untied_backward(grad_out, cache):
@@ -986,10 +1027,11 @@ def _untied_backward(grad_out, cache):
     d = cache["d"]
     n_context = cache["n_context"]
     n_batch = cache["n_batch"]
+    dtype = cache["dtype"]
     grad_out = np.asarray(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -1045,12 +1087,12 @@ def _untied_backward(grad_out, cache):
     db_head = dZ.reshape(-1, n_vocab).sum(axis=0)  # (n_vocab,)
     del dZ
     return {
-        "W_tok": dW_tok,
-        "W_pos": dW_pos,
-        "ln_f_w": dln_f_w,
-        "ln_f_b": dln_f_b,
-        "W_head": dW_head,
-        "b_head": db_head,
+        "W_tok": dW_tok.astype(dtype, copy=False),
+        "W_pos": dW_pos.astype(dtype, copy=False),
+        "ln_f_w": dln_f_w.astype(dtype, copy=False),
+        "ln_f_b": dln_f_b.astype(dtype, copy=False),
+        "W_head": dW_head.astype(dtype, copy=False),
+        "b_head": db_head.astype(dtype, copy=False),
     }
 
 
@@ -1074,7 +1116,14 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     ln_f_b = np.asarray(ln_f_b)
     W_head = np.asarray(W_head)
     b_head = np.asarray(b_head)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.astype(compute_dtype, copy=False)
+        W_pos = W_pos.astype(compute_dtype, copy=False)
+        ln_f_w = ln_f_w.astype(compute_dtype, copy=False)
+        ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
+        W_head = W_head.astype(compute_dtype, copy=False)
+        b_head = b_head.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1111,8 +1160,8 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     logits = _rows_matmul(ln_f_Y, W_head.swapaxes(-1, -2))  # (..., n_T, n_vocab), updated in place
     logits += b_head
     del ln_f_Y
-    cache = {"out_shape": logits.shape, "out_dtype": logits.dtype}
-    return logits, cache
+    cache = {"out_shape": logits.shape, "out_dtype": logits.dtype, "dtype": dtype}
+    return logits.astype(dtype, copy=False), cache
 
 
 def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, A_q, B_q, A_k, B_k, A_v, B_v, A_o, B_o, A_fc, B_fc, A_proj, B_proj, *, n_heads, alpha, eps=1e-05, activation='gelu_tanh'):
@@ -1181,7 +1230,37 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     B_fc = np.asarray(B_fc)
     A_proj = np.asarray(A_proj)
     B_proj = np.asarray(B_proj)
-    _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        ln_1_w = ln_1_w.astype(compute_dtype, copy=False)
+        ln_1_b = ln_1_b.astype(compute_dtype, copy=False)
+        W_q = W_q.astype(compute_dtype, copy=False)
+        b_q = b_q.astype(compute_dtype, copy=False)
+        W_k = W_k.astype(compute_dtype, copy=False)
+        b_k = b_k.astype(compute_dtype, copy=False)
+        W_v = W_v.astype(compute_dtype, copy=False)
+        b_v = b_v.astype(compute_dtype, copy=False)
+        W_o = W_o.astype(compute_dtype, copy=False)
+        b_o = b_o.astype(compute_dtype, copy=False)
+        ln_2_w = ln_2_w.astype(compute_dtype, copy=False)
+        ln_2_b = ln_2_b.astype(compute_dtype, copy=False)
+        W_1 = W_1.astype(compute_dtype, copy=False)
+        b_1 = b_1.astype(compute_dtype, copy=False)
+        W_2 = W_2.astype(compute_dtype, copy=False)
+        b_2 = b_2.astype(compute_dtype, copy=False)
+        A_q = A_q.astype(compute_dtype, copy=False)
+        B_q = B_q.astype(compute_dtype, copy=False)
+        A_k = A_k.astype(compute_dtype, copy=False)
+        B_k = B_k.astype(compute_dtype, copy=False)
+        A_v = A_v.astype(compute_dtype, copy=False)
+        B_v = B_v.astype(compute_dtype, copy=False)
+        A_o = A_o.astype(compute_dtype, copy=False)
+        B_o = B_o.astype(compute_dtype, copy=False)
+        A_fc = A_fc.astype(compute_dtype, copy=False)
+        B_fc = B_fc.astype(compute_dtype, copy=False)
+        A_proj = A_proj.astype(compute_dtype, copy=False)
+        B_proj = B_proj.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -1276,8 +1355,8 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     Y = a5  # (..., n_T, d), a5's array, updated in place
     Y += mlp_Y
     del a5, mlp_Y
-    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.astype(dtype, copy=False), cache
 
 
 def _lora_block_backward(grad_out, cache):
@@ -1324,9 +1403,10 @@ def _lora_block_backward(grad_out, cache):
     d = cache["d"]
     d_ff = cache["d_ff"]
     r = cache["r"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
@@ -1484,19 +1564,19 @@ def _lora_block_backward(grad_out, cache):
     dB_proj *= alpha/r
     del t1
     return {
-        "X": dX,
-        "A_q": dA_q,
-        "B_q": dB_q,
-        "A_k": dA_k,
-        "B_k": dB_k,
-        "A_v": dA_v,
-        "B_v": dB_v,
-        "A_o": dA_o,
-        "B_o": dB_o,
-        "A_fc": dA_fc,
-        "B_fc": dB_fc,
-        "A_proj": dA_proj,
-        "B_proj": dB_proj,
+        "X": dX.astype(dtype, copy=False),
+        "A_q": dA_q.astype(dtype, copy=False),
+        "B_q": dB_q.astype(dtype, copy=False),
+        "A_k": dA_k.astype(dtype, copy=False),
+        "B_k": dB_k.astype(dtype, copy=False),
+        "A_v": dA_v.astype(dtype, copy=False),
+        "B_v": dB_v.astype(dtype, copy=False),
+        "A_o": dA_o.astype(dtype, copy=False),
+        "B_o": dB_o.astype(dtype, copy=False),
+        "A_fc": dA_fc.astype(dtype, copy=False),
+        "B_fc": dB_fc.astype(dtype, copy=False),
+        "A_proj": dA_proj.astype(dtype, copy=False),
+        "B_proj": dB_proj.astype(dtype, copy=False),
     }
 
 
@@ -1521,7 +1601,14 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     ln_f_b = np.asarray(ln_f_b)
     A_head = np.asarray(A_head)
     B_head = np.asarray(B_head)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "A_head": A_head, "B_head": B_head}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "A_head": A_head, "B_head": B_head}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.astype(compute_dtype, copy=False)
+        W_pos = W_pos.astype(compute_dtype, copy=False)
+        ln_f_w = ln_f_w.astype(compute_dtype, copy=False)
+        ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
+        A_head = A_head.astype(compute_dtype, copy=False)
+        B_head = B_head.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1566,8 +1653,8 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
-    return loss, cache
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype, "dtype": dtype}
+    return loss.astype(dtype, copy=False), cache
 
 
 def _lora_tied_backward(grad_out, cache):
@@ -1590,10 +1677,11 @@ def _lora_tied_backward(grad_out, cache):
     d = cache["d"]
     r = cache["r"]
     n_batch = cache["n_batch"]
+    dtype = cache["dtype"]
     grad_out = np.asarray(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -1640,8 +1728,8 @@ def _lora_tied_backward(grad_out, cache):
     dB_head *= alpha/r
     del t1
     return {
-        "A_head": dA_head,
-        "B_head": dB_head,
+        "A_head": dA_head.astype(dtype, copy=False),
+        "B_head": dB_head.astype(dtype, copy=False),
     }
 
 
@@ -1670,7 +1758,16 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     b_head = np.asarray(b_head)
     A_head = np.asarray(A_head)
     B_head = np.asarray(B_head)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head, "A_head": A_head, "B_head": B_head}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head, "A_head": A_head, "B_head": B_head}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.astype(compute_dtype, copy=False)
+        W_pos = W_pos.astype(compute_dtype, copy=False)
+        ln_f_w = ln_f_w.astype(compute_dtype, copy=False)
+        ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
+        W_head = W_head.astype(compute_dtype, copy=False)
+        b_head = b_head.astype(compute_dtype, copy=False)
+        A_head = A_head.astype(compute_dtype, copy=False)
+        B_head = B_head.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1718,8 +1815,8 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
-    return loss, cache
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype, "dtype": dtype}
+    return loss.astype(dtype, copy=False), cache
 
 
 def _lora_untied_backward(grad_out, cache):
@@ -1742,10 +1839,11 @@ def _lora_untied_backward(grad_out, cache):
     d = cache["d"]
     r = cache["r"]
     n_batch = cache["n_batch"]
+    dtype = cache["dtype"]
     grad_out = np.asarray(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -1792,8 +1890,8 @@ def _lora_untied_backward(grad_out, cache):
     dB_head *= alpha/r
     del t1
     return {
-        "A_head": dA_head,
-        "B_head": dB_head,
+        "A_head": dA_head.astype(dtype, copy=False),
+        "B_head": dB_head.astype(dtype, copy=False),
     }
 
 
@@ -1808,19 +1906,21 @@ class _Blocks:
         self.caches, self.grads = [], []
 
     def forward(self, X):
-        self.caches = []
+        """X in the dtype the model computes in; each block takes and returns its parameters' dtype
+        (float16 blocks compute in float32 and round their output, as torch's layers)."""
+        self.caches, computed = [], X.dtype
         for layer in self.layers:
-            X, cache = self.block_forward(X, *layer, **self.options)
+            X, cache = self.block_forward(X.astype(layer[0].dtype, copy=False), *layer, **self.options)
             self.caches.append(cache)
-        return X
+        return X.astype(computed, copy=False)
 
     def backward(self, G):
-        self.grads = []
+        self.grads, computed = [], G.dtype
         while self.caches:  # last block first; each cache is dropped once its backward has run
             grads = self.block_backward(G, self.caches.pop())
             G = grads.pop("X")
             self.grads.insert(0, grads)
-        return G
+        return G.astype(computed, copy=False)
 
 
 class _LoraBlocks(_Blocks):

@@ -87,7 +87,9 @@ def _check_count(name, value):
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not np.issubdtype(a.dtype, np.floating):
@@ -99,6 +101,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if not np.issubdtype(a.dtype, np.integer):
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (np.dtype(np.float32) if dtype == np.float16 else dtype)
 
 
 def _check_number(name, value):
@@ -341,7 +345,25 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     b_1 = np.asarray(b_1)
     W_2 = np.asarray(W_2)
     b_2 = np.asarray(b_2)
-    _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        ln_1_w = ln_1_w.astype(compute_dtype, copy=False)
+        ln_1_b = ln_1_b.astype(compute_dtype, copy=False)
+        W_q = W_q.astype(compute_dtype, copy=False)
+        b_q = b_q.astype(compute_dtype, copy=False)
+        W_k = W_k.astype(compute_dtype, copy=False)
+        b_k = b_k.astype(compute_dtype, copy=False)
+        W_v = W_v.astype(compute_dtype, copy=False)
+        b_v = b_v.astype(compute_dtype, copy=False)
+        W_o = W_o.astype(compute_dtype, copy=False)
+        b_o = b_o.astype(compute_dtype, copy=False)
+        ln_2_w = ln_2_w.astype(compute_dtype, copy=False)
+        ln_2_b = ln_2_b.astype(compute_dtype, copy=False)
+        W_1 = W_1.astype(compute_dtype, copy=False)
+        b_1 = b_1.astype(compute_dtype, copy=False)
+        W_2 = W_2.astype(compute_dtype, copy=False)
+        b_2 = b_2.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -429,8 +451,8 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     Y = a5  # (..., n_T, d), a5's array, updated in place
     Y += mlp_Y
     del a5, mlp_Y
-    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.astype(dtype, copy=False), cache
 
 
 def backward(grad_out, cache):
@@ -461,9 +483,10 @@ def backward(grad_out, cache):
     activation = cache["activation"]
     d = cache["d"]
     d_ff = cache["d_ff"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
@@ -620,21 +643,21 @@ def backward(grad_out, cache):
     db_2 = dmlp_Y.reshape(-1, d).sum(axis=0)  # (d,)
     del dmlp_Y
     return {
-        "X": dX,
-        "ln_1_w": dln_1_w,
-        "ln_1_b": dln_1_b,
-        "W_q": dW_q,
-        "b_q": db_q,
-        "W_k": dW_k,
-        "b_k": np.zeros_like(b_k),
-        "W_v": dW_v,
-        "b_v": db_v,
-        "W_o": dW_o,
-        "b_o": db_o,
-        "ln_2_w": dln_2_w,
-        "ln_2_b": dln_2_b,
-        "W_1": dW_1,
-        "b_1": db_1,
-        "W_2": dW_2,
-        "b_2": db_2,
+        "X": dX.astype(dtype, copy=False),
+        "ln_1_w": dln_1_w.astype(dtype, copy=False),
+        "ln_1_b": dln_1_b.astype(dtype, copy=False),
+        "W_q": dW_q.astype(dtype, copy=False),
+        "b_q": db_q.astype(dtype, copy=False),
+        "W_k": dW_k.astype(dtype, copy=False),
+        "b_k": np.zeros_like(b_k).astype(dtype, copy=False),
+        "W_v": dW_v.astype(dtype, copy=False),
+        "b_v": db_v.astype(dtype, copy=False),
+        "W_o": dW_o.astype(dtype, copy=False),
+        "b_o": db_o.astype(dtype, copy=False),
+        "ln_2_w": dln_2_w.astype(dtype, copy=False),
+        "ln_2_b": dln_2_b.astype(dtype, copy=False),
+        "W_1": dW_1.astype(dtype, copy=False),
+        "b_1": db_1.astype(dtype, copy=False),
+        "W_2": dW_2.astype(dtype, copy=False),
+        "b_2": db_2.astype(dtype, copy=False),
     }

@@ -26,7 +26,9 @@ import numpy as np
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not np.issubdtype(a.dtype, np.floating):
@@ -38,6 +40,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if not np.issubdtype(a.dtype, np.integer):
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (np.dtype(np.float32) if dtype == np.float16 else dtype)
 
 
 def _check_number(name, value):
@@ -90,7 +94,11 @@ def forward(X, w, b, *, eps=1e-05):
     X = np.asarray(X)
     w = np.asarray(w)
     b = np.asarray(b)
-    _check_dtypes({"X": X, "w": w, "b": b}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "w": w, "b": b}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        w = w.astype(compute_dtype, copy=False)
+        b = b.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("w", w, ("d",), dims, batched=False)
@@ -112,8 +120,8 @@ def forward(X, w, b, *, eps=1e-05):
     del Xc
     Y = Xbar * w  # (..., n_T, d), updated in place
     Y += b
-    cache = {"w": w, "sigma": sigma, "Xbar": Xbar, "d": d, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"w": w, "sigma": sigma, "Xbar": Xbar, "d": d, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.astype(dtype, copy=False), cache
 
 
 def backward(grad_out, cache):
@@ -122,9 +130,10 @@ def backward(grad_out, cache):
     sigma = cache["sigma"]
     Xbar = cache["Xbar"]
     d = cache["d"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of Xbar, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     dXbar = grad_out * w  # (..., n_T, d)
@@ -154,7 +163,7 @@ def backward(grad_out, cache):
     # grad of b, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     db = grad_out.reshape(-1, d).sum(axis=0)  # (d,)
     return {
-        "X": dX,
-        "w": dw,
-        "b": db,
+        "X": dX.astype(dtype, copy=False),
+        "w": dw.astype(dtype, copy=False),
+        "b": db.astype(dtype, copy=False),
     }

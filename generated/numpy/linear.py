@@ -21,7 +21,9 @@ import numpy as np
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not np.issubdtype(a.dtype, np.floating):
@@ -33,6 +35,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if not np.issubdtype(a.dtype, np.integer):
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (np.dtype(np.float32) if dtype == np.float16 else dtype)
 
 
 def _check_shape(name, array, expected, dims, batched):
@@ -67,7 +71,11 @@ def forward(X, W, b):
     X = np.asarray(X)
     W = np.asarray(W)
     b = np.asarray(b)
-    _check_dtypes({"X": X, "W": W, "b": b}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W = W.astype(compute_dtype, copy=False)
+        b = b.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
@@ -75,8 +83,8 @@ def forward(X, W, b):
     d_in, d_out = dims["d_in"], dims["d_out"]
     Y = _rows_matmul(X, W)  # (..., n_T, d_out), updated in place
     Y += b
-    cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.astype(dtype, copy=False), cache
 
 
 def backward(grad_out, cache):
@@ -85,9 +93,10 @@ def backward(grad_out, cache):
     W = cache["W"]
     d_in = cache["d_in"]
     d_out = cache["d_out"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of X, used in: Y = X W + 1 bᵀ
     dX = _rows_matmul(grad_out, W.swapaxes(-1, -2))  # (..., n_T, d_in)
@@ -97,7 +106,7 @@ def backward(grad_out, cache):
     # grad of b, used in: Y = X W + 1 bᵀ
     db = grad_out.reshape(-1, d_out).sum(axis=0)  # (d_out,)
     return {
-        "X": dX,
-        "W": dW,
-        "b": db,
+        "X": dX.astype(dtype, copy=False),
+        "W": dW.astype(dtype, copy=False),
+        "b": db.astype(dtype, copy=False),
     }

@@ -73,7 +73,9 @@ def _check_count(name, value):
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not np.issubdtype(a.dtype, np.floating):
@@ -85,6 +87,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if not np.issubdtype(a.dtype, np.integer):
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (np.dtype(np.float32) if dtype == np.float16 else dtype)
 
 
 def _check_shape(name, array, expected, dims, batched):
@@ -226,7 +230,15 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     b_k = np.asarray(b_k)
     W_v = np.asarray(W_v)
     b_v = np.asarray(b_v)
-    _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W_q = W_q.astype(compute_dtype, copy=False)
+        b_q = b_q.astype(compute_dtype, copy=False)
+        W_k = W_k.astype(compute_dtype, copy=False)
+        b_k = b_k.astype(compute_dtype, copy=False)
+        W_v = W_v.astype(compute_dtype, copy=False)
+        b_v = b_v.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
@@ -256,8 +268,8 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     A_h = (1/den) * num  # (..., n_heads, n_T, d/n_heads)
     A = _merge_heads(A_h)  # (..., n_T, d)
     del A_h
-    cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q": Q, "K": K, "phi_Q": phi_Q, "phi_K": phi_K, "V_h": V_h, "num": num, "den": den, "n_heads": n_heads, "feature_map": feature_map, "d": d, "out_shape": A.shape, "out_dtype": A.dtype}
-    return A, cache
+    cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q": Q, "K": K, "phi_Q": phi_Q, "phi_K": phi_K, "V_h": V_h, "num": num, "den": den, "n_heads": n_heads, "feature_map": feature_map, "d": d, "out_shape": A.shape, "out_dtype": A.dtype, "dtype": dtype}
+    return A.astype(dtype, copy=False), cache
 
 
 def backward(grad_out, cache):
@@ -274,9 +286,10 @@ def backward(grad_out, cache):
     n_heads = cache["n_heads"]
     feature_map = cache["feature_map"]
     d = cache["d"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of A_h, used in: A = merge_h(A_h)
     dA_h = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
@@ -329,11 +342,11 @@ def backward(grad_out, cache):
     db_v = dV.reshape(-1, d).sum(axis=0)  # (d,)
     del dV
     return {
-        "X": dX,
-        "W_q": dW_q,
-        "b_q": db_q,
-        "W_k": dW_k,
-        "b_k": db_k,
-        "W_v": dW_v,
-        "b_v": db_v,
+        "X": dX.astype(dtype, copy=False),
+        "W_q": dW_q.astype(dtype, copy=False),
+        "b_q": db_q.astype(dtype, copy=False),
+        "W_k": dW_k.astype(dtype, copy=False),
+        "b_k": db_k.astype(dtype, copy=False),
+        "W_v": dW_v.astype(dtype, copy=False),
+        "b_v": db_v.astype(dtype, copy=False),
     }

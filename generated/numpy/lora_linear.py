@@ -45,7 +45,9 @@ def _chain(*factors):
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not np.issubdtype(a.dtype, np.floating):
@@ -57,6 +59,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if not np.issubdtype(a.dtype, np.integer):
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (np.dtype(np.float32) if dtype == np.float16 else dtype)
 
 
 def _check_number(name, value):
@@ -107,7 +111,13 @@ def forward(X, W, b, A, B, *, alpha):
     b = np.asarray(b)
     A = np.asarray(A)
     B = np.asarray(B)
-    _check_dtypes({"X": X, "W": W, "b": b, "A": A, "B": B}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b, "A": A, "B": B}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W = W.astype(compute_dtype, copy=False)
+        b = b.astype(compute_dtype, copy=False)
+        A = A.astype(compute_dtype, copy=False)
+        B = B.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
@@ -117,8 +127,8 @@ def forward(X, W, b, A, B, *, alpha):
     alpha = _check_number("alpha", alpha)
     d_in, d_out, r = dims["d_in"], dims["d_out"], dims["r"]
     Y = _rows_matmul(X, W) + b + alpha/r * _chain(X, A, B)  # (..., n_T, d_out)
-    cache = {"X": X, "W": W, "A": A, "B": B, "alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"X": X, "W": W, "A": A, "B": B, "alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.astype(dtype, copy=False), cache
 
 
 def backward(grad_out, cache):
@@ -131,9 +141,10 @@ def backward(grad_out, cache):
     d_in = cache["d_in"]
     d_out = cache["d_out"]
     r = cache["r"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of X, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
     dX = alpha/r * _chain(grad_out, B.swapaxes(-1, -2), A.swapaxes(-1, -2)) + _rows_matmul(grad_out, W.swapaxes(-1, -2))  # (..., n_T, d_in)
@@ -148,7 +159,7 @@ def backward(grad_out, cache):
     dB *= alpha/r
     del t1
     return {
-        "X": dX,
-        "A": dA,
-        "B": dB,
+        "X": dX.astype(dtype, copy=False),
+        "A": dA.astype(dtype, copy=False),
+        "B": dB.astype(dtype, copy=False),
     }

@@ -29,7 +29,9 @@ import numpy as np
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not np.issubdtype(a.dtype, np.floating):
@@ -41,6 +43,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if not np.issubdtype(a.dtype, np.integer):
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (np.dtype(np.float32) if dtype == np.float16 else dtype)
 
 
 def _check_shape(name, array, expected, dims, batched):
@@ -189,7 +193,13 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     b_1 = np.asarray(b_1)
     W_2 = np.asarray(W_2)
     b_2 = np.asarray(b_2)
-    _check_dtypes({"X": X, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W_1 = W_1.astype(compute_dtype, copy=False)
+        b_1 = b_1.astype(compute_dtype, copy=False)
+        W_2 = W_2.astype(compute_dtype, copy=False)
+        b_2 = b_2.astype(compute_dtype, copy=False)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
@@ -204,8 +214,8 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
     Y = _rows_matmul(A, W_2)  # (..., n_T, d), updated in place
     Y += b_2
-    cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.astype(dtype, copy=False), cache
 
 
 def backward(grad_out, cache):
@@ -218,9 +228,10 @@ def backward(grad_out, cache):
     activation = cache["activation"]
     d = cache["d"]
     d_ff = cache["d_ff"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.astype(cache["out_dtype"], copy=False)  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of A, used in: Y = A W_2 + 1 b_2ᵀ
     dA = _rows_matmul(grad_out, W_2.swapaxes(-1, -2))  # (..., n_T, d_ff)
@@ -242,9 +253,9 @@ def backward(grad_out, cache):
     # grad of b_2, used in: Y = A W_2 + 1 b_2ᵀ
     db_2 = grad_out.reshape(-1, d).sum(axis=0)  # (d,)
     return {
-        "X": dX,
-        "W_1": dW_1,
-        "b_1": db_1,
-        "W_2": dW_2,
-        "b_2": db_2,
+        "X": dX.astype(dtype, copy=False),
+        "W_1": dW_1.astype(dtype, copy=False),
+        "b_1": db_1.astype(dtype, copy=False),
+        "W_2": dW_2.astype(dtype, copy=False),
+        "b_2": db_2.astype(dtype, copy=False),
     }

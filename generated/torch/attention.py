@@ -58,7 +58,9 @@ def _check_count(name, value):
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not a.is_floating_point():
@@ -70,6 +72,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
 
 
 def _check_flag(name, value):
@@ -166,7 +170,15 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     b_k = torch.as_tensor(b_k)
     W_v = torch.as_tensor(W_v)
     b_v = torch.as_tensor(b_v)
-    _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W_q = W_q.to(compute_dtype)
+        b_q = b_q.to(compute_dtype)
+        W_k = W_k.to(compute_dtype)
+        b_k = b_k.to(compute_dtype)
+        W_v = W_v.to(compute_dtype)
+        b_v = b_v.to(compute_dtype)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
@@ -197,8 +209,8 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
     P = _softmax(S, causal, fresh=True)  # (..., n_heads, n_T, n_T), S's array given to be written over
     del S
     A = _merge_heads(P @ V_h)  # (..., n_T, d)
-    cache = {"X": X, "b_k": b_k, "W_q_W_k_W_v": W_q_W_k_W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape, "out_dtype": A.dtype}
-    return A, cache
+    cache = {"X": X, "b_k": b_k, "W_q_W_k_W_v": W_q_W_k_W_v, "Q_h": Q_h, "K_h": K_h, "V_h": V_h, "P": P, "n_heads": n_heads, "d": d, "out_shape": A.shape, "out_dtype": A.dtype, "dtype": dtype}
+    return A.to(dtype), cache
 
 
 @_no_grad
@@ -213,9 +225,10 @@ def backward(grad_out, cache):
     P = cache["P"]
     n_heads = cache["n_heads"]
     d = cache["d"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # common subexpression
     t2 = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
@@ -269,13 +282,13 @@ def backward(grad_out, cache):
     # grad of b_v, used in: V = X W_v + 1 b_vᵀ
     db_v = grad_out.reshape(-1, d).sum(0)  # (d,)
     return {
-        "X": dX,
-        "W_q": dW_q,
-        "b_q": db_q,
-        "W_k": dW_k,
-        "b_k": torch.zeros_like(b_k),
-        "W_v": dW_v,
-        "b_v": db_v,
+        "X": dX.to(dtype),
+        "W_q": dW_q.to(dtype),
+        "b_q": db_q.to(dtype),
+        "W_k": dW_k.to(dtype),
+        "b_k": torch.zeros_like(b_k).to(dtype),
+        "W_v": dW_v.to(dtype),
+        "b_v": db_v.to(dtype),
     }
 
 

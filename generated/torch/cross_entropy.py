@@ -49,7 +49,9 @@ def _causal_mask_kept(n, device):
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not a.is_floating_point():
@@ -61,6 +63,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
 
 
 def _check_indices(name, index, size):
@@ -141,7 +145,11 @@ def forward(X, W, b, idx, *, reduction='mean'):
     W = torch.as_tensor(W)
     b = torch.as_tensor(b)
     idx = torch.as_tensor(idx)
-    _check_dtypes({"X": X, "W": W, "b": b}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W = W.to(compute_dtype)
+        b = b.to(compute_dtype)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W", W, ("d", "n_vocab"), dims, batched=False)
@@ -165,8 +173,8 @@ def forward(X, W, b, idx, *, reduction='mean'):
     del Z, lse_Z
     loss = (weight * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"W": W, "idx": idx, "X_s": X_s, "softmax_Z": softmax_Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape, "out_dtype": loss.dtype}
-    return loss, cache
+    cache = {"W": W, "idx": idx, "X_s": X_s, "softmax_Z": softmax_Z, "weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_shape": loss.shape, "out_dtype": loss.dtype, "dtype": dtype}
+    return loss.to(dtype), cache
 
 
 @_no_grad
@@ -180,10 +188,11 @@ def backward(grad_out, cache):
     n_T = cache["n_T"]
     d = cache["d"]
     n_vocab = cache["n_vocab"]
+    dtype = cache["dtype"]
     grad_out = torch.as_tensor(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = weight Σ_batch ell
     dell = weight * grad_out  # ()
@@ -202,9 +211,9 @@ def backward(grad_out, cache):
     db = dZ.reshape(-1, n_vocab).sum(0)  # (n_vocab,)
     del dZ
     return {
-        "X": dX,
-        "W": dW,
-        "b": db,
+        "X": dX.to(dtype),
+        "W": dW.to(dtype),
+        "b": db.to(dtype),
     }
 
 

@@ -20,7 +20,9 @@ import torch
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not a.is_floating_point():
@@ -32,6 +34,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
 
 
 def _check_indices(name, index, size):
@@ -102,7 +106,10 @@ def forward(idx, W_tok, W_pos):
     idx = torch.as_tensor(idx)
     W_tok = torch.as_tensor(W_tok)
     W_pos = torch.as_tensor(W_pos)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.to(compute_dtype)
+        W_pos = W_pos.to(compute_dtype)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -112,8 +119,8 @@ def forward(idx, W_tok, W_pos):
         raise ValueError('n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
     _check_indices("idx", idx, n_vocab)
     X = W_tok[idx] + W_pos[..., :n_T, :]  # (..., n_T, d)
-    cache = {"idx": idx, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "out_shape": X.shape, "out_dtype": X.dtype}
-    return X, cache
+    cache = {"idx": idx, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "out_shape": X.shape, "out_dtype": X.dtype, "dtype": dtype}
+    return X.to(dtype), cache
 
 
 @_no_grad
@@ -124,9 +131,10 @@ def backward(grad_out, cache):
     n_vocab = cache["n_vocab"]
     d = cache["d"]
     n_context = cache["n_context"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of W_tok, used in: X = ohe(idx) W_tok + W_pos[:n_T]
     dW_tok = _scatter_add_rows(idx, grad_out, n_vocab)  # (n_vocab, d)
@@ -134,8 +142,8 @@ def backward(grad_out, cache):
     # grad of W_pos, used in: X = ohe(idx) W_tok + W_pos[:n_T]
     dW_pos = _pad_rows(grad_out.reshape(-1, n_T, d).sum(0), n_context)  # (n_context, d)
     return {
-        "W_tok": dW_tok,
-        "W_pos": dW_pos,
+        "W_tok": dW_tok.to(dtype),
+        "W_pos": dW_pos.to(dtype),
     }
 
 

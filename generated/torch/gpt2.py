@@ -121,7 +121,9 @@ def _check_count(name, value):
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not a.is_floating_point():
@@ -133,6 +135,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
 
 
 def _check_indices(name, index, size):
@@ -389,7 +393,25 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     b_1 = torch.as_tensor(b_1)
     W_2 = torch.as_tensor(W_2)
     b_2 = torch.as_tensor(b_2)
-    _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        ln_1_w = ln_1_w.to(compute_dtype)
+        ln_1_b = ln_1_b.to(compute_dtype)
+        W_q = W_q.to(compute_dtype)
+        b_q = b_q.to(compute_dtype)
+        W_k = W_k.to(compute_dtype)
+        b_k = b_k.to(compute_dtype)
+        W_v = W_v.to(compute_dtype)
+        b_v = b_v.to(compute_dtype)
+        W_o = W_o.to(compute_dtype)
+        b_o = b_o.to(compute_dtype)
+        ln_2_w = ln_2_w.to(compute_dtype)
+        ln_2_b = ln_2_b.to(compute_dtype)
+        W_1 = W_1.to(compute_dtype)
+        b_1 = b_1.to(compute_dtype)
+        W_2 = W_2.to(compute_dtype)
+        b_2 = b_2.to(compute_dtype)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -474,8 +496,8 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     Y = a5  # (..., n_T, d), a5's array, updated in place
     Y += mlp_Y
     del a5, mlp_Y
-    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.to(dtype), cache
 
 
 @_no_grad
@@ -507,9 +529,10 @@ def _block_backward(grad_out, cache):
     activation = cache["activation"]
     d = cache["d"]
     d_ff = cache["d_ff"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
@@ -666,23 +689,23 @@ def _block_backward(grad_out, cache):
     db_2 = dmlp_Y.reshape(-1, d).sum(0)  # (d,)
     del dmlp_Y
     return {
-        "X": dX,
-        "ln_1_w": dln_1_w,
-        "ln_1_b": dln_1_b,
-        "W_q": dW_q,
-        "b_q": db_q,
-        "W_k": dW_k,
-        "b_k": torch.zeros_like(b_k),
-        "W_v": dW_v,
-        "b_v": db_v,
-        "W_o": dW_o,
-        "b_o": db_o,
-        "ln_2_w": dln_2_w,
-        "ln_2_b": dln_2_b,
-        "W_1": dW_1,
-        "b_1": db_1,
-        "W_2": dW_2,
-        "b_2": db_2,
+        "X": dX.to(dtype),
+        "ln_1_w": dln_1_w.to(dtype),
+        "ln_1_b": dln_1_b.to(dtype),
+        "W_q": dW_q.to(dtype),
+        "b_q": db_q.to(dtype),
+        "W_k": dW_k.to(dtype),
+        "b_k": torch.zeros_like(b_k).to(dtype),
+        "W_v": dW_v.to(dtype),
+        "b_v": db_v.to(dtype),
+        "W_o": dW_o.to(dtype),
+        "b_o": db_o.to(dtype),
+        "ln_2_w": dln_2_w.to(dtype),
+        "ln_2_b": dln_2_b.to(dtype),
+        "W_1": dW_1.to(dtype),
+        "b_1": db_1.to(dtype),
+        "W_2": dW_2.to(dtype),
+        "b_2": db_2.to(dtype),
     }
 
 
@@ -703,7 +726,12 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     W_pos = torch.as_tensor(W_pos)
     ln_f_w = torch.as_tensor(ln_f_w)
     ln_f_b = torch.as_tensor(ln_f_b)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.to(compute_dtype)
+        W_pos = W_pos.to(compute_dtype)
+        ln_f_w = ln_f_w.to(compute_dtype)
+        ln_f_b = ln_f_b.to(compute_dtype)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -747,8 +775,8 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
-    return loss, cache
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype, "dtype": dtype}
+    return loss.to(dtype), cache
 
 
 @_no_grad
@@ -767,10 +795,11 @@ def _tied_backward(grad_out, cache):
     d = cache["d"]
     n_context = cache["n_context"]
     n_batch = cache["n_batch"]
+    dtype = cache["dtype"]
     grad_out = torch.as_tensor(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -820,10 +849,10 @@ def _tied_backward(grad_out, cache):
     dln_f_b = dln_f_Y.reshape(-1, d).sum(0)  # (d,)
     del dln_f_Y
     return {
-        "W_tok": dW_tok,
-        "W_pos": dW_pos,
-        "ln_f_w": dln_f_w,
-        "ln_f_b": dln_f_b,
+        "W_tok": dW_tok.to(dtype),
+        "W_pos": dW_pos.to(dtype),
+        "ln_f_w": dln_f_w.to(dtype),
+        "ln_f_b": dln_f_b.to(dtype),
     }
 
 
@@ -844,7 +873,12 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     W_pos = torch.as_tensor(W_pos)
     ln_f_w = torch.as_tensor(ln_f_w)
     ln_f_b = torch.as_tensor(ln_f_b)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.to(compute_dtype)
+        W_pos = W_pos.to(compute_dtype)
+        ln_f_w = ln_f_w.to(compute_dtype)
+        ln_f_b = ln_f_b.to(compute_dtype)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -878,8 +912,8 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
     del ln_f_Xbar
     logits = ln_f_Y @ W_tok.mT  # (..., n_T, n_vocab)
     del ln_f_Y
-    cache = {"out_shape": logits.shape, "out_dtype": logits.dtype}
-    return logits, cache
+    cache = {"out_shape": logits.shape, "out_dtype": logits.dtype, "dtype": dtype}
+    return logits.to(dtype), cache
 
 
 @_no_grad
@@ -903,7 +937,14 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     ln_f_b = torch.as_tensor(ln_f_b)
     W_head = torch.as_tensor(W_head)
     b_head = torch.as_tensor(b_head)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.to(compute_dtype)
+        W_pos = W_pos.to(compute_dtype)
+        ln_f_w = ln_f_w.to(compute_dtype)
+        ln_f_b = ln_f_b.to(compute_dtype)
+        W_head = W_head.to(compute_dtype)
+        b_head = b_head.to(compute_dtype)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -949,8 +990,8 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
-    return loss, cache
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "ln_f_sigma": ln_f_sigma, "ln_f_Xbar": ln_f_Xbar, "X_s": X_s, "softmax_Z": softmax_Z, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype, "dtype": dtype}
+    return loss.to(dtype), cache
 
 
 @_no_grad
@@ -969,10 +1010,11 @@ def _untied_backward(grad_out, cache):
     d = cache["d"]
     n_context = cache["n_context"]
     n_batch = cache["n_batch"]
+    dtype = cache["dtype"]
     grad_out = torch.as_tensor(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -1028,12 +1070,12 @@ def _untied_backward(grad_out, cache):
     db_head = dZ.reshape(-1, n_vocab).sum(0)  # (n_vocab,)
     del dZ
     return {
-        "W_tok": dW_tok,
-        "W_pos": dW_pos,
-        "ln_f_w": dln_f_w,
-        "ln_f_b": dln_f_b,
-        "W_head": dW_head,
-        "b_head": db_head,
+        "W_tok": dW_tok.to(dtype),
+        "W_pos": dW_pos.to(dtype),
+        "ln_f_w": dln_f_w.to(dtype),
+        "ln_f_b": dln_f_b.to(dtype),
+        "W_head": dW_head.to(dtype),
+        "b_head": db_head.to(dtype),
     }
 
 
@@ -1058,7 +1100,14 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     ln_f_b = torch.as_tensor(ln_f_b)
     W_head = torch.as_tensor(W_head)
     b_head = torch.as_tensor(b_head)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.to(compute_dtype)
+        W_pos = W_pos.to(compute_dtype)
+        ln_f_w = ln_f_w.to(compute_dtype)
+        ln_f_b = ln_f_b.to(compute_dtype)
+        W_head = W_head.to(compute_dtype)
+        b_head = b_head.to(compute_dtype)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1094,8 +1143,8 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     del ln_f_Xbar
     logits = torch.nn.functional.linear(ln_f_Y, W_head, b_head)  # (..., n_T, n_vocab)
     del ln_f_Y
-    cache = {"out_shape": logits.shape, "out_dtype": logits.dtype}
-    return logits, cache
+    cache = {"out_shape": logits.shape, "out_dtype": logits.dtype, "dtype": dtype}
+    return logits.to(dtype), cache
 
 
 @_no_grad
@@ -1165,7 +1214,37 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     B_fc = torch.as_tensor(B_fc)
     A_proj = torch.as_tensor(A_proj)
     B_proj = torch.as_tensor(B_proj)
-    _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        ln_1_w = ln_1_w.to(compute_dtype)
+        ln_1_b = ln_1_b.to(compute_dtype)
+        W_q = W_q.to(compute_dtype)
+        b_q = b_q.to(compute_dtype)
+        W_k = W_k.to(compute_dtype)
+        b_k = b_k.to(compute_dtype)
+        W_v = W_v.to(compute_dtype)
+        b_v = b_v.to(compute_dtype)
+        W_o = W_o.to(compute_dtype)
+        b_o = b_o.to(compute_dtype)
+        ln_2_w = ln_2_w.to(compute_dtype)
+        ln_2_b = ln_2_b.to(compute_dtype)
+        W_1 = W_1.to(compute_dtype)
+        b_1 = b_1.to(compute_dtype)
+        W_2 = W_2.to(compute_dtype)
+        b_2 = b_2.to(compute_dtype)
+        A_q = A_q.to(compute_dtype)
+        B_q = B_q.to(compute_dtype)
+        A_k = A_k.to(compute_dtype)
+        B_k = B_k.to(compute_dtype)
+        A_v = A_v.to(compute_dtype)
+        B_v = B_v.to(compute_dtype)
+        A_o = A_o.to(compute_dtype)
+        B_o = B_o.to(compute_dtype)
+        A_fc = A_fc.to(compute_dtype)
+        B_fc = B_fc.to(compute_dtype)
+        A_proj = A_proj.to(compute_dtype)
+        B_proj = B_proj.to(compute_dtype)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -1254,8 +1333,8 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     Y = a5  # (..., n_T, d), a5's array, updated in place
     Y += mlp_Y
     del a5, mlp_Y
-    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"ln_1_w": ln_1_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "W_1": W_1, "W_2": W_2, "A_q": A_q, "B_q": B_q, "A_k": A_k, "B_k": B_k, "A_v": A_v, "B_v": B_v, "A_o": A_o, "B_o": B_o, "A_fc": A_fc, "B_fc": B_fc, "A_proj": A_proj, "B_proj": B_proj, "ln_1_Xc": ln_1_Xc, "ln_1_var": ln_1_var, "ln_1_sigma": ln_1_sigma, "ln_1_Y": ln_1_Y, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_Xc": ln_2_Xc, "ln_2_var": ln_2_var, "ln_2_sigma": ln_2_sigma, "ln_2_Y": ln_2_Y, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "alpha": alpha, "eps": eps, "activation": activation, "d": d, "d_ff": d_ff, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.to(dtype), cache
 
 
 @_no_grad
@@ -1303,9 +1382,10 @@ def _lora_block_backward(grad_out, cache):
     d = cache["d"]
     d_ff = cache["d_ff"]
     r = cache["r"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
@@ -1463,19 +1543,19 @@ def _lora_block_backward(grad_out, cache):
     dB_proj *= alpha/r
     del t1
     return {
-        "X": dX,
-        "A_q": dA_q,
-        "B_q": dB_q,
-        "A_k": dA_k,
-        "B_k": dB_k,
-        "A_v": dA_v,
-        "B_v": dB_v,
-        "A_o": dA_o,
-        "B_o": dB_o,
-        "A_fc": dA_fc,
-        "B_fc": dB_fc,
-        "A_proj": dA_proj,
-        "B_proj": dB_proj,
+        "X": dX.to(dtype),
+        "A_q": dA_q.to(dtype),
+        "B_q": dB_q.to(dtype),
+        "A_k": dA_k.to(dtype),
+        "B_k": dB_k.to(dtype),
+        "A_v": dA_v.to(dtype),
+        "B_v": dB_v.to(dtype),
+        "A_o": dA_o.to(dtype),
+        "B_o": dB_o.to(dtype),
+        "A_fc": dA_fc.to(dtype),
+        "B_fc": dB_fc.to(dtype),
+        "A_proj": dA_proj.to(dtype),
+        "B_proj": dB_proj.to(dtype),
     }
 
 
@@ -1501,7 +1581,14 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     ln_f_b = torch.as_tensor(ln_f_b)
     A_head = torch.as_tensor(A_head)
     B_head = torch.as_tensor(B_head)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "A_head": A_head, "B_head": B_head}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "A_head": A_head, "B_head": B_head}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.to(compute_dtype)
+        W_pos = W_pos.to(compute_dtype)
+        ln_f_w = ln_f_w.to(compute_dtype)
+        ln_f_b = ln_f_b.to(compute_dtype)
+        A_head = A_head.to(compute_dtype)
+        B_head = B_head.to(compute_dtype)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1546,8 +1633,8 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
-    return loss, cache
+    cache = {"idx": idx, "W_tok": W_tok, "ln_f_w": ln_f_w, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype, "dtype": dtype}
+    return loss.to(dtype), cache
 
 
 @_no_grad
@@ -1571,10 +1658,11 @@ def _lora_tied_backward(grad_out, cache):
     d = cache["d"]
     r = cache["r"]
     n_batch = cache["n_batch"]
+    dtype = cache["dtype"]
     grad_out = torch.as_tensor(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -1621,8 +1709,8 @@ def _lora_tied_backward(grad_out, cache):
     dB_head *= alpha/r
     del t1
     return {
-        "A_head": dA_head,
-        "B_head": dB_head,
+        "A_head": dA_head.to(dtype),
+        "B_head": dB_head.to(dtype),
     }
 
 
@@ -1652,7 +1740,16 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     b_head = torch.as_tensor(b_head)
     A_head = torch.as_tensor(A_head)
     B_head = torch.as_tensor(B_head)
-    _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head, "A_head": A_head, "B_head": B_head}, {"idx": idx})
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "ln_f_w": ln_f_w, "ln_f_b": ln_f_b, "W_head": W_head, "b_head": b_head, "A_head": A_head, "B_head": B_head}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.to(compute_dtype)
+        W_pos = W_pos.to(compute_dtype)
+        ln_f_w = ln_f_w.to(compute_dtype)
+        ln_f_b = ln_f_b.to(compute_dtype)
+        W_head = W_head.to(compute_dtype)
+        b_head = b_head.to(compute_dtype)
+        A_head = A_head.to(compute_dtype)
+        B_head = B_head.to(compute_dtype)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1699,8 +1796,8 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     del Z, lse_Z
     loss = (1/(n_batch*(n_T - 1)) * ell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
     del ell
-    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype}
-    return loss, cache
+    cache = {"idx": idx, "ln_f_w": ln_f_w, "W_head": W_head, "A_head": A_head, "B_head": B_head, "ln_f_Xc": ln_f_Xc, "ln_f_var": ln_f_var, "ln_f_sigma": ln_f_sigma, "X_s": X_s, "softmax_Z": softmax_Z, "alpha": alpha, "eps": eps, "blocks": blocks, "n_T": n_T, "n_vocab": n_vocab, "d": d, "r": r, "n_batch": n_batch, "out_shape": loss.shape, "out_dtype": loss.dtype, "dtype": dtype}
+    return loss.to(dtype), cache
 
 
 @_no_grad
@@ -1724,10 +1821,11 @@ def _lora_untied_backward(grad_out, cache):
     d = cache["d"]
     r = cache["r"]
     n_batch = cache["n_batch"]
+    dtype = cache["dtype"]
     grad_out = torch.as_tensor(grad_out)
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
@@ -1774,8 +1872,8 @@ def _lora_untied_backward(grad_out, cache):
     dB_head *= alpha/r
     del t1
     return {
-        "A_head": dA_head,
-        "B_head": dB_head,
+        "A_head": dA_head.to(dtype),
+        "B_head": dB_head.to(dtype),
     }
 
 
@@ -1790,19 +1888,21 @@ class _Blocks:
         self.caches, self.grads = [], []
 
     def forward(self, X):
-        self.caches = []
+        """X in the dtype the model computes in; each block takes and returns its parameters' dtype
+        (float16 blocks compute in float32 and round their output, as torch's layers)."""
+        self.caches, computed = [], X.dtype
         for layer in self.layers:
-            X, cache = self.block_forward(X, *layer, **self.options)
+            X, cache = self.block_forward(X.to(layer[0].dtype), *layer, **self.options)
             self.caches.append(cache)
-        return X
+        return X.to(computed)
 
     def backward(self, G):
-        self.grads = []
+        self.grads, computed = [], G.dtype
         while self.caches:  # last block first; each cache is dropped once its backward has run
             grads = self.block_backward(G, self.caches.pop())
             G = grads.pop("X")
             self.grads.insert(0, grads)
-        return G
+        return G.to(computed)
 
 
 class _LoraBlocks(_Blocks):

@@ -90,7 +90,9 @@ def _check_count(name, value):
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not a.is_floating_point():
@@ -102,6 +104,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
 
 
 def _check_number(name, value):
@@ -322,7 +326,25 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     b_1 = torch.as_tensor(b_1)
     W_2 = torch.as_tensor(W_2)
     b_2 = torch.as_tensor(b_2)
-    _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        ln_1_w = ln_1_w.to(compute_dtype)
+        ln_1_b = ln_1_b.to(compute_dtype)
+        W_q = W_q.to(compute_dtype)
+        b_q = b_q.to(compute_dtype)
+        W_k = W_k.to(compute_dtype)
+        b_k = b_k.to(compute_dtype)
+        W_v = W_v.to(compute_dtype)
+        b_v = b_v.to(compute_dtype)
+        W_o = W_o.to(compute_dtype)
+        b_o = b_o.to(compute_dtype)
+        ln_2_w = ln_2_w.to(compute_dtype)
+        ln_2_b = ln_2_b.to(compute_dtype)
+        W_1 = W_1.to(compute_dtype)
+        b_1 = b_1.to(compute_dtype)
+        W_2 = W_2.to(compute_dtype)
+        b_2 = b_2.to(compute_dtype)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -407,8 +429,8 @@ def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, l
     Y = a5  # (..., n_T, d), a5's array, updated in place
     Y += mlp_Y
     del a5, mlp_Y
-    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_k": b_k, "W_v": W_v, "W_o": W_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "W_2": W_2, "ln_1_sigma": ln_1_sigma, "ln_1_Xbar": ln_1_Xbar, "W_q_W_k_W_v": W_q_W_k_W_v, "attn_Q_h": attn_Q_h, "attn_K_h": attn_K_h, "attn_V_h": attn_V_h, "attn_P": attn_P, "attn_A": attn_A, "ln_2_sigma": ln_2_sigma, "ln_2_Xbar": ln_2_Xbar, "mlp_H": mlp_H, "mlp_A": mlp_A, "n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.to(dtype), cache
 
 
 @_no_grad
@@ -440,9 +462,10 @@ def backward(grad_out, cache):
     activation = cache["activation"]
     d = cache["d"]
     d_ff = cache["d_ff"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of mlp_Y, used in: Y = a5 + mlp_Y
     dmlp_Y = grad_out  # (..., n_T, d)
@@ -599,23 +622,23 @@ def backward(grad_out, cache):
     db_2 = dmlp_Y.reshape(-1, d).sum(0)  # (d,)
     del dmlp_Y
     return {
-        "X": dX,
-        "ln_1_w": dln_1_w,
-        "ln_1_b": dln_1_b,
-        "W_q": dW_q,
-        "b_q": db_q,
-        "W_k": dW_k,
-        "b_k": torch.zeros_like(b_k),
-        "W_v": dW_v,
-        "b_v": db_v,
-        "W_o": dW_o,
-        "b_o": db_o,
-        "ln_2_w": dln_2_w,
-        "ln_2_b": dln_2_b,
-        "W_1": dW_1,
-        "b_1": db_1,
-        "W_2": dW_2,
-        "b_2": db_2,
+        "X": dX.to(dtype),
+        "ln_1_w": dln_1_w.to(dtype),
+        "ln_1_b": dln_1_b.to(dtype),
+        "W_q": dW_q.to(dtype),
+        "b_q": db_q.to(dtype),
+        "W_k": dW_k.to(dtype),
+        "b_k": torch.zeros_like(b_k).to(dtype),
+        "W_v": dW_v.to(dtype),
+        "b_v": db_v.to(dtype),
+        "W_o": dW_o.to(dtype),
+        "b_o": db_o.to(dtype),
+        "ln_2_w": dln_2_w.to(dtype),
+        "ln_2_b": dln_2_b.to(dtype),
+        "W_1": dW_1.to(dtype),
+        "b_1": db_1.to(dtype),
+        "W_2": dW_2.to(dtype),
+        "b_2": db_2.to(dtype),
     }
 
 

@@ -28,7 +28,9 @@ import torch
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not a.is_floating_point():
@@ -40,6 +42,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
 
 
 def _check_number(name, value):
@@ -92,7 +96,11 @@ def forward(X, w, b, *, eps=1e-05):
     X = torch.as_tensor(X)
     w = torch.as_tensor(w)
     b = torch.as_tensor(b)
-    _check_dtypes({"X": X, "w": w, "b": b}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "w": w, "b": b}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        w = w.to(compute_dtype)
+        b = b.to(compute_dtype)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("w", w, ("d",), dims, batched=False)
@@ -114,8 +122,8 @@ def forward(X, w, b, *, eps=1e-05):
     del Xc
     Y = Xbar * w  # (..., n_T, d), updated in place
     Y += b
-    cache = {"w": w, "sigma": sigma, "Xbar": Xbar, "d": d, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"w": w, "sigma": sigma, "Xbar": Xbar, "d": d, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.to(dtype), cache
 
 
 @_no_grad
@@ -125,9 +133,10 @@ def backward(grad_out, cache):
     sigma = cache["sigma"]
     Xbar = cache["Xbar"]
     d = cache["d"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of Xbar, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     dXbar = grad_out * w  # (..., n_T, d)
@@ -157,9 +166,9 @@ def backward(grad_out, cache):
     # grad of b, used in: Y = Xbar ∘ (1 wᵀ) + 1 bᵀ
     db = grad_out.reshape(-1, d).sum(0)  # (d,)
     return {
-        "X": dX,
-        "w": dw,
-        "b": db,
+        "X": dX.to(dtype),
+        "w": dw.to(dtype),
+        "b": db.to(dtype),
     }
 
 

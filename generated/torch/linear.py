@@ -21,7 +21,9 @@ import torch
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not a.is_floating_point():
@@ -33,6 +35,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
 
 
 def _check_shape(name, array, expected, dims, batched):
@@ -73,15 +77,19 @@ def forward(X, W, b):
     X = torch.as_tensor(X)
     W = torch.as_tensor(W)
     b = torch.as_tensor(b)
-    _check_dtypes({"X": X, "W": W, "b": b}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W = W.to(compute_dtype)
+        b = b.to(compute_dtype)
     dims = {}
     _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
     _check_shape("b", b, ("d_out",), dims, batched=False)
     d_in, d_out = dims["d_in"], dims["d_out"]
     Y = torch.nn.functional.linear(X, W.mT, b)  # (..., n_T, d_out)
-    cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"X": X, "W": W, "d_in": d_in, "d_out": d_out, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.to(dtype), cache
 
 
 @_no_grad
@@ -91,9 +99,10 @@ def backward(grad_out, cache):
     W = cache["W"]
     d_in = cache["d_in"]
     d_out = cache["d_out"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of X, used in: Y = X W + 1 bᵀ
     dX = grad_out @ W.mT  # (..., n_T, d_in)
@@ -103,9 +112,9 @@ def backward(grad_out, cache):
     # grad of b, used in: Y = X W + 1 bᵀ
     db = grad_out.reshape(-1, d_out).sum(0)  # (d_out,)
     return {
-        "X": dX,
-        "W": dW,
-        "b": db,
+        "X": dX.to(dtype),
+        "W": dW.to(dtype),
+        "b": db.to(dtype),
     }
 
 

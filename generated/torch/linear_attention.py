@@ -73,7 +73,9 @@ def _check_count(name, value):
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not a.is_floating_point():
@@ -85,6 +87,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
 
 
 def _check_shape(name, array, expected, dims, batched):
@@ -229,7 +233,15 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     b_k = torch.as_tensor(b_k)
     W_v = torch.as_tensor(W_v)
     b_v = torch.as_tensor(b_v)
-    _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W_q = W_q.to(compute_dtype)
+        b_q = b_q.to(compute_dtype)
+        W_k = W_k.to(compute_dtype)
+        b_k = b_k.to(compute_dtype)
+        W_v = W_v.to(compute_dtype)
+        b_v = b_v.to(compute_dtype)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
@@ -259,8 +271,8 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     A_h = torch.reciprocal(den) * num  # (..., n_heads, n_T, d/n_heads)
     A = _merge_heads(A_h)  # (..., n_T, d)
     del A_h
-    cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q": Q, "K": K, "phi_Q": phi_Q, "phi_K": phi_K, "V_h": V_h, "num": num, "den": den, "n_heads": n_heads, "feature_map": feature_map, "d": d, "out_shape": A.shape, "out_dtype": A.dtype}
-    return A, cache
+    cache = {"X": X, "W_q_W_k_W_v": W_q_W_k_W_v, "Q": Q, "K": K, "phi_Q": phi_Q, "phi_K": phi_K, "V_h": V_h, "num": num, "den": den, "n_heads": n_heads, "feature_map": feature_map, "d": d, "out_shape": A.shape, "out_dtype": A.dtype, "dtype": dtype}
+    return A.to(dtype), cache
 
 
 @_no_grad
@@ -278,9 +290,10 @@ def backward(grad_out, cache):
     n_heads = cache["n_heads"]
     feature_map = cache["feature_map"]
     d = cache["d"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of A_h, used in: A = merge_h(A_h)
     dA_h = _split_heads(grad_out, n_heads)  # (..., n_heads, n_T, d/n_heads)
@@ -333,13 +346,13 @@ def backward(grad_out, cache):
     db_v = dV.reshape(-1, d).sum(0)  # (d,)
     del dV
     return {
-        "X": dX,
-        "W_q": dW_q,
-        "b_q": db_q,
-        "W_k": dW_k,
-        "b_k": db_k,
-        "W_v": dW_v,
-        "b_v": db_v,
+        "X": dX.to(dtype),
+        "W_q": dW_q.to(dtype),
+        "b_q": db_q.to(dtype),
+        "W_k": dW_k.to(dtype),
+        "b_k": db_k.to(dtype),
+        "W_v": dW_v.to(dtype),
+        "b_v": db_v.to(dtype),
     }
 
 

@@ -46,7 +46,9 @@ def _chain(*factors):
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not a.is_floating_point():
@@ -58,6 +60,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
 
 
 def _check_number(name, value):
@@ -114,7 +118,13 @@ def forward(X, W, b, A, B, *, alpha):
     b = torch.as_tensor(b)
     A = torch.as_tensor(A)
     B = torch.as_tensor(B)
-    _check_dtypes({"X": X, "W": W, "b": b, "A": A, "B": B}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b, "A": A, "B": B}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W = W.to(compute_dtype)
+        b = b.to(compute_dtype)
+        A = A.to(compute_dtype)
+        B = B.to(compute_dtype)
     dims = {}
     _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
@@ -124,8 +134,8 @@ def forward(X, W, b, A, B, *, alpha):
     alpha = _check_number("alpha", alpha)
     d_in, d_out, r = dims["d_in"], dims["d_out"], dims["r"]
     Y = torch.nn.functional.linear(X, W.mT, b) + alpha/r * _chain(X, A, B)  # (..., n_T, d_out)
-    cache = {"X": X, "W": W, "A": A, "B": B, "alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"X": X, "W": W, "A": A, "B": B, "alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.to(dtype), cache
 
 
 @_no_grad
@@ -139,9 +149,10 @@ def backward(grad_out, cache):
     d_in = cache["d_in"]
     d_out = cache["d_out"]
     r = cache["r"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of X, used in: Y = X W + 1 bᵀ + (alpha/r) X A B
     dX = alpha/r * _chain(grad_out, B.mT, A.mT) + grad_out @ W.mT  # (..., n_T, d_in)
@@ -156,9 +167,9 @@ def backward(grad_out, cache):
     dB *= alpha/r
     del t1
     return {
-        "X": dX,
-        "A": dA,
-        "B": dB,
+        "X": dX.to(dtype),
+        "A": dA.to(dtype),
+        "B": dB.to(dtype),
     }
 
 

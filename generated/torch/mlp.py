@@ -28,7 +28,9 @@ import torch
 
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
-    layers refuse to), and integer indices that are integers."""
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
         if not a.is_floating_point():
@@ -40,6 +42,8 @@ def _check_dtypes(floating, integer):
     for name, a in integer.items():
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
 
 
 def _check_shape(name, array, expected, dims, batched):
@@ -184,7 +188,13 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     b_1 = torch.as_tensor(b_1)
     W_2 = torch.as_tensor(W_2)
     b_2 = torch.as_tensor(b_2)
-    _check_dtypes({"X": X, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W_1 = W_1.to(compute_dtype)
+        b_1 = b_1.to(compute_dtype)
+        W_2 = W_2.to(compute_dtype)
+        b_2 = b_2.to(compute_dtype)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
@@ -197,8 +207,8 @@ def forward(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
     H = torch.nn.functional.linear(X, W_1.mT, b_1)  # (..., n_T, d_ff)
     A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
     Y = torch.nn.functional.linear(A, W_2.mT, b_2)  # (..., n_T, d)
-    cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype}
-    return Y, cache
+    cache = {"X": X, "W_1": W_1, "W_2": W_2, "H": H, "A": A, "activation": activation, "d": d, "d_ff": d_ff, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.to(dtype), cache
 
 
 @_no_grad
@@ -212,9 +222,10 @@ def backward(grad_out, cache):
     activation = cache["activation"]
     d = cache["d"]
     d_ff = cache["d_ff"]
+    dtype = cache["dtype"]
     if grad_out.shape != cache["out_shape"]:
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
-    grad_out = grad_out.to(cache["out_dtype"])  # each gradient in its argument's dtype, as autograd
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
     # grad of A, used in: Y = A W_2 + 1 b_2ᵀ
     dA = grad_out @ W_2.mT  # (..., n_T, d_ff)
@@ -236,11 +247,11 @@ def backward(grad_out, cache):
     # grad of b_2, used in: Y = A W_2 + 1 b_2ᵀ
     db_2 = grad_out.reshape(-1, d).sum(0)  # (d,)
     return {
-        "X": dX,
-        "W_1": dW_1,
-        "b_1": db_1,
-        "W_2": dW_2,
-        "b_2": db_2,
+        "X": dX.to(dtype),
+        "W_1": dW_1.to(dtype),
+        "b_1": db_1.to(dtype),
+        "W_2": dW_2.to(dtype),
+        "b_2": db_2.to(dtype),
     }
 
 
