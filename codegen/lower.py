@@ -23,13 +23,14 @@ from derive.simplify import split_coefficient
 from derive.batch import heads_axis
 
 from .printers import PrintContext, broadcast_axes, carries_batch
+from .shapes import Shape
 
 
 @dataclass
 class Statement:
     target: str
     expr: MatrixExpr
-    shape: str  # shape comment
+    shape: Shape | None  # the array's axes (printed as the shape comment)
     comment: str = ""  # e.g. "grad of: …"
     code: str = ""  # filled in by printing
     reads: set = field(default_factory=set)  # the names the printed code reads
@@ -83,17 +84,6 @@ def _code_names(component: Component, taken: set[str]) -> dict[MatrixSymbol, str
     return names
 
 
-def shape_comment(symbol_shape, batched: bool, vector: bool = False, broadcast=(False, False),
-                  heads=None) -> str:
-    """``(..., n_T, d)``; a broadcast axis shows as 1, as the array has it; heads as an axis."""
-    dims = ["1" if b else str(d) for d, b in zip(symbol_shape, broadcast)]
-    if vector:
-        dims = [dims[1]]
-        return f"({dims[0]},)"
-    lead = (["..."] if batched else []) + ([str(heads)] if heads is not None else [])
-    return "(" + ", ".join(lead + dims) + ")"
-
-
 def _subexpressions(e: MatrixExpr):
     yield e
     for c in matrix_children(e):
@@ -145,7 +135,7 @@ def eliminate_common_subexpressions(statements: list[Statement], batched: set,
         first = next(i for i, st in enumerate(statements) if target in set(_subexpressions(st.expr)))
         for st in statements:
             st.expr = _substitute(st.expr, {target: temp})
-        statements.insert(first, Statement(temp.name, target, "", "common subexpression"))
+        statements.insert(first, Statement(temp.name, target, None, "common subexpression"))
 
 
 def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModulePlan:
@@ -167,7 +157,7 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
             headed[d.symbol] = headed[cotangent(d.symbol)] = h
     ctx.headed = headed
     forward = [
-        Statement(d.name, d.expr, shape_comment(d.symbol.shape, d.symbol in ctx.batched,
+        Statement(d.name, d.expr, Shape.of(d.symbol.shape, d.symbol in ctx.batched,
                                                 broadcast=broadcast_axes(d.expr), heads=headed.get(d.symbol)),
                   d.doc)
         for d in c.definitions
@@ -206,13 +196,13 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
         symbol = symbol_of.get(st.target)
         if symbol is not None and not carries_batch(st.expr, ctx.batched):
             ctx.batched.discard(symbol)
-            st.shape = st.shape.replace("..., ", "")
+            st.shape = st.shape.without_batch()
     backward = eliminate_common_subexpressions(backward, ctx.batched, taken)
     for st in backward:
         if st.comment == "common subexpression":
             if (h := heads_axis(st.expr, headed)) is not None:
                 headed[MatrixSymbol(st.target, *st.expr.shape)] = h
-            st.shape = shape_comment(st.expr.shape, carries_batch(st.expr, ctx.batched),
+            st.shape = Shape.of(st.expr.shape, carries_batch(st.expr, ctx.batched),
                                      broadcast=broadcast_axes(st.expr), heads=heads_axis(st.expr, headed))
     plan.backward = backward
     return plan
@@ -228,14 +218,14 @@ def lower_closed_forms(derivation: Derivation, closed) -> ModulePlan:
     for symbol, expr in closed.named:
         ctx.batched.add(symbol)
         statements.append(Statement(ctx.names[symbol], expr.xreplace(forward_values),
-                                    shape_comment(symbol.shape, True), "named subexpression"))
+                                    Shape.of(symbol.shape, True), "named subexpression"))
     gradients = []
     for name, adj in derivation.gradients.items():
         if name not in closed.gradients:
             gradients.append((name, None))
             continue
         st = Statement(ctx.names[adj.cotangent], closed.gradients[name].expr.xreplace(forward_values),
-                       shape_comment(adj.symbol.shape, adj.symbol in ctx.batched, adj.symbol in ctx.vectors),
+                       Shape.of(adj.symbol.shape, adj.symbol in ctx.batched, adj.symbol in ctx.vectors),
                        "closed form")
         statements.append(st)
         gradients.append((name, st))
@@ -259,7 +249,7 @@ def _statement(adj: Adjoint, ctx: PrintContext, consumers, c: Component, headed:
         f"{u} = {text(c.definition(u).expr)}" for u in uses) if uses else "")
     batched = adj.symbol in ctx.batched
     vector = adj.symbol in ctx.vectors
-    return Statement(target, adj.expr, shape_comment(adj.symbol.shape, batched, vector,
+    return Statement(target, adj.expr, Shape.of(adj.symbol.shape, batched, vector,
                                                      heads=headed.get(adj.symbol)), comment)
 
 

@@ -28,7 +28,7 @@ An array is *free* at a statement when
 * every statement that reads it has a fresh result at the top (so no other name refers to it),
 * it is read for the last time here, and nothing keeps it (the cache, the outputs).
 
-Shapes come from the statements' shape comments; an operand whose shape this pass cannot tell
+Shapes come from the statements' shapes (``codegen.shapes``), by axis name; an operand whose shape this pass cannot tell
 is never written into, and an update is made only when the other operand broadcasts to the
 result's shape.
 """
@@ -51,14 +51,6 @@ UNARY = {f"{module}.{fn}" for module in ("np", "torch") for fn in (
 #: Helpers that update their first argument in place when told it is ``fresh``.
 UPDATING_HELPERS = {"_add_at_targets", "_softmax"}
 _COMMUTES = (ast.Add, ast.Mult)
-
-
-def parse_shape(comment: str) -> tuple | None:
-    """``(..., n_T, d)`` → ``('...', 'n_T', 'd')``; ``()`` → ``()``."""
-    inner = comment.strip()
-    if not (inner.startswith("(") and inner.endswith(")")):
-        return None
-    return tuple(p.strip() for p in inner[1:-1].split(",") if p.strip())
 
 
 def broadcast(a: tuple | None, b: tuple | None) -> tuple | None:
@@ -296,9 +288,8 @@ def overwrite_free_arrays(statements, keep: set[str], arrays: dict[str, tuple], 
             trees[st.target] = None
     shapes = Shapes(dict(arrays), scalars, entrywise)
     for st in statements:
-        shape = parse_shape(st.shape)
-        if shape is not None:
-            shapes.arrays[st.target] = shape
+        if st.shape is not None:
+            shapes.arrays[st.target] = st.shape.axes()
     private = {st.target for st in statements if trees[st.target] is not None and makes_fresh_array(trees[st.target])}
     for st in statements:
         tree = trees[st.target]

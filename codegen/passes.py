@@ -37,20 +37,21 @@ from derive.simplify import split_coefficient, with_coefficient
 
 from derive.batch import carries_batch, heads_axis
 
-from .lower import Statement, fresh_name, shape_comment
+from .lower import Statement, fresh_name
+from .shapes import Shape
 
 
 
 def introduce(plan, symbol: MatrixSymbol, expr: MatrixExpr) -> str:
     """A value a pass introduces takes its batch and heads axes from its definition ``expr`` (as the
-    lowering gives them to the component's own values); returns its shape comment."""
+    lowering gives them to the component's own values); returns its shape."""
     ctx = plan.context
     if carries_batch(expr, ctx.batched):
         ctx.batched.add(symbol)
     heads = heads_axis(expr, ctx.headed)
     if heads is not None:
         ctx.headed[symbol] = heads
-    return shape_comment(symbol.shape, symbol in ctx.batched, heads=heads)
+    return Shape.of(symbol.shape, symbol in ctx.batched, heads=heads)
 
 
 def read_forward_values(plan) -> None:
@@ -454,7 +455,7 @@ def _fuse_backward(plan, operand, weights, bounds, together, taken) -> None:
                          sp.Add(*(w.shape[1] for w in weights)))
     first = min(plan.backward.index(st) for st, _ in gradients.values())
     summed = BatchSum(MatMul(sp.Transpose(operand), SideBySide(*(gradients[w][1] for w in weights))))
-    plan.backward.insert(first, Statement(total.name, summed, shape_comment(total.shape, False),
+    plan.backward.insert(first, Statement(total.name, summed, Shape.of(total.shape, False),
                                           "the weights' gradients as one product"))
     for w, (st, _) in gradients.items():
         st.expr = ColumnBlock(total, *bounds[w])

@@ -15,8 +15,9 @@ from derive.derivation import text
 from derive.primitives import Gather, Pick, index_base
 from derive.reverse import derive
 
-from .lower import ModulePlan, lower, shape_comment
-from .overwrite import overwrite_free_arrays, parse_shape
+from .lower import ModulePlan, lower
+from .overwrite import overwrite_free_arrays
+from .shapes import Shape
 from .passes import release_after_last_use
 from .printers import Layout, NumPyMatrixPrinter, TorchMatrixPrinter, UnprintableNode, paren
 
@@ -157,17 +158,6 @@ def _declared(printer, code: str, layout, expr, argument) -> str:
         printer.symbols_used.add("_batch")
         return f"_expand_batch({code}, _batch)"
     return code
-
-
-def _layout_comment(comment: str, layout) -> str:
-    """The shape comment of a statement, saying how its array is laid out (size 1 where it broadcasts)."""
-    parts = parse_shape(comment)
-    if parts is None or layout.ndim != 2 or len(parts) < 2:
-        return "(" + parts[-1] + ",)" if layout.ndim == 1 and parts else ("()" if layout.ndim == 0 else comment)
-    rows, cols = parts[-2:]
-    rows = "1" if layout.rows else rows
-    cols = "1" if layout.cols else cols
-    return "(" + ", ".join(list(parts[:-2]) + [rows, cols]) + ")"
 
 
 def _index_checks(c) -> list[tuple]:
@@ -333,7 +323,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
                 st.code, layout = _declared(printer, st.code, layout, st.expr, argument), Layout(1 if (
                     argument is not None and argument.is_vector) else 2)
             else:
-                st.shape = _layout_comment(st.shape, layout)
+                st.shape = st.shape.laid_out(layout)
             printer.ctx.layouts[st.target] = layout
             st.updates, st.shape_note = [], ""  # a plan may be printed for more than one backend
             st.reads = set(printer.symbols_used)
@@ -342,7 +332,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
 
     if scalar_output:  # a loss: a 0-d array
         st = plan.forward[-1]
-        st.code, st.shape = f"({st.code}).reshape(())", "()"
+        st.code, st.shape = f"({st.code}).reshape(())", Shape.number()
         printer.ctx.layouts[st.target] = Layout(0)
 
     dims = dims_in_order(c.tensor_arguments)
@@ -408,16 +398,16 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
 
 def _overwrite(c, plan, cached, returned, forward_only, entrywise, fused_updates) -> list[str]:
     """Statements that write into arrays no longer needed (``overwrite``); returns the note."""
-    arguments = {a.name: parse_shape(shape_comment(a.symbol.shape, a.batched, a.is_vector))
+    arguments = {a.name: Shape.of(a.symbol.shape, a.batched, a.is_vector).axes()
                  for a in c.tensor_arguments}
     scalars = set(dims_in_order(c.tensor_arguments)) | {a.name for a in c.configs} | {
         str(s) for s, _, _ in c.scalars} | {"n_batch"}
     keep = set(cached) | {plan.output} | {a.name for a in c.tensor_arguments}
     done = overwrite_free_arrays(plan.forward, keep, arguments, scalars, entrywise, fused_updates)
     if not forward_only:
-        forward = {**arguments, **{st.target: parse_shape(st.shape) for st in plan.forward}}
+        forward = {**arguments, **{st.target: st.shape.axes() for st in plan.forward}}
         output = next(st for st in plan.forward if st.target == plan.output)
-        forward["grad_out"] = parse_shape(output.shape)
+        forward["grad_out"] = output.shape.axes()
         done += overwrite_free_arrays(plan.backward, returned | {"grad_out"}, forward, scalars, entrywise,
                                       fused_updates)
     if not done:
@@ -433,7 +423,7 @@ def _argument_doc(c) -> list[str]:
             default = "required" if a.required else f"default {a.default!r}"
             lines.append(f"{a.name}: configuration, {default}{extra}" + (f": {a.doc}" if a.doc else ""))
         else:
-            shape = shape_comment(a.symbol.shape, a.batched, a.is_vector)
+            shape = Shape.of(a.symbol.shape, a.batched, a.is_vector)
             kind = ("integer " if a.dtype == "int" else "") + {"input": "input", "param": "parameter"}[a.role]
             kind += ", frozen" if a.frozen else ""
             lines.append(f"{a.name}: {kind} {shape}" + (f": {a.doc}" if a.doc else ""))

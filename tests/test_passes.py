@@ -147,7 +147,7 @@ def test_a_chain_ending_in_a_vector_sums_first():
 
     n, d = sp.symbols("n d", positive=True, integer=True)
     A, B, C = MatrixSymbol("A", n, d), MatrixSymbol("B", d, n), MatrixSymbol("C", n, d)
-    plan = SimpleNamespace(forward=[Statement("y", MatMul(A, B, C, OneMatrix(d, 1)), "")], backward=[], notes=[])
+    plan = SimpleNamespace(forward=[Statement("y", MatMul(A, B, C, OneMatrix(d, 1)), None)], backward=[], notes=[])
     order_chains(plan)
     assert plan.forward[0].expr == MatMul(A, MatMul(B, MatMul(C, OneMatrix(d, 1))))  # never A B (n × n)
     assert plan.notes == ["order-chains: A B C 1: sums first, as A (B (C 1))"]
@@ -221,12 +221,15 @@ def _statements(*lines):
 
     from codegen.lower import Statement
     from codegen.passes import release_after_last_use
+    from codegen.shapes import Shape
 
     out = []
     for line in lines:
         code, shape = line.split("  # ")
         target, code = code.split(" = ", 1)
-        st = Statement(target, None, shape, code=code)
+        axes = [a.strip() for a in shape.strip()[1:-1].split(",") if a.strip()]
+        st = Statement(target, None, Shape(tuple(sp.sympify(a) for a in axes if a != "..."), "..." in axes),
+                       code=code)
         st.reads = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
         out.append(st)
     release_after_last_use(out, keep={"X", "w"})
@@ -357,3 +360,16 @@ def test_overwrite_fuses_a_multiply_add_for_torch():
     assert got["C"] == ("B", ["C.add_(m, alpha=-(1/d))"])
     assert got["D"] == ("C", ["D.addcmul_(X, X)"])
     assert _overwrite(*lines)["B"] == ("A", ["B += 2/d * (m * X)"])  # NumPy: no such operation
+
+
+def test_the_plan_carries_each_arrays_axes_as_fields_not_as_text():
+    """Batch axes, a heads axis and the core sizes are fields of every statement's shape; the comment
+    beside a statement is printed from them."""
+    plan = lower(derive(build("attention")))
+    shapes = {st.target: st.shape for st in plan.forward + plan.backward}
+    n_T, d = (sp.Symbol(n, positive=True, integer=True) for n in ("n_T", "d"))
+    Q_h, dX, dW_q = shapes["Q_h"], shapes["dX"], shapes["dW_q"]
+    assert Q_h.batched and str(Q_h.heads) == "n_heads" and Q_h.core[0] == n_T
+    assert str(Q_h) == f"(..., n_heads, n_T, {Q_h.core[1]})"
+    assert dX.batched and dX.heads is None and dX.core == (n_T, d) and str(dX) == "(..., n_T, d)"
+    assert not dW_q.batched and str(dX.without_batch()) == "(n_T, d)"
