@@ -97,7 +97,12 @@ def cmd_show(args) -> int:
 
         print("\n".join(describe(lower(d)) for d in derivations), end="")
         return 0
-    print("\n".join(render(d, as_latex=args.latex, closed=args.closed) for d in derivations), end="")
+    if args.latex:
+        from derive.latex_document import render_latex
+
+        print("\n".join(render_latex(d, closed=args.closed) for d in derivations), end="")
+        return 0
+    print("\n".join(render(d, closed=args.closed) for d in derivations), end="")
     return 0
 
 

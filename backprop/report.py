@@ -18,7 +18,7 @@ from pathlib import Path
 from sympy import MatrixSymbol
 
 from derive.closed_form import closed_forms
-from derive.derivation import _facts, latex, results_data
+from derive.derivation import _facts, _paths, latex, results_data
 from derive.primitives import Cotangent
 from derive.reverse import Derivation
 
@@ -66,6 +66,7 @@ class Section:
     heading: str
     blocks: list = field(default_factory=list)
     level: int = 2
+    tex: str = ""  # the heading as the formulas write it (X̄ for Xbar), when it names a value
 
 
 @dataclass
@@ -162,18 +163,22 @@ def _tex(value) -> str:
 
 
 def _adjoint_blocks(adj, component) -> list:
-    blocks: list = [Section(f"{adj.name}", level=3)]
+    blocks: list = [Section(f"{adj.name}", level=3, tex=latex_name(adj.name))]
     if not adj.contributions:
         blocks.append(Para([f"{adj.name} does not reach the output: ", M(f"{_d(adj.symbol)} = 0")]))
         return blocks
     for contribution in adj.contributions:
         source = component.definition(contribution.consumer)
         blocks.append(Para(["from ", M(f"{latex_name(source.name)} = {latex(source.expr)}"), ":"]))
-        rows = [["", M(rf"{_d(source.symbol)} \cdot d{latex_name(source.name)}")]]
-        for step in contribution.steps:
-            operand = latex(step.operand)
-            rows.append([f"[{step.rule.primitive}] {step.rule.identity}",
-                         M(rf"= \left({latex(step.result)}\right) \cdot d\left({operand}\right)")])
+        rows = []
+        paths = _paths(contribution.steps, source.expr)
+        for k, path in enumerate(paths, 1):
+            label = f"path {k} of {len(paths)}" if len(paths) > 1 else ""  # the value occurs more than once
+            rows.append([label, M(rf"{_d(source.symbol)} \cdot d{latex_name(source.name)}")])
+            for step in path:
+                operand = latex(step.operand)
+                rows.append([f"[{step.rule.primitive}] {step.rule.identity}",
+                             M(rf"= \left({latex(step.result)}\right) \cdot d\left({operand}\right)")])
         blocks.append(Table(["rule", "step"], rows))
     if len(adj.contributions) > 1:
         blocks.append(Para(["sum over consumers: ", M(latex(adj.total))]))
@@ -216,7 +221,7 @@ def _md_cell(x) -> str:
 
 
 def _md_section(section: Section) -> list[str]:
-    lines = ["#" * section.level + " " + md_text(section.heading), ""]
+    lines = ["#" * section.level + " " + (f"${section.tex}$" if section.tex else md_text(section.heading)), ""]
     for b in section.blocks:
         if isinstance(b, Section):
             lines += _md_section(b)
@@ -253,9 +258,18 @@ nav a { margin-right: 1rem; }
 
 
 def _math(tex: str, display: bool) -> str:
+    """MathML for ``tex``; a name of several letters (\\mathit{inv}) is one identifier, not a product of
+    letters, as the LaTeX writes it."""
     from latex2mathml.converter import convert
 
-    return convert(tex, display="block" if display else "inline")
+    mathml = convert(tex, display="block" if display else "inline")
+    return _ITALIC_WORD.sub(lambda m: '<mi mathvariant="italic">' + "".join(_ITALIC_LETTER.findall(m.group(1)))
+                            + "</mi>", mathml)
+
+
+#: latex2mathml's \mathit{inv}: a row of one-letter italic identifiers.
+_ITALIC_LETTER = re.compile(r'<mi mathvariant="italic">(\w)</mi>')
+_ITALIC_WORD = re.compile(r'<mrow>((?:<mi mathvariant="italic">\w</mi>){2,})</mrow>')
 
 
 def _html_inline(parts) -> str:
@@ -281,7 +295,8 @@ def html_page(p: Page) -> str:
 
 def _html_section(section: Section) -> list[str]:
     anchor = "-".join(section.heading.lower().split())
-    out = [f'<h{section.level} id="{html.escape(anchor)}">{html.escape(section.heading)}</h{section.level}>']
+    heading = _math(section.tex, False) if section.tex else html.escape(section.heading)
+    out = [f'<h{section.level} id="{html.escape(anchor)}">{heading}</h{section.level}>']
     for b in section.blocks:
         if isinstance(b, Section):
             out += _html_section(b)

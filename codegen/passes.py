@@ -32,7 +32,7 @@ from sympy import Basic, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix
 
 from derive.closed_form import forward_value_rewriting, rewrite_through_forward_values
 from derive.derivation import text
-from derive.primitives import X_SCALAR, BatchSum, Elementwise, LogSumExp, Node, ScalarFunction, Softmax, cotangent
+from derive.primitives import X_SCALAR, BatchSum, Cotangent, Elementwise, LogSumExp, Node, ScalarFunction, Softmax, cotangent
 from derive.simplify import split_coefficient, with_coefficient
 
 from derive.batch import carries_batch, heads_axis
@@ -247,11 +247,16 @@ def optimise(plan, passes=None):
 
 def describe(plan) -> str:
     """The lowered plan as text: forward, cache, backward, and what the passes did."""
-    lines = [f"{plan.component.name}: lowered plan", "", "forward"]
+    # Every value by its name in the code: dX for Δ_X = ∂L/∂X, grad_out for the upstream gradient.
+    code_names = {s: MatrixSymbol(name, *s.shape) for s, name in plan.context.names.items()
+                  if isinstance(s, Cotangent)}
+    out = plan.component.output_symbol
+    lines = [f"{plan.component.name}: lowered plan (dX is ∂L/∂X; grad_out is the upstream gradient "
+             f"∂L/∂{out.name})", "", "forward"]
     lines += [f"  {st.target} = {text(st.expr)}    {st.shape}" for st in plan.forward]
     lines += ["", "backward"]
     for st in plan.backward:
-        lines.append(f"  {st.target} = {text(st.expr)}    {st.shape}")
+        lines.append(f"  {st.target} = {text(st.expr.xreplace(code_names))}    {st.shape}")
     lines += ["", "passes"] + [f"  {n}" for n in plan.notes or ["(none applied)"]]
     return "\n".join(lines) + "\n"
 

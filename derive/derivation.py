@@ -12,6 +12,7 @@ import re
 import sympy as sp
 from sympy import MatrixExpr, MatrixSymbol
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .primitives import (
@@ -44,8 +45,28 @@ from .simplify import split_coefficient, sum_in
 SUPERSCRIPT_T = "ᵀ"
 
 
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
 class TextPrinter(StrPrinter):
-    """Index-free notation in plain text: ``X W + 1 bᵀ``, ``Δ_Y ∘ (1 wᵀ)``."""
+    """Index-free notation in plain text: ``X W + 1 bᵀ``, ``Δ_Y ∘ (1 wᵀ)``; scalars as a person writes
+    them, ``−1/sigma²``, ``1/(2 sqrt(eps + var))``: powers as superscripts, products side by side."""
+
+    def _print_Pow(self, e, rational=False):
+        base, exponent = e.as_base_exp()
+        if exponent.is_Integer and exponent > 1:
+            return self.parenthesize(base, PRECEDENCE["Pow"], strict=True) + str(exponent).translate(_SUPERSCRIPTS)
+        if exponent.is_Integer and exponent < -1:
+            return "1/" + self._print(sp.Pow(base, -exponent, evaluate=False))
+        return super()._print_Pow(e, rational)
+
+    def _print_Mul(self, e):
+        code = re.sub(r"(?<![*])[*](?![*])", " ", super()._print_Mul(e))
+        return "−" + code[1:] if code.startswith("-") else code
+
+    def _print_Add(self, e, order=None):
+        code = super()._print_Add(e, order).replace(" - ", " − ")
+        return "−" + code[1:] if code.startswith("-") else code
 
     def _print_MatrixSymbol(self, e):
         # A row (1, d) is the paper's bᵀ for the vector b.
@@ -71,6 +92,10 @@ class TextPrinter(StrPrinter):
         return code if simple else f"({code})"
 
     def _print_Transpose(self, e):
+        if isinstance(e.arg, sp.OneMatrix):  # (1ᵀ)ᵀ = 1
+            return self._print(sp.OneMatrix(e.arg.shape[1], e.arg.shape[0]))
+        if isinstance(e.arg, sp.Transpose):  # (Aᵀ)ᵀ = A
+            return self._print(e.arg.arg)
         if isinstance(e.arg, MatrixSymbol) and e.arg.shape[0] == 1 and e.arg.shape[1] != 1:
             return e.arg.name  # (bᵀ)ᵀ = b
         return f"{self._operand(e.arg)}{SUPERSCRIPT_T}"
@@ -219,6 +244,19 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_Cotangent(self, e):
         return rf"\Delta_{{{LatexPrinter._print_MatrixSymbol(self, MatrixSymbol(e.name, *e.shape))}}}"
+
+    def _print_HadamardProduct(self, e):
+        """A ∘ B with a sum or a negated operand in parentheses: (Δ 1) ∘ (−1/σ²)."""
+        parts = []
+        for a in e.args:
+            code = self._print(a)
+            scalar = a.fn.body.expr if isinstance(a, Elementwise) and not isinstance(a.fn, ChoiceFunction) \
+                and not a.fn.name else None
+            if isinstance(a, (sp.MatMul, sp.MatAdd, sp.HadamardProduct)) or code.startswith("-") or (
+                    scalar is not None and (scalar.is_Add or scalar.could_extract_minus_sign())):
+                code = rf"\left({code}\right)"
+            parts.append(code)
+        return r" \circ ".join(parts)
 
     def _print_OneMatrix(self, e):
         return r"\mathbf{1}^{T}" if e.shape[0] == 1 and e.shape[1] != 1 else r"\mathbf{1}"
@@ -381,10 +419,18 @@ def _adjoint_lines(adj: Adjoint, fmt, delta, component) -> list[str]:
         source = component.definition(contrib.consumer)
         lines.append(f"    from {source.name} = {fmt(source.expr)}:")
         G = delta(source.symbol)
-        lines.append(f"      {G} · d{source.name}")
-        for step in contrib.steps:
-            lines.append(f"      [{step.rule.primitive}] {step.rule.identity}")
-            lines.append(f"        → ({fmt(step.result)}) · d{_operand_text(step.operand, fmt)}")
+        paths = _paths(contrib.steps, source.expr)
+        for k, path in enumerate(paths, 1):
+            indent = "      " if len(paths) == 1 else "        "
+            if len(paths) > 1:  # the value occurs more than once in the definition: one path each, summed
+                lines.append(f"      path {k} of {len(paths)}:")
+            lines.append(f"{indent}{G} · d{source.name}")
+            for step in path:
+                args = [a for a in step.node.args if isinstance(a, MatrixExpr)]
+                which = (f"   (operand {step.index + 1} of {len(step.node.args)}, {fmt(step.operand)})"
+                         if args.count(step.operand) > 1 else "")
+                lines.append(f"{indent}[{step.rule.primitive}] {step.rule.identity}{which}")
+                lines.append(f"{indent}  → ({fmt(step.result)}) · d{_operand_text(step.operand, fmt)}")
     if len(adj.contributions) > 1:
         lines.append(f"    sum over consumers: {fmt(adj.total)}")
     if adj.facts:
@@ -393,6 +439,17 @@ def _adjoint_lines(adj: Adjoint, fmt, delta, component) -> list[str]:
         lines.append(f"    {adj.name} is shared by every sequence of a batch: summed over the batch")
     lines.append(f"    {delta(adj.symbol)} = {fmt(adj.expr)}")
     return lines
+
+
+def _paths(steps: list, top) -> list[list]:
+    """One consumer's steps, one list per path from the top of its definition to the value (the sweep
+    records the paths one after the other, each starting at the top)."""
+    paths: list[list] = []
+    for step in steps:
+        if not paths or step.node == top:
+            paths.append([])
+        paths[-1].append(step)
+    return paths
 
 
 def _operand_text(e, fmt) -> str:

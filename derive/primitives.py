@@ -174,6 +174,9 @@ class Cotangent(MatrixSymbol):
     def target(self) -> str:
         return self.name
 
+    def _sympystr(self, printer):
+        return f"Δ_{self.name}"  # str(expr) tells Δ_Y from the value Y
+
 
 def cotangent(symbol: MatrixSymbol) -> Cotangent:
     return Cotangent(symbol.name, *symbol.shape)

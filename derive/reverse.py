@@ -32,6 +32,7 @@ class Step:
     node: MatrixExpr
     operand: MatrixExpr
     result: MatrixExpr
+    index: int = 0  # which of node's operands: the same value may be several (Xc ∘ Xc)
 
 
 @dataclass
@@ -221,7 +222,7 @@ def derive(component: Component) -> Derivation:
                 if isinstance(node, BatchSum) and not is_batched(operand):
                     # Σ_batch of a value shared by the batch is n_batch times it (derive/batch.py)
                     result = MatMul(component.batch_size(), result)
-                local.setdefault(operand, []).append((result, trail + [Step(rule, node, operand, result)]))
+                local.setdefault(operand, []).append((result, trail + [Step(rule, node, operand, result, i)]))
 
     for arg in component.tensor_arguments:
         if not arg.receives_gradient:

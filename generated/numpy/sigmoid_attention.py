@@ -11,7 +11,7 @@ Forward definition (one sequence; inputs may carry leading batch dimensions):
     K_h = split_h(K)
     V_h = split_h(V)
     S = (sqrt(n_heads)/sqrt(d)) Q_h K_hᵀ
-    P = mask[causal](1/(1 + exp(-S)))
+    P = mask[causal](1/(1 + exp(−S)))
     A = merge_h(P V_h)
 
 Gradients, as derived:
@@ -219,7 +219,7 @@ def backward(grad_out, cache):
     # grad of P, used in: A = merge_h(P V_h)
     dP = t2 @ V_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T)
     del V_h
-    # grad of S, used in: P = mask[causal](1/(1 + exp(-S)))
+    # grad of S, used in: P = mask[causal](1/(1 + exp(−S)))
     dS = _causal_zero(dP, causal) * (np.exp(-S)/(1 + np.exp(-S))**2)  # (..., n_heads, n_T, n_T)
     del S, dP
     # grad of V_h, used in: A = merge_h(P V_h)

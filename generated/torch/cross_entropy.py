@@ -4,7 +4,7 @@
 """Cross-entropy of next-token logits (`cross_entropy`): forward pass and derived backward pass.
 
 Forward definition (one sequence; inputs may carry leading batch dimensions):
-    X_s = X[:n_T - 1]
+    X_s = X[:n_T − 1]
     Z = X_s W + 1 bᵀ
     ell = 1ᵀ (lse(Z) − pick(Z, idx[1:]))
     loss = weight Σ_batch ell
@@ -201,7 +201,7 @@ def backward(grad_out, cache):
     del dell, idx, softmax_Z
     # grad of X_s, used in: Z = X_s W + 1 bᵀ
     dX_s = dZ @ W.mT  # (..., n_T - 1, d)
-    # grad of X, used in: X_s = X[:n_T - 1]
+    # grad of X, used in: X_s = X[:n_T − 1]
     dX = _pad_rows(dX_s, n_T)  # (..., n_T, d)
     del dX_s
     # grad of W, used in: Z = X_s W + 1 bᵀ

@@ -54,10 +54,10 @@ The model (one sweep, the tied W_tok's two uses summed):
     ln_f_sigma = sqrt(eps + ln_f_var)
     ln_f_Xbar = ((1/ln_f_sigma) 1ᵀ) ∘ ln_f_Xc
     ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
-    X_s = ln_f_Y[:n_T - 1]
+    X_s = ln_f_Y[:n_T − 1]
     Z = X_s W_tokᵀ
     ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
-    loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+    loss = (1/(n_batch (n_T − 1))) Σ_batch ell
 
 Optimisations (each keeps the values within rounding):
     - block: read-forward-values: the backward reads ln_1_Xc, ln_1_var, ln_2_Xc, ln_2_var through other forward values, so the cache does not hold them
@@ -801,14 +801,14 @@ def _tied_backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
-    # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+    # grad of ell, used in: loss = (1/(n_batch (n_T − 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
     del dell, softmax_Z
     # grad of X_s, used in: Z = X_s W_tokᵀ
     dX_s = dZ @ W_tok  # (..., n_T - 1, d)
-    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
+    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T − 1]
     dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
     del dX_s
     # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
@@ -1016,14 +1016,14 @@ def _untied_backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
-    # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+    # grad of ell, used in: loss = (1/(n_batch (n_T − 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
     del dell, softmax_Z
     # grad of X_s, used in: Z = X_s W_headᵀ + 1 b_headᵀ
     dX_s = dZ @ W_head  # (..., n_T - 1, d)
-    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
+    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T − 1]
     dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
     del dX_s
     # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
@@ -1664,14 +1664,14 @@ def _lora_tied_backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
-    # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+    # grad of ell, used in: loss = (1/(n_batch (n_T − 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
     del dell, idx, softmax_Z
     # grad of X_s, used in: Z = X_s (W_tokᵀ + (alpha/r) A_head B_head)
     dX_s = dZ @ (W_tok + alpha/r * (B_head.mT @ A_head.mT))  # (..., n_T - 1, d)
-    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
+    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T − 1]
     dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
     del dX_s
     # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
@@ -1827,14 +1827,14 @@ def _lora_untied_backward(grad_out, cache):
         raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
     grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
     del cache  # each array is released after its last use below
-    # grad of ell, used in: loss = (1/(n_batch*(n_T - 1))) Σ_batch ell
+    # grad of ell, used in: loss = (1/(n_batch (n_T − 1))) Σ_batch ell
     dell = 1/(n_batch*(n_T - 1)) * grad_out  # ()
     # grad of Z, used in: ell = 1ᵀ lse(Z) − 1ᵀ pick(Z, idx[1:])
     dZ = _add_at_targets(dell * softmax_Z, idx[..., 1:], -dell, fresh=True)  # (..., n_T - 1, n_vocab)
     del dell, idx, softmax_Z
     # grad of X_s, used in: Z = X_s (W_headᵀ + (alpha/r) A_head B_head) + 1 b_headᵀ
     dX_s = dZ @ (W_head + alpha/r * (B_head.mT @ A_head.mT))  # (..., n_T - 1, d)
-    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T - 1]
+    # grad of ln_f_Y, used in: X_s = ln_f_Y[:n_T − 1]
     dln_f_Y = _pad_rows(dX_s, n_T)  # (..., n_T, d)
     del dX_s
     # grad of ln_f_Xbar, used in: ln_f_Y = ln_f_Xbar ∘ (1 ln_f_wᵀ) + 1 ln_f_bᵀ
