@@ -445,8 +445,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, help="training steps per run (default: the experiment's own)")
     s.add_argument("--out", help="folder to write (default: experiments/NAME)")
     s.add_argument("--backend", choices=("numpy", "torch"),
-                   help="lora-alpha and norm-jacobian: whose generated code (default numpy); the others use the "
-                        "generated Torch modules")
+                   help="lora-alpha, norm-jacobian and embedding-sparsity: whose generated code (default numpy); "
+                        "the others use the generated Torch modules")
     s.add_argument("--force", action="store_true", help="overwrite the experiment's earlier files")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(fn=_user_errors(cmd_experiment))

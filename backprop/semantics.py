@@ -7,7 +7,7 @@ shared by the batch), H the heads (1 for a value without heads) — and every pr
 obviously-right line of torch, broadcasting spelled out.  Autograd through it gives the
 reference gradients.
 
-The batch semantics it implements (README, "Batch semantics"):
+The batch semantics it implements (docs/writing-components.md, "Batch semantics"):
 
 * an input is one sequence's value with leading batch axes; a parameter is shared by the batch;
 * a batch-free value meeting a batched one is the same value for every sequence;
