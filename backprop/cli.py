@@ -440,8 +440,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("experiment", help="run one of the paper's proposed experiments: plot, numbers, finding",
                        description="A small char-level study answering one of the paper's open questions; "
                                    "writes NAME.png, NAME.json and NAME.md (the finding with its figures).")
-    s.add_argument("name", choices=EXPERIMENTS, help=", ".join(f"{k} (default {v} steps)" for k, v in
-                                                                DEFAULT_STEPS.items()))
+    s.add_argument("name", choices=EXPERIMENTS, help=", ".join(
+        f"{k} ({f'default {v} steps' if v else 'trains nothing'})" for k, v in DEFAULT_STEPS.items()))
     s.add_argument("--steps", type=int, help="training steps per run (default: the experiment's own)")
     s.add_argument("--out", help="folder to write (default: experiments/NAME)")
     s.add_argument("--backend", choices=("numpy", "torch"),

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
@@ -75,10 +76,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--untied", action="store_true", default=None, help="an untied logits layer with bias (the paper's)")
     p.add_argument("--sample-chars", type=int, help=f"characters to sample at the end (default {d.sample_chars})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--device", help="with --backend torch or autograd: cpu (default), cuda or cuda:N; under "
+                                    "torchrun, cuda gives each process its local GPU")
+    p.add_argument("--join-timeout", type=float, default=120.0, metavar="S",
+                   help="under torchrun: seconds to wait for every process to join (default 120)")
     p.add_argument("--lora", metavar="r=R,alpha=A",
                    help="fine-tune LoRA adapters of --init (base frozen) on q, k, v, attProj, expand, contract "
                         "and the logits layer, e.g. r=16,alpha=32")
     p.add_argument("--init", metavar="CHECKPOINT", help="the base checkpoint for --lora")
+
+
+def _info(args, message: str) -> None:
+    """A progress message on stderr, from rank 0 alone under torchrun."""
+    world = getattr(args, "world", None)
+    if world is None or world.main:
+        suffix = f" ({world.size} processes, rank 0 speaking)" if world is not None and world.distributed else ""
+        print(message + (suffix if message.startswith("model:") else ""), file=sys.stderr)
 
 
 def _flag(name: str) -> str:
@@ -195,15 +208,74 @@ def check_output_file(out: Path, force: bool, inputs: dict[str, str]) -> None:
 
 
 def run(args) -> int:
-    if args.resume:
-        return run_resume(args)
-    if args.lora or args.init:
-        return run_lora(args)
-    config = _config(args)
-    out = Path(args.out) if args.out else DEFAULT_OUT
-    with RunFolder(out) as folder:
-        _claim(folder, args.force)
-        return _run_new(args, folder, config)
+    """``backprop train``: in one process, or as one rank of a torchrun (``backprop.distributed``)."""
+    from .distributed import join
+
+    if not (math.isfinite(args.join_timeout) and args.join_timeout > 0):
+        raise ValueError(f"--join-timeout must be a number of seconds above 0, got {args.join_timeout}")
+    world = args.world = join(args.device, args.join_timeout)
+    try:
+        if not args.resume:  # refused before the run folder is touched (a resumed run checks its own settings)
+            from .distributed import check_run
+
+            defaults = TrainConfig()
+            check_run(world, args.backend or defaults.backend, args.batch or defaults.batch)
+        if args.resume:
+            return run_resume(args)
+        if args.lora or args.init:
+            return run_lora(args)
+        config = _config(args)
+        out = Path(args.out) if args.out else DEFAULT_OUT
+        with held(world, out, claim=lambda folder: _claim(folder, args.force)) as folder:
+            return _run_new(args, folder, config)
+    except ValueError:
+        if world.main:
+            raise
+        return 2  # rank 0 says why, in one line
+    finally:
+        world.close()
+
+
+class WorkerFolder:
+    """The run folder as a rank other than 0 sees it: rank 0 holds it and writes it; this rank writes nothing."""
+
+    staged = False
+
+    def __init__(self, path: Path):
+        self.path = self.files = Path(path)
+
+    def stage(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+
+@contextmanager
+def held(world, path: Path, flag: str = "--out", claim=None):
+    """The run folder, held (and claimed) by rank 0 alone; every rank learns rank 0's verdict before any
+    work starts, so a refused run stops them all."""
+    if not world.main:
+        world.verdict(None)
+        yield WorkerFolder(path)
+        return
+    folder = RunFolder(path, flag)
+    try:
+        folder.__enter__()
+    except ValueError as e:
+        world.verdict(str(e))
+        raise
+    try:
+        try:
+            if claim is not None:
+                claim(folder)
+        except ValueError as e:
+            world.verdict(str(e))
+            raise
+        world.verdict(None)
+        yield folder
+    finally:
+        folder.__exit__(None, None, None)
 
 
 def _run_new(args, folder: RunFolder, config: TrainConfig) -> int:
@@ -214,9 +286,9 @@ def _run_new(args, folder: RunFolder, config: TrainConfig) -> int:
     params = init_params(np.random.default_rng(config.seed), config.layers, config.width, config.context,
                          len(data.vocab), tied=config.tied)
     count = sum(v.size for v in params.values())
-    print(f"data: {source}: {len(text):,} characters, vocabulary {len(data.vocab)}", file=sys.stderr)
-    print(f"model: {config.layers} layers, d {config.width}, {config.heads} heads, context {config.context}, "
-          f"{count:,} parameters; backward: {config.backend}", file=sys.stderr)
+    _info(args, f"data: {source}: {len(text):,} characters, vocabulary {len(data.vocab)}")
+    _info(args, f"model: {config.layers} layers, d {config.width}, {config.heads} heads, context {config.context}, "
+                f"{count:,} parameters; backward: {config.backend}")
     extra = {"data": args.data or "", "data_sha256": _fingerprint(text)}
     return _train(args, folder, params, data, config, extra, title=_title(config, args.data))
 
@@ -233,21 +305,28 @@ def _train(args, folder: RunFolder, params: dict, data: CharData, config: TrainC
     Every file goes to ``folder.files``: the run folder, or its staging folder when this run
     replaces another; the finished run's files are staged and committed together.
     """
+    from .distributed import check_run
+
+    world = args.world
+    check_run(world, config.backend, config.batch)
     out = folder.path
     saved = {"step": resume.step if resume else None}
     replacing = folder.staged  # before the finished files are staged below
 
     def save(state) -> None:
-        save_state(folder.files / STATE_FILE, state, config, data.vocab, extra)
+        if world.main:  # rank 0 alone writes
+            save_state(folder.files / STATE_FILE, state, config, data.vocab, extra)
         saved["step"] = state.step
 
     base, alpha = (lora["base"], lora["alpha"]) if lora else (None, None)
     save_every = getattr(args, "save_every", 200)
     state_path = out / STATE_FILE
     try:
-        result = train_loop(params, data, config, progress=not args.no_progress, base=base, alpha=alpha,
-                            resume=resume, save_every=save_every, on_checkpoint=save)
+        result = train_loop(params, data, config, progress=not args.no_progress and world.main, base=base,
+                            alpha=alpha, resume=resume, save_every=save_every, on_checkpoint=save, world=world)
     except Interrupted as e:
+        if not world.main:
+            return 130
         if e.state is None:
             where = (f"{state_path} (step {saved['step']})" if saved["step"] is not None and not replacing
                      else "nothing" + (f"; the earlier run in {out} is as it was" if replacing else ""))
@@ -255,12 +334,14 @@ def _train(args, folder: RunFolder, params: dict, data: CharData, config: TrainC
             return 130
         save(e.state)
         partial = Result(e.state.losses, e.state.val_steps, e.state.val_losses, e.state.params, 0.0, e.state.seconds)
-        _write_report(folder.files, partial, config, title, complete=False)
+        _write_report(folder.files, partial, config, title, complete=False, world_size=world.size)
         folder.commit()
         print(f"backprop: {e}: saved {state_path} and the report so far; "
               f"continue with `backprop train --resume {out}`", file=sys.stderr)
         return 130
     except Diverged as e:
+        if not world.main:
+            return 1
         if replacing:
             kept = f"the earlier run in {out} is as it was"
         else:
@@ -268,9 +349,11 @@ def _train(args, folder: RunFolder, params: dict, data: CharData, config: TrainC
                     else "no weights were saved")
         print(f"backprop: {e}; nothing non-finite was written, {kept}; try a lower --lr", file=sys.stderr)
         return 1
+    if not world.main:
+        return 0  # the weights are rank 0's too: DDP kept them equal
     folder.stage()  # the finished run's files replace the state and the report so far together
     try:
-        written = _write_finished(folder, params, result, data, config, extra, title, lora)
+        written = _write_finished(folder, params, result, data, config, extra, title, lora, world.size)
     except OSError as e:
         where = str(e).replace(str(folder.files), str(out))  # name the file as it would be, not its staging
         kept = (f"the earlier run in {out} is as it was" if replacing else
@@ -291,7 +374,7 @@ def _train(args, folder: RunFolder, params: dict, data: CharData, config: TrainC
 
 
 def _write_finished(folder: RunFolder, params: dict, result: Result, data: CharData, config: TrainConfig,
-                    extra: dict, title: str, lora: dict | None) -> dict:
+                    extra: dict, title: str, lora: dict | None, world_size: int = 1) -> dict:
     """The finished run's model (or adapters), history, plot and sample, staged and then committed."""
     if lora:
         _save_adapters(folder.files, params, lora, data, config)
@@ -302,7 +385,7 @@ def _write_finished(folder: RunFolder, params: dict, result: Result, data: CharD
         report_params = params
         written = folder.path / "model.safetensors"
     history = {"trainable": lora["trainable"], "total": lora["total"]} if lora else None
-    _write_report(folder.files, result, config, title, complete=True, history=history)
+    _write_report(folder.files, result, config, title, complete=True, history=history, world_size=world_size)
     text_sample = sample(report_params, data, config, config.sample_chars) if config.sample_chars else ""
     write_text(folder.files / "sample.txt", text_sample)
     folder.commit()  # the state it supersedes goes with the rest of the earlier files
@@ -310,7 +393,7 @@ def _write_finished(folder: RunFolder, params: dict, result: Result, data: CharD
 
 
 def _write_report(out: Path, result: Result, config: TrainConfig, title: str, complete: bool,
-                  history: dict | None = None) -> None:
+                  history: dict | None = None, world_size: int = 1) -> None:
     """The loss plot and ``history.json`` of a run, finished or not."""
     if result.losses:
         plot(result, out / "loss.png", title + ("" if complete else f" (stopped at step {len(result.losses)})"))
@@ -318,7 +401,8 @@ def _write_report(out: Path, result: Result, config: TrainConfig, title: str, co
                "first_loss": result.losses[0] if result.losses else None,
                "last_loss": result.losses[-1] if result.losses else None,
                "val_losses": dict(zip(result.val_steps, result.val_losses)),
-               "tokens_per_s": round(result.tokens_per_s), "seconds": round(result.seconds, 1)}
+               "tokens_per_s": round(result.tokens_per_s), "seconds": round(result.seconds, 1),
+               "world_size": world_size}
     write_text(out / "history.json", json.dumps({"losses": result.losses, **summary, **(history or {})}, indent=1))
 
 
@@ -335,8 +419,7 @@ def run_lora(args) -> int:
     if Path(args.init).exists() and out.resolve() == Path(args.init).resolve().parent:
         raise ValueError(f"--out {out} is the base run's folder: the run would replace the files of the "
                          "checkpoint it fine-tunes (even with --force); choose another --out")
-    with RunFolder(out) as folder:
-        _claim(folder, args.force)
+    with held(args.world, out, claim=lambda folder: _claim(folder, args.force)) as folder:
         return _run_lora(args, folder, r, alpha)
 
 
@@ -351,16 +434,15 @@ def _run_lora(args, folder: RunFolder, r: int, alpha: float) -> int:
     text, source = _text(args.data)
     kept = "".join(ch for ch in text if ch in set(vocab))
     if len(kept) < len(text):
-        print(f"warning: dropped {len(text) - len(kept):,} characters outside the base model's vocabulary",
-              file=sys.stderr)
+        _info(args, f"warning: dropped {len(text) - len(kept):,} characters outside the base model's vocabulary")
     data = CharData(kept, vocab)
     adapters = init_adapters(np.random.default_rng(config.seed), base, r)
     total = sum(v.size for v in base.values()) + sum(v.size for v in adapters.values())
     trainable = sum(v.size for v in adapters.values())
     small = parameter_count(12, 768, 1024, 50257, tied=True, lora_rank=r)["lora"]
-    print(f"data: {source}: {len(kept):,} characters", file=sys.stderr)
-    print(f"LoRA r={r}, alpha={alpha}: {total:,} parameters in all, {trainable:,} trainable "
-          f"({100 * trainable / total:.1f} %); for GPT-2 small shapes: {small:,} trainable", file=sys.stderr)
+    _info(args, f"data: {source}: {len(kept):,} characters")
+    _info(args, f"LoRA r={r}, alpha={alpha}: {total:,} parameters in all, {trainable:,} trainable "
+                f"({100 * trainable / total:.1f} %); for GPT-2 small shapes: {small:,} trainable")
     base_hash = tensors_sha256(base)
     lora = {"base": base, "alpha": alpha, "r": r, "init": str(args.init), "base_sha256": base_hash,
             "trainable": trainable, "total": total}
@@ -398,14 +480,16 @@ def run_resume(args) -> int:
         raise ValueError(f"--out {args.out}: a resumed run writes into its own folder {folder}; drop --out")
     if not folder.is_dir():
         raise ValueError(f"--resume {args.resume}: no such run folder")
-    with RunFolder(folder, "--resume") as held:
+    def resumable(_):
         if not state_path.exists():
             done = [n for n in ("model.safetensors", "adapters.safetensors") if (folder / n).exists()]
             if done:
                 raise ValueError(f"--resume {args.resume}: the run is complete ({folder / done[0]}); "
                                  "nothing to resume")
             raise ValueError(f"--resume {args.resume}: no {STATE_FILE} there to resume from")
-        return _resume(args, held, state_path)
+
+    with held(args.world, folder, "--resume", claim=resumable) as run_folder:
+        return _resume(args, run_folder, state_path)
 
 
 def _resume(args, folder: RunFolder, state_path: Path) -> int:
@@ -422,7 +506,7 @@ def _resume(args, folder: RunFolder, state_path: Path) -> int:
     data = CharData(text, vocab)
     extra = {k: metadata[k] for k in ("data", "data_sha256", "lora") if k in metadata}
     if lora_meta is None:
-        print(f"resuming {folder.path} at step {state.step} of {config.steps}", file=sys.stderr)
+        _info(args, f"resuming {folder.path} at step {state.step} of {config.steps}")
         params = {k: v.copy() for k, v in state.params.items()}
         return _train(args, folder, params, data, config, extra, _title(config, metadata.get("data") or None),
                       resume=state)
@@ -432,7 +516,7 @@ def _resume(args, folder: RunFolder, state_path: Path) -> int:
                          "the run started")
     check_tensors(state_path, {f"param.{k}": v for k, v in state.params.items()},
                   {f"param.{k}": shape for k, shape in adapter_shapes(base, lora_meta["r"]).items()})
-    print(f"resuming {folder.path} at step {state.step} of {config.steps}", file=sys.stderr)
+    _info(args, f"resuming {folder.path} at step {state.step} of {config.steps}")
     adapters = {k: v.copy() for k, v in state.params.items()}
     total = sum(v.size for v in base.values()) + sum(v.size for v in adapters.values())
     lora = {**lora_meta, "base": base, "trainable": sum(v.size for v in adapters.values()), "total": total}

@@ -108,12 +108,28 @@ def learning_rate(step: int, steps: int, peak: float) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+@dataclass
+class Step:
+    """What a training step calls, for one backend: ``loss_and_grads(state, idx) -> (loss, grads)`` and
+    ``loss(state, idx)`` on the trained arrays, and the conversions between NumPy and the backend."""
+
+    to_backend: object
+    loss_and_grads: object
+    loss: object
+    to_numpy: object
+    stop: object = bool  # stop(requested): do all processes stop at this step (Ctrl-C seen by one)?
+    generated: object = None  # under torch.distributed: the generated loss_and_grads, or
+    reference: object = None  # the reference model's loss that autograd differentiates
+
+
 def gradient_function(backend: str, n_heads: int, activation: str, eps: float, base: dict | None = None,
-                      alpha: float | None = None, compile: bool = False):
-    """(to_backend, loss_and_grads, to_numpy) for one backend.
+                      alpha: float | None = None, compile: bool = False, world=None) -> Step:
+    """The ``Step`` of one backend.
 
     With ``base`` (frozen parameters) and ``alpha``, the trained state is a set of LoRA
-    adapters and ``loss_and_grads(adapters, idx)`` differentiates the adapted model.
+    adapters and ``loss_and_grads(adapters, idx)`` differentiates the adapted model.  With a
+    ``world`` of several processes (torch.distributed), each takes its slice of every global batch
+    and the gradients are averaged over them (``backprop.distributed``).
     """
     options = {"n_heads": n_heads, "eps": eps, "activation": activation}
     lora = base is not None
@@ -125,31 +141,43 @@ def gradient_function(backend: str, n_heads: int, activation: str, eps: float, b
                 return gpt2.lora_loss_and_grads(base, state, idx, alpha=alpha, **options)
             return gpt2.loss_and_grads(state, idx, **options)
 
-        return (lambda a: a), loss_and_grads, (lambda a: a)
+        return Step(lambda a: a, loss_and_grads, lambda state, idx: loss_and_grads(state, idx)[0], lambda a: a)
     import torch
 
-    frozen = {k: torch.from_numpy(v) for k, v in base.items()} if lora else None
+    device = world.device if world is not None else "cpu"
+    to_backend = (lambda a: torch.from_numpy(a).to(device)) if device != "cpu" else torch.from_numpy
+    frozen = {k: to_backend(v) for k, v in base.items()} if lora else None
+    tokens = lambda idx: torch.as_tensor(idx).to(device)  # noqa: E731
+    reference = None
     if backend == "torch":
         from generated.torch import gpt2
 
         def loss_and_grads(state, idx):
             if lora:
-                return gpt2.lora_loss_and_grads(frozen, state, torch.from_numpy(idx), alpha=alpha, **options)
-            return gpt2.loss_and_grads(state, torch.from_numpy(idx), **options, compile=compile)
+                return gpt2.lora_loss_and_grads(frozen, state, tokens(idx), alpha=alpha, **options)
+            return gpt2.loss_and_grads(state, tokens(idx), **options, compile=compile)
     elif backend == "autograd":
         from generated.torch.gpt2 import merge_lora
 
         from .gpt2_params import reference_loss
 
+        def reference(state, idx):
+            model = merge_lora(frozen, state, alpha=alpha) if lora else state
+            return reference_loss(model, tokens(idx), n_heads, eps, activation)
+
         def loss_and_grads(state, idx):
             leaves = {k: v.detach().requires_grad_() for k, v in state.items()}
-            model = merge_lora(frozen, leaves, alpha=alpha) if lora else leaves
-            loss = reference_loss(model, torch.from_numpy(idx), n_heads, eps, activation)
+            loss = reference(leaves, idx)
             loss.backward()
             return loss.detach(), {k: v.grad for k, v in leaves.items()}
     else:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-    return torch.from_numpy, loss_and_grads, (lambda t: t.detach().cpu().numpy())
+    step = Step(to_backend, loss_and_grads, lambda state, idx: loss_and_grads(state, idx)[0],
+                lambda t: t.detach().cpu().numpy())
+    if world is not None and world.distributed:
+        step.stop = world.any
+        step.generated, step.reference = (None, reference) if backend == "autograd" else (loss_and_grads, None)
+    return step
 
 
 @dataclass
@@ -261,33 +289,36 @@ class Interrupted(TrainingStopped):
 class _DeferredInterrupt:
     """Ctrl-C sets a flag that the loop reads between steps, so a step is never half applied.
 
-    A second Ctrl-C interrupts at once.
+    A second Ctrl-C interrupts at once.  Under torchrun (``patient``) the terminal's Ctrl-C reaches every
+    process and torchrun then forwards it again (or SIGTERM): every signal only sets the flag, and the
+    processes agree on the step to stop at, so the state is saved whole.
     """
 
-    def __init__(self):
-        self.requested = False
+    def __init__(self, patient: bool = False):
+        self.requested, self.patient = False, patient
+        self.signals = (signal.SIGINT, signal.SIGTERM) if patient else (signal.SIGINT,)
 
     def __enter__(self):
         try:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = [(s, signal.signal(s, self._handle)) for s in self.signals]
         except ValueError:  # not the main thread: Ctrl-C is not ours to catch
-            self.previous = None
+            self.previous = []
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:
+        if self.requested and not self.patient:
             raise KeyboardInterrupt
         self.requested = True
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for s, previous in self.previous:
+            signal.signal(s, previous)
         return False
 
 
 def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool = True,
                base: dict | None = None, alpha: float | None = None, resume: TrainState | None = None,
-               save_every: int = 0, on_checkpoint=None) -> Result:
+               save_every: int = 0, on_checkpoint=None, world=None) -> Result:
     """Train ``params`` (NumPy arrays, updated in place) with AdamW; returns the loss history.
 
     With ``base`` and ``alpha``, ``params`` are LoRA adapters of the frozen model ``base``.
@@ -295,12 +326,18 @@ def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool
     ``on_checkpoint(state)`` receives the current state.  A non-finite loss raises
     ``Diverged`` and Ctrl-C raises ``Interrupted``, each with the last good state.
     """
-    to_backend, objective, to_numpy = gradient_function(config.backend, config.heads, config.activation,
-                                                        config.eps, base, alpha, compile=config.compile)
+    step_of = gradient_function(config.backend, config.heads, config.activation, config.eps, base, alpha,
+                                compile=config.compile, world=world)
+    to_backend, objective, evaluate, to_numpy = step_of.to_backend, step_of.loss_and_grads, step_of.loss, \
+        step_of.to_numpy
     names = list(params)
     if resume is not None:
         params.update({k: resume.params[k].copy() for k in names})
     state = {k: to_backend(v) for k, v in params.items()}
+    if world is not None and world.distributed:  # each rank its slice of the batch; DDP averages the gradients
+        from .distributed import data_parallel
+
+        objective, evaluate = data_parallel(world, state, step_of.generated, step_of.reference)
     optimizer = AdamW({k: state[k] for k in names}, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
     first = 0
@@ -322,10 +359,10 @@ def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool
     bar = Progress(config.steps, progress, done=first)
     val = val_losses[-1] if val_losses else None
     start = time.time()
-    with _DeferredInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with _DeferredInterrupt(patient=world is not None and world.distributed) as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
             for step in range(first, config.steps):
-                if interrupt.requested:
+                if step_of.stop(interrupt.requested):  # under torchrun: when any process saw Ctrl-C
                     raise Interrupted(f"interrupted at step {step}", snapshot(step))
                 idx = batch(rng, data.train, config.batch, config.context)
                 loss, grads = objective(state, idx)
@@ -335,7 +372,7 @@ def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool
                 optimizer.step({k: state[k] for k in names}, grads, learning_rate(step, config.steps, config.lr))
                 losses.append(loss)
                 if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
-                    val = float(np.mean([float(objective(state, v)[0]) for v in val_batches]))
+                    val = float(np.mean([float(evaluate(state, v)) for v in val_batches]))
                     val_steps.append(step + 1)
                     val_losses.append(val)
                 bar.update(step, losses[-1], val, (step + 1 - first) * idx.size / (time.time() - start))

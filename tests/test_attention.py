@@ -113,7 +113,7 @@ def test_torch_module():
     assert torch.equal(layer.b_k.grad, torch.zeros(8)) and X.grad.shape == X.shape
 
 
-@pytest.mark.parametrize("name, function", [("sigmoid_attention", "1/(1 + exp(-S))"), ("relu_attention", "Max(0, S)")])
+@pytest.mark.parametrize("name, function", [("sigmoid_attention", "1/(1 + exp(−S))"), ("relu_attention", "Max(0, S)")])
 def test_key_bias_is_not_redundant_without_softmax(name, function, capsys):
     """The paper's second open question, answered by the derivation: with an entrywise
     normalisation the rows of P no longer sum to a constant, and ∂L/∂b_k is not zero."""
