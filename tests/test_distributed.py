@@ -3,7 +3,6 @@ the same global batch, a Ctrl-C on any rank saves the state every rank agreed on
 number of processes, and what cannot run is refused in one line before training."""
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -141,3 +140,18 @@ def test_device_is_checked_and_numpy_stays_on_the_cpu(capsys):
     if not torch.cuda.is_available():
         assert main(["train", "--device", "cuda", "--backend", "torch", "--steps", "1"]) == 2
         assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_lora_fine_tuning_on_two_processes_equals_one(tmp_path, corpus):
+    base = tmp_path / "base"
+    assert main(["train", "--data", str(corpus), "--out", str(base), *SHAPE, *RUN, "--steps", "3"]) == 0
+    lora = ["train", "--lora", "r=2,alpha=4", "--init", str(base / "model.safetensors"), "--data", str(corpus),
+            *RUN, "--steps", "4"]
+    assert main([*lora, "--out", str(tmp_path / "one")]) == 0
+    done = _torchrun(tmp_path, *lora, "--out", str(tmp_path / "two"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(_history(tmp_path / "two")["losses"], _history(tmp_path / "one")["losses"],
+                               rtol=0, atol=1e-5)
+    ours = checkpoints.load(tmp_path / "two" / "adapters.safetensors")[0]
+    theirs = checkpoints.load(tmp_path / "one" / "adapters.safetensors")[0]
+    assert all(np.max(np.abs(ours[k] - theirs[k])) <= 1e-5 for k in theirs)
