@@ -14,7 +14,7 @@ import math
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from .training import (
     Interrupted,
     Result,
     TrainConfig,
+    config_problem,
     default_corpus,
     load_state,
     plot,
@@ -117,23 +118,11 @@ def _config(args, base: TrainConfig | None = None) -> TrainConfig:
             setattr(config, key, value)
     if args.untied:
         config.tied = False
-    for name in ("layers", "width", "heads", "context", "batch", "steps", "eval_every"):
-        if getattr(config, name) < 1:
-            raise ValueError(f"{_flag(name)} must be at least 1, got {getattr(config, name)}")
-    if config.sample_chars < 0:
-        raise ValueError(f"--sample-chars must be 0 or more, got {config.sample_chars}")
-    if config.seed < 0:
-        raise ValueError(f"--seed must be 0 or more, got {config.seed}")
+    problem = config_problem(asdict(config), name=_flag)  # the checks a checkpoint's configuration meets
+    if problem:
+        raise ValueError(problem)
     if getattr(args, "save_every", 0) < 0:
         raise ValueError(f"--save-every must be 0 or more, got {args.save_every}")
-    if not (math.isfinite(config.lr) and config.lr > 0):
-        raise ValueError(f"--lr must be a finite number above 0, got {config.lr}")
-    if not (math.isfinite(config.weight_decay) and config.weight_decay >= 0):
-        raise ValueError(f"--weight-decay must be a finite number, 0 or more, got {config.weight_decay}")
-    if config.width % config.heads:
-        raise ValueError(f"--width {config.width} must be divisible by --heads {config.heads}")
-    if config.context < 2:
-        raise ValueError("--context must be at least 2 (each position predicts the next)")
     if config.compile and (config.backend != "torch" or getattr(args, "lora", None)):
         raise ValueError("--compile runs the generated Torch step: it needs --backend torch (and no --lora)")
     return config

@@ -491,34 +491,37 @@ def _kind(default) -> tuple[type, ...]:
     return {bool: (bool,), int: (int,), float: (int, float), str: (str,)}[type(default)]
 
 
-def config_problem(values: dict) -> str | None:
-    """Why the configuration ``values`` (field → value) describes no model that can be trained, or None."""
+def config_problem(values: dict, name=str) -> str | None:
+    """Why the configuration ``values`` (field → value) describes no model that can be trained, or None.
+
+    ``name`` says a field as the message names it: itself in a checkpoint's metadata, its flag on the
+    command line (``backprop train``), so both are checked by this one function."""
     defaults = asdict(TrainConfig())
-    for name, value in values.items():
-        kinds = _kind(defaults[name])
+    for field_name, value in values.items():
+        kinds = _kind(defaults[field_name])
         if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
-            return f"{name} is {value!r}, expected {' or '.join(k.__name__ for k in kinds)}"
+            return f"{name(field_name)} is {value!r}, expected {' or '.join(k.__name__ for k in kinds)}"
     config = {**defaults, **values}
-    for name in ("layers", "width", "heads", "context", "batch", "steps", "eval_every", "eval_batches"):
-        if config[name] < 1:
-            return f"{name} is {config[name]}, expected at least 1"
-    for name in ("seed", "sample_chars"):
-        if config[name] < 0:
-            return f"{name} is {config[name]}, expected 0 or more"
-    for name in ("lr", "eps", "temperature"):
-        if not (math.isfinite(config[name]) and config[name] > 0):
-            return f"{name} is {config[name]}, expected a finite number above 0"
+    for field_name in ("layers", "width", "heads", "context", "batch", "steps", "eval_every", "eval_batches"):
+        if config[field_name] < 1:
+            return f"{name(field_name)} must be at least 1, got {config[field_name]}"
+    for field_name in ("seed", "sample_chars"):
+        if config[field_name] < 0:
+            return f"{name(field_name)} must be 0 or more, got {config[field_name]}"
+    for field_name in ("lr", "eps", "temperature"):
+        if not (math.isfinite(config[field_name]) and config[field_name] > 0):
+            return f"{name(field_name)} must be a finite number above 0, got {config[field_name]}"
     if not (math.isfinite(config["weight_decay"]) and config["weight_decay"] >= 0):
-        return f"weight_decay is {config['weight_decay']}, expected a finite number, 0 or more"
+        return f"{name('weight_decay')} must be a finite number, 0 or more, got {config['weight_decay']}"
     if config["width"] % config["heads"]:
-        return f"width {config['width']} is not divisible by heads {config['heads']}"
+        return f"{name('width')} {config['width']} must be divisible by {name('heads')} {config['heads']}"
     if config["context"] < 2:
-        return f"context is {config['context']}, expected at least 2"
+        return f"{name('context')} must be at least 2 (each position predicts the next), got {config['context']}"
     if config["backend"] not in BACKENDS:
-        return f"backend {config['backend']!r} is not one of {', '.join(BACKENDS)}"
+        return f"{name('backend')} {config['backend']!r} is not one of {', '.join(BACKENDS)}"
     known = activations()
     if config["activation"] not in known:
-        return f"activation {config['activation']!r} is not one of {', '.join(known)}"
+        return f"{name('activation')} {config['activation']!r} is not one of {', '.join(known)}"
     return None
 
 

@@ -58,7 +58,7 @@ def _rewrite_state(path, **changes):
     ({"config": {"layers": 2}}, "missing tensor 'param.h.1.ln_1.weight'"),
     ({"config": {"width": 16}}, "has shape"),
     ({"config": {"layers": "1"}}, "layers is '1', expected int"),
-    ({"config": {"heads": 3}}, "width 8 is not divisible by heads 3"),
+    ({"config": {"heads": 3}}, "width 8 must be divisible by heads 3"),
     ({"config": {"activation": "swish"}}, "activation 'swish' is not one of"),
     ({"step": "-1"}, "step -1 is outside the run"),
     ({"rng": {"bit_generator": "PCG64"}}, "corrupt 'rng' metadata"),
@@ -174,9 +174,9 @@ def test_a_lora_run_into_its_base_folder_is_refused_even_with_force(tmp_path, co
 
 
 @pytest.mark.parametrize("config, message", [
-    ({"heads": 3}, "not divisible by heads"),
-    ({"heads": 0}, "heads is 0"),
-    ({"eps": -1.0}, "eps is -1.0"),
+    ({"heads": 3}, "must be divisible by heads"),
+    ({"heads": 0}, "heads must be at least 1, got 0"),
+    ({"eps": -1.0}, "eps must be a finite number above 0, got -1.0"),
     ({"activation": "silu"}, "activation 'silu'"),
 ])
 def test_merge_refuses_an_impossible_configuration(tmp_path, corpus, capsys, config, message):
