@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sympy import MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
 from derive.api import RESERVED_NAMES, Component
-from derive.primitives import RepeatBackward, cotangent, matrix_children
+from derive.primitives import Repeat, RepeatBackward, cotangent, matrix_children
 from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
 from derive.simplify import split_coefficient
@@ -52,6 +52,7 @@ class ModulePlan:
     dims: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the optimising passes did
     taken: set[str] = field(default_factory=set)  # every code name in use: a new one must be fresh
+    defined: list[Statement] = field(default_factory=list)  # every forward statement, read or not
 
 
 def user_names(component: Component) -> set[str]:
@@ -205,7 +206,32 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
             st.shape = Shape.of(st.expr.shape, carries_batch(st.expr, ctx.batched),
                                      broadcast=broadcast_axes(st.expr), heads=heads_axis(st.expr, headed))
     plan.backward = backward
+    plan.defined = list(plan.forward)
+    plan.forward, unread = _live_forward(plan.forward, plan.output, backward, ctx.names)
+    if unread:
+        plan.notes.append(f"unread-values: {', '.join(unread)} not computed: neither the output nor the backward "
+                          "reads them")
     return plan
+
+
+def _live_forward(forward: list[Statement], output: str, backward: list[Statement], names: dict):
+    """(the forward statements the output or the backward reads, the names of those dropped).
+
+    Precondition: a forward statement has no effect beyond its value, which holds for every primitive
+    but a stack of blocks (``Repeat``), whose forward keeps the caches its backward reads: always kept.
+    Dropping a value nothing reads leaves every other value bit for bit as it was."""
+    def reads(st):
+        return {names.get(s, s.name) for s in st.expr.free_symbols if isinstance(s, MatrixSymbol)}
+
+    needed = {output} | {n for st in backward for n in reads(st)}
+    kept = []
+    for st in reversed(forward):
+        if st.target in needed or st.expr.has(Repeat):
+            kept.append(st)
+            needed |= reads(st)
+    kept.reverse()
+    ids = {id(st) for st in kept}
+    return kept, [st.target for st in forward if id(st) not in ids]
 
 
 def lower_closed_forms(derivation: Derivation, closed) -> ModulePlan:
@@ -230,6 +256,7 @@ def lower_closed_forms(derivation: Derivation, closed) -> ModulePlan:
         statements.append(st)
         gradients.append((name, st))
     plan.backward, plan.gradients = statements, gradients
+    plan.forward, _ = _live_forward(plan.defined, plan.output, statements, ctx.names)  # what the closed forms read
     return plan
 
 

@@ -373,3 +373,23 @@ def test_the_plan_carries_each_arrays_axes_as_fields_not_as_text():
     assert str(Q_h) == f"(..., n_heads, n_T, {Q_h.core[1]})"
     assert dX.batched and dX.heads is None and dX.core == (n_T, d) and str(dX) == "(..., n_T, d)"
     assert not dW_q.batched and str(dX.without_batch()) == "(n_T, d)"
+
+
+def test_values_nothing_reads_are_not_computed_and_the_rest_is_unchanged():
+    """A let that neither the output nor the backward reads is dropped (unread-values); a stack of blocks,
+    whose forward keeps its backward's caches, never would be."""
+    from backprop.verify import differential_check
+    from derive import add, hadamard, rows, token_sum
+
+    c = Component("unread", "an unused let")
+    n, d = c.dims("n_T d")
+    X, W = c.input("X", n, d), c.param("W", d, d)
+    c.let("unused", matmul(X, W))
+    square = c.let("square", hadamard(X, X))
+    c.output("Y", add(square, rows(token_sum(matmul(X, W)), n)))
+    plan = lower(derive(c))
+    assert [st.target for st in plan.forward] == ["square", "Y"]
+    assert any(n.startswith("unread-values: unused not computed") for n in plan.notes)
+    source = compile_component(c, "numpy").__source__
+    assert "\n    unused = " not in source.split("\ndef forward")[1] and "unread-values" in source
+    assert differential_check(c, seed=3, trials=2).outcome == "right"
