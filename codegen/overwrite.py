@@ -40,7 +40,8 @@ from dataclasses import dataclass
 SCALAR = ()  # the shape of a Python number
 
 #: Calls whose result is always a new array of their own.
-FRESH_CALLS = {"_rows_matmul", "torch.nn.functional.linear", "_row_dot", "_column_dot", "_scatter_add_rows"}
+FRESH_CALLS = {"_rows_matmul", "torch.nn.functional.linear", "_row_dot", "_column_dot", "_scatter_add_rows",
+               "_scatter_rows", "_gather_rows"}
 #: Reductions over one axis that keep it (``keepdims``): the axis becomes 1.
 _REDUCTIONS = {"sum"}
 _UPDATES = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/="}

@@ -288,6 +288,9 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return f"_merge_heads({self.full(expr.arg)})"
 
     def _print_Gather(self, expr):
+        if self.is_batched(expr.table):  # each sequence's own rows, at its own indices
+            self.helpers_used.add("gather_rows")
+            return f"_gather_rows({self.full(expr.table)}, {self._print(expr.index)})"
         return f"{paren(self.full(expr.table))}[{self._print(expr.index)}]"
 
     def _print_FirstRows(self, expr):
@@ -298,7 +301,9 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return f"_pad_rows({self.full(expr.arg)}, {self.size(expr.rows)})"
 
     def _print_ScatterAdd(self, expr):
-        raise UnprintableNode("a scatter-add prints only summed over the batch (a parameter's gradient)")
+        """ohe(idx)ᵀ G of each sequence (the cotangent of a batched table): into its own zero rows."""
+        self.helpers_used.add("scatter_rows")
+        return f"_scatter_rows({self._print(expr.index)}, {self.full(expr.values)}, {self.size(expr.rows)})"
 
     def scatter_add(self, expr: ScatterAdd, into: str | None = None, fresh: bool = False) -> str:
         """Σ_batch ohe(idx)ᵀ G: one scatter-add over batch × tokens (into the array ``into``)."""

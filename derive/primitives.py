@@ -240,7 +240,9 @@ class MergeHeads(Node):
 class Gather(Node):
     """``ohe(idx) W``: the rows of W at the integer indices idx (1, n), shape (n, d).
 
-    No one-hot matrix exists anywhere: forward is an indexing, backward a scatter-add.
+    The table is a parameter (an embedding: the same rows for every sequence) or a value of each
+    sequence (its own rows, picked by its own indices).  No one-hot matrix exists anywhere: forward
+    is an indexing, backward a scatter-add (summed over the batch for a parameter's table).
     """
 
     fields = ("table", "index")
@@ -251,7 +253,8 @@ class Gather(Node):
 
 
 class ScatterAdd(Node):
-    """``ohe(idx)ᵀ G``: row t of G added into row idx[t] of a zero (rows, d) matrix."""
+    """``ohe(idx)ᵀ G``: row t of G added into row idx[t] of a zero (rows, d) matrix, for each sequence
+    (under Σ_batch: for all of them into one)."""
 
     fields = ("values", "index", "rows")
 

@@ -75,9 +75,9 @@ def check(expr: MatrixExpr, symbols: set, scalars: set, batched: set, headed: di
             if sp.simplify(own - e.heads) != 0:
                 raise IllFormed(f"{e}: merges {e.heads} heads of a value split into {own}")
             return None
-        if isinstance(e, Gather) and carries_batch(e.table, batched):
-            raise IllFormed(f"{e}: the table of a gather must be shared by the batch (a parameter); "
-                            f"rows of a batched value are not gathered")
+        if isinstance(e, Gather) and own is not None:
+            raise IllFormed(f"{e}: the table of a gather is split into heads; gather its rows before "
+                            f"split_heads, or after merge_heads")
         return own
 
     return visit(expr)

@@ -202,7 +202,9 @@ def gather_case():
     c, n, d, k = _component("gather")
     idx = c.input("idx", n, dtype="int")
     W = c.param("W", k, d)
-    c.output("Y", hadamard(gather(W, idx), gather(W, idx)))  # a repeated gather: contributions add
+    R = c.input("R", k, d)  # each sequence's own table
+    # a repeated gather (contributions add), and rows of a batched value at each sequence's indices
+    c.output("Y", add(hadamard(gather(W, idx), gather(W, idx)), hadamard(gather(R, idx), gather(R, idx))))
     return c
 
 

@@ -193,6 +193,29 @@ def test_row_contract_with_one_column_of_queries():
     right(c)
 
 
+
+# ---------------------------------------------------------------- gathers of each sequence's own rows
+
+
+@pytest.mark.parametrize("build", [
+    lambda X, W, idx: D.gather(D.matmul(X, D.T(X), W), idx),                       # rows of a batched value
+    lambda X, W, idx: D.add(D.gather(X, idx), D.gather(W, idx)),                   # with a parameter's rows
+    lambda X, W, idx: D.hadamard(D.gather(X, idx), D.gather(D.gather(X, idx), idx)),  # a gather of a gather
+])
+def test_a_gather_from_a_batched_table_picks_each_sequences_own_rows(build):
+    c, (n, d) = component("n_T", "d")
+    X, W, idx = c.input("X", n, d), c.param("W", n, d), c.input("idx", n, dtype="int")
+    c.output("Y", build(X, W, idx))
+    right(c)
+
+
+def test_a_gather_from_a_table_split_into_heads_is_refused_where_it_is_written():
+    c, (n, d) = component("n_T", "d")
+    X, idx = c.input("X", n, d), c.input("idx", n, dtype="int")
+    H = c.integer_config("H")
+    with pytest.raises(D.DefinitionError, match="the table of a gather is split into heads"):
+        c.output("Y", D.merge_heads(D.gather(D.split_heads(X, H), idx), H))
+
 # ---------------------------------------------------------------- 6. refused where written
 
 
