@@ -18,8 +18,7 @@ from pathlib import Path
 from sympy import MatrixSymbol
 
 from derive.closed_form import closed_forms
-from derive.derivation import _facts, _paths, latex, results_data
-from derive.primitives import Cotangent
+from derive.derivation import _facts, _paths, latex, latex_delta, results_data
 from derive.reverse import Derivation
 
 from codegen.atomic import write_text
@@ -77,10 +76,6 @@ class Page:
     sections: list[Section]
 
 
-def _d(symbol) -> str:
-    return latex(Cotangent(symbol.name, *symbol.shape))
-
-
 def _partial(name: str) -> str:
     return rf"\frac{{\partial L}}{{\partial {latex_name(name)}}}"
 
@@ -125,7 +120,7 @@ def page(derivation: Derivation, code: dict[str, str], source: str) -> Page:
                                       f"({d.symbol.shape[0]}, {d.symbol.shape[1]})"))
 
     sweep = Section("Reverse sweep")
-    sweep.blocks.append(Para([M(_d(out)), f" is the upstream gradient ∂L/∂{out.name}. Each step moves one factor "
+    sweep.blocks.append(Para([M(latex_delta(out)), f" is the upstream gradient ∂L/∂{out.name}. Each step moves one factor "
                               "across a Frobenius product A · B = Tr(Aᵀ B) by the rule named in brackets."]))
     for adj in derivation.adjoints[1:] + list(derivation.gradients.values()):
         sweep.blocks += _adjoint_blocks(adj, c)
@@ -139,11 +134,11 @@ def page(derivation: Derivation, code: dict[str, str], source: str) -> Page:
 
     closed = Section("Closed forms")
     forms = closed_forms(derivation)
-    closed.blocks.append(Para(["Every gradient from ", M(_d(out)), " and forward values only: the cotangents "
+    closed.blocks.append(Para(["Every gradient from ", M(latex_delta(out)), " and forward values only: the cotangents "
                                "of the sweep substituted back and simplified; a cotangent shared by several "
                                "gradients stays a named subexpression."]))
     for symbol, expr in forms.named:
-        closed.blocks.append(Display(f"{_d(symbol)} = {latex(expr)}", "named subexpression"))
+        closed.blocks.append(Display(f"{latex_delta(symbol)} = {latex(expr)}", "named subexpression"))
     for name in derivation.gradients:
         rhs = latex(forms.gradients[name].expr) if name in forms.gradients else "0"
         closed.blocks.append(Display(f"{_partial(name)} = {rhs}"))
@@ -165,7 +160,7 @@ def _tex(value) -> str:
 def _adjoint_blocks(adj, component) -> list:
     blocks: list = [Section(f"{adj.name}", level=3, tex=latex_name(adj.name))]
     if not adj.contributions:
-        blocks.append(Para([f"{adj.name} does not reach the output: ", M(f"{_d(adj.symbol)} = 0")]))
+        blocks.append(Para([f"{adj.name} does not reach the output: ", M(f"{latex_delta(adj.symbol)} = 0")]))
         return blocks
     for contribution in adj.contributions:
         source = component.definition(contribution.consumer)
@@ -174,7 +169,7 @@ def _adjoint_blocks(adj, component) -> list:
         paths = _paths(contribution.steps, source.expr)
         for k, path in enumerate(paths, 1):
             label = f"path {k} of {len(paths)}" if len(paths) > 1 else ""  # the value occurs more than once
-            rows.append([label, M(rf"{_d(source.symbol)} \cdot d{latex_name(source.name)}")])
+            rows.append([label, M(rf"{latex_delta(source.symbol)} \cdot d{latex_name(source.name)}")])
             for step in path:
                 operand = latex(step.operand)
                 rows.append([f"[{step.rule.primitive}] {step.rule.identity}",
@@ -186,7 +181,7 @@ def _adjoint_blocks(adj, component) -> list:
         blocks.append(Para([f"simplified with {', '.join(f.name for f in adj.facts)}"]))
     if adj.batch_summed:
         blocks.append(Para([f"{adj.name} is shared by every sequence of a batch: summed over the batch"]))
-    blocks.append(Display(f"{_d(adj.symbol)} = {latex(adj.expr)}"))
+    blocks.append(Display(f"{latex_delta(adj.symbol)} = {latex(adj.expr)}"))
     return blocks
 
 

@@ -338,8 +338,15 @@ def latex(e: MatrixExpr) -> str:
     return MathLatexPrinter().doprint(e)
 
 
-def fmt_scalar(value, as_latex: bool) -> str:
-    return sp.latex(value) if as_latex else sp.sstr(value)
+def latex_delta(symbol: MatrixSymbol) -> str:
+    """Δ_name, the cotangent of the value ``symbol``, in LaTeX."""
+    return latex(Cotangent(symbol.name, *symbol.shape))
+
+
+def latex_partial(adj: Adjoint) -> str:
+    """∂L/∂name of an argument in LaTeX; a vector argument by its column b, not the row bᵀ."""
+    symbol = adj.symbol.T if adj.symbol.shape[0] == 1 else adj.symbol
+    return rf"\frac{{\partial L}}{{\partial {latex(symbol)}}}"
 
 
 def shape_text(symbol: MatrixSymbol, vector: bool = False) -> str:
@@ -348,10 +355,10 @@ def shape_text(symbol: MatrixSymbol, vector: bool = False) -> str:
     return f"({symbol.shape[0]}, {symbol.shape[1]})"
 
 
-def render(derivation: Derivation, as_latex: bool = False, closed: bool = False) -> str:
-    """The whole derivation as text (or with LaTeX formulas); with ``closed``, the closed forms too."""
-    fmt = latex if as_latex else text
-    delta = (lambda s: latex(Cotangent(s.name, *s.shape))) if as_latex else (lambda s: f"Δ_{s.name}")
+def render(derivation: Derivation, closed: bool = False) -> str:
+    """The whole derivation as text; with ``closed``, the closed forms too (LaTeX: ``latex_document``)."""
+    fmt = text
+    delta = lambda s: f"Δ_{s.name}"  # noqa: E731
     c = derivation.component
     lines = [f"{c.name}: {c.title}", f"  {c.description}", "", "Forward definition"]
     for a in c.arguments:
@@ -366,7 +373,7 @@ def render(derivation: Derivation, as_latex: bool = False, closed: bool = False)
             role += ", integer" if a.dtype == "int" else ""
             lines.append(f"  {a.name:<8} {role:<14} ({batch}{dims})")
     for symbol, config, options in c.scalars:
-        cases = "; ".join(f"{fmt_scalar(v, as_latex)} if {config} = {k!r}" for k, v in options.items())
+        cases = "; ".join(f"{sp.sstr(v)} if {config} = {k!r}" for k, v in options.items())
         lines.append(f"  {symbol} = {cases}")
     for d in c.definitions:
         lines.append(f"  {d.name} = {fmt(d.expr)}    {shape_text(d.symbol)}")
@@ -384,16 +391,16 @@ def render(derivation: Derivation, as_latex: bool = False, closed: bool = False)
     if facts:
         lines += ["", "Facts used"] + [f"  {f.name}: {f.statement}" for f in facts]
     if closed:
-        lines += [""] + closed_lines(derivation, fmt, delta)
+        lines += [""] + closed_lines(derivation)
     return "\n".join(lines) + "\n"
 
 
-def closed_lines(derivation: Derivation, fmt=None, delta=None) -> list[str]:
+def closed_lines(derivation: Derivation) -> list[str]:
     """The "Closed forms" section: each gradient from the upstream gradient and forward values."""
     from .closed_form import closed_forms
 
-    fmt = fmt or text
-    delta = delta or (lambda s: f"Δ_{s.name}")
+    fmt = text
+    delta = lambda s: f"Δ_{s.name}"  # noqa: E731
     forms = closed_forms(derivation)
     out = derivation.component.output_symbol
     lines = [f"Closed forms (from {delta(out)} and forward values)"]
@@ -553,11 +560,8 @@ def why_not_zero(derivation: Derivation, adj: Adjoint) -> str:
 
 def results_data(derivation: Derivation) -> list[tuple[str, str]]:
     """The results as (LaTeX formula, note) for the report."""
-    def partial(name, adj):
-        return rf"\frac{{\partial L}}{{\partial {latex(adj.symbol.T if adj.symbol.shape[0] == 1 else adj.symbol)}}}"
-
     out = []
-    for kind, lhs, rhs, detail in result_entries(derivation, latex, lambda s: latex(Cotangent(s.name, *s.shape)), partial):
+    for kind, lhs, rhs, detail in result_entries(derivation, latex, latex_delta, lambda name, adj: latex_partial(adj)):
         formula = rf"{lhs} \neq 0" if kind == "nonzero" else f"{lhs} = {rhs}"
         out.append((formula, f"identically zero; {detail}" if kind == "zero" else detail))
     return out

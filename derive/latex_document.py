@@ -12,8 +12,7 @@ import re
 
 from sympy import MatrixSymbol
 
-from .derivation import _facts, _paths, latex, results_data
-from .primitives import Cotangent
+from .derivation import _facts, _paths, latex, latex_delta, latex_partial, results_data
 from .reverse import Derivation
 
 #: The notation of the rules' identities and of the facts, in LaTeX (math mode).
@@ -54,10 +53,6 @@ def _align(rows: list[str]) -> list[str]:
     return [r"\begin{align*}"] + [f"  {r} \\\\" for r in rows[:-1]] + [f"  {rows[-1]}", r"\end{align*}"]
 
 
-def _delta(symbol) -> str:
-    return latex(Cotangent(symbol.name, *symbol.shape))
-
-
 def _shape(shape, batched: bool) -> str:
     axes = ([r"\ldots"] if batched else []) + [latex(MatrixSymbol(str(d), 1, 1)) if not str(d).isdigit() else str(d)
                                               for d in shape]
@@ -81,12 +76,12 @@ def render_latex(derivation: Derivation, closed: bool = False) -> str:
     lines += _align(arguments)
     lines += _align([rf"{latex(d.symbol)} &= {latex(d.expr)}" for d in c.definitions])
     out = c.output_symbol
-    lines += ["", rf"\paragraph{{Reverse sweep}} ${_delta(out)}$ is the upstream gradient "
+    lines += ["", rf"\paragraph{{Reverse sweep}} ${latex_delta(out)}$ is the upstream gradient "
                   rf"$\partial L / \partial {latex(out)}$."]
     for adj in derivation.adjoints[1:] + list(derivation.gradients.values()):
-        lines += ["", rf"\subparagraph{{${_delta(adj.symbol)}$}}"]
+        lines += ["", rf"\subparagraph{{${latex_delta(adj.symbol)}$}}"]
         if not adj.contributions:
-            lines += _align([rf"{_delta(adj.symbol)} &= 0 &&\text{{(it does not reach the output)}}"])
+            lines += _align([rf"{latex_delta(adj.symbol)} &= 0 &&\text{{(it does not reach the output)}}"])
             continue
         rows = []
         for contribution in adj.contributions:
@@ -95,18 +90,17 @@ def render_latex(derivation: Derivation, closed: bool = False) -> str:
             paths = _paths(contribution.steps, source.expr)
             for k, path in enumerate(paths, 1):
                 label = rf"\text{{path {k} of {len(paths)}}}" if len(paths) > 1 else ""
-                rows.append(rf"{label} &\quad {_delta(source.symbol)} \cdot \mathrm{{d}}{latex(source.symbol)}")
+                rows.append(rf"{label} &\quad {latex_delta(source.symbol)} \cdot \mathrm{{d}}{latex(source.symbol)}")
                 for step in path:
                     rows.append(rf"\text{{{step.rule.primitive}}} &\quad {notation(step.rule.identity)}")
                     rows.append(rf"&\quad \to \left({latex(step.result)}\right) \cdot "
                                 rf"\mathrm{{d}}\left({latex(step.operand)}\right)")
         if len(adj.contributions) > 1:
             rows.append(rf"\text{{sum}} &\quad {latex(adj.total)}")
-        rows.append(rf"{_delta(adj.symbol)} &= {latex(adj.expr)}")
+        rows.append(rf"{latex_delta(adj.symbol)} &= {latex(adj.expr)}")
         lines += _align(rows)
     lines += ["", r"\paragraph{Gradients}"]
-    lines += _align([rf"\frac{{\partial L}}{{\partial {latex(adj.symbol.T if adj.symbol.shape[0] == 1 else adj.symbol)}}} "
-                     rf"&= {latex(adj.expr)}" for adj in derivation.gradients.values()])
+    lines += _align([rf"{latex_partial(adj)} &= {latex(adj.expr)}" for adj in derivation.gradients.values()])
     results = results_data(derivation)
     if results:
         lines += ["", r"\paragraph{Results}"] + _align(
@@ -121,9 +115,8 @@ def render_latex(derivation: Derivation, closed: bool = False) -> str:
         from .closed_form import closed_forms
 
         forms = closed_forms(derivation)
-        rows = [rf"\text{{where}} &\quad {_delta(s)} = {latex(e)}" for s, e in forms.named]
+        rows = [rf"\text{{where}} &\quad {latex_delta(s)} = {latex(e)}" for s, e in forms.named]
         for name, adj in derivation.gradients.items():
-            lhs = rf"\frac{{\partial L}}{{\partial {latex(adj.symbol.T if adj.symbol.shape[0] == 1 else adj.symbol)}}}"
-            rows.append(rf"{lhs} &= {latex(forms.gradients[name].expr) if name in forms.gradients else '0'}")
-        lines += ["", rf"\paragraph{{Closed forms}} From ${_delta(out)}$ and forward values."] + _align(rows)
+            rows.append(rf"{latex_partial(adj)} &= {latex(forms.gradients[name].expr) if name in forms.gradients else '0'}")
+        lines += ["", rf"\paragraph{{Closed forms}} From ${latex_delta(out)}$ and forward values."] + _align(rows)
     return "\n".join(lines) + "\n"
