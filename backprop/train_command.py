@@ -13,7 +13,7 @@ import json
 import math
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -89,10 +89,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _info(args, message: str) -> None:
     """A progress message on stderr, from rank 0 alone under torchrun."""
-    world = getattr(args, "world", None)
-    if world is None or world.main:
-        suffix = f" ({world.size} processes, rank 0 speaking)" if world is not None and world.distributed else ""
-        print(message + (suffix if message.startswith("model:") else ""), file=sys.stderr)
+    if args.world.main:
+        print(message, file=sys.stderr)
 
 
 def _flag(name: str) -> str:
@@ -198,19 +196,16 @@ def check_output_file(out: Path, force: bool, inputs: dict[str, str]) -> None:
 
 def run(args) -> int:
     """``backprop train``: in one process, or as one rank of a torchrun (``backprop.distributed``)."""
-    from .distributed import join
+    from .distributed import check_run, join
 
     if not (math.isfinite(args.join_timeout) and args.join_timeout > 0):
         raise ValueError(f"--join-timeout must be a number of seconds above 0, got {args.join_timeout}")
     world = args.world = join(args.device, args.join_timeout)
     try:
-        if not args.resume:  # refused before the run folder is touched (a resumed run checks its own settings)
-            from .distributed import check_run
-
-            defaults = TrainConfig()
-            check_run(world, args.backend or defaults.backend, args.batch or defaults.batch)
-        if args.resume:
+        if args.resume:  # its settings are the state's: checked when it is loaded (``_resume``)
             return run_resume(args)
+        defaults = TrainConfig()  # refused before the run folder is touched
+        check_run(world, args.backend or defaults.backend, args.batch or defaults.batch)
         if args.lora or args.init:
             return run_lora(args)
         config = _config(args)
@@ -248,14 +243,9 @@ def held(world, path: Path, flag: str = "--out", claim=None):
         world.verdict(None)
         yield WorkerFolder(path)
         return
-    folder = RunFolder(path, flag)
-    try:
-        folder.__enter__()
-    except ValueError as e:
-        world.verdict(str(e))
-        raise
-    try:
+    with ExitStack() as stack:
         try:
+            folder = stack.enter_context(RunFolder(path, flag))
             if claim is not None:
                 claim(folder)
         except ValueError as e:
@@ -263,8 +253,6 @@ def held(world, path: Path, flag: str = "--out", claim=None):
             raise
         world.verdict(None)
         yield folder
-    finally:
-        folder.__exit__(None, None, None)
 
 
 def _run_new(args, folder: RunFolder, config: TrainConfig) -> int:
@@ -276,8 +264,9 @@ def _run_new(args, folder: RunFolder, config: TrainConfig) -> int:
                          len(data.vocab), tied=config.tied)
     count = sum(v.size for v in params.values())
     _info(args, f"data: {source}: {len(text):,} characters, vocabulary {len(data.vocab)}")
+    processes = f" ({args.world.size} processes, rank 0 speaking)" if args.world.distributed else ""
     _info(args, f"model: {config.layers} layers, d {config.width}, {config.heads} heads, context {config.context}, "
-                f"{count:,} parameters; backward: {config.backend}")
+                f"{count:,} parameters; backward: {config.backend}{processes}")
     extra = {"data": args.data or "", "data_sha256": _fingerprint(text)}
     return _train(args, folder, params, data, config, extra, title=_title(config, args.data))
 
@@ -294,10 +283,7 @@ def _train(args, folder: RunFolder, params: dict, data: CharData, config: TrainC
     Every file goes to ``folder.files``: the run folder, or its staging folder when this run
     replaces another; the finished run's files are staged and committed together.
     """
-    from .distributed import check_run
-
     world = args.world
-    check_run(world, config.backend, config.batch)
     out = folder.path
     saved = {"step": resume.step if resume else None}
     replacing = folder.staged  # before the finished files are staged below
@@ -485,7 +471,10 @@ def _resume(args, folder: RunFolder, state_path: Path) -> int:
     from .gpt2_params import adapter_shapes
     from .training import check_tensors, load_checkpoint, tensors_sha256
 
+    from .distributed import check_run
+
     state, config, vocab, metadata = load_state(state_path)
+    check_run(args.world, config.backend, config.batch)  # the run's own settings on this world
     lora_meta = _lora_metadata(state_path, metadata)
     text, source = _text(metadata.get("data") or None)
     if lora_meta:

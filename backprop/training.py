@@ -118,7 +118,7 @@ class Step:
     loss: object
     to_numpy: object
     stop: object = bool  # stop(requested): do all processes stop at this step (Ctrl-C seen by one)?
-    generated: object = None  # under torch.distributed: the generated loss_and_grads, or
+    generated: object = None  # for torch.distributed: the generated loss_and_grads, or
     reference: object = None  # the reference model's loss that autograd differentiates
 
 
@@ -172,12 +172,9 @@ def gradient_function(backend: str, n_heads: int, activation: str, eps: float, b
             return loss.detach(), {k: v.grad for k, v in leaves.items()}
     else:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-    step = Step(to_backend, loss_and_grads, lambda state, idx: loss_and_grads(state, idx)[0],
-                lambda t: t.detach().cpu().numpy())
-    if world is not None and world.distributed:
-        step.stop = world.any
-        step.generated, step.reference = (None, reference) if backend == "autograd" else (loss_and_grads, None)
-    return step
+    return Step(to_backend, loss_and_grads, lambda state, idx: loss_and_grads(state, idx)[0],
+                lambda t: t.detach().cpu().numpy(), stop=world.any if world is not None else bool,
+                generated=loss_and_grads if reference is None else None, reference=reference)
 
 
 @dataclass
@@ -335,7 +332,7 @@ def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool
         params.update({k: resume.params[k].copy() for k in names})
     state = {k: to_backend(v) for k, v in params.items()}
     if world is not None and world.distributed:  # each rank its slice of the batch; DDP averages the gradients
-        from .distributed import data_parallel
+        from .data_parallel import data_parallel
 
         objective, evaluate = data_parallel(world, state, step_of.generated, step_of.reference)
     optimizer = AdamW({k: state[k] for k in names}, weight_decay=config.weight_decay)
@@ -359,7 +356,8 @@ def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool
     bar = Progress(config.steps, progress, done=first)
     val = val_losses[-1] if val_losses else None
     start = time.time()
-    with _DeferredInterrupt(patient=world is not None and world.distributed) as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    patient = world is not None and world.distributed  # under torchrun a signal may come more than once
+    with _DeferredInterrupt(patient) as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
             for step in range(first, config.steps):
                 if step_of.stop(interrupt.requested):  # under torchrun: when any process saw Ctrl-C
