@@ -257,39 +257,25 @@ def norm_jacobian(steps: int, progress: bool, backend: str = "numpy") -> tuple[d
     import importlib
 
     layernorm = importlib.import_module(f"generated.{backend}.layernorm")
-    as_array = (lambda a: a) if backend == "numpy" else __import__("torch").from_numpy
-    to_numpy = (lambda a: a) if backend == "numpy" else (lambda t: t.numpy())
+    as_array, to_numpy = _converters(backend)
 
     rng = np.random.default_rng(0)
     n, d = 8, 6
     X = rng.standard_normal((n, d))
     w, b = np.ones(d), np.zeros(d)
 
-    def jacobian(forward):
-        """J[(t, i), (s, j)] = ∂Y_ti/∂X_sj, one backward per output entry (a unit cotangent)."""
-        out, cache_of = forward(X)
-        J = np.zeros((n * d, n * d))
-        for t in range(n):
-            for i in range(d):
-                G = np.zeros_like(out)
-                G[t, i] = 1.0
-                J[t * d + i] = cache_of(G).reshape(-1)
-        return J
-
-    def layer(X):
+    def layer():
         out, cache = layernorm.forward(as_array(X), as_array(w), as_array(b), eps=1e-5)
-        return to_numpy(out), lambda G: to_numpy(layernorm.backward(as_array(G), dict(cache))["X"])
+        return _jacobian(out.shape, lambda G: to_numpy(layernorm.backward(as_array(G), dict(cache))["X"]))
 
-    def over_tokens(X):  # the same normalisation applied to Xᵀ: each feature over the tokens
+    def over_tokens():  # the same normalisation applied to Xᵀ: each feature over the tokens
         out, cache = layernorm.forward(as_array(X.T.copy()), as_array(np.ones(n)), as_array(np.zeros(n)), eps=1e-5)
-        return to_numpy(out).T, lambda G: to_numpy(layernorm.backward(as_array(G.T.copy()), dict(cache))["X"]).T
+        return _jacobian(out.T.shape, lambda G: to_numpy(layernorm.backward(as_array(G.T.copy()), dict(cache))["X"]).T)
 
     blocks = {}
-    for name, forward in (("LayerNorm", layer), ("over tokens (BatchNorm-style)", over_tokens)):
-        J = jacobian(forward)
-        token = np.sqrt((J.reshape(n, d, n, d) ** 2).sum(axis=(1, 3)))  # Frobenius norm of each token block
-        off = token.sum() - np.trace(token)
-        blocks[name] = {"token_blocks": token.tolist(), "off_diagonal_mass": float(off / token.sum())}
+    for name, jacobian in (("LayerNorm", layer), ("over tokens (BatchNorm-style)", over_tokens)):
+        token = _block_norms(jacobian(), n)  # Frobenius norm of each token block
+        blocks[name] = {"token_blocks": token.tolist(), "off_diagonal_mass": _off_diagonal_mass(token)}
     numbers = {"tokens": n, "features": d, **{k: v["off_diagonal_mass"] for k, v in blocks.items()},
                "blocks": {k: v["token_blocks"] for k, v in blocks.items()}}
     finding = (f"Jacobians over {n} tokens × {d} features from the generated backward: LayerNorm's is "
@@ -306,8 +292,7 @@ def embedding_sparsity(steps: int, progress: bool, backend: str = "numpy") -> tu
     import importlib
 
     embedding = importlib.import_module(f"generated.{backend}.embedding")
-    as_array = (lambda a: a) if backend == "numpy" else __import__("torch").from_numpy
-    to_numpy = (lambda a: a) if backend == "numpy" else (lambda t: t.numpy())
+    as_array, to_numpy = _converters(backend)
     data = _data()
     vocab, d, context = len(data.vocab), 64, 32
     rng = np.random.default_rng(0)
@@ -509,20 +494,44 @@ def _coupling_across_sequences(batchnorm_module, sequences: int = 4, n: int = 3,
     X = torch.from_numpy(rng.standard_normal((sequences, n, d)))
     M = torch.ones(sequences, n, 1, dtype=torch.float64)
     w, b = torch.ones(d, dtype=torch.float64), torch.zeros(d, dtype=torch.float64)
-    forwards = {"layernorm": lambda: layernorm.forward(X, w, b), "batchnorm": lambda: batchnorm_module.forward(X, M, w, b)}
     out = {}
-    for name, forward in forwards.items():
-        Y, cache = forward()
-        J = np.zeros((sequences, n * d, sequences, n * d))
-        for s in range(sequences):
-            for e in range(n * d):
-                G = torch.zeros_like(Y)
-                G[s].view(-1)[e] = 1.0
-                module = layernorm if name == "layernorm" else batchnorm_module
-                J[s, e] = module.backward(G, dict(cache))["X"].reshape(sequences, -1).numpy()
-        blocks = np.sqrt((J ** 2).sum(axis=(1, 3)))
-        out[name] = float((blocks.sum() - np.trace(blocks)) / blocks.sum())
+    for name, module, arguments in (("layernorm", layernorm, (X, w, b)), ("batchnorm", batchnorm_module, (X, M, w, b))):
+        Y, cache = module.forward(*arguments)
+        J = _jacobian(tuple(Y.shape), lambda G: module.backward(torch.from_numpy(G), dict(cache))["X"].numpy())
+        out[name] = _off_diagonal_mass(_block_norms(J, sequences))
     return out
+
+
+def _converters(backend: str):
+    """(NumPy → the backend's arrays, and back) for calling a generated module of ``backend``."""
+    if backend == "numpy":
+        return (lambda a: a), (lambda a: a)
+    import torch
+
+    return torch.from_numpy, (lambda t: t.numpy())
+
+
+def _jacobian(shape: tuple, backward) -> np.ndarray:
+    """J[e] = ∂Y_e/∂X for each entry e of an output of ``shape`` (row-major): one backward per entry, its
+    unit cotangent; ``backward(G)`` gives ∂L/∂X for the NumPy cotangent G, as a NumPy array."""
+    size = math.prod(shape)
+    rows = []
+    for e in range(size):
+        G = np.zeros(size)
+        G[e] = 1.0
+        rows.append(np.asarray(backward(G.reshape(shape))).reshape(-1))
+    return np.array(rows)
+
+
+def _block_norms(J: np.ndarray, blocks: int) -> np.ndarray:
+    """The Frobenius norm of each block of J, its outputs and inputs split alike into ``blocks`` parts
+    (tokens, sequences): a (blocks, blocks) array."""
+    return np.sqrt((J.reshape(blocks, J.shape[0] // blocks, blocks, J.shape[1] // blocks) ** 2).sum(axis=(1, 3)))
+
+
+def _off_diagonal_mass(norms: np.ndarray) -> float:
+    """The share of the block norms off the diagonal: 0 when no part's output depends on another part."""
+    return float((norms.sum() - np.trace(norms)) / norms.sum())
 
 
 RUNNERS = {"key-bias": key_bias, "positions": positions, "lora-alpha": lora_alpha, "norm-jacobian": norm_jacobian,
