@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
 
+from derive.api import split_size
 from derive.primitives import (
     BatchSum,
     CausalZero,
@@ -38,7 +39,11 @@ from derive.primitives import (
     RowOuter,
     RowTranspose,
     Softmax,
+    RotaryAngles,
+    RotateHalf,
+    ShareHeads,
     SplitHeads,
+    SumGroups,
 )
 
 
@@ -232,6 +237,26 @@ class Evaluator:
                 raise ReferenceError(f"{e}: merges {heads} heads of a value with {a.heads}")
             B, H, n, dh = a.data.shape
             return Value(a.data.permute(0, 2, 1, 3).reshape(B, 1, n, H * dh), a.batched, None)
+        if isinstance(e, (ShareHeads, SumGroups)):
+            a = self.ev(e.arg)
+            heads, groups = _number(e.heads, self.scalars), _number(e.groups, self.scalars)
+            given, made = (groups, heads) if isinstance(e, ShareHeads) else (heads, groups)
+            if a.heads != given or heads % groups:
+                raise ReferenceError(f"{e}: {a.heads} heads given, {given} expected, {heads} in groups of {groups}")
+            if isinstance(e, ShareHeads):  # kv head j serves query heads j·g … j·g + g − 1
+                return Value(a.data.repeat_interleave(heads // groups, dim=1), a.batched, heads)
+            B, _, n, d = a.data.shape
+            return Value(a.data.reshape(B, groups, heads // groups, n, d).sum(2), a.batched, groups)
+        if isinstance(e, RotateHalf):
+            a = self.ev(e.arg)
+            first, second = a.data.chunk(2, dim=-1)
+            return Value(torch.cat((-second, first), dim=-1), a.batched, a.heads)
+        if isinstance(e, RotaryAngles):
+            n, d = _number(e.rows, self.scalars), _number(e.cols, self.scalars)
+            theta = _number(e.theta, self.scalars)
+            frequencies = theta ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+            angles = torch.arange(n, dtype=torch.float64)[:, None] * torch.cat((frequencies, frequencies))
+            return Value(angles.to(self.dtype).reshape(1, 1, n, d), False, None)
         if isinstance(e, Gather):
             table, index = self.ev(e.table), self.ev(e.index)
             T, idx = _lead_broadcast(table.data, index.data)  # (B, H, V, d), (B, H, 1, n)
@@ -335,6 +360,12 @@ def evaluate(component, arguments: dict, config: dict):
             raise ReferenceError(f"{a.name}: shape {shape} does not fit {a.dims}")
         lead, tail = shape[:len(shape) - core], shape[len(shape) - core:]
         for d, n in zip(a.dims, tail):
+            dimension, factor = split_size(d, set(c._dims.values()))
+            if dimension is not None and factor != 1:  # n_heads*d_h: d_h is the size over the count
+                k = _number(factor, {a.symbol: config.get(a.name, a.default) for a in c.configs})
+                if n % k:
+                    raise ReferenceError(f"{a.name}: {n} is not a multiple of {factor} = {k}")
+                d, n = dimension, n // k
             if (int(d) if d.is_Integer else dims.setdefault(d, n)) != n:
                 raise ReferenceError(f"{a.name}: {d} = {n} but another argument has {dims[d]}")
         if a.batched:

@@ -103,16 +103,20 @@ def reference(name: str):
 
 
 def random_arguments(component, rng: np.random.Generator, sizes: dict[str, int],
-                     batch: tuple[int, ...], dtype=np.float64) -> dict[str, np.ndarray]:
+                     batch: tuple[int, ...], dtype=np.float64, config: dict | None = None) -> dict[str, np.ndarray]:
     """Random inputs and parameters of ``component`` (a Component, or a built-in's name) with the
-    given dimension sizes; integer indices with repeats, below the size of the table they index."""
+    given dimension sizes (and ``config``'s counts, for a size n_heads*d_h); integer indices with
+    repeats, below the size of the table they index."""
     from codegen.render import _index_checks
 
     c = build(component) if isinstance(component, str) else component
     tables = {index.name: size for index, size in _index_checks(c)}
+    values = {sp.Symbol(k, positive=True, integer=True): v for k, v in sizes.items()}
+    values.update({a.symbol: (config or {}).get(a.name, a.default) for a in c.configs
+                   if a.symbol is not None and a.symbol.is_integer})
     out = {}
     for a in c.tensor_arguments:
-        shape = tuple(int(d) if d.is_Integer else sizes[str(d)] for d in a.dims)
+        shape = tuple(int(sp.sympify(d).xreplace(values)) for d in a.dims)
         if a.batched:
             shape = batch + shape
         if a.dtype == "int":
@@ -368,7 +372,7 @@ def check_any_component(component, seed: int = 0, trials: int = 3) -> ComponentC
                 sizes = _sizes_meeting_requirements(component, config, rng, tokens=None)
             if sizes is None:
                 continue
-            arrays = random_arguments(component, rng, sizes, batches[trial % len(batches)])
+            arrays = random_arguments(component, rng, sizes, batches[trial % len(batches)], config=config)
             out, cache = modules["numpy"].forward(*arrays.values(), **config)
             G = rng.standard_normal(np.shape(out))
             grads = {"numpy": modules["numpy"].backward(G, cache)}
@@ -511,7 +515,7 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
             if sizes is None:
                 continue
             batch = batches[(trial + cases) % len(batches)]
-            arrays = random_arguments(component, rng, sizes, batch)
+            arrays = random_arguments(component, rng, sizes, batch, config=config)
             tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
             try:
                 ref_out = evaluate(component, tensors, config)

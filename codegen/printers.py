@@ -114,6 +114,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.helpers_used: set[str] = set()
         self._scalar_depth = 0
         self._entrywise_argument = None
+        self.like = "None"  # an array in the dtype (and on the device) the function computes in
 
     # -- module names
 
@@ -286,6 +287,24 @@ class NumPyMatrixPrinter(NumPyPrinter):
     def _print_MergeHeads(self, expr):
         self.helpers_used.add("merge_heads")
         return f"_merge_heads({self.full(expr.arg)})"
+
+    def _print_ShareHeads(self, expr):
+        self.helpers_used.add("share_heads")
+        return f"_share_heads({self.full(expr.arg)}, {self.size(expr.heads / expr.groups)})"
+
+    def _print_SumGroups(self, expr):
+        self.helpers_used.add("sum_groups")
+        return f"_sum_groups({self.full(expr.arg)}, {self.size(expr.groups)})"
+
+    def _print_RotateHalf(self, expr):
+        self.helpers_used.add("rotate_half")
+        return f"_rotate_half({self.full(expr.arg)})"
+
+    def _print_RotaryAngles(self, expr):
+        """The angles in the dtype (and on the device) of ``like``, an array of the function computing."""
+        self.helpers_used.add("rotary_angles")
+        return (f"_rotary_angles({self.size(expr.rows)}, {self.size(expr.cols)}, {self.scalar(expr.theta)}, "
+                f"like={self.like})")
 
     def _print_Gather(self, expr):
         if self.is_batched(expr.table):  # each sequence's own rows, at its own indices

@@ -11,6 +11,7 @@ import sympy as sp
 from sympy import preorder_traversal
 
 from derive.components import build
+from derive.api import split_size
 from derive.derivation import text
 from derive.primitives import Gather, Pick, index_base
 from derive.reverse import derive
@@ -116,7 +117,7 @@ def _module_context(c) -> dict:
     """Names and initialisers for the Torch ``Function`` and ``nn.Module``."""
     tensor_names = [a.name for a in c.tensor_arguments]
     config_names = [a.name for a in c.configs]
-    dims = dims_in_order(c.params)
+    dims = dims_in_order(c, c.params)
     parameters = []
     for a in c.params:
         shape = "(" + ", ".join(f"{d}" for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
@@ -215,12 +216,7 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
         lines += [f"    {n} = {backend.rounded(n, 'compute_dtype')}" for n in floats]
     else:
         lines.append(f"_check_dtypes({_names_literal(floats)}, {_names_literal(ints)})")
-    lines.append("dims = {}")
-    for a in c.tensor_arguments:
-        expected = "(" + ", ".join(str(d) if d.is_Integer else f'"{d}"' for d in a.dims) + (
-            "," if len(a.dims) == 1 else "") + ")"
-        lines.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
-    for a in c.configs:
+    for a in c.configs:  # first: a size may be a dimension times a count (n_heads*d_h)
         check = _config_check(a)
         if check:
             printer.helpers_used.add(check)
@@ -228,6 +224,10 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
         if a.choices:
             lines += [f"if {a.name} not in {a.choices!r}:",
                       f'    raise ValueError({f"{a.name} must be one of {a.choices!r}, got "!r} + repr({a.name}))']
+    lines.append("dims = {}")
+    for a in c.tensor_arguments:
+        expected = "(" + ", ".join(_expected_size(d, c) for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
+        lines.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
     later = []
     for condition, message in c.requirements:
         later += [f"if not ({printer.scalar(condition)}):",
@@ -303,6 +303,8 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     printer.ctx.layouts = {"grad_out": Layout(0) if scalar_output else Layout(2)}  # given at the output's shape
     for statements, used in ((plan.forward, forward_symbols), ([] if forward_only else plan.backward,
                                                                backward_symbols)):
+        floats = [a.name for a in c.tensor_arguments if a.dtype != "int"]
+        printer.like = "grad_out" if statements is plan.backward else (floats[0] if floats else "None")
         for st in statements:
             printer.symbols_used = set()
             st.code = print_code(printer, st.expr, c, st.target)
@@ -335,7 +337,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         st.code, st.shape = f"({st.code}).reshape(())", Shape.number()
         printer.ctx.layouts[st.target] = Layout(0)
 
-    dims = dims_in_order(c.tensor_arguments)
+    dims = dims_in_order(c, c.tensor_arguments)
     tensor_names = [a.name for a in c.tensor_arguments]
     names = tensor_names + [st.target for st in plan.forward] + [a.name for a in c.configs] + [
         str(s) for s, _, _ in c.scalars]
@@ -400,7 +402,7 @@ def _overwrite(c, plan, cached, returned, forward_only, entrywise, fused_updates
     """Statements that write into arrays no longer needed (``overwrite``); returns the note."""
     arguments = {a.name: Shape.of(a.symbol.shape, a.batched, a.is_vector).axes()
                  for a in c.tensor_arguments}
-    scalars = set(dims_in_order(c.tensor_arguments)) | {a.name for a in c.configs} | {
+    scalars = set(dims_in_order(c, c.tensor_arguments)) | {a.name for a in c.configs} | {
         str(s) for s, _, _ in c.scalars} | {"n_batch"}
     keep = set(cached) | {plan.output} | {a.name for a in c.tensor_arguments}
     done = overwrite_free_arrays(plan.forward, keep, arguments, scalars, entrywise, fused_updates)
@@ -517,13 +519,26 @@ def _values_message(condition) -> str:
     return ", ".join(f"{n}={{{n}}}" for n in names)
 
 
-def dims_in_order(arguments) -> list[str]:
-    """The dimension names of ``arguments``, each once, in order of first appearance."""
+def _expected_size(size, c) -> str:
+    """One entry of ``_check_shape``'s expected shape: a fixed size (``3``), a dimension's name
+    (``"d"``), or a dimension with the factor it is multiplied by (``("d_h", n_heads)``)."""
+    dimension, factor = split_size(size, set(c._dims.values()))
+    if dimension is None:
+        return str(size)
+    if factor == 1:
+        return f'"{dimension}"'
+    return f'("{dimension}", {sp.pycode(factor)})'
+
+
+def dims_in_order(c, arguments) -> list[str]:
+    """The dimension names of ``arguments`` of component ``c``, each once, in order of first
+    appearance (the dimension of a size n_heads*d_h is d_h; a fixed size names nothing)."""
     order: list[str] = []
     for a in arguments:
         for d in a.dims:
-            if isinstance(d, sp.Symbol) and str(d) not in order:  # a fixed size (1) names nothing
-                order.append(str(d))
+            dimension, _ = split_size(d, set(c._dims.values()))
+            if dimension is not None and str(dimension) not in order:
+                order.append(str(dimension))
     return order
 
 

@@ -39,6 +39,8 @@ from .primitives import (
     CausalZero,
     PrefixSum,
     RowContract,
+    RotaryAngles,
+    RotateHalf,
     RowOuter,
     ChoiceFunction,
     Elementwise,
@@ -51,6 +53,7 @@ from .primitives import (
     Repeat,
     ScalarFunction,
     Softmax,
+    ShareHeads,
     SplitHeads,
     UnsupportedFunction,
 )
@@ -96,6 +99,23 @@ class ShapeMismatch(ValueError):
 
 class DefinitionError(ValueError):
     """A component definition is malformed (duplicate name, missing output…)."""
+
+
+def split_size(size: Any, dimensions) -> tuple[sp.Symbol | None, sp.Expr]:
+    """A declared size as (dimension, factor): d → (d, 1), n_heads·d_h → (d_h, n_heads), 3 → (None, 3).
+
+    A size is a fixed number, a dimension, or a dimension times integer configuration values (a
+    concatenation of heads: ``n_heads*d_h``); a call binds the dimension to the size divided by the
+    factor.  ``dimensions``: the component's dimension symbols.
+    """
+    size = sp.sympify(size)
+    if size.is_Integer:
+        return None, size
+    found = [f for f in sp.Mul.make_args(size) if f in dimensions]
+    if len(found) != 1:
+        raise DefinitionError(f"size {size}: a size is a number, a dimension, or one dimension times integer "
+                              "configuration values (n_heads*d_h)")
+    return found[0], sp.cancel(size / found[0])
 
 
 def _shape(expr: MatrixExpr) -> str:
@@ -234,6 +254,26 @@ def merge_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:
     return MergeHeads(a, heads)
 
 
+def share_heads(a: MatrixExpr, groups: Any, heads: Any) -> MatrixExpr:
+    """A split into ``groups`` heads, each shared by heads / groups consecutive heads: grouped-query
+    attention's keys and values (groups = 1: multi-query; groups = heads: multi-head)."""
+    return ShareHeads(a, sp.sympify(groups), sp.sympify(heads))
+
+
+def rotate_half(a: MatrixExpr) -> MatrixExpr:
+    """[−A₂, A₁] for A = [A₁, A₂] split at half its columns (an even number of them)."""
+    return RotateHalf(a)
+
+
+def rotary_angles(n: Any, d: Any, theta: Any) -> MatrixExpr:
+    """The (n, d) rotary angles t · θ^(−2 (j mod d/2) / d) at positions t = 0 … n − 1: a constant.
+
+    Rotary embeddings of a head-split Q_h (n, d_h): ``Q_h ∘ cos(Θ) + rotate_half(Q_h) ∘ sin(Θ)``
+    with ``Θ = rotary_angles(n_T, d_h, rope_theta)`` (``pointwise(sp.cos(x), Θ)``).
+    """
+    return RotaryAngles(sp.sympify(n), sp.sympify(d), sp.sympify(theta))
+
+
 def gather(table: MatrixExpr, index: MatrixExpr) -> MatrixExpr:
     """ohe(idx) W: rows of ``table`` at the integer indices ``index`` (an integer input)."""
     if index.shape[0] != 1:
@@ -356,9 +396,15 @@ class Component:
             out.append(self._dims[n])
         return tuple(out)
 
-    def input(self, name: str, *dims: sp.Symbol, dtype: str = "float", doc: str = "") -> MatrixSymbol:
-        """A batched input of shape (..., *dims)."""
-        return self._matrix_argument(name, "input", dims, dtype=dtype, doc=doc)
+    def input(self, name: str, *dims: sp.Symbol, dtype: str = "float", frozen: bool = False,
+              doc: str = "") -> MatrixSymbol:
+        """A batched input of shape (..., *dims).
+
+        ``frozen``: a float input that is never differentiated (a mask, a table of positions, a
+        routing decision): no cotangent flows to it and the backward returns no gradient for it.
+        Integer inputs (indices) never receive one.
+        """
+        return self._matrix_argument(name, "input", dims, dtype=dtype, frozen=frozen, doc=doc)
 
     def param(self, name: str, *dims: sp.Symbol, frozen: bool = False, init: str = "",
               doc: str = "") -> MatrixSymbol:
@@ -441,11 +487,30 @@ class Component:
             raise DefinitionError(f"{self.name}: {name}: {expr!r} is not a matrix expression")
         self._check_functions(expr)
         heads = self._check_wellformed(name, expr)
+        self._require_implied(name, expr)
         symbol = MatrixSymbol(name, *expr.shape)
         self.definitions.append(Definition(symbol, expr, doc))
         if heads is not None:
             self._headed[symbol] = heads
         return symbol
+
+    def _require_implied(self, name: str, expr: MatrixExpr) -> None:
+        """The size conditions that ``expr``'s primitives need, checked by the generated forward:
+        heads shared in equal groups, halves of an even number of columns."""
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, ShareHeads):
+                condition = sp.Eq(sp.Mod(node.heads, node.groups), 0)
+                message = f"{name}: {node.heads} must be a multiple of {node.groups} (heads shared in groups)"
+            elif isinstance(node, RotateHalf):
+                condition = sp.Eq(sp.Mod(node.shape[1], 2), 0)
+                message = f"{name}: rotate_half needs an even number of columns, {node.shape[1]}"
+            elif isinstance(node, RotaryAngles):
+                condition = sp.Eq(sp.Mod(node.cols, 2), 0)
+                message = f"{name}: rotary angles need an even number of columns, {node.cols}"
+            else:
+                continue
+            if condition is not sp.true and all(str(c) != str(condition) for c, _ in self.requirements):
+                self.requirements.append((condition, message))
 
     def _batched_symbols(self) -> set:
         """The inputs and the values defined so far that carry the batch (``derive.batch``)."""
@@ -581,7 +646,7 @@ class Component:
     def validate(self) -> "Component":
         if self.output_symbol is None:
             raise DefinitionError(f"{self.name}: no output defined")
-        bound = {d for a in self.tensor_arguments for d in a.dims if isinstance(d, sp.Symbol)}
+        bound = {split_size(d, set(self._dims.values()))[0] for a in self.tensor_arguments for d in a.dims}
         for d in self.definitions:
             unbound = sorted(str(s) for s in (sp.sympify(d.symbol.shape[0]).free_symbols
                                               | sp.sympify(d.symbol.shape[1]).free_symbols)
@@ -624,6 +689,18 @@ class Component:
         if role == "input" and len(dims) == 1 and kw.get("dtype", "float") == "float":
             raise DefinitionError(f"{self.name}: input {name} must be (n_T, d)")
         dims = tuple(sp.sympify(d) for d in dims)  # a dimension symbol, or a fixed size such as 1
+        integer_configs = {a.symbol for a in self.configs if a.symbol is not None and a.symbol.is_integer}
+        for d in dims:
+            try:
+                dimension, factor = split_size(d, set(self._dims.values()))
+            except DefinitionError as e:
+                raise DefinitionError(f"{self.name}: {name}: {e}") from None
+            if dimension is None and int(factor) < 1:
+                raise DefinitionError(f"{self.name}: {name}: a fixed size must be at least 1, got {d}")
+            stray = [f for f in sp.Mul.make_args(factor) if not f.is_Integer and f not in integer_configs]
+            if stray or (factor.is_Integer and factor < 1):
+                raise DefinitionError(f"{self.name}: {name}: size {d}: a dimension's factor must be integer "
+                                      f"configuration values declared before (c.integer_config), got {factor}")
         shape = (1, dims[0]) if len(dims) == 1 else dims
         symbol = MatrixSymbol(name, *shape)
         self.arguments.append(Argument(name, role, symbol, dims, **kw))

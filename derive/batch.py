@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from sympy import MatrixExpr, MatrixSymbol
 
-from .primitives import BatchSum, MergeHeads, SplitHeads, matrix_children
+from .primitives import BatchSum, MergeHeads, ShareHeads, SplitHeads, SumGroups, matrix_children
 
 
 def carries_batch(e: MatrixExpr, batched: set) -> bool:
@@ -38,6 +38,10 @@ def heads_axis(e: MatrixExpr, headed: dict):
         return e.heads
     if isinstance(e, MergeHeads):
         return None
+    if isinstance(e, ShareHeads):
+        return e.heads
+    if isinstance(e, SumGroups):
+        return e.groups
     if isinstance(e, MatrixSymbol):
         return headed.get(e)
     return next((h for h in (heads_axis(a, headed) for a in matrix_children(e)) if h is not None), None)

@@ -35,7 +35,11 @@ from .primitives import (
     RepeatBackward,
     ScatterAdd,
     Softmax,
+    RotaryAngles,
+    RotateHalf,
+    ShareHeads,
     SplitHeads,
+    SumGroups,
     TargetScatter,
     index_base,
 )
@@ -85,7 +89,8 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, CausalZero, PrefixSum, RowOuter, RowContract, RowTranspose, SplitHeads, MergeHeads, FirstRows, PadRows, LogSumExp, Pick,
+                                Softmax, CausalZero, PrefixSum, RowOuter, RowContract, RowTranspose, SplitHeads, MergeHeads, ShareHeads, SumGroups, RotateHalf, RotaryAngles, FirstRows,
+                                PadRows, LogSumExp, Pick,
                                 IndexSlice, Repeat, RepeatBackward))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
@@ -194,6 +199,18 @@ class TextPrinter(StrPrinter):
 
     def _print_MergeHeads(self, e):
         return f"merge_h({self._print(e.arg)})"
+
+    def _print_ShareHeads(self, e):
+        return f"share_{self._print(e.heads)}({self._print(e.arg)})"
+
+    def _print_SumGroups(self, e):
+        return f"sum_groups_{self._print(e.groups)}({self._print(e.arg)})"
+
+    def _print_RotateHalf(self, e):
+        return f"rotate_half({self._print(e.arg)})"
+
+    def _print_RotaryAngles(self, e):
+        return f"Θ_{self._print(e.theta)}({self._print(e.rows)}, {self._print(e.cols)})"
 
 
 def _factor_one_hot(e):
@@ -328,6 +345,18 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_MergeHeads(self, e):
         return rf"\operatorname{{merge}}_h\left({self._print(e.arg)}\right)"
+
+    def _print_ShareHeads(self, e):
+        return rf"\operatorname{{share}}_{{{self._print(e.heads)}}}\left({self._print(e.arg)}\right)"
+
+    def _print_SumGroups(self, e):
+        return rf"\operatorname{{sumgroups}}_{{{self._print(e.groups)}}}\left({self._print(e.arg)}\right)"
+
+    def _print_RotateHalf(self, e):
+        return rf"\operatorname{{rotate}}\left({self._print(e.arg)}\right)"
+
+    def _print_RotaryAngles(self, e):
+        return rf"\Theta_{{{self._print(e.theta)}}}\left({self._print(e.rows)}, {self._print(e.cols)}\right)"
 
 
 def text(e: MatrixExpr) -> str:

@@ -237,6 +237,52 @@ class MergeHeads(Node):
         return (self.arg.shape[0], self.arg.shape[1] * self.heads)
 
 
+class ShareHeads(Node):
+    """Each of the ``groups`` heads of A shared by heads / groups consecutive heads:
+    (…, groups, n, d) → (…, heads, n, d).  Grouped-query attention's keys and values (one group:
+    multi-query; as many groups as heads: multi-head); no expander matrix is built."""
+
+    fields = ("arg", "groups", "heads")
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+class SumGroups(Node):
+    """Each group of heads / groups consecutive heads of A summed: (…, heads, n, d) → (…, groups, n, d);
+    the adjoint of ``ShareHeads``."""
+
+    fields = ("arg", "heads", "groups")
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+class RotateHalf(Node):
+    """``[−A₂, A₁]`` for A = [A₁, A₂] split at half its columns: rotary embeddings' rotate-half, the
+    linear map R with R² = −I and Rᵀ = −R (no d × d permutation matrix is built)."""
+
+    fields = ("arg",)
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+class RotaryAngles(Node):
+    """The (rows, cols) table of rotary angles, entry (t, j) = t · θ^(−2 (j mod cols/2) / cols) at
+    positions t = 0 … rows − 1: the two halves of a row carry the same frequencies (Hugging Face's
+    layout).  A constant of the sizes and θ: it reads no matrix and receives no gradient."""
+
+    fields = ("rows", "cols", "theta")
+
+    @property
+    def shape(self):
+        return (self.rows, self.cols)
+
+
 class Gather(Node):
     """``ohe(idx) W``: the rows of W at the integer indices idx (1, n), shape (n, d).
 

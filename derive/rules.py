@@ -25,7 +25,10 @@ from .primitives import (
     PrefixSum,
     RowContract,
     RowOuter,
+    RotateHalf,
     RowTranspose,
+    ShareHeads,
+    SumGroups,
     Gather,
     LogSumExp,
     MergeHeads,
@@ -148,6 +151,24 @@ def split_heads_vjp(node: SplitHeads, i: int, G: MatrixExpr) -> MatrixExpr:
 def merge_heads_vjp(node: MergeHeads, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · merge(A) = split(Ḡ) · A."""
     return SplitHeads(G, node.heads)
+
+
+@rule(ShareHeads, "share-heads")
+def share_heads_vjp(node: ShareHeads, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · share(A) = sum_groups(Ḡ) · A: each shared head receives the sum of its group's cotangents."""
+    return SumGroups(G, node.heads, node.groups)
+
+
+@rule(SumGroups, "sum-groups")
+def sum_groups_vjp(node: SumGroups, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · sum_groups(A) = share(Ḡ) · A: every head of a group receives its group's cotangent."""
+    return ShareHeads(G, node.groups, node.heads)
+
+
+@rule(RotateHalf, "rotate-half")
+def rotate_half_vjp(node: RotateHalf, i: int, G: MatrixExpr) -> MatrixExpr:
+    """Ḡ · R(A) = (Rᵀ Ḡ) · A = −R(Ḡ) · A: [−A₂, A₁]'s adjoint is [Ḡ₂, −Ḡ₁]."""
+    return MatMul(-1, RotateHalf(G))
 
 
 @rule(Gather, "gather")

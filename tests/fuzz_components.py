@@ -69,11 +69,16 @@ def random_component(draw, steps: int | None = None) -> D.Component:
         pool.append(c.param("g", e, init="ones"))
     if draw.integer(0, 1):
         pool.append(c.param("S0", n_T, n_T))  # a per-position table
+    if draw.integer(0, 3) == 0:
+        pool.append(c.input("M", n_T, d, frozen=True))  # never differentiated (a mask, a table)
     idx = c.input("idx", n_T, dtype="int") if draw.integer(0, 3) == 0 else None
-    heads = None
+    heads = groups = None
     if draw.integer(0, 3) == 0:
         heads = c.integer_config("n_heads")
         c.require(sp.Eq(sp.Mod(d, heads), 0), "d must be divisible by n_heads")
+        if draw.integer(0, 1):  # grouped heads: n_groups heads, each shared by n_heads / n_groups
+            groups = c.integer_config("n_groups")
+            c.require(sp.Eq(sp.Mod(d, groups), 0), "d must be divisible by n_groups")
     alpha = c.config("alpha", 0.5) if draw.integer(0, 2) == 0 else None
     causal = c.flag("causal", True) if draw.integer(0, 2) == 0 else sp.true
     act = c.activation("act", "gelu_tanh", ACTIVATIONS) if draw.integer(0, 3) == 0 else None
@@ -105,9 +110,13 @@ def random_component(draw, steps: int | None = None) -> D.Component:
         yield "row_outer"
         yield "row_contract"
         yield "batch_sum"
+        yield "rotate_half"
+        yield "rotary"
         if heads is not None:
             yield "split_heads"
             yield "merge_heads"
+        if groups is not None:
+            yield "share_heads"
         if idx is not None:
             yield "gather"
             yield "pick"
@@ -122,7 +131,7 @@ def random_component(draw, steps: int | None = None) -> D.Component:
         if made >= count:
             break
         op = draw.choice(available)
-        value = _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act)
+        value = _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act, groups)
         if value is None:
             continue
         made += 1
@@ -136,7 +145,7 @@ def random_component(draw, steps: int | None = None) -> D.Component:
     return c
 
 
-def _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act):
+def _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act, groups=None):
     if op == "matmul":
         a = pick()
         b = pick(lambda v: v.shape[0] == a.shape[1])
@@ -194,6 +203,16 @@ def _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act)
     if op == "merge_heads":
         a = pick(lambda v: v in c._headed)
         return D.merge_heads(a, heads) if a is not None else None
+    if op == "share_heads":  # a value split into n_groups heads, shared by the n_heads heads
+        a = pick(lambda v: v.shape[1] == d and v not in c._headed)
+        return D.share_heads(D.split_heads(a, groups), groups, heads) if a is not None else None
+    if op == "rotate_half":
+        return D.rotate_half(pick())
+    if op == "rotary":  # A ∘ cos Θ + rotate_half(A) ∘ sin Θ, the angles of A's own sizes
+        a = pick()
+        angles = D.rotary_angles(a.shape[0], a.shape[1], draw.choice([10.0, 10000.0]))
+        return D.add(D.hadamard(a, D.pointwise(sp.cos(D.x), angles)),
+                     D.hadamard(D.rotate_half(a), D.pointwise(sp.sin(D.x), angles)))
     if op == "gather":
         table = pick(lambda v: v.shape[0] == n_T)
         return D.gather(table, idx) if table is not None else None

@@ -29,9 +29,12 @@ from derive import (
     merge_heads,
     pick,
     pointwise,
+    rotary_angles,
+    rotate_half,
     row_sum,
     rows,
     scale,
+    share_heads,
     softmax,
     split_heads,
     sub,
@@ -47,7 +50,9 @@ def _fd_check(component, batch=(2,), seed=0, h=1e-6, **config):
     sizes = {"n": 3, "d": 4, "k": 2}
     arrays = []
     for a in component.tensor_arguments:
-        shape = tuple(sizes[str(d)] for d in a.dims)
+        values = {sp.Symbol(k, positive=True, integer=True): v for k, v in {**sizes, **config}.items()
+                  if isinstance(v, int)}
+        shape = tuple(int(sp.sympify(d).xreplace(values)) for d in a.dims)  # n_heads*d_h too
         shape = (batch + shape) if a.batched else shape
         # Integer inputs are indices into a k-row table, with repeats.
         arrays.append(rng.integers(0, sizes["k"], shape) if a.dtype == "int" else rng.standard_normal(shape))
@@ -198,6 +203,40 @@ def merge_case():
     return c
 
 
+def share_heads_case():
+    c, n, d, k = _component("share_heads")
+    G, H = c.integer_config("G"), c.integer_config("H")
+    X = c.input("X", n, G * k)
+    Z = c.input("Z", n, H * k)
+    # G heads of X, each shared by H / G heads of Z (grouped-query keys); the products mix each group
+    Xs = share_heads(split_heads(X, G), G, H)
+    c.output("Y", merge_heads(matmul(split_heads(Z, H), T(Xs), Xs), H))
+    return c
+
+
+def sum_groups_case():
+    from derive.primitives import SumGroups
+
+    c, n, d, k = _component("sum_groups")
+    X = c.input("X", n, d)
+    G, H = c.integer_config("G"), c.integer_config("H")
+    Xh = split_heads(X, H)
+    summed = SumGroups(hadamard(Xh, Xh), H, G)
+    c.output("Y", merge_heads(pointwise(sp.sin(x), summed), G))
+    return c
+
+
+def rotate_half_case():
+    c, n, d, k = _component("rotate_half")
+    X = c.input("X", n, d)
+    W = c.param("W", d, d)
+    theta = c.config("theta", 10.0)
+    angles = rotary_angles(n, d, theta)  # a constant: its sizes and θ only
+    rotated = add(hadamard(X, pointwise(sp.cos(x), angles)), hadamard(rotate_half(X), pointwise(sp.sin(x), angles)))
+    c.output("Y", pointwise(sp.tanh(x), matmul(rotated, W, T(rotate_half(matmul(X, W))))))
+    return c
+
+
 def gather_case():
     c, n, d, k = _component("gather")
     idx = c.input("idx", n, dtype="int")
@@ -285,6 +324,9 @@ CASES = {
     "row-transpose": row_transpose_case,
     "split-heads": heads_case,
     "merge-heads": merge_case,
+    "share-heads": share_heads_case,
+    "sum-groups": sum_groups_case,
+    "rotate-half": rotate_half_case,
     "matmul": matmul_case,
     "add": add_case,
     "transpose": transpose_case,
@@ -299,7 +341,9 @@ def test_every_rule_has_a_case():
 
 CONFIGS = {"repeat": [{"blocks": _Stack()}], "softmax": [{"causal": True}, {"causal": False}],
            "causal-zero": [{"causal": True}, {"causal": False}],
-           "split-heads": [{"H": 2}, {"H": 4}], "merge-heads": [{"H": 1}, {"H": 2}]}
+           "split-heads": [{"H": 2}, {"H": 4}], "merge-heads": [{"H": 1}, {"H": 2}],
+           "share-heads": [{"G": 1, "H": 4}, {"G": 2, "H": 4}, {"G": 2, "H": 2}],
+           "sum-groups": [{"G": 1, "H": 2}, {"G": 2, "H": 4}]}
 
 
 @pytest.mark.parametrize("primitive", sorted(CASES))

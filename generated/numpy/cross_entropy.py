@@ -78,14 +78,20 @@ def _check_indices(name, index, size):
 
 
 def _check_shape(name, array, expected, dims, batched):
-    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``."""
+    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
+    ``(name, k)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
     shape = tuple(array.shape)
-    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    names = (["..."] if batched else []) + [
+        f"{d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d)) for d in expected]
     wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
     if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
         raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
     batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
     for dim, size in zip(expected, core):
+        if isinstance(dim, tuple):  # a dimension times a count: the count must divide the size
+            if size % dim[1]:
+                raise ValueError(f"{name}: expected shape {wanted}, got {shape}: {size} is not a multiple of {dim[1]}")
+            dim, size = dim[0], size // dim[1]
         if (dim if isinstance(dim, int) else dims.setdefault(dim, size)) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
         if size < 1:
@@ -150,13 +156,13 @@ def forward(X, W, b, idx, *, reduction='mean'):
         X = X.astype(compute_dtype, copy=False)
         W = W.astype(compute_dtype, copy=False)
         b = b.astype(compute_dtype, copy=False)
+    if reduction not in ('mean', 'sum'):
+        raise ValueError("reduction must be one of ('mean', 'sum'), got " + repr(reduction))
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W", W, ("d", "n_vocab"), dims, batched=False)
     _check_shape("b", b, ("n_vocab",), dims, batched=False)
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
-    if reduction not in ('mean', 'sum'):
-        raise ValueError("reduction must be one of ('mean', 'sum'), got " + repr(reduction))
     n_T, d, n_vocab = dims["n_T"], dims["d"], dims["n_vocab"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
     if n_batch < 1:

@@ -160,14 +160,20 @@ def _check_number(name, value):
 
 
 def _check_shape(name, array, expected, dims, batched):
-    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``."""
+    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
+    ``(name, k)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
     shape = tuple(array.shape)
-    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    names = (["..."] if batched else []) + [
+        f"{d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d)) for d in expected]
     wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
     if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
         raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
     batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
     for dim, size in zip(expected, core):
+        if isinstance(dim, tuple):  # a dimension times a count: the count must divide the size
+            if size % dim[1]:
+                raise ValueError(f"{name}: expected shape {wanted}, got {shape}: {size} is not a multiple of {dim[1]}")
+            dim, size = dim[0], size // dim[1]
         if (dim if isinstance(dim, int) else dims.setdefault(dim, size)) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
         if size < 1:
@@ -431,6 +437,10 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
         b_1 = b_1.astype(compute_dtype, copy=False)
         W_2 = W_2.astype(compute_dtype, copy=False)
         b_2 = b_2.astype(compute_dtype, copy=False)
+    n_heads = _check_count("n_heads", n_heads)
+    eps = _check_number("eps", eps)
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -449,10 +459,6 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
     _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
     _check_shape("b_2", b_2, ("d",), dims, batched=False)
-    n_heads = _check_count("n_heads", n_heads)
-    eps = _check_number("eps", eps)
-    if activation not in ('gelu_tanh', 'gelu', 'relu'):
-        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     d, d_ff = dims["d"], dims["d_ff"]
     if not (d % n_heads == 0):
         raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
@@ -752,13 +758,13 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
         W_pos = W_pos.astype(compute_dtype, copy=False)
         ln_f_w = ln_f_w.astype(compute_dtype, copy=False)
         ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
     _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
     _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
     if n_batch < 1:
@@ -897,13 +903,13 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
         W_pos = W_pos.astype(compute_dtype, copy=False)
         ln_f_w = ln_f_w.astype(compute_dtype, copy=False)
         ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
     _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
     _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     if not (n_T <= n_context):
         raise ValueError('embedding: n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
@@ -962,6 +968,7 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
         ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
         W_head = W_head.astype(compute_dtype, copy=False)
         b_head = b_head.astype(compute_dtype, copy=False)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -970,7 +977,6 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
     _check_shape("W_head", W_head, ("n_vocab", "d"), dims, batched=False)
     _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
     if n_batch < 1:
@@ -1124,6 +1130,7 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
         ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
         W_head = W_head.astype(compute_dtype, copy=False)
         b_head = b_head.astype(compute_dtype, copy=False)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1132,7 +1139,6 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
     _check_shape("W_head", W_head, ("n_vocab", "d"), dims, batched=False)
     _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     if not (n_T <= n_context):
         raise ValueError('embedding: n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
@@ -1261,6 +1267,11 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
         B_fc = B_fc.astype(compute_dtype, copy=False)
         A_proj = A_proj.astype(compute_dtype, copy=False)
         B_proj = B_proj.astype(compute_dtype, copy=False)
+    n_heads = _check_count("n_heads", n_heads)
+    alpha = _check_number("alpha", alpha)
+    eps = _check_number("eps", eps)
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -1291,11 +1302,6 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     _check_shape("B_fc", B_fc, ("r", "d_ff"), dims, batched=False)
     _check_shape("A_proj", A_proj, ("d_ff", "r"), dims, batched=False)
     _check_shape("B_proj", B_proj, ("r", "d"), dims, batched=False)
-    n_heads = _check_count("n_heads", n_heads)
-    alpha = _check_number("alpha", alpha)
-    eps = _check_number("eps", eps)
-    if activation not in ('gelu_tanh', 'gelu', 'relu'):
-        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     d, d_ff, r = dims["d"], dims["d_ff"], dims["r"]
     if not (d % n_heads == 0):
         raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
@@ -1609,6 +1615,8 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
         ln_f_b = ln_f_b.astype(compute_dtype, copy=False)
         A_head = A_head.astype(compute_dtype, copy=False)
         B_head = B_head.astype(compute_dtype, copy=False)
+    alpha = _check_number("alpha", alpha)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1617,8 +1625,6 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
     _check_shape("A_head", A_head, ("d", "r"), dims, batched=False)
     _check_shape("B_head", B_head, ("r", "n_vocab"), dims, batched=False)
-    alpha = _check_number("alpha", alpha)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context, r = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"], dims["r"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
     if n_batch < 1:
@@ -1768,6 +1774,8 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
         b_head = b_head.astype(compute_dtype, copy=False)
         A_head = A_head.astype(compute_dtype, copy=False)
         B_head = B_head.astype(compute_dtype, copy=False)
+    alpha = _check_number("alpha", alpha)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1778,8 +1786,6 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
     _check_shape("A_head", A_head, ("d", "r"), dims, batched=False)
     _check_shape("B_head", B_head, ("r", "n_vocab"), dims, batched=False)
-    alpha = _check_number("alpha", alpha)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context, r = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"], dims["r"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
     if n_batch < 1:

@@ -56,14 +56,20 @@ def _check_number(name, value):
 
 
 def _check_shape(name, array, expected, dims, batched):
-    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``."""
+    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
+    ``(name, k)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
     shape = tuple(array.shape)
-    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    names = (["..."] if batched else []) + [
+        f"{d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d)) for d in expected]
     wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
     if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
         raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
     batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
     for dim, size in zip(expected, core):
+        if isinstance(dim, tuple):  # a dimension times a count: the count must divide the size
+            if size % dim[1]:
+                raise ValueError(f"{name}: expected shape {wanted}, got {shape}: {size} is not a multiple of {dim[1]}")
+            dim, size = dim[0], size // dim[1]
         if (dim if isinstance(dim, int) else dims.setdefault(dim, size)) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
         if size < 1:
@@ -99,11 +105,11 @@ def forward(X, w, b, *, eps=1e-05):
         X = X.astype(compute_dtype, copy=False)
         w = w.astype(compute_dtype, copy=False)
         b = b.astype(compute_dtype, copy=False)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("w", w, ("d",), dims, batched=False)
     _check_shape("b", b, ("d",), dims, batched=False)
-    eps = _check_number("eps", eps)
     d = dims["d"]
     mu = X.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
     mu *= 1/d

@@ -68,14 +68,20 @@ def _check_dtypes(floating, integer):
 
 
 def _check_shape(name, array, expected, dims, batched):
-    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``."""
+    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
+    ``(name, k)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
     shape = tuple(array.shape)
-    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    names = (["..."] if batched else []) + [
+        f"{d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d)) for d in expected]
     wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
     if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
         raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
     batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
     for dim, size in zip(expected, core):
+        if isinstance(dim, tuple):  # a dimension times a count: the count must divide the size
+            if size % dim[1]:
+                raise ValueError(f"{name}: expected shape {wanted}, got {shape}: {size} is not a multiple of {dim[1]}")
+            dim, size = dim[0], size // dim[1]
         if (dim if isinstance(dim, int) else dims.setdefault(dim, size)) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
         if size < 1:
@@ -245,6 +251,9 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
         b_k = b_k.to(compute_dtype)
         W_v = W_v.to(compute_dtype)
         b_v = b_v.to(compute_dtype)
+    n_heads = _check_count("n_heads", n_heads)
+    if feature_map not in ('elu_plus_one', 'softplus'):
+        raise ValueError("feature_map must be one of ('elu_plus_one', 'softplus'), got " + repr(feature_map))
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
@@ -253,9 +262,6 @@ def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_o
     _check_shape("b_k", b_k, ("d",), dims, batched=False)
     _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
     _check_shape("b_v", b_v, ("d",), dims, batched=False)
-    n_heads = _check_count("n_heads", n_heads)
-    if feature_map not in ('elu_plus_one', 'softplus'):
-        raise ValueError("feature_map must be one of ('elu_plus_one', 'softplus'), got " + repr(feature_map))
     d = dims["d"]
     if not (d % n_heads == 0):
         raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")

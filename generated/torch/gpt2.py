@@ -164,14 +164,20 @@ def _check_number(name, value):
 
 
 def _check_shape(name, array, expected, dims, batched):
-    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``."""
+    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
+    ``(name, k)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
     shape = tuple(array.shape)
-    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    names = (["..."] if batched else []) + [
+        f"{d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d)) for d in expected]
     wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
     if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
         raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
     batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
     for dim, size in zip(expected, core):
+        if isinstance(dim, tuple):  # a dimension times a count: the count must divide the size
+            if size % dim[1]:
+                raise ValueError(f"{name}: expected shape {wanted}, got {shape}: {size} is not a multiple of {dim[1]}")
+            dim, size = dim[0], size // dim[1]
         if (dim if isinstance(dim, int) else dims.setdefault(dim, size)) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
         if size < 1:
@@ -412,6 +418,10 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
         b_1 = b_1.to(compute_dtype)
         W_2 = W_2.to(compute_dtype)
         b_2 = b_2.to(compute_dtype)
+    n_heads = _check_count("n_heads", n_heads)
+    eps = _check_number("eps", eps)
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -430,10 +440,6 @@ def _block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln
     _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
     _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
     _check_shape("b_2", b_2, ("d",), dims, batched=False)
-    n_heads = _check_count("n_heads", n_heads)
-    eps = _check_number("eps", eps)
-    if activation not in ('gelu_tanh', 'gelu', 'relu'):
-        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     d, d_ff = dims["d"], dims["d_ff"]
     if not (d % n_heads == 0):
         raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
@@ -732,13 +738,13 @@ def _tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks):
         W_pos = W_pos.to(compute_dtype)
         ln_f_w = ln_f_w.to(compute_dtype)
         ln_f_b = ln_f_b.to(compute_dtype)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
     _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
     _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
     if n_batch < 1:
@@ -879,13 +885,13 @@ def _tied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, *, eps=1e-05, blocks
         W_pos = W_pos.to(compute_dtype)
         ln_f_w = ln_f_w.to(compute_dtype)
         ln_f_b = ln_f_b.to(compute_dtype)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
     _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
     _check_shape("ln_f_w", ln_f_w, ("d",), dims, batched=False)
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     if not (n_T <= n_context):
         raise ValueError('embedding: n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
@@ -945,6 +951,7 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
         ln_f_b = ln_f_b.to(compute_dtype)
         W_head = W_head.to(compute_dtype)
         b_head = b_head.to(compute_dtype)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -953,7 +960,6 @@ def _untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *, eps=1e
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
     _check_shape("W_head", W_head, ("n_vocab", "d"), dims, batched=False)
     _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
     if n_batch < 1:
@@ -1108,6 +1114,7 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
         ln_f_b = ln_f_b.to(compute_dtype)
         W_head = W_head.to(compute_dtype)
         b_head = b_head.to(compute_dtype)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1116,7 +1123,6 @@ def _untied_logits_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, *,
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
     _check_shape("W_head", W_head, ("n_vocab", "d"), dims, batched=False)
     _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
     if not (n_T <= n_context):
         raise ValueError('embedding: n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
@@ -1245,6 +1251,11 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
         B_fc = B_fc.to(compute_dtype)
         A_proj = A_proj.to(compute_dtype)
         B_proj = B_proj.to(compute_dtype)
+    n_heads = _check_count("n_heads", n_heads)
+    alpha = _check_number("alpha", alpha)
+    eps = _check_number("eps", eps)
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     dims = {}
     _check_shape("X", X, ("n_T", "d"), dims, batched=True)
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
@@ -1275,11 +1286,6 @@ def _lora_block_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_
     _check_shape("B_fc", B_fc, ("r", "d_ff"), dims, batched=False)
     _check_shape("A_proj", A_proj, ("d_ff", "r"), dims, batched=False)
     _check_shape("B_proj", B_proj, ("r", "d"), dims, batched=False)
-    n_heads = _check_count("n_heads", n_heads)
-    alpha = _check_number("alpha", alpha)
-    eps = _check_number("eps", eps)
-    if activation not in ('gelu_tanh', 'gelu', 'relu'):
-        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     d, d_ff, r = dims["d"], dims["d_ff"], dims["r"]
     if not (d % n_heads == 0):
         raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
@@ -1589,6 +1595,8 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
         ln_f_b = ln_f_b.to(compute_dtype)
         A_head = A_head.to(compute_dtype)
         B_head = B_head.to(compute_dtype)
+    alpha = _check_number("alpha", alpha)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1597,8 +1605,6 @@ def _lora_tied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, A_head, B_head, *, alp
     _check_shape("ln_f_b", ln_f_b, ("d",), dims, batched=False)
     _check_shape("A_head", A_head, ("d", "r"), dims, batched=False)
     _check_shape("B_head", B_head, ("r", "n_vocab"), dims, batched=False)
-    alpha = _check_number("alpha", alpha)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context, r = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"], dims["r"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
     if n_batch < 1:
@@ -1750,6 +1756,8 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
         b_head = b_head.to(compute_dtype)
         A_head = A_head.to(compute_dtype)
         B_head = B_head.to(compute_dtype)
+    alpha = _check_number("alpha", alpha)
+    eps = _check_number("eps", eps)
     dims = {}
     _check_shape("idx", idx, ("n_T",), dims, batched=True)
     _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
@@ -1760,8 +1768,6 @@ def _lora_untied_forward(idx, W_tok, W_pos, ln_f_w, ln_f_b, W_head, b_head, A_he
     _check_shape("b_head", b_head, ("n_vocab",), dims, batched=False)
     _check_shape("A_head", A_head, ("d", "r"), dims, batched=False)
     _check_shape("B_head", B_head, ("r", "n_vocab"), dims, batched=False)
-    alpha = _check_number("alpha", alpha)
-    eps = _check_number("eps", eps)
     n_T, n_vocab, d, n_context, r = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"], dims["r"]
     n_batch = math.prod(dims["..."])  # sequences in the batch
     if n_batch < 1:

@@ -76,14 +76,20 @@ def _check_number(name, value):
 
 
 def _check_shape(name, array, expected, dims, batched):
-    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``."""
+    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
+    ``(name, k)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
     shape = tuple(array.shape)
-    names = (["..."] if batched else []) + [str(dims.get(d, d)) for d in expected]
+    names = (["..."] if batched else []) + [
+        f"{d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d)) for d in expected]
     wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
     if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
         raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
     batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
     for dim, size in zip(expected, core):
+        if isinstance(dim, tuple):  # a dimension times a count: the count must divide the size
+            if size % dim[1]:
+                raise ValueError(f"{name}: expected shape {wanted}, got {shape}: {size} is not a multiple of {dim[1]}")
+            dim, size = dim[0], size // dim[1]
         if (dim if isinstance(dim, int) else dims.setdefault(dim, size)) != size:
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
         if size < 1:
@@ -125,13 +131,13 @@ def forward(X, W, b, A, B, *, alpha):
         b = b.to(compute_dtype)
         A = A.to(compute_dtype)
         B = B.to(compute_dtype)
+    alpha = _check_number("alpha", alpha)
     dims = {}
     _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
     _check_shape("b", b, ("d_out",), dims, batched=False)
     _check_shape("A", A, ("d_in", "r"), dims, batched=False)
     _check_shape("B", B, ("r", "d_out"), dims, batched=False)
-    alpha = _check_number("alpha", alpha)
     d_in, d_out, r = dims["d_in"], dims["d_out"], dims["r"]
     Y = torch.nn.functional.linear(X, W.mT, b) + alpha/r * _chain(X, A, B)  # (..., n_T, d_out)
     cache = {"X": X, "W": W, "A": A, "B": B, "alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
