@@ -19,6 +19,8 @@ from derive.components import build
 def _references():
     import torch.nn.functional as F
 
+    from . import llama_params as llama
+
     def attention(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal=True):
         def heads(Y):  # (..., n_T, d) → (..., n_heads, n_T, d_h)
             return Y.unflatten(-1, (n_heads, Y.shape[-1] // n_heads)).transpose(-2, -3)
@@ -95,6 +97,12 @@ def _references():
         "cross_entropy": lambda X, W, b, idx, reduction="mean": F.cross_entropy(
             (X[..., :-1, :] @ W + b).reshape(-1, W.shape[1]), idx[..., 1:].reshape(-1), reduction=reduction),
         "lora_linear": lambda X, W, b, A, B, alpha: F.linear(X, W.mT, b) + (alpha / A.shape[1]) * (X @ A @ B),
+        "rmsnorm": lambda X, w, eps=1e-6: llama.rms_norm(X, w, eps),
+        "swiglu": lambda X, W_gate, W_up, W_down: llama.swiglu(X, W_gate, W_up, W_down),
+        "llama_attention": lambda X, W_q, W_k, W_v, **config: llama.attention(X, W_q, W_k, W_v, **config),
+        "llama_block": lambda X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, **config:
+            llama.block(X, dict(zip(llama.BLOCK_SHAPES, (input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate,
+                                                         W_up, W_down))), **config),
     }
 
 
@@ -114,9 +122,14 @@ def random_arguments(component, rng: np.random.Generator, sizes: dict[str, int],
     values = {sp.Symbol(k, positive=True, integer=True): v for k, v in sizes.items()}
     values.update({a.symbol: (config or {}).get(a.name, a.default) for a in c.configs
                    if a.symbol is not None and a.symbol.is_integer})
+    values = {k: v for k, v in values.items() if isinstance(v, (int, np.integer))}
     out = {}
     for a in c.tensor_arguments:
-        shape = tuple(int(sp.sympify(d).xreplace(values)) for d in a.dims)
+        shape = tuple(sp.sympify(sp.sympify(d).xreplace(values)) for d in a.dims)
+        if not all(s.is_Integer for s in shape):
+            raise ValueError(f"{a.name}: shape {a.dims} needs {', '.join(sorted(map(str, sp.Tuple(*shape).free_symbols)))}"
+                             " (pass them in sizes or config)")
+        shape = tuple(int(s) for s in shape)
         if a.batched:
             shape = batch + shape
         if a.dtype == "int":
@@ -138,11 +151,37 @@ def smallest(name: str, dim: str) -> int:
     return MIN_SIZES.get(name, {}).get(dim, 1)
 
 
+#: Sizes a component needs even: rotary embeddings rotate the two halves of each head.
+EVEN_SIZES = {"llama_attention": ("d_h",), "llama_block": ("d_h",)}
+
+
+def dimension_names(c) -> list[str]:
+    """The dimensions the arguments of component ``c`` are declared with, in order (d_h of n_heads*d_h)."""
+    from derive.api import split_size
+
+    names = []
+    for a in c.tensor_arguments:
+        for size in a.dims:
+            dimension, _ = split_size(size, set(c._dims.values()))
+            if dimension is not None and str(dimension) not in names:
+                names.append(str(dimension))
+    return names
+
+
+def fitted(name: str, sizes: dict[str, int]) -> dict[str, int]:
+    """``sizes`` with the dimensions a built-in needs even (``EVEN_SIZES``) rounded down to even."""
+    return {d: 2 * max(1, n // 2) if d in EVEN_SIZES.get(name, ()) else n for d, n in sizes.items()}
+
+
+def uniform_sizes(name: str, n: int) -> dict[str, int]:
+    """Every dimension of the built-in ``name`` at size ``n`` (fitted)."""
+    return fitted(name, {d: n for d in dimension_names(build(name))})
+
+
 def random_sizes(name: str, rng: np.random.Generator, n_T: int | None = None) -> dict[str, int]:
     c = build(name)
     low = MIN_SIZES.get(name, {})
-    sizes = {str(d): int(rng.integers(low.get(str(d), 1), max(7, low.get(str(d), 1) + 1)))
-             for a in c.tensor_arguments for d in a.dims}
+    sizes = fitted(name, {d: int(rng.integers(low.get(d, 1), max(7, low.get(d, 1) + 1))) for d in dimension_names(c)})
     if n_T is not None:
         sizes["n_T"] = max(n_T, smallest(name, "n_T"))
     return sizes
@@ -212,6 +251,12 @@ def configurations(name: str, sizes: dict[str, int]) -> list[dict]:
     """
     c = build(name)
     required: dict[str, list] = {}
+    names = {a.name for a in c.configs}
+    if {"n_heads", "n_kv_heads"} <= names:  # grouped heads: multi-head, multi-query, grouped-query
+        pairs = [(1, 1), (2, 1), (4, 2), (3, 3)]
+        configs = [{"n_heads": h, "n_kv_heads": g} for h, g in pairs]
+        return configs + [{**configs[2], "eps": 0.0}] * ("eps" in names) + [
+            {**configs[2], "rope_theta": 10.0}] * ("rope_theta" in names)
     for a in c.configs:
         if a.required and a.symbol.is_integer:
             divisors = _divisors(sizes["d"])
@@ -255,7 +300,7 @@ def check_component(name: str, seed: int = 0, trials: int = 3, target: str = "nu
         sizes = random_sizes(name, rng, n_T=1 if trial == 0 else None)
         for config in configurations(name, sizes):
             batch = batches[trial % len(batches)]
-            arrays = random_arguments(name, rng, sizes, batch)
+            arrays = random_arguments(name, rng, sizes, batch, config=config)
             out, grad_out, grads = run_generated(name, target, arrays, config, rng)
             ref_out, ref_grads = autograd(name, arrays, grad_out, config)
             label = f"batch={batch} " + " ".join(f"{k}={v}" for k, v in sizes.items())

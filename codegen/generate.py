@@ -10,7 +10,7 @@ from derive.reverse import derive
 
 from .atomic import write_bytes
 from .lower import lower
-from .render import BACKENDS, render_model, render_plan
+from .render import BACKENDS, render_llama, render_model, render_plan
 
 PACKAGE_DOC = {
     None: "Generated backward code: output of ``backprop generate``, never edited by hand.",
@@ -54,6 +54,10 @@ def outputs(target_choice: str = "all", names: tuple[str, ...] = NAMES, progress
         if progress:
             progress(f"deriving gpt2 ({target})")
         files.append(Output(Path(f"generated/{target}/gpt2.py"), render_model(target), "gpt2",
+                            ("every parameter",)))
+        if progress:
+            progress(f"deriving llama ({target})")
+        files.append(Output(Path(f"generated/{target}/llama.py"), render_llama(target), "llama",
                             ("every parameter",)))
     return files
 

@@ -521,13 +521,14 @@ def _values_message(condition) -> str:
 
 def _expected_size(size, c) -> str:
     """One entry of ``_check_shape``'s expected shape: a fixed size (``3``), a dimension's name
-    (``"d"``), or a dimension with the factor it is multiplied by (``("d_h", n_heads)``)."""
+    (``"d"``), or a dimension with the factor it is multiplied by and its name
+    (``("d_h", n_heads, "n_heads")``)."""
     dimension, factor = split_size(size, set(c._dims.values()))
     if dimension is None:
         return str(size)
     if factor == 1:
         return f'"{dimension}"'
-    return f'("{dimension}", {sp.pycode(factor)})'
+    return f'("{dimension}", {sp.pycode(factor)}, "{factor}")'
 
 
 def dims_in_order(c, arguments) -> list[str]:
@@ -578,6 +579,32 @@ def render_model(target: str = "numpy") -> str:
         model_text=[f"{d.name} = {text(d.expr)}" for d in top.definitions],
         block_keys=block_keys, top_keys=list(gpt2.HF_TOP.items()),
         lora_adapters=adapters, lora_weights=gpt2_lora.BLOCK_ADAPTERS,
+    )
+
+
+def render_llama(target: str = "numpy") -> str:
+    """generated/<target>/llama.py: the block, the tied and untied top levels, their logits."""
+    from derive.components import llama
+
+    backend = BACKENDS[target]
+    block_plan = lower(derive(llama.block()))
+    printer = module_printer(backend, block_plan.context)
+    parts, components = [function_set(block_plan, backend, printer, "_block_")], [block_plan.component]
+    for tied in (True, False):
+        kind = "tied" if tied else "untied"
+        for output in ("loss", "logits"):
+            plan = lower(derive(llama.build(tied, output)))
+            prefix = f"_{kind}_" if output == "loss" else f"_{kind}_logits_"
+            parts.append(function_set(plan, backend, printer, prefix, forward_only=output == "logits"))
+            components.append(plan.component)
+    imports, blocks = module_parts(printer, backend, components)
+    plans_notes = [n for f in parts for n in getattr(f, "notes", [])]
+    return environment().get_template("llama.py.jinja").render(
+        target=target, imports=imports, blocks=blocks, parts=parts,
+        optimisations=optimisation_notes(plans_notes, printer, parts),
+        block_text=[f"{d.name} = {text(d.expr)}" for d in llama.block().definitions],
+        model_text=[f"{d.name} = {text(d.expr)}" for d in llama.build(True).definitions],
+        block_keys=list(llama.HF_BLOCK.items()), top_keys=list(llama.HF_TOP.items()),
     )
 
 

@@ -5,7 +5,7 @@ import torch
 
 from backprop.component_files import load
 from backprop.verify import closed_form_module, configurations, generated, gradient_floor, random_arguments, \
-    relative_error
+    relative_error, uniform_sizes
 from derive.components import NAMES, build
 from derive.closed_form import closed_forms
 from derive.derivation import text
@@ -15,10 +15,13 @@ from test_component_files import RMSNORM
 
 
 def _agree(component, reference, arrays, configs, target):
+    """``arrays``: the arguments, or a function of the configuration that makes them."""
     closed = closed_form_module(component, target)
     wrap = torch.from_numpy if target == "torch" else np.asarray
     rng = np.random.default_rng(1)
+    make = arrays if callable(arrays) else (lambda config: arrays)
     for config in configs:
+        arrays = make(config)
         out, cache = reference.forward(*map(wrap, arrays.values()), **config)
         G = rng.standard_normal(tuple(out.shape))
         expected = reference.backward(wrap(G), cache)
@@ -33,9 +36,10 @@ def _agree(component, reference, arrays, configs, target):
 @pytest.mark.parametrize("target", ["numpy", "torch"])
 @pytest.mark.parametrize("name", NAMES)
 def test_closed_forms_equal_the_generated_backward(name, target):
-    sizes = {str(d): 4 for a in build(name).tensor_arguments for d in a.dims}
-    arrays = random_arguments(name, np.random.default_rng(0), sizes, (2,))
-    _agree(build(name), generated(name, target), arrays, configurations(name, sizes), target)
+    sizes = uniform_sizes(name, 4)
+    rng = np.random.default_rng(0)
+    _agree(build(name), generated(name, target), lambda config: random_arguments(name, rng, sizes, (2,), config=config),
+           configurations(name, sizes), target)
 
 
 def test_closed_forms_of_a_user_component(tmp_path):

@@ -179,24 +179,29 @@ def test_generate_never_overwrites_a_users_file_without_force(blocks, tmp_path, 
     assert (out / "numpy" / "rmsnorm.py").read_text().startswith("# GENERATED FILE")
 
 
-def test_generate_removes_and_replaces_only_what_the_same_command_writes(blocks, tmp_path, capsys):
+def test_generate_removes_and_replaces_only_what_the_same_command_writes(tmp_path, capsys):
     from codegen.generate import generate
 
+    # a user's RMSNorm under a name the built-ins do not take, written into the built-ins' folder
+    mine_text = RMSNORM.replace('Component("rmsnorm"', 'Component("my_rmsnorm"').replace(
+        'Component("swiglu"', 'Component("my_swiglu"')
+    blocks = tmp_path / "blocks.py"
+    blocks.write_text(mine_text)
     generate(tmp_path, "all")
     package_init = (tmp_path / "generated" / "__init__.py").read_bytes()
     assert main(["generate", str(blocks), "--out", str(tmp_path / "generated"), "--quiet"]) == 0
     assert "generated/__init__.py was not written by" in capsys.readouterr().err
     assert (tmp_path / "generated" / "__init__.py").read_bytes() == package_init  # the built-ins' package kept
-    mine = (tmp_path / "generated" / "numpy" / "rmsnorm.py").read_bytes()
+    mine = (tmp_path / "generated" / "numpy" / "my_rmsnorm.py").read_bytes()
     assert main(["generate", "--out", str(tmp_path), "--quiet"]) == 0
-    assert "generated/numpy/rmsnorm.py was not written by `backprop generate`; left alone" in capsys.readouterr().err
-    assert (tmp_path / "generated" / "numpy" / "rmsnorm.py").read_bytes() == mine  # a user's module is not removed
+    assert "generated/numpy/my_rmsnorm.py was not written by `backprop generate`; left alone" in capsys.readouterr().err
+    assert (tmp_path / "generated" / "numpy" / "my_rmsnorm.py").read_bytes() == mine  # a user's module is not removed
     other = tmp_path / "other.py"
-    other.write_text(RMSNORM)
+    other.write_text(mine_text)
     assert main(["generate", str(other), "--out", str(tmp_path / "generated")]) == 2
     err = capsys.readouterr().err
-    assert "rmsnorm.py exists and was written by `backprop generate " in err and "blocks.py" in err
-    assert (tmp_path / "generated" / "numpy" / "rmsnorm.py").read_bytes() == mine
+    assert "my_rmsnorm.py exists and was written by `backprop generate " in err and "blocks.py" in err
+    assert (tmp_path / "generated" / "numpy" / "my_rmsnorm.py").read_bytes() == mine
 
 
 def test_a_generated_header_does_not_depend_on_how_the_paths_were_spelled(blocks, tmp_path, monkeypatch, capsys):

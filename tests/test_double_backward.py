@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from backprop.verify import configurations, random_arguments
+from backprop.verify import configurations, random_arguments, uniform_sizes
 from derive.components import NAMES, build
 from generated.torch.layernorm import LayerNormFunction
 from generated.torch.linear import LinearFunction
@@ -12,10 +12,10 @@ from generated.torch.linear import LinearFunction
 
 def _function_and_arguments(name, config, n=3):
     c = build(name)
-    sizes = {str(d): n for a in c.tensor_arguments for d in a.dims}
-    arrays = random_arguments(name, np.random.default_rng(5), sizes, (2,))
-    tensors = [torch.from_numpy(v).requires_grad_(c.argument(k).receives_gradient) for k, v in arrays.items()]
+    sizes = uniform_sizes(name, n)
     config = {**configurations(name, sizes)[0], **config}
+    arrays = random_arguments(name, np.random.default_rng(5), sizes, (2,), config=config)
+    tensors = [torch.from_numpy(v).requires_grad_(c.argument(k).receives_gradient) for k, v in arrays.items()]
     function = getattr(__import__(f"generated.torch.{name}", fromlist=["_"]), f"{c.module_class}Function")
     return function, tensors, [config.get(a.name, a.default) for a in c.configs]
 

@@ -9,6 +9,7 @@ from backprop.verify import (
     generated,
     gradient_floor,
     random_arguments,
+    uniform_sizes,
     relative_error,
     smallest,
 )
@@ -21,7 +22,7 @@ TOL = 1e-10
 def _compare(name, sizes, batch, config, seed):
     rng = np.random.default_rng(seed)
     module = generated(name)
-    arrays = random_arguments(name, rng, sizes, batch)
+    arrays = random_arguments(name, rng, sizes, batch, config=config)
     out, cache = module.forward(*arrays.values(), **config)
     grad_out = rng.standard_normal(out.shape)
     grads = module.backward(grad_out, cache)
@@ -47,8 +48,7 @@ def test_matches_autograd(name):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("batch", [(), (4,), (2, 3)])
 def test_one_token_and_batches(name, batch):
-    sizes = {str(d): 4 for a in build(name).tensor_arguments for d in a.dims}
-    sizes["n_T"] = smallest(name, "n_T")
+    sizes = {**uniform_sizes(name, 4), "n_T": smallest(name, "n_T")}
     for config in configurations(name, sizes):
         _compare(name, sizes, batch, config, seed=len(batch))
 
@@ -56,10 +56,10 @@ def test_one_token_and_batches(name, batch):
 @pytest.mark.parametrize("name", NAMES)
 def test_float32_stays_float32(name):
     rng = np.random.default_rng(0)
-    sizes = {str(d): 5 for a in build(name).tensor_arguments for d in a.dims}
-    arrays = random_arguments(name, rng, sizes, (2,), dtype=np.float32)
+    sizes = uniform_sizes(name, 5)
     module = generated(name)
     for config in configurations(name, sizes):
+        arrays = random_arguments(name, rng, sizes, (2,), dtype=np.float32, config=config)
         out, cache = module.forward(*arrays.values(), **config)
         assert out.dtype == np.float32
         grad_out = rng.standard_normal(out.shape).astype(np.float32)

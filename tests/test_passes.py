@@ -11,7 +11,7 @@ from codegen.render import BACKENDS, compile_component, render_plan
 from derive import Component, matmul
 from derive.components import NAMES, build
 from derive.reverse import derive
-from backprop.verify import configurations, gradient_floor, random_arguments, relative_error
+from backprop.verify import configurations, gradient_floor, random_arguments, relative_error, uniform_sizes
 from test_component_files import RMSNORM
 
 _BLOCKS: dict = {}
@@ -37,10 +37,13 @@ def _run(module, arrays, config, G, target):
 
 
 def _same(component, arrays, configs, target, passes=None):
+    """``arrays``: the arguments, or a function of the configuration that makes them."""
     plain, _ = _module(component, target, optimise=False)
     optimised, plan = _module(component, target, passes=passes)
     rng = np.random.default_rng(0)
+    make = arrays if callable(arrays) else (lambda config: arrays)
     for config in configs:
+        arrays = make(config)
         wrap = torch.from_numpy if target == "torch" else np.asarray
         ref_out, cache = plain.forward(*map(wrap, arrays.values()), **config)
         G = rng.standard_normal(tuple(ref_out.shape))
@@ -56,9 +59,10 @@ def _same(component, arrays, configs, target, passes=None):
 @pytest.mark.parametrize("target", ["numpy", "torch"])
 @pytest.mark.parametrize("name", NAMES)
 def test_every_pass_together_keeps_the_values(name, target):
-    sizes = {str(d): 4 for a in build(name).tensor_arguments for d in a.dims}
-    arrays = random_arguments(name, np.random.default_rng(1), sizes, (2, 3))
-    _same(build(name), arrays, configurations(name, sizes), target)
+    sizes = uniform_sizes(name, 4)
+    rng = np.random.default_rng(1)
+    _same(build(name), lambda config: random_arguments(name, rng, sizes, (2, 3), config=config),
+          configurations(name, sizes), target)
 
 
 @pytest.mark.parametrize("one_pass", [read_forward_values, reuse_log_sum_exp, order_chains, fuse_shared_operand,

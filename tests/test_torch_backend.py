@@ -7,7 +7,8 @@ import pytest
 import torch
 from hypothesis import given
 
-from backprop.verify import autograd, configurations, generated, gradient_floor, random_arguments, relative_error
+from backprop.verify import autograd, configurations, generated, gradient_floor, random_arguments, relative_error, \
+    uniform_sizes
 from derive.components import NAMES, build
 from strategies import cases
 
@@ -22,7 +23,7 @@ def test_functional_contract_matches_autograd(name):
     def run(case):
         sizes, batch, config, seed = case
         rng = np.random.default_rng(seed)
-        arrays = random_arguments(name, rng, sizes, batch)
+        arrays = random_arguments(name, rng, sizes, batch, config=config)
         tensors = [torch.from_numpy(v) for v in arrays.values()]
         out, cache = module.forward(*tensors, **config)
         assert not out.requires_grad
@@ -38,19 +39,19 @@ def test_functional_contract_matches_autograd(name):
 
 
 def _sizes(name, n=4):
-    return {str(d): n for a in build(name).tensor_arguments for d in a.dims}
+    return uniform_sizes(name, n)
 
 
 def _function_and_arguments(name, config, requires_grad=True, dtype=np.float64):
     c = build(name)
     rng = np.random.default_rng(3)
     sizes = _sizes(name)
-    arrays = random_arguments(name, rng, sizes, (2,), dtype=dtype)
+    config = {**configurations(name, sizes)[0], **config}  # required values, then the case's
+    arrays = random_arguments(name, rng, sizes, (2,), dtype=dtype, config=config)
     tensors = [torch.from_numpy(v).requires_grad_(requires_grad and c.argument(k).receives_gradient)
                for k, v in arrays.items()]
     module = generated(name, "torch")
     function = getattr(module, f"{c.module_class}Function")
-    config = {**configurations(name, sizes)[0], **config}  # required values, then the case's
     values = [config.get(a.name, a.default) for a in c.configs]
     return function, tensors, values
 
@@ -65,9 +66,9 @@ def test_gradcheck_on_every_function(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_numpy_and_torch_backends_agree(name):
     rng = np.random.default_rng(11)
-    sizes = {str(d): 4 for a in build(name).tensor_arguments for d in a.dims}
-    arrays = random_arguments(name, rng, sizes, (2, 2))
+    sizes = _sizes(name)
     for config in configurations(name, sizes):
+        arrays = random_arguments(name, rng, sizes, (2, 2), config=config)
         np_mod, th_mod = generated(name, "numpy"), generated(name, "torch")
         out, cache = np_mod.forward(*arrays.values(), **config)
         t_out, t_cache = th_mod.forward(*(torch.from_numpy(v) for v in arrays.values()), **config)

@@ -1,0 +1,208 @@
+# GENERATED FILE: DO NOT EDIT.
+# Derived by pedestrian-backprop from the forward definition in derive/components/rmsnorm.py.
+# Regenerate with: backprop generate --target torch
+"""RMS normalisation (`rmsnorm`): forward pass and derived backward pass.
+
+Forward definition (one sequence; inputs may carry leading batch dimensions):
+    ms = (1/d) (X ∘ X) 1
+    r = 1/sqrt(eps + ms)
+    Y = (r 1ᵀ) ∘ X ∘ (1 wᵀ)
+
+Gradients, as derived:
+    ∂L/∂X = Δ_Y ∘ (r 1ᵀ) ∘ (1 wᵀ) + (2/d) ((Δ_ms 1ᵀ) ∘ X)
+    ∂L/∂w = Σ_batch (1ᵀ (Δ_Y ∘ (r 1ᵀ) ∘ X))
+
+Optimisations (each keeps the values within rounding):
+    - read-forward-values: the backward reads ms through other forward values, so the cache does not hold it
+    - overwrite: ms, Y, dms, dX updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation
+    - liveness: every array is released after its last use (del); the backward drops its cache
+"""
+import functools
+
+import torch
+
+
+def _check_dtypes(floating, integer):
+    """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
+    layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
+    dtype, and the one to compute in, float32 for float16 and bfloat16
+    (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
+    dtypes = {}
+    for name, a in floating.items():
+        if not a.is_floating_point():
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        dtypes.setdefault(a.dtype, name)
+    if len(dtypes) > 1:
+        raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
+                         + "; convert them to one")
+    for name, a in integer.items():
+        if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    dtype = next(iter(dtypes), None)
+    return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
+
+
+def _check_number(name, value):
+    """A finite real number (a Python, NumPy or 0-d tensor number); returns a float."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or number != number or abs(number) == float("inf"):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def _check_shape(name, array, expected, dims, batched):
+    """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
+    ``(name, k, label)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
+    shape = tuple(array.shape)
+    names = (["..."] if batched else []) + [
+        f"{d[2]}*{d[0]} = {d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d))
+        for d in expected]
+    wanted = "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    if len(shape) < len(expected) or (not batched and len(shape) != len(expected)):
+        raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    batch, core = shape[: len(shape) - len(expected)], shape[len(shape) - len(expected):]
+    for dim, size in zip(expected, core):
+        if isinstance(dim, tuple):  # a dimension times a count: the count must divide the size
+            if size % dim[1]:
+                raise ValueError(f"{name}: expected shape {wanted}, got {shape}: {size} is not a multiple of {dim[1]}")
+            dim, size = dim[0], size // dim[1]
+        if (dim if isinstance(dim, int) else dims.setdefault(dim, size)) != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+        if size < 1:
+            raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
+    if batched and dims.setdefault("...", batch) != batch:
+        raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
+
+
+def _no_grad(fn):
+    """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
+    without breaking its graph; ``fn.__wrapped__`` runs with autograd on."""
+    @functools.wraps(fn)
+    def without_grad(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+    return without_grad
+
+
+@_no_grad
+def forward(X, w, *, eps=1e-06):
+    """RMS normalisation: returns ``(out, cache)``.
+
+    X: input (..., n_T, d)
+    w: parameter (d,): scale
+    eps: configuration, default 1e-06: added to the mean square
+    """
+    X = torch.as_tensor(X)
+    w = torch.as_tensor(w)
+    dtype, compute_dtype = _check_dtypes({"X": X, "w": w}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        w = w.to(compute_dtype)
+    eps = _check_number("eps", eps)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("w", w, ("d",), dims, batched=False)
+    d = dims["d"]
+    ms = (X * X).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    ms *= 1/d
+    r = 1/torch.sqrt(eps + ms)  # (..., n_T, 1)
+    del ms
+    Y = r * X  # (..., n_T, d), updated in place
+    Y *= w
+    cache = {"X": X, "w": w, "r": r, "d": d, "out_shape": Y.shape, "out_dtype": Y.dtype, "dtype": dtype}
+    return Y.to(dtype), cache
+
+
+@_no_grad
+def backward(grad_out, cache):
+    """Gradients of the loss given ``grad_out`` = ∂L/∂Y: a dict keyed by argument name."""
+    X = cache["X"]
+    w = cache["w"]
+    r = cache["r"]
+    d = cache["d"]
+    dtype = cache["dtype"]
+    if grad_out.shape != cache["out_shape"]:
+        raise ValueError(f"grad_out: expected shape {cache['out_shape']}, got {grad_out.shape}")
+    grad_out = grad_out.to(cache["out_dtype"])  # the dtype the forward computed in
+    del cache  # each array is released after its last use below
+    # grad of r, used in: Y = (r 1ᵀ) ∘ X ∘ (1 wᵀ)
+    dr = (grad_out * X * w).sum(-1, keepdim=True)  # (..., n_T, 1)
+    # grad of ms, used in: r = 1/sqrt(eps + ms)
+    dms = dr  # (..., n_T, 1), dr's array, updated in place
+    dms *= r**3
+    dms *= -1/2
+    del dr
+    # grad of X, used in: ms = (1/d) (X ∘ X) 1; Y = (r 1ᵀ) ∘ X ∘ (1 wᵀ)
+    dX = grad_out * r  # (..., n_T, d), updated in place
+    dX *= w
+    dX.addcmul_(dms, X, value=2/d)
+    del dms
+    # grad of w, used in: Y = (r 1ᵀ) ∘ X ∘ (1 wᵀ)
+    dw = (grad_out * r * X).reshape(-1, d).sum(0)  # (d,)
+    del X, r
+    return {
+        "X": dX.to(dtype),
+        "w": dw.to(dtype),
+    }
+
+
+def _unchanged(t):
+    return t
+
+
+class RMSNormFunction(torch.autograd.Function):
+    """``RMSNormFunction.apply(X, w, eps)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+    """
+
+    @staticmethod
+    def forward(ctx, X, w, eps):
+        out, cache = forward(X, w, eps=eps)
+        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
+        ctx.save_for_backward(X, w, *tensors.values())
+        ctx.tensor_keys = tuple(tensors)
+        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
+        ctx.config = {"eps": eps}
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        arguments, cached = ctx.saved_tensors[:2], ctx.saved_tensors[2:]
+        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+            # Autograd keeps copies of what it saves, so the statements that update arrays in place
+            # (``+=``, ``*=``) cannot change a value the second derivative reads.
+            with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
+                _, cache = forward.__wrapped__(*arguments, **ctx.config)
+                grads = backward.__wrapped__(grad_out, cache)
+        else:
+            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
+        needs = ctx.needs_input_grad
+        return (
+            grads["X"] if needs[0] and "X" in grads else None,
+            grads["w"] if needs[1] and "w" in grads else None,
+            None,  # eps
+        )
+
+
+class RMSNorm(torch.nn.Module):
+    """RMS normalisation owning its parameters (initialised as GPT-2 does)."""
+
+    def __init__(self, d, eps=1e-06, device=None, dtype=None):
+        super().__init__()
+        self.d = d
+        self.eps = eps
+        factory = {"device": device, "dtype": dtype}
+        self.w = torch.nn.Parameter(torch.ones((d,), **factory), requires_grad=True)
+
+    def forward(self, X):
+        return RMSNormFunction.apply(X, self.w, self.eps)
+
+    def extra_repr(self):
+        return f"d={self.d}, eps={self.eps}"
