@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from derive.components import NAMES, UnknownComponent, build
+from derive.components import MODELS, NAMES, UnknownComponent, build
 from derive.derivation import render
 from derive.reverse import derive
 
@@ -243,12 +243,12 @@ def _check_arguments(args) -> str | None:
 
 
 def cmd_check(args) -> int:
-    from .verify import MODEL, check_component, check_model
+    from .verify import MODEL_CHECKS, check_component
 
     names = [] if is_file(args.name) else [args.name] if args.name else list(NAMES)
     for n in names:
-        if n not in NAMES and n != MODEL:
-            print(f"backprop: unknown component {n!r}; `check` knows: {', '.join(NAMES + (MODEL,))}",
+        if n not in NAMES and n not in MODEL_CHECKS:
+            print(f"backprop: unknown component {n!r}; `check` knows: {', '.join(NAMES + tuple(MODEL_CHECKS))}",
                   file=sys.stderr)
             return 2
     problem = _check_arguments(args)
@@ -263,7 +263,7 @@ def cmd_check(args) -> int:
     rows, summary, worst = [], [], 0.0
     for n in names:
         for target in chosen:
-            check = check_model if n == MODEL else lambda **kw: check_component(n, **kw)
+            check = MODEL_CHECKS.get(n) or (lambda **kw: check_component(n, **kw))
             results = list(check(seed=args.seed, trials=args.trials, target=target))
             for r in results:
                 rows.append([n, target, r.case, r.gradient, f"{r.error:.2e}",
@@ -304,7 +304,7 @@ def cmd_report(args) -> int:
     """``report [NAMES | FILE] --out DIR``: a Markdown and an HTML page per component, and an index."""
     from codegen.lower import lower
     from codegen.render import BACKENDS, GenerationError, render_plan
-    from derive.components import MODELS, build_model
+    from derive.components import MODELS, build_model, model_source
 
     from .report import page, write_report
 
@@ -315,7 +315,7 @@ def cmd_report(args) -> int:
             for fc in _file_components(spec):
                 entries.append((_derive(fc), fc.path.as_posix()))
         elif spec in MODELS:
-            entries.append((derive(build_model(spec)), "derive/components/gpt2.py"))
+            entries.append((derive(build_model(spec)), model_source(spec)))
         else:
             entries.append((derive(_component(spec)), f"derive/components/{spec}.py"))
     pages = []
@@ -384,8 +384,8 @@ def parser() -> argparse.ArgumentParser:
                                    "Frobenius-product step of the reverse sweep with its rule, the gradients in "
                                    "index-free notation and the facts used to simplify them; or, with --plan, "
                                    "the statements the generated code runs.")
-    s.add_argument("name", help=f"one of: {', '.join(NAMES)}; a model part: gpt2, gpt2_untied, gpt2_lora, "
-                                "gpt2_lora_block; or a component file FILE.py[:FUNC]")
+    s.add_argument("name", help=f"one of: {', '.join(NAMES)}; a model part: {', '.join(MODELS)}; or a "
+                                "component file FILE.py[:FUNC]")
     s.add_argument("--latex", action="store_true", help="formulas in LaTeX")
     s.add_argument("--closed", action="store_true", help="also each gradient in closed form: the cotangents "
                                                          "substituted back and simplified, as the paper states them")
@@ -413,7 +413,7 @@ def parser() -> argparse.ArgumentParser:
                                    "with batch dimensions and compare it with torch autograd (and, for a "
                                    "component file, with the reference semantics and finite differences); one "
                                    "line per component and target, exit status 1 past --tol.")
-    s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)}; gpt2 for the whole model; or a "
+    s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)}; gpt2 or llama for a whole model; or a "
                                            "component file FILE.py[:FUNC] (default: every built-in component)")
     s.add_argument("--target", default="all", choices=TARGETS, help="numpy, torch or all (default: all)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

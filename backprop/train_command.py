@@ -21,7 +21,9 @@ import numpy as np
 
 from codegen.atomic import write_text
 
+from . import models
 from .checkpoints import CheckpointError
+from .models import MODELS
 from .run_folder import RunFolder
 from .training import (
     BACKENDS,
@@ -40,11 +42,12 @@ from .training import (
     train_loop,
 )
 
-DEFAULT_OUT = Path("runs/char-gpt2")
+DEFAULT_OUT = Path("runs/char-gpt2")  # runs/char-llama for --model llama
 STATE_FILE = "checkpoint.safetensors"
 #: Flags a LoRA run takes from its base checkpoint, and flags a resumed run takes from its state.
-SHAPE_FLAGS = ("layers", "width", "heads", "context", "untied")
-RESUME_FLAGS = ("data", "backend", "compile", "layers", "width", "heads", "context", "batch", "steps", "lr", "weight_decay",
+SHAPE_FLAGS = ("model", "layers", "width", "heads", "kv_heads", "context", "untied")
+RESUME_FLAGS = ("data", "backend", "compile", "model", "layers", "width", "heads", "kv_heads", "context", "batch", "steps",
+                "lr", "weight_decay",
                 "seed", "eval_every", "untied", "lora", "init", "force", "sample_chars")
 
 
@@ -64,9 +67,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", default=None,
                    help="with --backend torch: run the generated step under torch.compile (compiles on the first "
                         "step, which takes a while; reported)")
+    p.add_argument("--model", choices=MODELS, help="gpt2 (the paper's, default) or llama (RMSNorm, rotary "
+                                                   "embeddings, grouped-query attention, SwiGLU, no biases)")
     p.add_argument("--layers", type=int, help=f"blocks (default {d.layers})")
     p.add_argument("--width", type=int, help=f"model width d (default {d.width})")
     p.add_argument("--heads", type=int, help=f"attention heads (default {d.heads})")
+    p.add_argument("--kv-heads", type=int, help="with --model llama: key and value heads, each shared by "
+                                                "heads / kv-heads query heads (default: as many as --heads; 1: "
+                                                "multi-query)")
     p.add_argument("--context", type=int, help=f"tokens per sequence (default {d.context})")
     p.add_argument("--batch", type=int, help=f"sequences per step (default {d.batch})")
     p.add_argument("--steps", type=int, help=f"optimizer steps (default {d.steps})")
@@ -108,7 +116,8 @@ def _config(args, base: TrainConfig | None = None) -> TrainConfig:
     """
     config = TrainConfig()
     if base is not None:
-        for name in ("layers", "width", "heads", "context", "activation", "eps", "tied"):
+        for name in ("model", "layers", "width", "heads", "kv_heads", "rope_theta", "context", "activation", "eps",
+                     "tied"):
             setattr(config, name, getattr(base, name))
     names = {f.name for f in fields(TrainConfig)} - ({"layers", "width", "heads", "context"} if base else set())
     for key, value in vars(args).items():
@@ -116,13 +125,16 @@ def _config(args, base: TrainConfig | None = None) -> TrainConfig:
             setattr(config, key, value)
     if args.untied:
         config.tied = False
+    if base is None and config.model == "llama":
+        config.eps = 1e-6  # LlamaForCausalLM's rms_norm_eps
     problem = config_problem(asdict(config), name=_flag)  # the checks a checkpoint's configuration meets
     if problem:
         raise ValueError(problem)
     if getattr(args, "save_every", 0) < 0:
         raise ValueError(f"--save-every must be 0 or more, got {args.save_every}")
-    if config.compile and (config.backend != "torch" or getattr(args, "lora", None)):
-        raise ValueError("--compile runs the generated Torch step: it needs --backend torch (and no --lora)")
+    if config.compile and (config.backend != "torch" or getattr(args, "lora", None) or config.model != "gpt2"):
+        raise ValueError("--compile runs the generated Torch step of GPT-2: it needs --backend torch (and no --lora "
+                         "or --model llama)")
     return config
 
 
@@ -209,7 +221,7 @@ def run(args) -> int:
         if args.lora or args.init:
             return run_lora(args)
         config = _config(args)
-        out = Path(args.out) if args.out else DEFAULT_OUT
+        out = Path(args.out) if args.out else DEFAULT_OUT.with_name(f"char-{config.model}")
         with held(world, out, claim=lambda folder: _claim(folder, args.force)) as folder:
             return _run_new(args, folder, config)
     except ValueError:
@@ -257,23 +269,20 @@ def held(world, path: Path, flag: str = "--out", claim=None):
 
 def _run_new(args, folder: RunFolder, config: TrainConfig) -> int:
     text, source = _text(args.data)
-    from .gpt2_params import init_params
-
     data = CharData(text)
-    params = init_params(np.random.default_rng(config.seed), config.layers, config.width, config.context,
-                         len(data.vocab), tied=config.tied)
+    params = models.init_params(np.random.default_rng(config.seed), config, len(data.vocab))
     count = sum(v.size for v in params.values())
     _info(args, f"data: {source}: {len(text):,} characters, vocabulary {len(data.vocab)}")
     processes = f" ({args.world.size} processes, rank 0 speaking)" if args.world.distributed else ""
-    _info(args, f"model: {config.layers} layers, d {config.width}, {config.heads} heads, context {config.context}, "
-                f"{count:,} parameters; backward: {config.backend}{processes}")
+    _info(args, f"model: {models.describe(config)}, {config.layers} layers, d {config.width}, {config.heads} heads, "
+                f"context {config.context}, {count:,} parameters; backward: {config.backend}{processes}")
     extra = {"data": args.data or "", "data_sha256": _fingerprint(text)}
     return _train(args, folder, params, data, config, extra, title=_title(config, args.data))
 
 
 def _title(config: TrainConfig, data: str | None) -> str:
     name = Path(data).name if data else "the Python reference manual"
-    return f"char-level GPT-2 ({config.backend} backward) on {name}"
+    return f"char-level {models.describe(config)} ({config.backend} backward) on {name}"
 
 
 def _train(args, folder: RunFolder, params: dict, data: CharData, config: TrainConfig, extra: dict, title: str,
@@ -405,6 +414,8 @@ def _run_lora(args, folder: RunFolder, r: int, alpha: float) -> int:
     from .training import load_checkpoint, tensors_sha256
 
     base, base_config, vocab, base_metadata = load_checkpoint(Path(args.init))
+    if base_config.model != "gpt2":
+        raise ValueError(f"--init {args.init}: a {base_config.model} checkpoint; --lora adapts GPT-2's blocks only")
     config = _config(args, base_config)
     text, source = _text(args.data)
     kept = "".join(ch for ch in text if ch in set(vocab))
@@ -532,6 +543,8 @@ def run_merge(args) -> int:
     out = Path(args.out)
     check_output_file(out, args.force, {"--init": args.init, "--adapters": args.adapters})
     base, config, vocab, base_metadata = load_checkpoint(Path(args.init))
+    if config.model != "gpt2":
+        raise ValueError(f"--init {args.init}: a {config.model} checkpoint; LoRA adapters are GPT-2's only")
     if "merged_from" in base_metadata:
         raise ValueError(f"--init {args.init}: already has adapters merged in ({base_metadata['merged_from']}); "
                          "merge into the base the adapters were trained on")

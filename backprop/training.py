@@ -1,9 +1,10 @@
-"""``backprop train``: a character-level GPT-2 trained with the generated backward pass.
+"""``backprop train``: a character-level GPT-2 or LLaMA trained with the generated backward pass.
 
-The gradient comes from ``generated.numpy.gpt2`` (default), ``generated.torch.gpt2``
+The gradient comes from ``generated.numpy.<model>`` (default), ``generated.torch.<model>``
 (``--backend torch``) or, for comparison, torch autograd on the reference
 model (``--backend autograd``); everything else (data, AdamW, schedule) is the
-same code, so the backends can be compared step for step.
+same code, so the backends can be compared step for step.  What differs between the
+model families is in ``backprop.models``.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoints
+from . import checkpoints, models
 from .checkpoints import CheckpointError
 
 BACKENDS = ("numpy", "torch", "autograd")
@@ -122,19 +123,19 @@ class Step:
     reference: object = None  # the reference model's loss that autograd differentiates
 
 
-def gradient_function(backend: str, n_heads: int, activation: str, eps: float, base: dict | None = None,
-                      alpha: float | None = None, compile: bool = False, world=None) -> Step:
-    """The ``Step`` of one backend.
+def gradient_function(config: "TrainConfig", base: dict | None = None, alpha: float | None = None,
+                      world=None) -> Step:
+    """The ``Step`` of ``config``'s backend, for its model.
 
     With ``base`` (frozen parameters) and ``alpha``, the trained state is a set of LoRA
     adapters and ``loss_and_grads(adapters, idx)`` differentiates the adapted model.  With a
     ``world`` of several processes (torch.distributed), each takes its slice of every global batch
     and the gradients are averaged over them (``backprop.distributed``).
     """
-    options = {"n_heads": n_heads, "eps": eps, "activation": activation}
+    backend, options, compile = config.backend, models.options(config), config.compile
     lora = base is not None
     if backend == "numpy":
-        from generated.numpy import gpt2
+        gpt2 = models.module(config, "numpy")
 
         def loss_and_grads(state, idx):
             if lora:
@@ -150,20 +151,21 @@ def gradient_function(backend: str, n_heads: int, activation: str, eps: float, b
     tokens = lambda idx: torch.as_tensor(idx).to(device)  # noqa: E731
     reference = None
     if backend == "torch":
-        from generated.torch import gpt2
+        gpt2 = models.module(config, "torch")
+        compiled = {"compile": True} if compile else {}  # GPT-2's step alone has a compiled form
 
         def loss_and_grads(state, idx):
             if lora:
                 return gpt2.lora_loss_and_grads(frozen, state, tokens(idx), alpha=alpha, **options)
-            return gpt2.loss_and_grads(state, tokens(idx), **options, compile=compile)
+            return gpt2.loss_and_grads(state, tokens(idx), **options, **compiled)
     elif backend == "autograd":
         from generated.torch.gpt2 import merge_lora
 
-        from .gpt2_params import reference_loss
+        reference_loss = models.reference_loss(config)
 
         def reference(state, idx):
             model = merge_lora(frozen, state, alpha=alpha) if lora else state
-            return reference_loss(model, tokens(idx), n_heads, eps, activation)
+            return reference_loss(model, tokens(idx))
 
         def loss_and_grads(state, idx):
             leaves = {k: v.detach().requires_grad_() for k, v in state.items()}
@@ -197,6 +199,9 @@ class TrainConfig:
     sample_chars: int = 400
     temperature: float = 0.8
     compile: bool = False  # run the generated Torch step under torch.compile
+    model: str = "gpt2"  # or "llama" (backprop.models)
+    kv_heads: int = 0  # LLaMA's key and value heads; 0: as many as heads
+    rope_theta: float = 10000.0  # LLaMA's rotary base
 
 
 class Progress:
@@ -323,8 +328,7 @@ def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool
     ``on_checkpoint(state)`` receives the current state.  A non-finite loss raises
     ``Diverged`` and Ctrl-C raises ``Interrupted``, each with the last good state.
     """
-    step_of = gradient_function(config.backend, config.heads, config.activation, config.eps, base, alpha,
-                                compile=config.compile, world=world)
+    step_of = gradient_function(config, base, alpha, world=world)
     to_backend, objective, evaluate, to_numpy = step_of.to_backend, step_of.loss_and_grads, step_of.loss, \
         step_of.to_numpy
     names = list(params)
@@ -396,14 +400,13 @@ def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool
 def sample(params: dict, data: CharData, config: TrainConfig, chars: int, prompt: str = "\n",
            seed: int = 0) -> str:
     """``chars`` characters from the model after ``prompt``, at ``config.temperature``."""
-    from generated.numpy import gpt2
-
+    model = models.module(config, "numpy")
     rng = np.random.default_rng(seed)
     ids = list(data.encode(prompt)) or [0]  # a prompt outside the vocabulary starts from token 0
     start = len(ids)
     for _ in range(chars):
         window = np.array([ids[-config.context:]])
-        z = gpt2.logits(params, window, n_heads=config.heads, eps=config.eps, activation=config.activation)[0, -1]
+        z = model.logits(params, window, **models.options(config))[0, -1]
         z = z.astype(np.float64) / max(config.temperature, 1e-6)
         p = np.exp(z - z.max())
         ids.append(int(rng.choice(len(p), p=p / p.sum())))
@@ -506,7 +509,7 @@ def config_problem(values: dict, name=str) -> str | None:
     for field_name in ("seed", "sample_chars"):
         if config[field_name] < 0:
             return f"{name(field_name)} must be 0 or more, got {config[field_name]}"
-    for field_name in ("lr", "eps", "temperature"):
+    for field_name in ("lr", "eps", "temperature", "rope_theta"):
         if not (math.isfinite(config[field_name]) and config[field_name] > 0):
             return f"{name(field_name)} must be a finite number above 0, got {config[field_name]}"
     if not (math.isfinite(config["weight_decay"]) and config["weight_decay"] >= 0):
@@ -520,7 +523,7 @@ def config_problem(values: dict, name=str) -> str | None:
     known = activations()
     if config["activation"] not in known:
         return f"{name('activation')} {config['activation']!r} is not one of {', '.join(known)}"
-    return None
+    return models.problem(config, name)
 
 
 def activations() -> tuple[str, ...]:
@@ -560,16 +563,13 @@ def check_tensors(path: Path, tensors: dict, expected: dict[str, tuple]) -> None
 
 def load_checkpoint(path: Path) -> tuple[dict, TrainConfig, list[str], dict]:
     """(parameters as float32, configuration, vocabulary, metadata) of a model checkpoint, validated."""
-    from .gpt2_params import parameter_shapes
-
     params, metadata = checkpoints.load(path)
     if metadata.get("format") != MODEL_FORMAT:
         found = f"format {metadata['format']!r}" if "format" in metadata else "no format metadata"
         raise CheckpointError(f"{path}: not a model checkpoint written by `backprop train` ({found})")
     config = config_from_metadata(path, metadata)
     vocab = vocab_from_metadata(path, metadata)
-    expected = parameter_shapes(config.layers, config.width, config.context, len(vocab), tied=config.tied,
-                                head_bias="lm_head.bias" in params and not config.tied)
+    expected = models.parameter_shapes(config, len(vocab), head_bias="lm_head.bias" in params and not config.tied)
     check_tensors(path, params, expected)
     return {k: v.astype(np.float32, copy=False) for k, v in params.items()}, config, vocab, metadata
 
@@ -590,8 +590,6 @@ def load_state(path: Path) -> tuple[TrainState, TrainConfig, list[str], dict]:
     model checkpoint is: the weights against the configuration (a LoRA state's adapters are checked
     against its base by the caller), the moments against the weights, the step and history against
     each other, and the batch generator's state."""
-    from .gpt2_params import parameter_shapes
-
     tensors, metadata = checkpoints.load(path)
     if metadata.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path}: not a training state written by `backprop train` "
@@ -611,8 +609,7 @@ def load_state(path: Path) -> tuple[TrainState, TrainConfig, list[str], dict]:
     params = {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")}
     moments = {k: v for k, v in tensors.items() if k.startswith("adamw.")}
     if "lora" not in metadata:
-        expected = parameter_shapes(config.layers, config.width, config.context, len(vocab), tied=config.tied,
-                                    head_bias="lm_head.bias" in params and not config.tied)
+        expected = models.parameter_shapes(config, len(vocab), head_bias="lm_head.bias" in params and not config.tied)
         check_tensors(path, {f"param.{k}": v for k, v in params.items()},
                       {f"param.{k}": shape for k, shape in expected.items()})
     stray = sorted(set(tensors) - {f"param.{k}" for k in params} - set(moments))

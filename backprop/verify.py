@@ -312,8 +312,6 @@ def check_component(name: str, seed: int = 0, trials: int = 3, target: str = "nu
     return results
 
 
-#: The whole model, checked by ``check_model`` rather than per component.
-MODEL = "gpt2"
 
 
 def check_model(seed: int = 0, trials: int = 3, target: str = "numpy") -> list[CheckResult]:
@@ -351,6 +349,57 @@ def check_model(seed: int = 0, trials: int = 3, target: str = "numpy") -> list[C
             for key, g in ref_grads.items():
                 results.append(CheckResult(label, key, relative_error(grads[key], g, floor)))
     return results
+
+
+def check_llama(seed: int = 0, trials: int = 3, target: str = "numpy") -> list[CheckResult]:
+    """The generated LLaMA (``loss_and_grads`` and ``logits``, tied and untied) against autograd on the
+    reference model of ``backprop.llama_params`` built from the same parameters, in float64, on random
+    small sizes: multi-head, grouped-query and multi-query heads, head widths other than d / n_heads."""
+    import torch
+
+    from .llama_params import init_params, reference_logits, reference_loss
+
+    llama = importlib.import_module(f"generated.{target}.llama")
+    rng = np.random.default_rng(seed)
+    heads = [(1, 1), (2, 1), (4, 2), (3, 3), (4, 1)]
+    results = []
+    for trial in range(trials):
+        n_heads, n_kv_heads = heads[(seed + trial) % len(heads)]
+        n_layer, head_dim, d = int(rng.integers(1, 3)), 2 * int(rng.integers(1, 4)), int(rng.integers(3, 10))
+        n_vocab, n_T, batch = int(rng.integers(3, 12)), int(rng.integers(2, 8)), int(rng.integers(1, 4))
+        config = {"n_heads": n_heads, "n_kv_heads": n_kv_heads, "rope_theta": float(rng.choice([10.0, 10000.0])),
+                  "eps": 1e-5}
+        for tied in (True, False):
+            params = init_params(rng, n_layer, d, n_vocab, n_heads, n_kv_heads, head_dim=head_dim,
+                                 d_ff=int(rng.integers(2, 9)), tied=tied, dtype=np.float64, std=0.3)
+            params = {k: v + 0.1 * rng.standard_normal(v.shape) if v.ndim == 1 else v for k, v in params.items()}
+            idx = rng.integers(0, n_vocab, (batch, n_T))
+            leaves = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+            ref = reference_loss(leaves, torch.tensor(idx), **config)
+            ref.backward()
+            ref_logits = reference_logits(leaves, torch.tensor(idx), **config).detach().numpy()
+            if target == "torch":
+                tensors, tokens = {k: torch.tensor(v) for k, v in params.items()}, torch.tensor(idx)
+                loss, grads = llama.loss_and_grads(tensors, tokens, **config)
+                logits = llama.logits(tensors, tokens, **config).numpy()
+                loss, grads = loss.numpy(), {k: v.numpy() for k, v in grads.items()}
+            else:
+                loss, grads = llama.loss_and_grads(params, idx, **config)
+                logits = llama.logits(params, idx, **config)
+            label = (f"{'tied' if tied else 'untied'} layers={n_layer} d={d} heads={n_heads}/{n_kv_heads} "
+                     f"head_dim={head_dim} n_vocab={n_vocab} batch=({batch},) n_T={n_T}")
+            results.append(CheckResult(label, "loss", relative_error(loss, ref.detach().numpy())))
+            results.append(CheckResult(label, "logits", relative_error(logits, ref_logits)))
+            ref_grads = {k: t.grad.numpy() for k, t in leaves.items()}
+            floor = gradient_floor(ref_grads)
+            for key, g in ref_grads.items():
+                results.append(CheckResult(label, key, relative_error(grads[key], g, floor) if key in grads
+                                           else float("inf")))
+    return results
+
+
+#: The whole models, checked by these rather than per component.
+MODEL_CHECKS = {"gpt2": check_model, "llama": check_llama}
 
 
 # ------------------------------------------------------------ any component (a user's)

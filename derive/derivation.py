@@ -140,7 +140,8 @@ class TextPrinter(StrPrinter):
         if fn.name:
             return f"{_function_name(fn)}({arg})"
         (x,), body = fn.body.signature, fn.body.expr
-        return self._print(body.xreplace({x: sp.Symbol(arg if isinstance(e.arg, MatrixSymbol) else f"({arg})")}))
+        return self._print(body.xreplace({x: sp.Symbol(arg if isinstance(e.arg, MatrixSymbol) or _is_call(arg)
+                                                      else f"({arg})")}))
 
     def _print_BatchSum(self, e):
         return f"Σ_batch {self._operand(e.arg)}"
@@ -211,6 +212,19 @@ class TextPrinter(StrPrinter):
 
     def _print_RotaryAngles(self, e):
         return f"Θ_{self._print(e.theta)}({self._print(e.rows)}, {self._print(e.cols)})"
+
+
+def _is_call(code: str) -> bool:
+    """Is ``code`` one call, ``name(…)`` with its parentheses closing at the end (needs none around it)?"""
+    name = re.match(r"[\w′]+\(", code)
+    if not name or not code.endswith(")"):
+        return False
+    depth = 0
+    for i, ch in enumerate(code[name.end() - 1:], name.end() - 1):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return i == len(code) - 1
+    return False
 
 
 def _factor_one_hot(e):
@@ -390,17 +404,18 @@ def render(derivation: Derivation, closed: bool = False) -> str:
     delta = lambda s: f"Δ_{s.name}"  # noqa: E731
     c = derivation.component
     lines = [f"{c.name}: {c.title}", f"  {c.description}", "", "Forward definition"]
+    width = max([8] + [len(a.name) for a in c.arguments])
     for a in c.arguments:
         if a.role == "config":
             extra = f"one of {', '.join(map(repr, a.choices))}" if a.choices else "scalar"
             default = "required" if a.required else f"default {a.default!r}"
-            lines.append(f"  {a.name:<8} configuration  {default} ({extra})")
+            lines.append(f"  {a.name:<{width}} configuration  {default} ({extra})")
         else:
             batch = "..., " if a.batched else ""
             dims = ", ".join(str(d) for d in a.dims) + ("," if len(a.dims) == 1 and not a.batched else "")
             role = {"input": "input", "param": "parameter"}[a.role] + (", frozen" if a.frozen else "")
             role += ", integer" if a.dtype == "int" else ""
-            lines.append(f"  {a.name:<8} {role:<14} ({batch}{dims})")
+            lines.append(f"  {a.name:<{width}} {role:<14} ({batch}{dims})")
     for symbol, config, options in c.scalars:
         cases = "; ".join(f"{sp.sstr(v)} if {config} = {k!r}" for k, v in options.items())
         lines.append(f"  {symbol} = {cases}")

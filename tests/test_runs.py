@@ -200,3 +200,49 @@ def test_resume_refuses_flags_it_would_ignore(tmp_path, corpus, monkeypatch, cap
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path / "run"), *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+LLAMA = ["--model", "llama", "--layers", "1", "--width", "8", "--heads", "2", "--kv-heads", "1", "--context", "8"]
+
+
+def test_a_llama_run_learns_the_same_in_every_backend_and_resumes_exactly(tmp_path, corpus, monkeypatch, capsys):
+    runs = {}
+    for backend in ("numpy", "torch", "autograd"):
+        out = tmp_path / backend
+        assert main(["train", "--data", str(corpus), "--out", str(out), *LLAMA, *RUN, "--steps", "8",
+                     "--backend", backend]) == 0
+        runs[backend] = _history(out)["losses"]
+    np.testing.assert_allclose(runs["numpy"], runs["autograd"], rtol=1e-5)  # float32, the same batches
+    np.testing.assert_allclose(runs["torch"], runs["autograd"], rtol=1e-5)
+    assert "model: LLaMA (2 heads, multi-query, head width 4)" in capsys.readouterr().err
+    params, config, vocab, _ = training.load_checkpoint(tmp_path / "numpy" / "model.safetensors")
+    assert config.model == "llama" and config.kv_heads == 1 and config.eps == 1e-6
+    assert "layers.0.self_attn.k_proj.weight" in params and params["layers.0.self_attn.k_proj.weight"].shape == (4, 8)
+    _interrupt_at(monkeypatch, 4)
+    parts = tmp_path / "parts"
+    assert main(["train", "--data", str(corpus), "--out", str(parts), *LLAMA, *RUN, "--steps", "8"]) == 130
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(parts), "--no-progress"]) == 0
+    assert _history(parts)["losses"] == runs["numpy"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--model", "llama", "--heads", "2", "--kv-heads", "3"], "--heads 2 must be a multiple of --kv-heads 3"),
+    (["--kv-heads", "1"], "--kv-heads is for --model llama"),
+    (["--model", "llama", "--width", "6", "--heads", "2"], "odd head width"),
+    (["--model", "llama", "--backend", "torch", "--compile"], "--compile runs the generated Torch step of GPT-2"),
+])
+def test_llama_flags_that_cannot_work_are_refused_up_front(tmp_path, corpus, flags, message, capsys):
+    argv = ["train", "--data", str(corpus), "--out", str(tmp_path / "run"), "--layers", "1", "--width", "8",
+            "--heads", "2", "--context", "8", *RUN, "--steps", "2"]
+    assert main([*argv, *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_lora_and_merge_refuse_a_llama_base(tmp_path, corpus, capsys):
+    assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "base"), *LLAMA, *RUN, "--steps", "2"]) == 0
+    base = str(tmp_path / "base" / "model.safetensors")
+    capsys.readouterr()
+    assert main(["train", "--lora", "r=2,alpha=4", "--init", base, "--data", str(corpus), *RUN]) == 2
+    assert "a llama checkpoint; --lora adapts GPT-2's blocks only" in capsys.readouterr().err

@@ -10,8 +10,8 @@ NAMES = ("embedding", "linear", "mlp", "layernorm", "attention", "sigmoid_attent
          "rmsnorm", "swiglu", "llama_attention", "llama_block")
 
 
-#: Model parts that `backprop show` can display; generated together into gpt2.py.
-MODELS = ("gpt2", "gpt2_untied", "gpt2_lora", "gpt2_lora_block")
+#: Model parts that `backprop show` can display; generated together into gpt2.py and llama.py.
+MODELS = ("gpt2", "gpt2_untied", "gpt2_lora", "gpt2_lora_block", "llama", "llama_tied")
 
 
 class UnknownComponent(KeyError):
@@ -28,10 +28,11 @@ def build(name: str) -> Component:
 
 def build_model(name: str) -> Component:
     """A model part by name (see ``MODELS``)."""
-    from derive.components import gpt2, gpt2_lora
+    from derive.components import gpt2, gpt2_lora, llama
 
     builders = {"gpt2": lambda: gpt2.build(True), "gpt2_untied": lambda: gpt2.build(False),
-                "gpt2_lora": lambda: gpt2_lora.build(True), "gpt2_lora_block": gpt2_lora.block}
+                "gpt2_lora": lambda: gpt2_lora.build(True), "gpt2_lora_block": gpt2_lora.block,
+                "llama": lambda: llama.build(False), "llama_tied": lambda: llama.build(True)}
     if name not in builders:
         raise UnknownComponent(name)
     return builders[name]().validate()
@@ -39,3 +40,9 @@ def build_model(name: str) -> Component:
 
 def build_all() -> list[Component]:
     return [build(n) for n in NAMES]
+
+
+def model_source(name: str) -> str:
+    """The file that holds a model part's forward definition."""
+    module = {"gpt2_lora": "gpt2_lora", "gpt2_lora_block": "gpt2_lora"}.get(name, name.split("_")[0])
+    return f"derive/components/{module}.py"

@@ -7,8 +7,8 @@ Forward definition (one sequence; inputs may carry leading batch dimensions):
     Q_h = split_h(X W_qᵀ)
     K_h = split_h(X W_kᵀ)
     V_h = split_h(X W_vᵀ)
-    cos = cos((Θ_rope_theta(n_T, d_h)))
-    sin = sin((Θ_rope_theta(n_T, d_h)))
+    cos = cos(Θ_rope_theta(n_T, d_h))
+    sin = sin(Θ_rope_theta(n_T, d_h))
     Q_r = Q_h ∘ cos + rotate_half(Q_h) ∘ sin
     K_r = K_h ∘ cos + rotate_half(K_h) ∘ sin
     K_s = share_n_heads(K_r)

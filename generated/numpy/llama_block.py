@@ -10,8 +10,8 @@ Forward definition (one sequence; inputs may carry leading batch dimensions):
     attn_Q_h = split_h(norm_1_Y W_qᵀ)
     attn_K_h = split_h(norm_1_Y W_kᵀ)
     attn_V_h = split_h(norm_1_Y W_vᵀ)
-    attn_cos = cos((Θ_rope_theta(n_T, d_h)))
-    attn_sin = sin((Θ_rope_theta(n_T, d_h)))
+    attn_cos = cos(Θ_rope_theta(n_T, d_h))
+    attn_sin = sin(Θ_rope_theta(n_T, d_h))
     attn_Q_r = attn_Q_h ∘ attn_cos + rotate_half(attn_Q_h) ∘ attn_sin
     attn_K_r = attn_K_h ∘ attn_cos + rotate_half(attn_K_h) ∘ attn_sin
     attn_K_s = share_n_heads(attn_K_r)
