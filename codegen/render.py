@@ -543,21 +543,29 @@ def dims_in_order(c, arguments) -> list[str]:
     return order
 
 
-def render_model(target: str = "numpy") -> str:
-    """generated/<target>/gpt2.py: the block, the tied and untied top levels, their logits."""
-    from derive.components import gpt2
-
-    backend = BACKENDS[target]
-    block_plan = lower(derive(gpt2.block()))
+def _model_functions(model, backend: Backend):
+    """A model module's block and its tied and untied top levels (loss, and logits forward only), printed
+    by one printer: ``(block_plan, printer, parts, components)``; ``model`` has ``block()`` and
+    ``build(tied, output)``."""
+    block_plan = lower(derive(model.block()))
     printer = module_printer(backend, block_plan.context)
     parts, components = [function_set(block_plan, backend, printer, "_block_")], [block_plan.component]
     for tied in (True, False):
         kind = "tied" if tied else "untied"
         for output in ("loss", "logits"):
-            plan = lower(derive(gpt2.build(tied, output)))
+            plan = lower(derive(model.build(tied, output)))
             prefix = f"_{kind}_" if output == "loss" else f"_{kind}_logits_"
             parts.append(function_set(plan, backend, printer, prefix, forward_only=output == "logits"))
             components.append(plan.component)
+    return block_plan, printer, parts, components
+
+
+def render_model(target: str = "numpy") -> str:
+    """generated/<target>/gpt2.py: the block, the tied and untied top levels, their logits."""
+    from derive.components import gpt2
+
+    backend = BACKENDS[target]
+    _, printer, parts, components = _model_functions(gpt2, backend)
     from derive.components import gpt2_lora
 
     lora_block_plan = lower(derive(gpt2_lora.block()))
@@ -587,16 +595,7 @@ def render_llama(target: str = "numpy") -> str:
     from derive.components import llama
 
     backend = BACKENDS[target]
-    block_plan = lower(derive(llama.block()))
-    printer = module_printer(backend, block_plan.context)
-    parts, components = [function_set(block_plan, backend, printer, "_block_")], [block_plan.component]
-    for tied in (True, False):
-        kind = "tied" if tied else "untied"
-        for output in ("loss", "logits"):
-            plan = lower(derive(llama.build(tied, output)))
-            prefix = f"_{kind}_" if output == "loss" else f"_{kind}_logits_"
-            parts.append(function_set(plan, backend, printer, prefix, forward_only=output == "logits"))
-            components.append(plan.component)
+    _, printer, parts, components = _model_functions(llama, backend)
     imports, blocks = module_parts(printer, backend, components)
     plans_notes = [n for f in parts for n in getattr(f, "notes", [])]
     return environment().get_template("llama.py.jinja").render(
