@@ -9,6 +9,8 @@ nccl on CUDA.  Rank 0 alone writes files and prints progress; the others read an
 """
 from __future__ import annotations
 
+import faulthandler
+import io
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -66,10 +68,17 @@ class World:
         return total / self.size
 
     def close(self) -> None:
+        """Leave the process group together: every rank waits at a barrier (rank 0 may still be writing
+        the run's files) before any tears its connections down, so no rank's transport sees a peer vanish
+        mid-exchange.  A barrier that fails (a peer already gone) is not this rank's error to report."""
         if self.distributed:
             import torch.distributed as dist
 
             if dist.is_initialized():
+                try:
+                    dist.barrier()
+                except RuntimeError:  # DistError and the transports' errors: the run has ended either way
+                    pass
                 dist.destroy_process_group()
 
 
@@ -109,6 +118,7 @@ def join(device_flag: str | None, timeout_s: float = 120.0) -> World:
 
     if device.startswith("cuda"):
         torch.cuda.set_device(torch.device(device))
+    _say_where_a_fatal_signal_struck()
     where = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
     try:
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", rank=rank, world_size=size,
@@ -117,6 +127,17 @@ def join(device_flag: str | None, timeout_s: float = 120.0) -> World:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"rank {rank} of {size} could not join the process group at {where}: {reason}") from None
     return World(size, rank, local_rank, device)
+
+
+def _say_where_a_fatal_signal_struck() -> None:
+    """A rank that dies on a signal (an abort in a transport's thread) prints its Python stacks to its own
+    stderr, before torchrun's summary, which names only the signal."""
+    if faulthandler.is_enabled():
+        return
+    try:
+        faulthandler.enable()
+    except (AttributeError, ValueError, io.UnsupportedOperation):  # a stderr with no file behind it
+        pass
 
 
 def check_run(world: World, backend: str, batch: int) -> None:

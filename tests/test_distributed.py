@@ -62,9 +62,14 @@ def _torchrun(tmp_path, *argv, interrupt_at=None):
     env.pop("INTERRUPT_RANK_1_AT", None)
     if interrupt_at is not None:
         env["INTERRUPT_RANK_1_AT"] = str(interrupt_at)
+    logs = tmp_path / "ranks"  # each rank's stderr in a file of its own too (``--tee``): what a failure shows
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
-               "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", str(launcher), *argv]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+               "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", "--log-dir", str(logs),
+               "--tee", "2", str(launcher), *argv]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    done.ranks = "\n".join(f"--- {log.relative_to(logs)}:\n{log.read_text()[-3000:]}"
+                            for log in sorted(logs.rglob("stderr.log")))
+    return done
 
 
 def _history(out):
@@ -79,7 +84,7 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path, corpus)
     one, two = tmp_path / "one", tmp_path / "two"
     assert main(["train", "--data", str(corpus), "--out", str(one), *SHAPE, *RUN, "--steps", "6"]) == 0
     done = _torchrun(tmp_path, "train", "--data", str(corpus), "--out", str(two), *SHAPE, *RUN, "--steps", "6")
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.ranks + done.stderr[-1000:]
     assert done.stdout.count("wrote ") == 1  # rank 0 alone reports and writes
     assert _history(one)["world_size"] == 1 and _history(two)["world_size"] == 2
     np.testing.assert_allclose(_history(two)["losses"], _history(one)["losses"], rtol=0, atol=1e-5)
@@ -108,7 +113,7 @@ def test_a_one_process_state_resumes_with_two_processes(tmp_path, corpus, monkey
     assert main(["train", "--data", str(corpus), "--out", str(parts), *SHAPE, *RUN, "--steps", "8"]) == 130
     monkeypatch.undo()
     done = _torchrun(tmp_path, "train", "--resume", str(parts), "--no-progress")
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.ranks + done.stderr[-1000:]
     np.testing.assert_allclose(_history(parts)["losses"], _history(whole)["losses"], rtol=0, atol=1e-5)
     assert _history(parts)["world_size"] == 2
 
@@ -149,7 +154,7 @@ def test_lora_fine_tuning_on_two_processes_equals_one(tmp_path, corpus):
             *RUN, "--steps", "4"]
     assert main([*lora, "--out", str(tmp_path / "one")]) == 0
     done = _torchrun(tmp_path, *lora, "--out", str(tmp_path / "two"))
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.ranks + done.stderr[-1000:]
     np.testing.assert_allclose(_history(tmp_path / "two")["losses"], _history(tmp_path / "one")["losses"],
                                rtol=0, atol=1e-5)
     ours = checkpoints.load(tmp_path / "two" / "adapters.safetensors")[0]
