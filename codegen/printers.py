@@ -112,6 +112,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.functions_used: dict[str, ScalarFunction] = {}
         self.choices_used: dict[str, ChoiceFunction] = {}
         self.helpers_used: set[str] = set()
+        self.kernels: list[str] = []  # fused kernels' source (``codegen.kernels``), for the numba target
         self._scalar_depth = 0
         self._entrywise_argument = None
         self.like = "None"  # an array in the dtype (and on the device) the function computes in
@@ -270,11 +271,22 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_RowOuter(self, expr):
         self.helpers_used.add("row_outer")
-        return f"_row_outer({self.full(expr.left)}, {self.full(expr.right)})"
+        heads = self.has_heads(expr)
+        return f"_row_outer({self.full_with_heads(expr.left, heads)}, {self.full_with_heads(expr.right, heads)})"
 
     def _print_RowContract(self, expr):
         self.helpers_used.add("row_contract")
-        return f"_row_contract({self.full(expr.query)}, {self.full(expr.table)})"
+        heads = self.has_heads(expr)
+        return (f"_row_contract({self.full_with_heads(expr.query, heads)}, "
+                f"{self.full_with_heads(expr.table, heads)})")
+
+    def full_with_heads(self, e, result_heads: bool) -> str:
+        """``e`` at its declared size as an operand of a value with a heads axis: a batched value without
+        one gets an axis of size 1 there, so its batch axes stay the batch axes (not the heads')."""
+        code = self.full(e)
+        if result_heads and not self.has_heads(e) and self.is_batched(e):
+            code = f"{paren(code)}[..., None, :, :]"
+        return code
 
     def _print_RowTranspose(self, expr):
         self.helpers_used.add("row_transpose")
@@ -672,10 +684,16 @@ class NumPyMatrixPrinter(NumPyPrinter):
         heads = any(self.has_heads(f) for f in factors)
         codes = []
         for i, f in enumerate(factors):
-            rows, cols = self.layout(f).repeats(f.shape)
+            layout = self.layout(f)
+            rows, cols = layout.repeats(f.shape)
             inner_cols, inner_rows = i < len(factors) - 1, i > 0
             if (inner_cols and cols) or (inner_rows and rows):
-                code = self.full(f)
+                # only a contracted axis is expanded: an outer axis that repeats stays size 1, as the
+                # product's layout (``product_layout``) says the result has it
+                code = self.as_matrix_code(self._print(f), layout)
+                self.helpers_used.add("expand")
+                code = (f"_expand({code}, {'1' if rows and not inner_rows else self.size(f.shape[0])}, "
+                        f"{'1' if cols and not inner_cols else self.size(f.shape[1])})")
             else:
                 code = self.matrix(f)
             if heads and not self.has_heads(f) and self.is_batched(f):
