@@ -35,24 +35,25 @@ def check(expr: MatrixExpr, symbols: set, scalars: set, batched: set, headed: di
     """
 
     def scalar(e, where):
+        """``where()`` names the place in a message (made only for a message: printing is slow)."""
         e = sp.sympify(e)
         if e.has(MatrixElement) or any(isinstance(a, MatrixExpr) for a in sp.preorder_traversal(e)):
-            raise IllFormed(f"{where}: an entry of a matrix ({e}) used as a number has no rule; "
+            raise IllFormed(f"{where()}: an entry of a matrix ({e}) used as a number has no rule; "
                             f"use a (1, 1) value in a product or a configuration value")
         stray = sorted(str(s) for s in e.free_symbols if s not in scalars)
         if stray:
-            raise IllFormed(f"{where}: unknown symbol(s) {', '.join(stray)}: a size must be a declared "
+            raise IllFormed(f"{where()}: unknown symbol(s) {', '.join(stray)}: a size must be a declared "
                             f"dimension, a number a configuration value")
 
     def visit(e):
         if not isinstance(e, MatrixExpr):
-            scalar(e, str(e))
+            scalar(e, lambda: str(e))
             return None
         if not isinstance(e, SYMPY_NODES + (Node,)):
             raise UnknownNode(f"{type(e).__name__} ({e}) is not one of the engine's primitives: it has no rule, "
                             f"so its gradient would be wrong; write it with the primitives")
         for size in e.shape:
-            scalar(size, f"the shape of {e}")
+            scalar(size, lambda: f"the shape of {e}")
         if isinstance(e, MatrixSymbol):
             if e not in symbols:
                 raise IllFormed(f"{e.name} {e.shape} is not an argument or an earlier definition of this "
