@@ -14,7 +14,7 @@ from derive.derivation import render
 from derive.reverse import derive
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ("numpy", "torch", "all")
+TARGETS = ("numpy", "numba", "torch", "all")
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -257,9 +257,18 @@ def cmd_check(args) -> int:
         return 2
     if is_file(args.name):
         return _check_file(args)
+    import importlib.util
+
     from codegen.generate import targets
 
     chosen = targets(args.target)
+    if "numba" in chosen and importlib.util.find_spec("numba") is None:
+        if args.target == "numba":
+            print("backprop: --target numba needs Numba: pip install 'pedestrian-backprop[numba]'", file=sys.stderr)
+            return 2
+        chosen = [t for t in chosen if t != "numba"]
+        print("backprop: Numba is not installed: the numba target is not checked "
+              "(pip install 'pedestrian-backprop[numba]')", file=sys.stderr)
     rows, summary, worst = [], [], 0.0
     for n in names:
         for target in chosen:
@@ -400,7 +409,7 @@ def parser() -> argparse.ArgumentParser:
                                    "Only files this same command wrote are replaced or removed.")
     s.add_argument("file", nargs="?", metavar="FILE.py", help="a component file FILE.py[:FUNC]; needs --out "
                                                                "(default: the built-ins into generated/)")
-    s.add_argument("--target", default="all", choices=TARGETS, help="numpy, torch or all (default: all)")
+    s.add_argument("--target", default="all", choices=TARGETS, help="numpy, numba, torch or all (default: all)")
     s.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files are stale")
     s.add_argument("--out", help="built-ins: write generated/ under this folder instead of the project root; "
                                  "a component file: the package folder to write (DIR/numpy, DIR/torch)")
@@ -415,7 +424,7 @@ def parser() -> argparse.ArgumentParser:
                                    "line per component and target, exit status 1 past --tol.")
     s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)}; gpt2 or llama for a whole model; or a "
                                            "component file FILE.py[:FUNC] (default: every built-in component)")
-    s.add_argument("--target", default="all", choices=TARGETS, help="numpy, torch or all (default: all)")
+    s.add_argument("--target", default="all", choices=TARGETS, help="numpy, numba, torch or all (default: all)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--trials", type=int, default=3, help="random shapes per component (default 3)")
     s.add_argument("--tol", type=float, default=1e-10, help="largest accepted relative error (default 1e-10)")

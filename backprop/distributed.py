@@ -142,10 +142,10 @@ def _say_where_a_fatal_signal_struck() -> None:
 
 def check_run(world: World, backend: str, batch: int) -> None:
     """What a run on this world needs, refused before training (every rank refuses alike)."""
-    if world.device != "cpu" and backend == "numpy":
+    if world.device != "cpu" and backend in ("numpy", "numba"):
         raise ValueError(f"--device {world.device}: the NumPy backend runs on the CPU; use --backend torch or autograd")
-    if world.distributed and backend == "numpy":
-        raise ValueError(f"--backend numpy trains in one process, not {world.size}: under torchrun use --backend "
+    if world.distributed and backend in ("numpy", "numba"):
+        raise ValueError(f"--backend {backend} trains in one process, not {world.size}: under torchrun use --backend "
                          "torch (the generated Torch step) or autograd")
     if batch % world.size:
         raise ValueError(f"--batch {batch} (the global batch) cannot be shared evenly by {world.size} processes; "

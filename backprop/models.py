@@ -24,8 +24,13 @@ def options(config) -> dict:
 
 
 def module(config, backend: str):
-    """``generated.<backend>.<model>``."""
-    return importlib.import_module(f"generated.{backend}.{config.model}")
+    """``generated.<backend>.<model>``; the numba backend without Numba installed is refused in one line."""
+    try:
+        return importlib.import_module(f"generated.{backend}.{config.model}")
+    except ModuleNotFoundError as e:
+        if e.name != "numba":
+            raise
+        raise ValueError("--backend numba needs Numba: pip install 'pedestrian-backprop[numba]'") from None
 
 
 def parameter_shapes(config, n_vocab: int, head_bias: bool = False) -> dict[str, tuple]:

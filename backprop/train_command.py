@@ -63,7 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-every", type=int, default=200, metavar="N",
                    help="save a resumable checkpoint every N steps (default 200; 0: only on Ctrl-C)")
     p.add_argument("--backend", choices=BACKENDS,
-                   help="whose backward pass: the generated NumPy or Torch code, or torch autograd (default numpy)")
+                   help="whose backward pass: the generated NumPy code, the same with fused Numba kernels (the "
+                        "numba extra), the generated Torch code, or torch autograd (default numpy)")
     p.add_argument("--compile", action="store_true", default=None,
                    help="with --backend torch: run the generated step under torch.compile (compiles on the first "
                         "step, which takes a while; reported)")

@@ -22,7 +22,7 @@ import numpy as np
 from . import checkpoints, models
 from .checkpoints import CheckpointError
 
-BACKENDS = ("numpy", "torch", "autograd")
+BACKENDS = ("numpy", "numba", "torch", "autograd")
 
 
 def default_corpus() -> tuple[str, str]:
@@ -134,8 +134,8 @@ def gradient_function(config: "TrainConfig", base: dict | None = None, alpha: fl
     """
     backend, options, compile = config.backend, models.options(config), config.compile
     lora = base is not None
-    if backend == "numpy":
-        gpt2 = models.module(config, "numpy")
+    if backend in ("numpy", "numba"):  # the NumPy step, or the same with fused Numba kernels
+        gpt2 = models.module(config, backend)
 
         def loss_and_grads(state, idx):
             if lora:

@@ -560,6 +560,14 @@ class Differential:
 
 
 #: What the engine raises when it refuses a definition: each says why in one line.
+def differential_targets() -> tuple[str, ...]:
+    """The backends a definition is compiled for and checked in: NumPy and Torch, and Numba where it is
+    installed (an optional extra)."""
+    import importlib.util
+
+    return ("numpy", "torch") + (("numba",) if importlib.util.find_spec("numba") else ())
+
+
 def refusals() -> tuple[type, ...]:
     from codegen.render import GenerationError
     from derive import DefinitionError, MissingRule, ShapeMismatch, UnsupportedFunction
@@ -595,7 +603,7 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
 
     if modules is None:
         try:
-            modules = {t: compile_component(component, t) for t in ("numpy", "torch")}
+            modules = {t: compile_component(component, t) for t in differential_targets()}
         except refusals() as e:
             return Differential("refused", str(e).splitlines()[0] if str(e) else type(e).__name__)
         except Exception as e:  # noqa: BLE001 - an engine crash is what this reports

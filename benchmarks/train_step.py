@@ -3,6 +3,9 @@
     python benchmarks/train_step.py [--sizes S M G] [--repeats 20] [--rounds 2] [--compiled M] [--no-components]
 
 * generated NumPy  (generated.numpy.gpt2.loss_and_grads)
+* generated Numba  (generated.numba.gpt2.loss_and_grads: the NumPy step with each run of entrywise work
+  and row reductions one fused kernel; its compile time, or the time to load it from the cache, is
+  reported)
 * generated Torch  (generated.torch.gpt2.loss_and_grads), eager
 * compiled Torch   (the same with compile=True; its compile time is reported), for --compiled sizes
 * torch autograd   (the reference model in backprop/gpt2_params.py, .backward()): the strongest eager
@@ -28,6 +31,7 @@ OpenBLAS builds, run with ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -41,7 +45,7 @@ SIZES = {
     "M": {"n_layer": 4, "d": 256, "n_heads": 4, "n_vocab": 2048, "n_T": 128, "batch": 4},
     "G": {"n_layer": 2, "d": 256, "n_heads": 4, "n_vocab": 50257, "n_T": 128, "batch": 4},  # GPT-2's vocabulary
 }
-IMPLEMENTATIONS = ("generated NumPy", "generated Torch", "compiled Torch", "torch autograd")
+IMPLEMENTATIONS = ("generated NumPy", "generated Numba", "generated Torch", "compiled Torch", "torch autograd")
 THREADS = 2
 
 
@@ -114,8 +118,8 @@ def measure(impl: str, size: str, repeats: int) -> dict:
     rng = np.random.default_rng(0)
     params = init_params(rng, s["n_layer"], s["d"], s["n_T"], s["n_vocab"], tied=True, dtype=np.float32)
     idx = rng.integers(0, s["n_vocab"], (s["batch"], s["n_T"]))
-    if impl == "generated NumPy":
-        from generated.numpy import gpt2
+    if impl in ("generated NumPy", "generated Numba"):
+        gpt2 = importlib.import_module(f"generated.{'numpy' if impl == 'generated NumPy' else 'numba'}.gpt2")
 
         def step():
             return float(gpt2.loss_and_grads(params, idx, n_heads=s["n_heads"])[0])
@@ -144,6 +148,9 @@ def measure(impl: str, size: str, repeats: int) -> dict:
         start = time.perf_counter()
         step()
         compile_seconds = time.perf_counter() - start
+    if impl == "generated Numba":  # the kernels compile (or load from the cache) on the first step
+        step()
+        compile_seconds = gpt2.compile_seconds()
     peak = peak_growth(step)  # the first step: no allocator has cached memory yet
     loss = step()
     times = []
@@ -157,7 +164,7 @@ def measure(impl: str, size: str, repeats: int) -> dict:
 
 #: Whose products each measurement times for the floor: each library in a process of its own (NumPy's
 #: BLAS threads keep spinning for a while after a product, which would slow torch's down).
-FLOOR_LIBRARY = {"generated NumPy": "NumPy", "torch autograd": "torch"}
+FLOOR_LIBRARY = {"generated NumPy": "NumPy", "generated Numba": "NumPy", "torch autograd": "torch"}
 
 
 def gemm_shapes(s: dict) -> list[tuple[int, int, int, int]]:
@@ -222,11 +229,12 @@ def matmul_ceiling() -> dict:
 
 
 COMPONENT_SIZES = {"n_T": 128, "d": 256, "d_ff": 1024, "n_vocab": 2048}
-COMPONENTS = ("layernorm", "attention", "mlp", "cross_entropy")
+COMPONENTS = ("layernorm", "attention", "mlp", "cross_entropy", "rmsnorm", "swiglu")
 
 
 def component_times(repeats: int) -> list[tuple]:
-    """(component, generated NumPy ms, generated Torch ms, autograd ms): forward + backward, batch 4."""
+    """(component, generated NumPy ms, generated Numba ms, generated Torch ms, autograd ms): forward +
+    backward, batch 4."""
     import numpy as np
     import torch
 
@@ -254,7 +262,7 @@ def component_times(repeats: int) -> list[tuple]:
         config = configurations(name, {**sizes, "d": 256})[0]
         if "n_heads" in config:
             config["n_heads"] = 4
-        np_mod, th_mod = generated(name, "numpy"), generated(name, "torch")
+        np_mod, nb_mod, th_mod = generated(name, "numpy"), generated(name, "numba"), generated(name, "torch")
         tensors = [torch.from_numpy(v) for v in arrays.values()]
         out, _ = np_mod.forward(*arrays.values(), **config)
         G = np.ones_like(out)
@@ -262,6 +270,10 @@ def component_times(repeats: int) -> list[tuple]:
         def run_numpy():
             o, cache = np_mod.forward(*arrays.values(), **config)
             np_mod.backward(G, cache)
+
+        def run_numba():
+            o, cache = nb_mod.forward(*arrays.values(), **config)
+            nb_mod.backward(G, cache)
 
         def run_torch():
             o, cache = th_mod.forward(*tensors, **config)
@@ -277,7 +289,7 @@ def component_times(repeats: int) -> list[tuple]:
                 t.grad = None
             ref(*leaves, **config).backward(torch.from_numpy(G))
 
-        rows.append((name, median_ms(run_numpy), median_ms(run_torch), median_ms(run_autograd)))
+        rows.append((name, median_ms(run_numpy), median_ms(run_numba), median_ms(run_torch), median_ms(run_autograd)))
     return rows
 
 
@@ -306,8 +318,8 @@ def main(argv=None) -> int:
           f"torch {ceiling['torch']:.1f} GFLOP/s")
     if os.environ.get("OPENBLAS_CORETYPE"):
         print(f"note: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} is set; NumPy may run a slower kernel")
-    header = f"{'size':<5}{'implementation':<18}{'median ms':>10}{'× autograd':>12}{'GFLOP/s':>9}" \
-             f"{'peak MB':>9}{'× autograd':>12}"
+    header = f"{'size':<5}{'implementation':<18}{'median ms':>10}{'× autograd':>12}{'beside ms':>10}" \
+             f"{'× autograd':>12}{'GFLOP/s':>9}{'peak MB':>9}{'× autograd':>12}"
     print(header)
     print("-" * len(header))
     for size in args.sizes:
@@ -328,24 +340,29 @@ def main(argv=None) -> int:
             r["median_ms"] = statistics.median(r["times_ms"])
             r["peak_mb"] = statistics.median(r["peak_mb"])
         ref = rows["torch autograd"]
+        floor = {"NumPy": rows["generated NumPy"]["floor_ms"], "torch": ref["floor_ms"]}
+        ref_beside = ref["median_ms"] - floor["torch"]
         for impl, r in rows.items():
             memory_ratio = f"{r['peak_mb'] / ref['peak_mb']:.2f}" if ref["peak_mb"] > 0 else "—"
-            extra = f"   (compiled in {r['compile_s']:.0f} s)" if r["compile_s"] else ""
+            extra = f"   (compiled in {r['compile_s']:.1f} s)" if r["compile_s"] else ""
+            # beside the products: the step minus the same library's products alone
+            beside = r["median_ms"] - floor["torch" if "Torch" in impl or impl == "torch autograd" else "NumPy"]
             print(f"{size:<5}{impl:<18}{r['median_ms']:>10.1f}{r['median_ms'] / ref['median_ms']:>12.2f}"
+                  f"{beside:>10.1f}{beside / ref_beside:>12.2f}"
                   f"{flops(SIZES[size]) / r['median_ms'] / 1e6:>9.1f}{r['peak_mb']:>9.1f}{memory_ratio:>12}{extra}")
-        floor = {"NumPy": rows["generated NumPy"]["floor_ms"], "torch": ref["floor_ms"]}
         losses = {round(r["loss"], 4) for r in rows.values()}
         print(f"{'':<5}matmul floor (the step's products alone): NumPy {floor['NumPy']:.1f} ms, "
               f"torch {floor['torch']:.1f} ms; same loss from all: {'yes' if len(losses) == 1 else losses}")
     if not args.no_components:
         print()
-        header = f"{'component (M sizes, batch 4)':<30}{'NumPy ms':>10}{'×':>7}{'Torch ms':>10}{'×':>7}{'autograd ms':>13}"
+        header = f"{'component (M sizes, batch 4)':<30}{'NumPy ms':>10}{'×':>7}{'Numba ms':>10}{'×':>7}" \
+                 f"{'Torch ms':>10}{'×':>7}{'autograd ms':>13}"
         print(header)
         print("-" * len(header))
         result = subprocess.run([sys.executable, __file__, "--components", "--repeats", str(args.repeats)],
                                 capture_output=True, text=True, env=env, check=True)
-        for name, n, t, a in json.loads(result.stdout.strip().splitlines()[-1]):
-            print(f"{name:<30}{n:>10.2f}{n / a:>7.2f}{t:>10.2f}{t / a:>7.2f}{a:>13.2f}")
+        for name, n, nb, t, a in json.loads(result.stdout.strip().splitlines()[-1]):
+            print(f"{name:<30}{n:>10.2f}{n / a:>7.2f}{nb:>10.2f}{nb / a:>7.2f}{t:>10.2f}{t / a:>7.2f}{a:>13.2f}")
     return 0
 
 

@@ -37,6 +37,9 @@ class Statement:
     release: list = field(default_factory=list)  # names no longer needed after this statement
     updates: list = field(default_factory=list)  # lines that update the target in place, after it is made
     shape_note: str = ""  # said after the shape comment, e.g. whose array the target is
+    outputs: list = field(default_factory=list)  # a fused kernel's call: the arrays it makes (else the target)
+    fused: list = field(default_factory=list)  # a fused kernel's call: the statements it computes
+    wrapped: bool = False  # printed inside a helper that changes its axes (heads summed, a vector's reshape)
 
 
 @dataclass

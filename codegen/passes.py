@@ -83,7 +83,8 @@ def release_after_last_use(statements, keep: set[str]) -> None:
     for i, st in enumerate(statements):
         for name in st.reads:
             last[name] = i
-        last.setdefault(st.target, i)  # a value never read again is released where it is made
+        for name in st.outputs or [st.target]:
+            last.setdefault(name, i)  # a value never read again is released where it is made
     for i, st in enumerate(statements):
         st.release = sorted(n for n, j in last.items() if j == i and n not in keep)
 
@@ -258,6 +259,12 @@ def describe(plan) -> str:
     for st in plan.backward:
         lines.append(f"  {st.target} = {text(st.expr.xreplace(code_names))}    {st.shape}")
     lines += ["", "passes"] + [f"  {n}" for n in plan.notes or ["(none applied)"]]
+    from .render import fused_runs  # printing decides the arrays' layouts, which fusing reads
+
+    runs = fused_runs(plan)
+    lines += ["", "fused (the numba target: each run one kernel, one pass over the rows)"]
+    lines += [f"  {part}: {', '.join(names)} → {', '.join(outputs)}" for part, names, outputs in runs] or [
+        "  (no run of entrywise statements and row reductions)"]
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,7 @@ from derive.derivation import text
 from derive.primitives import Gather, Pick, index_base
 from derive.reverse import derive
 
-from .lower import ModulePlan, lower
+from .lower import ModulePlan, Statement, lower
 from .overwrite import overwrite_free_arrays
 from .shapes import Shape
 from .passes import release_after_last_use
@@ -70,6 +70,7 @@ class Backend:
     template = "numpy_module.py.jinja"
     printer_class = NumPyMatrixPrinter
     imports = ("import numpy as np",)
+    fuses = False  # runs of row-local statements become kernels (the numba target)
 
     def as_array(self, name: str, dtype: str) -> str:
         return f"{name} = np.asarray({name})"
@@ -83,6 +84,15 @@ class Backend:
     def rounded(self, code: str, dtype: str) -> str:
         """``code``'s array in ``dtype`` (itself when it already is)."""
         return f"{code}.astype({dtype}, copy=False)"
+
+
+class NumbaBackend(Backend):
+    """The NumPy modules' code and contract, with each run of entrywise statements and row reductions
+    one Numba kernel (``codegen.fusion``, ``codegen.kernels``); products stay NumPy's."""
+
+    name = "numba"
+    imports = ("import numba", "import numpy as np")
+    fuses = True
 
 
 class TorchBackend(Backend):
@@ -104,7 +114,7 @@ class TorchBackend(Backend):
         return f"{code}.to({dtype})"
 
 
-BACKENDS: dict[str, Backend] = {"numpy": Backend(), "torch": TorchBackend()}
+BACKENDS: dict[str, Backend] = {"numpy": Backend(), "numba": NumbaBackend(), "torch": TorchBackend()}
 
 _INIT = {
     "normal": "torch.empty({shape}, **factory).normal_(0.0, 0.02)",
@@ -310,20 +320,24 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
             st.code = print_code(printer, st.expr, c, st.target)
             layout = printer.layout(st.expr)
             argument = gradient_of.get(id(st))
+            st.wrapped = False
             if statements is plan.backward and printer.has_heads(st.expr) and st.target not in headed_names:
                 # a value without heads met head-split ones: its cotangent is their sum over the heads
                 printer.helpers_used.add("sum_heads")
-                st.code = f"_sum_heads({st.code})"
+                st.code, st.wrapped = f"_sum_heads({st.code})", True
             elif statements is plan.backward and st.target in headed_names and not printer.has_heads(st.expr):
                 # the cotangent of a head-split value that is the same for every head: given its heads axis
                 printer.helpers_used.add("expand_heads")
                 st.code = (f"_expand_heads({printer.full_code(st.code, layout, st.expr.shape)}, "
                            f"{printer.size(headed_names[st.target])})")
+                st.wrapped = True
                 layout = Layout(2)
             if st.target == plan.output and not scalar_output or argument is not None:
                 # an output or a gradient has its declared shape: a broadcast is expanded
-                st.code, layout = _declared(printer, st.code, layout, st.expr, argument), Layout(1 if (
-                    argument is not None and argument.is_vector) else 2)
+                declared_code = _declared(printer, st.code, layout, st.expr, argument)
+                st.wrapped = st.wrapped or argument is not None and declared_code != st.code and (
+                    argument.is_vector or argument.batched and not printer.is_batched(st.expr))
+                st.code, layout = declared_code, Layout(1 if (argument is not None and argument.is_vector) else 2)
             else:
                 st.shape = st.shape.laid_out(layout)
             printer.ctx.layouts[st.target] = layout
@@ -336,6 +350,14 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         st = plan.forward[-1]
         st.code, st.shape = f"({st.code}).reshape(())", Shape.number()
         printer.ctx.layouts[st.target] = Layout(0)
+    forward_statements, backward_statements = list(plan.forward), [] if forward_only else list(plan.backward)
+    declared = {st.target for st in plan.forward if st.target == plan.output} | {
+        st.target for st in gradient_of_statements(plan)}
+    if backend.fuses and not forward_only:  # the backward first: what its kernels read, the forward caches
+        returned_names = {st.target for _, st in plan.gradients if st is not None}
+        backward_statements = fuse_statements(backward_statements, printer, c, returned_names, declared,
+                                              f"_{prefix.strip('_') + '_' if prefix.strip('_') else ''}backward_",
+                                              backward_symbols)
 
     dims = dims_in_order(c, c.tensor_arguments)
     tensor_names = [a.name for a in c.tensor_arguments]
@@ -352,30 +374,39 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         else:
             returns.append((name, rounded(st.target)))
 
-    recomputed = {st.target for st in ([] if forward_only else plan.backward)}  # the backward makes these
+    recomputed = {t for st in backward_statements for t in made_by(st)}  # the backward makes these
     cached = [n for n in names if (n in backward_symbols or n in zero_args) and n not in recomputed]
     cached += [d for d in dims + ["n_batch", "_batch"] if d in backward_symbols]
+    if backend.fuses:
+        forward_statements = fuse_statements(forward_statements, printer, c, set(cached) | {plan.output},
+                                             declared, f"_{prefix.strip('_') + '_' if prefix.strip('_') else ''}"
+                                                       "forward_", forward_symbols)
     cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape',
                                                                           f'"out_dtype": {plan.output}.dtype'] + (
         ['"dtype": dtype'] if floating else [])) + "}"
 
     # Liveness: every array is released after its last use; the backward drops its cache once unpacked.
     # (Parameters are not released: their owner holds them; batched inputs and values may be large.)
-    arrays = {a.name for a in c.inputs} | {st.target for st in plan.forward + plan.backward}
-    release_after_last_use(plan.forward, keep=set(cached) | {plan.output} | (set(tensor_names)))
+    arrays = {a.name for a in c.inputs} | {t for st in forward_statements + backward_statements for t in made_by(st)}
+    release_after_last_use(forward_statements, keep=set(cached) | {plan.output} | (set(tensor_names)))
     returned = {st.target for _, st in plan.gradients if st is not None} | set(zero_args)
-    release_after_last_use([] if forward_only else plan.backward, keep=returned | {"grad_out"})
-    for st in plan.forward + ([] if forward_only else plan.backward):
+    release_after_last_use(backward_statements, keep=returned | {"grad_out"})
+    for st in forward_statements + backward_statements:
         st.release = [n for n in st.release if n in arrays]
     if not forward_only:
         unread = sorted(n for n in cached if n in arrays and n not in returned
-                        and not any(n in st.reads for st in plan.backward))
-        if plan.backward:
-            plan.backward[0].release = sorted(set(plan.backward[0].release) | set(unread))
+                        and not any(n in st.reads for st in backward_statements))
+        if backward_statements:
+            backward_statements[0].release = sorted(set(backward_statements[0].release) | set(unread))
     printing_notes = []  # what printing did for this backend (the plan's notes hold for every backend)
+    kernels = [st for st in forward_statements + backward_statements if st.outputs]
+    if kernels:
+        printing_notes.append(f"fused: {len(kernels)} runs of entrywise statements and row reductions, "
+                              f"each one Numba kernel making one pass over the rows ({', '.join(st.code.split('(')[0] for st in kernels)})")
     if printer.overwrite_free_arrays:
         entrywise = {f"_{n}" for n in printer.functions_used} | {f"_{t.upper()}" for t in printer.choices_used}
-        printing_notes += _overwrite(c, plan, cached, returned, forward_only, entrywise, backend.name == "torch")
+        printing_notes += _overwrite(c, plan, forward_statements, backward_statements, cached, returned,
+                                     forward_only, entrywise, backend.name == "torch")
     backward_prologue = [f'{n} = cache["{n}"]' for n in cached] + (['dtype = cache["dtype"]'] if floating else [])
     if scalar_output:
         backward_prologue.append(backend.as_array("grad_out", "float"))
@@ -392,25 +423,86 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         component=c, forward_name=f"{prefix}forward", backward_name=f"{prefix}backward",
         signature=signature, argument_doc=_argument_doc(c),
         forward_prologue=_forward_prologue(c, backend, printer, forward_symbols, set(cached), dims),
-        forward=plan.forward, cache_literal=cache_literal, output=plan.output, output_code=rounded(plan.output),
-        backward_prologue=backward_prologue, backward=plan.backward, returns=returns, forward_only=forward_only,
+        forward=forward_statements, cache_literal=cache_literal, output=plan.output, output_code=rounded(plan.output),
+        backward_prologue=backward_prologue, backward=backward_statements, returns=returns, forward_only=forward_only,
         notes=[f"{prefix.strip('_') or c.name}: {n}" for n in ([] if forward_only else plan.notes) + printing_notes],
         printing_notes=printing_notes)
 
 
-def _overwrite(c, plan, cached, returned, forward_only, entrywise, fused_updates) -> list[str]:
+def fused_runs(plan) -> list[tuple[str, list[str], list[str]]]:
+    """(forward or backward, the statements, the values the kernel outputs) of each run the numba target
+    fuses into one kernel, printed on a copy of ``plan``."""
+    import copy
+
+    copied = copy.deepcopy(plan)
+    f = function_set(copied, BACKENDS["numba"], module_printer(BACKENDS["numba"], copied.context))
+    runs = []
+    for part, statements in (("forward", f.forward), ("backward", f.backward)):
+        for st in statements:
+            if st.outputs:
+                runs.append((part, list(st.fused), list(st.outputs)))
+    return runs
+
+
+def made_by(st) -> list[str]:
+    """The names a statement makes: its target, or a fused kernel's outputs."""
+    return st.outputs or [st.target]
+
+
+def gradient_of_statements(plan) -> list:
+    return [st for _, st in plan.gradients if st is not None]
+
+
+def fuse_statements(statements, printer, c, needed_after: set, declared: set, prefix: str, used: set) -> list:
+    """``statements`` with each fused group (``codegen.fusion``) replaced by one call of its kernel; the
+    kernels' source goes to ``printer.kernels``.  A group whose kernel cannot be printed stays as it was."""
+    from .fusion import Unfusable, find_groups, row_local, statement_key
+    from .kernels import KernelPrinter
+
+    def key_of(st):
+        return statement_key(st, printer.ctx.batched, printer.ctx.headed)
+
+    def fusable(st):
+        return not st.wrapped and not st.updates and key_of(st) is not None and row_local(st.expr)
+
+    choices = {a.name: a.choices for a in c.configs if a.choices}
+    out = list(statements)
+    for group in find_groups(statements, fusable, key_of, lambda st: set(st.reads),
+                             needed_after):
+        name = f"{prefix}{len(printer.kernels) + 1}"
+        try:
+            source, call, reads = KernelPrinter(group, printer, name, choices, declared).render()
+        except Unfusable:
+            continue
+        printer.kernels.append(source)
+        shapes = ", ".join(str(next(st.shape for st in group.statements if st.target == n)) for n in group.outputs)
+        made = ", ".join(st.target for st in group.statements)
+        call_statement = Statement(", ".join(group.outputs), group.statements[-1].expr, None,
+                                   f"fused: {made} (one pass over the rows, {name}_rows)", code=call,
+                                   reads=reads, outputs=list(group.outputs), shape_note=shapes,
+                                   fused=[st.target for st in group.statements])
+        first = out.index(group.statements[0])
+        for st in group.statements:
+            out.remove(st)
+        out.insert(first, call_statement)
+        used |= reads
+    return out
+
+
+def _overwrite(c, plan, forward_statements, backward_statements, cached, returned, forward_only, entrywise,
+               fused_updates) -> list[str]:
     """Statements that write into arrays no longer needed (``overwrite``); returns the note."""
     arguments = {a.name: Shape.of(a.symbol.shape, a.batched, a.is_vector).axes()
                  for a in c.tensor_arguments}
     scalars = set(dims_in_order(c, c.tensor_arguments)) | {a.name for a in c.configs} | {
         str(s) for s, _, _ in c.scalars} | {"n_batch"}
     keep = set(cached) | {plan.output} | {a.name for a in c.tensor_arguments}
-    done = overwrite_free_arrays(plan.forward, keep, arguments, scalars, entrywise, fused_updates)
+    done = overwrite_free_arrays(forward_statements, keep, arguments, scalars, entrywise, fused_updates)
     if not forward_only:
         forward = {**arguments, **{st.target: st.shape.axes() for st in plan.forward}}
         output = next(st for st in plan.forward if st.target == plan.output)
         forward["grad_out"] = output.shape.axes()
-        done += overwrite_free_arrays(plan.backward, returned | {"grad_out"}, forward, scalars, entrywise,
+        done += overwrite_free_arrays(backward_statements, returned | {"grad_out"}, forward, scalars, entrywise,
                                       fused_updates)
     if not done:
         return []
@@ -447,19 +539,20 @@ def module_parts(printer, backend: Backend, components) -> tuple[list[str], list
     for table, fn in sorted(printer.choices_used.items()):
         entries = ", ".join(f'"{choices[fn.config].choices[i]}": _{opt.name}' for i, opt in enumerate(fn.options))
         tables.append(f"_{table.upper()} = {{{entries}}}")
-    helpers = {"check_shape"} | printer.helpers_used | ({"no_grad"} if backend.name == "torch" else set())
+    helpers = {"check_shape"} | printer.helpers_used | ({"no_grad"} if backend.name == "torch" else set()) | (
+        {"kernel_runtime"} if printer.kernels else set())
     helpers |= {needed for h in helpers for needed in HELPERS_NEED.get(h, ())}
     macros = environment().get_template("helpers.jinja").module
     blocks = [str(getattr(macros, h)(printer.array)).strip() for h in sorted(helpers - {"math"})]
     standard = sorted({module for h in helpers for module in HELPER_IMPORTS.get(h, ())})
     imports = ([f"import {m}" for m in standard] + [""] if standard else []) + list(backend.imports)
-    return imports, blocks + functions + tables
+    return imports, blocks + functions + tables + printer.kernels
 
 
 #: Helpers that call other helpers, and the standard modules helpers import.
 HELPERS_NEED = {"softmax": ("causal_mask",), "causal_zero": ("causal_mask",)}
 HELPER_IMPORTS = {"erf": ("math",), "math": ("math",), "causal_mask": ("functools",), "no_grad": ("functools",),
-                  "scratch": ("threading",)}
+                  "scratch": ("threading",), "kernel_runtime": ("math", "time")}
 
 
 def optimisation_notes(notes: list[str], printer, parts) -> list[str]:
@@ -481,7 +574,7 @@ def module_printer(backend: Backend, context):
     with ``einsum`` (about four times faster than multiplying and summing); torch's multiply and
     sum are as fast as its contraction."""
     printer = backend.printer_class(context)
-    printer.contract_entrywise_products = backend.name == "numpy"
+    printer.contract_entrywise_products = backend.name != "torch"
     return printer
 
 

@@ -33,7 +33,7 @@ def test_check_runs_against_autograd_one_line_per_component_and_target(capsys):
     assert main(["check", "linear", "--trials", "2"]) == 0
     out = capsys.readouterr().out
     assert "max rel. error" in out and "worst relative error" in out and "--verbose" in out
-    assert len(out.strip().splitlines()) == 2 + 2 + 1  # header, rule, numpy and torch, the worst
+    assert len(out.strip().splitlines()) == 2 + 3 + 1  # header, rule, numpy, numba and torch, the worst
     assert main(["check", "linear", "--trials", "2", "--verbose"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) > 5  # every case and gradient
 

@@ -1,4 +1,6 @@
 """`backprop train`: the generated backward against autograd in a training run, outputs, checkpoints."""
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,11 @@ def _losses(data, backend):
     return np.array(train_loop(params, data, config, progress=False).losses)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
+NUMBA = pytest.param("numba", marks=pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                                                      reason="numba is an optional extra"))
+
+
+@pytest.mark.parametrize("backend", ["numpy", NUMBA, "torch"])
 def test_twenty_steps_match_torch_autograd(data, backend):
     ours, reference = _losses(data, backend), _losses(data, "autograd")
     assert ours[-1] < ours[0] - 0.5  # it learns
