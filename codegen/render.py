@@ -353,11 +353,11 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     forward_statements, backward_statements = list(plan.forward), [] if forward_only else list(plan.backward)
     declared = {st.target for st in plan.forward if st.target == plan.output} | {
         st.target for st in gradient_of_statements(plan)}
+    kernel_prefix = f"_{prefix.strip('_')}_" if prefix.strip("_") else "_"  # _block_forward_1, _forward_1
     if backend.fuses and not forward_only:  # the backward first: what its kernels read, the forward caches
         returned_names = {st.target for _, st in plan.gradients if st is not None}
         backward_statements = fuse_statements(backward_statements, printer, c, returned_names, declared,
-                                              f"_{prefix.strip('_') + '_' if prefix.strip('_') else ''}backward_",
-                                              backward_symbols)
+                                              f"{kernel_prefix}backward_", backward_symbols)
 
     dims = dims_in_order(c, c.tensor_arguments)
     tensor_names = [a.name for a in c.tensor_arguments]
@@ -379,8 +379,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     cached += [d for d in dims + ["n_batch", "_batch"] if d in backward_symbols]
     if backend.fuses:
         forward_statements = fuse_statements(forward_statements, printer, c, set(cached) | {plan.output},
-                                             declared, f"_{prefix.strip('_') + '_' if prefix.strip('_') else ''}"
-                                                       "forward_", forward_symbols)
+                                             declared, f"{kernel_prefix}forward_", forward_symbols)
     cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape',
                                                                           f'"out_dtype": {plan.output}.dtype'] + (
         ['"dtype": dtype'] if floating else [])) + "}"
@@ -401,8 +400,9 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     printing_notes = []  # what printing did for this backend (the plan's notes hold for every backend)
     kernels = [st for st in forward_statements + backward_statements if st.outputs]
     if kernels:
-        printing_notes.append(f"fused: {len(kernels)} runs of entrywise statements and row reductions, "
-                              f"each one Numba kernel making one pass over the rows ({', '.join(st.code.split('(')[0] for st in kernels)})")
+        kernel_names = ", ".join(st.code.split("(")[0] for st in kernels)
+        printing_notes.append(f"fused: {len(kernels)} runs of entrywise statements and row reductions, each one "
+                              f"Numba kernel making one pass over the rows ({kernel_names})")
     if printer.overwrite_free_arrays:
         entrywise = {f"_{n}" for n in printer.functions_used} | {f"_{t.upper()}" for t in printer.choices_used}
         printing_notes += _overwrite(c, plan, forward_statements, backward_statements, cached, returned,
