@@ -160,3 +160,15 @@ def test_lora_fine_tuning_on_two_processes_equals_one(tmp_path, corpus):
     ours = checkpoints.load(tmp_path / "two" / "adapters.safetensors")[0]
     theirs = checkpoints.load(tmp_path / "one" / "adapters.safetensors")[0]
     assert all(np.max(np.abs(ours[k] - theirs[k])) <= 1e-5 for k in theirs)
+
+
+def test_the_numba_backend_without_numba_is_refused_before_training(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "numba" else real(name, *a))
+    with pytest.raises(ValueError, match=r"--backend numba needs Numba: pip install 'pedestrian-backprop\[numba\]'"):
+        check_run(World(), "numba", 8)
+    with pytest.raises(ValueError, match="--backend numba trains in one process"):
+        monkeypatch.undo()
+        check_run(World(size=2), "numba", 8)
