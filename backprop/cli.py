@@ -257,18 +257,17 @@ def cmd_check(args) -> int:
         return 2
     if is_file(args.name):
         return _check_file(args)
-    import importlib.util
-
     from codegen.generate import targets
 
+    from .models import NUMBA_MISSING, numba_installed
+
     chosen = targets(args.target)
-    if "numba" in chosen and importlib.util.find_spec("numba") is None:
+    if "numba" in chosen and not numba_installed():
         if args.target == "numba":
-            print("backprop: --target numba needs Numba: pip install 'pedestrian-backprop[numba]'", file=sys.stderr)
+            print(f"backprop: --target numba {NUMBA_MISSING}", file=sys.stderr)
             return 2
         chosen = [t for t in chosen if t != "numba"]
-        print("backprop: Numba is not installed: the numba target is not checked "
-              "(pip install 'pedestrian-backprop[numba]')", file=sys.stderr)
+        print(f"backprop: the numba target is not checked: it {NUMBA_MISSING}", file=sys.stderr)
     rows, summary, worst = [], [], 0.0
     for n in names:
         for target in chosen:

@@ -142,11 +142,10 @@ def _say_where_a_fatal_signal_struck() -> None:
 
 def check_run(world: World, backend: str, batch: int) -> None:
     """What a run on this world needs, refused before training (every rank refuses alike)."""
-    if backend == "numba":
-        import importlib.util
+    from .models import NUMBA_MISSING, numba_installed
 
-        if importlib.util.find_spec("numba") is None:
-            raise ValueError("--backend numba needs Numba: pip install 'pedestrian-backprop[numba]'")
+    if backend == "numba" and not numba_installed():
+        raise ValueError(f"--backend numba {NUMBA_MISSING}")
     if world.device != "cpu" and backend in ("numpy", "numba"):
         raise ValueError(f"--device {world.device}: the NumPy backend runs on the CPU; use --backend torch or autograd")
     if world.distributed and backend in ("numpy", "numba"):

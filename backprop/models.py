@@ -4,10 +4,17 @@ initialisation, the autograd reference and the line that describes a model."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import numpy as np
 
 MODELS = ("gpt2", "llama")
+NUMBA_MISSING = "needs Numba: pip install 'pedestrian-backprop[numba]'"  # said after the flag that asks for it
+
+
+def numba_installed() -> bool:
+    """Whether the numba backend can run here (Numba is an optional extra)."""
+    return importlib.util.find_spec("numba") is not None
 
 
 def kv_heads(config) -> int:
@@ -30,7 +37,7 @@ def module(config, backend: str):
     except ModuleNotFoundError as e:
         if e.name != "numba":
             raise
-        raise ValueError("--backend numba needs Numba: pip install 'pedestrian-backprop[numba]'") from None
+        raise ValueError(f"--backend numba {NUMBA_MISSING}") from None
 
 
 def parameter_shapes(config, n_vocab: int, head_bias: bool = False) -> dict[str, tuple]:

@@ -559,15 +559,15 @@ class Differential:
         return self.outcome in ("right", "refused")
 
 
-#: What the engine raises when it refuses a definition: each says why in one line.
 def differential_targets() -> tuple[str, ...]:
     """The backends a definition is compiled for and checked in: NumPy and Torch, and Numba where it is
     installed (an optional extra)."""
-    import importlib.util
+    from .models import numba_installed
 
-    return ("numpy", "torch") + (("numba",) if importlib.util.find_spec("numba") else ())
+    return ("numpy", "torch") + (("numba",) if numba_installed() else ())
 
 
+#: What the engine raises when it refuses a definition: each says why in one line.
 def refusals() -> tuple[type, ...]:
     from codegen.render import GenerationError
     from derive import DefinitionError, MissingRule, ShapeMismatch, UnsupportedFunction

@@ -164,7 +164,10 @@ def measure(impl: str, size: str, repeats: int) -> dict:
 
 #: Whose products each measurement times for the floor: each library in a process of its own (NumPy's
 #: BLAS threads keep spinning for a while after a product, which would slow torch's down).
-FLOOR_LIBRARY = {"generated NumPy": "NumPy", "generated Numba": "NumPy", "torch autograd": "torch"}
+FLOOR_LIBRARY = {"generated NumPy": "NumPy", "torch autograd": "torch"}
+#: Whose products each implementation's step runs (its time beside them is the step minus that floor).
+PRODUCTS_OF = {"generated NumPy": "NumPy", "generated Numba": "NumPy", "generated Torch": "torch",
+               "compiled Torch": "torch", "torch autograd": "torch"}
 
 
 def gemm_shapes(s: dict) -> list[tuple[int, int, int, int]]:
@@ -346,7 +349,7 @@ def main(argv=None) -> int:
             memory_ratio = f"{r['peak_mb'] / ref['peak_mb']:.2f}" if ref["peak_mb"] > 0 else "—"
             extra = f"   (compiled in {r['compile_s']:.1f} s)" if r["compile_s"] else ""
             # beside the products: the step minus the same library's products alone
-            beside = r["median_ms"] - floor["torch" if "Torch" in impl or impl == "torch autograd" else "NumPy"]
+            beside = r["median_ms"] - floor[PRODUCTS_OF[impl]]
             print(f"{size:<5}{impl:<18}{r['median_ms']:>10.1f}{r['median_ms'] / ref['median_ms']:>12.2f}"
                   f"{beside:>10.1f}{beside / ref_beside:>12.2f}"
                   f"{flops(SIZES[size]) / r['median_ms'] / 1e6:>9.1f}{r['peak_mb']:>9.1f}{memory_ratio:>12}{extra}")

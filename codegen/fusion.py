@@ -3,10 +3,11 @@
 A statement is *row-local* when its value at row r depends only on row r of its operands:
 entrywise operations (sums, entrywise products, numbers times arrays, scalar functions that
 vectorise, ``VECTOR_FUNCTIONS``), broadcasts (``v 1ᵀ`` of a column, ``1 wᵀ`` of a vector) and
-sums along the last axis (``E 1``); a sum of each column over every row of the batch (``Σ_batch 1ᵀ E``, a
-bias's or a scale's gradient) joins the group of its rows, accumulated as the rows go by.
-Products of matrices, transposes, other sums over rows, and the engine's other nodes are not.  Between two products, a maximal run of consecutive row-local
-statements over the same rows (the same batch and heads axes, the same row count) is a *group*:
+sums along the last axis (``E 1``); a sum of each column over every row of the batch
+(``Σ_batch 1ᵀ E``, a bias's or a scale's gradient) joins the group of its rows, accumulated as the
+rows go by.  Products of matrices, transposes, other sums over rows, and the engine's other nodes
+are not.  Between two products, a maximal run of consecutive row-local statements over the same
+rows (the same batch and heads axes, the same row count) is a *group*:
 its inputs are the arrays and numbers it reads from outside, its outputs the values read after
 it (by later statements, the cache, the output or the gradients); the rest lives inside the
 kernel, a number per row or a buffer of one row.
@@ -48,7 +49,7 @@ def row_local(e) -> bool:
 
 def _kind(e) -> str:
     """``full`` (varies along rows and columns), ``column`` (one number per row), ``row`` (one per
-    column: a broadcast vector) or ``number``; raises ``Unfusable``."""
+    column: a broadcast vector) or ``sum`` (a column sum over every row); raises ``Unfusable``."""
     if isinstance(e, MatrixSymbol):
         rows, cols = e.shape
         return "column" if cols == 1 else "full"
@@ -82,7 +83,7 @@ def _kind(e) -> str:
                 _kind(a)  # E 1: the sum of each row
                 return "column"
             if isinstance(b, OneMatrix) and b.shape[0] == 1 and not isinstance(a, OneMatrix):
-                if _kind(a) not in ("column", "number") or a.shape[1] != 1:
+                if _kind(a) != "column" or a.shape[1] != 1:
                     raise Unfusable("a broadcast of a matrix")
                 return "column"  # v 1ᵀ: each row's number along the row
             if isinstance(a, OneMatrix) and a.shape[1] == 1 and isinstance(b, MatrixSymbol) and b.shape[0] == 1:
@@ -124,7 +125,6 @@ class Group:
 
     statements: list
     key: tuple = None  # (rows, batched, heads) of every statement's rows
-    inputs: list = field(default_factory=list)  # arrays read from outside (code names)
     outputs: list = field(default_factory=list)  # values read after the group (code names)
 
 
@@ -162,7 +162,7 @@ def find_groups(statements, fusable, key_of, reads_of, needed_after: set) -> lis
         if k is not None:
             run.append(st)
             key = k
-    for i, group in enumerate(groups):
+    for group in groups:
         made = [st.target for st in group.statements]
         later = set(needed_after)
         after = False
@@ -172,6 +172,5 @@ def find_groups(statements, fusable, key_of, reads_of, needed_after: set) -> lis
                 continue
             if after:
                 later |= reads_of(st)
-        group.inputs = sorted({n for st in group.statements for n in reads_of(st)} - set(made))
         group.outputs = [n for n in made if n in later]
     return [g for g in groups if g.outputs]

@@ -25,6 +25,7 @@ from derive.primitives import ChoiceFunction, Elementwise
 from derive.simplify import split_coefficient
 
 from .fusion import Group, Unfusable, _kind, column_sum
+from .printers import exact_size
 
 
 class ScalarPrinter(PythonCodePrinter):
@@ -137,14 +138,14 @@ class KernelPrinter:
         self.made = {st.target: st for st in group.statements}
         self.outputs = list(group.outputs)
         self.rows, self.batched, self.heads = group.key
-        self.inputs: dict[str, dict] = {}  # code name → {"layout", "row": index code}
+        self.inputs: dict[str, dict] = {}  # code name → {"ndim", "row": its row's index code, "source"}
         self.settings: set[str] = set()  # sizes and settings (SymPy symbol names)
         self.choice_configs: set[str] = set()
         self.constants: list[str] = []
         self.counter = 0
         self.lines: list[str] = []  # where the current expression's preparatory lines go
         self.row_lines: list[str] = []
-        self.row_prologue: list[str] = []  # per row: modulo row indices, the position in the sequence
+        self.row_prologue: list[str] = []  # per row: the row of an operand repeated per sequence
         self.buffers: list[tuple[str, str]] = []
         self.column_values: set[str] = set()
         self.sums: list[str] = []  # column sums over every row: complete only after the last
@@ -156,12 +157,13 @@ class KernelPrinter:
         self.counter += 1
         return f"{stem}{self.counter}"
 
-    def size(self, expr) -> str:
-        """A size as kernel code (an int): its symbols are the kernel's ``n_`` arguments."""
+    def size(self, expr, prefix: str = "n_") -> str:
+        """A size as exact integer code: in the kernel its symbols are the ``n_`` arguments; with
+        ``prefix=""``, in the caller, the function's own names.  Each symbol becomes an argument."""
         expr = sp.sympify(expr)
         for s in expr.free_symbols:
             self.settings.add(s.name)
-        return _integer_size(expr.xreplace({s: sp.Symbol(f"n_{s.name}") for s in expr.free_symbols}))
+        return exact_size(expr.xreplace({s: sp.Symbol(f"{prefix}{s.name}") for s in expr.free_symbols}), sp.pycode)
 
     def scalar(self, expr, variables=None) -> str:
         return ScalarPrinter(variables or {}, self.settings).doprint(expr)
@@ -212,7 +214,7 @@ class KernelPrinter:
     # -- expressions: the entry at (r, j), or the row's number
 
     def entry(self, e, column: bool) -> str:
-        if not column and not isinstance(e, MatrixSymbol) and _kind(e) in ("column", "number"):
+        if not column and not isinstance(e, MatrixSymbol) and _kind(e) == "column":
             outer, self.lines = self.lines, self.row_lines  # the same along the row: computed once per row
             try:
                 return self.entry(e, True)
@@ -294,7 +296,6 @@ class KernelPrinter:
             lines += [f"for j in range({self.size(summed.shape[1])}):"]
             return lines + [f"    {line}" for line in self.lines] + [f"    o_{name}[j] += {code}"]
         column = st.shape.core[1] == 1
-        self.lines, self.row_lines = [], []
         code = self.entry(st.expr, column)
         lines = [f"# {st.comment}"] if st.comment else []
         if column:
@@ -314,7 +315,7 @@ class KernelPrinter:
         self.full_values.add(name)
         return lines
 
-    def render(self) -> tuple[str, str, list[str]]:
+    def render(self) -> tuple[str, str, set[str]]:
         """(the module-level source of the kernel and its caller, the call's code, the names it reads)."""
         body = []
         for st in self.group.statements:
@@ -327,25 +328,24 @@ class KernelPrinter:
         for name in self.outputs:
             st = self.made[name]
             full = name in self.declared or name in self.sums or st.shape.core[1] != 1
-            out_cols[name] = self.size_code(st.expr.shape[1] if full else 1)
+            out_cols[name] = self.size(st.expr.shape[1] if full else 1, prefix="")
         settings = sorted(self.settings)
         choice_configs = sorted(self.choice_configs)
         inputs = list(self.inputs)
         kernel_args = [f"a_{n}" for n in inputs] + [f"o_{n}" for n in self.outputs] + [
             f"n_{s}" for s in settings] + [f"c_{c}" for c in choice_configs]
-        float_settings = [s for s in settings]
         lines = [f"@_kernel",
                  f"def {self.name}_rows({', '.join(kernel_args)}):",
                  f'    """{", ".join(st.target for st in self.group.statements)}: row by row."""',
                  f"    T = a_{source}.dtype.type"]
-        lines += [f"    t_{s} = T(n_{s})" for s in float_settings]
+        lines += [f"    t_{s} = T(n_{s})" for s in settings]
         lines += [f"    {c}" for c in self.constants]
         lines += [f"    {b} = np.empty({n}, a_{source}.dtype)" for b, n in self.buffers]
         lines += [f"    for r in range(a_{source}.shape[0]):"]
         lines += [f"        {line}" for line in self.row_prologue]
         lines += [f"        {line}" for line in body]
         # the caller: the arrays as rows, the outputs made
-        call_args = inputs + [s for s in settings] + choice_configs
+        call_args = inputs + settings + choice_configs
         caller = [f"def {self.name}({', '.join(call_args)}):",
                   f'    """{", ".join(self.outputs)}: one pass over the rows of {source} (``{self.name}_rows``)."""',
                   f"    lead = {source}.shape[:-1]"]
@@ -359,25 +359,10 @@ class KernelPrinter:
             info = self.inputs[n]
             kernel_call.append(n if info["ndim"] == 1 else f"{n}.reshape(-1, {n}.shape[-1])")
         kernel_call += [f"o_{n}" if n in self.sums else f"o_{n}.reshape(-1, o_{n}.shape[-1])" for n in self.outputs]
-        kernel_call += list(settings)
+        kernel_call += settings
         kernel_call += [f"{self.choices[c]!r}.index({c})" for c in choice_configs]
         caller.append(f"    _launch({self.name}_rows, {', '.join(kernel_call)})")
         caller.append("    return " + ", ".join(f"o_{n}.astype({source}.dtype)" if n in self.sums else f"o_{n}"
                                            for n in self.outputs))
         reads = set(inputs) | set(settings) | set(choice_configs)
         return "\n".join(lines) + "\n\n\n" + "\n".join(caller), f"{self.name}({', '.join(call_args)})", reads
-
-    def size_code(self, cols) -> str:
-        """The number of columns of an output, in the caller (its symbols are the function's own names)."""
-        cols = sp.sympify(cols)
-        for s in cols.free_symbols:
-            self.settings.add(s.name)
-        return _integer_size(cols)
-
-
-def _integer_size(expr) -> str:
-    """A size as exact integer arithmetic: d / n_heads is ``d // n_heads`` (the arguments' checks made
-    sure it divides)."""
-    numerator, denominator = sp.fraction(sp.sympify(expr))
-    code = sp.pycode(numerator)
-    return code if denominator == 1 else f"({code}) // ({sp.pycode(denominator)})"

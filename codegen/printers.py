@@ -99,6 +99,15 @@ def to_floats(e: sp.Expr) -> sp.Expr:
     return e.func(*[to_floats(a) for a in e.args])
 
 
+def exact_size(expr, scalar) -> str:
+    """A size as an exact integer, printed by ``scalar``: a quotient such as d / n_heads is integer
+    division (the divisibility is checked when the arguments are)."""
+    numerator, denominator = sp.fraction(sp.sympify(expr))
+    if denominator == 1:
+        return scalar(numerator)
+    return f"{paren(scalar(numerator))} // {paren(scalar(denominator))}"
+
+
 class NumPyMatrixPrinter(NumPyPrinter):
     """Prints matrix expressions as NumPy code over batched arrays."""
 
@@ -250,12 +259,8 @@ class NumPyMatrixPrinter(NumPyPrinter):
             self._scalar_depth -= 1
 
     def size(self, expr: sp.Expr) -> str:
-        """A size (an axis's extent, an index): an exact integer, so a quotient such as d / n_heads is
-        printed as integer division (the divisibility is checked when the arguments are)."""
-        numerator, denominator = sp.fraction(sp.sympify(expr))
-        if denominator == 1:
-            return self.scalar(numerator)
-        return f"{paren(self.scalar(numerator))} // {paren(self.scalar(denominator))}"
+        """A size (an axis's extent, an index), ``exact_size``."""
+        return exact_size(expr, self.scalar)
 
     def _print_Softmax(self, expr):
         self.helpers_used.add("softmax")
@@ -272,21 +277,14 @@ class NumPyMatrixPrinter(NumPyPrinter):
     def _print_RowOuter(self, expr):
         self.helpers_used.add("row_outer")
         heads = self.has_heads(expr)
-        return f"_row_outer({self.full_with_heads(expr.left, heads)}, {self.full_with_heads(expr.right, heads)})"
+        left, right = (self.heads_axis(self.full(a), a, heads) for a in (expr.left, expr.right))
+        return f"_row_outer({left}, {right})"
 
     def _print_RowContract(self, expr):
         self.helpers_used.add("row_contract")
         heads = self.has_heads(expr)
-        return (f"_row_contract({self.full_with_heads(expr.query, heads)}, "
-                f"{self.full_with_heads(expr.table, heads)})")
-
-    def full_with_heads(self, e, result_heads: bool) -> str:
-        """``e`` at its declared size as an operand of a value with a heads axis: a batched value without
-        one gets an axis of size 1 there, so its batch axes stay the batch axes (not the heads')."""
-        code = self.full(e)
-        if result_heads and not self.has_heads(e) and self.is_batched(e):
-            code = f"{paren(code)}[..., None, :, :]"
-        return code
+        query, table = (self.heads_axis(self.full(a), a, heads) for a in (expr.query, expr.table))
+        return f"_row_contract({query}, {table})"
 
     def _print_RowTranspose(self, expr):
         self.helpers_used.add("row_transpose")
@@ -511,12 +509,19 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return code
 
     def with_heads(self, e, result_heads: bool) -> str:
-        """``e`` as an operand of a value with a heads axis: a batched value without one gets an axis
-        of size 1 there (the same for every head), so its batch axes stay the batch axes."""
-        code = self._print(e)
-        if result_heads and not self.has_heads(e) and self.is_batched(e):
-            code = f"{paren(self.matrix(e))}[..., None, :, :]"
-        return code
+        """``e`` as an operand of a value with a heads axis (``heads_axis``)."""
+        if self.needs_heads_axis(e, result_heads):
+            return self.heads_axis(self.matrix(e), e, result_heads)
+        return self._print(e)
+
+    def needs_heads_axis(self, e, result_heads: bool) -> bool:
+        return result_heads and not self.has_heads(e) and self.is_batched(e)
+
+    def heads_axis(self, code: str, e, result_heads: bool) -> str:
+        """``code`` of ``e`` (both matrix axes) as an operand of a value with a heads axis: a batched
+        value without one gets an axis of size 1 there (the same for every head), so its batch axes
+        stay the batch axes, not the heads'."""
+        return f"{paren(code)}[..., None, :, :]" if self.needs_heads_axis(e, result_heads) else code
 
     # -- matrices
 
@@ -690,15 +695,11 @@ class NumPyMatrixPrinter(NumPyPrinter):
             if (inner_cols and cols) or (inner_rows and rows):
                 # only a contracted axis is expanded: an outer axis that repeats stays size 1, as the
                 # product's layout (``product_layout``) says the result has it
-                code = self.as_matrix_code(self._print(f), layout)
-                self.helpers_used.add("expand")
-                code = (f"_expand({code}, {'1' if rows and not inner_rows else self.size(f.shape[0])}, "
-                        f"{'1' if cols and not inner_cols else self.size(f.shape[1])})")
+                extent = (1 if rows and not inner_rows else f.shape[0], 1 if cols and not inner_cols else f.shape[1])
+                code = self.full_code(self._print(f), layout, extent)
             else:
                 code = self.matrix(f)
-            if heads and not self.has_heads(f) and self.is_batched(f):
-                code = f"{paren(code)}[..., None, :, :]"
-            codes.append(code)
+            codes.append(self.heads_axis(code, f, heads))
         code, batched = paren(codes[0]), self.is_batched(factors[0])
         for f, operand in zip(factors[1:], codes[1:]):
             if batched and not self.is_batched(f) and self.flatten_products and not heads:

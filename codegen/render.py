@@ -351,12 +351,11 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         st.code, st.shape = f"({st.code}).reshape(())", Shape.number()
         printer.ctx.layouts[st.target] = Layout(0)
     forward_statements, backward_statements = list(plan.forward), [] if forward_only else list(plan.backward)
-    declared = {st.target for st in plan.forward if st.target == plan.output} | {
-        st.target for st in gradient_of_statements(plan)}
+    gradient_targets = {st.target for _, st in plan.gradients if st is not None}
+    declared = {plan.output} | gradient_targets  # kept at their declared shape
     kernel_prefix = f"_{prefix.strip('_')}_" if prefix.strip("_") else "_"  # _block_forward_1, _forward_1
     if backend.fuses and not forward_only:  # the backward first: what its kernels read, the forward caches
-        returned_names = {st.target for _, st in plan.gradients if st is not None}
-        backward_statements = fuse_statements(backward_statements, printer, c, returned_names, declared,
+        backward_statements = fuse_statements(backward_statements, printer, c, gradient_targets, declared,
                                               f"{kernel_prefix}backward_", backward_symbols)
 
     dims = dims_in_order(c, c.tensor_arguments)
@@ -388,7 +387,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     # (Parameters are not released: their owner holds them; batched inputs and values may be large.)
     arrays = {a.name for a in c.inputs} | {t for st in forward_statements + backward_statements for t in made_by(st)}
     release_after_last_use(forward_statements, keep=set(cached) | {plan.output} | (set(tensor_names)))
-    returned = {st.target for _, st in plan.gradients if st is not None} | set(zero_args)
+    returned = gradient_targets | set(zero_args)
     release_after_last_use(backward_statements, keep=returned | {"grad_out"})
     for st in forward_statements + backward_statements:
         st.release = [n for n in st.release if n in arrays]
@@ -447,10 +446,6 @@ def fused_runs(plan) -> list[tuple[str, list[str], list[str]]]:
 def made_by(st) -> list[str]:
     """The names a statement makes: its target, or a fused kernel's outputs."""
     return st.outputs or [st.target]
-
-
-def gradient_of_statements(plan) -> list:
-    return [st for _, st in plan.gradients if st is not None]
 
 
 def fuse_statements(statements, printer, c, needed_after: set, declared: set, prefix: str, used: set) -> list:

@@ -163,12 +163,11 @@ def test_lora_fine_tuning_on_two_processes_equals_one(tmp_path, corpus):
 
 
 def test_the_numba_backend_without_numba_is_refused_before_training(monkeypatch):
-    import importlib.util
+    from backprop import models
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "numba" else real(name, *a))
+    monkeypatch.setattr(models, "numba_installed", lambda: False)
     with pytest.raises(ValueError, match=r"--backend numba needs Numba: pip install 'pedestrian-backprop\[numba\]'"):
         check_run(World(), "numba", 8)
+    monkeypatch.undo()
     with pytest.raises(ValueError, match="--backend numba trains in one process"):
-        monkeypatch.undo()
         check_run(World(size=2), "numba", 8)

@@ -86,10 +86,10 @@ def test_a_second_process_loads_the_kernels_from_the_cache(tmp_path):
         out, cache = rmsnorm.forward(X, g)
         rmsnorm.backward(np.ones_like(out), cache)
         hits = sum(sum(k.stats.cache_hits.values()) for k in (rmsnorm._forward_2_rows, rmsnorm._backward_1_rows))
-        print(hits, f"{rmsnorm.compile_seconds():.3f}")
+        print(hits, repr(rmsnorm.compile_seconds()))
     """)
     runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
             for _ in range(2)]
     hits, seconds = int(runs[1][0]), float(runs[1][1])
     assert hits == 2, runs  # both kernels loaded, none compiled
-    assert seconds >= 0.0
+    assert seconds > 0.0  # the loading is counted as compile time, and reported

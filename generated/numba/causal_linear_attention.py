@@ -256,17 +256,17 @@ def _backward_1_rows(a_dA_h, a_num, a_den, a_phi_Q, o_dden, o_dnum, o_dsums, n_d
     for r in range(a_dA_h.shape[0]):
         # grad of den, used in: A_h = ((1/den) 1ᵀ) ∘ num
         s1 = 0.0
-        for j in range((n_d) // (n_n_heads)):
+        for j in range(n_d // n_n_heads):
             s1 += (a_dA_h[r, j] * a_num[r, j])
         x2 = a_den[r, 0]
         v_dden = (T(s1) * (-T(1)/(x2 * x2)))
         o_dden[r, 0] = v_dden
         # grad of num, used in: A_h = ((1/den) 1ᵀ) ∘ num
         x3 = a_den[r, 0]
-        for j in range((n_d) // (n_n_heads)):
+        for j in range(n_d // n_n_heads):
             o_dnum[r, j] = (a_dA_h[r, j] * ((T(1) / (x3))))
         # grad of sums, used in: den = (phi_Q ∘ sums) 1
-        for j in range((n_d) // (n_n_heads)):
+        for j in range(n_d // n_n_heads):
             o_dsums[r, j] = (v_dden * a_phi_Q[r, j])
 
 
@@ -274,8 +274,8 @@ def _backward_1(dA_h, num, den, phi_Q, d, n_heads):
     """dden, dnum, dsums: one pass over the rows of dA_h (``_backward_1_rows``)."""
     lead = dA_h.shape[:-1]
     o_dden = np.empty(lead + (1,), dA_h.dtype)
-    o_dnum = np.empty(lead + ((d) // (n_heads),), dA_h.dtype)
-    o_dsums = np.empty(lead + ((d) // (n_heads),), dA_h.dtype)
+    o_dnum = np.empty(lead + (d // n_heads,), dA_h.dtype)
+    o_dsums = np.empty(lead + (d // n_heads,), dA_h.dtype)
     _launch(_backward_1_rows, dA_h.reshape(-1, dA_h.shape[-1]), num.reshape(-1, num.shape[-1]), den.reshape(-1, den.shape[-1]), phi_Q.reshape(-1, phi_Q.shape[-1]), o_dden.reshape(-1, o_dden.shape[-1]), o_dnum.reshape(-1, o_dnum.shape[-1]), o_dsums.reshape(-1, o_dsums.shape[-1]), d, n_heads)
     return o_dden, o_dnum, o_dsums
 
@@ -346,13 +346,13 @@ def _forward_5_rows(a_phi_Q, a_sums, a_num, o_den, o_A_h, n_d, n_n_heads):
     for r in range(a_phi_Q.shape[0]):
         # φ(q_t)ᵀ z_t
         s1 = 0.0
-        for j in range((n_d) // (n_n_heads)):
+        for j in range(n_d // n_n_heads):
             s1 += (a_phi_Q[r, j] * a_sums[r, j])
         v_den = T(s1)
         o_den[r, 0] = v_den
         # each row divided by its normaliser
         x2 = v_den
-        for j in range((n_d) // (n_n_heads)):
+        for j in range(n_d // n_n_heads):
             o_A_h[r, j] = (((T(1) / (x2))) * a_num[r, j])
 
 
@@ -360,7 +360,7 @@ def _forward_5(phi_Q, sums, num, d, n_heads):
     """den, A_h: one pass over the rows of phi_Q (``_forward_5_rows``)."""
     lead = phi_Q.shape[:-1]
     o_den = np.empty(lead + (1,), phi_Q.dtype)
-    o_A_h = np.empty(lead + ((d) // (n_heads),), phi_Q.dtype)
+    o_A_h = np.empty(lead + (d // n_heads,), phi_Q.dtype)
     _launch(_forward_5_rows, phi_Q.reshape(-1, phi_Q.shape[-1]), sums.reshape(-1, sums.shape[-1]), num.reshape(-1, num.shape[-1]), o_den.reshape(-1, o_den.shape[-1]), o_A_h.reshape(-1, o_A_h.shape[-1]), d, n_heads)
     return o_den, o_A_h
 

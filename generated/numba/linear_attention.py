@@ -253,14 +253,14 @@ def _backward_1_rows(a_dA_h, a_num, a_den, o_dden, o_dnum, n_d, n_n_heads):
     for r in range(a_dA_h.shape[0]):
         # grad of den, used in: A_h = ((1/den) 1ᵀ) ∘ num
         s1 = 0.0
-        for j in range((n_d) // (n_n_heads)):
+        for j in range(n_d // n_n_heads):
             s1 += (a_dA_h[r, j] * a_num[r, j])
         x2 = a_den[r, 0]
         v_dden = (T(s1) * (-T(1)/(x2 * x2)))
         o_dden[r, 0] = v_dden
         # grad of num, used in: A_h = ((1/den) 1ᵀ) ∘ num
         x3 = a_den[r, 0]
-        for j in range((n_d) // (n_n_heads)):
+        for j in range(n_d // n_n_heads):
             o_dnum[r, j] = (a_dA_h[r, j] * ((T(1) / (x3))))
 
 
@@ -268,7 +268,7 @@ def _backward_1(dA_h, num, den, d, n_heads):
     """dden, dnum: one pass over the rows of dA_h (``_backward_1_rows``)."""
     lead = dA_h.shape[:-1]
     o_dden = np.empty(lead + (1,), dA_h.dtype)
-    o_dnum = np.empty(lead + ((d) // (n_heads),), dA_h.dtype)
+    o_dnum = np.empty(lead + (d // n_heads,), dA_h.dtype)
     _launch(_backward_1_rows, dA_h.reshape(-1, dA_h.shape[-1]), num.reshape(-1, num.shape[-1]), den.reshape(-1, den.shape[-1]), o_dden.reshape(-1, o_dden.shape[-1]), o_dnum.reshape(-1, o_dnum.shape[-1]), d, n_heads)
     return o_dden, o_dnum
 
@@ -339,14 +339,14 @@ def _forward_5_rows(a_den, a_num, o_A_h, n_d, n_n_heads):
     for r in range(a_den.shape[0]):
         # each row divided by its normaliser
         x1 = a_den[r, 0]
-        for j in range((n_d) // (n_n_heads)):
+        for j in range(n_d // n_n_heads):
             o_A_h[r, j] = (((T(1) / (x1))) * a_num[r, j])
 
 
 def _forward_5(den, num, d, n_heads):
     """A_h: one pass over the rows of den (``_forward_5_rows``)."""
     lead = den.shape[:-1]
-    o_A_h = np.empty(lead + ((d) // (n_heads),), den.dtype)
+    o_A_h = np.empty(lead + (d // n_heads,), den.dtype)
     _launch(_forward_5_rows, den.reshape(-1, den.shape[-1]), num.reshape(-1, num.shape[-1]), o_A_h.reshape(-1, o_A_h.shape[-1]), d, n_heads)
     return o_A_h
 
