@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 
 from derive.components import build
+from reference.gate import arguments, dimension_names, gradient_floor, relative_error  # noqa: F401 - re-exported
 
 
 def _references():
@@ -112,33 +113,9 @@ def reference(name: str):
 
 def random_arguments(component, rng: np.random.Generator, sizes: dict[str, int],
                      batch: tuple[int, ...], dtype=np.float64, config: dict | None = None) -> dict[str, np.ndarray]:
-    """Random inputs and parameters of ``component`` (a Component, or a built-in's name) with the
-    given dimension sizes (and ``config``'s counts, for a size n_heads*d_h); integer indices with
-    repeats, below the size of the table they index."""
-    from codegen.render import _index_checks
-
+    """Random inputs and parameters of ``component`` (a Component, or a built-in's name): ``reference.gate.arguments``."""
     c = build(component) if isinstance(component, str) else component
-    tables = {index.name: size for index, size in _index_checks(c)}
-    values = {sp.Symbol(k, positive=True, integer=True): v for k, v in sizes.items()}
-    values.update({a.symbol: (config or {}).get(a.name, a.default) for a in c.configs
-                   if a.symbol is not None and a.symbol.is_integer})
-    values = {k: v for k, v in values.items() if isinstance(v, (int, np.integer))}
-    out = {}
-    for a in c.tensor_arguments:
-        shape = tuple(sp.sympify(sp.sympify(d).xreplace(values)) for d in a.dims)
-        if not all(s.is_Integer for s in shape):
-            raise ValueError(f"{a.name}: shape {a.dims} needs {', '.join(sorted(map(str, sp.Tuple(*shape).free_symbols)))}"
-                             " (pass them in sizes or config)")
-        shape = tuple(int(s) for s in shape)
-        if a.batched:
-            shape = batch + shape
-        if a.dtype == "int":
-            size = tables.get(a.name)
-            high = int(size.xreplace({s: sizes[str(s)] for s in size.free_symbols})) if size is not None else 3
-            out[a.name] = rng.integers(0, max(high, 1), size=shape)
-        else:
-            out[a.name] = rng.standard_normal(shape).astype(dtype)
-    return out
+    return arguments(c, rng, sizes, batch, config, dtype)
 
 
 #: Smallest sizes that keep a component non-degenerate or valid: LayerNorm over
@@ -153,19 +130,6 @@ def smallest(name: str, dim: str) -> int:
 
 #: Sizes a component needs even: rotary embeddings rotate the two halves of each head.
 EVEN_SIZES = {"llama_attention": ("d_h",), "llama_block": ("d_h",)}
-
-
-def dimension_names(c) -> list[str]:
-    """The dimensions the arguments of component ``c`` are declared with, in order (d_h of n_heads*d_h)."""
-    from derive.api import split_size
-
-    names = []
-    for a in c.tensor_arguments:
-        for size in a.dims:
-            dimension, _ = split_size(size, set(c._dims.values()))
-            if dimension is not None and str(dimension) not in names:
-                names.append(str(dimension))
-    return names
 
 
 def fitted(name: str, sizes: dict[str, int]) -> dict[str, int]:
@@ -185,31 +149,6 @@ def random_sizes(name: str, rng: np.random.Generator, n_T: int | None = None) ->
     if n_T is not None:
         sizes["n_T"] = max(n_T, smallest(name, "n_T"))
     return sizes
-
-
-def relative_error(a, b, floor: float = 0.0) -> float:
-    """max |a − b| / max |b|; ``floor`` bounds the denominator below for gradients that are
-    zero up to rounding (the key bias: autograd leaves ~1e-18 where the engine proves 0)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape or not np.array_equal(np.isfinite(a), np.isfinite(b)):
-        return float("inf")  # a shape or a NaN that differs is a failure, never dropped
-    finite = np.isfinite(b)
-    if not finite.all():
-        if not np.array_equal(a[~finite], b[~finite]):
-            return float("inf")
-        a, b = a[finite], b[finite]
-    scale = max(float(np.max(np.abs(b), initial=0.0)), floor, 1e-300)
-    return float(np.max(np.abs(a - b), initial=0.0)) / scale
-
-
-def gradient_floor(grads: dict) -> float:
-    """1e-3 of the largest gradient entry of one call.
-
-    Relative errors are measured against at least this: a gradient that is zero
-    in exact arithmetic (the key bias) is, in autograd, rounding of terms as
-    large as the others, about 1e-16 of them times the number of terms.
-    """
-    return 1e-3 * max(float(np.max(np.abs(g), initial=0.0)) for g in grads.values())
 
 
 def autograd(name: str, arrays: dict[str, np.ndarray], grad_out: np.ndarray, config: dict):
@@ -545,7 +484,7 @@ def closed_form_module(component, target: str = "numpy"):
 
 @dataclass
 class Differential:
-    """How one definition fared against the reference semantics (``backprop.semantics``)."""
+    """How one definition fared against the reference semantics (``reference.semantics``)."""
 
     outcome: str  # "right" | "refused" | "wrong shape" | "wrong value" | "crash" | "undefined"
     detail: str = ""
@@ -575,35 +514,22 @@ def refusals() -> tuple[type, ...]:
     return (DefinitionError, ShapeMismatch, MissingRule, UnsupportedFunction, GenerationError)
 
 
-def _as_numpy(t):
-    return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
-
-
-def _mismatch(ref, got) -> tuple[str, float] | None:
-    """(outcome, error) when ``got`` differs from ``ref`` in shape or value (NaN included), else None."""
-    ref, got = _as_numpy(ref), _as_numpy(got)
-    if ref.shape != got.shape:
-        return "wrong shape", float("inf")
-    if not np.all(np.isfinite(got)):
-        return "wrong value", float("inf")
-    return None
-
-
 def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1e-10,
                        modules: dict | None = None) -> Differential:
-    """Compile ``component`` for both backends and compare, in float64 on random sizes and batches, the
+    """Compile ``component`` for every backend and compare, in float64 on random sizes and batches, the
     generated forward with the reference semantics and every generated gradient with autograd through
-    it.  Any difference in shape, any NaN and any error above ``tol`` (relative, see ``relative_error``)
-    is a failure; a refusal at compile time is an outcome of its own."""
-    import torch
-
+    it (``reference.gate.run_case``).  Any difference in shape, any NaN and any error above ``tol`` is
+    a failure; a refusal at compile time is an outcome of its own, and a module the validation gate
+    refused ("defect") is a failure: the gate is skipped here, and this check is its long form."""
     from codegen.render import compile_component
-
-    from .semantics import ReferenceError, evaluate, gradients
+    from codegen.validate import EngineDefect
+    from reference.gate import Case, run_case
 
     if modules is None:
         try:
-            modules = {t: compile_component(component, t) for t in differential_targets()}
+            modules = {t: compile_component(component, t, validate=False) for t in differential_targets()}
+        except EngineDefect as e:
+            return Differential("defect", str(e))
         except refusals() as e:
             return Differential("refused", str(e).splitlines()[0] if str(e) else type(e).__name__)
         except Exception as e:  # noqa: BLE001 - an engine crash is what this reports
@@ -616,54 +542,15 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
             sizes = _sizes_meeting_requirements(component, config, rng, tokens=None)
             if sizes is None:
                 continue
-            batch = batches[(trial + cases) % len(batches)]
-            arrays = random_arguments(component, rng, sizes, batch, config=config)
-            tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
-            try:
-                ref_out = evaluate(component, tensors, config)
-            except ReferenceError as e:
-                return Differential("undefined", str(e), cases, worst)
-            if not torch.isfinite(ref_out).all():
-                continue  # outside the definition's domain (a log of a negative number, …)
-            G = rng.standard_normal(tuple(ref_out.shape))
-            _, ref_grads = gradients(component, tensors, config, torch.from_numpy(G))
-            ref_grads = {k: v.numpy() for k, v in ref_grads.items()}
-            if not all(np.all(np.isfinite(g)) for g in ref_grads.values()):
-                continue
-            # A gradient that is zero in exact arithmetic (the engine proves it) is rounding in autograd:
-            # errors are measured against at least 1e-4 (an absolute error of 1e-14 at the tolerance): the
-            # rounding of a zero summed over a batch of O(1) terms (about 1e-15) passes, and a wrong rule,
-            # off by far more than 1e-14, does not.
-            floor = max(gradient_floor(ref_grads) if ref_grads else 0.0, 1e-4)
-            label = f"sizes {sizes}, batch {batch}, config {config}"
+            case = Case(sizes, batches[(trial + cases) % len(batches)], config)
+            compared = False
             for target, module in modules.items():
-                try:
-                    args = list(tensors.values()) if target == "torch" else list(arrays.values())
-                    out, cache = module.forward(*args, **config)
-                    problem = _mismatch(ref_out, out)
-                    if problem:
-                        return Differential(problem[0], f"{target} forward: shape {tuple(np.shape(out))}, "
-                                            f"reference {tuple(ref_out.shape)} ({label})", cases, problem[1])
-                    error = relative_error(_as_numpy(out), ref_out.numpy())
-                    if not error <= tol:
-                        return Differential("wrong value", f"{target} forward off by {error:.2e} ({label})",
-                                            cases, error)
-                    worst = max(worst, error)
-                    grads = module.backward(torch.from_numpy(G) if target == "torch" else G, cache)
-                except Exception as e:  # noqa: BLE001 - a crash at call time is an engine bug
-                    return Differential("crash", f"{target}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                                        f" ({label})", cases, worst)
-                for k, ref in ref_grads.items():
-                    if k not in grads:
-                        return Differential("wrong shape", f"{target}: no gradient for {k} ({label})", cases)
-                    problem = _mismatch(ref, grads[k])
-                    if problem:
-                        return Differential(problem[0], f"{target} ∂L/∂{k}: shape {tuple(np.shape(grads[k]))}, "
-                                            f"reference {ref.shape} ({label})", cases, problem[1])
-                    error = relative_error(_as_numpy(grads[k]), ref, floor)
-                    if not error <= tol:
-                        return Differential("wrong value", f"{target} ∂L/∂{k} off by {error:.2e} ({label})",
-                                            cases, error)
-                    worst = max(worst, error)
-            cases += 1
+                outcome = run_case(component, module, target, case, np.random.default_rng(rng.integers(2**32)), tol)
+                if outcome.kind == "undefined":
+                    return Differential("undefined", outcome.detail, cases, worst)
+                if outcome.problem:
+                    return Differential(outcome.kind, outcome.detail, cases, outcome.worst)
+                compared = compared or outcome.kind == "right"
+                worst = max(worst, outcome.worst)
+            cases += compared
     return Differential("right", "", cases, worst)

@@ -11,6 +11,7 @@ from derive.reverse import derive
 from .atomic import write_bytes
 from .lower import lower
 from .render import BACKENDS, render_llama, render_model, render_plan
+from .validate import validated
 
 PACKAGE_DOC = {
     None: "Generated backward code: output of ``backprop generate``, never edited by hand.",
@@ -38,7 +39,8 @@ def targets(choice: str) -> list[str]:
 
 
 def outputs(target_choice: str = "all", names: tuple[str, ...] = NAMES, progress=None) -> list[Output]:
-    """Every file that ``backprop generate`` writes, in a fixed order."""
+    """Every file that ``backprop generate`` writes, in a fixed order; each component's module
+    validated against the reference semantics first (``codegen.validate``)."""
     files = [Output(Path("generated/__init__.py"), f'{HEADER}"""{PACKAGE_DOC[None]}"""\n')]
     plans = []
     for name in names:
@@ -48,7 +50,7 @@ def outputs(target_choice: str = "all", names: tuple[str, ...] = NAMES, progress
     for target in targets(target_choice):
         files.append(Output(Path(f"generated/{target}/__init__.py"), f'{HEADER}"""{PACKAGE_DOC[target]}"""\n'))
         for plan in plans:
-            text = render_plan(plan, BACKENDS[target])
+            text = validated(plan.component, render_plan(plan, BACKENDS[target]), target)
             grads = tuple(n for n, _ in plan.gradients)
             files.append(Output(Path(f"generated/{target}/{plan.component.name}.py"), text,
                                 plan.component.name, grads))
@@ -74,7 +76,8 @@ def component_outputs(plans, source: str, regenerate: str, target_choice: str = 
     for target in targets(target_choice):
         files.append(Output(Path(f"{target}/__init__.py"), f'{header}"""{PACKAGE_DOC[target]}"""\n'))
         for plan in plans:
-            text = render_plan(plan, BACKENDS[target], source=source, regenerate=regenerate)
+            text = validated(plan.component, render_plan(plan, BACKENDS[target], source=source,
+                                                         regenerate=regenerate), target)
             files.append(Output(Path(f"{target}/{plan.component.name}.py"), text, plan.component.name,
                                 tuple(n for n, _ in plan.gradients)))
     return files

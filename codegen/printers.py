@@ -144,7 +144,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return f"1/{code}"
 
     def vector_as_column(self, code: str) -> str:
-        return f"{code}[:, None]"
+        return f"{paren(code)}[:, None]"
 
     def reduce(self, code: str, axis: int) -> str:
         return f"{paren(code)}.sum(axis={axis}, keepdims=True)"
@@ -155,13 +155,13 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def sum_leading(self, code: str) -> str:
         """Sum a (batch · n, c) array over its first axis, giving (c,)."""
-        return f"{code}.sum(axis=0)"
+        return f"{paren(code)}.sum(axis=0)"
 
     def sum_batch(self, code: str, rows: str, cols: str) -> str:
         return f"{paren(code)}.reshape(-1, {rows}, {cols}).sum(axis=0)"
 
     def flat_transpose(self, code: str) -> str:
-        return f"{code}.T"
+        return f"{paren(code)}.T"
 
     def choice_call(self, fn: ChoiceFunction, arg: str) -> str:
         return f"_{fn.table.upper()}[{fn.config}]({arg})"
@@ -920,13 +920,13 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
         return f"{paren(code)}.sum({axis}, keepdim=True)"
 
     def sum_leading(self, code: str) -> str:
-        return f"{code}.sum(0)"
+        return f"{paren(code)}.sum(0)"
 
     def sum_batch(self, code: str, rows: str, cols: str) -> str:
         return f"{paren(code)}.reshape(-1, {rows}, {cols}).sum(0)"
 
     def flat_transpose(self, code: str) -> str:
-        return f"{code}.mT"
+        return f"{paren(code)}.mT"
 
     def _print_Heaviside(self, expr):
         arg, value = expr.args

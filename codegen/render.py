@@ -8,12 +8,11 @@ from pathlib import Path
 
 import jinja2
 import sympy as sp
-from sympy import preorder_traversal
 
 from derive.components import build
 from derive.api import split_size
 from derive.derivation import text
-from derive.primitives import Gather, Pick, index_base
+from derive.primitives import index_tables
 from derive.reverse import derive
 
 from .lower import ModulePlan, Statement, lower
@@ -173,18 +172,7 @@ def _declared(printer, code: str, layout, expr, argument) -> str:
 
 def _index_checks(c) -> list[tuple]:
     """(integer input, table size) for every integer index a definition reads."""
-    checks = []
-    for d in c.definitions:
-        for node in preorder_traversal(d.expr):
-            if isinstance(node, Gather):
-                check = (index_base(node.index), node.table.shape[0])
-            elif isinstance(node, Pick):
-                check = (index_base(node.targets), node.arg.shape[1])
-            else:
-                continue
-            if check not in checks:
-                checks.append(check)
-    return checks
+    return index_tables(c.definitions)
 
 
 def _config_check(a) -> str | None:
@@ -700,16 +688,21 @@ def render_component(name: str, target: str = "numpy") -> str:
     return render_plan(lower(derive(build(name))), BACKENDS[target])
 
 
-def compile_component(component, target: str = "numpy", optimise: bool = True):
+def compile_component(component, target: str = "numpy", optimise: bool = True, validate: bool = True):
     """Derive, render and import a component defined outside the built-ins.
 
-    Returns a module object with ``forward`` and ``backward``; nothing is
-    written to disk.  ``optimise=False`` skips the optimising passes.
+    Returns a module object with ``forward`` and ``backward``; nothing is written to disk.  The
+    module is validated against the reference semantics first (``codegen.validate``): a
+    disagreement raises ``EngineDefect`` naming the gradient and the case.  ``optimise=False``
+    skips the optimising passes; ``validate=False`` the gate (for harnesses that compare on their
+    own).
     """
-    import types
+    from .validate import check_module, load, refusal
 
     source = render_plan(lower(derive(component), optimise=optimise), BACKENDS[target], optimise=optimise)
-    module = types.ModuleType(f"generated_{component.name}")
-    module.__source__ = source
-    exec(compile(source, f"<generated {component.name}>", "exec"), module.__dict__)
+    module = load(source, component.name, target)
+    if validate:
+        problem = check_module(component, module, target)
+        if problem is not None:
+            raise refusal(component, target, problem)
     return module

@@ -422,6 +422,23 @@ def index_base(e: MatrixExpr) -> MatrixExpr:
     return index_base(e.index) if isinstance(e, IndexSlice) else e
 
 
+def index_tables(definitions) -> list[tuple]:
+    """(integer input, table size) for every integer index the ``definitions`` read: the rows of a
+    gathered table, the columns a target picks from."""
+    checks = []
+    for d in definitions:
+        for node in sp.preorder_traversal(d.expr):
+            if isinstance(node, Gather):
+                check = (index_base(node.index), node.table.shape[0])
+            elif isinstance(node, Pick):
+                check = (index_base(node.targets), node.arg.shape[1])
+            else:
+                continue
+            if check not in checks:
+                checks.append(check)
+    return checks
+
+
 class Repeat(Node):
     """``f_L(… f_1(X))``: a stack of blocks applied in turn (``stack`` is the runtime object
     that holds each block's parameters and runs its derived forward pass)."""

@@ -21,7 +21,7 @@ from .api import Component
 from .batch import carries_batch
 from .primitives import BatchSum, Cotangent, PadRows, Repeat, Softmax, cotangent, matrix_children
 from .rules import Rule, rule_for
-from .simplify import Context, Fact, derived_sums, simplify, split_coefficient, with_coefficient
+from .simplify import FACTS, Context, Fact, derived_sums, simplify, split_coefficient, with_coefficient
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Contribution:
     consumer: str  # the definition whose expression uses the value
     expr: MatrixExpr
     steps: list[Step]
+    owed: bool = False  # one sequence's contribution to a value shared by the batch (``derive``)
 
 
 @dataclass
@@ -85,6 +86,10 @@ class Derivation:
         return self.gradients[name]
 
 
+#: The facts that only keep a normal form (flat products, scalars in front).
+NORMAL_FORM = [f for f in FACTS if not f.shown]
+
+
 def _topological(root: MatrixExpr) -> list[MatrixExpr]:
     """Operands before the nodes that use them (post-order), each node once."""
     order, seen, stack = [], set(), [(root, False)]
@@ -122,20 +127,23 @@ def _sum(exprs: list[MatrixExpr]) -> MatrixExpr:
     return exprs[0] if len(exprs) == 1 else MatAdd(*exprs)
 
 
-def batch_sum(expr: MatrixExpr, is_batched) -> MatrixExpr:
-    """Σ_batch expr, taken as far in as it goes.
+def batch_sum(expr: MatrixExpr, is_batched, n_batch) -> MatrixExpr:
+    """Σ_batch of the per-sequence value ``expr``, taken as far in as it goes.
 
     Σ (A + B) = Σ A + Σ B, Σ pad(A) = pad(Σ A) and Σ (c L M R) = c L (Σ M) R for L, R shared by the
-    batch: only the factors that carry the batch are summed, and a sum shared
-    by several gradients (Σ Xᵀ Δ) is one subexpression.
+    batch: only the factors that carry the batch are summed, and a sum shared by several gradients
+    (Σ Xᵀ Δ) is one subexpression.  A term that carries no batch axis is the same for every
+    sequence, so its sum is n_batch times it (``derive/batch.py``): the count is never lost when a
+    sum is distributed over terms some of which no batch axis reaches.
     """
     if not is_batched(expr):
-        return expr  # already shared by the batch: a contribution through a parameter-only value
+        c, body = split_coefficient(expr)
+        return expr if isinstance(body, ZeroMatrix) else with_coefficient(n_batch * c, body)
     if isinstance(expr, MatAdd):
-        return MatAdd(*[batch_sum(t, is_batched) for t in expr.args])
+        return MatAdd(*[batch_sum(t, is_batched, n_batch) for t in expr.args])
     c, body = split_coefficient(expr)
     if isinstance(body, PadRows):  # Σ pad(A) = pad(Σ A)
-        return with_coefficient(c, PadRows(batch_sum(body.arg, is_batched), body.rows))
+        return with_coefficient(c, PadRows(batch_sum(body.arg, is_batched, n_batch), body.rows))
     if not isinstance(body, MatMul):
         return with_coefficient(c, BatchSum(body))
     factors = list(body.args)
@@ -147,6 +155,17 @@ def batch_sum(expr: MatrixExpr, is_batched) -> MatrixExpr:
     summed = BatchSum(inner[0] if len(inner) == 1 else MatMul(*inner))
     outer = factors[:first] + [summed] + factors[last + 1:]
     return with_coefficient(c, outer[0] if len(outer) == 1 else MatMul(*outer))
+
+
+def batch_sums_inward(expr: MatrixExpr, is_batched, n_batch) -> MatrixExpr:
+    """Every ``Σ_batch A`` of ``expr`` taken as far in as it goes (``batch_sum``), bottom-up."""
+    if not isinstance(expr, MatrixExpr) or isinstance(expr, MatrixSymbol):
+        return expr
+    args = [batch_sums_inward(a, is_batched, n_batch) for a in expr.args]
+    expr = expr if tuple(args) == expr.args else expr.func(*args)
+    if isinstance(expr, BatchSum):
+        return batch_sum(expr.arg, is_batched, n_batch)
+    return expr
 
 
 def derive(component: Component) -> Derivation:
@@ -172,6 +191,7 @@ def derive(component: Component) -> Derivation:
     def is_batched(e):
         return carries_batch(e, batched)
 
+    n_batch = component.batch_size()
     context = Context(softmax={d.symbol for d in defs if isinstance(d.expr, Softmax)})
     derivation.unproven = context.unproven
     pending: dict[MatrixSymbol, list[Contribution]] = {}
@@ -179,12 +199,16 @@ def derive(component: Component) -> Derivation:
     pending[out] = [Contribution("upstream", cotangent(out), [])]
 
     def finish(symbol: MatrixSymbol, contributions: list[Contribution]) -> Adjoint:
-        total = _sum([c.expr for c in contributions])
+        # A contribution that a value shared by the batch received from batched consumers is one
+        # sequence's: the value's cotangent is their sum over the batch (``derive/batch.py``).
+        owed = [c.expr for c in contributions if c.owed]
+        totals = [c.expr for c in contributions if not c.owed]
+        total = _sum(([BatchSum(_sum(owed))] if owed else []) + totals)
         expr, facts = simplify(total, context)
-        summed = symbol not in batched and is_batched(expr)
-        if summed:
-            expr = batch_sum(expr, is_batched)
-        return Adjoint(symbol, contributions, total, expr, facts, symbol in batched, summed)
+        inward = batch_sums_inward(expr, is_batched, n_batch)
+        if inward != expr:
+            expr, _ = simplify(inward, context, NORMAL_FORM)  # n_batch joins the coefficients
+        return Adjoint(symbol, contributions, total, expr, facts, symbol in batched, bool(owed))
 
     for d in reversed(defs):
         contributions = pending.pop(d.symbol, [])
@@ -197,32 +221,42 @@ def derive(component: Component) -> Derivation:
         if d.symbol != out:
             derived_sums(adjoint.cotangent, adjoint.expr, context)  # facts for later gradients
         G = adjoint.cotangent if d.symbol != out else adjoint.expr
-        local: dict[MatrixExpr, list[tuple[MatrixExpr, list[Step]]]] = {d.expr: [(G, [])]}
+        # Each node's incoming cotangents: (cotangent, steps, owed).  ``owed``: a cotangent that a
+        # value shared by the batch received from a batched consumer, one sequence's, whose sum over
+        # the batch is still to be taken.  It is taken where the contributions reach a named value
+        # (``finish``) or a Σ_batch node; the rules between are linear and their other factors
+        # shared by the batch, so the sum commutes with them.
+        local: dict[MatrixExpr, list[tuple[MatrixExpr, list[Step], bool]]] = {d.expr: [(G, [], False)]}
         for node in reversed(_topological(d.expr)):
             incoming = local.pop(node, [])
             if not incoming:
                 continue
-            node_cot = _sum([c for c, _ in incoming])
-            if isinstance(node, BatchSum) and is_batched(node_cot):
-                # Σ_batch A met batched values: its cotangent is their sum over the batch before it is
-                # passed to every sequence (every other rule is linear in the cotangent, so its
-                # contributions are summed where they reach a value shared by the batch, in ``finish``)
-                node_cot = batch_sum(node_cot, is_batched)
-            trail = [s for _, steps in incoming for s in steps]
+            owed = [c for c, _, o in incoming if o]
+            totals = [c for c, _, o in incoming if not o]
+            if owed and (totals or isinstance(node, BatchSum)):
+                totals, owed = [BatchSum(_sum(owed))] + totals, []
+            node_cot = _sum(owed or totals)
+            node_owed = bool(owed)
+            trail = [s for _, steps, _ in incoming for s in steps]
             if isinstance(node, MatrixSymbol):
-                pending.setdefault(node, []).append(Contribution(d.name, node_cot, trail))
+                pending.setdefault(node, []).append(Contribution(d.name, node_cot, trail, node_owed))
                 continue
             rule = None
+            node_batched = is_batched(node)
             for i, operand in enumerate(node.args):
                 # A stack's backward runs for its blocks' parameters even when its input is frozen.
                 if not isinstance(operand, MatrixExpr) or not (needs(operand) or isinstance(node, Repeat)):
                     continue
                 rule = rule or rule_for(node)
                 result = rule.vjp(node, i, node_cot)
+                operand_owed = node_owed
                 if isinstance(node, BatchSum) and not is_batched(operand):
                     # Σ_batch of a value shared by the batch is n_batch times it (derive/batch.py)
-                    result = MatMul(component.batch_size(), result)
-                local.setdefault(operand, []).append((result, trail + [Step(rule, node, operand, result, i)]))
+                    result = MatMul(n_batch, result)
+                elif node_batched and not is_batched(operand):
+                    operand_owed = True  # a value shared by the batch met a batched one here
+                local.setdefault(operand, []).append(
+                    (result, trail + [Step(rule, node, operand, result, i)], operand_owed))
 
     for arg in component.tensor_arguments:
         if not arg.receives_gradient:

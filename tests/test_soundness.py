@@ -67,7 +67,7 @@ def test_batch_sum_of_a_value_with_no_rows(target):
     a reshape to (-1, 0, d)."""
     import torch
 
-    from backprop.semantics import gradients
+    from reference.semantics import gradients
 
     c, (n, d) = component("n_T", "d")
     X = c.input("X", n, d)

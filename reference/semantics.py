@@ -1,11 +1,12 @@
 """The reference semantics: a component's forward definition evaluated directly, with torch.
 
-This is the authority the generated code is checked against (``backprop check``, the tests and
-the differential fuzzer).  It shares nothing with the printers or the lowering: every value is
-held at its full size, ``(B, H, rows, cols)`` — B the sequences of the batch (1 for a value
-shared by the batch), H the heads (1 for a value without heads) — and every primitive is one
-obviously-right line of torch, broadcasting spelled out.  Autograd through it gives the
-reference gradients.
+This is the authority the generated code is checked against (the validation gate every generated
+module passes before it is returned or written, ``backprop check``, the tests and the differential
+fuzzer).  It shares nothing with the printers or the lowering: every value is held at its full
+size, ``(B, H, rows, cols)`` — B the sequences of the batch (1 for a value shared by the batch), H
+the heads (1 for a value without heads) — and every primitive is one obviously-right line of torch
+(``reference/arrays.py``), broadcasting spelled out.  Autograd through it gives the reference
+gradients.  Given NumPy arrays, the same lines run in NumPy (for a machine without torch).
 
 The batch semantics it implements (docs/writing-components.md, "Batch semantics"):
 
@@ -13,6 +14,12 @@ The batch semantics it implements (docs/writing-components.md, "Batch semantics"
 * a batch-free value meeting a batched one is the same value for every sequence;
 * ``Σ_batch A`` sums A over the sequences, so for a batch-free A it is n_batch · A;
 * a value without heads meeting a head-split one is the same value for every head.
+
+Its output, the one rule for every shape: an output comes back at its declared shape (rows, cols)
+behind the batch axes when it carries the batch, and with its heads axis before the rows when it
+has one; except that a 1 × 1 output that carries neither the batch nor heads is a number, shape ()
+(a loss).  Every backend follows the same rule; gradients always have their argument's declared
+shape (a vector (d,), a matrix (rows, cols), behind the batch axes for an input).
 """
 from __future__ import annotations
 
@@ -46,6 +53,8 @@ from derive.primitives import (
     SumGroups,
 )
 
+from .arrays import arrays_for
+
 
 class ReferenceError(ValueError):
     """The definition cannot be evaluated for these arguments (a requirement fails, a size is wrong)."""
@@ -60,18 +69,13 @@ class Value:
     heads: int | None  # the head count, or None
 
 
-def _torch():
-    import torch
-
-    return torch
-
-
 # ------------------------------------------------------------------------ scalars
 
 
 def scalar_function(expr: sp.Expr, x: sp.Symbol, value, scalars: dict):
-    """``expr`` (a SymPy expression of ``x``) evaluated entrywise on the tensor ``value``."""
-    torch = _torch()
+    """``expr`` (a SymPy expression of ``x``) evaluated entrywise on the array ``value``."""
+    xp = arrays_for(value)
+    functions = xp.functions()
 
     def ev(e):
         if e == x:
@@ -84,7 +88,7 @@ def scalar_function(expr: sp.Expr, x: sp.Symbol, value, scalars: dict):
             out = None
             for (piece, cond) in reversed(e.args):
                 piece_value = _tensor(ev(piece), value)
-                out = piece_value if out is None else torch.where(_condition(cond, ev, value), piece_value, out)
+                out = piece_value if out is None else xp.where(_condition(cond, ev, value), piece_value, out)
             return out
         args = [ev(a) for a in e.args]
         if isinstance(e, sp.Add):
@@ -99,35 +103,32 @@ def scalar_function(expr: sp.Expr, x: sp.Symbol, value, scalars: dict):
             return out
         if isinstance(e, sp.Pow):
             base, exponent = args
-            return torch.pow(torch.as_tensor(base, dtype=value.dtype), exponent) if not torch.is_tensor(base) \
-                else base ** exponent
-        unary = {sp.exp: torch.exp, sp.log: torch.log, sp.tanh: torch.tanh, sp.sinh: torch.sinh,
-                 sp.cosh: torch.cosh, sp.sin: torch.sin, sp.cos: torch.cos, sp.tan: torch.tan,
-                 sp.erf: torch.erf, sp.Abs: torch.abs, sp.sign: torch.sign, sp.floor: torch.floor,
-                 sp.ceiling: torch.ceil, sp.atan: torch.atan, sp.asinh: torch.asinh}
-        for f, g in unary.items():
+            return xp.power(base, exponent, value)
+        unary = (sp.exp, sp.log, sp.tanh, sp.sinh, sp.cosh, sp.sin, sp.cos, sp.tan, sp.erf, sp.Abs, sp.sign,
+                 sp.floor, sp.ceiling, sp.atan, sp.asinh)
+        for f in unary:
             if isinstance(e, f):
-                return g(_tensor(args[0], value))
+                return functions[f.__name__](_tensor(args[0], value))
         if isinstance(e, (sp.Max, sp.Min)):
-            pick = torch.maximum if isinstance(e, sp.Max) else torch.minimum
+            pick = functions["maximum" if isinstance(e, sp.Max) else "minimum"]
             out = _tensor(args[0], value)
             for a in args[1:]:
                 out = pick(out, _tensor(a, value))
             return out
         if isinstance(e, sp.Heaviside):
             arg, at_zero = _tensor(args[0], value), float(e.args[1]) if len(e.args) > 1 else 0.5
-            return torch.where(arg > 0, 1.0, torch.where(arg < 0, 0.0, at_zero)).to(value.dtype)
-        raise ReferenceError(f"the reference has no torch form for {type(e).__name__} in {e}")
+            return xp.as_dtype(xp.where(arg > 0, 1.0, xp.where(arg < 0, 0.0, at_zero)), value)
+        raise ReferenceError(f"the reference has no array form for {type(e).__name__} in {e}")
 
     return _tensor(ev(expr), value)
 
 
 def _condition(cond, ev, value):
-    torch = _torch()
+    xp = arrays_for(value)
     if cond is sp.true:
-        return torch.ones_like(value, dtype=torch.bool)
+        return xp.all_true(value)
     if cond is sp.false:
-        return torch.zeros_like(value, dtype=torch.bool)
+        return xp.all_false(value)
     if isinstance(cond, sp.And):
         out = _condition(cond.args[0], ev, value)
         for c in cond.args[1:]:
@@ -141,14 +142,14 @@ def _condition(cond, ev, value):
     if isinstance(cond, sp.Not):
         return ~_condition(cond.args[0], ev, value)
     lhs, rhs = _tensor(ev(cond.lhs), value), _tensor(ev(cond.rhs), value)
-    ops = {sp.StrictGreaterThan: torch.gt, sp.GreaterThan: torch.ge, sp.StrictLessThan: torch.lt,
-           sp.LessThan: torch.le, sp.Equality: torch.eq, sp.Unequality: torch.ne}
-    return ops[type(cond)](lhs, rhs)
+    ops = {sp.StrictGreaterThan: "gt", sp.GreaterThan: "ge", sp.StrictLessThan: "lt",
+           sp.LessThan: "le", sp.Equality: "eq", sp.Unequality: "ne"}
+    return xp.compare(ops[type(cond)], lhs, rhs)
 
 
 def _tensor(v, like):
-    torch = _torch()
-    return v if torch.is_tensor(v) else torch.full_like(like, float(v))
+    xp = arrays_for(like)
+    return v if xp.is_array(v) else xp.full_like(like, float(v))
 
 
 def _number(e: sp.Expr, scalars: dict):
@@ -166,24 +167,25 @@ def _number(e: sp.Expr, scalars: dict):
 
 
 class Evaluator:
-    """Evaluates one component's definitions on given arguments (torch tensors)."""
+    """Evaluates one component's definitions on given arguments (torch tensors or NumPy arrays)."""
 
-    def __init__(self, component, values: dict[MatrixSymbol, Value], scalars: dict, n_batch: int):
+    def __init__(self, component, values: dict[MatrixSymbol, Value], scalars: dict, n_batch: int, xp):
+        self.xp = xp
         self.c = component
         self.env = values
         self.scalars = scalars
         self.n_batch = n_batch
 
     def ev(self, e) -> Value:
-        torch = _torch()
+        xp = self.xp
         if isinstance(e, MatrixSymbol):
             if e not in self.env:
                 raise ReferenceError(f"{e.name} is not an argument or an earlier definition")
             return self.env[e]
         if isinstance(e, OneMatrix):
-            return Value(torch.ones(1, 1, *self.shape(e), dtype=self.dtype), False, None)
+            return Value(xp.ones((1, 1, *self.shape(e)), self.dtype), False, None)
         if isinstance(e, ZeroMatrix):
-            return Value(torch.zeros(1, 1, *self.shape(e), dtype=self.dtype), False, None)
+            return Value(xp.zeros((1, 1, *self.shape(e)), self.dtype), False, None)
         if isinstance(e, MatMul):
             coefficient = sp.Mul(*[a for a in e.args if not isinstance(a, sp.MatrixExpr)])
             factors = [self.ev(a) for a in e.args if isinstance(a, sp.MatrixExpr)]
@@ -197,7 +199,7 @@ class Evaluator:
             return self.entrywise([self.ev(a) for a in e.args], lambda a, b: a * b)
         if isinstance(e, Transpose):
             a = self.ev(e.arg)
-            return Value(a.data.mT, a.batched, a.heads)
+            return Value(xp.mT(a.data), a.batched, a.heads)
         if isinstance(e, Elementwise):
             a = self.ev(e.arg)
             fn = e.fn
@@ -209,17 +211,17 @@ class Evaluator:
         if isinstance(e, BatchSum):
             a = self.ev(e.arg)
             if a.batched:
-                return Value(a.data.sum(0, keepdim=True), False, a.heads)
+                return Value(xp.sum(a.data, 0), False, a.heads)
             return Value(self.n_batch * a.data, False, a.heads)  # the same value for each sequence
         if isinstance(e, Softmax):
             a = self.ev(e.arg)
             S = a.data
             if _number(e.causal, self.scalars):
-                S = S.masked_fill(self.upper(S), float("-inf"))
-            return Value(torch.softmax(S, dim=-1), a.batched, a.heads)
+                S = xp.fill(S, self.upper(S), float("-inf"))
+            return Value(xp.softmax(S), a.batched, a.heads)
         if isinstance(e, CausalZero):
             a = self.ev(e.arg)
-            A = a.data.masked_fill(self.upper(a.data), 0.0) if _number(e.causal, self.scalars) else a.data
+            A = xp.fill(a.data, self.upper(a.data), 0.0) if _number(e.causal, self.scalars) else a.data
             return Value(A, a.batched, a.heads)
         if isinstance(e, SplitHeads):
             a = self.ev(e.arg)
@@ -229,14 +231,14 @@ class Evaluator:
             B, _, n, d = a.data.shape
             if d % heads:
                 raise ReferenceError(f"{e}: {d} columns do not split into {heads} heads")
-            return Value(a.data.reshape(B, n, heads, d // heads).permute(0, 2, 1, 3), a.batched, heads)
+            return Value(xp.permute(a.data.reshape(B, n, heads, d // heads), (0, 2, 1, 3)), a.batched, heads)
         if isinstance(e, MergeHeads):
             a = self.ev(e.arg)
             heads = _number(e.heads, self.scalars)
             if a.heads != heads:
                 raise ReferenceError(f"{e}: merges {heads} heads of a value with {a.heads}")
             B, H, n, dh = a.data.shape
-            return Value(a.data.permute(0, 2, 1, 3).reshape(B, 1, n, H * dh), a.batched, None)
+            return Value(xp.permute(a.data, (0, 2, 1, 3)).reshape(B, 1, n, H * dh), a.batched, None)
         if isinstance(e, (ShareHeads, SumGroups)):
             a = self.ev(e.arg)
             heads, groups = _number(e.heads, self.scalars), _number(e.groups, self.scalars)
@@ -244,23 +246,23 @@ class Evaluator:
             if a.heads != given or heads % groups:
                 raise ReferenceError(f"{e}: {a.heads} heads given, {given} expected, {heads} in groups of {groups}")
             if isinstance(e, ShareHeads):  # kv head j serves query heads j·g … j·g + g − 1
-                return Value(a.data.repeat_interleave(heads // groups, dim=1), a.batched, heads)
+                return Value(xp.repeat_heads(a.data, heads // groups), a.batched, heads)
             B, _, n, d = a.data.shape
             return Value(a.data.reshape(B, groups, heads // groups, n, d).sum(2), a.batched, groups)
         if isinstance(e, RotateHalf):
             a = self.ev(e.arg)
-            first, second = a.data.chunk(2, dim=-1)
-            return Value(torch.cat((-second, first), dim=-1), a.batched, a.heads)
+            first, second = xp.halves(a.data)
+            return Value(xp.concat((-second, first)), a.batched, a.heads)
         if isinstance(e, RotaryAngles):
             n, d = _number(e.rows, self.scalars), _number(e.cols, self.scalars)
             theta = _number(e.theta, self.scalars)
-            frequencies = theta ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
-            angles = torch.arange(n, dtype=torch.float64)[:, None] * torch.cat((frequencies, frequencies))
-            return Value(angles.to(self.dtype).reshape(1, 1, n, d), False, None)
+            frequencies = theta ** (-2 * xp.arange(d // 2) / d)
+            angles = xp.arange(n)[:, None] * xp.concat((frequencies, frequencies))
+            return Value(xp.cast(angles, self.dtype).reshape(1, 1, n, d), False, None)
         if isinstance(e, Gather):
             table, index = self.ev(e.table), self.ev(e.index)
-            T, idx = _lead_broadcast(table.data, index.data)  # (B, H, V, d), (B, H, 1, n)
-            rows = torch.gather(T, 2, idx.mT.expand(-1, -1, -1, T.shape[-1]))  # (B, H, n, d): row idx[t] of T
+            T, idx = _lead_broadcast(xp, table.data, index.data)  # (B, H, V, d), (B, H, 1, n)
+            rows = xp.take_rows(T, xp.mT(idx))  # (B, H, n, d): row idx[t] of T
             return Value(rows, table.batched or index.batched, _join_heads(table.heads, index.heads))
         if isinstance(e, IndexSlice):
             a = self.ev(e.index)
@@ -270,26 +272,27 @@ class Evaluator:
             return Value(a.data[..., :_number(e.k, self.scalars), :], a.batched, a.heads)
         if isinstance(e, PrefixSum):
             a = self.ev(e.arg)
-            data = a.data.flip(-2).cumsum(-2).flip(-2) if _number(e.reverse, self.scalars) else a.data.cumsum(-2)
+            data = xp.cumsum_rows(a.data, bool(_number(e.reverse, self.scalars)))
             return Value(data, a.batched, a.heads)
         if isinstance(e, RowOuter):
             return self.combine(self.ev(e.left), self.ev(e.right),
-                                lambda a, b: (a[..., :, None] * b[..., None, :]).flatten(-2))
+                                lambda a, b: _flatten_last(a[..., :, None] * b[..., None, :]))
         if isinstance(e, RowContract):
             def contract(q, table):
                 p = q.shape[-1]
-                return torch.einsum("...np,...npr->...nr", q, table.unflatten(-1, (p, table.shape[-1] // p)))
+                return xp.einsum("...np,...npr->...nr", q, table.reshape(*table.shape[:-1], p, table.shape[-1] // p))
             return self.combine(self.ev(e.query), self.ev(e.table), contract)
         if isinstance(e, RowTranspose):
             a = self.ev(e.arg)
             p = _number(e.rows, self.scalars)
-            return Value(a.data.unflatten(-1, (p, a.data.shape[-1] // p)).mT.flatten(-2), a.batched, a.heads)
+            blocks = a.data.reshape(*a.data.shape[:-1], p, a.data.shape[-1] // p)
+            return Value(xp.mT(blocks).reshape(*a.data.shape), a.batched, a.heads)
         if isinstance(e, LogSumExp):
             a = self.ev(e.arg)
-            return Value(torch.logsumexp(a.data, dim=-1, keepdim=True), a.batched, a.heads)
+            return Value(xp.logsumexp(a.data), a.batched, a.heads)
         if isinstance(e, Pick):
             z, t = self.ev(e.arg), self.ev(e.targets)
-            return self.combine(z, t, lambda z, t: _gather_last(*_lead_broadcast(z, t.mT)))
+            return self.combine(z, t, lambda z, t: xp.take_last(*_lead_broadcast(xp, z, xp.mT(t))))
         raise ReferenceError(f"the reference semantics has no meaning for {type(e).__name__} ({e})")
 
     @property
@@ -300,9 +303,8 @@ class Evaluator:
         return tuple(_number(s, self.scalars) for s in e.shape)
 
     def upper(self, S):
-        torch = _torch()
         n, m = S.shape[-2:]
-        return torch.ones(n, m, dtype=torch.bool).triu(1)
+        return self.xp.upper(n, m)
 
     def combine(self, a: Value, b: Value, op) -> Value:
         """``op`` on two values, each broadcast over the batch and the heads the other has."""
@@ -316,15 +318,15 @@ class Evaluator:
         return out
 
 
-def _gather_last(z, t):
-    """Entry t[i] of each row i of z."""
-    return _torch().gather(z, -1, t)
+def _flatten_last(a):
+    """(..., p, q) → (..., p·q)."""
+    return a.reshape(*a.shape[:-2], a.shape[-2] * a.shape[-1])
 
 
-def _lead_broadcast(a, b):
+def _lead_broadcast(xp, a, b):
     """``a`` and ``b`` expanded to their common (B, H); their last two axes kept."""
     lead = tuple(max(x, y) for x, y in zip(a.shape[:2], b.shape[:2]))
-    return a.expand(*lead, *a.shape[2:]), b.expand(*lead, *b.shape[2:])
+    return xp.expand(a, (*lead, *a.shape[2:])), xp.expand(b, (*lead, *b.shape[2:]))
 
 
 def _join_heads(a, b):
@@ -337,20 +339,20 @@ def _join_heads(a, b):
 
 
 def evaluate(component, arguments: dict, config: dict):
-    """The output of ``component`` for torch tensors ``arguments`` (by name, in the generated code's
-    layout: batched inputs (..., *dims), parameters (*dims)) and ``config`` (by name).
+    """The output of ``component`` for ``arguments`` (torch tensors, or NumPy arrays, by name, in the
+    generated code's layout: batched inputs (..., *dims), parameters (*dims)) and ``config`` (by name).
 
-    Returns a tensor in the generated code's layout: (..., rows, cols) for a batched output,
-    (rows, cols) for a batch-free one, () for a batch-free 1 × 1 value (a loss), with the heads
-    axis before the rows where the output has one.
+    Returns an array in the generated code's layout (the rule in this module's docstring):
+    (..., rows, cols) for a batched output, (rows, cols) for a batch-free one, () for a batch-free
+    1 × 1 value (a loss), with the heads axis before the rows where the output has one.
     """
-    torch = _torch()
     c = component
+    xp = arrays_for(next(iter(arguments.values()), None))
     scalars: dict = {}
     batch = None
     dims: dict = {}
-    floats = [t for t in arguments.values() if t.is_floating_point()]
-    scalars["__dtype__"] = floats[0].dtype if floats else torch.float64
+    floats = [t for t in arguments.values() if xp.is_float(t)]
+    scalars["__dtype__"] = floats[0].dtype if floats else xp.float64
     values: dict[MatrixSymbol, Value] = {}
     for a in c.tensor_arguments:
         t = arguments[a.name]
@@ -389,7 +391,7 @@ def evaluate(component, arguments: dict, config: dict):
     for condition, message in c.requirements:
         if not _number(condition, scalars):
             raise ReferenceError(f"{c.name}: {message}")
-    evaluator = Evaluator(c, values, scalars, n_batch)
+    evaluator = Evaluator(c, values, scalars, n_batch, xp)
     for d in c.definitions:
         v = evaluator.ev(d.expr)
         if v.data.shape[-2:] != evaluator.shape(d.symbol):
@@ -404,8 +406,10 @@ def evaluate(component, arguments: dict, config: dict):
 
 
 def gradients(component, arguments: dict, config: dict, grad_out) -> tuple[object, dict]:
-    """(output, {argument: ∂L/∂argument}) by autograd through ``evaluate``, L = ⟨grad_out, output⟩."""
-    torch = _torch()
+    """(output, {argument: ∂L/∂argument}) by autograd through ``evaluate``, L = ⟨grad_out, output⟩
+    (torch tensors)."""
+    import torch
+
     leaves = {}
     for a in component.tensor_arguments:
         t = arguments[a.name]
