@@ -197,16 +197,30 @@ def _spelling(path) -> str:
 
 
 def _check_file(args) -> int:
-    """``check FILE``: each component against autograd of its generated Torch forward and finite
-    differences; one line per component."""
-    from .verify import check_any_component, differential_check
+    """``check FILE``: each component against the reference semantics, autograd of its generated Torch
+    forward and finite differences; one line per component, a failure of any kind one row."""
+    from .verify import check_any_component, differential_check, dimension_names
 
     loaded = _file_components(args.name)
+    known = {n for fc in loaded for n in dimension_names(fc.component)}
+    unknown = sorted(set(args.size) - known)
+    if unknown:
+        print(f"backprop: --size {', '.join(unknown)}: no component of {args.name} has such a dimension "
+              f"(they have {', '.join(sorted(known)) or 'none'})", file=sys.stderr)
+        return 2
     rows, failed = [], False
     for fc in loaded:
-        _derive(fc)
-        result = check_any_component(fc.component, seed=args.seed, trials=args.trials)
-        reference = differential_check(fc.component, seed=args.seed, trials=args.trials, tol=args.tol)
+        row = [fc.component.name, fc.function, "0", "-", "-", "-"]
+        try:
+            _derive(fc)
+            sizes = {k: v for k, v in args.size.items() if k in dimension_names(fc.component)}
+            result = check_any_component(fc.component, seed=args.seed, trials=args.trials, sizes=sizes)
+            reference = differential_check(fc.component, seed=args.seed, trials=args.trials, tol=args.tol,
+                                           sizes=sizes)
+        except Exception as e:  # noqa: BLE001 - every failure is a row of its own, never a traceback
+            failed = True
+            rows.append(row + [f"FAIL: {_one_line(e)}"])
+            continue
         ok = (result.cases > 0 and result.autograd <= args.tol and result.finite_differences <= FD_TOLERANCE
               and reference.outcome == "right")
         failed |= not ok
@@ -221,6 +235,27 @@ def _check_file(args) -> int:
           f"torch, and autograd through it) and against autograd (float64, both backends), {FD_TOLERANCE:.0e} "
           "against central finite differences")
     return 1 if failed else 0
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _size(text: str) -> tuple[str, int]:
+    """``NAME=VALUE`` of ``--size``: a dimension's name and a size of at least 1."""
+    import argparse
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE, e.g. d_ff=4")
+    try:
+        size = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the size must be a whole number") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the size must be at least 1")
+    return name.strip(), size
 
 
 #: Central differences in float64 with step 1e-6 are good to about 1e-9 relative; a wrong rule is off by O(1).
@@ -255,6 +290,11 @@ def cmd_check(args) -> int:
     if problem:
         print(f"backprop: {problem}", file=sys.stderr)
         return 2
+    if args.size and not is_file(args.name):
+        print("backprop: --size is for a component file; the built-ins are checked at sizes of their own",
+              file=sys.stderr)
+        return 2
+    args.size = dict(args.size)
     if is_file(args.name):
         return _check_file(args)
     from codegen.generate import targets
@@ -429,6 +469,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--tol", type=float, default=1e-10, help="largest accepted relative error (default 1e-10)")
     s.add_argument("--verbose", action="store_true", help="one line per case and gradient instead of one per "
                                                           "component and target")
+    s.add_argument("--size", type=_size, action="append", default=[], metavar="NAME=VALUE",
+                   help="a component file's dimension at a fixed size (repeatable, e.g. --size d_ff=4); the "
+                        "others are drawn at random")
     s.set_defaults(fn=cmd_check)
     s = sub.add_parser("report", help="the derivations as pages to read: Markdown and self-contained HTML",
                        description="Write, per component, a Markdown page and an HTML page (MathML formulas, no "

@@ -373,36 +373,43 @@ def _sample_configs(c, rng) -> list[dict]:
     return configs
 
 
-def _sizes_meeting_requirements(c, config: dict, rng, tokens: int | None) -> dict[str, int] | None:
-    """Random sizes (1 … 5) that satisfy the component's requirements, or None after many tries."""
-    dims = sorted({d for a in c.tensor_arguments for d in a.dims if isinstance(d, sp.Symbol)}, key=str)
+def _sizes_meeting_requirements(c, config: dict, rng, tokens: int | None,
+                                fixed: dict[str, int] | None = None) -> dict[str, int] | None:
+    """Random sizes (1 … 5) of every dimension the arguments are declared with (d_ff of 4*d_ff
+    too), ``fixed`` ones as given, that satisfy the component's requirements; None after many tries."""
+    fixed = fixed or {}
+    dims = [sp.Symbol(n, positive=True, integer=True) for n in dimension_names(c)]
     values = {a.symbol: config[a.name] for a in c.configs
               if a.symbol is not None and isinstance(config.get(a.name), (int, float))}
     for _ in range(200):
-        sizes = {d: (tokens if tokens is not None and str(d) == "n_T" else int(rng.integers(1, 6))) for d in dims}
+        sizes = {d: (fixed[str(d)] if str(d) in fixed else tokens if tokens is not None and str(d) == "n_T"
+                     else int(rng.integers(1, 6))) for d in dims}
         table = {**sizes, **values, c.batch_size(): 1}
-        if all(bool(cond.xreplace(table)) for cond, _ in c.requirements):
+        if all(bool(sp.sympify(cond).xreplace(table)) for cond, _ in c.requirements):
             return {str(d): v for d, v in sizes.items()}
     return None
 
 
-def check_any_component(component, seed: int = 0, trials: int = 3) -> ComponentCheck:
+def check_any_component(component, seed: int = 0, trials: int = 3,
+                        sizes: dict[str, int] | None = None) -> ComponentCheck:
     """Check ``component``'s generated backward in float64, NumPy and Torch, on random sizes with batch
     dimensions and every configuration: against torch autograd through the generated Torch forward
-    (≤ 1e-10 expected) and against central finite differences of the NumPy forward."""
+    (≤ 1e-10 expected) and against central finite differences of the NumPy forward.  ``sizes`` fixes
+    some dimensions; the others are drawn."""
     import torch
 
     from codegen.render import compile_component
 
-    modules = {t: compile_component(component, t) for t in ("numpy", "torch")}
+    fixed = sizes
+    modules = {t: compile_component(component, t, validate=False) for t in ("numpy", "torch")}
     rng = np.random.default_rng(seed)
     worst_ag, worst_fd, cases = 0.0, 0.0, 0
     batches = [(), (3,), (2, 2)]
     for trial in range(trials):
         for config in _sample_configs(component, rng):
-            sizes = _sizes_meeting_requirements(component, config, rng, tokens=1 if trial == 0 else None)
+            sizes = _sizes_meeting_requirements(component, config, rng, tokens=1 if trial == 0 else None, fixed=fixed)
             if sizes is None and trial == 0:
-                sizes = _sizes_meeting_requirements(component, config, rng, tokens=None)
+                sizes = _sizes_meeting_requirements(component, config, rng, tokens=None, fixed=fixed)
             if sizes is None:
                 continue
             arrays = random_arguments(component, rng, sizes, batches[trial % len(batches)], config=config)
@@ -515,7 +522,7 @@ def refusals() -> tuple[type, ...]:
 
 
 def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1e-10,
-                       modules: dict | None = None) -> Differential:
+                       modules: dict | None = None, sizes: dict[str, int] | None = None) -> Differential:
     """Compile ``component`` for every backend and compare, in float64 on random sizes and batches, the
     generated forward with the reference semantics and every generated gradient with autograd through
     it (``reference.gate.run_case``).  Any difference in shape, any NaN and any error above ``tol`` is
@@ -524,6 +531,7 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
     from codegen.render import compile_component
     from codegen.validate import EngineDefect
     from reference.gate import Case, run_case
+    from reference.gate import cases as gate_cases
 
     if modules is None:
         try:
@@ -536,21 +544,23 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
             return Differential("crash", f"compiling: {type(e).__name__}: {e}")
     rng = np.random.default_rng(seed)
     batches = [(), (1,), (3,), (2, 2)]
-    worst, cases = 0.0, 0
+    worst, cases, fixed = 0.0, 0, sizes
+    drawn = []
     for trial in range(trials):
         for config in _sample_configs(component, rng)[:2]:
-            sizes = _sizes_meeting_requirements(component, config, rng, tokens=None)
-            if sizes is None:
-                continue
-            case = Case(sizes, batches[(trial + cases) % len(batches)], config)
-            compared = False
-            for target, module in modules.items():
-                outcome = run_case(component, module, target, case, np.random.default_rng(rng.integers(2**32)), tol)
-                if outcome.kind == "undefined":
-                    return Differential("undefined", outcome.detail, cases, worst)
-                if outcome.problem:
-                    return Differential(outcome.kind, outcome.detail, cases, outcome.worst)
-                compared = compared or outcome.kind == "right"
-                worst = max(worst, outcome.worst)
-            cases += compared
+            sizes = _sizes_meeting_requirements(component, config, rng, tokens=None, fixed=fixed)
+            if sizes is not None:
+                drawn.append(Case(sizes, batches[(trial + len(drawn)) % len(batches)], config))
+    # the validation gate's edge cases first (every dimension at 1, 2 and 3), unless sizes are fixed
+    for case in ([] if fixed else gate_cases(component, seed)) + drawn:
+        compared = False
+        for target, module in modules.items():
+            outcome = run_case(component, module, target, case, np.random.default_rng(rng.integers(2**32)), tol)
+            if outcome.kind == "undefined":
+                return Differential("undefined", outcome.detail, cases, worst)
+            if outcome.problem:
+                return Differential(outcome.kind, outcome.detail, cases, outcome.worst)
+            compared = compared or outcome.kind == "right"
+            worst = max(worst, outcome.worst)
+        cases += compared
     return Differential("right", "", cases, worst)

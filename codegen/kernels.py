@@ -357,8 +357,8 @@ class KernelPrinter:
         kernel_call = []
         for n in inputs:
             info = self.inputs[n]
-            kernel_call.append(n if info["ndim"] == 1 else f"{n}.reshape(-1, {n}.shape[-1])")
-        kernel_call += [f"o_{n}" if n in self.sums else f"o_{n}.reshape(-1, o_{n}.shape[-1])" for n in self.outputs]
+            kernel_call.append(n if info["ndim"] == 1 else _as_rows(n))
+        kernel_call += [f"o_{n}" if n in self.sums else _as_rows(f"o_{n}") for n in self.outputs]
         kernel_call += settings
         kernel_call += [f"{self.choices[c]!r}.index({c})" for c in choice_configs]
         caller.append(f"    _launch({self.name}_rows, {', '.join(kernel_call)})")
@@ -366,3 +366,9 @@ class KernelPrinter:
                                            for n in self.outputs))
         reads = set(inputs) | set(settings) | set(choice_configs)
         return "\n".join(lines) + "\n\n\n" + "\n".join(caller), f"{self.name}({', '.join(call_args)})", reads
+
+
+def _as_rows(array: str) -> str:
+    """``array`` (…, cols) as (rows, cols), the row count from its leading axes: ``reshape(-1, 0)``
+    cannot tell how many rows an array of no columns has (first_rows(n_T − 1) at n_T = 1, transposed)."""
+    return f"{array}.reshape(math.prod({array}.shape[:-1]), {array}.shape[-1])"

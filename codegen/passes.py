@@ -27,6 +27,9 @@ in ``plan.notes``, which the generated module states in a comment and
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import sympy as sp
 from sympy import Basic, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix
 
@@ -144,7 +147,7 @@ def reuse_log_sum_exp(plan) -> None:
             st.expr = expr
         _through_kept_log_sum_exp(plan, found)
         return
-    for arg, softmax in kept.items():
+    for arg, softmax in sorted(kept.items(), key=lambda item: _outermost_first(found[item[0]])):
         node = found[arg]
         first = next(i for i, st in enumerate(plan.forward) if st.expr.has(node))
         lse = MatrixSymbol(_fresh(f"lse_{text(arg)}", plan.taken), *node.shape)
@@ -174,7 +177,7 @@ def _through_kept_log_sum_exp(plan, found) -> None:
 
     for st in plan.backward:
         st.expr = _bottom_up(st.expr, through_lse)
-    for arg, symbol in hoisted.items():
+    for arg, symbol in sorted(hoisted.items(), key=lambda item: _outermost_first(found[item[0]])):
         node = found[arg]
         first = next(i for i, st in enumerate(plan.forward) if st.expr.has(node))
         for st in plan.forward:
@@ -183,6 +186,12 @@ def _through_kept_log_sum_exp(plan, found) -> None:
                                              "kept for the backward's softmax"))
         plan.notes.append(f"reuse-log-sum-exp: softmax({text(arg)}) = exp({text(arg)} − lse({text(arg)}) 1ᵀ) "
                           f"with lse({text(arg)}) kept from the forward")
+
+
+def _outermost_first(node) -> int:
+    """A sort key putting lse(lse(Z)) before lse(Z): replacing the inner one first would leave no
+    forward statement that reads the outer one as it was found."""
+    return -sum(1 for _ in sp.preorder_traversal(node))
 
 
 def _fresh(name: str, taken: set) -> str:
@@ -240,10 +249,33 @@ def _entrywise_affine(e) -> bool:
 
 
 def optimise(plan, passes=None):
-    """Run every pass (or those in ``passes``) over ``plan``, in place, and return it."""
+    """Run every pass (or those in ``passes``) over ``plan``, in place, and return it.
+
+    A pass proves its precondition or leaves the plan alone; a pass that stops on something it did
+    not expect (an exception of any kind) leaves it alone too: the plan is restored to what it was
+    before the pass, and a note says so (``show --plan``).  A pass is an optimisation, never a
+    reason to refuse a definition, and whatever it produced is validated against the reference
+    semantics afterwards (``codegen.validate``).
+    """
     for run in _passes() if passes is None else passes:
-        run(plan)
+        before = _snapshot(plan)
+        try:
+            run(plan)
+        except Exception as e:  # noqa: BLE001 - a pass that cannot apply leaves the plan as it was
+            _restore(plan, before)
+            plan.notes.append(f"{run.__name__.replace('_', '-')}: not applied ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else 'its pattern did not hold'})")
     return plan
+
+
+def _snapshot(plan):
+    """A copy of everything a pass may change (the component and the derivation it never does)."""
+    return copy.deepcopy(plan, {id(plan.component): plan.component, id(plan.derivation): plan.derivation})
+
+
+def _restore(plan, snapshot) -> None:
+    for f in dataclasses.fields(plan):
+        setattr(plan, f.name, getattr(snapshot, f.name))
 
 
 def describe(plan) -> str:

@@ -460,16 +460,20 @@ class NumPyMatrixPrinter(NumPyPrinter):
                 inner = self.layout(factors[0])
                 return Layout(inner.ndim, inner.rows, inner.cols)
             first, last = self.layout(factors[0]), self.layout(factors[-1])
-            return Layout(2, rows=first.rows, cols=last.cols)
+            return Layout(2, rows=first.repeats(factors[0].shape)[0], cols=last.repeats(factors[-1].shape)[1])
         ones, left, right = factors[j], factors[:j], factors[j + 1:]
         k, m = ones.shape
         left_part = right_part = None
+        # which axes repeat is read through ``repeats`` (a row (cols,) repeats over its rows, a number
+        # over both), never off the flags alone
         if left:  # L 1ₖ: L itself when k = 1, else its row sums (…, r, 1)
             inner = self.product_layout(left)
-            left_part = inner if k == 1 else Layout(2, rows=inner.rows)
+            rows, cols = inner.repeats((left[0].shape[0], left[-1].shape[1]))
+            left_part = Layout(max(inner.ndim, 2 if k != 1 else inner.ndim), rows=rows, cols=cols and k == 1)
         if right:  # 1ₘᵀ R: R itself when m = 1, else its column sums (…, 1, c)
             inner = self.product_layout(right)
-            right_part = inner if m == 1 else Layout(2, cols=inner.cols)
+            rows, cols = inner.repeats((right[0].shape[0], right[-1].shape[1]))
+            right_part = Layout(max(inner.ndim, 2 if m != 1 else inner.ndim), rows=rows and m == 1, cols=cols)
         if left_part and right_part:
             return Layout(max(left_part.ndim, right_part.ndim, 2), rows=left_part.rows, cols=right_part.cols)
         if left_part:
@@ -616,7 +620,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
             code = self.product(left)
             if ones.shape[0] == 1:
                 parts.append(code)
-            elif layout.cols:
+            elif layout.repeats((left[0].shape[0], left[-1].shape[1]))[1]:
                 parts.append(f"{paren(self.scalar(ones.shape[0]))} * {paren(self.as_column_code(code, layout))}")
             else:
                 parts.append(self.reduce(self.as_matrix_code(code, layout), -1))
@@ -625,7 +629,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
             code = self.product(right)
             if ones.shape[1] == 1:
                 parts.append(code)
-            elif layout.rows:
+            elif layout.repeats((right[0].shape[0], right[-1].shape[1]))[0]:
                 parts.append(f"{paren(self.scalar(ones.shape[1]))} * {paren(self.as_matrix_code(code, layout))}")
             else:
                 parts.append(self.reduce(self.as_matrix_code(code, layout), -2))
@@ -797,8 +801,9 @@ class NumPyMatrixPrinter(NumPyPrinter):
             if pair := self.entrywise_pair([E]):
                 return self.column_dot(*pair)
             layout = self.layout(E)
-            if layout.rows:  # every row the same: n times the one row, summed over the batch
-                code = f"{paren(self.scalar(E.shape[0]))} * {paren(self.matrix(E))}"
+            if layout.repeats(E.shape)[0]:  # every row the same: n times the one row (its columns full), summed over the batch
+                one_row = self.full_code(self._print(E), layout, (1, E.shape[1]))
+                code = f"{paren(self.scalar(E.shape[0]))} * {paren(one_row)}"
                 return self.sum_leading(self.flatten_batch(code, self.dim(E.shape[1])))
             return self.sum_leading(self.flatten_batch(self.full(E), self.dim(E.shape[1])))
         M = factors[0] if len(factors) == 1 else MatMul(*factors)
@@ -951,12 +956,14 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
         return f"torch.erf({self._print(expr.args[0])})"
 
     def biased_terms(self, expr):
-        """(X W, 1 bᵀ): a batched value times a weight, and a vector bias broadcast over its rows."""
+        """(X W, 1 bᵀ): a batched value times a weight, both arrays at their full (rows, cols), and a
+        vector bias broadcast over its rows."""
         product = bias = None
         for t in expr.args:
             if isinstance(t, MatMul) and len(t.args) == 2 and all(isinstance(a, MatrixExpr) for a in t.args) \
                     and not any(isinstance(a, OneMatrix) for a in t.args) and product is None \
-                    and self.is_batched(t.args[0]) and not self.is_batched(t.args[1]):
+                    and self.is_batched(t.args[0]) and not self.is_batched(t.args[1]) \
+                    and all(self.layout(a).full for a in t.args):  # F.linear reads both at full size
                 product = t
             elif isinstance(t, MatMul) and len(t.args) == 2 and isinstance(t.args[0], OneMatrix) \
                     and t.args[0].shape[1] == 1 and t.args[1] in self.ctx.vectors and bias is None:

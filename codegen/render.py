@@ -266,6 +266,10 @@ def print_code(printer, expr, component, target: str = "") -> str:
         raise GenerationError(f"{component.name}: no {printer.array} code for{where}: {reason}") from None
 
 
+def _sum_of(terms: list):
+    return terms[0] if len(terms) == 1 else sp.MatAdd(*terms)
+
+
 @dataclass
 class FunctionSet:
     """One derived component as ``forward``/``backward`` functions (names may carry a prefix)."""
@@ -310,9 +314,19 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
             argument = gradient_of.get(id(st))
             st.wrapped = False
             if statements is plan.backward and printer.has_heads(st.expr) and st.target not in headed_names:
-                # a value without heads met head-split ones: its cotangent is their sum over the heads
+                # a value without heads met head-split ones: its cotangent is their sum over the heads,
+                # term by term: a term without heads is already the value's own (through a merge)
                 printer.helpers_used.add("sum_heads")
-                st.code, st.wrapped = f"_sum_heads({st.code})", True
+                terms = st.expr.args if isinstance(st.expr, sp.MatAdd) else (st.expr,)
+                headed = [t for t in terms if printer.has_heads(t)]
+                rest = [t for t in terms if not printer.has_heads(t)]
+                if rest:
+                    summed = print_code(printer, _sum_of(headed), c, st.target)
+                    own = print_code(printer, _sum_of(rest), c, st.target)
+                    st.code = f"_sum_heads({summed}) + {paren(own)}"
+                else:
+                    st.code = f"_sum_heads({st.code})"
+                st.wrapped = True
             elif statements is plan.backward and st.target in headed_names and not printer.has_heads(st.expr):
                 # the cotangent of a head-split value that is the same for every head: given its heads axis
                 printer.helpers_used.add("expand_heads")

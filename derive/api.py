@@ -55,6 +55,7 @@ from .primitives import (
     Softmax,
     ShareHeads,
     SplitHeads,
+    SumGroups,
     UnsupportedFunction,
 )
 
@@ -496,11 +497,15 @@ class Component:
 
     def _require_implied(self, name: str, expr: MatrixExpr) -> None:
         """The size conditions that ``expr``'s primitives need, checked by the generated forward:
-        heads shared in equal groups, halves of an even number of columns."""
+        columns split into equal heads, heads shared in equal groups, halves of an even number of
+        columns."""
         for node in sp.preorder_traversal(expr):
-            if isinstance(node, ShareHeads):
+            if isinstance(node, (ShareHeads, SumGroups)):
                 condition = sp.Eq(sp.Mod(node.heads, node.groups), 0)
                 message = f"{name}: {node.heads} must be a multiple of {node.groups} (heads shared in groups)"
+            elif isinstance(node, SplitHeads):
+                condition = sp.Eq(sp.Mod(node.arg.shape[1], node.heads), 0)
+                message = f"{name}: {node.arg.shape[1]} columns must split into {node.heads} heads"
             elif isinstance(node, RotateHalf):
                 condition = sp.Eq(sp.Mod(node.shape[1], 2), 0)
                 message = f"{name}: rotate_half needs an even number of columns, {node.shape[1]}"
@@ -647,10 +652,16 @@ class Component:
         if self.output_symbol is None:
             raise DefinitionError(f"{self.name}: no output defined")
         bound = {split_size(d, set(self._dims.values()))[0] for a in self.tensor_arguments for d in a.dims}
+        dimensions = set(self._dims.values())
         for d in self.definitions:
-            unbound = sorted(str(s) for s in (sp.sympify(d.symbol.shape[0]).free_symbols
-                                              | sp.sympify(d.symbol.shape[1]).free_symbols)
-                             if s in set(self._dims.values()) and s not in bound)
+            # every size the definition reads, inner ones included (cols(c, e) summed away again)
+            sizes = set()
+            for node in sp.preorder_traversal(d.expr):
+                if isinstance(node, MatrixExpr):
+                    sizes |= sp.sympify(node.shape[0]).free_symbols | sp.sympify(node.shape[1]).free_symbols
+                elif isinstance(node, sp.Symbol):
+                    sizes.add(node)
+            unbound = sorted(str(s) for s in sizes if s in dimensions and s not in bound)
             if unbound:
                 raise DefinitionError(f"{self.name}: {d.name}: dimension {', '.join(unbound)} is not the size of "
                                       f"any argument, so no call can give it a value")

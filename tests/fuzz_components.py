@@ -71,11 +71,17 @@ def random_component(draw, steps: int | None = None) -> D.Component:
         pool.append(c.param("S0", n_T, n_T))  # a per-position table
     if draw.integer(0, 3) == 0:
         pool.append(c.input("M", n_T, d, frozen=True))  # never differentiated (a mask, a table)
+    if draw.integer(0, 3) == 0:
+        pool.append(c.param("k", 1, 1))  # a 1 × 1 value: a number that is a matrix
+    if draw.integer(0, 3) == 0:
+        pool.append(c.input("T", n_T, e))  # a target: per-sequence losses of affine maps
     idx = c.input("idx", n_T, dtype="int") if draw.integer(0, 3) == 0 else None
     heads = groups = None
     if draw.integer(0, 3) == 0:
         heads = c.integer_config("n_heads")
         c.require(sp.Eq(sp.Mod(d, heads), 0), "d must be divisible by n_heads")
+        if draw.integer(0, 1):
+            pool.append(c.param("P", n_T, d))  # a parameter to split into heads
         if draw.integer(0, 1):  # grouped heads: n_groups heads, each shared by n_heads / n_groups
             groups = c.integer_config("n_groups")
             c.require(sp.Eq(sp.Mod(d, groups), 0), "d must be divisible by n_groups")
@@ -123,6 +129,19 @@ def random_component(draw, steps: int | None = None) -> D.Component:
             yield "first_rows"
         if act is not None:
             yield "activation"
+        # what users write that single primitives rarely make: biased affine maps and their
+        # per-sequence losses, vectors as rows and as columns, sums over the batch of values mixing
+        # batched and shared terms, a value reused inline, nested log-sum-exps, values without
+        # heads meeting head-split ones and parameters split into heads
+        yield "affine"
+        yield "squared_error"
+        yield "vector_column"
+        yield "batch_sum_mixed"
+        yield "reuse_inline"
+        yield "nested_logsumexp"
+        if heads is not None:
+            yield "heads_meet"
+            yield "param_heads"
 
     available = list(ops())
     count = steps if steps is not None else draw.integer(1, 6)
@@ -219,6 +238,53 @@ def _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act,
     if op == "pick":
         z = pick(lambda v: v.shape[0] == n_T and v.shape[1] == n_T)
         return D.pick(z, idx) if z is not None else None
+    if op == "affine":  # A W + 1 bᵀ: any value times a matrix, plus a vector's row
+        a = pick()
+        w = pick(lambda v: v.shape[0] == a.shape[1] and v.shape[1] != 1)
+        b = pick(lambda v: v.shape[0] == 1 and w is not None and v.shape[1] == w.shape[1])
+        return D.add(D.matmul(a, w), D.rows(b, a.shape[0])) if b is not None else None
+    if op == "squared_error":  # ½ Σ_t ‖A W + 1 bᵀ − T‖², per sequence or summed over the batch
+        a = pick(lambda v: v.shape[0] == n_T)
+        w = pick(lambda v: v.shape[0] == a.shape[1] and v.shape[1] == e)
+        b = pick(lambda v: v.shape == (1, e))
+        t = pick(lambda v: v.shape == (n_T, e))
+        if w is None or t is None:
+            return None
+        r = D.sub(D.add(D.matmul(a, w), D.rows(b, n_T)) if b is not None else D.matmul(a, w), t)
+        loss = D.scale(sp.Rational(1, 2), D.token_sum(D.row_sum(D.hadamard(r, r))))
+        return D.batch_sum(loss) if draw.integer(0, 1) else loss
+    if op == "vector_column":  # a vector's row turned into a column and broadcast: (b 1ᵀ)ᵀ-like uses
+        v = pick(lambda v: v.shape[0] == 1)
+        if v is None:
+            return None
+        column = D.T(v)
+        return D.cols(column, draw.choice([n_T, d, e])) if draw.integer(0, 1) else D.hadamard(column, column)
+    if op == "batch_sum_mixed":  # Σ_batch (A − P Q): a batched value with terms shared by the batch
+        a = pick()
+        b = pick(lambda v: v.shape == a.shape and v is not a)
+        if b is None:
+            return None
+        return D.batch_sum(D.sub(a, b) if draw.integer(0, 1) else D.add(a, D.scale(2, b)))
+    if op == "reuse_inline":  # one expression used twice inline, not through a let
+        a = pick()
+        inner = D.add(a, a) if draw.integer(0, 1) else D.pointwise(sp.tanh(D.x), a)
+        return D.hadamard(inner, inner) if draw.integer(0, 1) else D.add(inner, D.scale(-1, inner), inner)
+    if op == "nested_logsumexp":  # lse(lse(Z)) beside lse(Z)
+        z = pick()
+        inner = D.logsumexp(z)
+        return D.add(D.logsumexp(inner), inner) if draw.integer(0, 1) else D.logsumexp(D.logsumexp(inner))
+    if op == "heads_meet":  # a value without heads added to head-split scores: Q_h Q_hᵀ + X Xᵀ
+        q = pick(lambda v: v in c._headed and v.shape[0] == n_T)
+        a = pick(lambda v: v not in c._headed and v.shape[0] == n_T)
+        if q is None or a is None:
+            return None
+        return D.add(D.matmul(q, D.T(q)), D.matmul(a, D.T(a)))
+    if op == "param_heads":  # a parameter split into heads, meeting a head-split value
+        q = pick(lambda v: v in c._headed and v.shape[0] == n_T)
+        w = pick(lambda v: v.shape == (n_T, d) and v not in c._headed)
+        if q is None or w is None:
+            return None
+        return D.hadamard(q, D.split_heads(w, heads))
     if op == "first_rows":
         a = pick(lambda v: v.shape[0] == n_T)
         return D.first_rows(a, n_T - 1) if a is not None else None

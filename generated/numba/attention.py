@@ -208,7 +208,7 @@ def _backward_1(dQ, d):
     """db_q: one pass over the rows of dQ (``_backward_1_rows``)."""
     lead = dQ.shape[:-1]
     o_db_q = np.zeros(d, np.float64)
-    _launch(_backward_1_rows, dQ.reshape(-1, dQ.shape[-1]), o_db_q, d)
+    _launch(_backward_1_rows, dQ.reshape(math.prod(dQ.shape[:-1]), dQ.shape[-1]), o_db_q, d)
     return o_db_q.astype(dQ.dtype)
 
 
@@ -227,7 +227,7 @@ def _backward_2(grad_out, d):
     """db_v: one pass over the rows of grad_out (``_backward_2_rows``)."""
     lead = grad_out.shape[:-1]
     o_db_v = np.zeros(d, np.float64)
-    _launch(_backward_2_rows, grad_out.reshape(-1, grad_out.shape[-1]), o_db_v, d)
+    _launch(_backward_2_rows, grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_db_v, d)
     return o_db_v.astype(grad_out.dtype)
 
 

@@ -276,7 +276,7 @@ def _backward_1(dA_h, num, den, phi_Q, d, n_heads):
     o_dden = np.empty(lead + (1,), dA_h.dtype)
     o_dnum = np.empty(lead + (d // n_heads,), dA_h.dtype)
     o_dsums = np.empty(lead + (d // n_heads,), dA_h.dtype)
-    _launch(_backward_1_rows, dA_h.reshape(-1, dA_h.shape[-1]), num.reshape(-1, num.shape[-1]), den.reshape(-1, den.shape[-1]), phi_Q.reshape(-1, phi_Q.shape[-1]), o_dden.reshape(-1, o_dden.shape[-1]), o_dnum.reshape(-1, o_dnum.shape[-1]), o_dsums.reshape(-1, o_dsums.shape[-1]), d, n_heads)
+    _launch(_backward_1_rows, dA_h.reshape(math.prod(dA_h.shape[:-1]), dA_h.shape[-1]), num.reshape(math.prod(num.shape[:-1]), num.shape[-1]), den.reshape(math.prod(den.shape[:-1]), den.shape[-1]), phi_Q.reshape(math.prod(phi_Q.shape[:-1]), phi_Q.shape[-1]), o_dden.reshape(math.prod(o_dden.shape[:-1]), o_dden.shape[-1]), o_dnum.reshape(math.prod(o_dnum.shape[:-1]), o_dnum.shape[-1]), o_dsums.reshape(math.prod(o_dsums.shape[:-1]), o_dsums.shape[-1]), d, n_heads)
     return o_dden, o_dnum, o_dsums
 
 
@@ -295,7 +295,7 @@ def _backward_2(dQ, d):
     """db_q: one pass over the rows of dQ (``_backward_2_rows``)."""
     lead = dQ.shape[:-1]
     o_db_q = np.zeros(d, np.float64)
-    _launch(_backward_2_rows, dQ.reshape(-1, dQ.shape[-1]), o_db_q, d)
+    _launch(_backward_2_rows, dQ.reshape(math.prod(dQ.shape[:-1]), dQ.shape[-1]), o_db_q, d)
     return o_db_q.astype(dQ.dtype)
 
 
@@ -314,7 +314,7 @@ def _backward_3(dK, d):
     """db_k: one pass over the rows of dK (``_backward_3_rows``)."""
     lead = dK.shape[:-1]
     o_db_k = np.zeros(d, np.float64)
-    _launch(_backward_3_rows, dK.reshape(-1, dK.shape[-1]), o_db_k, d)
+    _launch(_backward_3_rows, dK.reshape(math.prod(dK.shape[:-1]), dK.shape[-1]), o_db_k, d)
     return o_db_k.astype(dK.dtype)
 
 
@@ -333,7 +333,7 @@ def _backward_4(dV, d):
     """db_v: one pass over the rows of dV (``_backward_4_rows``)."""
     lead = dV.shape[:-1]
     o_db_v = np.zeros(d, np.float64)
-    _launch(_backward_4_rows, dV.reshape(-1, dV.shape[-1]), o_db_v, d)
+    _launch(_backward_4_rows, dV.reshape(math.prod(dV.shape[:-1]), dV.shape[-1]), o_db_v, d)
     return o_db_v.astype(dV.dtype)
 
 
@@ -361,7 +361,7 @@ def _forward_5(phi_Q, sums, num, d, n_heads):
     lead = phi_Q.shape[:-1]
     o_den = np.empty(lead + (1,), phi_Q.dtype)
     o_A_h = np.empty(lead + (d // n_heads,), phi_Q.dtype)
-    _launch(_forward_5_rows, phi_Q.reshape(-1, phi_Q.shape[-1]), sums.reshape(-1, sums.shape[-1]), num.reshape(-1, num.shape[-1]), o_den.reshape(-1, o_den.shape[-1]), o_A_h.reshape(-1, o_A_h.shape[-1]), d, n_heads)
+    _launch(_forward_5_rows, phi_Q.reshape(math.prod(phi_Q.shape[:-1]), phi_Q.shape[-1]), sums.reshape(math.prod(sums.shape[:-1]), sums.shape[-1]), num.reshape(math.prod(num.shape[:-1]), num.shape[-1]), o_den.reshape(math.prod(o_den.shape[:-1]), o_den.shape[-1]), o_A_h.reshape(math.prod(o_A_h.shape[:-1]), o_A_h.shape[-1]), d, n_heads)
     return o_den, o_A_h
 
 

@@ -181,7 +181,7 @@ def _backward_1(dZ, n_vocab):
     """db: one pass over the rows of dZ (``_backward_1_rows``)."""
     lead = dZ.shape[:-1]
     o_db = np.zeros(n_vocab, np.float64)
-    _launch(_backward_1_rows, dZ.reshape(-1, dZ.shape[-1]), o_db, n_vocab)
+    _launch(_backward_1_rows, dZ.reshape(math.prod(dZ.shape[:-1]), dZ.shape[-1]), o_db, n_vocab)
     return o_db.astype(dZ.dtype)
 
 

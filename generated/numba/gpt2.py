@@ -424,7 +424,7 @@ def _block_backward_1(grad_out, d):
     """dmlp_Y: one pass over the rows of grad_out (``_block_backward_1_rows``)."""
     lead = grad_out.shape[:-1]
     o_dmlp_Y = np.empty(lead + (d,), grad_out.dtype)
-    _launch(_block_backward_1_rows, grad_out.reshape(-1, grad_out.shape[-1]), o_dmlp_Y.reshape(-1, o_dmlp_Y.shape[-1]), d)
+    _launch(_block_backward_1_rows, grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_dmlp_Y.reshape(math.prod(o_dmlp_Y.shape[:-1]), o_dmlp_Y.shape[-1]), d)
     return o_dmlp_Y
 
 
@@ -473,7 +473,7 @@ def _block_backward_2(dln_2_Y, ln_2_w, ln_2_sigma, ln_2_Xbar, grad_out, d):
     lead = dln_2_Y.shape[:-1]
     o_da5 = np.empty(lead + (d,), dln_2_Y.dtype)
     o_dproj_Y = np.empty(lead + (d,), dln_2_Y.dtype)
-    _launch(_block_backward_2_rows, dln_2_Y.reshape(-1, dln_2_Y.shape[-1]), ln_2_w, ln_2_sigma.reshape(-1, ln_2_sigma.shape[-1]), ln_2_Xbar.reshape(-1, ln_2_Xbar.shape[-1]), grad_out.reshape(-1, grad_out.shape[-1]), o_da5.reshape(-1, o_da5.shape[-1]), o_dproj_Y.reshape(-1, o_dproj_Y.shape[-1]), d)
+    _launch(_block_backward_2_rows, dln_2_Y.reshape(math.prod(dln_2_Y.shape[:-1]), dln_2_Y.shape[-1]), ln_2_w, ln_2_sigma.reshape(math.prod(ln_2_sigma.shape[:-1]), ln_2_sigma.shape[-1]), ln_2_Xbar.reshape(math.prod(ln_2_Xbar.shape[:-1]), ln_2_Xbar.shape[-1]), grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_da5.reshape(math.prod(o_da5.shape[:-1]), o_da5.shape[-1]), o_dproj_Y.reshape(math.prod(o_dproj_Y.shape[:-1]), o_dproj_Y.shape[-1]), d)
     return o_da5, o_dproj_Y
 
 
@@ -530,7 +530,7 @@ def _block_backward_3(dln_1_Y, ln_1_w, ln_1_sigma, ln_1_Xbar, da5, dattn_Q, datt
     o_dln_1_w = np.zeros(d, np.float64)
     o_t1 = np.zeros(d, np.float64)
     o_t2 = np.zeros(d, np.float64)
-    _launch(_block_backward_3_rows, dln_1_Y.reshape(-1, dln_1_Y.shape[-1]), ln_1_w, ln_1_sigma.reshape(-1, ln_1_sigma.shape[-1]), ln_1_Xbar.reshape(-1, ln_1_Xbar.shape[-1]), da5.reshape(-1, da5.shape[-1]), dattn_Q.reshape(-1, dattn_Q.shape[-1]), dattn_A.reshape(-1, dattn_A.shape[-1]), o_dX.reshape(-1, o_dX.shape[-1]), o_dln_1_w, o_t1, o_t2, d)
+    _launch(_block_backward_3_rows, dln_1_Y.reshape(math.prod(dln_1_Y.shape[:-1]), dln_1_Y.shape[-1]), ln_1_w, ln_1_sigma.reshape(math.prod(ln_1_sigma.shape[:-1]), ln_1_sigma.shape[-1]), ln_1_Xbar.reshape(math.prod(ln_1_Xbar.shape[:-1]), ln_1_Xbar.shape[-1]), da5.reshape(math.prod(da5.shape[:-1]), da5.shape[-1]), dattn_Q.reshape(math.prod(dattn_Q.shape[:-1]), dattn_Q.shape[-1]), dattn_A.reshape(math.prod(dattn_A.shape[:-1]), dattn_A.shape[-1]), o_dX.reshape(math.prod(o_dX.shape[:-1]), o_dX.shape[-1]), o_dln_1_w, o_t1, o_t2, d)
     return o_dX, o_dln_1_w.astype(dln_1_Y.dtype), o_t1.astype(dln_1_Y.dtype), o_t2.astype(dln_1_Y.dtype)
 
 
@@ -549,7 +549,7 @@ def _block_backward_4(ln_1_Xbar, ln_1_w, ln_1_b, d):
     """ln_1_Y: one pass over the rows of ln_1_Xbar (``_block_backward_4_rows``)."""
     lead = ln_1_Xbar.shape[:-1]
     o_ln_1_Y = np.empty(lead + (d,), ln_1_Xbar.dtype)
-    _launch(_block_backward_4_rows, ln_1_Xbar.reshape(-1, ln_1_Xbar.shape[-1]), ln_1_w, ln_1_b, o_ln_1_Y.reshape(-1, o_ln_1_Y.shape[-1]), d)
+    _launch(_block_backward_4_rows, ln_1_Xbar.reshape(math.prod(ln_1_Xbar.shape[:-1]), ln_1_Xbar.shape[-1]), ln_1_w, ln_1_b, o_ln_1_Y.reshape(math.prod(o_ln_1_Y.shape[:-1]), o_ln_1_Y.shape[-1]), d)
     return o_ln_1_Y
 
 
@@ -580,7 +580,7 @@ def _block_backward_5(dproj_Y, dln_2_Y, ln_2_Xbar, ln_2_w, ln_2_b, d):
     o_dln_2_w = np.zeros(d, np.float64)
     o_dln_2_b = np.zeros(d, np.float64)
     o_ln_2_Y = np.empty(lead + (d,), dproj_Y.dtype)
-    _launch(_block_backward_5_rows, dproj_Y.reshape(-1, dproj_Y.shape[-1]), dln_2_Y.reshape(-1, dln_2_Y.shape[-1]), ln_2_Xbar.reshape(-1, ln_2_Xbar.shape[-1]), ln_2_w, ln_2_b, o_db_o, o_dln_2_w, o_dln_2_b, o_ln_2_Y.reshape(-1, o_ln_2_Y.shape[-1]), d)
+    _launch(_block_backward_5_rows, dproj_Y.reshape(math.prod(dproj_Y.shape[:-1]), dproj_Y.shape[-1]), dln_2_Y.reshape(math.prod(dln_2_Y.shape[:-1]), dln_2_Y.shape[-1]), ln_2_Xbar.reshape(math.prod(ln_2_Xbar.shape[:-1]), ln_2_Xbar.shape[-1]), ln_2_w, ln_2_b, o_db_o, o_dln_2_w, o_dln_2_b, o_ln_2_Y.reshape(math.prod(o_ln_2_Y.shape[:-1]), o_ln_2_Y.shape[-1]), d)
     return o_db_o.astype(dproj_Y.dtype), o_dln_2_w.astype(dproj_Y.dtype), o_dln_2_b.astype(dproj_Y.dtype), o_ln_2_Y
 
 
@@ -599,7 +599,7 @@ def _block_backward_6(dmlp_H, d_ff):
     """db_1: one pass over the rows of dmlp_H (``_block_backward_6_rows``)."""
     lead = dmlp_H.shape[:-1]
     o_db_1 = np.zeros(d_ff, np.float64)
-    _launch(_block_backward_6_rows, dmlp_H.reshape(-1, dmlp_H.shape[-1]), o_db_1, d_ff)
+    _launch(_block_backward_6_rows, dmlp_H.reshape(math.prod(dmlp_H.shape[:-1]), dmlp_H.shape[-1]), o_db_1, d_ff)
     return o_db_1.astype(dmlp_H.dtype)
 
 
@@ -618,7 +618,7 @@ def _block_backward_7(dmlp_Y, d):
     """db_2: one pass over the rows of dmlp_Y (``_block_backward_7_rows``)."""
     lead = dmlp_Y.shape[:-1]
     o_db_2 = np.zeros(d, np.float64)
-    _launch(_block_backward_7_rows, dmlp_Y.reshape(-1, dmlp_Y.shape[-1]), o_db_2, d)
+    _launch(_block_backward_7_rows, dmlp_Y.reshape(math.prod(dmlp_Y.shape[:-1]), dmlp_Y.shape[-1]), o_db_2, d)
     return o_db_2.astype(dmlp_Y.dtype)
 
 
@@ -663,7 +663,7 @@ def _block_forward_8(X, ln_1_w, ln_1_b, d, eps):
     o_ln_1_sigma = np.empty(lead + (1,), X.dtype)
     o_ln_1_Xbar = np.empty(lead + (d,), X.dtype)
     o_ln_1_Y = np.empty(lead + (d,), X.dtype)
-    _launch(_block_forward_8_rows, X.reshape(-1, X.shape[-1]), ln_1_w, ln_1_b, o_ln_1_sigma.reshape(-1, o_ln_1_sigma.shape[-1]), o_ln_1_Xbar.reshape(-1, o_ln_1_Xbar.shape[-1]), o_ln_1_Y.reshape(-1, o_ln_1_Y.shape[-1]), d, eps)
+    _launch(_block_forward_8_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), ln_1_w, ln_1_b, o_ln_1_sigma.reshape(math.prod(o_ln_1_sigma.shape[:-1]), o_ln_1_sigma.shape[-1]), o_ln_1_Xbar.reshape(math.prod(o_ln_1_Xbar.shape[:-1]), o_ln_1_Xbar.shape[-1]), o_ln_1_Y.reshape(math.prod(o_ln_1_Y.shape[:-1]), o_ln_1_Y.shape[-1]), d, eps)
     return o_ln_1_sigma, o_ln_1_Xbar, o_ln_1_Y
 
 
@@ -712,7 +712,7 @@ def _block_forward_9(X, proj_Y, ln_2_w, ln_2_b, d, eps):
     o_ln_2_sigma = np.empty(lead + (1,), X.dtype)
     o_ln_2_Xbar = np.empty(lead + (d,), X.dtype)
     o_ln_2_Y = np.empty(lead + (d,), X.dtype)
-    _launch(_block_forward_9_rows, X.reshape(-1, X.shape[-1]), proj_Y.reshape(-1, proj_Y.shape[-1]), ln_2_w, ln_2_b, o_a5.reshape(-1, o_a5.shape[-1]), o_ln_2_sigma.reshape(-1, o_ln_2_sigma.shape[-1]), o_ln_2_Xbar.reshape(-1, o_ln_2_Xbar.shape[-1]), o_ln_2_Y.reshape(-1, o_ln_2_Y.shape[-1]), d, eps)
+    _launch(_block_forward_9_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), proj_Y.reshape(math.prod(proj_Y.shape[:-1]), proj_Y.shape[-1]), ln_2_w, ln_2_b, o_a5.reshape(math.prod(o_a5.shape[:-1]), o_a5.shape[-1]), o_ln_2_sigma.reshape(math.prod(o_ln_2_sigma.shape[:-1]), o_ln_2_sigma.shape[-1]), o_ln_2_Xbar.reshape(math.prod(o_ln_2_Xbar.shape[:-1]), o_ln_2_Xbar.shape[-1]), o_ln_2_Y.reshape(math.prod(o_ln_2_Y.shape[:-1]), o_ln_2_Y.shape[-1]), d, eps)
     return o_a5, o_ln_2_sigma, o_ln_2_Xbar, o_ln_2_Y
 
 
@@ -731,7 +731,7 @@ def _block_forward_10(a5, mlp_Y, d):
     """Y: one pass over the rows of a5 (``_block_forward_10_rows``)."""
     lead = a5.shape[:-1]
     o_Y = np.empty(lead + (d,), a5.dtype)
-    _launch(_block_forward_10_rows, a5.reshape(-1, a5.shape[-1]), mlp_Y.reshape(-1, mlp_Y.shape[-1]), o_Y.reshape(-1, o_Y.shape[-1]), d)
+    _launch(_block_forward_10_rows, a5.reshape(math.prod(a5.shape[:-1]), a5.shape[-1]), mlp_Y.reshape(math.prod(mlp_Y.shape[:-1]), mlp_Y.shape[-1]), o_Y.reshape(math.prod(o_Y.shape[:-1]), o_Y.shape[-1]), d)
     return o_Y
 
 
@@ -776,7 +776,7 @@ def _tied_backward_11(dln_f_Y, ln_f_w, ln_f_sigma, ln_f_Xbar, d):
     """dX_L: one pass over the rows of dln_f_Y (``_tied_backward_11_rows``)."""
     lead = dln_f_Y.shape[:-1]
     o_dX_L = np.empty(lead + (d,), dln_f_Y.dtype)
-    _launch(_tied_backward_11_rows, dln_f_Y.reshape(-1, dln_f_Y.shape[-1]), ln_f_w, ln_f_sigma.reshape(-1, ln_f_sigma.shape[-1]), ln_f_Xbar.reshape(-1, ln_f_Xbar.shape[-1]), o_dX_L.reshape(-1, o_dX_L.shape[-1]), d)
+    _launch(_tied_backward_11_rows, dln_f_Y.reshape(math.prod(dln_f_Y.shape[:-1]), dln_f_Y.shape[-1]), ln_f_w, ln_f_sigma.reshape(math.prod(ln_f_sigma.shape[:-1]), ln_f_sigma.shape[-1]), ln_f_Xbar.reshape(math.prod(ln_f_Xbar.shape[:-1]), ln_f_Xbar.shape[-1]), o_dX_L.reshape(math.prod(o_dX_L.shape[:-1]), o_dX_L.shape[-1]), d)
     return o_dX_L
 
 
@@ -799,7 +799,7 @@ def _tied_backward_12(dln_f_Y, ln_f_Xbar, d):
     lead = dln_f_Y.shape[:-1]
     o_dln_f_w = np.zeros(d, np.float64)
     o_dln_f_b = np.zeros(d, np.float64)
-    _launch(_tied_backward_12_rows, dln_f_Y.reshape(-1, dln_f_Y.shape[-1]), ln_f_Xbar.reshape(-1, ln_f_Xbar.shape[-1]), o_dln_f_w, o_dln_f_b, d)
+    _launch(_tied_backward_12_rows, dln_f_Y.reshape(math.prod(dln_f_Y.shape[:-1]), dln_f_Y.shape[-1]), ln_f_Xbar.reshape(math.prod(ln_f_Xbar.shape[:-1]), ln_f_Xbar.shape[-1]), o_dln_f_w, o_dln_f_b, d)
     return o_dln_f_w.astype(dln_f_Y.dtype), o_dln_f_b.astype(dln_f_Y.dtype)
 
 
@@ -844,7 +844,7 @@ def _tied_forward_13(X_L, ln_f_w, ln_f_b, d, eps):
     o_ln_f_sigma = np.empty(lead + (1,), X_L.dtype)
     o_ln_f_Xbar = np.empty(lead + (d,), X_L.dtype)
     o_ln_f_Y = np.empty(lead + (d,), X_L.dtype)
-    _launch(_tied_forward_13_rows, X_L.reshape(-1, X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_sigma.reshape(-1, o_ln_f_sigma.shape[-1]), o_ln_f_Xbar.reshape(-1, o_ln_f_Xbar.shape[-1]), o_ln_f_Y.reshape(-1, o_ln_f_Y.shape[-1]), d, eps)
+    _launch(_tied_forward_13_rows, X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_sigma.reshape(math.prod(o_ln_f_sigma.shape[:-1]), o_ln_f_sigma.shape[-1]), o_ln_f_Xbar.reshape(math.prod(o_ln_f_Xbar.shape[:-1]), o_ln_f_Xbar.shape[-1]), o_ln_f_Y.reshape(math.prod(o_ln_f_Y.shape[:-1]), o_ln_f_Y.shape[-1]), d, eps)
     return o_ln_f_sigma, o_ln_f_Xbar, o_ln_f_Y
 
 
@@ -887,7 +887,7 @@ def _tied_logits_forward_14(X_L, ln_f_w, ln_f_b, d, eps):
     """ln_f_Y: one pass over the rows of X_L (``_tied_logits_forward_14_rows``)."""
     lead = X_L.shape[:-1]
     o_ln_f_Y = np.empty(lead + (d,), X_L.dtype)
-    _launch(_tied_logits_forward_14_rows, X_L.reshape(-1, X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_Y.reshape(-1, o_ln_f_Y.shape[-1]), d, eps)
+    _launch(_tied_logits_forward_14_rows, X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_Y.reshape(math.prod(o_ln_f_Y.shape[:-1]), o_ln_f_Y.shape[-1]), d, eps)
     return o_ln_f_Y
 
 
@@ -932,7 +932,7 @@ def _untied_backward_15(dln_f_Y, ln_f_w, ln_f_sigma, ln_f_Xbar, d):
     """dX_L: one pass over the rows of dln_f_Y (``_untied_backward_15_rows``)."""
     lead = dln_f_Y.shape[:-1]
     o_dX_L = np.empty(lead + (d,), dln_f_Y.dtype)
-    _launch(_untied_backward_15_rows, dln_f_Y.reshape(-1, dln_f_Y.shape[-1]), ln_f_w, ln_f_sigma.reshape(-1, ln_f_sigma.shape[-1]), ln_f_Xbar.reshape(-1, ln_f_Xbar.shape[-1]), o_dX_L.reshape(-1, o_dX_L.shape[-1]), d)
+    _launch(_untied_backward_15_rows, dln_f_Y.reshape(math.prod(dln_f_Y.shape[:-1]), dln_f_Y.shape[-1]), ln_f_w, ln_f_sigma.reshape(math.prod(ln_f_sigma.shape[:-1]), ln_f_sigma.shape[-1]), ln_f_Xbar.reshape(math.prod(ln_f_Xbar.shape[:-1]), ln_f_Xbar.shape[-1]), o_dX_L.reshape(math.prod(o_dX_L.shape[:-1]), o_dX_L.shape[-1]), d)
     return o_dX_L
 
 
@@ -955,7 +955,7 @@ def _untied_backward_16(dln_f_Y, ln_f_Xbar, d):
     lead = dln_f_Y.shape[:-1]
     o_dln_f_w = np.zeros(d, np.float64)
     o_dln_f_b = np.zeros(d, np.float64)
-    _launch(_untied_backward_16_rows, dln_f_Y.reshape(-1, dln_f_Y.shape[-1]), ln_f_Xbar.reshape(-1, ln_f_Xbar.shape[-1]), o_dln_f_w, o_dln_f_b, d)
+    _launch(_untied_backward_16_rows, dln_f_Y.reshape(math.prod(dln_f_Y.shape[:-1]), dln_f_Y.shape[-1]), ln_f_Xbar.reshape(math.prod(ln_f_Xbar.shape[:-1]), ln_f_Xbar.shape[-1]), o_dln_f_w, o_dln_f_b, d)
     return o_dln_f_w.astype(dln_f_Y.dtype), o_dln_f_b.astype(dln_f_Y.dtype)
 
 
@@ -974,7 +974,7 @@ def _untied_backward_17(dZ, n_vocab):
     """db_head: one pass over the rows of dZ (``_untied_backward_17_rows``)."""
     lead = dZ.shape[:-1]
     o_db_head = np.zeros(n_vocab, np.float64)
-    _launch(_untied_backward_17_rows, dZ.reshape(-1, dZ.shape[-1]), o_db_head, n_vocab)
+    _launch(_untied_backward_17_rows, dZ.reshape(math.prod(dZ.shape[:-1]), dZ.shape[-1]), o_db_head, n_vocab)
     return o_db_head.astype(dZ.dtype)
 
 
@@ -1019,7 +1019,7 @@ def _untied_forward_18(X_L, ln_f_w, ln_f_b, d, eps):
     o_ln_f_sigma = np.empty(lead + (1,), X_L.dtype)
     o_ln_f_Xbar = np.empty(lead + (d,), X_L.dtype)
     o_ln_f_Y = np.empty(lead + (d,), X_L.dtype)
-    _launch(_untied_forward_18_rows, X_L.reshape(-1, X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_sigma.reshape(-1, o_ln_f_sigma.shape[-1]), o_ln_f_Xbar.reshape(-1, o_ln_f_Xbar.shape[-1]), o_ln_f_Y.reshape(-1, o_ln_f_Y.shape[-1]), d, eps)
+    _launch(_untied_forward_18_rows, X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_sigma.reshape(math.prod(o_ln_f_sigma.shape[:-1]), o_ln_f_sigma.shape[-1]), o_ln_f_Xbar.reshape(math.prod(o_ln_f_Xbar.shape[:-1]), o_ln_f_Xbar.shape[-1]), o_ln_f_Y.reshape(math.prod(o_ln_f_Y.shape[:-1]), o_ln_f_Y.shape[-1]), d, eps)
     return o_ln_f_sigma, o_ln_f_Xbar, o_ln_f_Y
 
 
@@ -1062,7 +1062,7 @@ def _untied_logits_forward_19(X_L, ln_f_w, ln_f_b, d, eps):
     """ln_f_Y: one pass over the rows of X_L (``_untied_logits_forward_19_rows``)."""
     lead = X_L.shape[:-1]
     o_ln_f_Y = np.empty(lead + (d,), X_L.dtype)
-    _launch(_untied_logits_forward_19_rows, X_L.reshape(-1, X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_Y.reshape(-1, o_ln_f_Y.shape[-1]), d, eps)
+    _launch(_untied_logits_forward_19_rows, X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_Y.reshape(math.prod(o_ln_f_Y.shape[:-1]), o_ln_f_Y.shape[-1]), d, eps)
     return o_ln_f_Y
 
 
@@ -1081,7 +1081,7 @@ def _lora_block_backward_20(grad_out, d):
     """dmlp_Y: one pass over the rows of grad_out (``_lora_block_backward_20_rows``)."""
     lead = grad_out.shape[:-1]
     o_dmlp_Y = np.empty(lead + (d,), grad_out.dtype)
-    _launch(_lora_block_backward_20_rows, grad_out.reshape(-1, grad_out.shape[-1]), o_dmlp_Y.reshape(-1, o_dmlp_Y.shape[-1]), d)
+    _launch(_lora_block_backward_20_rows, grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_dmlp_Y.reshape(math.prod(o_dmlp_Y.shape[:-1]), o_dmlp_Y.shape[-1]), d)
     return o_dmlp_Y
 
 
@@ -1130,7 +1130,7 @@ def _lora_block_backward_21(dln_2_Y, ln_2_w, ln_2_Xc, ln_2_sigma, ln_2_var, grad
     lead = dln_2_Y.shape[:-1]
     o_da5 = np.empty(lead + (d,), dln_2_Y.dtype)
     o_dproj_Y = np.empty(lead + (d,), dln_2_Y.dtype)
-    _launch(_lora_block_backward_21_rows, dln_2_Y.reshape(-1, dln_2_Y.shape[-1]), ln_2_w, ln_2_Xc.reshape(-1, ln_2_Xc.shape[-1]), ln_2_sigma.reshape(-1, ln_2_sigma.shape[-1]), ln_2_var.reshape(-1, ln_2_var.shape[-1]), grad_out.reshape(-1, grad_out.shape[-1]), o_da5.reshape(-1, o_da5.shape[-1]), o_dproj_Y.reshape(-1, o_dproj_Y.shape[-1]), d, eps)
+    _launch(_lora_block_backward_21_rows, dln_2_Y.reshape(math.prod(dln_2_Y.shape[:-1]), dln_2_Y.shape[-1]), ln_2_w, ln_2_Xc.reshape(math.prod(ln_2_Xc.shape[:-1]), ln_2_Xc.shape[-1]), ln_2_sigma.reshape(math.prod(ln_2_sigma.shape[:-1]), ln_2_sigma.shape[-1]), ln_2_var.reshape(math.prod(ln_2_var.shape[:-1]), ln_2_var.shape[-1]), grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_da5.reshape(math.prod(o_da5.shape[:-1]), o_da5.shape[-1]), o_dproj_Y.reshape(math.prod(o_dproj_Y.shape[:-1]), o_dproj_Y.shape[-1]), d, eps)
     return o_da5, o_dproj_Y
 
 
@@ -1175,7 +1175,7 @@ def _lora_block_backward_22(dln_1_Y, ln_1_w, ln_1_Xc, ln_1_sigma, ln_1_var, da5,
     """dX: one pass over the rows of dln_1_Y (``_lora_block_backward_22_rows``)."""
     lead = dln_1_Y.shape[:-1]
     o_dX = np.empty(lead + (d,), dln_1_Y.dtype)
-    _launch(_lora_block_backward_22_rows, dln_1_Y.reshape(-1, dln_1_Y.shape[-1]), ln_1_w, ln_1_Xc.reshape(-1, ln_1_Xc.shape[-1]), ln_1_sigma.reshape(-1, ln_1_sigma.shape[-1]), ln_1_var.reshape(-1, ln_1_var.shape[-1]), da5.reshape(-1, da5.shape[-1]), o_dX.reshape(-1, o_dX.shape[-1]), d, eps)
+    _launch(_lora_block_backward_22_rows, dln_1_Y.reshape(math.prod(dln_1_Y.shape[:-1]), dln_1_Y.shape[-1]), ln_1_w, ln_1_Xc.reshape(math.prod(ln_1_Xc.shape[:-1]), ln_1_Xc.shape[-1]), ln_1_sigma.reshape(math.prod(ln_1_sigma.shape[:-1]), ln_1_sigma.shape[-1]), ln_1_var.reshape(math.prod(ln_1_var.shape[:-1]), ln_1_var.shape[-1]), da5.reshape(math.prod(da5.shape[:-1]), da5.shape[-1]), o_dX.reshape(math.prod(o_dX.shape[:-1]), o_dX.shape[-1]), d, eps)
     return o_dX
 
 
@@ -1222,7 +1222,7 @@ def _lora_block_forward_23(X, ln_1_w, ln_1_b, d, eps):
     o_ln_1_var = np.empty(lead + (1,), X.dtype)
     o_ln_1_sigma = np.empty(lead + (1,), X.dtype)
     o_ln_1_Y = np.empty(lead + (d,), X.dtype)
-    _launch(_lora_block_forward_23_rows, X.reshape(-1, X.shape[-1]), ln_1_w, ln_1_b, o_ln_1_Xc.reshape(-1, o_ln_1_Xc.shape[-1]), o_ln_1_var.reshape(-1, o_ln_1_var.shape[-1]), o_ln_1_sigma.reshape(-1, o_ln_1_sigma.shape[-1]), o_ln_1_Y.reshape(-1, o_ln_1_Y.shape[-1]), d, eps)
+    _launch(_lora_block_forward_23_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), ln_1_w, ln_1_b, o_ln_1_Xc.reshape(math.prod(o_ln_1_Xc.shape[:-1]), o_ln_1_Xc.shape[-1]), o_ln_1_var.reshape(math.prod(o_ln_1_var.shape[:-1]), o_ln_1_var.shape[-1]), o_ln_1_sigma.reshape(math.prod(o_ln_1_sigma.shape[:-1]), o_ln_1_sigma.shape[-1]), o_ln_1_Y.reshape(math.prod(o_ln_1_Y.shape[:-1]), o_ln_1_Y.shape[-1]), d, eps)
     return o_ln_1_Xc, o_ln_1_var, o_ln_1_sigma, o_ln_1_Y
 
 
@@ -1273,7 +1273,7 @@ def _lora_block_forward_24(X, proj_Y, ln_2_w, ln_2_b, d, eps):
     o_ln_2_var = np.empty(lead + (1,), X.dtype)
     o_ln_2_sigma = np.empty(lead + (1,), X.dtype)
     o_ln_2_Y = np.empty(lead + (d,), X.dtype)
-    _launch(_lora_block_forward_24_rows, X.reshape(-1, X.shape[-1]), proj_Y.reshape(-1, proj_Y.shape[-1]), ln_2_w, ln_2_b, o_a5.reshape(-1, o_a5.shape[-1]), o_ln_2_Xc.reshape(-1, o_ln_2_Xc.shape[-1]), o_ln_2_var.reshape(-1, o_ln_2_var.shape[-1]), o_ln_2_sigma.reshape(-1, o_ln_2_sigma.shape[-1]), o_ln_2_Y.reshape(-1, o_ln_2_Y.shape[-1]), d, eps)
+    _launch(_lora_block_forward_24_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), proj_Y.reshape(math.prod(proj_Y.shape[:-1]), proj_Y.shape[-1]), ln_2_w, ln_2_b, o_a5.reshape(math.prod(o_a5.shape[:-1]), o_a5.shape[-1]), o_ln_2_Xc.reshape(math.prod(o_ln_2_Xc.shape[:-1]), o_ln_2_Xc.shape[-1]), o_ln_2_var.reshape(math.prod(o_ln_2_var.shape[:-1]), o_ln_2_var.shape[-1]), o_ln_2_sigma.reshape(math.prod(o_ln_2_sigma.shape[:-1]), o_ln_2_sigma.shape[-1]), o_ln_2_Y.reshape(math.prod(o_ln_2_Y.shape[:-1]), o_ln_2_Y.shape[-1]), d, eps)
     return o_a5, o_ln_2_Xc, o_ln_2_var, o_ln_2_sigma, o_ln_2_Y
 
 
@@ -1292,7 +1292,7 @@ def _lora_block_forward_25(a5, mlp_Y, d):
     """Y: one pass over the rows of a5 (``_lora_block_forward_25_rows``)."""
     lead = a5.shape[:-1]
     o_Y = np.empty(lead + (d,), a5.dtype)
-    _launch(_lora_block_forward_25_rows, a5.reshape(-1, a5.shape[-1]), mlp_Y.reshape(-1, mlp_Y.shape[-1]), o_Y.reshape(-1, o_Y.shape[-1]), d)
+    _launch(_lora_block_forward_25_rows, a5.reshape(math.prod(a5.shape[:-1]), a5.shape[-1]), mlp_Y.reshape(math.prod(mlp_Y.shape[:-1]), mlp_Y.shape[-1]), o_Y.reshape(math.prod(o_Y.shape[:-1]), o_Y.shape[-1]), d)
     return o_Y
 
 
@@ -1337,7 +1337,7 @@ def _lora_tied_backward_26(dln_f_Y, ln_f_w, ln_f_Xc, ln_f_sigma, ln_f_var, d, ep
     """dX_L: one pass over the rows of dln_f_Y (``_lora_tied_backward_26_rows``)."""
     lead = dln_f_Y.shape[:-1]
     o_dX_L = np.empty(lead + (d,), dln_f_Y.dtype)
-    _launch(_lora_tied_backward_26_rows, dln_f_Y.reshape(-1, dln_f_Y.shape[-1]), ln_f_w, ln_f_Xc.reshape(-1, ln_f_Xc.shape[-1]), ln_f_sigma.reshape(-1, ln_f_sigma.shape[-1]), ln_f_var.reshape(-1, ln_f_var.shape[-1]), o_dX_L.reshape(-1, o_dX_L.shape[-1]), d, eps)
+    _launch(_lora_tied_backward_26_rows, dln_f_Y.reshape(math.prod(dln_f_Y.shape[:-1]), dln_f_Y.shape[-1]), ln_f_w, ln_f_Xc.reshape(math.prod(ln_f_Xc.shape[:-1]), ln_f_Xc.shape[-1]), ln_f_sigma.reshape(math.prod(ln_f_sigma.shape[:-1]), ln_f_sigma.shape[-1]), ln_f_var.reshape(math.prod(ln_f_var.shape[:-1]), ln_f_var.shape[-1]), o_dX_L.reshape(math.prod(o_dX_L.shape[:-1]), o_dX_L.shape[-1]), d, eps)
     return o_dX_L
 
 
@@ -1384,7 +1384,7 @@ def _lora_tied_forward_27(X_L, ln_f_w, ln_f_b, d, eps):
     o_ln_f_var = np.empty(lead + (1,), X_L.dtype)
     o_ln_f_sigma = np.empty(lead + (1,), X_L.dtype)
     o_ln_f_Y = np.empty(lead + (d,), X_L.dtype)
-    _launch(_lora_tied_forward_27_rows, X_L.reshape(-1, X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_Xc.reshape(-1, o_ln_f_Xc.shape[-1]), o_ln_f_var.reshape(-1, o_ln_f_var.shape[-1]), o_ln_f_sigma.reshape(-1, o_ln_f_sigma.shape[-1]), o_ln_f_Y.reshape(-1, o_ln_f_Y.shape[-1]), d, eps)
+    _launch(_lora_tied_forward_27_rows, X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_Xc.reshape(math.prod(o_ln_f_Xc.shape[:-1]), o_ln_f_Xc.shape[-1]), o_ln_f_var.reshape(math.prod(o_ln_f_var.shape[:-1]), o_ln_f_var.shape[-1]), o_ln_f_sigma.reshape(math.prod(o_ln_f_sigma.shape[:-1]), o_ln_f_sigma.shape[-1]), o_ln_f_Y.reshape(math.prod(o_ln_f_Y.shape[:-1]), o_ln_f_Y.shape[-1]), d, eps)
     return o_ln_f_Xc, o_ln_f_var, o_ln_f_sigma, o_ln_f_Y
 
 
@@ -1429,7 +1429,7 @@ def _lora_untied_backward_28(dln_f_Y, ln_f_w, ln_f_Xc, ln_f_sigma, ln_f_var, d, 
     """dX_L: one pass over the rows of dln_f_Y (``_lora_untied_backward_28_rows``)."""
     lead = dln_f_Y.shape[:-1]
     o_dX_L = np.empty(lead + (d,), dln_f_Y.dtype)
-    _launch(_lora_untied_backward_28_rows, dln_f_Y.reshape(-1, dln_f_Y.shape[-1]), ln_f_w, ln_f_Xc.reshape(-1, ln_f_Xc.shape[-1]), ln_f_sigma.reshape(-1, ln_f_sigma.shape[-1]), ln_f_var.reshape(-1, ln_f_var.shape[-1]), o_dX_L.reshape(-1, o_dX_L.shape[-1]), d, eps)
+    _launch(_lora_untied_backward_28_rows, dln_f_Y.reshape(math.prod(dln_f_Y.shape[:-1]), dln_f_Y.shape[-1]), ln_f_w, ln_f_Xc.reshape(math.prod(ln_f_Xc.shape[:-1]), ln_f_Xc.shape[-1]), ln_f_sigma.reshape(math.prod(ln_f_sigma.shape[:-1]), ln_f_sigma.shape[-1]), ln_f_var.reshape(math.prod(ln_f_var.shape[:-1]), ln_f_var.shape[-1]), o_dX_L.reshape(math.prod(o_dX_L.shape[:-1]), o_dX_L.shape[-1]), d, eps)
     return o_dX_L
 
 
@@ -1476,7 +1476,7 @@ def _lora_untied_forward_29(X_L, ln_f_w, ln_f_b, d, eps):
     o_ln_f_var = np.empty(lead + (1,), X_L.dtype)
     o_ln_f_sigma = np.empty(lead + (1,), X_L.dtype)
     o_ln_f_Y = np.empty(lead + (d,), X_L.dtype)
-    _launch(_lora_untied_forward_29_rows, X_L.reshape(-1, X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_Xc.reshape(-1, o_ln_f_Xc.shape[-1]), o_ln_f_var.reshape(-1, o_ln_f_var.shape[-1]), o_ln_f_sigma.reshape(-1, o_ln_f_sigma.shape[-1]), o_ln_f_Y.reshape(-1, o_ln_f_Y.shape[-1]), d, eps)
+    _launch(_lora_untied_forward_29_rows, X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), ln_f_w, ln_f_b, o_ln_f_Xc.reshape(math.prod(o_ln_f_Xc.shape[:-1]), o_ln_f_Xc.shape[-1]), o_ln_f_var.reshape(math.prod(o_ln_f_var.shape[:-1]), o_ln_f_var.shape[-1]), o_ln_f_sigma.reshape(math.prod(o_ln_f_sigma.shape[:-1]), o_ln_f_sigma.shape[-1]), o_ln_f_Y.reshape(math.prod(o_ln_f_Y.shape[:-1]), o_ln_f_Y.shape[-1]), d, eps)
     return o_ln_f_Xc, o_ln_f_var, o_ln_f_sigma, o_ln_f_Y
 
 

@@ -353,7 +353,7 @@ def _backward_1(grad_out, d):
     """dmlp_Y: one pass over the rows of grad_out (``_backward_1_rows``)."""
     lead = grad_out.shape[:-1]
     o_dmlp_Y = np.empty(lead + (d,), grad_out.dtype)
-    _launch(_backward_1_rows, grad_out.reshape(-1, grad_out.shape[-1]), o_dmlp_Y.reshape(-1, o_dmlp_Y.shape[-1]), d)
+    _launch(_backward_1_rows, grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_dmlp_Y.reshape(math.prod(o_dmlp_Y.shape[:-1]), o_dmlp_Y.shape[-1]), d)
     return o_dmlp_Y
 
 
@@ -402,7 +402,7 @@ def _backward_2(dln_2_Y, ln_2_w, ln_2_sigma, ln_2_Xbar, grad_out, d):
     lead = dln_2_Y.shape[:-1]
     o_da5 = np.empty(lead + (d,), dln_2_Y.dtype)
     o_dproj_Y = np.empty(lead + (d,), dln_2_Y.dtype)
-    _launch(_backward_2_rows, dln_2_Y.reshape(-1, dln_2_Y.shape[-1]), ln_2_w, ln_2_sigma.reshape(-1, ln_2_sigma.shape[-1]), ln_2_Xbar.reshape(-1, ln_2_Xbar.shape[-1]), grad_out.reshape(-1, grad_out.shape[-1]), o_da5.reshape(-1, o_da5.shape[-1]), o_dproj_Y.reshape(-1, o_dproj_Y.shape[-1]), d)
+    _launch(_backward_2_rows, dln_2_Y.reshape(math.prod(dln_2_Y.shape[:-1]), dln_2_Y.shape[-1]), ln_2_w, ln_2_sigma.reshape(math.prod(ln_2_sigma.shape[:-1]), ln_2_sigma.shape[-1]), ln_2_Xbar.reshape(math.prod(ln_2_Xbar.shape[:-1]), ln_2_Xbar.shape[-1]), grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_da5.reshape(math.prod(o_da5.shape[:-1]), o_da5.shape[-1]), o_dproj_Y.reshape(math.prod(o_dproj_Y.shape[:-1]), o_dproj_Y.shape[-1]), d)
     return o_da5, o_dproj_Y
 
 
@@ -459,7 +459,7 @@ def _backward_3(dln_1_Y, ln_1_w, ln_1_sigma, ln_1_Xbar, da5, dattn_Q, dattn_A, d
     o_dln_1_w = np.zeros(d, np.float64)
     o_t1 = np.zeros(d, np.float64)
     o_t2 = np.zeros(d, np.float64)
-    _launch(_backward_3_rows, dln_1_Y.reshape(-1, dln_1_Y.shape[-1]), ln_1_w, ln_1_sigma.reshape(-1, ln_1_sigma.shape[-1]), ln_1_Xbar.reshape(-1, ln_1_Xbar.shape[-1]), da5.reshape(-1, da5.shape[-1]), dattn_Q.reshape(-1, dattn_Q.shape[-1]), dattn_A.reshape(-1, dattn_A.shape[-1]), o_dX.reshape(-1, o_dX.shape[-1]), o_dln_1_w, o_t1, o_t2, d)
+    _launch(_backward_3_rows, dln_1_Y.reshape(math.prod(dln_1_Y.shape[:-1]), dln_1_Y.shape[-1]), ln_1_w, ln_1_sigma.reshape(math.prod(ln_1_sigma.shape[:-1]), ln_1_sigma.shape[-1]), ln_1_Xbar.reshape(math.prod(ln_1_Xbar.shape[:-1]), ln_1_Xbar.shape[-1]), da5.reshape(math.prod(da5.shape[:-1]), da5.shape[-1]), dattn_Q.reshape(math.prod(dattn_Q.shape[:-1]), dattn_Q.shape[-1]), dattn_A.reshape(math.prod(dattn_A.shape[:-1]), dattn_A.shape[-1]), o_dX.reshape(math.prod(o_dX.shape[:-1]), o_dX.shape[-1]), o_dln_1_w, o_t1, o_t2, d)
     return o_dX, o_dln_1_w.astype(dln_1_Y.dtype), o_t1.astype(dln_1_Y.dtype), o_t2.astype(dln_1_Y.dtype)
 
 
@@ -478,7 +478,7 @@ def _backward_4(ln_1_Xbar, ln_1_w, ln_1_b, d):
     """ln_1_Y: one pass over the rows of ln_1_Xbar (``_backward_4_rows``)."""
     lead = ln_1_Xbar.shape[:-1]
     o_ln_1_Y = np.empty(lead + (d,), ln_1_Xbar.dtype)
-    _launch(_backward_4_rows, ln_1_Xbar.reshape(-1, ln_1_Xbar.shape[-1]), ln_1_w, ln_1_b, o_ln_1_Y.reshape(-1, o_ln_1_Y.shape[-1]), d)
+    _launch(_backward_4_rows, ln_1_Xbar.reshape(math.prod(ln_1_Xbar.shape[:-1]), ln_1_Xbar.shape[-1]), ln_1_w, ln_1_b, o_ln_1_Y.reshape(math.prod(o_ln_1_Y.shape[:-1]), o_ln_1_Y.shape[-1]), d)
     return o_ln_1_Y
 
 
@@ -509,7 +509,7 @@ def _backward_5(dproj_Y, dln_2_Y, ln_2_Xbar, ln_2_w, ln_2_b, d):
     o_dln_2_w = np.zeros(d, np.float64)
     o_dln_2_b = np.zeros(d, np.float64)
     o_ln_2_Y = np.empty(lead + (d,), dproj_Y.dtype)
-    _launch(_backward_5_rows, dproj_Y.reshape(-1, dproj_Y.shape[-1]), dln_2_Y.reshape(-1, dln_2_Y.shape[-1]), ln_2_Xbar.reshape(-1, ln_2_Xbar.shape[-1]), ln_2_w, ln_2_b, o_db_o, o_dln_2_w, o_dln_2_b, o_ln_2_Y.reshape(-1, o_ln_2_Y.shape[-1]), d)
+    _launch(_backward_5_rows, dproj_Y.reshape(math.prod(dproj_Y.shape[:-1]), dproj_Y.shape[-1]), dln_2_Y.reshape(math.prod(dln_2_Y.shape[:-1]), dln_2_Y.shape[-1]), ln_2_Xbar.reshape(math.prod(ln_2_Xbar.shape[:-1]), ln_2_Xbar.shape[-1]), ln_2_w, ln_2_b, o_db_o, o_dln_2_w, o_dln_2_b, o_ln_2_Y.reshape(math.prod(o_ln_2_Y.shape[:-1]), o_ln_2_Y.shape[-1]), d)
     return o_db_o.astype(dproj_Y.dtype), o_dln_2_w.astype(dproj_Y.dtype), o_dln_2_b.astype(dproj_Y.dtype), o_ln_2_Y
 
 
@@ -528,7 +528,7 @@ def _backward_6(dmlp_H, d_ff):
     """db_1: one pass over the rows of dmlp_H (``_backward_6_rows``)."""
     lead = dmlp_H.shape[:-1]
     o_db_1 = np.zeros(d_ff, np.float64)
-    _launch(_backward_6_rows, dmlp_H.reshape(-1, dmlp_H.shape[-1]), o_db_1, d_ff)
+    _launch(_backward_6_rows, dmlp_H.reshape(math.prod(dmlp_H.shape[:-1]), dmlp_H.shape[-1]), o_db_1, d_ff)
     return o_db_1.astype(dmlp_H.dtype)
 
 
@@ -547,7 +547,7 @@ def _backward_7(dmlp_Y, d):
     """db_2: one pass over the rows of dmlp_Y (``_backward_7_rows``)."""
     lead = dmlp_Y.shape[:-1]
     o_db_2 = np.zeros(d, np.float64)
-    _launch(_backward_7_rows, dmlp_Y.reshape(-1, dmlp_Y.shape[-1]), o_db_2, d)
+    _launch(_backward_7_rows, dmlp_Y.reshape(math.prod(dmlp_Y.shape[:-1]), dmlp_Y.shape[-1]), o_db_2, d)
     return o_db_2.astype(dmlp_Y.dtype)
 
 
@@ -592,7 +592,7 @@ def _forward_8(X, ln_1_w, ln_1_b, d, eps):
     o_ln_1_sigma = np.empty(lead + (1,), X.dtype)
     o_ln_1_Xbar = np.empty(lead + (d,), X.dtype)
     o_ln_1_Y = np.empty(lead + (d,), X.dtype)
-    _launch(_forward_8_rows, X.reshape(-1, X.shape[-1]), ln_1_w, ln_1_b, o_ln_1_sigma.reshape(-1, o_ln_1_sigma.shape[-1]), o_ln_1_Xbar.reshape(-1, o_ln_1_Xbar.shape[-1]), o_ln_1_Y.reshape(-1, o_ln_1_Y.shape[-1]), d, eps)
+    _launch(_forward_8_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), ln_1_w, ln_1_b, o_ln_1_sigma.reshape(math.prod(o_ln_1_sigma.shape[:-1]), o_ln_1_sigma.shape[-1]), o_ln_1_Xbar.reshape(math.prod(o_ln_1_Xbar.shape[:-1]), o_ln_1_Xbar.shape[-1]), o_ln_1_Y.reshape(math.prod(o_ln_1_Y.shape[:-1]), o_ln_1_Y.shape[-1]), d, eps)
     return o_ln_1_sigma, o_ln_1_Xbar, o_ln_1_Y
 
 
@@ -641,7 +641,7 @@ def _forward_9(X, proj_Y, ln_2_w, ln_2_b, d, eps):
     o_ln_2_sigma = np.empty(lead + (1,), X.dtype)
     o_ln_2_Xbar = np.empty(lead + (d,), X.dtype)
     o_ln_2_Y = np.empty(lead + (d,), X.dtype)
-    _launch(_forward_9_rows, X.reshape(-1, X.shape[-1]), proj_Y.reshape(-1, proj_Y.shape[-1]), ln_2_w, ln_2_b, o_a5.reshape(-1, o_a5.shape[-1]), o_ln_2_sigma.reshape(-1, o_ln_2_sigma.shape[-1]), o_ln_2_Xbar.reshape(-1, o_ln_2_Xbar.shape[-1]), o_ln_2_Y.reshape(-1, o_ln_2_Y.shape[-1]), d, eps)
+    _launch(_forward_9_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), proj_Y.reshape(math.prod(proj_Y.shape[:-1]), proj_Y.shape[-1]), ln_2_w, ln_2_b, o_a5.reshape(math.prod(o_a5.shape[:-1]), o_a5.shape[-1]), o_ln_2_sigma.reshape(math.prod(o_ln_2_sigma.shape[:-1]), o_ln_2_sigma.shape[-1]), o_ln_2_Xbar.reshape(math.prod(o_ln_2_Xbar.shape[:-1]), o_ln_2_Xbar.shape[-1]), o_ln_2_Y.reshape(math.prod(o_ln_2_Y.shape[:-1]), o_ln_2_Y.shape[-1]), d, eps)
     return o_a5, o_ln_2_sigma, o_ln_2_Xbar, o_ln_2_Y
 
 
@@ -660,7 +660,7 @@ def _forward_10(a5, mlp_Y, d):
     """Y: one pass over the rows of a5 (``_forward_10_rows``)."""
     lead = a5.shape[:-1]
     o_Y = np.empty(lead + (d,), a5.dtype)
-    _launch(_forward_10_rows, a5.reshape(-1, a5.shape[-1]), mlp_Y.reshape(-1, mlp_Y.shape[-1]), o_Y.reshape(-1, o_Y.shape[-1]), d)
+    _launch(_forward_10_rows, a5.reshape(math.prod(a5.shape[:-1]), a5.shape[-1]), mlp_Y.reshape(math.prod(mlp_Y.shape[:-1]), mlp_Y.shape[-1]), o_Y.reshape(math.prod(o_Y.shape[:-1]), o_Y.shape[-1]), d)
     return o_Y
 
 

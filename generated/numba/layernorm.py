@@ -167,7 +167,7 @@ def _backward_1(grad_out, w, sigma, Xbar, d):
     o_dX = np.empty(lead + (d,), grad_out.dtype)
     o_dw = np.zeros(d, np.float64)
     o_db = np.zeros(d, np.float64)
-    _launch(_backward_1_rows, grad_out.reshape(-1, grad_out.shape[-1]), w, sigma.reshape(-1, sigma.shape[-1]), Xbar.reshape(-1, Xbar.shape[-1]), o_dX.reshape(-1, o_dX.shape[-1]), o_dw, o_db, d)
+    _launch(_backward_1_rows, grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), w, sigma.reshape(math.prod(sigma.shape[:-1]), sigma.shape[-1]), Xbar.reshape(math.prod(Xbar.shape[:-1]), Xbar.shape[-1]), o_dX.reshape(math.prod(o_dX.shape[:-1]), o_dX.shape[-1]), o_dw, o_db, d)
     return o_dX, o_dw.astype(grad_out.dtype), o_db.astype(grad_out.dtype)
 
 
@@ -212,7 +212,7 @@ def _forward_2(X, w, b, d, eps):
     o_sigma = np.empty(lead + (1,), X.dtype)
     o_Xbar = np.empty(lead + (d,), X.dtype)
     o_Y = np.empty(lead + (d,), X.dtype)
-    _launch(_forward_2_rows, X.reshape(-1, X.shape[-1]), w, b, o_sigma.reshape(-1, o_sigma.shape[-1]), o_Xbar.reshape(-1, o_Xbar.shape[-1]), o_Y.reshape(-1, o_Y.shape[-1]), d, eps)
+    _launch(_forward_2_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), w, b, o_sigma.reshape(math.prod(o_sigma.shape[:-1]), o_sigma.shape[-1]), o_Xbar.reshape(math.prod(o_Xbar.shape[:-1]), o_Xbar.shape[-1]), o_Y.reshape(math.prod(o_Y.shape[:-1]), o_Y.shape[-1]), d, eps)
     return o_sigma, o_Xbar, o_Y
 
 

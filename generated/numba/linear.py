@@ -112,7 +112,7 @@ def _backward_1(grad_out, d_out):
     """db: one pass over the rows of grad_out (``_backward_1_rows``)."""
     lead = grad_out.shape[:-1]
     o_db = np.zeros(d_out, np.float64)
-    _launch(_backward_1_rows, grad_out.reshape(-1, grad_out.shape[-1]), o_db, d_out)
+    _launch(_backward_1_rows, grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_db, d_out)
     return o_db.astype(grad_out.dtype)
 
 

@@ -269,7 +269,7 @@ def _backward_1(dA_h, num, den, d, n_heads):
     lead = dA_h.shape[:-1]
     o_dden = np.empty(lead + (1,), dA_h.dtype)
     o_dnum = np.empty(lead + (d // n_heads,), dA_h.dtype)
-    _launch(_backward_1_rows, dA_h.reshape(-1, dA_h.shape[-1]), num.reshape(-1, num.shape[-1]), den.reshape(-1, den.shape[-1]), o_dden.reshape(-1, o_dden.shape[-1]), o_dnum.reshape(-1, o_dnum.shape[-1]), d, n_heads)
+    _launch(_backward_1_rows, dA_h.reshape(math.prod(dA_h.shape[:-1]), dA_h.shape[-1]), num.reshape(math.prod(num.shape[:-1]), num.shape[-1]), den.reshape(math.prod(den.shape[:-1]), den.shape[-1]), o_dden.reshape(math.prod(o_dden.shape[:-1]), o_dden.shape[-1]), o_dnum.reshape(math.prod(o_dnum.shape[:-1]), o_dnum.shape[-1]), d, n_heads)
     return o_dden, o_dnum
 
 
@@ -288,7 +288,7 @@ def _backward_2(dQ, d):
     """db_q: one pass over the rows of dQ (``_backward_2_rows``)."""
     lead = dQ.shape[:-1]
     o_db_q = np.zeros(d, np.float64)
-    _launch(_backward_2_rows, dQ.reshape(-1, dQ.shape[-1]), o_db_q, d)
+    _launch(_backward_2_rows, dQ.reshape(math.prod(dQ.shape[:-1]), dQ.shape[-1]), o_db_q, d)
     return o_db_q.astype(dQ.dtype)
 
 
@@ -307,7 +307,7 @@ def _backward_3(dK, d):
     """db_k: one pass over the rows of dK (``_backward_3_rows``)."""
     lead = dK.shape[:-1]
     o_db_k = np.zeros(d, np.float64)
-    _launch(_backward_3_rows, dK.reshape(-1, dK.shape[-1]), o_db_k, d)
+    _launch(_backward_3_rows, dK.reshape(math.prod(dK.shape[:-1]), dK.shape[-1]), o_db_k, d)
     return o_db_k.astype(dK.dtype)
 
 
@@ -326,7 +326,7 @@ def _backward_4(dV, d):
     """db_v: one pass over the rows of dV (``_backward_4_rows``)."""
     lead = dV.shape[:-1]
     o_db_v = np.zeros(d, np.float64)
-    _launch(_backward_4_rows, dV.reshape(-1, dV.shape[-1]), o_db_v, d)
+    _launch(_backward_4_rows, dV.reshape(math.prod(dV.shape[:-1]), dV.shape[-1]), o_db_v, d)
     return o_db_v.astype(dV.dtype)
 
 
@@ -347,7 +347,7 @@ def _forward_5(den, num, d, n_heads):
     """A_h: one pass over the rows of den (``_forward_5_rows``)."""
     lead = den.shape[:-1]
     o_A_h = np.empty(lead + (d // n_heads,), den.dtype)
-    _launch(_forward_5_rows, den.reshape(-1, den.shape[-1]), num.reshape(-1, num.shape[-1]), o_A_h.reshape(-1, o_A_h.shape[-1]), d, n_heads)
+    _launch(_forward_5_rows, den.reshape(math.prod(den.shape[:-1]), den.shape[-1]), num.reshape(math.prod(num.shape[:-1]), num.shape[-1]), o_A_h.reshape(math.prod(o_A_h.shape[:-1]), o_A_h.shape[-1]), d, n_heads)
     return o_A_h
 
 

@@ -356,7 +356,7 @@ def _block_backward_1(grad_out, d):
     """dmlp_Y: one pass over the rows of grad_out (``_block_backward_1_rows``)."""
     lead = grad_out.shape[:-1]
     o_dmlp_Y = np.empty(lead + (d,), grad_out.dtype)
-    _launch(_block_backward_1_rows, grad_out.reshape(-1, grad_out.shape[-1]), o_dmlp_Y.reshape(-1, o_dmlp_Y.shape[-1]), d)
+    _launch(_block_backward_1_rows, grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_dmlp_Y.reshape(math.prod(o_dmlp_Y.shape[:-1]), o_dmlp_Y.shape[-1]), d)
     return o_dmlp_Y
 
 
@@ -385,7 +385,7 @@ def _block_backward_2(dnorm_2_Y, h, post_norm_w, norm_2_r, grad_out, d):
     """dh: one pass over the rows of dnorm_2_Y (``_block_backward_2_rows``)."""
     lead = dnorm_2_Y.shape[:-1]
     o_dh = np.empty(lead + (d,), dnorm_2_Y.dtype)
-    _launch(_block_backward_2_rows, dnorm_2_Y.reshape(-1, dnorm_2_Y.shape[-1]), h.reshape(-1, h.shape[-1]), post_norm_w, norm_2_r.reshape(-1, norm_2_r.shape[-1]), grad_out.reshape(-1, grad_out.shape[-1]), o_dh.reshape(-1, o_dh.shape[-1]), d)
+    _launch(_block_backward_2_rows, dnorm_2_Y.reshape(math.prod(dnorm_2_Y.shape[:-1]), dnorm_2_Y.shape[-1]), h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), post_norm_w, norm_2_r.reshape(math.prod(norm_2_r.shape[:-1]), norm_2_r.shape[-1]), grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_dh.reshape(math.prod(o_dh.shape[:-1]), o_dh.shape[-1]), d)
     return o_dh
 
 
@@ -418,7 +418,7 @@ def _block_backward_3(dnorm_1_Y, X, input_norm_w, norm_1_r, dh, d):
     lead = dnorm_1_Y.shape[:-1]
     o_dX = np.empty(lead + (d,), dnorm_1_Y.dtype)
     o_dinput_norm_w = np.zeros(d, np.float64)
-    _launch(_block_backward_3_rows, dnorm_1_Y.reshape(-1, dnorm_1_Y.shape[-1]), X.reshape(-1, X.shape[-1]), input_norm_w, norm_1_r.reshape(-1, norm_1_r.shape[-1]), dh.reshape(-1, dh.shape[-1]), o_dX.reshape(-1, o_dX.shape[-1]), o_dinput_norm_w, d)
+    _launch(_block_backward_3_rows, dnorm_1_Y.reshape(math.prod(dnorm_1_Y.shape[:-1]), dnorm_1_Y.shape[-1]), X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), input_norm_w, norm_1_r.reshape(math.prod(norm_1_r.shape[:-1]), norm_1_r.shape[-1]), dh.reshape(math.prod(dh.shape[:-1]), dh.shape[-1]), o_dX.reshape(math.prod(o_dX.shape[:-1]), o_dX.shape[-1]), o_dinput_norm_w, d)
     return o_dX, o_dinput_norm_w.astype(dnorm_1_Y.dtype)
 
 
@@ -437,7 +437,7 @@ def _block_backward_4(dnorm_2_Y, norm_2_r, h, d):
     """dpost_norm_w: one pass over the rows of dnorm_2_Y (``_block_backward_4_rows``)."""
     lead = dnorm_2_Y.shape[:-1]
     o_dpost_norm_w = np.zeros(d, np.float64)
-    _launch(_block_backward_4_rows, dnorm_2_Y.reshape(-1, dnorm_2_Y.shape[-1]), norm_2_r.reshape(-1, norm_2_r.shape[-1]), h.reshape(-1, h.shape[-1]), o_dpost_norm_w, d)
+    _launch(_block_backward_4_rows, dnorm_2_Y.reshape(math.prod(dnorm_2_Y.shape[:-1]), dnorm_2_Y.shape[-1]), norm_2_r.reshape(math.prod(norm_2_r.shape[:-1]), norm_2_r.shape[-1]), h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), o_dpost_norm_w, d)
     return o_dpost_norm_w.astype(dnorm_2_Y.dtype)
 
 
@@ -467,7 +467,7 @@ def _block_forward_5(X, input_norm_w, d, eps):
     lead = X.shape[:-1]
     o_norm_1_r = np.empty(lead + (1,), X.dtype)
     o_norm_1_Y = np.empty(lead + (d,), X.dtype)
-    _launch(_block_forward_5_rows, X.reshape(-1, X.shape[-1]), input_norm_w, o_norm_1_r.reshape(-1, o_norm_1_r.shape[-1]), o_norm_1_Y.reshape(-1, o_norm_1_Y.shape[-1]), d, eps)
+    _launch(_block_forward_5_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), input_norm_w, o_norm_1_r.reshape(math.prod(o_norm_1_r.shape[:-1]), o_norm_1_r.shape[-1]), o_norm_1_Y.reshape(math.prod(o_norm_1_Y.shape[:-1]), o_norm_1_Y.shape[-1]), d, eps)
     return o_norm_1_r, o_norm_1_Y
 
 
@@ -497,7 +497,7 @@ def _block_forward_6(h, post_norm_w, d, eps):
     lead = h.shape[:-1]
     o_norm_2_r = np.empty(lead + (1,), h.dtype)
     o_norm_2_Y = np.empty(lead + (d,), h.dtype)
-    _launch(_block_forward_6_rows, h.reshape(-1, h.shape[-1]), post_norm_w, o_norm_2_r.reshape(-1, o_norm_2_r.shape[-1]), o_norm_2_Y.reshape(-1, o_norm_2_Y.shape[-1]), d, eps)
+    _launch(_block_forward_6_rows, h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), post_norm_w, o_norm_2_r.reshape(math.prod(o_norm_2_r.shape[:-1]), o_norm_2_r.shape[-1]), o_norm_2_Y.reshape(math.prod(o_norm_2_Y.shape[:-1]), o_norm_2_Y.shape[-1]), d, eps)
     return o_norm_2_r, o_norm_2_Y
 
 
@@ -516,7 +516,7 @@ def _block_forward_7(h, mlp_Y, d):
     """Y: one pass over the rows of h (``_block_forward_7_rows``)."""
     lead = h.shape[:-1]
     o_Y = np.empty(lead + (d,), h.dtype)
-    _launch(_block_forward_7_rows, h.reshape(-1, h.shape[-1]), mlp_Y.reshape(-1, mlp_Y.shape[-1]), o_Y.reshape(-1, o_Y.shape[-1]), d)
+    _launch(_block_forward_7_rows, h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), mlp_Y.reshape(math.prod(mlp_Y.shape[:-1]), mlp_Y.shape[-1]), o_Y.reshape(math.prod(o_Y.shape[:-1]), o_Y.shape[-1]), d)
     return o_Y
 
 
@@ -545,7 +545,7 @@ def _tied_backward_8(dnorm_Y, X_L, norm_w, norm_r, d):
     """dX_L: one pass over the rows of dnorm_Y (``_tied_backward_8_rows``)."""
     lead = dnorm_Y.shape[:-1]
     o_dX_L = np.empty(lead + (d,), dnorm_Y.dtype)
-    _launch(_tied_backward_8_rows, dnorm_Y.reshape(-1, dnorm_Y.shape[-1]), X_L.reshape(-1, X_L.shape[-1]), norm_w, norm_r.reshape(-1, norm_r.shape[-1]), o_dX_L.reshape(-1, o_dX_L.shape[-1]), d)
+    _launch(_tied_backward_8_rows, dnorm_Y.reshape(math.prod(dnorm_Y.shape[:-1]), dnorm_Y.shape[-1]), X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), norm_w, norm_r.reshape(math.prod(norm_r.shape[:-1]), norm_r.shape[-1]), o_dX_L.reshape(math.prod(o_dX_L.shape[:-1]), o_dX_L.shape[-1]), d)
     return o_dX_L
 
 
@@ -564,7 +564,7 @@ def _tied_backward_9(dnorm_Y, norm_r, X_L, d):
     """dnorm_w: one pass over the rows of dnorm_Y (``_tied_backward_9_rows``)."""
     lead = dnorm_Y.shape[:-1]
     o_dnorm_w = np.zeros(d, np.float64)
-    _launch(_tied_backward_9_rows, dnorm_Y.reshape(-1, dnorm_Y.shape[-1]), norm_r.reshape(-1, norm_r.shape[-1]), X_L.reshape(-1, X_L.shape[-1]), o_dnorm_w, d)
+    _launch(_tied_backward_9_rows, dnorm_Y.reshape(math.prod(dnorm_Y.shape[:-1]), dnorm_Y.shape[-1]), norm_r.reshape(math.prod(norm_r.shape[:-1]), norm_r.shape[-1]), X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), o_dnorm_w, d)
     return o_dnorm_w.astype(dnorm_Y.dtype)
 
 
@@ -594,7 +594,7 @@ def _tied_forward_10(X_L, norm_w, d, eps):
     lead = X_L.shape[:-1]
     o_norm_r = np.empty(lead + (1,), X_L.dtype)
     o_norm_Y = np.empty(lead + (d,), X_L.dtype)
-    _launch(_tied_forward_10_rows, X_L.reshape(-1, X_L.shape[-1]), norm_w, o_norm_r.reshape(-1, o_norm_r.shape[-1]), o_norm_Y.reshape(-1, o_norm_Y.shape[-1]), d, eps)
+    _launch(_tied_forward_10_rows, X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), norm_w, o_norm_r.reshape(math.prod(o_norm_r.shape[:-1]), o_norm_r.shape[-1]), o_norm_Y.reshape(math.prod(o_norm_Y.shape[:-1]), o_norm_Y.shape[-1]), d, eps)
     return o_norm_r, o_norm_Y
 
 
@@ -622,7 +622,7 @@ def _tied_logits_forward_11(X_L, norm_w, d, eps):
     """norm_Y: one pass over the rows of X_L (``_tied_logits_forward_11_rows``)."""
     lead = X_L.shape[:-1]
     o_norm_Y = np.empty(lead + (d,), X_L.dtype)
-    _launch(_tied_logits_forward_11_rows, X_L.reshape(-1, X_L.shape[-1]), norm_w, o_norm_Y.reshape(-1, o_norm_Y.shape[-1]), d, eps)
+    _launch(_tied_logits_forward_11_rows, X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), norm_w, o_norm_Y.reshape(math.prod(o_norm_Y.shape[:-1]), o_norm_Y.shape[-1]), d, eps)
     return o_norm_Y
 
 
@@ -651,7 +651,7 @@ def _untied_backward_12(dnorm_Y, X_L, norm_w, norm_r, d):
     """dX_L: one pass over the rows of dnorm_Y (``_untied_backward_12_rows``)."""
     lead = dnorm_Y.shape[:-1]
     o_dX_L = np.empty(lead + (d,), dnorm_Y.dtype)
-    _launch(_untied_backward_12_rows, dnorm_Y.reshape(-1, dnorm_Y.shape[-1]), X_L.reshape(-1, X_L.shape[-1]), norm_w, norm_r.reshape(-1, norm_r.shape[-1]), o_dX_L.reshape(-1, o_dX_L.shape[-1]), d)
+    _launch(_untied_backward_12_rows, dnorm_Y.reshape(math.prod(dnorm_Y.shape[:-1]), dnorm_Y.shape[-1]), X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), norm_w, norm_r.reshape(math.prod(norm_r.shape[:-1]), norm_r.shape[-1]), o_dX_L.reshape(math.prod(o_dX_L.shape[:-1]), o_dX_L.shape[-1]), d)
     return o_dX_L
 
 
@@ -670,7 +670,7 @@ def _untied_backward_13(dnorm_Y, norm_r, X_L, d):
     """dnorm_w: one pass over the rows of dnorm_Y (``_untied_backward_13_rows``)."""
     lead = dnorm_Y.shape[:-1]
     o_dnorm_w = np.zeros(d, np.float64)
-    _launch(_untied_backward_13_rows, dnorm_Y.reshape(-1, dnorm_Y.shape[-1]), norm_r.reshape(-1, norm_r.shape[-1]), X_L.reshape(-1, X_L.shape[-1]), o_dnorm_w, d)
+    _launch(_untied_backward_13_rows, dnorm_Y.reshape(math.prod(dnorm_Y.shape[:-1]), dnorm_Y.shape[-1]), norm_r.reshape(math.prod(norm_r.shape[:-1]), norm_r.shape[-1]), X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), o_dnorm_w, d)
     return o_dnorm_w.astype(dnorm_Y.dtype)
 
 
@@ -700,7 +700,7 @@ def _untied_forward_14(X_L, norm_w, d, eps):
     lead = X_L.shape[:-1]
     o_norm_r = np.empty(lead + (1,), X_L.dtype)
     o_norm_Y = np.empty(lead + (d,), X_L.dtype)
-    _launch(_untied_forward_14_rows, X_L.reshape(-1, X_L.shape[-1]), norm_w, o_norm_r.reshape(-1, o_norm_r.shape[-1]), o_norm_Y.reshape(-1, o_norm_Y.shape[-1]), d, eps)
+    _launch(_untied_forward_14_rows, X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), norm_w, o_norm_r.reshape(math.prod(o_norm_r.shape[:-1]), o_norm_r.shape[-1]), o_norm_Y.reshape(math.prod(o_norm_Y.shape[:-1]), o_norm_Y.shape[-1]), d, eps)
     return o_norm_r, o_norm_Y
 
 
@@ -728,7 +728,7 @@ def _untied_logits_forward_15(X_L, norm_w, d, eps):
     """norm_Y: one pass over the rows of X_L (``_untied_logits_forward_15_rows``)."""
     lead = X_L.shape[:-1]
     o_norm_Y = np.empty(lead + (d,), X_L.dtype)
-    _launch(_untied_logits_forward_15_rows, X_L.reshape(-1, X_L.shape[-1]), norm_w, o_norm_Y.reshape(-1, o_norm_Y.shape[-1]), d, eps)
+    _launch(_untied_logits_forward_15_rows, X_L.reshape(math.prod(X_L.shape[:-1]), X_L.shape[-1]), norm_w, o_norm_Y.reshape(math.prod(o_norm_Y.shape[:-1]), o_norm_Y.shape[-1]), d, eps)
     return o_norm_Y
 
 

@@ -287,7 +287,7 @@ def _backward_1(grad_out, d):
     """dmlp_Y: one pass over the rows of grad_out (``_backward_1_rows``)."""
     lead = grad_out.shape[:-1]
     o_dmlp_Y = np.empty(lead + (d,), grad_out.dtype)
-    _launch(_backward_1_rows, grad_out.reshape(-1, grad_out.shape[-1]), o_dmlp_Y.reshape(-1, o_dmlp_Y.shape[-1]), d)
+    _launch(_backward_1_rows, grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_dmlp_Y.reshape(math.prod(o_dmlp_Y.shape[:-1]), o_dmlp_Y.shape[-1]), d)
     return o_dmlp_Y
 
 
@@ -316,7 +316,7 @@ def _backward_2(dnorm_2_Y, h, post_norm_w, norm_2_r, grad_out, d):
     """dh: one pass over the rows of dnorm_2_Y (``_backward_2_rows``)."""
     lead = dnorm_2_Y.shape[:-1]
     o_dh = np.empty(lead + (d,), dnorm_2_Y.dtype)
-    _launch(_backward_2_rows, dnorm_2_Y.reshape(-1, dnorm_2_Y.shape[-1]), h.reshape(-1, h.shape[-1]), post_norm_w, norm_2_r.reshape(-1, norm_2_r.shape[-1]), grad_out.reshape(-1, grad_out.shape[-1]), o_dh.reshape(-1, o_dh.shape[-1]), d)
+    _launch(_backward_2_rows, dnorm_2_Y.reshape(math.prod(dnorm_2_Y.shape[:-1]), dnorm_2_Y.shape[-1]), h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), post_norm_w, norm_2_r.reshape(math.prod(norm_2_r.shape[:-1]), norm_2_r.shape[-1]), grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_dh.reshape(math.prod(o_dh.shape[:-1]), o_dh.shape[-1]), d)
     return o_dh
 
 
@@ -349,7 +349,7 @@ def _backward_3(dnorm_1_Y, X, input_norm_w, norm_1_r, dh, d):
     lead = dnorm_1_Y.shape[:-1]
     o_dX = np.empty(lead + (d,), dnorm_1_Y.dtype)
     o_dinput_norm_w = np.zeros(d, np.float64)
-    _launch(_backward_3_rows, dnorm_1_Y.reshape(-1, dnorm_1_Y.shape[-1]), X.reshape(-1, X.shape[-1]), input_norm_w, norm_1_r.reshape(-1, norm_1_r.shape[-1]), dh.reshape(-1, dh.shape[-1]), o_dX.reshape(-1, o_dX.shape[-1]), o_dinput_norm_w, d)
+    _launch(_backward_3_rows, dnorm_1_Y.reshape(math.prod(dnorm_1_Y.shape[:-1]), dnorm_1_Y.shape[-1]), X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), input_norm_w, norm_1_r.reshape(math.prod(norm_1_r.shape[:-1]), norm_1_r.shape[-1]), dh.reshape(math.prod(dh.shape[:-1]), dh.shape[-1]), o_dX.reshape(math.prod(o_dX.shape[:-1]), o_dX.shape[-1]), o_dinput_norm_w, d)
     return o_dX, o_dinput_norm_w.astype(dnorm_1_Y.dtype)
 
 
@@ -368,7 +368,7 @@ def _backward_4(dnorm_2_Y, norm_2_r, h, d):
     """dpost_norm_w: one pass over the rows of dnorm_2_Y (``_backward_4_rows``)."""
     lead = dnorm_2_Y.shape[:-1]
     o_dpost_norm_w = np.zeros(d, np.float64)
-    _launch(_backward_4_rows, dnorm_2_Y.reshape(-1, dnorm_2_Y.shape[-1]), norm_2_r.reshape(-1, norm_2_r.shape[-1]), h.reshape(-1, h.shape[-1]), o_dpost_norm_w, d)
+    _launch(_backward_4_rows, dnorm_2_Y.reshape(math.prod(dnorm_2_Y.shape[:-1]), dnorm_2_Y.shape[-1]), norm_2_r.reshape(math.prod(norm_2_r.shape[:-1]), norm_2_r.shape[-1]), h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), o_dpost_norm_w, d)
     return o_dpost_norm_w.astype(dnorm_2_Y.dtype)
 
 
@@ -398,7 +398,7 @@ def _forward_5(X, input_norm_w, d, eps):
     lead = X.shape[:-1]
     o_norm_1_r = np.empty(lead + (1,), X.dtype)
     o_norm_1_Y = np.empty(lead + (d,), X.dtype)
-    _launch(_forward_5_rows, X.reshape(-1, X.shape[-1]), input_norm_w, o_norm_1_r.reshape(-1, o_norm_1_r.shape[-1]), o_norm_1_Y.reshape(-1, o_norm_1_Y.shape[-1]), d, eps)
+    _launch(_forward_5_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), input_norm_w, o_norm_1_r.reshape(math.prod(o_norm_1_r.shape[:-1]), o_norm_1_r.shape[-1]), o_norm_1_Y.reshape(math.prod(o_norm_1_Y.shape[:-1]), o_norm_1_Y.shape[-1]), d, eps)
     return o_norm_1_r, o_norm_1_Y
 
 
@@ -428,7 +428,7 @@ def _forward_6(h, post_norm_w, d, eps):
     lead = h.shape[:-1]
     o_norm_2_r = np.empty(lead + (1,), h.dtype)
     o_norm_2_Y = np.empty(lead + (d,), h.dtype)
-    _launch(_forward_6_rows, h.reshape(-1, h.shape[-1]), post_norm_w, o_norm_2_r.reshape(-1, o_norm_2_r.shape[-1]), o_norm_2_Y.reshape(-1, o_norm_2_Y.shape[-1]), d, eps)
+    _launch(_forward_6_rows, h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), post_norm_w, o_norm_2_r.reshape(math.prod(o_norm_2_r.shape[:-1]), o_norm_2_r.shape[-1]), o_norm_2_Y.reshape(math.prod(o_norm_2_Y.shape[:-1]), o_norm_2_Y.shape[-1]), d, eps)
     return o_norm_2_r, o_norm_2_Y
 
 
@@ -447,7 +447,7 @@ def _forward_7(h, mlp_Y, d):
     """Y: one pass over the rows of h (``_forward_7_rows``)."""
     lead = h.shape[:-1]
     o_Y = np.empty(lead + (d,), h.dtype)
-    _launch(_forward_7_rows, h.reshape(-1, h.shape[-1]), mlp_Y.reshape(-1, mlp_Y.shape[-1]), o_Y.reshape(-1, o_Y.shape[-1]), d)
+    _launch(_forward_7_rows, h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), mlp_Y.reshape(math.prod(mlp_Y.shape[:-1]), mlp_Y.shape[-1]), o_Y.reshape(math.prod(o_Y.shape[:-1]), o_Y.shape[-1]), d)
     return o_Y
 
 

@@ -227,7 +227,7 @@ def _backward_1(dH, d_ff):
     """db_1: one pass over the rows of dH (``_backward_1_rows``)."""
     lead = dH.shape[:-1]
     o_db_1 = np.zeros(d_ff, np.float64)
-    _launch(_backward_1_rows, dH.reshape(-1, dH.shape[-1]), o_db_1, d_ff)
+    _launch(_backward_1_rows, dH.reshape(math.prod(dH.shape[:-1]), dH.shape[-1]), o_db_1, d_ff)
     return o_db_1.astype(dH.dtype)
 
 
@@ -246,7 +246,7 @@ def _backward_2(grad_out, d):
     """db_2: one pass over the rows of grad_out (``_backward_2_rows``)."""
     lead = grad_out.shape[:-1]
     o_db_2 = np.zeros(d, np.float64)
-    _launch(_backward_2_rows, grad_out.reshape(-1, grad_out.shape[-1]), o_db_2, d)
+    _launch(_backward_2_rows, grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), o_db_2, d)
     return o_db_2.astype(grad_out.dtype)
 
 

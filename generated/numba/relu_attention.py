@@ -184,7 +184,7 @@ def _backward_1(dQ, d):
     """db_q: one pass over the rows of dQ (``_backward_1_rows``)."""
     lead = dQ.shape[:-1]
     o_db_q = np.zeros(d, np.float64)
-    _launch(_backward_1_rows, dQ.reshape(-1, dQ.shape[-1]), o_db_q, d)
+    _launch(_backward_1_rows, dQ.reshape(math.prod(dQ.shape[:-1]), dQ.shape[-1]), o_db_q, d)
     return o_db_q.astype(dQ.dtype)
 
 
@@ -203,7 +203,7 @@ def _backward_2(dK, d):
     """db_k: one pass over the rows of dK (``_backward_2_rows``)."""
     lead = dK.shape[:-1]
     o_db_k = np.zeros(d, np.float64)
-    _launch(_backward_2_rows, dK.reshape(-1, dK.shape[-1]), o_db_k, d)
+    _launch(_backward_2_rows, dK.reshape(math.prod(dK.shape[:-1]), dK.shape[-1]), o_db_k, d)
     return o_db_k.astype(dK.dtype)
 
 
@@ -222,7 +222,7 @@ def _backward_3(dV, d):
     """db_v: one pass over the rows of dV (``_backward_3_rows``)."""
     lead = dV.shape[:-1]
     o_db_v = np.zeros(d, np.float64)
-    _launch(_backward_3_rows, dV.reshape(-1, dV.shape[-1]), o_db_v, d)
+    _launch(_backward_3_rows, dV.reshape(math.prod(dV.shape[:-1]), dV.shape[-1]), o_db_v, d)
     return o_db_v.astype(dV.dtype)
 
 

@@ -143,7 +143,7 @@ def _backward_1(grad_out, X, w, r, d):
     lead = grad_out.shape[:-1]
     o_dX = np.empty(lead + (d,), grad_out.dtype)
     o_dw = np.zeros(d, np.float64)
-    _launch(_backward_1_rows, grad_out.reshape(-1, grad_out.shape[-1]), X.reshape(-1, X.shape[-1]), w, r.reshape(-1, r.shape[-1]), o_dX.reshape(-1, o_dX.shape[-1]), o_dw, d)
+    _launch(_backward_1_rows, grad_out.reshape(math.prod(grad_out.shape[:-1]), grad_out.shape[-1]), X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), w, r.reshape(math.prod(r.shape[:-1]), r.shape[-1]), o_dX.reshape(math.prod(o_dX.shape[:-1]), o_dX.shape[-1]), o_dw, d)
     return o_dX, o_dw.astype(grad_out.dtype)
 
 
@@ -173,7 +173,7 @@ def _forward_2(X, w, d, eps):
     lead = X.shape[:-1]
     o_r = np.empty(lead + (1,), X.dtype)
     o_Y = np.empty(lead + (d,), X.dtype)
-    _launch(_forward_2_rows, X.reshape(-1, X.shape[-1]), w, o_r.reshape(-1, o_r.shape[-1]), o_Y.reshape(-1, o_Y.shape[-1]), d, eps)
+    _launch(_forward_2_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), w, o_r.reshape(math.prod(o_r.shape[:-1]), o_r.shape[-1]), o_Y.reshape(math.prod(o_Y.shape[:-1]), o_Y.shape[-1]), d, eps)
     return o_r, o_Y
 
 
