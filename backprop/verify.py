@@ -15,6 +15,7 @@ import sympy as sp
 
 from derive.components import build
 from reference.gate import arguments, dimension_names, gradient_floor, relative_error  # noqa: F401 - re-exported
+from reference.gate import configurations as config_choices
 
 
 def _references():
@@ -354,25 +355,6 @@ class ComponentCheck:
     finite_differences: float  # against central differences of the generated NumPy forward
 
 
-def _sample_configs(c, rng) -> list[dict]:
-    """One value per configuration, then each choice and flag varied from it."""
-    base = {}
-    for a in c.configs:
-        if not a.required:
-            base[a.name] = a.default
-        elif a.symbol is not None and a.symbol.is_integer:
-            base[a.name] = 1
-        else:
-            base[a.name] = 1.5
-    configs = [dict(base)]
-    for a in c.configs:
-        if a.choices:
-            configs += [{**base, a.name: v} for v in a.choices if v != base[a.name]]
-        elif isinstance(a.default, bool):
-            configs.append({**base, a.name: not a.default})
-    return configs
-
-
 def _sizes_meeting_requirements(c, config: dict, rng, tokens: int | None,
                                 fixed: dict[str, int] | None = None) -> dict[str, int] | None:
     """Random sizes (1 … 5) of every dimension the arguments are declared with (d_ff of 4*d_ff
@@ -406,7 +388,7 @@ def check_any_component(component, seed: int = 0, trials: int = 3,
     worst_ag, worst_fd, cases = 0.0, 0.0, 0
     batches = [(), (3,), (2, 2)]
     for trial in range(trials):
-        for config in _sample_configs(component, rng):
+        for config in config_choices(component):
             sizes = _sizes_meeting_requirements(component, config, rng, tokens=1 if trial == 0 else None, fixed=fixed)
             if sizes is None and trial == 0:
                 sizes = _sizes_meeting_requirements(component, config, rng, tokens=None, fixed=fixed)
@@ -424,7 +406,8 @@ def check_any_component(component, seed: int = 0, trials: int = 3,
             with torch.enable_grad():
                 ref_out, _ = modules["torch"].forward.__wrapped__(*leaves.values(), **config)
                 ref_out.backward(torch.from_numpy(G))
-            ref = {k: t.grad.numpy() for k, t in leaves.items() if t.requires_grad}
+            ref = {k: (t.grad.numpy() if t.grad is not None else np.zeros(t.shape)) for k, t in leaves.items()
+                   if t.requires_grad}  # an argument the output does not read: a zero gradient
             floor = gradient_floor(ref) if ref else 0.0
             for backend in grads.values():
                 for k, g in ref.items():
@@ -547,7 +530,7 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
     worst, cases, fixed = 0.0, 0, sizes
     drawn = []
     for trial in range(trials):
-        for config in _sample_configs(component, rng)[:2]:
+        for config in config_choices(component)[:2]:
             sizes = _sizes_meeting_requirements(component, config, rng, tokens=None, fixed=fixed)
             if sizes is not None:
                 drawn.append(Case(sizes, batches[(trial + len(drawn)) % len(batches)], config))

@@ -190,6 +190,7 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
         from .passes import optimise as run_passes
 
         run_passes(plan, passes)
+        forward, backward, gradient_statements = plan.forward, plan.backward, plan.gradients
     # Gradients are live, and so is a stack's backward pass: it computes its blocks' gradients.
     roots = [st for _, st in gradient_statements if st is not None]
     roots += [st for st in backward if st.expr.has(RepeatBackward)]

@@ -274,8 +274,20 @@ def _snapshot(plan):
 
 
 def _restore(plan, snapshot) -> None:
+    """``plan`` as ``snapshot`` holds it, in place: a list, set, dict or context that the lowering
+    still holds gets its contents back, not a new object beside it."""
     for f in dataclasses.fields(plan):
-        setattr(plan, f.name, getattr(snapshot, f.name))
+        now, before = getattr(plan, f.name), getattr(snapshot, f.name)
+        if isinstance(now, list):
+            now[:] = before
+        elif isinstance(now, (set, dict)):
+            now.clear()
+            now.update(before)
+        elif f.name == "context":
+            now.__dict__.clear()
+            now.__dict__.update(before.__dict__)
+        else:
+            setattr(plan, f.name, before)
 
 
 def describe(plan) -> str:
@@ -436,6 +448,10 @@ def fuse_shared_operand(plan) -> None:
     in the backward, Δ₁ W₁ᵀ + Δ₂ W₂ᵀ + … is one product [Δ₁ Δ₂ …] [W₁ W₂ …]ᵀ and the
     Σ Xᵀ Δᵢ are one Σ Xᵀ [Δ₁ Δ₂ …], split into the weights' gradients."""
     ctx = plan.context
+    # Precondition: each weight is a matrix parameter, an array at its full declared size (a value
+    # defined as a broadcast, b 1ᵀ, is printed at size 1 along the axis it repeats and cannot be
+    # placed side by side with full ones).
+    parameters = {a.symbol for a in plan.component.params if not a.is_vector}
     groups: dict = {}
     for st in plan.forward:
         for term in sp.preorder_traversal(st.expr):
@@ -443,7 +459,7 @@ def fuse_shared_operand(plan) -> None:
                     and all(isinstance(a, MatrixExpr) for a in term.args)):
                 continue
             left, right = term.args
-            if isinstance(right, MatrixSymbol) and right not in ctx.batched and not isinstance(left, OneMatrix) \
+            if right in parameters and not isinstance(left, OneMatrix) \
                     and (st, term, right) not in groups.get(left, []):
                 groups.setdefault(left, []).append((st, term, right))
     taken = plan.taken

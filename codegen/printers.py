@@ -453,7 +453,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         return Layout(2)
 
     def product_layout(self, factors) -> Layout:
-        factors = self.merged_ones(factors)[1]
+        factors = [f for f in self.merged_ones(factors)[1] if isinstance(f, MatrixExpr)]  # numbers lay out nothing
         j = next((i for i, f in enumerate(factors) if isinstance(f, OneMatrix)), None)
         if j is None:
             if len(factors) == 1:

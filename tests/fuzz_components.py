@@ -139,6 +139,12 @@ def random_component(draw, steps: int | None = None) -> D.Component:
         yield "batch_sum_mixed"
         yield "reuse_inline"
         yield "nested_logsumexp"
+        # each optimising pass's trigger: a softmax beside the log-sum-exp of the same logits, a chain
+        # of three products, two products sharing an operand, an entrywise affine value
+        yield "softmax_and_logsumexp"
+        yield "chain"
+        yield "shared_operand"
+        yield "entrywise_affine"
         if heads is not None:
             yield "heads_meet"
             yield "param_heads"
@@ -273,18 +279,54 @@ def _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act,
         z = pick()
         inner = D.logsumexp(z)
         return D.add(D.logsumexp(inner), inner) if draw.integer(0, 1) else D.logsumexp(D.logsumexp(inner))
-    if op == "heads_meet":  # a value without heads added to head-split scores: Q_h Q_hᵀ + X Xᵀ
+    if op == "heads_meet":  # every way a value without heads meets head-split ones
         q = pick(lambda v: v in c._headed and v.shape[0] == n_T)
         a = pick(lambda v: v not in c._headed and v.shape[0] == n_T)
         if q is None or a is None:
             return None
-        return D.add(D.matmul(q, D.T(q)), D.matmul(a, D.T(a)))
-    if op == "param_heads":  # a parameter split into heads, meeting a head-split value
+        scores, shared = D.matmul(q, D.T(q)), D.matmul(a, D.T(a))  # (n_T, n_T) with and without heads
+        way = draw.integer(0, 5)
+        if way == 0:
+            return D.add(scores, shared)  # Q_h Q_hᵀ + X Xᵀ
+        if way == 1:
+            return D.hadamard(D.softmax(scores), shared)
+        if way == 2:
+            return D.matmul(shared, q)  # a per-sequence matrix times a head-split value
+        if way == 3:
+            return D.matmul(scores, a)  # head-split scores times a value without heads
+        if way == 4:
+            return D.hadamard(q, D.cols(D.row_sum(a), q.shape[1]))  # a column without heads, broadcast
+        return D.sub(q, D.rows(D.token_sum(D.cols(D.row_sum(a), q.shape[1])), n_T))
+    if op == "param_heads":  # every way a parameter enters a head split
         q = pick(lambda v: v in c._headed and v.shape[0] == n_T)
-        w = pick(lambda v: v.shape == (n_T, d) and v not in c._headed)
-        if q is None or w is None:
+        w = pick(lambda v: v.shape == (n_T, d) and v not in c._headed and not getattr(v, "name", "").startswith("v"))
+        if w is None:
             return None
-        return D.hadamard(q, D.split_heads(w, heads))
+        way = draw.integer(0, 2)
+        split = D.split_heads(w if way != 1 else D.add(w, w), heads)  # the parameter, or a value of it alone
+        if way == 2 and groups is not None:
+            split = D.share_heads(D.split_heads(w, groups), groups, heads)
+        return D.hadamard(q, split) if q is not None else D.merge_heads(D.pointwise(sp.tanh(D.x), split), heads)
+    if op == "softmax_and_logsumexp":  # softmax(Z) and lse(Z) of the same logits (reuse-log-sum-exp)
+        z = pick()
+        return D.add(D.hadamard(D.softmax(z), z), D.cols(D.logsumexp(z), z.shape[1]))
+    if op == "chain":  # three products in a row (order-chains)
+        a = pick()
+        b = pick(lambda v: v.shape[0] == a.shape[1])
+        k = pick(lambda v: b is not None and v.shape[0] == b.shape[1])
+        return D.matmul(a, b, k) if k is not None else None
+    if op == "shared_operand":  # A W₁ and A W₂ both used (fuse-shared-operand)
+        a = pick()
+        w1 = pick(lambda v: v.shape[0] == a.shape[1])
+        w2 = pick(lambda v: w1 is not None and v.shape == w1.shape and v is not w1)
+        if w2 is None:
+            return None
+        return D.hadamard(D.matmul(a, w1), D.pointwise(sp.tanh(D.x), D.matmul(a, w2)))
+    if op == "entrywise_affine":  # an entrywise affine map of one value, read by the backward
+        a = pick()
+        v = pick(lambda v: v.shape == (1, a.shape[1]))
+        shifted = D.add(D.scale(2, a), D.rows(v, a.shape[0])) if v is not None else D.scale(3, a)
+        return D.hadamard(shifted, D.pointwise(sp.sin(D.x), shifted))
     if op == "first_rows":
         a = pick(lambda v: v.shape[0] == n_T)
         return D.first_rows(a, n_T - 1) if a is not None else None

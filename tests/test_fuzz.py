@@ -48,8 +48,11 @@ def campaign(seeds):
 #: (2884: a vector's gradient summed n² entries instead of n); and, from the widened generator, a token
 #: sum of a value broadcast over both axes (211: reshaped to (-1, d) unexpanded), a number (1 × 1)
 #: summed over a broadcast axis without counting it (3), a product whose last factor is a number (568:
-#: its layout said full columns), and a kernel's arrays of no columns (330: reshape(-1, 0)).
-FIXED = (1983, 2884, 211, 3, 568, 330)
+#: its layout said full columns), a kernel's arrays of no columns (330: reshape(-1, 0)), and products
+#: sharing an operand fused with a weight that was not an array at full size (1372, 1589, 1662, 1764,
+#: 2355: a broadcast b 1ᵀ placed side by side with a parameter: wrong values, shape errors, a name
+#: read before it was made).
+FIXED = (1983, 2884, 211, 3, 568, 330, 1372, 1589, 1662, 1764, 2355)
 
 
 def fresh_start() -> int:

@@ -21,6 +21,7 @@ from codegen.validate import EngineDefect
 from derive import rules
 from derive.components import build
 from reference import gate
+from test_soundness import component
 
 
 @pytest.fixture
@@ -136,11 +137,6 @@ def test_the_numpy_reference_equals_the_torch_reference(seed):
 # ---------------------------------------------------------------- the defect classes, right now
 
 
-def component(*names):
-    c = D.Component("case", "a case")
-    return c, c.dims(" ".join(names))
-
-
 def right(c):
     result = differential_check(c, seed=1, trials=2)
     assert result.outcome == "right", f"{result.outcome}: {result.detail}"
@@ -231,3 +227,55 @@ def test_a_dimension_no_argument_binds_is_refused_where_it_is_written():
     c.output("Y", D.add(X, D.cols(D.row_sum(D.cols(D.row_sum(X), e)), d)))
     with pytest.raises(D.DefinitionError, match="Y: dimension e is not the size of any argument"):
         D.derive(c)
+
+
+# ---------------------------------------------------------------- passes and the check command
+
+
+def test_a_pass_that_stops_on_the_unexpected_leaves_the_plan_as_it_was():
+    from codegen import passes
+    from codegen.lower import lower
+    from derive.reverse import derive
+
+    def broken(plan):
+        plan.backward.clear()
+        next(iter(()))  # StopIteration, after changing the plan
+
+    derivation = derive(build("layernorm"))
+    plain = lower(derivation, optimise=False)
+    guarded = lower(derivation, passes=(broken,))
+    assert [st.target for st in guarded.backward] == [st.target for st in plain.backward]
+    assert [str(st.expr) for st in guarded.backward] == [str(st.expr) for st in plain.backward]
+    assert any(note.startswith("broken: not applied (StopIteration") for note in guarded.notes)
+    assert passes.optimise(plain, (broken,)) is plain
+
+
+def _file(tmp_path, text):
+    path = tmp_path / "blocks.py"
+    path.write_text("import sympy as sp\nfrom derive import *\n\n" + text)
+    return path
+
+
+def test_check_file_takes_sizes_and_reports_every_failure_in_a_row(tmp_path, capsys):
+    path = _file(tmp_path, (
+        "def build_wide():\n"
+        "    c = Component('wide', 'four times wider')\n"
+        "    n, d, d_ff = c.dims('n_T d d_ff')\n"
+        "    X, W, V = c.input('X', n, d), c.param('W', d, 4 * d_ff), c.param('V', 4 * d_ff, d)\n"
+        "    c.output('Y', matmul(pointwise(sp.tanh(x), matmul(X, W)), V))\n"
+        "    return c\n\n"
+        "def build_inverse():\n"
+        "    c = Component('inverse', 'no array code')\n"
+        "    n, d = c.dims('n_T d')\n"
+        "    c.output('Y', pointwise(sp.erfinv(x), c.input('X', n, d)))\n"
+        "    return c\n"))
+    assert main(["check", str(path), "--size", "d_ff=2", "--trials", "1"]) == 1
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    rows = {line.split()[0]: line for line in out.out.splitlines() if line.startswith(("wide", "inverse"))}
+    assert rows["wide"].rstrip().endswith("ok")
+    assert "FAIL" in rows["inverse"] and "erfinv" in rows["inverse"]
+    assert main(["check", str(path), "--size", "e=2"]) == 2
+    assert "no component" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["check", str(path), "--size", "d_ff"])
