@@ -419,38 +419,18 @@ def check_any_component(component, seed: int = 0, trials: int = 3,
     return ComponentCheck(component.name, cases, worst_ag, worst_fd)
 
 
-def _finite_difference_error(module, arrays: dict, config: dict, G, grads: dict, component, rng,
-                             steps=(1e-2, 1e-3, 1e-4, 1e-5, 1e-6)) -> float:
-    """Worst relative error of ⟨∂L/∂a, v⟩ against central differences of L = ⟨G, out⟩ along a random
-    direction v of each float argument that takes a gradient.
+def _finite_difference_error(module, arrays: dict, config: dict, G, grads: dict, component, rng) -> float:
+    """Worst relative error of ⟨∂L/∂a, v⟩ against central differences of L = ⟨G, out⟩ of the module's
+    forward along a random direction v of each float argument that takes a gradient
+    (``reference.gate.directional_error``)."""
+    from reference.gate import directional_error
 
-    Each difference is Richardson-extrapolated from steps h and h/2 (error O(h⁴)), and the best of
-    several h counts: a function with sharp curvature somewhere (RMS near zero) agrees at a small
-    step, rounding-limited ones at a larger; a wrong rule agrees at none."""
-    worst = 0.0
-    for k, value in arrays.items():
-        a = component.argument(k)
-        if not a.receives_gradient:
-            continue
-        v = rng.standard_normal(value.shape)
+    def loss(moved):
+        return float(np.sum(G * module.forward(*moved.values(), **config)[0]))
 
-        def loss(shift):
-            moved = dict(arrays)
-            moved[k] = value + shift * v
-            return float(np.sum(G * module.forward(*moved.values(), **config)[0]))
-
-        def central(step):
-            return (loss(step) - loss(-step)) / (2 * step)
-
-        analytic = float(np.sum(grads[k] * v))
-        best = float("inf")
-        for h in steps:
-            numeric = (4 * central(h / 2) - central(h)) / 3
-            scale = max(abs(numeric), abs(analytic),
-                        1e-3 * float(np.abs(grads[k]).sum() * np.abs(v).max() + 1e-12))
-            best = min(best, abs(numeric - analytic) / scale)
-        worst = max(worst, best)
-    return worst
+    wanted = [k for k in arrays if component.argument(k).receives_gradient]
+    floor = gradient_floor({k: grads[k] for k in wanted}) if wanted else 0.0
+    return max((directional_error(loss, arrays, k, grads[k], rng, floor) for k in wanted), default=0.0)
 
 
 def closed_form_module(component, target: str = "numpy"):

@@ -74,6 +74,12 @@ class Layout:
         return rows, cols
 
 
+def _updates_in_place(term) -> bool:
+    """A term ``_print_MatAdd`` adds as an update of a full array: a scatter at target entries, or rows
+    scattered into a sum over the batch."""
+    return isinstance(term, TargetScatter) or isinstance(term, BatchSum) and isinstance(term.arg, ScatterAdd)
+
+
 def atomic(code: str) -> bool:
     """True when ``code`` needs no parentheses as an operand or a receiver."""
     node = ast.parse(code, mode="eval").body
@@ -428,8 +434,8 @@ class NumPyMatrixPrinter(NumPyPrinter):
             return Layout(2, rows=a.cols, cols=a.rows if a.ndim == 2 else e.arg.shape[0] != 1)
         if isinstance(e, (MatAdd, HadamardProduct)):
             if isinstance(e, MatAdd) and (self.biased_terms(e) is not None or any(
-                    isinstance(split_coefficient(t)[1], (TargetScatter, BatchSum)) for t in e.args)):
-                return Layout(2)
+                    _updates_in_place(split_coefficient(t)[1]) for t in e.args)):
+                return Layout(2)  # printed as one full array updated in place (_print_MatAdd)
             parts = [self.layout(a) for a in e.args]
             repeats = [p.repeats(a.shape) for p, a in zip(parts, e.args)]
             rows, cols = all(r for r, _ in repeats), all(c for _, c in repeats)  # an axis every term repeats
@@ -726,7 +732,8 @@ class NumPyMatrixPrinter(NumPyPrinter):
 
     def _print_Chain(self, expr):
         self.helpers_used.add("chain")
-        return f"_chain({', '.join(self.full(f) for f in expr.args)})"
+        heads = any(self.has_heads(f) for f in expr.args)  # a batched factor without heads gets their axis
+        return f"_chain({', '.join(self.heads_axis(self.full(f), f, heads) for f in expr.args)})"
 
     def is_batched(self, e) -> bool:
         return carries_batch(e, self.ctx.batched)

@@ -51,8 +51,10 @@ def campaign(seeds):
 #: its layout said full columns), a kernel's arrays of no columns (330: reshape(-1, 0)), and products
 #: sharing an operand fused with a weight that was not an array at full size (1372, 1589, 1662, 1764,
 #: 2355: a broadcast b 1ᵀ placed side by side with a parameter: wrong values, shape errors, a name
-#: read before it was made).
-FIXED = (1983, 2884, 211, 3, 568, 330, 1372, 1589, 1662, 1764, 2355)
+#: read before it was made), a sum whose term is a batch sum of a value shared by the batch (2595: laid
+#: out as a full array, its broadcast rows never expanded), and a chain ordered at run time whose batched
+#: factor without heads met head-split ones (3753: no heads axis of size 1 for it).
+FIXED = (1983, 2884, 211, 3, 568, 330, 1372, 1589, 1662, 1764, 2355, 2595, 3753)
 
 
 def fresh_start() -> int:

@@ -110,6 +110,9 @@ def test_without_torch_the_gate_uses_finite_differences_of_the_numpy_reference(m
     broken.backward = lambda G, cache: {k: 1.001 * v for k, v in right_backward(G, cache).items()}
     problem = gate.check_module(c, broken, "numpy")
     assert problem is not None and "finite differences" in problem
+    attention = build("attention")  # its key-bias gradient is zero: rounding in the differences only
+    assert gate.check_module(attention, compile_component(attention, "numpy", validate=False), "numpy") is None
+    assert gate.check_module(c, modules["torch"], "torch") is None  # a Torch module cannot run without torch
 
 
 @pytest.mark.parametrize("seed", range(40))
