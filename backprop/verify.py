@@ -14,8 +14,9 @@ import numpy as np
 import sympy as sp
 
 from derive.components import build
-from reference.gate import arguments, dimension_names, gradient_floor, relative_error  # noqa: F401 - re-exported
+from reference.gate import arguments, dimension_names, directional_error, gradient_floor, meets_requirements
 from reference.gate import configurations as config_choices
+from reference.gate import relative_error  # noqa: F401 - re-exported for the tests
 
 
 def _references():
@@ -360,15 +361,11 @@ def _sizes_meeting_requirements(c, config: dict, rng, tokens: int | None,
     """Random sizes (1 … 5) of every dimension the arguments are declared with (d_ff of 4*d_ff
     too), ``fixed`` ones as given, that satisfy the component's requirements; None after many tries."""
     fixed = fixed or {}
-    dims = [sp.Symbol(n, positive=True, integer=True) for n in dimension_names(c)]
-    values = {a.symbol: config[a.name] for a in c.configs
-              if a.symbol is not None and isinstance(config.get(a.name), (int, float))}
     for _ in range(200):
-        sizes = {d: (fixed[str(d)] if str(d) in fixed else tokens if tokens is not None and str(d) == "n_T"
-                     else int(rng.integers(1, 6))) for d in dims}
-        table = {**sizes, **values, c.batch_size(): 1}
-        if all(bool(sp.sympify(cond).xreplace(table)) for cond, _ in c.requirements):
-            return {str(d): v for d, v in sizes.items()}
+        sizes = {d: (fixed[d] if d in fixed else tokens if tokens is not None and d == "n_T"
+                     else int(rng.integers(1, 6))) for d in dimension_names(c)}
+        if meets_requirements(c, sizes, config):
+            return sizes
     return None
 
 
@@ -382,19 +379,18 @@ def check_any_component(component, seed: int = 0, trials: int = 3,
 
     from codegen.render import compile_component
 
-    fixed = sizes
     modules = {t: compile_component(component, t, validate=False) for t in ("numpy", "torch")}
     rng = np.random.default_rng(seed)
     worst_ag, worst_fd, cases = 0.0, 0.0, 0
     batches = [(), (3,), (2, 2)]
     for trial in range(trials):
         for config in config_choices(component):
-            sizes = _sizes_meeting_requirements(component, config, rng, tokens=1 if trial == 0 else None, fixed=fixed)
-            if sizes is None and trial == 0:
-                sizes = _sizes_meeting_requirements(component, config, rng, tokens=None, fixed=fixed)
-            if sizes is None:
+            drawn = _sizes_meeting_requirements(component, config, rng, tokens=1 if trial == 0 else None, fixed=sizes)
+            if drawn is None and trial == 0:
+                drawn = _sizes_meeting_requirements(component, config, rng, tokens=None, fixed=sizes)
+            if drawn is None:
                 continue
-            arrays = random_arguments(component, rng, sizes, batches[trial % len(batches)], config=config)
+            arrays = random_arguments(component, rng, drawn, batches[trial % len(batches)], config=config)
             out, cache = modules["numpy"].forward(*arrays.values(), **config)
             G = rng.standard_normal(np.shape(out))
             grads = {"numpy": modules["numpy"].backward(G, cache)}
@@ -423,8 +419,6 @@ def _finite_difference_error(module, arrays: dict, config: dict, G, grads: dict,
     """Worst relative error of ⟨∂L/∂a, v⟩ against central differences of L = ⟨G, out⟩ of the module's
     forward along a random direction v of each float argument that takes a gradient
     (``reference.gate.directional_error``)."""
-    from reference.gate import directional_error
-
     def loss(moved):
         return float(np.sum(G * module.forward(*moved.values(), **config)[0]))
 
@@ -507,15 +501,15 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
             return Differential("crash", f"compiling: {type(e).__name__}: {e}")
     rng = np.random.default_rng(seed)
     batches = [(), (1,), (3,), (2, 2)]
-    worst, cases, fixed = 0.0, 0, sizes
+    worst, cases = 0.0, 0
     drawn = []
     for trial in range(trials):
         for config in config_choices(component)[:2]:
-            sizes = _sizes_meeting_requirements(component, config, rng, tokens=None, fixed=fixed)
-            if sizes is not None:
-                drawn.append(Case(sizes, batches[(trial + len(drawn)) % len(batches)], config))
+            chosen = _sizes_meeting_requirements(component, config, rng, tokens=None, fixed=sizes)
+            if chosen is not None:
+                drawn.append(Case(chosen, batches[(trial + len(drawn)) % len(batches)], config))
     # the validation gate's edge cases first (every dimension at 1, 2 and 3), unless sizes are fixed
-    for case in ([] if fixed else gate_cases(component, seed)) + drawn:
+    for case in ([] if sizes else gate_cases(component, seed)) + drawn:
         compared = False
         for target, module in modules.items():
             outcome = run_case(component, module, target, case, np.random.default_rng(rng.integers(2**32)), tol)

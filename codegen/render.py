@@ -170,11 +170,6 @@ def _declared(printer, code: str, layout, expr, argument) -> str:
     return code
 
 
-def _index_checks(c) -> list[tuple]:
-    """(integer input, table size) for every integer index a definition reads."""
-    return index_tables(c.definitions)
-
-
 def _config_check(a) -> str | None:
     """The helper that checks (and normalises) a configuration value at call time, by its kind."""
     if a.symbol is None:
@@ -230,7 +225,7 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     for condition, message in c.requirements:
         later += [f"if not ({printer.scalar(condition)}):",
                   f'    raise ValueError({message + "; got "!r} + f"{_values_message(condition)}")']
-    for index, size in _index_checks(c):
+    for index, size in index_tables(c.definitions):
         printer.helpers_used.add("check_indices")
         name = printer.doprint(index)
         later.append(f'_check_indices("{name}", {name}, {printer.scalar(size)})')
@@ -711,12 +706,8 @@ def compile_component(component, target: str = "numpy", optimise: bool = True, v
     skips the optimising passes; ``validate=False`` the gate (for harnesses that compare on their
     own).
     """
-    from .validate import check_module, load, refusal
+    from .validate import agreeing, load
 
     source = render_plan(lower(derive(component), optimise=optimise), BACKENDS[target], optimise=optimise)
     module = load(source, component.name, target)
-    if validate:
-        problem = check_module(component, module, target)
-        if problem is not None:
-            raise refusal(component, target, problem)
-    return module
+    return agreeing(component, module, target) if validate else module

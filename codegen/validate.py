@@ -76,14 +76,17 @@ def load(text: str, name: str, target: str = "numpy", jit: bool = True) -> types
     return module
 
 
-def refusal(component, target: str, problem: str) -> EngineDefect:
-    return EngineDefect(f"{component.name} ({target}): an engine defect, not the definition's: the generated "
-                        f"module disagrees with the reference semantics: {problem}")
+def agreeing(component, module, target: str):
+    """``module`` once it agrees with the reference semantics; ``EngineDefect`` naming the first
+    disagreement else."""
+    problem = check_module(component, module, target)
+    if problem is not None:
+        raise EngineDefect(f"{component.name} ({target}): an engine defect, not the definition's: the generated "
+                           f"module disagrees with the reference semantics: {problem}")
+    return module
 
 
 def validated(component, text: str, target: str) -> str:
     """``text`` once the module it makes agrees with the reference semantics; ``EngineDefect`` else."""
-    problem = check_module(component, load(text, component.name, target, jit=False), target)
-    if problem is not None:
-        raise refusal(component, target, problem)
+    agreeing(component, load(text, component.name, target, jit=False), target)
     return text

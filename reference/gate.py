@@ -85,7 +85,8 @@ def configurations(c) -> list[dict]:
     return configs
 
 
-def _meets_requirements(c, sizes: dict, config: dict) -> bool:
+def meets_requirements(c, sizes: dict, config: dict) -> bool:
+    """Whether ``sizes`` (by dimension name) and ``config`` satisfy every requirement of ``c``."""
     table = {sp.Symbol(k, positive=True, integer=True): v for k, v in sizes.items()}
     table.update({a.symbol: config[a.name] for a in c.configs
                   if a.symbol is not None and isinstance(config.get(a.name), (int, float))
@@ -102,12 +103,12 @@ def sizes_near(c, preferred: dict, config: dict, rng: random.Random) -> dict | N
     """Sizes meeting ``c``'s requirements, as many of them at ``preferred`` as can be: the preferred
     sizes themselves when they do, else the best of a search over sizes 1 … 8."""
     names = list(preferred)
-    if _meets_requirements(c, preferred, config):
+    if meets_requirements(c, preferred, config):
         return dict(preferred)
     best, score = None, -1
     for _ in range(400):
         trial = {k: (preferred[k] if rng.random() < 0.5 else rng.randint(1, 8)) for k in names}
-        if _meets_requirements(c, trial, config):
+        if meets_requirements(c, trial, config):
             s = sum(trial[k] == preferred[k] for k in names) - 1e-3 * sum(trial.values())
             if s > score:
                 best, score = trial, s
@@ -197,7 +198,8 @@ def _as_numpy(t):
 
 @dataclass
 class Outcome:
-    """How a module fared on one case: ``problem`` is None when it agreed."""
+    """How a module fared on one case: ``problem`` when it disagreed (or the reference gave the case no
+    meaning), not when it agreed or the case was outside the definition's domain."""
 
     kind: str = "right"  # "right" | "skipped" | "undefined" | "wrong shape" | "wrong value" | "crash"
     detail: str = ""
