@@ -93,7 +93,7 @@ def cmd_show(args) -> int:
         derivations = [derive(component)]
     if args.plan:
         from codegen.lower import lower
-        from codegen.passes import describe
+        from codegen.render import describe
 
         print("\n".join(describe(lower(d)) for d in derivations), end="")
         return 0

@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 from sympy import MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
-from derive.api import RESERVED_NAMES, Component
+from derive.api import Component
 from derive.primitives import Repeat, RepeatBackward, cotangent, matrix_children
 from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
@@ -22,57 +21,10 @@ from derive.simplify import split_coefficient
 
 from derive.batch import heads_axis
 
+from .passes import optimise as run_passes
+from .plan import ModulePlan, Statement, fresh_name, symbols_read, user_names
 from .printers import PrintContext, broadcast_axes, carries_batch
 from .shapes import Shape
-
-
-@dataclass
-class Statement:
-    target: str
-    expr: MatrixExpr
-    shape: Shape | None  # the array's axes (printed as the shape comment)
-    comment: str = ""  # e.g. "grad of: …"
-    code: str = ""  # filled in by printing
-    reads: set = field(default_factory=set)  # the names the printed code reads
-    release: list = field(default_factory=list)  # names no longer needed after this statement
-    updates: list = field(default_factory=list)  # lines that update the target in place, after it is made
-    shape_note: str = ""  # said after the shape comment, e.g. whose array the target is
-    outputs: list = field(default_factory=list)  # a fused kernel's call: the arrays it makes (else the target)
-    fused: list = field(default_factory=list)  # a fused kernel's call: the statements it computes
-    wrapped: bool = False  # printed inside a helper that changes its axes (heads summed, a vector's reshape)
-
-
-@dataclass
-class ModulePlan:
-    component: Component
-    derivation: Derivation
-    context: PrintContext
-    forward: list[Statement]
-    output: str
-    backward: list[Statement]
-    gradients: list[tuple[str, Statement | None]]  # (argument, statement); None: zero gradient
-    cache: list[str] = field(default_factory=list)
-    dims: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # what the optimising passes did
-    taken: set[str] = field(default_factory=set)  # every code name in use: a new one must be fresh
-    defined: list[Statement] = field(default_factory=list)  # every forward statement, read or not
-
-
-def user_names(component: Component) -> set[str]:
-    """Every name the component itself gives: arguments, definitions, dimensions, derived scalars."""
-    names = {a.name for a in component.arguments} | {d.name for d in component.definitions}
-    names |= {str(s) for a in component.tensor_arguments for s in a.dims}
-    return names | {str(s) for s, _, _ in component.scalars} | set(RESERVED_NAMES)
-
-
-def fresh_name(preferred: str, taken: set[str]) -> str:
-    """``preferred``, or ``preferred`` with ``_`` inserted after its first letter until it is free."""
-    name, k = preferred, 1
-    while name in taken:
-        name = preferred[0] + "_" * k + preferred[1:]
-        k += 1
-    taken.add(name)
-    return name
 
 
 def _code_names(component: Component, taken: set[str]) -> dict[MatrixSymbol, str]:
@@ -187,8 +139,6 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
         st.expr = st.expr.xreplace(forward_values)
     plan = ModulePlan(c, derivation, ctx, forward, out.name, backward, gradient_statements, taken=taken)
     if optimise:
-        from .passes import optimise as run_passes
-
         run_passes(plan, passes)
         forward, backward, gradient_statements = plan.forward, plan.backward, plan.gradients
     # Gradients are live, and so is a stack's backward pass: it computes its blocks' gradients.
@@ -224,15 +174,12 @@ def _live_forward(forward: list[Statement], output: str, backward: list[Statemen
     Precondition: a forward statement has no effect beyond its value, which holds for every primitive
     but a stack of blocks (``Repeat``), whose forward keeps the caches its backward reads: always kept.
     Dropping a value nothing reads leaves every other value bit for bit as it was."""
-    def reads(st):
-        return {names.get(s, s.name) for s in st.expr.free_symbols if isinstance(s, MatrixSymbol)}
-
-    needed = {output} | {n for st in backward for n in reads(st)}
+    needed = {output} | {n for st in backward for n in symbols_read(st.expr, names)}
     kept = []
     for st in reversed(forward):
         if st.target in needed or st.expr.has(Repeat):
             kept.append(st)
-            needed |= reads(st)
+            needed |= symbols_read(st.expr, names)
     kept.reverse()
     ids = {id(st) for st in kept}
     return kept, [st.target for st in forward if id(st) not in ids]
@@ -293,6 +240,5 @@ def _live(statements: list[Statement], roots: list[Statement], names: dict) -> l
         if name in needed or name not in by_name:
             continue
         needed.add(name)
-        stack.extend(names.get(s, s.name) for s in by_name[name].expr.free_symbols
-                     if isinstance(s, MatrixSymbol))
+        stack.extend(symbols_read(by_name[name].expr, names))
     return [st for st in statements if st.target in needed]

@@ -35,12 +35,12 @@ from sympy import Basic, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix
 
 from derive.closed_form import forward_value_rewriting, rewrite_through_forward_values
 from derive.derivation import text
-from derive.primitives import X_SCALAR, BatchSum, Cotangent, Elementwise, LogSumExp, Node, ScalarFunction, Softmax, cotangent
+from derive.primitives import X_SCALAR, BatchSum, Elementwise, LogSumExp, Node, ScalarFunction, Softmax, cotangent
 from derive.simplify import split_coefficient, with_coefficient
 
 from derive.batch import carries_batch, heads_axis
 
-from .lower import Statement, fresh_name
+from .plan import Statement, fresh_name
 from .shapes import Shape
 
 
@@ -288,28 +288,6 @@ def _restore(plan, snapshot) -> None:
             now.__dict__.update(before.__dict__)
         else:
             setattr(plan, f.name, before)
-
-
-def describe(plan) -> str:
-    """The lowered plan as text: forward, cache, backward, and what the passes did."""
-    # Every value by its name in the code: dX for Δ_X = ∂L/∂X, grad_out for the upstream gradient.
-    code_names = {s: MatrixSymbol(name, *s.shape) for s, name in plan.context.names.items()
-                  if isinstance(s, Cotangent)}
-    out = plan.component.output_symbol
-    lines = [f"{plan.component.name}: lowered plan (dX is ∂L/∂X; grad_out is the upstream gradient "
-             f"∂L/∂{out.name})", "", "forward"]
-    lines += [f"  {st.target} = {text(st.expr)}    {st.shape}" for st in plan.forward]
-    lines += ["", "backward"]
-    for st in plan.backward:
-        lines.append(f"  {st.target} = {text(st.expr.xreplace(code_names))}    {st.shape}")
-    lines += ["", "passes"] + [f"  {n}" for n in plan.notes or ["(none applied)"]]
-    from .render import fused_runs  # printing decides the arrays' layouts, which fusing reads
-
-    runs = fused_runs(plan)
-    lines += ["", "fused (the numba target: each run one kernel, one pass over the rows)"]
-    lines += [f"  {part}: {', '.join(names)} → {', '.join(outputs)}" for part, names, outputs in runs] or [
-        "  (no run of entrywise statements and row reductions)"]
-    return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------ matrix chains by cost

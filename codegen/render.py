@@ -12,13 +12,14 @@ import sympy as sp
 from derive.components import build
 from derive.api import split_size
 from derive.derivation import text
-from derive.primitives import index_tables
+from derive.primitives import Cotangent, index_tables
 from derive.reverse import derive
 
-from .lower import ModulePlan, Statement, lower
+from .lower import lower
 from .overwrite import overwrite_free_arrays
 from .shapes import Shape
 from .passes import release_after_last_use
+from .plan import ModulePlan, Statement
 from .printers import Layout, NumPyMatrixPrinter, TorchMatrixPrinter, UnprintableNode, paren
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -438,6 +439,27 @@ def fused_runs(plan) -> list[tuple[str, list[str], list[str]]]:
             if st.outputs:
                 runs.append((part, list(st.fused), list(st.outputs)))
     return runs
+
+
+def describe(plan) -> str:
+    """The lowered plan as text: forward, cache, backward, what the passes did, and the runs the numba
+    target fuses (printing decides the arrays' layouts, which fusing reads)."""
+    # Every value by its name in the code: dX for Δ_X = ∂L/∂X, grad_out for the upstream gradient.
+    code_names = {s: sp.MatrixSymbol(name, *s.shape) for s, name in plan.context.names.items()
+                  if isinstance(s, Cotangent)}
+    out = plan.component.output_symbol
+    lines = [f"{plan.component.name}: lowered plan (dX is ∂L/∂X; grad_out is the upstream gradient "
+             f"∂L/∂{out.name})", "", "forward"]
+    lines += [f"  {st.target} = {text(st.expr)}    {st.shape}" for st in plan.forward]
+    lines += ["", "backward"]
+    for st in plan.backward:
+        lines.append(f"  {st.target} = {text(st.expr.xreplace(code_names))}    {st.shape}")
+    lines += ["", "passes"] + [f"  {n}" for n in plan.notes or ["(none applied)"]]
+    runs = fused_runs(plan)
+    lines += ["", "fused (the numba target: each run one kernel, one pass over the rows)"]
+    lines += [f"  {part}: {', '.join(names)} → {', '.join(outputs)}" for part, names, outputs in runs] or [
+        "  (no run of entrywise statements and row reductions)"]
+    return "\n".join(lines) + "\n"
 
 
 def made_by(st) -> list[str]:

@@ -151,7 +151,7 @@ def test_linear_attention_never_builds_the_token_by_token_matrix(name):
 
 def test_linear_attention_orders_its_chains_by_cost():
     from codegen.lower import lower
-    from codegen.passes import describe
+    from codegen.render import describe
 
     plan = lower(derive(build("linear_attention")))
     assert "order-chains: phi_Q phi_Kᵀ V_h: ordered at run time by cost" in plan.notes

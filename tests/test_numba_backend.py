@@ -15,7 +15,7 @@ import sympy as sp  # noqa: E402
 from derive.api import Component, add, cols, hadamard, pointwise, row_mean, rows, sub, x  # noqa: E402
 from backprop.verify import check_component, check_llama, check_model, differential_check  # noqa: E402
 from codegen.lower import lower  # noqa: E402
-from codegen.passes import describe  # noqa: E402
+from codegen.render import describe  # noqa: E402
 from codegen.render import compile_component, fused_runs  # noqa: E402
 from derive.components import NAMES, build  # noqa: E402
 from derive.reverse import derive  # noqa: E402

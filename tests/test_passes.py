@@ -147,7 +147,7 @@ def test_a_chain_ending_in_a_vector_sums_first():
 
     from sympy import MatMul, MatrixSymbol, OneMatrix
 
-    from codegen.lower import Statement
+    from codegen.plan import Statement
 
     n, d = sp.symbols("n d", positive=True, integer=True)
     A, B, C = MatrixSymbol("A", n, d), MatrixSymbol("B", d, n), MatrixSymbol("C", n, d)
@@ -223,7 +223,7 @@ def _statements(*lines):
     """Printed statements ``target = code  # shape`` with their reads and releases (liveness)."""
     import ast
 
-    from codegen.lower import Statement
+    from codegen.plan import Statement
     from codegen.passes import release_after_last_use
     from codegen.shapes import Shape
 

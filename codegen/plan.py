@@ -1,0 +1,70 @@
+"""The plan of one module as data: its statements and what each reads and writes.
+
+A ``Statement`` is one assignment ``target = expr`` of the forward or the backward; a
+``ModulePlan`` holds a component's statements, its cache and what the passes did.  Lowering
+(``codegen.lower``) makes a plan, the passes (``codegen.passes``) rewrite it, printing
+(``codegen.render``) reads it.  This module imports nothing else of ``codegen``: every stage
+depends on it, it depends on none of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sympy import MatrixExpr, MatrixSymbol
+
+from derive.api import RESERVED_NAMES, Component
+from derive.reverse import Derivation
+
+
+@dataclass
+class Statement:
+    target: str
+    expr: MatrixExpr
+    shape: object  # a codegen.shapes.Shape, the array's axes (printed as the shape comment), or None
+    comment: str = ""  # e.g. "grad of: …"
+    code: str = ""  # filled in by printing
+    reads: set = field(default_factory=set)  # the names the printed code reads
+    release: list = field(default_factory=list)  # names no longer needed after this statement
+    updates: list = field(default_factory=list)  # lines that update the target in place, after it is made
+    shape_note: str = ""  # said after the shape comment, e.g. whose array the target is
+    outputs: list = field(default_factory=list)  # a fused kernel's call: the arrays it makes (else the target)
+    fused: list = field(default_factory=list)  # a fused kernel's call: the statements it computes
+    wrapped: bool = False  # printed inside a helper that changes its axes (heads summed, a vector's reshape)
+
+
+@dataclass
+class ModulePlan:
+    component: Component
+    derivation: Derivation
+    context: object  # the printer's codegen.printers.PrintContext of the module's symbols
+    forward: list[Statement]
+    output: str
+    backward: list[Statement]
+    gradients: list[tuple[str, Statement | None]]  # (argument, statement); None: zero gradient
+    cache: list[str] = field(default_factory=list)
+    dims: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the optimising passes did
+    taken: set[str] = field(default_factory=set)  # every code name in use: a new one must be fresh
+    defined: list[Statement] = field(default_factory=list)  # every forward statement, read or not
+
+
+def user_names(component: Component) -> set[str]:
+    """Every name the component itself gives: arguments, definitions, dimensions, derived scalars."""
+    names = {a.name for a in component.arguments} | {d.name for d in component.definitions}
+    names |= {str(s) for a in component.tensor_arguments for s in a.dims}
+    return names | {str(s) for s, _, _ in component.scalars} | set(RESERVED_NAMES)
+
+
+def fresh_name(preferred: str, taken: set[str]) -> str:
+    """``preferred``, or ``preferred`` with ``_`` inserted after its first letter until it is free."""
+    name, k = preferred, 1
+    while name in taken:
+        name = preferred[0] + "_" * k + preferred[1:]
+        k += 1
+    taken.add(name)
+    return name
+
+
+def symbols_read(expr: MatrixExpr, names: dict) -> set[str]:
+    """The code names of the matrix symbols ``expr`` reads (``names``: symbol → code name)."""
+    return {names.get(s, s.name) for s in expr.free_symbols if isinstance(s, MatrixSymbol)}
