@@ -29,6 +29,7 @@ import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix
 
 from derive.primitives import BatchSum, ChoiceFunction, Elementwise, ScalarFunction, Softmax
+from derive.scalar_functions import vectorising
 from derive.simplify import split_coefficient
 
 
@@ -106,7 +107,7 @@ def column_sum(e):
 #: per entry where Numba's LLVM has no vector math library (SVML): about eight times slower than
 #: NumPy's vectorised exp on 512×1024 float32 entries, so a statement with one stays NumPy's, and
 #: the run of statements around it is fused on either side.
-VECTOR_FUNCTIONS = (sp.Abs, sp.Max, sp.Min, sp.Heaviside, sp.sign, sp.Piecewise)
+VECTOR_FUNCTIONS = vectorising()  # derive.scalar_functions, the one table
 
 
 def library_calls(body) -> list[str]:

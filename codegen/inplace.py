@@ -19,10 +19,10 @@ import re
 
 import sympy as sp
 
+from derive.scalar_functions import ufuncs
+
 #: SymPy functions with a NumPy ufunc of the same name, which can write in place.
-UFUNCS = {sp.tanh: "tanh", sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.Abs: "abs",
-          sp.sign: "sign", sp.floor: "floor", sp.ceiling: "ceil", sp.atan: "arctan", sp.sinh: "sinh",
-          sp.cosh: "cosh"}
+UFUNCS = ufuncs()  # derive.scalar_functions, the one table
 
 
 #: ``name = np.ufunc(args)``: a fresh array of ``x``'s shape and dtype, which can be written ``out=`` a dead buffer.

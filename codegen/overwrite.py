@@ -37,6 +37,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from derive.scalar_functions import unary_calls
+
 SCALAR = ()  # the shape of a Python number
 
 #: Calls whose result is always a new array of their own.
@@ -46,9 +48,7 @@ FRESH_CALLS = {"_rows_matmul", "torch.nn.functional.linear", "_row_dot", "_colum
 _REDUCTIONS = {"sum"}
 _UPDATES = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/="}
 #: Entrywise functions that can write their result over their argument (``np.exp(T, out=T)``, ``T.exp_()``).
-UNARY = {f"{module}.{fn}" for module in ("np", "torch") for fn in (
-    "exp", "log", "tanh", "sqrt", "sin", "cos", "abs", "sign", "floor", "ceil", "sinh", "cosh", "square",
-    "reciprocal")}
+UNARY = unary_calls()  # derive.scalar_functions, the one table
 #: Helpers that update their first argument in place when told it is ``fresh``.
 UPDATING_HELPERS = {"_add_at_targets", "_softmax"}
 _COMMUTES = (ast.Add, ast.Mult)

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from derive.scalar_functions import SCALAR_FUNCTIONS
+
 
 class TorchArrays:
     """The reference's operations on torch tensors."""
@@ -95,10 +97,8 @@ class TorchArrays:
 
     def functions(self) -> dict:
         t = self.torch
-        return {"exp": t.exp, "log": t.log, "tanh": t.tanh, "sinh": t.sinh, "cosh": t.cosh, "sin": t.sin,
-                "cos": t.cos, "tan": t.tan, "erf": t.erf, "Abs": t.abs, "sign": t.sign, "floor": t.floor,
-                "ceiling": t.ceil, "atan": t.atan, "asinh": t.asinh, "maximum": t.maximum,
-                "minimum": t.minimum}
+        table = {s.name: getattr(t, s.torch) for s in SCALAR_FUNCTIONS.values()}
+        return table | {"maximum": t.maximum, "minimum": t.minimum}
 
     def compare(self, op: str, a, b):
         return getattr(self.torch, op)(a, b)
@@ -198,11 +198,9 @@ class NumpyArrays:
         return np.einsum(spec, *operands)
 
     def functions(self) -> dict:
-        erf = np.vectorize(math.erf, otypes=[np.float64])
-        return {"exp": np.exp, "log": np.log, "tanh": np.tanh, "sinh": np.sinh, "cosh": np.cosh, "sin": np.sin,
-                "cos": np.cos, "tan": np.tan, "erf": erf, "Abs": np.abs, "sign": np.sign, "floor": np.floor,
-                "ceiling": np.ceil, "atan": np.arctan, "asinh": np.arcsinh, "maximum": np.maximum,
-                "minimum": np.minimum}
+        per_entry = {"erf": np.vectorize(math.erf, otypes=[np.float64])}  # no ufunc: math's, per entry
+        table = {s.name: getattr(np, s.numpy) if s.numpy else per_entry[s.name] for s in SCALAR_FUNCTIONS.values()}
+        return table | {"maximum": np.maximum, "minimum": np.minimum}
 
     def compare(self, op: str, a, b):
         return {"gt": np.greater, "ge": np.greater_equal, "lt": np.less, "le": np.less_equal, "eq": np.equal,
