@@ -9,12 +9,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from codegen.backends import BACKENDS
 from derive.components import MODELS, NAMES, UnknownComponent, build
 from derive.derivation import render
 from derive.reverse import derive
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ("numpy", "numba", "torch", "all")
+TARGETS = (*BACKENDS, "all")  # the backends' registry, codegen/backends.py
+TARGETS_HELP = f"{', '.join(BACKENDS)} or all (default: all)"
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -299,15 +301,13 @@ def cmd_check(args) -> int:
         return _check_file(args)
     from codegen.generate import targets
 
-    from .models import NUMBA_MISSING, numba_installed
-
     chosen = targets(args.target)
-    if "numba" in chosen and not numba_installed():
-        if args.target == "numba":
-            print(f"backprop: --target numba {NUMBA_MISSING}", file=sys.stderr)
+    for target in [t for t in chosen if not BACKENDS[t].installed()]:
+        if args.target == target:
+            print(f"backprop: --target {target} {BACKENDS[target].missing}", file=sys.stderr)
             return 2
-        chosen = [t for t in chosen if t != "numba"]
-        print(f"backprop: the numba target is not checked: it {NUMBA_MISSING}", file=sys.stderr)
+        chosen.remove(target)
+        print(f"backprop: the {target} target is not checked: it {BACKENDS[target].missing}", file=sys.stderr)
     rows, summary, worst = [], [], 0.0
     for n in names:
         for target in chosen:
@@ -448,7 +448,7 @@ def parser() -> argparse.ArgumentParser:
                                    "Only files this same command wrote are replaced or removed.")
     s.add_argument("file", nargs="?", metavar="FILE.py", help="a component file FILE.py[:FUNC]; needs --out "
                                                                "(default: the built-ins into generated/)")
-    s.add_argument("--target", default="all", choices=TARGETS, help="numpy, numba, torch or all (default: all)")
+    s.add_argument("--target", default="all", choices=TARGETS, help=TARGETS_HELP)
     s.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files are stale")
     s.add_argument("--out", help="built-ins: write generated/ under this folder instead of the project root; "
                                  "a component file: the package folder to write (DIR/numpy, DIR/torch)")
@@ -463,7 +463,7 @@ def parser() -> argparse.ArgumentParser:
                                    "line per component and target, exit status 1 past --tol.")
     s.add_argument("name", nargs="?", help=f"one of: {', '.join(NAMES)}; gpt2 or llama for a whole model; or a "
                                            "component file FILE.py[:FUNC] (default: every built-in component)")
-    s.add_argument("--target", default="all", choices=TARGETS, help="numpy, numba, torch or all (default: all)")
+    s.add_argument("--target", default="all", choices=TARGETS, help=TARGETS_HELP)
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--trials", type=int, default=3, help="random shapes per component (default 3)")
     s.add_argument("--tol", type=float, default=1e-10, help="largest accepted relative error (default 1e-10)")

@@ -463,11 +463,12 @@ class Differential:
 
 
 def differential_targets() -> tuple[str, ...]:
-    """The backends a definition is compiled for and checked in: NumPy and Torch, and Numba where it is
-    installed (an optional extra)."""
-    from .models import numba_installed
+    """The backends a definition is compiled for and checked in: NumPy and Torch, and each other backend
+    of the registry where it is installed (Numba is an optional extra)."""
+    from codegen.backends import BACKENDS
 
-    return ("numpy", "torch") + (("numba",) if numba_installed() else ())
+    return ("numpy", "torch") + tuple(name for name, b in BACKENDS.items()
+                                      if name not in ("numpy", "torch") and b.installed())
 
 
 #: What the engine raises when it refuses a definition: each says why in one line.

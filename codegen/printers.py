@@ -118,6 +118,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
     """Prints matrix expressions as NumPy code over batched arrays."""
 
     array = "np"
+    backend = "numpy"  # whose lowering of a declared primitive it prints (module_printer sets it)
     printmethod = "_numpymatrixcode"
 
     def __init__(self, context: PrintContext | None = None):
@@ -127,6 +128,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.functions_used: dict[str, ScalarFunction] = {}
         self.choices_used: dict[str, ChoiceFunction] = {}
         self.helpers_used: set[str] = set()
+        self.runtime_used: dict[str, str] = {}  # declared primitives' helpers: name → source
         self.kernels: list[str] = []  # fused kernels' source (``codegen.kernels``), for the numba target
         self._scalar_depth = 0
         self._entrywise_argument = None
@@ -276,26 +278,6 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.helpers_used.add("causal_zero")
         return f"_causal_zero({self.full(expr.arg)}, {self.scalar(expr.causal)})"
 
-    def _print_PrefixSum(self, expr):
-        self.helpers_used.add("prefix_sum")
-        return f"_prefix_sum({self.full(expr.arg)}, reverse={self.scalar(expr.reverse)})"
-
-    def _print_RowOuter(self, expr):
-        self.helpers_used.add("row_outer")
-        heads = self.has_heads(expr)
-        left, right = (self.heads_axis(self.full(a), a, heads) for a in (expr.left, expr.right))
-        return f"_row_outer({left}, {right})"
-
-    def _print_RowContract(self, expr):
-        self.helpers_used.add("row_contract")
-        heads = self.has_heads(expr)
-        query, table = (self.heads_axis(self.full(a), a, heads) for a in (expr.query, expr.table))
-        return f"_row_contract({query}, {table})"
-
-    def _print_RowTranspose(self, expr):
-        self.helpers_used.add("row_transpose")
-        return f"_row_transpose({self.full(expr.arg)}, {self.size(expr.rows)})"
-
     def _print_SplitHeads(self, expr):
         self.helpers_used.add("split_heads")
         return f"_split_heads({self.full(expr.arg)}, {self.scalar(expr.heads)})"
@@ -304,17 +286,18 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.helpers_used.add("merge_heads")
         return f"_merge_heads({self.full(expr.arg)})"
 
-    def _print_ShareHeads(self, expr):
-        self.helpers_used.add("share_heads")
-        return f"_share_heads({self.full(expr.arg)}, {self.size(expr.heads / expr.groups)})"
-
-    def _print_SumGroups(self, expr):
-        self.helpers_used.add("sum_groups")
-        return f"_sum_groups({self.full(expr.arg)}, {self.size(expr.groups)})"
-
-    def _print_RotateHalf(self, expr):
-        self.helpers_used.add("rotate_half")
-        return f"_rotate_half({self.full(expr.arg)})"
+    def _print_Declared(self, expr):
+        """A declared primitive (``derive.declare``) in its declaration's code for this backend: each
+        operand at its declared size with both matrix axes (a batched operand without heads gets a
+        heads axis when the result has one), each parameter an exact size or a scalar, in parentheses
+        where the lowering puts it inside an expression."""
+        primitive = expr.primitive
+        heads = self.has_heads(expr)
+        operands = [self.heads_axis(self.full(a), a, heads) for a in expr.operands]
+        params = [self.size(v) if name in primitive.sizes or sp.sympify(v).is_integer else self.scalar(v)
+                  for name, v in zip(primitive.params, expr.params)]
+        self.runtime_used.update(primitive.runtime_for(self.backend))
+        return primitive.code(self.backend, operands, params, wrap=paren)
 
     def _print_RotaryAngles(self, expr):
         """The angles in the dtype (and on the device) of ``like``, an array of the function computing."""
@@ -914,6 +897,7 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
     """The same expressions as PyTorch code: ``.mT``, ``.sum(dim, keepdim=True)``."""
 
     array = "torch"
+    backend = "torch"
     printmethod = "_torchmatrixcode"
     flatten_products = False  # torch.matmul already folds the batch into one 2-D product
 

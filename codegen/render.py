@@ -1,6 +1,7 @@
 """Rendering: a lowered module plan → the text of a generated Python module."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,7 +21,9 @@ from .overwrite import overwrite_free_arrays
 from .shapes import Shape
 from .passes import release_after_last_use
 from .plan import ModulePlan, Statement
-from .printers import Layout, NumPyMatrixPrinter, TorchMatrixPrinter, UnprintableNode, paren
+from .runtime import helper_blocks, names_used, standard_modules
+from .backends import BACKENDS, Backend
+from .printers import Layout, UnprintableNode, paren
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -62,59 +65,6 @@ def compiled(text: str, what: str) -> str:
                               f"this is a bug in the engine") from None
     return text
 
-
-class Backend:
-    """What differs between targets: the printer, the template, the array module."""
-
-    name = "numpy"
-    template = "numpy_module.py.jinja"
-    printer_class = NumPyMatrixPrinter
-    imports = ("import numpy as np",)
-    fuses = False  # runs of row-local statements become kernels (the numba target)
-
-    def as_array(self, name: str, dtype: str) -> str:
-        return f"{name} = np.asarray({name})"
-
-    def zeros_like(self, name: str) -> str:
-        return f"np.zeros_like({name})"
-
-    def cast(self, name: str, dtype: str) -> str:
-        return f"{name} = {name}.astype({dtype}, copy=False)"
-
-    def rounded(self, code: str, dtype: str) -> str:
-        """``code``'s array in ``dtype`` (itself when it already is)."""
-        return f"{code}.astype({dtype}, copy=False)"
-
-
-class NumbaBackend(Backend):
-    """The NumPy modules' code and contract, with each run of entrywise statements and row reductions
-    one Numba kernel (``codegen.fusion``, ``codegen.kernels``); products stay NumPy's."""
-
-    name = "numba"
-    imports = ("import numba", "import numpy as np")
-    fuses = True
-
-
-class TorchBackend(Backend):
-    name = "torch"
-    template = "torch_module.py.jinja"
-    printer_class = TorchMatrixPrinter
-    imports = ("import torch",)
-
-    def as_array(self, name: str, dtype: str) -> str:
-        return f"{name} = torch.as_tensor({name})"
-
-    def zeros_like(self, name: str) -> str:
-        return f"torch.zeros_like({name})"
-
-    def cast(self, name: str, dtype: str) -> str:
-        return f"{name} = {name}.to({dtype})"
-
-    def rounded(self, code: str, dtype: str) -> str:
-        return f"{code}.to({dtype})"
-
-
-BACKENDS: dict[str, Backend] = {"numpy": Backend(), "numba": NumbaBackend(), "torch": TorchBackend()}
 
 _INIT = {
     "normal": "torch.empty({shape}, **factory).normal_(0.0, 0.02)",
@@ -290,7 +240,9 @@ class FunctionSet:
 
 def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
                  forward_only: bool = False) -> FunctionSet:
-    """Print one plan's statements with ``printer`` (shared by the parts of one module)."""
+    """Print one plan's statements with ``printer`` (shared by the parts of one module).  The plan is
+    read, never written: printing fills in copies of its statements and of its context."""
+    plan = printing_copy(plan)
     c = plan.component
     printer.ctx = plan.context
     forward_symbols, backward_symbols = set(), set()
@@ -426,13 +378,34 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         printing_notes=printing_notes)
 
 
+def printing_copy(plan: ModulePlan) -> ModulePlan:
+    """``plan`` with its own copies of the statements (the same statement shared by two lists stays one)
+    and of the printing context, for printing to fill in."""
+    copies: dict[int, Statement] = {}
+
+    def copy_of(st):
+        if st is None:
+            return None
+        if id(st) not in copies:
+            copies[id(st)] = dataclasses.replace(st, reads=set(st.reads), release=list(st.release),
+                                                 updates=list(st.updates), outputs=list(st.outputs),
+                                                 fused=list(st.fused))
+        return copies[id(st)]
+
+    ctx = plan.context
+    context = dataclasses.replace(ctx, names=dict(ctx.names), vectors=set(ctx.vectors), batched=set(ctx.batched),
+                                  headed=dict(ctx.headed), layouts=dict(ctx.layouts))
+    return dataclasses.replace(
+        plan, context=context, forward=[copy_of(st) for st in plan.forward],
+        backward=[copy_of(st) for st in plan.backward], gradients=[(n, copy_of(st)) for n, st in plan.gradients],
+        defined=[copy_of(st) for st in plan.defined], cache=list(plan.cache), dims=list(plan.dims),
+        notes=list(plan.notes), taken=set(plan.taken))
+
+
 def fused_runs(plan) -> list[tuple[str, list[str], list[str]]]:
     """(forward or backward, the statements, the values the kernel outputs) of each run the numba target
-    fuses into one kernel, printed on a copy of ``plan``."""
-    import copy
-
-    copied = copy.deepcopy(plan)
-    f = function_set(copied, BACKENDS["numba"], module_printer(BACKENDS["numba"], copied.context))
+    fuses into one kernel."""
+    f = function_set(plan, BACKENDS["numba"], module_printer(BACKENDS["numba"], plan.context))
     runs = []
     for part, statements in (("forward", f.forward), ("backward", f.backward)):
         for st in statements:
@@ -553,20 +526,16 @@ def module_parts(printer, backend: Backend, components) -> tuple[list[str], list
     for table, fn in sorted(printer.choices_used.items()):
         entries = ", ".join(f'"{choices[fn.config].choices[i]}": _{opt.name}' for i, opt in enumerate(fn.options))
         tables.append(f"_{table.upper()} = {{{entries}}}")
-    helpers = {"check_shape"} | printer.helpers_used | ({"no_grad"} if backend.name == "torch" else set()) | (
+    wanted = {"check_shape"} | backend.always_helpers | (printer.helpers_used - {"math"}) | (
         {"kernel_runtime"} if printer.kernels else set())
-    helpers |= {needed for h in helpers for needed in HELPERS_NEED.get(h, ())}
-    macros = environment().get_template("helpers.jinja").module
-    blocks = [str(getattr(macros, h)(printer.array)).strip() for h in sorted(helpers - {"math"})]
-    standard = sorted({module for h in helpers for module in HELPER_IMPORTS.get(h, ())})
-    imports = ([f"import {m}" for m in standard] + [""] if standard else []) + list(backend.imports)
+    helpers, standard = helper_blocks(backend.runtime, wanted)
+    declared = printer.runtime_used  # the declared primitives' own helpers, in the same order by name
+    blocks = [block for _, block in sorted(helpers + list(declared.items()))]
+    standard |= standard_modules(set().union(set(), *(names_used(b) for b in declared.values())))
+    if "math" in printer.helpers_used or printer.kernels:  # math.sqrt of sizes, math.prod of a kernel's rows
+        standard.add("math")
+    imports = ([f"import {m}" for m in sorted(standard)] + [""] if standard else []) + list(backend.imports)
     return imports, blocks + functions + tables + printer.kernels
-
-
-#: Helpers that call other helpers, and the standard modules helpers import.
-HELPERS_NEED = {"softmax": ("causal_mask",), "causal_zero": ("causal_mask",)}
-HELPER_IMPORTS = {"erf": ("math",), "math": ("math",), "causal_mask": ("functools",), "no_grad": ("functools",),
-                  "scratch": ("threading",), "kernel_runtime": ("math", "time")}
 
 
 def optimisation_notes(notes: list[str], printer, parts) -> list[str]:
@@ -588,6 +557,7 @@ def module_printer(backend: Backend, context):
     with ``einsum`` (about four times faster than multiplying and summing); torch's multiply and
     sum are as fast as its contraction."""
     printer = backend.printer_class(context)
+    printer.backend = backend.name
     printer.contract_entrywise_products = backend.name != "torch"
     return printer
 

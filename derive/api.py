@@ -33,15 +33,17 @@ from sympy import (
 )
 
 from .activations import activation_choice
+from .declare import primitive_of
+from .errors import DefinitionError, ShapeMismatch
+from .families.heads import share_heads, sum_groups  # noqa: F401  (the API's, declared in their family)
+from .families.rotary import rotate_half  # noqa: F401
+from .families.rows import row_contract, row_outer  # noqa: F401
+from .families.tokens import prefix_sum  # noqa: F401
 from .primitives import (
     X_SCALAR,
     BatchSum,
     CausalZero,
-    PrefixSum,
-    RowContract,
     RotaryAngles,
-    RotateHalf,
-    RowOuter,
     ChoiceFunction,
     Elementwise,
     FirstRows,
@@ -53,9 +55,7 @@ from .primitives import (
     Repeat,
     ScalarFunction,
     Softmax,
-    ShareHeads,
     SplitHeads,
-    SumGroups,
     UnsupportedFunction,
 )
 
@@ -92,14 +92,6 @@ def check_name(name: Any, what: str) -> None:
         raise DefinitionError(f"{what} {name!r} is reserved: generated code uses it for itself")
     if hasattr(builtins, name):
         raise DefinitionError(f"{what} {name!r} would shadow Python's builtin {name}")
-
-
-class ShapeMismatch(ValueError):
-    """Two operands of a primitive have incompatible shapes."""
-
-
-class DefinitionError(ValueError):
-    """A component definition is malformed (duplicate name, missing output…)."""
 
 
 def split_size(size: Any, dimensions) -> tuple[sp.Symbol | None, sp.Expr]:
@@ -226,25 +218,6 @@ def causal_zero(a: MatrixExpr, causal: Any = sp.true) -> MatrixExpr:
     return CausalZero(a, sp.sympify(causal))
 
 
-def prefix_sum(a: MatrixExpr) -> MatrixExpr:
-    """cumsum over tokens: row t is Σ_{s ≤ t} A_s."""
-    return PrefixSum(a, sp.false)
-
-
-def row_outer(a: MatrixExpr, b: MatrixExpr) -> MatrixExpr:
-    """Row t is vec(a_t b_tᵀ): (n, p) and (n, q) → (n, p·q)."""
-    if a.shape[0] != b.shape[0]:
-        raise _mismatch("row_outer", a, b)
-    return RowOuter(a, b)
-
-
-def row_contract(q: MatrixExpr, table: MatrixExpr) -> MatrixExpr:
-    """Row t is q_tᵀ C_t, row t of ``table`` read as a p × (columns/p) matrix: (n, p), (n, p·r) → (n, r)."""
-    if q.shape[0] != table.shape[0]:
-        raise _mismatch("row_contract", q, table)
-    return RowContract(q, table)
-
-
 def split_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:
     """Column block h of A for each head h = 1 … heads, the heads a batch axis: (n, d / heads)."""
     return SplitHeads(a, heads)
@@ -253,17 +226,6 @@ def split_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:
 def merge_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:
     """The heads' blocks side by side again: (n, d_h · heads)."""
     return MergeHeads(a, heads)
-
-
-def share_heads(a: MatrixExpr, groups: Any, heads: Any) -> MatrixExpr:
-    """A split into ``groups`` heads, each shared by heads / groups consecutive heads: grouped-query
-    attention's keys and values (groups = 1: multi-query; groups = heads: multi-head)."""
-    return ShareHeads(a, sp.sympify(groups), sp.sympify(heads))
-
-
-def rotate_half(a: MatrixExpr) -> MatrixExpr:
-    """[−A₂, A₁] for A = [A₁, A₂] split at half its columns (an even number of them)."""
-    return RotateHalf(a)
 
 
 def rotary_angles(n: Any, d: Any, theta: Any) -> MatrixExpr:
@@ -497,25 +459,24 @@ class Component:
 
     def _require_implied(self, name: str, expr: MatrixExpr) -> None:
         """The size conditions that ``expr``'s primitives need, checked by the generated forward:
-        columns split into equal heads, heads shared in equal groups, halves of an even number of
-        columns."""
+        columns split into equal heads, and what each declared primitive ``requires`` (heads shared in
+        equal groups, halves of an even number of columns)."""
         for node in sp.preorder_traversal(expr):
-            if isinstance(node, (ShareHeads, SumGroups)):
-                condition = sp.Eq(sp.Mod(node.heads, node.groups), 0)
-                message = f"{name}: {node.heads} must be a multiple of {node.groups} (heads shared in groups)"
+            declared = primitive_of(node)
+            if declared is not None and declared.requires is not None:
+                implied = declared.requires(*(a.shape for a in node.operands), *node.params)
             elif isinstance(node, SplitHeads):
-                condition = sp.Eq(sp.Mod(node.arg.shape[1], node.heads), 0)
-                message = f"{name}: {node.arg.shape[1]} columns must split into {node.heads} heads"
-            elif isinstance(node, RotateHalf):
-                condition = sp.Eq(sp.Mod(node.shape[1], 2), 0)
-                message = f"{name}: rotate_half needs an even number of columns, {node.shape[1]}"
+                implied = [(sp.Eq(sp.Mod(node.arg.shape[1], node.heads), 0),
+                            f"{node.arg.shape[1]} columns must split into {node.heads} heads")]
             elif isinstance(node, RotaryAngles):
-                condition = sp.Eq(sp.Mod(node.cols, 2), 0)
-                message = f"{name}: rotary angles need an even number of columns, {node.cols}"
+                implied = [(sp.Eq(sp.Mod(node.cols, 2), 0),
+                            f"rotary angles need an even number of columns, {node.cols}")]
             else:
                 continue
-            if condition is not sp.true and all(str(c) != str(condition) for c, _ in self.requirements):
-                self.requirements.append((condition, message))
+            for condition, message in implied:
+                condition = sp.sympify(condition)
+                if condition is not sp.true and all(str(c) != str(condition) for c, _ in self.requirements):
+                    self.requirements.append((condition, f"{name}: {message}"))
 
     def _batched_symbols(self) -> set:
         """The inputs and the values defined so far that carry the batch (``derive.batch``)."""

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from sympy import MatrixExpr, MatrixSymbol
 
-from .primitives import BatchSum, MergeHeads, ShareHeads, SplitHeads, SumGroups, matrix_children
+from .declare import primitive_of
+from .primitives import BatchSum, MergeHeads, SplitHeads, matrix_children
 
 
 def carries_batch(e: MatrixExpr, batched: set) -> bool:
@@ -38,10 +39,10 @@ def heads_axis(e: MatrixExpr, headed: dict):
         return e.heads
     if isinstance(e, MergeHeads):
         return None
-    if isinstance(e, ShareHeads):
-        return e.heads
-    if isinstance(e, SumGroups):
-        return e.groups
     if isinstance(e, MatrixSymbol):
         return headed.get(e)
-    return next((h for h in (heads_axis(a, headed) for a in matrix_children(e)) if h is not None), None)
+    own = next((h for h in (heads_axis(a, headed) for a in matrix_children(e)) if h is not None), None)
+    declared = primitive_of(e)
+    if declared is not None and declared.heads is not None:
+        return declared.heads(own, *e.params)  # a primitive that changes the head count (share_heads)
+    return own

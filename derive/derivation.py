@@ -15,13 +15,10 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from .declare import Declared
 from .primitives import (
     BatchSum,
     CausalZero,
-    PrefixSum,
-    RowContract,
-    RowOuter,
-    RowTranspose,
     ChoiceFunction,
     Cotangent,
     Elementwise,
@@ -36,10 +33,7 @@ from .primitives import (
     ScatterAdd,
     Softmax,
     RotaryAngles,
-    RotateHalf,
-    ShareHeads,
     SplitHeads,
-    SumGroups,
     TargetScatter,
     index_base,
 )
@@ -89,11 +83,13 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, CausalZero, PrefixSum, RowOuter, RowContract, RowTranspose, SplitHeads, MergeHeads, ShareHeads, SumGroups, RotateHalf, RotaryAngles, FirstRows,
+                                Softmax, CausalZero, SplitHeads, MergeHeads, RotaryAngles, FirstRows,
                                 PadRows, LogSumExp, Pick,
                                 IndexSlice, Repeat, RepeatBackward))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
+        if isinstance(e, Declared):
+            simple = _is_call(code) or code.isidentifier()
         return code if simple else f"({code})"
 
     def _print_Transpose(self, e):
@@ -156,18 +152,6 @@ class TextPrinter(StrPrinter):
     def _print_CausalZero(self, e):
         return f"mask[{self._print(e.causal)}]({self._print(e.arg)})"
 
-    def _print_PrefixSum(self, e):
-        return f"{'revcumsum' if e.reverse == sp.true else 'cumsum'}({self._print(e.arg)})"
-
-    def _print_RowOuter(self, e):
-        return f"rowouter({self._print(e.left)}, {self._print(e.right)})"
-
-    def _print_RowContract(self, e):
-        return f"rowcontract({self._print(e.query)}, {self._print(e.table)})"
-
-    def _print_RowTranspose(self, e):
-        return f"rowT({self._print(e.arg)})"
-
     def _print_Gather(self, e):
         return f"ohe({e.index.name}) {self._operand(e.table)}"
 
@@ -201,14 +185,11 @@ class TextPrinter(StrPrinter):
     def _print_MergeHeads(self, e):
         return f"merge_h({self._print(e.arg)})"
 
-    def _print_ShareHeads(self, e):
-        return f"share_{self._print(e.heads)}({self._print(e.arg)})"
-
-    def _print_SumGroups(self, e):
-        return f"sum_groups_{self._print(e.groups)}({self._print(e.arg)})"
-
-    def _print_RotateHalf(self, e):
-        return f"rotate_half({self._print(e.arg)})"
+    def _print_Declared(self, e):
+        """A declared primitive in its declaration's notation (an operand inside an expression in parentheses)."""
+        wrapped = {self._print(a): self._operand(a) for a in e.operands}
+        return e.primitive.text([self._print(a) for a in e.operands], [self._print(p) for p in e.params],
+                                wrap=lambda code: wrapped.get(code, code))
 
     def _print_RotaryAngles(self, e):
         return f"Θ_{self._print(e.theta)}({self._print(e.rows)}, {self._print(e.cols)})"
@@ -319,19 +300,6 @@ class MathLatexPrinter(LatexPrinter):
     def _print_CausalZero(self, e):
         return rf"\operatorname{{mask}}\left({self._print(e.arg)}\right)"
 
-    def _print_PrefixSum(self, e):
-        name = "revcumsum" if e.reverse == sp.true else "cumsum"
-        return rf"\operatorname{{{name}}}\left({self._print(e.arg)}\right)"
-
-    def _print_RowOuter(self, e):
-        return rf"\operatorname{{rowouter}}\left({self._print(e.left)}, {self._print(e.right)}\right)"
-
-    def _print_RowContract(self, e):
-        return rf"\operatorname{{rowcontract}}\left({self._print(e.query)}, {self._print(e.table)}\right)"
-
-    def _print_RowTranspose(self, e):
-        return rf"\operatorname{{rowT}}\left({self._print(e.arg)}\right)"
-
     def _print_IndexSlice(self, e):
         return rf"{{{self._print(MatrixSymbol(index_base(e).name, 1, 1))}}}_{{[{self._print(e.start)}:]}}"
 
@@ -360,14 +328,12 @@ class MathLatexPrinter(LatexPrinter):
     def _print_MergeHeads(self, e):
         return rf"\operatorname{{merge}}_h\left({self._print(e.arg)}\right)"
 
-    def _print_ShareHeads(self, e):
-        return rf"\operatorname{{share}}_{{{self._print(e.heads)}}}\left({self._print(e.arg)}\right)"
+    def _print_Declared(self, e):
+        def wrap(code):
+            return code if re.fullmatch(r"[\w\\{}^]+", code) else rf"\left({code}\right)"
 
-    def _print_SumGroups(self, e):
-        return rf"\operatorname{{sumgroups}}_{{{self._print(e.groups)}}}\left({self._print(e.arg)}\right)"
-
-    def _print_RotateHalf(self, e):
-        return rf"\operatorname{{rotate}}\left({self._print(e.arg)}\right)"
+        return e.primitive.latex_text([self._print(a) for a in e.operands], [self._print(p) for p in e.params],
+                                      wrap=wrap)
 
     def _print_RotaryAngles(self, e):
         return rf"\Theta_{{{self._print(e.theta)}}}\left({self._print(e.rows)}, {self._print(e.cols)}\right)"

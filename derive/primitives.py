@@ -126,6 +126,9 @@ class Node(MatrixExpr):
     """
 
     fields: tuple[str, ...] = ()
+    #: The operands the node is linear in, each on its own (every one: multilinear).  The simplifier's
+    #: zero and factor facts follow from it: f(…, 0, …) = 0 and f(…, c A, …) = c f(…, A, …).
+    linear: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -161,6 +164,7 @@ class BatchSum(Node):
     """
 
     fields = ("arg",)
+    linear = ("arg",)
 
     @property
     def shape(self):
@@ -211,6 +215,7 @@ class CausalZero(Node):
     """
 
     fields = ("arg", "causal")
+    linear = ("arg",)
 
     @property
     def shape(self):
@@ -221,6 +226,7 @@ class SplitHeads(Node):
     """Column block h of A (n, d) for every head h: shape (n, d / heads), heads a batch axis."""
 
     fields = ("arg", "heads")
+    linear = ("arg",)
 
     @property
     def shape(self):
@@ -231,44 +237,11 @@ class MergeHeads(Node):
     """The heads' blocks (n, d_h) concatenated back in order: shape (n, d_h · heads)."""
 
     fields = ("arg", "heads")
+    linear = ("arg",)
 
     @property
     def shape(self):
         return (self.arg.shape[0], self.arg.shape[1] * self.heads)
-
-
-class ShareHeads(Node):
-    """Each of the ``groups`` heads of A shared by heads / groups consecutive heads:
-    (…, groups, n, d) → (…, heads, n, d).  Grouped-query attention's keys and values (one group:
-    multi-query; as many groups as heads: multi-head); no expander matrix is built."""
-
-    fields = ("arg", "groups", "heads")
-
-    @property
-    def shape(self):
-        return self.arg.shape
-
-
-class SumGroups(Node):
-    """Each group of heads / groups consecutive heads of A summed: (…, heads, n, d) → (…, groups, n, d);
-    the adjoint of ``ShareHeads``."""
-
-    fields = ("arg", "heads", "groups")
-
-    @property
-    def shape(self):
-        return self.arg.shape
-
-
-class RotateHalf(Node):
-    """``[−A₂, A₁]`` for A = [A₁, A₂] split at half its columns: rotary embeddings' rotate-half, the
-    linear map R with R² = −I and Rᵀ = −R (no d × d permutation matrix is built)."""
-
-    fields = ("arg",)
-
-    @property
-    def shape(self):
-        return self.arg.shape
 
 
 class RotaryAngles(Node):
@@ -292,6 +265,7 @@ class Gather(Node):
     """
 
     fields = ("table", "index")
+    linear = ("table",)
 
     @property
     def shape(self):
@@ -303,6 +277,7 @@ class ScatterAdd(Node):
     (under Σ_batch: for all of them into one)."""
 
     fields = ("values", "index", "rows")
+    linear = ("values",)
 
     @property
     def shape(self):
@@ -313,60 +288,18 @@ class FirstRows(Node):
     """``A[:k]``, the first k rows (ohe(1..k) A in the paper's notation)."""
 
     fields = ("arg", "k")
+    linear = ("arg",)
 
     @property
     def shape(self):
         return (self.k, self.arg.shape[1])
 
 
-class PrefixSum(Node):
-    """``cumsum(A)``: row t is Σ_{s ≤ t} A_s (the sum over tokens up to t); with ``reverse``,
-    Σ_{s ≥ t} A_s.  In the paper's notation, L A with L the lower-triangular all-ones matrix
-    (Lᵀ A for ``reverse``), never built."""
-
-    fields = ("arg", "reverse")
-
-    @property
-    def shape(self):
-        return self.arg.shape
-
-
-class RowOuter(Node):
-    """Row t is vec(a_t b_tᵀ), a_t and b_t row t of A (n, p) and B (n, q): shape (n, p·q)
-    (the row-wise Kronecker product; vec runs over b fastest)."""
-
-    fields = ("left", "right")
-
-    @property
-    def shape(self):
-        return (self.left.shape[0], self.left.shape[1] * self.right.shape[1])
-
-
-class RowContract(Node):
-    """Row t is q_tᵀ C_t with q_t row t of Q (n, p) and C_t row t of C (n, p·q) read as a p × q
-    matrix: shape (n, q)."""
-
-    fields = ("query", "table")
-
-    @property
-    def shape(self):
-        return (self.query.shape[0], self.table.shape[1] / self.query.shape[1])
-
-
-class RowTranspose(Node):
-    """Each row of C (n, p·q), read as a p × q matrix, transposed: vec(C_tᵀ), shape (n, p·q)."""
-
-    fields = ("arg", "rows")  # rows: p, the rows of each row's matrix
-
-    @property
-    def shape(self):
-        return self.arg.shape
-
-
 class PadRows(Node):
     """A (k, d) followed by zero rows up to ``rows``: the adjoint of ``FirstRows``."""
 
     fields = ("arg", "rows")
+    linear = ("arg",)
 
     @property
     def shape(self):
@@ -397,6 +330,7 @@ class Pick(Node):
     """``(ohe(t) ∘ Z) 1``: entry t_i of each row i of Z, shape (n, 1)."""
 
     fields = ("arg", "targets")
+    linear = ("arg",)
 
     @property
     def shape(self):
@@ -411,6 +345,7 @@ class TargetScatter(Node):
     """
 
     fields = ("values", "targets", "columns")
+    linear = ("values",)
 
     @property
     def shape(self):

@@ -17,18 +17,12 @@ from typing import Callable
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose
 
+from .declare import PRIMITIVES, primitive_of
 from .primitives import (
     BatchSum,
     CausalZero,
     Elementwise,
     FirstRows,
-    PrefixSum,
-    RowContract,
-    RowOuter,
-    RotateHalf,
-    RowTranspose,
-    ShareHeads,
-    SumGroups,
     Gather,
     LogSumExp,
     MergeHeads,
@@ -72,13 +66,28 @@ def rule(primitive: type, name: str | None = None):
 
 
 def rule_for(node: MatrixExpr) -> Rule:
+    """The rule of ``node``'s primitive: a declared primitive's own (``derive.declare``), else the
+    table's."""
+    declared = primitive_of(node)
+    if declared is not None:
+        return Rule(declared.name, declared.identity, _declared_vjp)
     for cls in type(node).__mro__:
         if cls in RULES:
             return RULES[cls]
     raise MissingRule(
         f"no vector-Jacobian rule for primitive {type(node).__name__} (in {node}); "
-        f"known primitives: {', '.join(sorted(r.primitive for r in RULES.values()))}"
+        f"known primitives: {', '.join(sorted([r.primitive for r in RULES.values()] + list(PRIMITIVES)))}"
     )
+
+
+def _declared_vjp(node: MatrixExpr, i: int, G: MatrixExpr) -> MatrixExpr:
+    """The cotangent of operand ``i`` from the declaration's ``vjp(G, *operands, *params)`` (a tuple,
+    one per operand, for several)."""
+    p = primitive_of(node)
+    cotangents = p.vjp(G, *node.args)
+    if len(p.operands) == 1:
+        return cotangents[0] if isinstance(cotangents, (tuple, list)) else cotangents
+    return cotangents[i]
 
 
 def _product(factors) -> MatrixExpr | None:
@@ -153,56 +162,10 @@ def merge_heads_vjp(node: MergeHeads, i: int, G: MatrixExpr) -> MatrixExpr:
     return SplitHeads(G, node.heads)
 
 
-@rule(ShareHeads, "share-heads")
-def share_heads_vjp(node: ShareHeads, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · share(A) = sum_groups(Ḡ) · A: each shared head receives the sum of its group's cotangents."""
-    return SumGroups(G, node.heads, node.groups)
-
-
-@rule(SumGroups, "sum-groups")
-def sum_groups_vjp(node: SumGroups, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · sum_groups(A) = share(Ḡ) · A: every head of a group receives its group's cotangent."""
-    return ShareHeads(G, node.groups, node.heads)
-
-
-@rule(RotateHalf, "rotate-half")
-def rotate_half_vjp(node: RotateHalf, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · R(A) = (Rᵀ Ḡ) · A = −R(Ḡ) · A: [−A₂, A₁]'s adjoint is [Ḡ₂, −Ḡ₁]."""
-    return MatMul(-1, RotateHalf(G))
-
-
 @rule(Gather, "gather")
 def gather_vjp(node: Gather, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · (ohe(idx) dW) = (ohe(idx)ᵀ Ḡ) · dW: a scatter-add of Ḡ's rows (integer idx takes none)."""
     return ScatterAdd(G, node.index, node.table.shape[0])
-
-
-@rule(PrefixSum, "prefix-sum")
-def prefix_sum_vjp(node: PrefixSum, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · d(L A) = (Lᵀ Ḡ) · dA: the cotangent of a prefix sum is the reverse prefix sum (and back)."""
-    return PrefixSum(G, sp.Not(node.reverse))
-
-
-@rule(RowOuter, "row-outer")
-def row_outer_vjp(node: RowOuter, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · d vec(a bᵀ) per row = (G_t b_t) · da_t + (G_tᵀ a_t) · db_t, G_t row t of Ḡ read as p × q."""
-    if i == 0:
-        return RowContract(node.right, RowTranspose(G, node.left.shape[1]))
-    return RowContract(node.left, G)
-
-
-@rule(RowContract, "row-contract")
-def row_contract_vjp(node: RowContract, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · d(q_tᵀ C_t) per row = (C_t g_t) · dq_t + vec(q_t g_tᵀ) · dC_t."""
-    if i == 0:
-        return RowContract(G, RowTranspose(node.table, node.query.shape[1]))
-    return RowOuter(node.query, G)
-
-
-@rule(RowTranspose, "row-transpose")
-def row_transpose_vjp(node: RowTranspose, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · vec(C_tᵀ) per row = vec(G_tᵀ) · vec(C_t): transposing each row's matrix is its own adjoint."""
-    return RowTranspose(G, node.arg.shape[1] / node.rows)
 
 
 @rule(FirstRows, "first-rows")

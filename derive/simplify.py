@@ -22,7 +22,7 @@ from sympy import (
     ZeroMatrix,
 )
 
-from .primitives import BatchSum, Elementwise, MergeHeads, PadRows, ScatterAdd, Softmax, SplitHeads, TargetScatter
+from .primitives import BatchSum, Elementwise, MergeHeads, Softmax, SplitHeads, TargetScatter
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def _units(e, ctx=None):
 # ------------------------------------------------------------ stated facts
 
 
-@fact("zero", "zero propagates: 0 A = A 0 = A ∘ 0 = 0ᵀ = Σ 0 = split(0) = merge(0) = 0, A + 0 = A")
+@fact("zero", "zero propagates: 0 A = A 0 = A ∘ 0 = 0ᵀ = f(0) = 0 for every linear f (Σ, split, merge…), A + 0 = A")
 def _zero(e, ctx=None):
     if isinstance(e, (MatMul, HadamardProduct)):
         c, _ = split_coefficient(e)
@@ -193,9 +193,14 @@ def _zero(e, ctx=None):
             if not rest:
                 return ZeroMatrix(*e.shape)
             return rest[0] if len(rest) == 1 else MatAdd(*rest)
-    if isinstance(e, (BatchSum, SplitHeads, MergeHeads, PadRows)) and is_zero(e.arg):
+    if any(is_zero(a) for a in linear_operands(e)):
         return ZeroMatrix(*e.shape)
     return None
+
+
+def linear_operands(e) -> list:
+    """The operands ``e`` is linear in, as its primitive declares (``Node.linear``)."""
+    return [getattr(e, name) for name in getattr(type(e), "linear", ())]
 
 
 @fact("like-terms", "a A + b A = (a + b) A; in particular x − x = 0")
@@ -319,10 +324,6 @@ def _heads(e, ctx=None):
     if isinstance(e, MergeHeads) and isinstance(e.arg, SplitHeads) or (
             isinstance(e, SplitHeads) and isinstance(e.arg, MergeHeads)):
         return e.arg.arg
-    if isinstance(e, (MergeHeads, SplitHeads)):
-        c, body = split_coefficient(e.arg)
-        if c != 1:
-            return with_coefficient(c, type(e)(body, e.heads))
     if isinstance(e, MatMul):
         for j, a, b in _adjacent(e):
             if is_ones(a) and a.shape[0] == 1 and isinstance(b, (MergeHeads, SplitHeads)):
@@ -331,12 +332,15 @@ def _heads(e, ctx=None):
     return None
 
 
-@fact("linear", "scatters and padding are linear: f(c A) = c f(A)", shown=False)
+@fact("linear", "a number comes out of a linear map: f(c A) = c f(A)", shown=False)
 def _linear_nodes(e, ctx=None):
-    if isinstance(e, (TargetScatter, ScatterAdd, PadRows, BatchSum)):
-        c, body = split_coefficient(e.args[0])
+    fields = type(e).fields if getattr(type(e), "linear", ()) else ()
+    for i, name in enumerate(fields):
+        if name not in type(e).linear:
+            continue
+        c, body = split_coefficient(e.args[i])
         if c != 1:
-            return with_coefficient(c, e.func(body, *e.args[1:]))
+            return with_coefficient(c, e.func(*e.args[:i], body, *e.args[i + 1:]))
     return None
 
 

@@ -12,8 +12,8 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
 
-from .batch import carries_batch
-from .primitives import Gather, MergeHeads, Node, ShareHeads, SplitHeads, SumGroups
+from .declare import primitive_of
+from .primitives import Gather, MergeHeads, Node, SplitHeads
 
 #: SymPy's own nodes that the engine understands; its ``Node`` subclasses are the rest.
 SYMPY_NODES = (MatrixSymbol, MatMul, MatAdd, HadamardProduct, Transpose, OneMatrix, ZeroMatrix)
@@ -76,13 +76,12 @@ def check(expr: MatrixExpr, symbols: set, scalars: set, batched: set, headed: di
             if sp.simplify(own - e.heads) != 0:
                 raise IllFormed(f"{e}: merges {e.heads} heads of a value split into {own}")
             return None
-        if isinstance(e, (ShareHeads, SumGroups)):
-            given, made = (e.groups, e.heads) if isinstance(e, ShareHeads) else (e.heads, e.groups)
-            if own is None:
-                raise IllFormed(f"{e}: its argument has no heads to share or sum (split it with split_heads first)")
-            if sp.simplify(own - given) != 0:
-                raise IllFormed(f"{e}: expects a value split into {given} heads, got one split into {own}")
-            return made
+        declared = primitive_of(e)
+        if declared is not None and declared.heads is not None:
+            try:
+                return declared.heads(own, *e.params)
+            except ValueError as error:
+                raise IllFormed(f"{e}: {error}") from None
         if isinstance(e, Gather) and own is not None:
             raise IllFormed(f"{e}: the table of a gather is split into heads; gather its rows before "
                             f"split_heads, or after merge_heads")

@@ -5,3 +5,5 @@ torch (autograd through it is the authority for gradients) or NumPy; ``gate``: e
 module run against it on small random shapes before it is returned or written.  Depends on
 ``derive`` alone; ``codegen`` and ``backprop`` use it.
 """
+
+from . import declarations  # noqa: F401,E402  (installs the check every primitive's declaration passes)

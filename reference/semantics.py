@@ -30,6 +30,8 @@ import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
 
 from derive.api import split_size
+from derive.declare import primitive_of
+from derive.scalar_functions import SCALAR_FUNCTIONS
 from derive.primitives import (
     BatchSum,
     CausalZero,
@@ -41,16 +43,9 @@ from derive.primitives import (
     LogSumExp,
     MergeHeads,
     Pick,
-    PrefixSum,
-    RowContract,
-    RowOuter,
-    RowTranspose,
     Softmax,
     RotaryAngles,
-    RotateHalf,
-    ShareHeads,
     SplitHeads,
-    SumGroups,
 )
 
 from .arrays import arrays_for
@@ -104,11 +99,8 @@ def scalar_function(expr: sp.Expr, x: sp.Symbol, value, scalars: dict):
         if isinstance(e, sp.Pow):
             base, exponent = args
             return xp.power(base, exponent, value)
-        unary = (sp.exp, sp.log, sp.tanh, sp.sinh, sp.cosh, sp.sin, sp.cos, sp.tan, sp.erf, sp.Abs, sp.sign,
-                 sp.floor, sp.ceiling, sp.atan, sp.asinh)
-        for f in unary:
-            if isinstance(e, f):
-                return functions[f.__name__](_tensor(args[0], value))
+        if type(e).__name__ in SCALAR_FUNCTIONS:  # derive.scalar_functions, the one table
+            return functions[type(e).__name__](_tensor(args[0], value))
         if isinstance(e, (sp.Max, sp.Min)):
             pick = functions["maximum" if isinstance(e, sp.Max) else "minimum"]
             out = _tensor(args[0], value)
@@ -239,20 +231,9 @@ class Evaluator:
                 raise ReferenceError(f"{e}: merges {heads} heads of a value with {a.heads}")
             B, H, n, dh = a.data.shape
             return Value(xp.permute(a.data, (0, 2, 1, 3)).reshape(B, 1, n, H * dh), a.batched, None)
-        if isinstance(e, (ShareHeads, SumGroups)):
-            a = self.ev(e.arg)
-            heads, groups = _number(e.heads, self.scalars), _number(e.groups, self.scalars)
-            given, made = (groups, heads) if isinstance(e, ShareHeads) else (heads, groups)
-            if a.heads != given or heads % groups:
-                raise ReferenceError(f"{e}: {a.heads} heads given, {given} expected, {heads} in groups of {groups}")
-            if isinstance(e, ShareHeads):  # kv head j serves query heads j·g … j·g + g − 1
-                return Value(xp.repeat_heads(a.data, heads // groups), a.batched, heads)
-            B, _, n, d = a.data.shape
-            return Value(a.data.reshape(B, groups, heads // groups, n, d).sum(2), a.batched, groups)
-        if isinstance(e, RotateHalf):
-            a = self.ev(e.arg)
-            first, second = xp.halves(a.data)
-            return Value(xp.concat((-second, first)), a.batched, a.heads)
+        declared = primitive_of(e)
+        if declared is not None:
+            return self.declared(declared, e)
         if isinstance(e, RotaryAngles):
             n, d = _number(e.rows, self.scalars), _number(e.cols, self.scalars)
             theta = _number(e.theta, self.scalars)
@@ -270,23 +251,6 @@ class Evaluator:
         if isinstance(e, FirstRows):
             a = self.ev(e.arg)
             return Value(a.data[..., :_number(e.k, self.scalars), :], a.batched, a.heads)
-        if isinstance(e, PrefixSum):
-            a = self.ev(e.arg)
-            data = xp.cumsum_rows(a.data, bool(_number(e.reverse, self.scalars)))
-            return Value(data, a.batched, a.heads)
-        if isinstance(e, RowOuter):
-            return self.combine(self.ev(e.left), self.ev(e.right),
-                                lambda a, b: _flatten_last(a[..., :, None] * b[..., None, :]))
-        if isinstance(e, RowContract):
-            def contract(q, table):
-                p = q.shape[-1]
-                return xp.einsum("...np,...npr->...nr", q, table.reshape(*table.shape[:-1], p, table.shape[-1] // p))
-            return self.combine(self.ev(e.query), self.ev(e.table), contract)
-        if isinstance(e, RowTranspose):
-            a = self.ev(e.arg)
-            p = _number(e.rows, self.scalars)
-            blocks = a.data.reshape(*a.data.shape[:-1], p, a.data.shape[-1] // p)
-            return Value(xp.mT(blocks).reshape(*a.data.shape), a.batched, a.heads)
         if isinstance(e, LogSumExp):
             a = self.ev(e.arg)
             return Value(xp.logsumexp(a.data), a.batched, a.heads)
@@ -294,6 +258,19 @@ class Evaluator:
             z, t = self.ev(e.arg), self.ev(e.targets)
             return self.combine(z, t, lambda z, t: xp.take_last(*_lead_broadcast(xp, z, xp.mT(t))))
         raise ReferenceError(f"the reference semantics has no meaning for {type(e).__name__} ({e})")
+
+    def declared(self, primitive, e) -> Value:
+        """A declared primitive: its own reference on the operands (B, H, rows, cols) and its parameters'
+        numbers; the head count from its ``heads`` rule when it changes it."""
+        operands = [self.ev(a) for a in e.operands]
+        params = [_number(p, self.scalars) for p in e.params]
+        heads = None
+        for v in operands:
+            heads = _join_heads(heads, v.heads)
+        if primitive.heads is not None:
+            heads = primitive.heads(heads, *params)
+        data = declared_value(self.xp, primitive, [v.data for v in operands], params)
+        return Value(data, any(v.batched for v in operands), heads)
 
     @property
     def dtype(self):
@@ -316,6 +293,26 @@ class Evaluator:
         for v in values[1:]:
             out = self.combine(out, v, op)
         return out
+
+
+def declared_value(xp, primitive, data: list, params: list):
+    """A declared primitive's value: its reference (written for torch; the engine's own run on NumPy
+    arrays too), or without torch for a user's, its NumPy lowering run."""
+    if xp.name == "torch" or primitive.builtin:
+        return primitive.reference(*data, *params)
+    return run_numpy_lowering(primitive, data, params)
+
+
+def run_numpy_lowering(primitive, data: list, params: list):
+    """The NumPy code of a declared primitive run on ``data``, its runtime helpers defined first."""
+    import numpy as np
+
+    namespace = {"np": np, "math": math}
+    for source in primitive.runtime_for("numpy").values():
+        exec(source, namespace)  # the declaration's own helper, as the generated module defines it
+    names = [f"_operand{i}" for i in range(len(data))]
+    namespace.update(zip(names, data))
+    return eval(primitive.code("numpy", names, [repr(p) for p in params]), namespace)
 
 
 def _flatten_last(a):

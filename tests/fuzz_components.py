@@ -24,6 +24,45 @@ FUNCTIONS = (
 ACTIVATIONS = ("gelu_tanh", "gelu", "relu", "silu")
 
 
+# Primitives a user declares (``derive.define_primitive``): one that reorders rows, one of two
+# operands, one that changes the shape and is not linear; drawn where any value may stand.
+def _flip_vjp(G, A):
+    """Ḡ · flip(A) = flip(Ḡ) · A."""
+    return fuzz_flip(G)
+
+
+fuzz_flip = D.define_primitive(
+    "fuzz_flip", shape=lambda a: a, vjp=_flip_vjp, reference=lambda A: A.flip(-2),
+    numpy="np.flip({0}, axis=-2)", torch="torch.flip({0}, (-2,))", notation="flip({0})", linear=True)
+
+
+def _same_shape(a, b):
+    if tuple(a) != tuple(b):
+        raise ValueError("operands of the same shape")
+    return a
+
+
+def _times_flipped_vjp(G, A, B):
+    """Ḡ · (A ∘ flip(B)) = (Ḡ ∘ flip(B)) · A + flip(Ḡ ∘ A) · B."""
+    return D.hadamard(G, fuzz_flip(B)), fuzz_flip(D.hadamard(G, A))
+
+
+fuzz_times_flipped = D.define_primitive(
+    "fuzz_times_flipped", shape=_same_shape, vjp=_times_flipped_vjp, reference=lambda A, B: A * B.flip(-2),
+    numpy="{0} * np.flip({1}, axis=-2)", torch="{0} * torch.flip({1}, (-2,))", linear=True)
+
+
+def _squares_vjp(G, A):
+    """Ḡ · d((A ∘ A) 1) = (2 A ∘ (Ḡ 1ᵀ)) · dA."""
+    return D.scale(2, D.hadamard(A, D.cols(G, A.shape[1])))
+
+
+fuzz_squares = D.define_primitive(
+    "fuzz_squares", shape=lambda a: (a[0], 1), vjp=_squares_vjp, reference=lambda A: (A * A).sum(-1, keepdim=True),
+    numpy="({0} * {0}).sum(axis=-1, keepdims=True)", torch="({0} * {0}).sum(-1, keepdim=True)",
+    notation="sq({0})")
+
+
 class RandomDraw:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
@@ -52,7 +91,7 @@ def _rows_of(v):
     return v.shape[0]
 
 
-def random_component(draw, steps: int | None = None) -> D.Component:
+def random_component(draw, steps: int | None = None, user_primitives: bool = True) -> D.Component:
     """A random component: the pool of values grows by one primitive per step."""
     c = D.Component("fuzz", "fuzzed component")
     n_T, d, e = c.dims("n_T d e")
@@ -148,6 +187,10 @@ def random_component(draw, steps: int | None = None) -> D.Component:
         if heads is not None:
             yield "heads_meet"
             yield "param_heads"
+        if user_primitives:
+            yield "user_flip"
+            yield "user_pair"
+            yield "user_squares"
 
     available = list(ops())
     count = steps if steps is not None else draw.integer(1, 6)
@@ -233,6 +276,13 @@ def _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act,
         return D.share_heads(D.split_heads(a, groups), groups, heads) if a is not None else None
     if op == "rotate_half":
         return D.rotate_half(pick())
+    if op == "user_flip":
+        return fuzz_flip(pick())
+    if op == "user_pair":
+        a = pick()
+        return fuzz_times_flipped(a, pick(lambda v: v.shape == a.shape))
+    if op == "user_squares":
+        return fuzz_squares(pick())
     if op == "rotary":  # A ∘ cos Θ + rotate_half(A) ∘ sin Θ, the angles of A's own sizes
         a = pick()
         angles = D.rotary_angles(a.shape[0], a.shape[1], draw.choice([10.0, 10000.0]))

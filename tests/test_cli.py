@@ -24,6 +24,19 @@ def test_show_prints_definition_steps_and_gradients(capsys):
     assert "∂L/∂b = Σ_batch (1ᵀ Δ_Y)" in out
 
 
+def test_a_target_that_cannot_run_here_is_refused_or_left_out(capsys, monkeypatch):
+    """The targets come from the backends' registry; one whose optional install is missing is refused
+    when asked for by name, and left out (said once) of --target all."""
+    from codegen.backends import BACKENDS
+
+    monkeypatch.setattr(type(BACKENDS["numba"]), "installed", lambda self: False)
+    assert main(["check", "linear", "--target", "numba"]) == 2
+    assert "--target numba needs Numba: pip install 'pedestrian-backprop[numba]'" in capsys.readouterr().err
+    assert main(["check", "linear", "--trials", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "the numba target is not checked" in captured.err and "numba " not in captured.out
+
+
 def test_show_latex(capsys):
     assert main(["show", "mlp", "--latex"]) == 0
     assert r"\Delta_{H}" in capsys.readouterr().out

@@ -54,7 +54,7 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, writer):
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
 
 
-def test_a_failed_generate_leaves_generated_files_whole(tmp_path):
+def test_a_failed_generate_leaves_generated_files_whole(tmp_path, reuse_outputs):
     generate(tmp_path, "numpy")
     target = tmp_path / "generated/numpy/attention.py"
     target.write_text("# an older version\n")
@@ -69,7 +69,7 @@ def test_a_failed_generate_leaves_generated_files_whole(tmp_path):
     assert not [p for p in (tmp_path / "generated/numpy").iterdir() if p.name.startswith(".")]
 
 
-def test_generate_repairs_truncated_and_non_utf8_files(tmp_path, capsys):
+def test_generate_repairs_truncated_and_non_utf8_files(tmp_path, capsys, reuse_outputs):
     generate(tmp_path, "all")
     truncated, garbled = tmp_path / "generated/numpy/mlp.py", tmp_path / "generated/torch/linear.py"
     good = truncated.read_bytes(), garbled.read_bytes()
@@ -83,7 +83,7 @@ def test_generate_repairs_truncated_and_non_utf8_files(tmp_path, capsys):
     assert main(["generate", "--check", "--out", str(tmp_path), "--quiet"]) == 0
 
 
-def test_generate_reports_stray_files_and_removes_only_its_own(tmp_path, capsys):
+def test_generate_reports_stray_files_and_removes_only_its_own(tmp_path, capsys, reuse_outputs):
     generate(tmp_path, "all")
     old = tmp_path / "generated/numpy/retired.py"
     old.write_text("# GENERATED FILE: DO NOT EDIT.\n# a component since removed\n# Regenerate with: backprop generate --target numpy\n")

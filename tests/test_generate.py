@@ -7,7 +7,7 @@ from codegen.generate import generate, outputs
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_regenerating_into_a_temporary_folder_reproduces_generated(tmp_path):
+def test_regenerating_into_a_temporary_folder_reproduces_generated(tmp_path, reuse_outputs):
     report = generate(tmp_path, "all")
     assert all(s.status == "written" for s in report)
     for s in report:
@@ -18,11 +18,11 @@ def test_regenerating_into_a_temporary_folder_reproduces_generated(tmp_path):
     assert generated == {s.output.path for s in report}, "generated/ holds files the engine does not write"
 
 
-def test_output_is_deterministic():
-    assert [o.text for o in outputs()] == [o.text for o in outputs()]
+def test_output_is_deterministic(built_in_outputs):
+    assert [o.text for o in outputs()] == [o.text for o in built_in_outputs]
 
 
-def test_check_reports_stale_and_missing_files(tmp_path, capsys):
+def test_check_reports_stale_and_missing_files(tmp_path, capsys, reuse_outputs):
     generate(tmp_path, "all")
     assert main(["generate", "--check", "--out", str(tmp_path), "--quiet"]) == 0
     (tmp_path / "generated/numpy/mlp.py").write_text("# edited\n")
@@ -34,6 +34,6 @@ def test_check_reports_stale_and_missing_files(tmp_path, capsys):
     assert (tmp_path / "generated/numpy/mlp.py").read_text() == "# edited\n"  # --check writes nothing
 
 
-def test_generated_files_say_they_are_generated():
-    for o in outputs():
+def test_generated_files_say_they_are_generated(built_in_outputs):
+    for o in built_in_outputs:
         assert "DO NOT EDIT" in o.text and "backprop generate" in o.text

@@ -3,6 +3,7 @@ the packages' layers point one way (derive ← reference ← codegen ← backpro
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,7 @@ def imported(module: str, path: Path, known: dict) -> set[str]:
     return out
 
 
+@lru_cache(maxsize=None)
 def graph() -> dict[str, set[str]]:
     known = modules()
     return {m: imported(m, path, known) for m, path in known.items()}

@@ -1,4 +1,18 @@
-{% macro check_shape(array) %}
+"""The runtime helpers of the generated Torch modules, as real Python.
+
+Each block after a ``# -- helper: NAME`` line is one helper; a generated module inlines, as text, the
+blocks its code calls (``codegen.runtime.helper_blocks``), so it stays standalone.  Which other
+helpers and standard modules a block needs is read off the names it uses.
+"""
+import functools
+import math
+import threading
+import time
+
+import torch
+
+
+# -- helper: check_shape
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
     ``(name, k, label)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
@@ -21,35 +35,9 @@ def _check_shape(name, array, expected, dims, batched):
             raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
     if batched and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
-{% endmacro %}
 
-{% macro erf(array) %}
-def _erf(x):
-    """The error function, entrywise, in ``x``'s dtype."""
-    return np.vectorize(math.erf, otypes=[x.dtype])(x)
-{% endmacro %}
 
-{% macro softmax(array) %}
-{% if array == "np" %}
-def _softmax(S, causal, fresh=False):
-    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
-
-    ``fresh``: ``S`` is a new array nothing else reads, and the softmax is computed in it.
-    """
-    if causal:
-        if fresh:
-            np.copyto(S, -np.inf, where=_causal_mask(S.shape[-1]))
-        else:
-            S, fresh = np.where(_causal_mask(S.shape[-1]), -np.inf, S), True
-    if fresh:
-        E = S
-        E -= S.max(axis=-1, keepdims=True)
-    else:
-        E = S - S.max(axis=-1, keepdims=True)
-    np.exp(E, out=E)
-    E /= E.sum(axis=-1, keepdims=True)
-    return E
-{% else %}
+# -- helper: softmax
 def _softmax(S, causal, fresh=False):
     """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
 
@@ -59,18 +47,9 @@ def _softmax(S, causal, fresh=False):
         mask = _causal_mask(S.shape[-1], S.device)
         S = S.masked_fill_(mask, float("-inf")) if fresh else S.masked_fill(mask, float("-inf"))
     return torch.softmax(S, dim=-1)
-{% endif %}
-{% endmacro %}
 
-{% macro causal_mask(array) %}
-{% if array == "np" %}
-@functools.lru_cache(maxsize=8)
-def _causal_mask(n):
-    """(n, n), True above the diagonal (s > t): made once per size (the last few sizes are kept)."""
-    mask = np.triu(np.ones((n, n), dtype=bool), 1)
-    mask.flags.writeable = False
-    return mask
-{% else %}
+
+# -- helper: causal_mask
 def _causal_mask(n, device):
     """(n, n), True above the diagonal (s > t): made once per size and device (the last few are kept)."""
     if torch.compiler.is_compiling():  # a constant of the compiled graph
@@ -81,201 +60,110 @@ def _causal_mask(n, device):
 @functools.lru_cache(maxsize=8)
 def _causal_mask_kept(n, device):
     return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
-{% endif %}
-{% endmacro %}
 
-{% macro split_heads(array) %}
+
+# -- helper: split_heads
 def _split_heads(A, n_heads):
-    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h{% if array != "np" %}, laid out
-    head by head once (each product with the heads would otherwise copy them){% endif %}."""
-    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3){% if array != "np" %}.contiguous(){% endif %}
-{% endmacro %}
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h, laid out
+    head by head once (each product with the heads would otherwise copy them)."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()
 
-{% macro merge_heads(array) %}
+
+# -- helper: merge_heads
 def _merge_heads(A):
     """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
     A = A.swapaxes(-2, -3)
     return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
-{% endmacro %}
 
-{% macro share_heads(array) %}
-def _share_heads(A, group):
-    """(..., groups, n_T, d) → (..., groups · group, n_T, d): each head shared by ``group`` consecutive heads."""
-{% if array == "np" %}
-    return np.repeat(A, group, axis=-3)
-{% else %}
-    return A.repeat_interleave(group, dim=-3)
-{% endif %}
-{% endmacro %}
 
-{% macro sum_groups(array) %}
-def _sum_groups(A, groups):
-    """(..., heads, n_T, d) → (..., groups, n_T, d): the sum over each group of heads / groups consecutive heads."""
-    return A.reshape(*A.shape[:-3], groups, A.shape[-3] // groups, *A.shape[-2:]).sum({% if array == "np" %}axis=-3{% else %}-3{% endif %})
-{% endmacro %}
-
-{% macro rotate_half(array) %}
-def _rotate_half(A):
-    """[−A₂, A₁] for A = [A₁, A₂] split at half its last axis."""
-    half = A.shape[-1] // 2
-{% if array == "np" %}
-    return np.concatenate((-A[..., half:], A[..., :half]), axis=-1)
-{% else %}
-    return torch.cat((-A[..., half:], A[..., :half]), dim=-1)
-{% endif %}
-{% endmacro %}
-
-{% macro rotary_angles(array) %}
+# -- helper: rotary_angles
 def _rotary_angles(n, d, theta, like):
     """(n, d): entry (t, j) = t · θ^(−2 (j mod d/2) / d) for positions t = 0 … n − 1, computed in float64
-    and given in ``like``'s dtype{% if array != "np" %} on its device{% endif %}."""
-{% if array == "np" %}
-    frequencies = float(theta) ** (-np.arange(0, d, 2, dtype=np.float64) / d)
-    angles = np.arange(n, dtype=np.float64)[:, None] * np.concatenate((frequencies, frequencies))
-    return angles if like is None else angles.astype(like.dtype)
-{% else %}
+    and given in ``like``'s dtype on its device."""
     device = None if like is None else like.device
     frequencies = float(theta) ** (-torch.arange(0, d, 2, dtype=torch.float64, device=device) / d)
     angles = torch.arange(n, dtype=torch.float64, device=device)[:, None] * torch.cat((frequencies, frequencies))
     return angles if like is None else angles.to(like.dtype)
-{% endif %}
-{% endmacro %}
 
-{% macro pad_rows(array) %}
+
+# -- helper: pad_rows
 def _pad_rows(A, rows):
     """A (..., k, d) followed by zero rows up to ``rows``."""
-{% if array == "np" %}
-    out = np.zeros(A.shape[:-2] + (rows, A.shape[-1]), dtype=A.dtype)
-{% else %}
     out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
-{% endif %}
     out[..., : A.shape[-2], :] = A
     return out
-{% endmacro %}
 
-{% macro scatter_add_rows(array) %}
+
+# -- helper: scatter_add_rows
 def _scatter_add_rows(index, values, rows, into=None, fresh=False):
     """Σ over batch and tokens of ohe(index)ᵀ values: each row of ``values`` added into row ``index``
     of zeros, or of ``into`` (updated in place when ``fresh``: a new array nothing else reads)."""
-{% if array == "np" %}
-    if into is None:
-        out = np.zeros((rows, values.shape[-1]), dtype=values.dtype)
-    else:
-        out = into if fresh else into.copy()
-    np.add.at(out, index.reshape(-1), values.reshape(-1, values.shape[-1]))
-    return out
-{% else %}
     if into is None:
         out = values.new_zeros((rows, values.shape[-1]))
     else:
         out = into if fresh else into.clone()
     return out.index_add_(0, index.reshape(-1), values.reshape(-1, values.shape[-1]))
-{% endif %}
-{% endmacro %}
 
-{% macro gather_rows(array) %}
+
+# -- helper: gather_rows
 def _gather_rows(table, index):
     """Row index[t] of each sequence's own table: (..., V, d) at (..., n) → (..., n, d)."""
-{% if array == "np" %}
-    batch = np.broadcast_shapes(table.shape[:-2], index.shape[:-1])
-    table = np.broadcast_to(table, batch + table.shape[-2:])
-    index = np.broadcast_to(index, batch + index.shape[-1:])
-    return np.take_along_axis(table, index[..., None], axis=-2)
-{% else %}
     batch = torch.broadcast_shapes(table.shape[:-2], index.shape[:-1])
     table = table.expand(*batch, *table.shape[-2:])
     index = index.expand(*batch, index.shape[-1])
     return table.gather(-2, index.unsqueeze(-1).expand(*index.shape, table.shape[-1]))
-{% endif %}
-{% endmacro %}
 
-{% macro scatter_rows(array) %}
+
+# -- helper: scatter_rows
 def _scatter_rows(index, values, rows):
     """ohe(index)ᵀ values for each sequence: row t of ``values`` added into row index[t] of that sequence's
     zero (rows, d) matrix; (..., n) and (..., n, d) → (..., rows, d)."""
-{% if array == "np" %}
-    batch = np.broadcast_shapes(index.shape[:-1], values.shape[:-2])
-    index = np.broadcast_to(index, batch + index.shape[-1:]).reshape(-1, index.shape[-1])
-    values = np.broadcast_to(values, batch + values.shape[-2:]).reshape(-1, *values.shape[-2:])
-    out = np.zeros((index.shape[0], rows, values.shape[-1]), dtype=values.dtype)
-    flat = (index + rows * np.arange(index.shape[0])[:, None]).reshape(-1)  # each sequence's rows, one after another
-    np.add.at(out.reshape(-1, values.shape[-1]), flat, values.reshape(-1, values.shape[-1]))
-    return out.reshape(batch + (rows, values.shape[-1]))
-{% else %}
     batch = torch.broadcast_shapes(index.shape[:-1], values.shape[:-2])
     index = index.expand(*batch, index.shape[-1])
     values = values.expand(*batch, *values.shape[-2:])
     out = values.new_zeros(*batch, rows, values.shape[-1])
     return out.scatter_add_(-2, index.unsqueeze(-1).expand(*index.shape, values.shape[-1]), values)
-{% endif %}
-{% endmacro %}
 
-{% macro check_indices(array) %}
+
+# -- helper: check_indices
 def _check_indices(name, index, size):
     """Integer indices in [0, size); the error names an offending value."""
-{% if array == "np" %}
-    if not np.issubdtype(index.dtype, np.integer):
-        raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
-    if index.size == 0:
-        return
-{% else %}
     if index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
         raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
     if index.numel() == 0 or index.device.type == "meta":  # a meta tensor has no values to check
         return
     if torch.compiler.is_compiling():  # checked before the compiled step, eagerly (no graph break here)
         return
-{% endif %}
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
-{% endmacro %}
 
-{% macro logsumexp(array) %}
+
+# -- helper: logsumexp
 def _logsumexp(Z):
     """log Σ exp over the last axis, stable for large logits (keeps that axis)."""
-{% if array == "np" %}
-    m = Z.max(axis=-1, keepdims=True)
-    E = Z - m
-    np.exp(E, out=E)  # in the array just made: one array of Z's size, not two
-    return m + np.log(E.sum(axis=-1, keepdims=True))
-{% else %}
     return torch.logsumexp(Z, dim=-1, keepdim=True)
-{% endif %}
-{% endmacro %}
 
-{% macro add_at_targets(array) %}
+
+# -- helper: add_at_targets
 def _add_at_targets(base, targets, values, fresh):
     """base + (values 1ᵀ) ∘ ohe(targets): ``values`` added at column targets[i] of each row i.
 
     ``fresh``: ``base`` is a new array that may be updated in place.
     """
-{% if array == "np" %}
-    out = base if fresh else base.copy()
-    index = targets[..., None]
-    np.put_along_axis(out, index, np.take_along_axis(out, index, axis=-1) + values, axis=-1)
-    return out
-{% else %}
     index = targets.unsqueeze(-1)
     values = torch.as_tensor(values, dtype=base.dtype, device=base.device).expand(index.shape)
     return base.scatter_add_(-1, index, values) if fresh else base.scatter_add(-1, index, values)
-{% endif %}
-{% endmacro %}
 
-{% macro scatter_at_targets(array) %}
+
+# -- helper: scatter_at_targets
 def _scatter_at_targets(targets, values, columns):
     """(values 1ᵀ) ∘ ohe(targets): zeros with values[i] at column targets[i] of each row i."""
-{% if array == "np" %}
-    out = np.zeros(targets.shape + (columns,), dtype=values.dtype)
-    np.put_along_axis(out, targets[..., None], np.broadcast_to(values, targets.shape + (1,)), axis=-1)
-    return out
-{% else %}
     out = values.new_zeros(targets.shape + (columns,))
     return out.scatter_(-1, targets.unsqueeze(-1), values.expand(targets.shape + (1,)))
-{% endif %}
-{% endmacro %}
 
-{% macro check_count(array) %}
+
+# -- helper: check_count
 def _check_count(name, value):
     """A count such as a number of heads: any integer type (NumPy's too), at least 1; returns an int."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
@@ -283,17 +171,17 @@ def _check_count(name, value):
     if value.__index__() < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value.__index__()
-{% endmacro %}
 
-{% macro check_flag(array) %}
+
+# -- helper: check_flag
 def _check_flag(name, value):
     """A flag: True or False (NumPy's booleans too); returns a bool."""
     if value is True or value is False or type(value).__name__ in ("bool", "bool_"):
         return bool(value)
     raise ValueError(f"{name} must be True or False, got {value!r}")
-{% endmacro %}
 
-{% macro check_number(array) %}
+
+# -- helper: check_number
 def _check_number(name, value):
     """A finite real number (a Python, NumPy or 0-d tensor number); returns a float."""
     try:
@@ -303,15 +191,15 @@ def _check_number(name, value):
     if isinstance(value, bool) or number is None or number != number or abs(number) == float("inf"):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return number
-{% endmacro %}
 
-{% macro rows_matmul(array) %}
+
+# -- helper: rows_matmul
 def _rows_matmul(A, W):
     """A (..., n, k) @ W (k, m) as one 2-D product over every row of A (one GEMM, not one per sequence)."""
     return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
-{% endmacro %}
 
-{% macro chain(array) %}
+
+# -- helper: chain
 def _chain(*factors):
     """A₁ @ A₂ @ … in the order that needs the fewest multiplications for these sizes (matrix-chain order)."""
     n = len(factors)
@@ -332,24 +220,14 @@ def _chain(*factors):
         return product(i, k) @ product(k + 1, j)
 
     return product(0, n - 1)
-{% endmacro %}
 
-{% macro side_by_side(array) %}
+
+# -- helper: side_by_side
 def _side_by_side(*blocks):
     """The blocks side by side along the last axis: the array they are adjacent column blocks of when
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
     first, widths = blocks[0], [b.shape[-1] for b in blocks]
     total = sum(widths)
-{% if array == "np" %}
-    if first.ndim == 2 and all(b.ndim == 2 and b.shape[0] == first.shape[0] and b.strides == first.strides
-                               for b in blocks) and first.strides[0] == total * first.itemsize \
-            and first.strides[1] == first.itemsize and first.base is not None:
-        start = first.__array_interface__["data"][0]
-        offsets = [b.__array_interface__["data"][0] - start for b in blocks]
-        if offsets == [sum(widths[:i]) * first.itemsize for i in range(len(blocks))]:
-            return np.lib.stride_tricks.as_strided(first, (first.shape[0], total), first.strides, writeable=False)
-    return np.concatenate(blocks, axis=-1)
-{% else %}
     if torch.compiler.is_compiling():  # the compiler sees through the copy; storage checks would break its graph
         return torch.cat(blocks, dim=-1)
     if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
@@ -359,59 +237,17 @@ def _side_by_side(*blocks):
         if offsets == [sum(widths[:i]) for i in range(len(blocks))]:
             return first.as_strided((first.shape[0], total), (total, 1))
     return torch.cat(blocks, dim=-1)
-{% endif %}
-{% endmacro %}
 
-{% macro causal_zero(array) %}
+
+# -- helper: causal_zero
 def _causal_zero(A, causal):
     """A with every entry above the diagonal set to exactly 0 when ``causal`` (position t sees s ≤ t)."""
     if not causal:
         return A
-{% if array == "np" %}
-    return np.where(_causal_mask(A.shape[-1]), 0, A)
-{% else %}
     return A.masked_fill(_causal_mask(A.shape[-1], A.device), 0)
-{% endif %}
-{% endmacro %}
 
-{% macro prefix_sum(array) %}
-def _prefix_sum(A, reverse):
-    """Row t: Σ_{s ≤ t} A_s over the tokens (the second-to-last axis); with ``reverse``, Σ_{s ≥ t} A_s."""
-{% if array == "np" %}
-    if reverse:
-        return np.flip(np.cumsum(np.flip(A, -2), axis=-2), -2)
-    return np.cumsum(A, axis=-2)
-{% else %}
-    if reverse:
-        return torch.flip(torch.cumsum(torch.flip(A, (-2,)), dim=-2), (-2,))
-    return torch.cumsum(A, dim=-2)
-{% endif %}
-{% endmacro %}
 
-{% macro row_outer(array) %}
-def _row_outer(A, B):
-    """Row t: vec(a_t b_tᵀ), (..., n, p) and (..., n, q) → (..., n, p·q)."""
-    outer = A[..., :, None] * B[..., None, :]  # (..., n, p, q): A and B may differ in their batch axes
-    return outer.reshape(outer.shape[:-2] + (A.shape[-1] * B.shape[-1],))
-{% endmacro %}
-
-{% macro row_contract(array) %}
-def _row_contract(Q, C):
-    """Row t: q_tᵀ C_t with row t of C read as a p × r matrix, (..., n, p), (..., n, p·r) → (..., n, r)."""
-    p = Q.shape[-1]
-    matrices = C.reshape(C.shape[:-1] + (p, C.shape[-1] // p))
-    return (Q[..., None, :] @ matrices)[..., 0, :]
-{% endmacro %}
-
-{% macro row_transpose(array) %}
-def _row_transpose(C, rows):
-    """Row t: vec(C_tᵀ), row t of C read as a ``rows`` × (columns/rows) matrix."""
-    rows = int(rows)  # a size such as d / n_heads, exact
-    matrices = C.reshape(C.shape[:-1] + (rows, C.shape[-1] // rows))
-    return matrices.swapaxes(-1, -2).reshape(C.shape)
-{% endmacro %}
-
-{% macro no_grad(array) %}
+# -- helper: no_grad
 def _no_grad(fn):
     """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
     without breaking its graph; ``fn.__wrapped__`` runs with autograd on."""
@@ -420,157 +256,81 @@ def _no_grad(fn):
         with torch.no_grad():
             return fn(*args, **kwargs)
     return without_grad
-{% endmacro %}
 
-{% macro scratch(array) %}
+
+# -- helper: scratch
 _SCRATCH = threading.local()
 
 
 def _scratch(slot, like):
     """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
     per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
-    for them; None (make a new array) for an array that is not floating point{% if array != "np" %} and while compiling{% endif %}."""
-{% if array == "np" %}
-    if like.dtype.kind != "f":
-        return None
-    kept = _SCRATCH.__dict__
-    buffer = kept.get(slot)
-    if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype:
-        buffer = kept[slot] = np.empty(like.shape, dtype=like.dtype)
-{% else %}
+    for them; None (make a new array) for an array that is not floating point and while compiling."""
     if not like.is_floating_point() or torch.compiler.is_compiling():
         return None
     kept = _SCRATCH.__dict__
     buffer = kept.get(slot)
     if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype or buffer.device != like.device:
         buffer = kept[slot] = torch.empty(like.shape, dtype=like.dtype, device=like.device)
-{% endif %}
     return buffer
-{% endmacro %}
-
-{% macro row_dot(array) %}
-def _row_dot(A, B):
-    """(A ∘ B) 1, (..., n, 1): each row's dot product, contracted by ``einsum`` without the product
-    array (about four times faster than multiplying and summing)."""
-    return np.einsum("...i,...i->...", A, B)[..., None]
 
 
-def _column_dot(A, B):
-    """Σ_batch 1ᵀ (A ∘ B), (d,): each column's dot product over every row of the batch."""
-    return np.einsum("ij,ij->j", A.reshape(-1, A.shape[-1]), B.reshape(-1, B.shape[-1]))
-{% endmacro %}
-
-{% macro logsumexp_of_softmax(array) %}
+# -- helper: logsumexp_of_softmax
 def _logsumexp_of_softmax(Z, P):
     """log Σ exp over the last axis read off P = softmax(Z): max(Z) − log(max(P)), since a row's
     largest probability is exp(0) / Σ exp(Z − max Z) (keeps that axis)."""
-{% if array == "np" %}
-    return Z.max(axis=-1, keepdims=True) - np.log(P.max(axis=-1, keepdims=True))
-{% else %}
     return Z.amax(-1, keepdim=True) - torch.log(P.amax(-1, keepdim=True))
-{% endif %}
-{% endmacro %}
 
-{% macro expand(array) %}
+
+# -- helper: expand
 def _expand(A, rows, cols):
     """A (…, 1 or rows, 1 or cols) repeated to (…, rows, cols): a broadcast made an array of its own,
     for an operation that reads the extent of an axis."""
-{% if array == "np" %}
-    return np.broadcast_to(A, A.shape[:-2] + (rows, cols)).copy()
-{% else %}
     return A.expand(*A.shape[:-2], rows, cols).contiguous()
-{% endif %}
-{% endmacro %}
 
-{% macro sum_batch_axes(array) %}
+
+# -- helper: sum_batch_axes
 def _sum_batch_axes(A, kept):
     """A summed over its leading batch axes, the last ``kept`` axes kept (heads, rows, columns); any of
     them may have size 0."""
     batch, core = tuple(A.shape[:len(A.shape) - kept]), tuple(A.shape[len(A.shape) - kept:])
-    return A.reshape((math.prod(batch),) + core).sum({% if array == "np" %}axis=0{% else %}0{% endif %})
-{% endmacro %}
+    return A.reshape((math.prod(batch),) + core).sum(0)
 
-{% macro expand_batch(array) %}
+
+# -- helper: expand_batch
 def _expand_batch(A, batch):
     """A value that is the same for every sequence, repeated over the leading batch axes ``batch``."""
-{% if array == "np" %}
-    return np.broadcast_to(A, tuple(batch) + A.shape[-2:]).copy()
-{% else %}
     return A.expand(*batch, *A.shape[-2:]).contiguous()
-{% endif %}
-{% endmacro %}
 
-{% macro sum_heads(array) %}
+
+# -- helper: sum_heads
 def _sum_heads(A):
     """A (…, n_heads, rows, cols) summed over its heads axis: the cotangent of a value that every head reads."""
-    return A.sum({% if array == "np" %}axis=-3{% else %}-3{% endif %})
-{% endmacro %}
+    return A.sum(-3)
 
-{% macro expand_heads(array) %}
+
+# -- helper: expand_heads
 def _expand_heads(A, heads):
     """A (…, rows, cols) that is the same for every head, given a heads axis: (…, heads, rows, cols)."""
-{% if array == "np" %}
-    return np.broadcast_to(A[..., None, :, :], A.shape[:-2] + (heads,) + A.shape[-2:])
-{% else %}
     return A.unsqueeze(-3).expand(*A.shape[:-2], heads, *A.shape[-2:])
-{% endif %}
-{% endmacro %}
 
-{% macro check_dtypes(array) %}
+
+# -- helper: check_dtypes
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
     layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
-    dtype, and the one to compute in, float32 for {{ "float16" if array == "np" else "float16 and bfloat16" }}
+    dtype, and the one to compute in, float32 for float16 and bfloat16
     (whose sums overflow or drop their small terms), as torch's layers accumulate in float32."""
     dtypes = {}
     for name, a in floating.items():
-{% if array == "np" %}
-        if not np.issubdtype(a.dtype, np.floating):
-{% else %}
         if not a.is_floating_point():
-{% endif %}
             raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
         dtypes.setdefault(a.dtype, name)
     if len(dtypes) > 1:
         raise ValueError("arguments of different dtypes: " + ", ".join(f"{n} {d}" for d, n in dtypes.items())
                          + "; convert them to one")
     for name, a in integer.items():
-{% if array == "np" %}
-        if not np.issubdtype(a.dtype, np.integer):
-{% else %}
         if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
-{% endif %}
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
     dtype = next(iter(dtypes), None)
-{% if array == "np" %}
-    return dtype, (np.dtype(np.float32) if dtype == np.float16 else dtype)
-{% else %}
     return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
-{% endif %}
-{% endmacro %}
-
-
-{% macro kernel_runtime(array) %}
-#: A fused kernel is compiled on its first call for its arrays' dtype and layout, and kept on disk beside
-#: this module (``cache=True``, when the module is a file), so another process loads it instead.  Sums may
-#: be reassociated and a product added in one step (``reassoc``, ``contract``: within rounding, so the loops
-#: vectorise); NaN and infinity keep their IEEE meaning, and a division by zero gives inf, as in NumPy.
-_kernel = numba.njit(cache="__file__" in globals(), nogil=True, error_model="numpy",
-                     fastmath={"reassoc", "contract"})
-_COMPILE_SECONDS = [0.0]
-
-
-def _launch(kernel, *args):
-    """Run ``kernel``; a call that compiled it (or loaded it from the cache) adds its time to
-    ``compile_seconds()``."""
-    known = len(kernel.signatures)
-    start = time.perf_counter()
-    kernel(*args)
-    if len(kernel.signatures) > known:
-        _COMPILE_SECONDS[0] += time.perf_counter() - start
-
-
-def compile_seconds():
-    """Seconds this process has spent compiling the fused kernels (or loading them from the cache)."""
-    return _COMPILE_SECONDS[0]
-{% endmacro %}
