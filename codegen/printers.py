@@ -311,13 +311,6 @@ class NumPyMatrixPrinter(NumPyPrinter):
             return f"_gather_rows({self.full(expr.table)}, {self._print(expr.index)})"
         return f"{paren(self.full(expr.table))}[{self._print(expr.index)}]"
 
-    def _print_FirstRows(self, expr):
-        return f"{paren(self.full(expr.arg))}[..., :{self.size(expr.k)}, :]"
-
-    def _print_PadRows(self, expr):
-        self.helpers_used.add("pad_rows")
-        return f"_pad_rows({self.full(expr.arg)}, {self.size(expr.rows)})"
-
     def _print_ScatterAdd(self, expr):
         """ohe(idx)ᵀ G of each sequence (the cotangent of a batched table): into its own zero rows."""
         self.helpers_used.add("scatter_rows")

@@ -38,7 +38,7 @@ from .errors import DefinitionError, ShapeMismatch
 from .families.heads import share_heads, sum_groups  # noqa: F401  (the API's, declared in their family)
 from .families.rotary import rotate_half  # noqa: F401
 from .families.rows import row_contract, row_outer  # noqa: F401
-from .families.tokens import prefix_sum  # noqa: F401
+from .families.tokens import first_rows, prefix_sum  # noqa: F401
 from .primitives import (
     X_SCALAR,
     BatchSum,
@@ -46,7 +46,6 @@ from .primitives import (
     RotaryAngles,
     ChoiceFunction,
     Elementwise,
-    FirstRows,
     Gather,
     IndexSlice,
     LogSumExp,
@@ -242,11 +241,6 @@ def gather(table: MatrixExpr, index: MatrixExpr) -> MatrixExpr:
     if index.shape[0] != 1:
         raise ShapeMismatch(f"gather: indices {index} must be a row of integers, got shape {_shape(index)}")
     return Gather(table, index)
-
-
-def first_rows(a: MatrixExpr, k: Any) -> MatrixExpr:
-    """A[:k], the first k rows."""
-    return FirstRows(a, sp.sympify(k))
 
 
 def index_slice(index: MatrixExpr, start: Any) -> MatrixExpr:

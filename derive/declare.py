@@ -126,14 +126,14 @@ class Primitive:
 
 
 def fill(template: str, values: list[str], wrap: Callable[[str], str] = str) -> str:
-    """``template`` with ``{i}`` replaced by ``values[i]``, wrapped by ``wrap`` unless it stands as a whole
-    argument of a call (``f({0}, …)``); ``{{`` and ``}}`` are braces."""
+    """``template`` with ``{i}`` replaced by ``values[i]``, wrapped by ``wrap`` unless it stands whole as an
+    argument of a call or an index (``f({0}, …)``, ``A[:{1}]``); ``{{`` and ``}}`` are braces."""
     def one(match):
         if match.group(1) is None:
             return match.group(0)[0]
         i = int(match.group(1))
         before, after = template[:match.start()].rstrip(), template[match.end():].lstrip()
-        whole_argument = before.endswith(("(", ",")) and after.startswith((")", ","))
+        whole_argument = before.endswith(("(", ",", "[", ":")) and after.startswith((")", ",", "]", ":"))
         return values[i] if whole_argument else wrap(values[i])
 
     return re.sub(r"\{\{|\}\}|\{(\d+)\}", one, template)

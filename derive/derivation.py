@@ -22,11 +22,9 @@ from .primitives import (
     ChoiceFunction,
     Cotangent,
     Elementwise,
-    FirstRows,
     IndexSlice,
     LogSumExp,
     MergeHeads,
-    PadRows,
     Pick,
     Repeat,
     RepeatBackward,
@@ -83,8 +81,7 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, CausalZero, SplitHeads, MergeHeads, RotaryAngles, FirstRows,
-                                PadRows, LogSumExp, Pick,
+                                Softmax, CausalZero, SplitHeads, MergeHeads, RotaryAngles, LogSumExp, Pick,
                                 IndexSlice, Repeat, RepeatBackward))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
@@ -175,12 +172,6 @@ class TextPrinter(StrPrinter):
 
     def _print_ScatterAdd(self, e):
         return f"ohe({e.index.name})ᵀ {self._operand(e.values)}"
-
-    def _print_FirstRows(self, e):
-        return f"{self._operand(e.arg)}[:{self._print(e.k)}]"
-
-    def _print_PadRows(self, e):
-        return f"pad_{self._print(e.rows)}({self._print(e.arg)})"
 
     def _print_MergeHeads(self, e):
         return f"merge_h({self._print(e.arg)})"
@@ -318,12 +309,6 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_ScatterAdd(self, e):
         return rf"\operatorname{{ohe}}({self._print(MatrixSymbol(e.index.name, 1, 1))})^{{T}} {self._print(e.values)}"
-
-    def _print_FirstRows(self, e):
-        return rf"{{{self._print(e.arg)}}}_{{[:{self._print(e.k)}]}}"
-
-    def _print_PadRows(self, e):
-        return rf"\operatorname{{pad}}_{{{self._print(e.rows)}}}\left({self._print(e.arg)}\right)"
 
     def _print_MergeHeads(self, e):
         return rf"\operatorname{{merge}}_h\left({self._print(e.arg)}\right)"

@@ -284,28 +284,6 @@ class ScatterAdd(Node):
         return (self.rows, self.values.shape[1])
 
 
-class FirstRows(Node):
-    """``A[:k]``, the first k rows (ohe(1..k) A in the paper's notation)."""
-
-    fields = ("arg", "k")
-    linear = ("arg",)
-
-    @property
-    def shape(self):
-        return (self.k, self.arg.shape[1])
-
-
-class PadRows(Node):
-    """A (k, d) followed by zero rows up to ``rows``: the adjoint of ``FirstRows``."""
-
-    fields = ("arg", "rows")
-    linear = ("arg",)
-
-    @property
-    def shape(self):
-        return (self.rows, self.arg.shape[1])
-
-
 class IndexSlice(Node):
     """``idx[start:]`` of integer indices (1, n) — the next-token targets are ``idx[1:]``."""
 

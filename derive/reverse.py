@@ -19,7 +19,8 @@ from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, ZeroMatri
 
 from .api import Component
 from .batch import carries_batch
-from .primitives import BatchSum, Cotangent, PadRows, Repeat, Softmax, cotangent, matrix_children
+from .declare import primitive_of
+from .primitives import BatchSum, Cotangent, Repeat, Softmax, cotangent, matrix_children
 from .rules import Rule, rule_for
 from .simplify import FACTS, Context, Fact, derived_sums, simplify, split_coefficient, with_coefficient
 
@@ -142,8 +143,10 @@ def batch_sum(expr: MatrixExpr, is_batched, n_batch) -> MatrixExpr:
     if isinstance(expr, MatAdd):
         return MatAdd(*[batch_sum(t, is_batched, n_batch) for t in expr.args])
     c, body = split_coefficient(expr)
-    if isinstance(body, PadRows):  # Σ pad(A) = pad(Σ A)
-        return with_coefficient(c, PadRows(batch_sum(body.arg, is_batched, n_batch), body.rows))
+    declared = primitive_of(body)
+    if declared is not None and declared.linear and len(declared.operands) == 1:
+        # Σ f(A) = f(Σ A) for a map linear in its one operand, the same for every sequence (pad, rotate…)
+        return with_coefficient(c, body.func(batch_sum(body.operands[0], is_batched, n_batch), *body.params))
     if not isinstance(body, MatMul):
         return with_coefficient(c, BatchSum(body))
     factors = list(body.args)

@@ -22,11 +22,9 @@ from .primitives import (
     BatchSum,
     CausalZero,
     Elementwise,
-    FirstRows,
     Gather,
     LogSumExp,
     MergeHeads,
-    PadRows,
     Pick,
     Repeat,
     RepeatBackward,
@@ -166,12 +164,6 @@ def merge_heads_vjp(node: MergeHeads, i: int, G: MatrixExpr) -> MatrixExpr:
 def gather_vjp(node: Gather, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · (ohe(idx) dW) = (ohe(idx)ᵀ Ḡ) · dW: a scatter-add of Ḡ's rows (integer idx takes none)."""
     return ScatterAdd(G, node.index, node.table.shape[0])
-
-
-@rule(FirstRows, "first-rows")
-def first_rows_vjp(node: FirstRows, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · dA[:k] = pad(Ḡ) · dA: rows past k get zero."""
-    return PadRows(G, node.arg.shape[0])
 
 
 @rule(LogSumExp, "logsumexp")

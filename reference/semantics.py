@@ -37,7 +37,6 @@ from derive.primitives import (
     CausalZero,
     ChoiceFunction,
     Elementwise,
-    FirstRows,
     Gather,
     IndexSlice,
     LogSumExp,
@@ -248,9 +247,6 @@ class Evaluator:
         if isinstance(e, IndexSlice):
             a = self.ev(e.index)
             return Value(a.data[..., _number(e.start, self.scalars):], a.batched, a.heads)
-        if isinstance(e, FirstRows):
-            a = self.ev(e.arg)
-            return Value(a.data[..., :_number(e.k, self.scalars), :], a.batched, a.heads)
         if isinstance(e, LogSumExp):
             a = self.ev(e.arg)
             return Value(xp.logsumexp(a.data), a.batched, a.heads)

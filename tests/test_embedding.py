@@ -6,7 +6,8 @@ import pytest
 import sympy as sp
 
 from derive.components import build
-from derive.primitives import BatchSum, Cotangent, PadRows, ScatterAdd
+from derive.families.tokens import pad_rows
+from derive.primitives import BatchSum, Cotangent, ScatterAdd
 from derive.reverse import derive
 from generated.numpy import embedding
 
@@ -18,7 +19,7 @@ def test_token_gradient_is_a_scatter_add_of_the_upstream_rows():
     n_vocab = sp.Symbol("n_vocab", positive=True, integer=True)
     n_context = sp.Symbol("n_context", positive=True, integer=True)
     assert derivation.gradients["W_tok"].expr == BatchSum(ScatterAdd(Cotangent("X", *X.shape), idx, n_vocab))
-    assert derivation.gradients["W_pos"].expr == PadRows(BatchSum(Cotangent("X", *X.shape)), n_context)
+    assert derivation.gradients["W_pos"].expr == pad_rows(BatchSum(Cotangent("X", *X.shape)), n_context)
     assert "idx" not in derivation.gradients  # integer tokens take no gradient
 
 

@@ -256,6 +256,17 @@ def first_rows_case():
     return c
 
 
+def pad_rows_case():
+    from derive.families.tokens import pad_rows
+
+    c, n, d, k = _component("pad_rows")
+    X = c.input("X", n, d)
+    W = c.param("W", n, d)
+    # the last row of each sequence replaced by zeros, a value shared by the batch beside them
+    c.output("Y", hadamard(pointwise(sp.sin(x), pad_rows(first_rows(X, n - 1), n)), W))
+    return c
+
+
 def logsumexp_case():
     c, n, d, k = _component("logsumexp")
     X = c.input("X", n, d)
@@ -316,7 +327,8 @@ CASES = {
     "pick": pick_case,
     "batch-sum": batch_sum_case,
     "gather": gather_case,
-    "first-rows": first_rows_case,
+    "first_rows": first_rows_case,
+    "pad_rows": pad_rows_case,
     "softmax": softmax_case,
     "causal-zero": causal_zero_case,
     "prefix_sum": prefix_sum_case,

@@ -2,7 +2,6 @@
 kernels' compiler settings and launcher.  Read as ``numpy_helpers`` is: each block after a
 ``# -- helper: NAME`` line is inlined into the modules that use it.
 """
-import math
 import time
 
 import numba

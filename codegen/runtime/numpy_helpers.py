@@ -7,7 +7,6 @@ helpers and standard modules a block needs is read off the names it uses.
 import functools
 import math
 import threading
-import time
 
 import numpy as np
 
@@ -93,14 +92,6 @@ def _rotary_angles(n, d, theta, like):
     frequencies = float(theta) ** (-np.arange(0, d, 2, dtype=np.float64) / d)
     angles = np.arange(n, dtype=np.float64)[:, None] * np.concatenate((frequencies, frequencies))
     return angles if like is None else angles.astype(like.dtype)
-
-
-# -- helper: pad_rows
-def _pad_rows(A, rows):
-    """A (..., k, d) followed by zero rows up to ``rows``."""
-    out = np.zeros(A.shape[:-2] + (rows, A.shape[-1]), dtype=A.dtype)
-    out[..., : A.shape[-2], :] = A
-    return out
 
 
 # -- helper: scatter_add_rows

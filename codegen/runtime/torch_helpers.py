@@ -7,7 +7,6 @@ helpers and standard modules a block needs is read off the names it uses.
 import functools
 import math
 import threading
-import time
 
 import torch
 
@@ -84,14 +83,6 @@ def _rotary_angles(n, d, theta, like):
     frequencies = float(theta) ** (-torch.arange(0, d, 2, dtype=torch.float64, device=device) / d)
     angles = torch.arange(n, dtype=torch.float64, device=device)[:, None] * torch.cat((frequencies, frequencies))
     return angles if like is None else angles.to(like.dtype)
-
-
-# -- helper: pad_rows
-def _pad_rows(A, rows):
-    """A (..., k, d) followed by zero rows up to ``rows``."""
-    out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
-    out[..., : A.shape[-2], :] = A
-    return out
 
 
 # -- helper: scatter_add_rows

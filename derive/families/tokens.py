@@ -65,3 +65,75 @@ def prefix_sum(a, reverse=sp.false):
 
 
 PrefixSum = _prefix_sum.primitive.node
+
+
+def _first_rows_vjp(G, A, k):
+    """Ḡ · dA[:k] = pad(Ḡ) · dA: rows past k get zero."""
+    return pad_rows(G, A.shape[0])
+
+
+def _first_rows_reference(A, k):
+    """``A[:k]``, the first k rows (ohe(1..k) A in the paper's notation)."""
+    return A[..., :k, :]
+
+
+def _pad_rows_vjp(G, A, rows):
+    """Ḡ · d pad(A) = Ḡ[:k] · dA: the padding receives nothing."""
+    return first_rows(G, A.shape[0])
+
+
+def _pad_rows_reference(A, rows):
+    """A (k, d) followed by zero rows up to ``rows``: the adjoint of ``first_rows``."""
+    out = A.sum(-2)[..., None, :][..., [0] * rows, :] * 0  # (…, rows, d) of zeros in A's library (A may have no rows)
+    out[..., :A.shape[-2], :] = A
+    return out
+
+
+_PAD_NUMPY = '''def _pad_rows(A, rows):
+    """A (..., k, d) followed by zero rows up to ``rows``."""
+    out = np.zeros(A.shape[:-2] + (rows, A.shape[-1]), dtype=A.dtype)
+    out[..., : A.shape[-2], :] = A
+    return out'''
+
+_PAD_TORCH = '''def _pad_rows(A, rows):
+    """A (..., k, d) followed by zero rows up to ``rows``."""
+    out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
+    out[..., : A.shape[-2], :] = A
+    return out'''
+
+#: A[:k], the first k rows.
+first_rows = define_primitive(
+    "first_rows",
+    params=("k",),
+    sizes=("k",),
+    shape=lambda a, k: (k, a[1]),
+    vjp=_first_rows_vjp,
+    jvp=lambda T, A, k: first_rows(T, k),
+    reference=_first_rows_reference,
+    numpy="{0}[..., :{1}, :]",
+    torch="{0}[..., :{1}, :]",
+    notation="{0}[:{1}]",
+    latex=lambda a, k: f"{{{a}}}_{{[:{k}]}}",
+    linear=True,
+    examples=((((4, 3),), (2,), None), (((3, 2),), (3,), 2)),
+    builtin=True,
+)
+
+#: A (k, d) followed by zero rows up to ``rows``.
+pad_rows = define_primitive(
+    "pad_rows",
+    params=("rows",),
+    sizes=("rows",),
+    shape=lambda a, rows: (rows, a[1]),
+    vjp=_pad_rows_vjp,
+    jvp=lambda T, A, rows: pad_rows(T, rows),
+    reference=_pad_rows_reference,
+    numpy="_pad_rows({0}, {1})",
+    torch="_pad_rows({0}, {1})",
+    runtime={"numpy": {"pad_rows": _PAD_NUMPY}, "torch": {"pad_rows": _PAD_TORCH}},
+    notation="pad_{1}({0})",
+    latex=lambda a, rows: rf"\operatorname{{pad}}_{{{rows}}}\left({a}\right)",
+    linear=True,
+    examples=((((2, 3),), (4,), None), (((1, 2),), (3,), 2)),
+    builtin=True,
+)
