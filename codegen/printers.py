@@ -274,10 +274,6 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.helpers_used.add("softmax")
         return f"_softmax({self.full(expr.arg)}, {self.scalar(expr.causal)})"
 
-    def _print_CausalZero(self, expr):
-        self.helpers_used.add("causal_zero")
-        return f"_causal_zero({self.full(expr.arg)}, {self.scalar(expr.causal)})"
-
     def _print_SplitHeads(self, expr):
         self.helpers_used.add("split_heads")
         return f"_split_heads({self.full(expr.arg)}, {self.scalar(expr.heads)})"

@@ -21,7 +21,7 @@ from .overwrite import overwrite_free_arrays
 from .shapes import Shape
 from .passes import release_after_last_use
 from .plan import ModulePlan, Statement
-from .runtime import helper_blocks, names_used, standard_modules
+from .runtime import helper_blocks
 from .backends import BACKENDS, Backend
 from .printers import Layout, UnprintableNode, paren
 
@@ -528,10 +528,9 @@ def module_parts(printer, backend: Backend, components) -> tuple[list[str], list
         tables.append(f"_{table.upper()} = {{{entries}}}")
     wanted = {"check_shape"} | backend.always_helpers | (printer.helpers_used - {"math"}) | (
         {"kernel_runtime"} if printer.kernels else set())
-    helpers, standard = helper_blocks(backend.runtime, wanted)
-    declared = printer.runtime_used  # the declared primitives' own helpers, in the same order by name
-    blocks = [block for _, block in sorted(helpers + list(declared.items()))]
-    standard |= standard_modules(set().union(set(), *(names_used(b) for b in declared.values())))
+    # the backend's helpers and the declared primitives' own, with every helper they call
+    helpers, standard = helper_blocks(backend.runtime, wanted, printer.runtime_used)
+    blocks = [block for _, block in helpers]
     if "math" in printer.helpers_used or printer.kernels:  # math.sqrt of sizes, math.prod of a kernel's rows
         standard.add("math")
     imports = ([f"import {m}" for m in sorted(standard)] + [""] if standard else []) + list(backend.imports)
@@ -543,7 +542,7 @@ def optimisation_notes(notes: list[str], printer, parts) -> list[str]:
     out = list(dict.fromkeys(notes))
     if "rows_matmul" in printer.helpers_used:
         out.append("rows-matmul: a batched value times a weight is one 2-D product over all its rows")
-    if printer.inplace_functions and printer.helpers_used & {"softmax", "causal_zero"}:
+    if printer.inplace_functions and (printer.helpers_used | set(printer.runtime_used)) & {"softmax", "causal_zero"}:
         out.append("causal mask: made once per size and reused")
     if printer.inplace_functions and printer.functions_used:
         out.append("in-place functions: each scalar function computes in buffers of its own (kept between calls)")

@@ -35,6 +35,7 @@ from sympy import (
 from .activations import activation_choice
 from .declare import primitive_of
 from .errors import DefinitionError, ShapeMismatch
+from .families.masks import causal_zero as _causal_zero
 from .families.heads import share_heads, sum_groups  # noqa: F401  (the API's, declared in their family)
 from .families.rotary import rotate_half  # noqa: F401
 from .families.rows import row_contract, row_outer  # noqa: F401
@@ -42,7 +43,6 @@ from .families.tokens import first_rows, prefix_sum  # noqa: F401
 from .primitives import (
     X_SCALAR,
     BatchSum,
-    CausalZero,
     RotaryAngles,
     ChoiceFunction,
     Elementwise,
@@ -214,7 +214,7 @@ def causal_zero(a: MatrixExpr, causal: Any = sp.true) -> MatrixExpr:
     """A with the entries above the diagonal set to 0 when ``causal`` holds (a square A)."""
     if a.shape[0] != a.shape[1]:
         raise ShapeMismatch(f"causal_zero: needs a square {a}, got shape {_shape(a)}")
-    return CausalZero(a, sp.sympify(causal))
+    return _causal_zero(a, sp.sympify(causal))
 
 
 def split_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:

@@ -18,7 +18,6 @@ from sympy.printing.str import StrPrinter
 from .declare import Declared
 from .primitives import (
     BatchSum,
-    CausalZero,
     ChoiceFunction,
     Cotangent,
     Elementwise,
@@ -81,7 +80,7 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, CausalZero, SplitHeads, MergeHeads, RotaryAngles, LogSumExp, Pick,
+                                Softmax, SplitHeads, MergeHeads, RotaryAngles, LogSumExp, Pick,
                                 IndexSlice, Repeat, RepeatBackward))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
@@ -145,9 +144,6 @@ class TextPrinter(StrPrinter):
 
     def _print_SplitHeads(self, e):
         return f"split_h({self._print(e.arg)})"
-
-    def _print_CausalZero(self, e):
-        return f"mask[{self._print(e.causal)}]({self._print(e.arg)})"
 
     def _print_Gather(self, e):
         return f"ohe({e.index.name}) {self._operand(e.table)}"
@@ -287,9 +283,6 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_SplitHeads(self, e):
         return rf"\operatorname{{split}}_h\left({self._print(e.arg)}\right)"
-
-    def _print_CausalZero(self, e):
-        return rf"\operatorname{{mask}}\left({self._print(e.arg)}\right)"
 
     def _print_IndexSlice(self, e):
         return rf"{{{self._print(MatrixSymbol(index_base(e).name, 1, 1))}}}_{{[{self._print(e.start)}:]}}"

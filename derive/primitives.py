@@ -207,21 +207,6 @@ class Softmax(Node):
         return self.arg.shape
 
 
-class CausalZero(Node):
-    """``A`` with every entry above the diagonal set to exactly 0 when ``causal`` holds (else ``A``).
-
-    The causal mask for normalisations that are not a softmax (sigmoid, ReLU): masked
-    entries contribute nothing, as the softmax's −∞ makes them.
-    """
-
-    fields = ("arg", "causal")
-    linear = ("arg",)
-
-    @property
-    def shape(self):
-        return self.arg.shape
-
-
 class SplitHeads(Node):
     """Column block h of A (n, d) for every head h: shape (n, d / heads), heads a batch axis."""
 

@@ -20,7 +20,6 @@ from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, Transp
 from .declare import PRIMITIVES, primitive_of
 from .primitives import (
     BatchSum,
-    CausalZero,
     Elementwise,
     Gather,
     LogSumExp,
@@ -140,12 +139,6 @@ def softmax_vjp(node: Softmax, i: int, G: MatrixExpr) -> MatrixExpr:
     n, m = node.shape
     row_dot = MatMul(HadamardProduct(node, G), OneMatrix(m, 1))
     return HadamardProduct(node, MatAdd(G, MatMul(-1, row_dot, OneMatrix(1, m))))
-
-
-@rule(CausalZero, "causal-zero")
-def causal_zero_vjp(node: CausalZero, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · d mask(A) = mask(Ḡ) · dA: the masked entries pass no gradient (mask zeroes those above the diagonal)."""
-    return CausalZero(G, node.causal)
 
 
 @rule(SplitHeads, "split-heads")

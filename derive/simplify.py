@@ -181,7 +181,7 @@ def _units(e, ctx=None):
 # ------------------------------------------------------------ stated facts
 
 
-@fact("zero", "zero propagates: 0 A = A 0 = A ∘ 0 = 0ᵀ = f(0) = 0 for every linear f (Σ, split, merge…), A + 0 = A")
+@fact("zero", "zero propagates: 0 A = A 0 = A ∘ 0 = 0ᵀ = f(0) = 0 for a linear f (Σ, split…), A + 0 = A")
 def _zero(e, ctx=None):
     if isinstance(e, (MatMul, HadamardProduct)):
         c, _ = split_coefficient(e)

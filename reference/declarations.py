@@ -82,11 +82,25 @@ def _numpy(a) -> np.ndarray:
     return a.detach().numpy() if hasattr(a, "detach") else np.asarray(a)
 
 
+#: Backend name → the namespace of its runtime helpers, which an engine's primitive's code may call
+#: besides its own (``codegen.runtime`` installs it: the reference package depends on derive alone).
+_RUNTIMES: list = []
+
+
+def install_runtime(namespace_of) -> None:
+    """Run each lowering with the helpers of ``namespace_of(backend)`` defined."""
+    if namespace_of not in _RUNTIMES:
+        _RUNTIMES.append(namespace_of)
+
+
 def _lowering_value(primitive: Primitive, backend: str, data: list, params: list):
-    """The ``backend``'s code of the primitive run on ``data`` (its runtime helpers defined first)."""
+    """The ``backend``'s code of the primitive run on ``data`` (the backend's runtime helpers and the
+    primitive's own defined first)."""
     import math
 
     namespace: dict = {"math": math}
+    for namespace_of in _RUNTIMES:
+        namespace.update(namespace_of(backend))
     if backend == "torch":
         import torch
 

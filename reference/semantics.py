@@ -34,7 +34,6 @@ from derive.declare import primitive_of
 from derive.scalar_functions import SCALAR_FUNCTIONS
 from derive.primitives import (
     BatchSum,
-    CausalZero,
     ChoiceFunction,
     Elementwise,
     Gather,
@@ -210,10 +209,6 @@ class Evaluator:
             if _number(e.causal, self.scalars):
                 S = xp.fill(S, self.upper(S), float("-inf"))
             return Value(xp.softmax(S), a.batched, a.heads)
-        if isinstance(e, CausalZero):
-            a = self.ev(e.arg)
-            A = xp.fill(a.data, self.upper(a.data), 0.0) if _number(e.causal, self.scalars) else a.data
-            return Value(A, a.batched, a.heads)
         if isinstance(e, SplitHeads):
             a = self.ev(e.arg)
             heads = _number(e.heads, self.scalars)

@@ -330,7 +330,7 @@ CASES = {
     "first_rows": first_rows_case,
     "pad_rows": pad_rows_case,
     "softmax": softmax_case,
-    "causal-zero": causal_zero_case,
+    "causal_zero": causal_zero_case,
     "prefix_sum": prefix_sum_case,
     "row_outer": row_outer_case,
     "row_contract": row_contract_case,
@@ -355,7 +355,7 @@ def test_every_rule_has_a_case():
 
 
 CONFIGS = {"repeat": [{"blocks": _Stack()}], "softmax": [{"causal": True}, {"causal": False}],
-           "causal-zero": [{"causal": True}, {"causal": False}],
+           "causal_zero": [{"causal": True}, {"causal": False}],
            "split-heads": [{"H": 2}, {"H": 4}], "merge-heads": [{"H": 1}, {"H": 2}],
            "share_heads": [{"G": 1, "H": 4}, {"G": 2, "H": 4}, {"G": 2, "H": 2}],
            "sum_groups": [{"G": 1, "H": 2}, {"G": 2, "H": 4}]}

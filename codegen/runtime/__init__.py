@@ -8,9 +8,12 @@ standalone; what a block needs (other helpers, standard modules) is read off the
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from functools import lru_cache
 from pathlib import Path
+
+from reference.declarations import install_runtime
 
 HERE = Path(__file__).parent
 STANDARD_MODULES = ("functools", "math", "threading", "time")
@@ -38,12 +41,16 @@ def _defined(source: str) -> frozenset[str]:
                               if isinstance(t, ast.Name)})
 
 
-def helper_blocks(modules: tuple[str, ...], wanted: set[str]) -> tuple[list[tuple[str, str]], set[str]]:
-    """((name, block) of ``wanted`` and of the helpers they call, in the order of their names; the
-    standard modules they use) from the runtime ``modules`` of one backend."""
+def helper_blocks(modules: tuple[str, ...], wanted: set[str],
+                  declared: dict[str, str] | None = None) -> tuple[list[tuple[str, str]], set[str]]:
+    """((name, block) of ``wanted``, of the ``declared`` primitives' own helpers and of every helper they
+    call, in the order of their names; the standard modules they use) from the runtime ``modules`` of one
+    backend and the declarations (name → source)."""
     blocks: dict[str, str] = {}
     for module in modules:
         blocks.update(blocks_of(module))
+    blocks.update(declared or {})
+    wanted = set(wanted) | set(declared or {})
     unknown = sorted(wanted - set(blocks))
     if unknown:
         raise KeyError(f"no runtime helper {', '.join(unknown)} in {', '.join(modules)}")
@@ -64,6 +71,19 @@ def standard_modules(names: set[str]) -> set[str]:
     return {m for m in STANDARD_MODULES if m in names}
 
 
-def names_used(source: str) -> set[str]:
-    """Every name ``source`` reads or writes."""
-    return _names(source)
+
+def namespace(backend: str) -> dict:
+    """The helpers of ``backend``'s runtime modules, imported: what a lowering may call (a module whose
+    optional library is not installed is left out)."""
+    from ..backends import BACKENDS
+
+    out: dict = {}
+    for module in BACKENDS[backend].runtime:
+        try:
+            out.update(vars(importlib.import_module(f"{__name__}.{module}")))
+        except ImportError:
+            continue
+    return out
+
+
+install_runtime(namespace)  # the declarations' check runs the engine's lowerings with these helpers

@@ -244,14 +244,6 @@ def _side_by_side(*blocks):
     return np.concatenate(blocks, axis=-1)
 
 
-# -- helper: causal_zero
-def _causal_zero(A, causal):
-    """A with every entry above the diagonal set to exactly 0 when ``causal`` (position t sees s ≤ t)."""
-    if not causal:
-        return A
-    return np.where(_causal_mask(A.shape[-1]), 0, A)
-
-
 # -- helper: scratch
 _SCRATCH = threading.local()
 

@@ -230,14 +230,6 @@ def _side_by_side(*blocks):
     return torch.cat(blocks, dim=-1)
 
 
-# -- helper: causal_zero
-def _causal_zero(A, causal):
-    """A with every entry above the diagonal set to exactly 0 when ``causal`` (position t sees s ≤ t)."""
-    if not causal:
-        return A
-    return A.masked_fill(_causal_mask(A.shape[-1], A.device), 0)
-
-
 # -- helper: no_grad
 def _no_grad(fn):
     """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
