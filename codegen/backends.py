@@ -21,6 +21,8 @@ class Backend:
     runtime = ("numpy_helpers",)  # codegen/runtime/: the helpers its modules may inline
     always_helpers = frozenset()  # inlined into every module besides check_shape
     fuses = False  # runs of row-local statements become kernels (the numba target)
+    decorator = None  # put before each generated forward and backward function
+    compiles = False  # the model's loss_and_grads can run its whole step compiled (torch.compile)
 
     def installed(self) -> bool:
         """Whether its modules can run here."""
@@ -43,6 +45,20 @@ class Backend:
     def rounded(self, code: str, dtype: str) -> str:
         """``code``'s array in ``dtype`` (itself when it already is)."""
         return f"{code}.astype({dtype}, copy=False)"
+
+    def ones_like(self, name: str) -> str:
+        return f"np.ones_like({name})"
+
+    def zeros(self, size: str, like: str) -> str:
+        """A vector of ``size`` zeros in the dtype (and on the device) of the array ``like``."""
+        return f"np.zeros({size}, dtype={like}.dtype)"
+
+    def concat_columns(self, parts: str) -> str:
+        return f"np.concatenate({parts}, axis=-1)"
+
+    def same_array(self, a: str, b: str, indent: str) -> str:
+        """Whether ``a`` and ``b`` are one array (a tied weight), ``indent`` before a continued line."""
+        return f"np.shape({a}) == np.shape({b}) and np.shares_memory({a}, {b})"
 
 
 class NumbaBackend(Backend):
@@ -70,6 +86,8 @@ class TorchBackend(Backend):
     imports = ("import torch",)
     runtime = ("torch_helpers",)
     always_helpers = frozenset({"no_grad"})
+    decorator = "@_no_grad"
+    compiles = True
 
     def as_array(self, name: str, dtype: str) -> str:
         return f"{name} = torch.as_tensor({name})"
@@ -82,6 +100,19 @@ class TorchBackend(Backend):
 
     def rounded(self, code: str, dtype: str) -> str:
         return f"{code}.to({dtype})"
+
+    def ones_like(self, name: str) -> str:
+        return f"torch.ones_like({name})"
+
+    def zeros(self, size: str, like: str) -> str:
+        return f"{like}.new_zeros({size})"
+
+    def concat_columns(self, parts: str) -> str:
+        return f"torch.cat({parts}, dim=-1)"
+
+    def same_array(self, a: str, b: str, indent: str) -> str:
+        return (f"{a}.shape == {b}.shape and {a}.data_ptr() == {b}.data_ptr()\n"
+                f"{indent}and {a}.stride() == {b}.stride()")
 
 
 BACKENDS: dict[str, Backend] = {"numpy": Backend(), "numba": NumbaBackend(), "torch": TorchBackend()}

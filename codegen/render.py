@@ -579,6 +579,7 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         source=source or f"derive/components/{c.name}.py",
         regenerate=regenerate or f"backprop generate --target {backend.name}",
         target=backend.name,
+        backend=backend,
         forward_text=[f"{d.name} = {text(d.expr)}" for d in c.definitions],
         gradient_text=[f"∂L/∂{n} = {text(adj.expr)}" for n, adj in plan.derivation.gradients.items()],
         optimisations=optimisation_notes(plan.notes + functions.printing_notes, printer, [functions]),
@@ -657,7 +658,7 @@ def render_model(target: str = "numpy") -> str:
     block_keys = [(n, *(k.split(":") if ":" in k else (k, None))) for n, k in gpt2.HF_BLOCK.items()]
     plans_notes = [n for f in parts for n in getattr(f, "notes", [])]
     return environment().get_template("model.py.jinja").render(
-        target=target, imports=imports, blocks=blocks, parts=parts,
+        target=target, backend=backend, imports=imports, blocks=blocks, parts=parts,
         optimisations=optimisation_notes(plans_notes, printer, parts),
         block_text=[f"{d.name} = {text(d.expr)}" for d in gpt2.block().definitions],
         model_text=[f"{d.name} = {text(d.expr)}" for d in top.definitions],
@@ -675,7 +676,7 @@ def render_llama(target: str = "numpy") -> str:
     imports, blocks = module_parts(printer, backend, components)
     plans_notes = [n for f in parts for n in getattr(f, "notes", [])]
     return environment().get_template("llama.py.jinja").render(
-        target=target, imports=imports, blocks=blocks, parts=parts,
+        target=target, backend=backend, imports=imports, blocks=blocks, parts=parts,
         optimisations=optimisation_notes(plans_notes, printer, parts),
         block_text=[f"{d.name} = {text(d.expr)}" for d in llama.block().definitions],
         model_text=[f"{d.name} = {text(d.expr)}" for d in llama.build(True).definitions],
