@@ -274,21 +274,14 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.helpers_used.add("softmax")
         return f"_softmax({self.full(expr.arg)}, {self.scalar(expr.causal)})"
 
-    def _print_SplitHeads(self, expr):
-        self.helpers_used.add("split_heads")
-        return f"_split_heads({self.full(expr.arg)}, {self.scalar(expr.heads)})"
-
-    def _print_MergeHeads(self, expr):
-        self.helpers_used.add("merge_heads")
-        return f"_merge_heads({self.full(expr.arg)})"
-
     def _print_Declared(self, expr):
         """A declared primitive (``derive.declare``) in its declaration's code for this backend: each
         operand at its declared size with both matrix axes (a batched operand without heads gets a
         heads axis when the result has one), each parameter an exact size or a scalar, in parentheses
         where the lowering puts it inside an expression."""
         primitive = expr.primitive
-        heads = self.has_heads(expr)
+        # operands meeting head-split ones get a heads axis, unless the primitive makes or changes it
+        heads = self.has_heads(expr) and primitive.heads is None
         operands = [self.heads_axis(self.full(a), a, heads) for a in expr.operands]
         params = [self.size(v) if name in primitive.sizes or sp.sympify(v).is_integer else self.scalar(v)
                   for name, v in zip(primitive.params, expr.params)]

@@ -36,7 +36,7 @@ from .activations import activation_choice
 from .declare import primitive_of
 from .errors import DefinitionError, ShapeMismatch
 from .families.masks import causal_zero as _causal_zero
-from .families.heads import share_heads, sum_groups  # noqa: F401  (the API's, declared in their family)
+from .families.heads import merge_heads, share_heads, split_heads, sum_groups  # noqa: F401  (the API's, declared in their family)
 from .families.rotary import rotate_half  # noqa: F401
 from .families.rows import row_contract, row_outer  # noqa: F401
 from .families.tokens import first_rows, prefix_sum  # noqa: F401
@@ -49,12 +49,10 @@ from .primitives import (
     Gather,
     IndexSlice,
     LogSumExp,
-    MergeHeads,
     Pick,
     Repeat,
     ScalarFunction,
     Softmax,
-    SplitHeads,
     UnsupportedFunction,
 )
 
@@ -215,16 +213,6 @@ def causal_zero(a: MatrixExpr, causal: Any = sp.true) -> MatrixExpr:
     if a.shape[0] != a.shape[1]:
         raise ShapeMismatch(f"causal_zero: needs a square {a}, got shape {_shape(a)}")
     return _causal_zero(a, sp.sympify(causal))
-
-
-def split_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:
-    """Column block h of A for each head h = 1 … heads, the heads a batch axis: (n, d / heads)."""
-    return SplitHeads(a, heads)
-
-
-def merge_heads(a: MatrixExpr, heads: sp.Symbol) -> MatrixExpr:
-    """The heads' blocks side by side again: (n, d_h · heads)."""
-    return MergeHeads(a, heads)
 
 
 def rotary_angles(n: Any, d: Any, theta: Any) -> MatrixExpr:
@@ -453,15 +441,12 @@ class Component:
 
     def _require_implied(self, name: str, expr: MatrixExpr) -> None:
         """The size conditions that ``expr``'s primitives need, checked by the generated forward:
-        columns split into equal heads, and what each declared primitive ``requires`` (heads shared in
-        equal groups, halves of an even number of columns)."""
+        what each declared primitive ``requires`` (columns split into equal heads, heads shared in equal
+        groups, halves of an even number of columns) and rotary angles of an even number of columns."""
         for node in sp.preorder_traversal(expr):
             declared = primitive_of(node)
             if declared is not None and declared.requires is not None:
                 implied = declared.requires(*(a.shape for a in node.operands), *node.params)
-            elif isinstance(node, SplitHeads):
-                implied = [(sp.Eq(sp.Mod(node.arg.shape[1], node.heads), 0),
-                            f"{node.arg.shape[1]} columns must split into {node.heads} heads")]
             elif isinstance(node, RotaryAngles):
                 implied = [(sp.Eq(sp.Mod(node.cols, 2), 0),
                             f"rotary angles need an even number of columns, {node.cols}")]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from sympy import MatrixExpr, MatrixSymbol
 
 from .declare import primitive_of
-from .primitives import BatchSum, MergeHeads, SplitHeads, matrix_children
+from .primitives import BatchSum, matrix_children
 
 
 def carries_batch(e: MatrixExpr, batched: set) -> bool:
@@ -35,14 +35,10 @@ def carries_batch(e: MatrixExpr, batched: set) -> bool:
 def heads_axis(e: MatrixExpr, headed: dict):
     """The head count when ``e`` carries a heads axis (split and not merged back), else None;
     ``headed`` gives it for symbols."""
-    if isinstance(e, SplitHeads):
-        return e.heads
-    if isinstance(e, MergeHeads):
-        return None
     if isinstance(e, MatrixSymbol):
         return headed.get(e)
     own = next((h for h in (heads_axis(a, headed) for a in matrix_children(e)) if h is not None), None)
     declared = primitive_of(e)
     if declared is not None and declared.heads is not None:
-        return declared.heads(own, *e.params)  # a primitive that changes the head count (share_heads)
+        return declared.heads(own, *e.params)  # a primitive that makes, removes or changes the heads axis
     return own

@@ -23,14 +23,12 @@ from .primitives import (
     Elementwise,
     IndexSlice,
     LogSumExp,
-    MergeHeads,
     Pick,
     Repeat,
     RepeatBackward,
     ScatterAdd,
     Softmax,
     RotaryAngles,
-    SplitHeads,
     TargetScatter,
     index_base,
 )
@@ -80,7 +78,7 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, SplitHeads, MergeHeads, RotaryAngles, LogSumExp, Pick,
+                                Softmax, RotaryAngles, LogSumExp, Pick,
                                 IndexSlice, Repeat, RepeatBackward))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
@@ -142,9 +140,6 @@ class TextPrinter(StrPrinter):
         name = "softmax" if e.causal == sp.false else f"softmax[{self._print(e.causal)}]"
         return f"{name}({self._print(e.arg)})"
 
-    def _print_SplitHeads(self, e):
-        return f"split_h({self._print(e.arg)})"
-
     def _print_Gather(self, e):
         return f"ohe({e.index.name}) {self._operand(e.table)}"
 
@@ -168,9 +163,6 @@ class TextPrinter(StrPrinter):
 
     def _print_ScatterAdd(self, e):
         return f"ohe({e.index.name})ᵀ {self._operand(e.values)}"
-
-    def _print_MergeHeads(self, e):
-        return f"merge_h({self._print(e.arg)})"
 
     def _print_Declared(self, e):
         """A declared primitive in its declaration's notation (an operand inside an expression in parentheses)."""
@@ -281,9 +273,6 @@ class MathLatexPrinter(LatexPrinter):
     def _print_Softmax(self, e):
         return rf"\operatorname{{softmax}}\left({self._print(e.arg)}\right)"
 
-    def _print_SplitHeads(self, e):
-        return rf"\operatorname{{split}}_h\left({self._print(e.arg)}\right)"
-
     def _print_IndexSlice(self, e):
         return rf"{{{self._print(MatrixSymbol(index_base(e).name, 1, 1))}}}_{{[{self._print(e.start)}:]}}"
 
@@ -302,9 +291,6 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_ScatterAdd(self, e):
         return rf"\operatorname{{ohe}}({self._print(MatrixSymbol(e.index.name, 1, 1))})^{{T}} {self._print(e.values)}"
-
-    def _print_MergeHeads(self, e):
-        return rf"\operatorname{{merge}}_h\left({self._print(e.arg)}\right)"
 
     def _print_Declared(self, e):
         def wrap(code):

@@ -207,28 +207,6 @@ class Softmax(Node):
         return self.arg.shape
 
 
-class SplitHeads(Node):
-    """Column block h of A (n, d) for every head h: shape (n, d / heads), heads a batch axis."""
-
-    fields = ("arg", "heads")
-    linear = ("arg",)
-
-    @property
-    def shape(self):
-        return (self.arg.shape[0], self.arg.shape[1] / self.heads)
-
-
-class MergeHeads(Node):
-    """The heads' blocks (n, d_h) concatenated back in order: shape (n, d_h · heads)."""
-
-    fields = ("arg", "heads")
-    linear = ("arg",)
-
-    @property
-    def shape(self):
-        return (self.arg.shape[0], self.arg.shape[1] * self.heads)
-
-
 class RotaryAngles(Node):
     """The (rows, cols) table of rotary angles, entry (t, j) = t · θ^(−2 (j mod cols/2) / cols) at
     positions t = 0 … rows − 1: the two halves of a row carry the same frequencies (Hugging Face's

@@ -23,13 +23,11 @@ from .primitives import (
     Elementwise,
     Gather,
     LogSumExp,
-    MergeHeads,
     Pick,
     Repeat,
     RepeatBackward,
     ScatterAdd,
     Softmax,
-    SplitHeads,
     TargetScatter,
 )
 
@@ -139,18 +137,6 @@ def softmax_vjp(node: Softmax, i: int, G: MatrixExpr) -> MatrixExpr:
     n, m = node.shape
     row_dot = MatMul(HadamardProduct(node, G), OneMatrix(m, 1))
     return HadamardProduct(node, MatAdd(G, MatMul(-1, row_dot, OneMatrix(1, m))))
-
-
-@rule(SplitHeads, "split-heads")
-def split_heads_vjp(node: SplitHeads, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · split(A) = merge(Ḡ) · A: the heads' blocks go back to their columns."""
-    return MergeHeads(G, node.heads)
-
-
-@rule(MergeHeads, "merge-heads")
-def merge_heads_vjp(node: MergeHeads, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · merge(A) = split(Ḡ) · A."""
-    return SplitHeads(G, node.heads)
 
 
 @rule(Gather, "gather")

@@ -22,7 +22,8 @@ from sympy import (
     ZeroMatrix,
 )
 
-from .primitives import BatchSum, Elementwise, MergeHeads, Softmax, SplitHeads, TargetScatter
+from .families.heads import MergeHeads, SplitHeads
+from .primitives import BatchSum, Elementwise, Softmax, TargetScatter
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ def _heads(e, ctx=None):
         for j, a, b in _adjacent(e):
             if is_ones(a) and a.shape[0] == 1 and isinstance(b, (MergeHeads, SplitHeads)):
                 ones = OneMatrix(1, b.arg.shape[0])
-                return _replace_pair(e, j, type(b)(MatMul(ones, b.arg), b.heads))
+                return _replace_pair(e, j, b.func(MatMul(ones, b.arg), b.heads))
     return None
 
 

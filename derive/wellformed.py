@@ -13,7 +13,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
 
 from .declare import primitive_of
-from .primitives import Gather, MergeHeads, Node, SplitHeads
+from .primitives import Gather, Node
 
 #: SymPy's own nodes that the engine understands; its ``Node`` subclasses are the rest.
 SYMPY_NODES = (MatrixSymbol, MatMul, MatAdd, HadamardProduct, Transpose, OneMatrix, ZeroMatrix)
@@ -66,16 +66,6 @@ def check(expr: MatrixExpr, symbols: set, scalars: set, batched: set, headed: di
         if len(counts) > 1:
             raise IllFormed(f"{e}: values split into different numbers of heads meet")
         own = next(iter(counts), None)
-        if isinstance(e, SplitHeads):
-            if own is not None:
-                raise IllFormed(f"{e}: its argument is already split into heads")
-            return e.heads
-        if isinstance(e, MergeHeads):
-            if own is None:
-                raise IllFormed(f"{e}: its argument has no heads to merge (split it with split_heads first)")
-            if sp.simplify(own - e.heads) != 0:
-                raise IllFormed(f"{e}: merges {e.heads} heads of a value split into {own}")
-            return None
         declared = primitive_of(e)
         if declared is not None and declared.heads is not None:
             try:

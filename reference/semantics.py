@@ -39,11 +39,9 @@ from derive.primitives import (
     Gather,
     IndexSlice,
     LogSumExp,
-    MergeHeads,
     Pick,
     Softmax,
     RotaryAngles,
-    SplitHeads,
 )
 
 from .arrays import arrays_for
@@ -209,22 +207,6 @@ class Evaluator:
             if _number(e.causal, self.scalars):
                 S = xp.fill(S, self.upper(S), float("-inf"))
             return Value(xp.softmax(S), a.batched, a.heads)
-        if isinstance(e, SplitHeads):
-            a = self.ev(e.arg)
-            heads = _number(e.heads, self.scalars)
-            if a.heads is not None:
-                raise ReferenceError(f"{e}: its argument is already split into heads")
-            B, _, n, d = a.data.shape
-            if d % heads:
-                raise ReferenceError(f"{e}: {d} columns do not split into {heads} heads")
-            return Value(xp.permute(a.data.reshape(B, n, heads, d // heads), (0, 2, 1, 3)), a.batched, heads)
-        if isinstance(e, MergeHeads):
-            a = self.ev(e.arg)
-            heads = _number(e.heads, self.scalars)
-            if a.heads != heads:
-                raise ReferenceError(f"{e}: merges {heads} heads of a value with {a.heads}")
-            B, H, n, dh = a.data.shape
-            return Value(xp.permute(a.data, (0, 2, 1, 3)).reshape(B, 1, n, H * dh), a.batched, None)
         declared = primitive_of(e)
         if declared is not None:
             return self.declared(declared, e)

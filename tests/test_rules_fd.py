@@ -335,8 +335,8 @@ CASES = {
     "row_outer": row_outer_case,
     "row_contract": row_contract_case,
     "row_transpose": row_transpose_case,
-    "split-heads": heads_case,
-    "merge-heads": merge_case,
+    "split_heads": heads_case,
+    "merge_heads": merge_case,
     "share_heads": share_heads_case,
     "sum_groups": sum_groups_case,
     "rotate_half": rotate_half_case,
@@ -356,7 +356,7 @@ def test_every_rule_has_a_case():
 
 CONFIGS = {"repeat": [{"blocks": _Stack()}], "softmax": [{"causal": True}, {"causal": False}],
            "causal_zero": [{"causal": True}, {"causal": False}],
-           "split-heads": [{"H": 2}, {"H": 4}], "merge-heads": [{"H": 1}, {"H": 2}],
+           "split_heads": [{"H": 2}, {"H": 4}], "merge_heads": [{"H": 1}, {"H": 2}],
            "share_heads": [{"G": 1, "H": 4}, {"G": 2, "H": 4}, {"G": 2, "H": 2}],
            "sum_groups": [{"G": 1, "H": 2}, {"G": 2, "H": 4}]}
 

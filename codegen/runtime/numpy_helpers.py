@@ -72,19 +72,6 @@ def _causal_mask(n):
     return mask
 
 
-# -- helper: split_heads
-def _split_heads(A, n_heads):
-    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
-    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)
-
-
-# -- helper: merge_heads
-def _merge_heads(A):
-    """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
-    A = A.swapaxes(-2, -3)
-    return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])
-
-
 # -- helper: rotary_angles
 def _rotary_angles(n, d, theta, like):
     """(n, d): entry (t, j) = t · θ^(−2 (j mod d/2) / d) for positions t = 0 … n − 1, computed in float64

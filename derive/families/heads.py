@@ -1,6 +1,7 @@
-"""Grouped-query attention's heads shared in groups, and the adjoint that sums each group, declared
-once (``derive.declare``).  Split and merge, which make and remove the heads axis, are the sweep's
-own nodes (``derive.primitives``)."""
+"""The heads axis, declared once (``derive.declare``): split a value's columns into heads and merge
+them back, share grouped-query attention's heads in groups and sum each group (the adjoint).  Each
+says how it changes the head count (``heads``), from which the well-formedness check, the sweep and
+the printers know which values carry a heads axis."""
 from __future__ import annotations
 
 import sympy as sp
@@ -107,3 +108,99 @@ sum_groups = define_primitive(
     examples=((((3, 2),), (4, 2), 4), (((2, 3),), (3, 3), 3)),
     builtin=True,
 )
+
+
+def _split_made(own, heads):
+    if own is not None:
+        raise ValueError("its argument is already split into heads")
+    return heads
+
+
+def _merge_made(own, heads):
+    if own is None:
+        raise ValueError("its argument has no heads to merge (split it with split_heads first)")
+    if own != heads and sp.simplify(sp.sympify(own) - heads) != 0:
+        raise ValueError(f"merges {heads} heads of a value split into {own}")
+    return None
+
+
+def _split_vjp(G, arg, heads):
+    """Ḡ · split(A) = merge(Ḡ) · A: the heads' blocks go back to their columns."""
+    return merge_heads(G, heads)
+
+
+def _split_reference(arg, heads):
+    """Column block h of A (n, d) for every head h: shape (n, d / heads), heads a batch axis (before the rows)."""
+    blocks = arg.reshape(*arg.shape[:-3], arg.shape[-2], heads, arg.shape[-1] // heads)  # (…, n, heads, d_h)
+    return blocks.swapaxes(-3, -2)  # (…, heads, n, d_h): the heads axis of size 1 it had is replaced
+
+
+def _merge_vjp(G, arg, heads):
+    """Ḡ · merge(A) = split(Ḡ) · A."""
+    return split_heads(G, heads)
+
+
+def _merge_reference(arg, heads):
+    """The heads' blocks (n, d_h) concatenated back in order: shape (n, d_h · heads)."""
+    rows = arg.swapaxes(-3, -2)  # (…, n, heads, d_h)
+    return rows.reshape(*rows.shape[:-3], 1, rows.shape[-3], heads * rows.shape[-1])  # a heads axis of 1
+
+
+def _columns_split(a, heads):
+    return [(sp.Eq(sp.Mod(a[1], heads), 0), f"{a[1]} columns must split into {heads} heads")]
+
+
+_SPLIT_NUMPY = '''def _split_heads(A, n_heads):
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3)'''
+
+_SPLIT_TORCH = '''def _split_heads(A, n_heads):
+    """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h, laid out
+    head by head once (each product with the heads would otherwise copy them)."""
+    return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()'''
+
+_MERGE = '''def _merge_heads(A):
+    """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
+    A = A.swapaxes(-2, -3)
+    return A.reshape(*A.shape[:-2], A.shape[-2] * A.shape[-1])'''
+
+#: Column block h of A for each head h = 1 … heads, the heads a batch axis: (n, d / heads).
+split_heads = define_primitive(
+    "split_heads",
+    params=("heads",),
+    shape=lambda a, heads: (a[0], a[1] / heads),
+    vjp=_split_vjp,
+    jvp=lambda T, arg, heads: split_heads(T, heads),
+    reference=_split_reference,
+    numpy="_split_heads({0}, {1})",
+    torch="_split_heads({0}, {1})",
+    runtime={"numpy": {"split_heads": _SPLIT_NUMPY}, "torch": {"split_heads": _SPLIT_TORCH}},
+    notation="split_h({0})",
+    latex=r"\operatorname{{split}}_h\left({0}\right)",
+    linear=True,
+    requires=_columns_split,
+    heads=_split_made,
+    examples=((((3, 4),), (2,), None), (((2, 3),), (1,), None)),
+    builtin=True,
+)
+
+#: The heads' blocks side by side again: (n, d_h · heads).
+merge_heads = define_primitive(
+    "merge_heads",
+    params=("heads",),
+    shape=lambda a, heads: (a[0], a[1] * heads),
+    vjp=_merge_vjp,
+    jvp=lambda T, arg, heads: merge_heads(T, heads),
+    reference=_merge_reference,
+    numpy="_merge_heads({0})",
+    torch="_merge_heads({0})",
+    runtime={"numpy": {"merge_heads": _MERGE}, "torch": {"merge_heads": _MERGE}},
+    notation="merge_h({0})",
+    latex=r"\operatorname{{merge}}_h\left({0}\right)",
+    linear=True,
+    heads=_merge_made,
+    examples=((((3, 2),), (2,), 2), (((2, 3),), (1,), 1)),
+    builtin=True,
+)
+
+SplitHeads, MergeHeads = split_heads.primitive.node, merge_heads.primitive.node
