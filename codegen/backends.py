@@ -18,7 +18,7 @@ class Backend:
     template = "numpy_module.py.jinja"
     printer_class = NumPyMatrixPrinter
     imports = ("import numpy as np",)
-    runtime = ("numpy_helpers",)  # codegen/runtime/: the helpers its modules may inline
+    runtime = ("shared_helpers", "numpy_helpers")  # codegen/runtime/: the helpers its modules may inline
     always_helpers = frozenset()  # inlined into every module besides check_shape
     fuses = False  # runs of row-local statements become kernels (the numba target)
     decorator = None  # put before each generated forward and backward function
@@ -70,7 +70,7 @@ class NumbaBackend(Backend):
     extra = "numba"
     label = "Numba"
     imports = ("import numba", "import numpy as np")
-    runtime = ("numpy_helpers", "numba_helpers")
+    runtime = ("shared_helpers", "numpy_helpers", "numba_helpers")
     fuses = True
 
 
@@ -84,7 +84,7 @@ class TorchBackend(Backend):
     template = "torch_module.py.jinja"
     printer_class = TorchMatrixPrinter
     imports = ("import torch",)
-    runtime = ("torch_helpers",)
+    runtime = ("shared_helpers", "torch_helpers")
     always_helpers = frozenset({"no_grad"})
     decorator = "@_no_grad"
     compiles = True

@@ -1,7 +1,8 @@
 """The generated modules' runtime helpers, one real Python module per backend.
 
 ``numpy_helpers.py`` (the NumPy and Numba modules), ``numba_helpers.py`` (the Numba modules' kernel
-launcher) and ``torch_helpers.py`` hold every helper a generated module may call, each a block after a
+launcher), ``torch_helpers.py`` and ``shared_helpers.py`` (the same text for every backend) hold every
+helper a generated module may call, each a block after a
 ``# -- helper: NAME`` line.  A generated module inlines the blocks its code calls, as text, so it stays
 standalone; what a block needs (other helpers, standard modules) is read off the names it uses.
 """
