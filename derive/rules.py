@@ -158,7 +158,7 @@ def pick_vjp(node: Pick, i: int, G: MatrixExpr) -> MatrixExpr:
     return TargetScatter(G, node.targets, node.arg.shape[1])
 
 
-@rule(BatchSum, "batch-sum")
+@rule(BatchSum, "batch_sum")
 def batch_sum_vjp(node: BatchSum, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · d(Σ_b A_b) = Σ_b Ḡ · dA_b: every sequence receives the same Ḡ."""
     return G

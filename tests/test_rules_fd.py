@@ -325,7 +325,7 @@ CASES = {
     "repeat": repeat_case,
     "logsumexp": logsumexp_case,
     "pick": pick_case,
-    "batch-sum": batch_sum_case,
+    "batch_sum": batch_sum_case,
     "gather": gather_case,
     "first_rows": first_rows_case,
     "pad_rows": pad_rows_case,
