@@ -125,6 +125,10 @@ class Primitive:
         return fill(self.latex, list(operands) + list(params), wrap)
 
 
+#: A placeholder ``{i}`` (group 1), or a brace written twice.
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{(\d+)\}")
+
+
 def fill(template: str, values: list[str], wrap: Callable[[str], str] = str) -> str:
     """``template`` with ``{i}`` replaced by ``values[i]``, wrapped by ``wrap`` unless it stands whole as an
     argument of a call or an index (``f({0}, …)``, ``A[:{1}]``); ``{{`` and ``}}`` are braces."""
@@ -136,7 +140,7 @@ def fill(template: str, values: list[str], wrap: Callable[[str], str] = str) -> 
         whole_argument = before.endswith(("(", ",", "[", ":")) and after.startswith((")", ",", "]", ":"))
         return values[i] if whole_argument else wrap(values[i])
 
-    return re.sub(r"\{\{|\}\}|\{(\d+)\}", one, template)
+    return _PLACEHOLDER.sub(one, template)
 
 
 class Declared(Node):
@@ -198,6 +202,12 @@ def ensure_checked(primitive: Primitive) -> None:
     primitive.checked = bool(_CHECKERS)
 
 
+def sizes_differ(a, b) -> bool:
+    """Whether two sizes may differ: not the same expression, and SymPy cannot prove them equal (for the
+    shape rules and head counts of declarations)."""
+    return a != b and sp.simplify(sp.sympify(a) - b) != 0
+
+
 def primitive_of(node) -> Primitive | None:
     """The declaration of ``node``'s primitive, or None for SymPy's nodes and the sweep's own."""
     return getattr(type(node), "primitive", None) if isinstance(node, Declared) else None
@@ -219,7 +229,7 @@ def _positional(fn: Callable, what: str, name: str) -> list[str]:
 
 
 def _placeholders(lowering: str) -> set[int]:
-    return {int(m) for m in re.findall(r"\{\{|\}\}|\{(\d+)\}", lowering) if m}
+    return {int(m) for m in _PLACEHOLDER.findall(lowering) if m}
 
 
 def define_primitive(name: str, *, shape: Callable, vjp: Callable, reference: Callable,

@@ -23,7 +23,7 @@ from sympy import MatrixExpr, MatrixSymbol
 
 from derive.declare import DeclarationError, Primitive, install_checker
 
-from .semantics import Evaluator, Value, declared_value
+from .semantics import Evaluator, Value, declared_value, run_lowering
 
 #: Operand sizes tried for a primitive without examples: every operand at the same (rows, cols),
 #: then different columns; the first sizes its shape rule and reference accept are used.
@@ -82,38 +82,15 @@ def _numpy(a) -> np.ndarray:
     return a.detach().numpy() if hasattr(a, "detach") else np.asarray(a)
 
 
-#: Backend name → the namespace of its runtime helpers, which an engine's primitive's code may call
-#: besides its own (``codegen.runtime`` installs it: the reference package depends on derive alone).
-_RUNTIMES: list = []
-
-
-def install_runtime(namespace_of) -> None:
-    """Run each lowering with the helpers of ``namespace_of(backend)`` defined."""
-    if namespace_of not in _RUNTIMES:
-        _RUNTIMES.append(namespace_of)
-
-
-def _lowering_value(primitive: Primitive, backend: str, data: list, params: list):
-    """The ``backend``'s code of the primitive run on ``data`` (the backend's runtime helpers and the
-    primitive's own defined first)."""
-    import math
-
-    namespace: dict = {"math": math}
-    for namespace_of in _RUNTIMES:
-        namespace.update(namespace_of(backend))
+def _lowering_value(primitive: Primitive, backend: str, data: list, params: list) -> np.ndarray:
+    """The ``backend``'s code of the primitive run on ``data`` (``semantics.run_lowering``), as NumPy."""
     if backend == "torch":
         import torch
 
-        namespace["torch"] = torch
         data = [torch.from_numpy(_numpy(d)) for d in data]
     else:
-        namespace["np"] = np
         data = [_numpy(d) for d in data]
-    for source in primitive.runtime_for(backend).values():
-        exec(source, namespace)  # the declaration's own helper, as generated modules define it
-    names = [f"_operand{i}" for i in range(len(data))]
-    namespace.update(zip(names, data))
-    return _numpy(eval(primitive.code(backend, names, [repr(p) for p in params]), namespace))
+    return _numpy(run_lowering(primitive, backend, data, params))
 
 
 def _directional(case: _Case, G, directions: list) -> float:

@@ -273,19 +273,39 @@ def declared_value(xp, primitive, data: list, params: list):
     arrays too), or without torch for a user's, its NumPy lowering run."""
     if xp.name == "torch" or primitive.builtin:
         return primitive.reference(*data, *params)
-    return run_numpy_lowering(primitive, data, params)
+    return run_lowering(primitive, "numpy", data, params)
 
 
-def run_numpy_lowering(primitive, data: list, params: list):
-    """The NumPy code of a declared primitive run on ``data``, its runtime helpers defined first."""
-    import numpy as np
+#: Backend name → the namespace of its runtime helpers, which an engine's primitive's code may call
+#: besides its own (``codegen.runtime`` installs it: the reference package depends on derive alone).
+_RUNTIMES: list = []
 
-    namespace = {"np": np, "math": math}
-    for source in primitive.runtime_for("numpy").values():
-        exec(source, namespace)  # the declaration's own helper, as the generated module defines it
+
+def install_runtime(namespace_of) -> None:
+    """Run each lowering with the helpers of ``namespace_of(backend)`` defined."""
+    if namespace_of not in _RUNTIMES:
+        _RUNTIMES.append(namespace_of)
+
+
+def run_lowering(primitive, backend: str, data: list, params: list):
+    """The ``backend``'s code of a declared primitive run on ``data`` (arrays of that backend's library):
+    the backend's runtime helpers and the primitive's own defined first, as a generated module has them."""
+    namespace: dict = {"math": math}
+    for namespace_of in _RUNTIMES:
+        namespace.update(namespace_of(backend))
+    if backend == "torch":
+        import torch
+
+        namespace["torch"] = torch
+    else:
+        import numpy as np
+
+        namespace["np"] = np
+    for source in primitive.runtime_for(backend).values():
+        exec(source, namespace)  # the declaration's own helper, as generated modules define it
     names = [f"_operand{i}" for i in range(len(data))]
     namespace.update(zip(names, data))
-    return eval(primitive.code("numpy", names, [repr(p) for p in params]), namespace)
+    return eval(primitive.code(backend, names, [repr(p) for p in params]), namespace)
 
 
 def _flatten_last(a):

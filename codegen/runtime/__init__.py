@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from reference.declarations import install_runtime
+from reference.semantics import install_runtime
 
 HERE = Path(__file__).parent
 STANDARD_MODULES = ("functools", "math", "threading", "time")

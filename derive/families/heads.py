@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..declare import define_primitive
+from ..declare import define_primitive, sizes_differ
 
 
 def _quotient(numerator: str, denominator: str) -> str:
@@ -19,7 +19,7 @@ def _heads_made(own, given, made):
     """The head count of the result, ``made``, from a value split into ``given`` heads (``own``)."""
     if own is None:
         raise ValueError("its argument has no heads to share or sum (split it with split_heads first)")
-    if own != given and sp.simplify(sp.sympify(own) - given) != 0:
+    if sizes_differ(own, given):
         raise ValueError(f"expects a value split into {given} heads, got one split into {own}")
     return made
 
@@ -119,7 +119,7 @@ def _split_made(own, heads):
 def _merge_made(own, heads):
     if own is None:
         raise ValueError("its argument has no heads to merge (split it with split_heads first)")
-    if own != heads and sp.simplify(sp.sympify(own) - heads) != 0:
+    if sizes_differ(own, heads):
         raise ValueError(f"merges {heads} heads of a value split into {own}")
     return None
 

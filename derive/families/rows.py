@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..declare import define_primitive
+from ..declare import define_primitive, sizes_differ
 
 
 def _same_rows(a, b):
-    if a[0] != b[0] and sp.simplify(a[0] - b[0]) != 0:
+    if sizes_differ(a[0], b[0]):
         raise ValueError(f"the operands have {a[0]} and {b[0]} rows; a row-wise product needs the same rows")
 
 
