@@ -35,7 +35,7 @@ from sympy import (
 from .activations import activation_choice
 from .declare import primitive_of
 from .errors import DefinitionError, ShapeMismatch
-from .families.masks import causal_zero as _causal_zero
+from .families.masks import causal_zero  # noqa: F401
 from .families.heads import merge_heads, share_heads, split_heads, sum_groups  # noqa: F401  (the API's, declared in their family)
 from .families.rotary import rotate_half  # noqa: F401
 from .families.rows import row_contract, row_outer  # noqa: F401
@@ -206,13 +206,6 @@ def softmax(s: MatrixExpr, causal: Any = sp.false) -> MatrixExpr:
     if s.shape[0] != s.shape[1] and causal is not sp.false:
         raise ShapeMismatch(f"softmax: a causal mask needs a square {s}, got shape {_shape(s)}")
     return Softmax(s, sp.sympify(causal))
-
-
-def causal_zero(a: MatrixExpr, causal: Any = sp.true) -> MatrixExpr:
-    """A with the entries above the diagonal set to 0 when ``causal`` holds (a square A)."""
-    if a.shape[0] != a.shape[1]:
-        raise ShapeMismatch(f"causal_zero: needs a square {a}, got shape {_shape(a)}")
-    return _causal_zero(a, sp.sympify(causal))
 
 
 def rotary_angles(n: Any, d: Any, theta: Any) -> MatrixExpr:
