@@ -67,15 +67,6 @@ class TorchArrays:
     def logsumexp(self, a):
         return self.torch.logsumexp(a, dim=-1, keepdim=True)
 
-    def permute(self, a, axes):
-        return a.permute(*axes)
-
-    def repeat_heads(self, a, k):
-        return a.repeat_interleave(k, dim=1)
-
-    def halves(self, a):
-        return a.chunk(2, dim=-1)
-
     def concat(self, parts):
         return self.torch.cat(parts, dim=-1)
 
@@ -88,12 +79,6 @@ class TorchArrays:
 
     def take_last(self, z, t):
         return self.torch.gather(z, -1, t)
-
-    def cumsum_rows(self, a, reverse: bool):
-        return a.flip(-2).cumsum(-2).flip(-2) if reverse else a.cumsum(-2)
-
-    def einsum(self, spec, *operands):
-        return self.torch.einsum(spec, *operands)
 
     def functions(self) -> dict:
         t = self.torch
@@ -169,15 +154,6 @@ class NumpyArrays:
         m = a.max(axis=-1, keepdims=True)
         return m + np.log(np.exp(a - m).sum(axis=-1, keepdims=True))
 
-    def permute(self, a, axes):
-        return a.transpose(axes)
-
-    def repeat_heads(self, a, k):
-        return np.repeat(a, k, axis=1)
-
-    def halves(self, a):
-        return np.split(a, 2, axis=-1)
-
     def concat(self, parts):
         return np.concatenate(parts, axis=-1)
 
@@ -190,12 +166,6 @@ class NumpyArrays:
 
     def take_last(self, z, t):
         return np.take_along_axis(z, t, axis=-1)
-
-    def cumsum_rows(self, a, reverse: bool):
-        return np.flip(np.flip(a, -2).cumsum(-2), -2) if reverse else a.cumsum(-2)
-
-    def einsum(self, spec, *operands):
-        return np.einsum(spec, *operands)
 
     def functions(self) -> dict:
         per_entry = {"erf": np.vectorize(math.erf, otypes=[np.float64])}  # no ufunc: math's, per entry
