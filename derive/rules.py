@@ -65,7 +65,7 @@ def rule_for(node: MatrixExpr) -> Rule:
     table's."""
     declared = primitive_of(node)
     if declared is not None:
-        return Rule(declared.name, declared.identity, _declared_vjp)
+        return Rule(declared.name, declared.identity, _declared_vjp())
     for cls in type(node).__mro__:
         if cls in RULES:
             return RULES[cls]
@@ -75,14 +75,18 @@ def rule_for(node: MatrixExpr) -> Rule:
     )
 
 
-def _declared_vjp(node: MatrixExpr, i: int, G: MatrixExpr) -> MatrixExpr:
-    """The cotangent of operand ``i`` from the declaration's ``vjp(G, *operands, *params)`` (a tuple,
-    one per operand, for several)."""
-    p = primitive_of(node)
-    cotangents = p.vjp(G, *node.args)
-    if len(p.operands) == 1:
-        return cotangents[0] if isinstance(cotangents, (tuple, list)) else cotangents
-    return cotangents[i]
+def _declared_vjp():
+    """The rule of a declared primitive: the cotangent of operand ``i`` from its ``vjp(G, *operands,
+    *params)`` (a tuple, one per operand, for several), built once for every operand the sweep asks for."""
+    built: dict = {}
+
+    def vjp(node: MatrixExpr, i: int, G: MatrixExpr) -> MatrixExpr:
+        if (node, G) not in built:
+            cotangents = primitive_of(node).vjp(G, *node.args)
+            built[node, G] = cotangents if isinstance(cotangents, (tuple, list)) else (cotangents,)
+        return built[node, G][i]
+
+    return vjp
 
 
 def _product(factors) -> MatrixExpr | None:
