@@ -19,11 +19,11 @@ from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
 from derive.simplify import split_coefficient
 
-from derive.batch import heads_axis
+from derive.batch import carries_batch, heads_axis
 
 from .passes import optimise as run_passes
-from .plan import ModulePlan, Statement, fresh_name, symbols_read, user_names
-from .printers import PrintContext, broadcast_axes, carries_batch
+from .layout import lay_out
+from .plan import ModulePlan, PrintContext, Statement, fresh_name, symbols_read, user_names
 from .shapes import Shape
 
 
@@ -66,9 +66,10 @@ def _substitute(e: MatrixExpr, table: dict) -> MatrixExpr:
     return e.xreplace(table) if table else e
 
 
-def eliminate_common_subexpressions(statements: list[Statement], batched: set,
+def eliminate_common_subexpressions(statements: list[Statement], batched: set, headed: dict,
                                     taken: set[str] | None = None) -> list[Statement]:
-    """Hoist every subexpression that occurs twice or more into a temporary ``t<k>``.
+    """Hoist every subexpression that occurs twice or more into a temporary ``t<k>``, whose batch
+    and heads axes (added to ``batched`` and ``headed``) are its expression's.
 
     ``taken``: names in use, which a temporary skips (and to which it is added).
     """
@@ -88,10 +89,13 @@ def eliminate_common_subexpressions(statements: list[Statement], batched: set,
         temp = MatrixSymbol(f"t{k}", *target.shape)
         if carries_batch(target, batched):
             batched.add(temp)
+        if (heads := heads_axis(target, headed)) is not None:
+            headed[temp] = heads
         first = next(i for i, st in enumerate(statements) if target in set(_subexpressions(st.expr)))
         for st in statements:
             st.expr = _substitute(st.expr, {target: temp})
-        statements.insert(first, Statement(temp.name, target, None, "common subexpression"))
+        shape = Shape.of(target.shape, temp in batched, heads=heads)
+        statements.insert(first, Statement(temp.name, target, shape, "common subexpression"))
 
 
 def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModulePlan:
@@ -113,8 +117,7 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
             headed[d.symbol] = headed[cotangent(d.symbol)] = h
     ctx.headed = headed
     forward = [
-        Statement(d.name, d.expr, Shape.of(d.symbol.shape, d.symbol in ctx.batched,
-                                                broadcast=broadcast_axes(d.expr), heads=headed.get(d.symbol)),
+        Statement(d.name, d.expr, Shape.of(d.symbol.shape, d.symbol in ctx.batched, heads=headed.get(d.symbol)),
                   d.doc)
         for d in c.definitions
     ]
@@ -152,19 +155,14 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
         if symbol is not None and not carries_batch(st.expr, ctx.batched):
             ctx.batched.discard(symbol)
             st.shape = st.shape.without_batch()
-    backward = eliminate_common_subexpressions(backward, ctx.batched, taken)
-    for st in backward:
-        if st.comment == "common subexpression":
-            if (h := heads_axis(st.expr, headed)) is not None:
-                headed[MatrixSymbol(st.target, *st.expr.shape)] = h
-            st.shape = Shape.of(st.expr.shape, carries_batch(st.expr, ctx.batched),
-                                     broadcast=broadcast_axes(st.expr), heads=heads_axis(st.expr, headed))
+    backward = eliminate_common_subexpressions(backward, ctx.batched, headed, taken)
     plan.backward = backward
     plan.defined = list(plan.forward)
     plan.forward, unread = _live_forward(plan.forward, plan.output, backward, ctx.names)
     if unread:
         plan.notes.append(f"unread-values: {', '.join(unread)} not computed: neither the output nor the backward "
                           "reads them")
+    lay_out(plan)
     return plan
 
 
@@ -208,6 +206,7 @@ def lower_closed_forms(derivation: Derivation, closed) -> ModulePlan:
         gradients.append((name, st))
     plan.backward, plan.gradients = statements, gradients
     plan.forward, _ = _live_forward(plan.defined, plan.output, statements, ctx.names)  # what the closed forms read
+    lay_out(plan)
     return plan
 
 

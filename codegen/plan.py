@@ -2,9 +2,10 @@
 
 A ``Statement`` is one assignment ``target = expr`` of the forward or the backward; a
 ``ModulePlan`` holds a component's statements, its cache and what the passes did.  Lowering
-(``codegen.lower``) makes a plan, the passes (``codegen.passes``) rewrite it, printing
-(``codegen.render``) reads it.  This module imports nothing else of ``codegen``: every stage
-depends on it, it depends on none of them.
+(``codegen.lower``) makes a plan, the passes (``codegen.passes``) rewrite it and ``codegen.layout``
+lays its arrays out; printing (``codegen.render``) reads it and makes an ``Emitted`` statement of
+each, which scheduling (fusion, liveness, overwriting) rewrites.  This module imports nothing else
+of ``codegen``: every stage depends on it, it depends on none of them.
 """
 from __future__ import annotations
 
@@ -17,12 +18,37 @@ from derive.reverse import Derivation
 
 
 @dataclass
+class PrintContext:
+    """What the printers must know about the symbols of one module."""
+
+    names: dict[MatrixSymbol, str] = field(default_factory=dict)  # code names
+    vectors: set[MatrixSymbol] = field(default_factory=set)  # declared 1-D arguments
+    batched: set[MatrixSymbol] = field(default_factory=set)  # values with batch dimensions
+    headed: dict = field(default_factory=dict)  # values with a heads axis → their head count
+    layouts: dict = field(default_factory=dict)  # code name → its array's codegen.layout.Layout (``lay_out``)
+
+
+@dataclass
 class Statement:
+    """One value of the plan: ``target = expr``, its array's ``shape`` and a comment saying why."""
+
     target: str
     expr: MatrixExpr
-    shape: object  # a codegen.shapes.Shape, the array's axes (printed as the shape comment), or None
+    shape: object  # a codegen.shapes.Shape, the array's axes (laid out by codegen.layout), or None
     comment: str = ""  # e.g. "grad of: …"
-    code: str = ""  # filled in by printing
+
+
+@dataclass
+class Emitted:
+    """A statement as printed for one backend: the plan's ``Statement`` is never written, printing
+    makes one of these per statement (``Emitted.of``), and scheduling (fusion, liveness, writing
+    into free arrays) rewrites them."""
+
+    target: str
+    expr: MatrixExpr
+    shape: object
+    comment: str = ""
+    code: str = ""  # the printed expression
     reads: set = field(default_factory=set)  # the names the printed code reads
     release: list = field(default_factory=list)  # names no longer needed after this statement
     updates: list = field(default_factory=list)  # lines that update the target in place, after it is made
@@ -31,12 +57,16 @@ class Statement:
     fused: list = field(default_factory=list)  # a fused kernel's call: the statements it computes
     wrapped: bool = False  # printed inside a helper that changes its axes (heads summed, a vector's reshape)
 
+    @classmethod
+    def of(cls, st: Statement) -> Emitted:
+        return cls(st.target, st.expr, st.shape, st.comment)
+
 
 @dataclass
 class ModulePlan:
     component: Component
     derivation: Derivation
-    context: object  # the printer's codegen.printers.PrintContext of the module's symbols
+    context: PrintContext  # the module's symbols: code names, batch, heads, layouts
     forward: list[Statement]
     output: str
     backward: list[Statement]

@@ -14,7 +14,6 @@ contraction over tokens (``Xᵀ Δ`` becomes one 2-D matmul over batch × tokens
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
 import sympy as sp
 from sympy import (
@@ -30,54 +29,15 @@ from sympy.printing.numpy import NumPyPrinter
 
 from derive.activations import ACTIVATIONS
 from derive.batch import carries_batch, heads_axis
-from derive.primitives import X_SCALAR, BatchSum, ChoiceFunction, Elementwise, ScalarFunction, ScatterAdd, TargetScatter
+from derive.primitives import X_SCALAR, BatchSum, ChoiceFunction, ScalarFunction, ScatterAdd, TargetScatter
 from derive.simplify import split_coefficient
+
+from .layout import Layout, layout_of, merged_ones, product_layout
+from .plan import PrintContext
 
 
 class UnprintableNode(TypeError):
     """The printer met a node it has no code for."""
-
-
-@dataclass
-class PrintContext:
-    """What the printer must know about the symbols of one module."""
-
-    names: dict[MatrixSymbol, str] = field(default_factory=dict)  # code names
-    vectors: set[MatrixSymbol] = field(default_factory=set)  # declared 1-D arguments
-    batched: set[MatrixSymbol] = field(default_factory=set)  # values with batch dimensions
-    headed: dict = field(default_factory=dict)  # values with a heads axis → their head count
-    layouts: dict = field(default_factory=dict)  # code name → Layout of a printed statement's array
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How a value's array is laid out against its declared shape (rows, cols).
-
-    ``ndim`` is 2 for (…, rows, cols), 1 for the row vector (cols,) of a declared 1-D argument or
-    a sum to one, 0 for a number (a loss).  ``rows`` (``cols``) is true when that axis holds one
-    entry that repeats over a declared size other than 1: a broadcast, printed as nothing.
-    """
-
-    ndim: int = 2
-    rows: bool = False
-    cols: bool = False
-
-    @property
-    def full(self) -> bool:
-        return self.ndim == 2 and not self.rows and not self.cols
-
-    def repeats(self, shape) -> tuple[bool, bool]:
-        """(rows, cols): whether each axis of the declared ``shape`` repeats one entry. A row (cols,)
-        repeats over rows other than 1, a number over both."""
-        rows = self.rows or (self.ndim < 2 and shape[0] != 1)
-        cols = self.cols or (self.ndim == 0 and shape[1] != 1)
-        return rows, cols
-
-
-def _updates_in_place(term) -> bool:
-    """A term ``_print_MatAdd`` adds as an update of a full array: a scatter at target entries, or rows
-    scattered into a sum over the batch."""
-    return isinstance(term, TargetScatter) or isinstance(term, BatchSum) and isinstance(term.arg, ScatterAdd)
 
 
 def atomic(code: str) -> bool:
@@ -383,84 +343,8 @@ class NumPyMatrixPrinter(NumPyPrinter):
     # -- layouts: how each printed array sits against its declared shape
 
     def layout(self, e) -> Layout:
-        """The layout of the array ``self._print(e)`` makes (mirrors the printing rules)."""
-        if isinstance(e, MatrixSymbol):
-            name = self.ctx.names.get(e, e.name)
-            if name in self.ctx.layouts:
-                return self.ctx.layouts[name]
-            if e in self.ctx.vectors:
-                return Layout(1)
-            return Layout(2)
-        if isinstance(e, Transpose):
-            a = self.layout(e.arg)
-            if a.ndim == 0:
-                return a
-            # a row (cols,) standing for (rows, cols) repeats over its rows; transposed, over its columns
-            return Layout(2, rows=a.cols, cols=a.rows if a.ndim == 2 else e.arg.shape[0] != 1)
-        if isinstance(e, (MatAdd, HadamardProduct)):
-            if isinstance(e, MatAdd) and (self.biased_terms(e) is not None or any(
-                    _updates_in_place(split_coefficient(t)[1]) for t in e.args)):
-                return Layout(2)  # printed as one full array updated in place (_print_MatAdd)
-            parts = [self.layout(a) for a in e.args]
-            repeats = [p.repeats(a.shape) for p, a in zip(parts, e.args)]
-            rows, cols = all(r for r, _ in repeats), all(c for _, c in repeats)  # an axis every term repeats
-            ndim = max(p.ndim for p in parts)
-            if ndim < 2:
-                return Layout(ndim, rows=ndim == 1 and rows)
-            return Layout(2, rows=rows, cols=cols)
-        if isinstance(e, MatMul):
-            _, body = split_coefficient(e)
-            factors = list(body.args) if isinstance(body, MatMul) else [body]
-            return self.product_layout(factors)
-        if isinstance(e, Elementwise):
-            a = self.layout(e.arg)
-            return Layout(a.ndim, a.rows, a.cols)
-        if isinstance(e, BatchSum):
-            if not self.is_batched(e.arg):  # n_batch times the value: its own layout
-                return self.layout(e.arg)
-            if self._column_sum(e) is not None:
-                return Layout(1)
-            return Layout(2)
-        return Layout(2)
-
-    def product_layout(self, factors) -> Layout:
-        factors = [f for f in self.merged_ones(factors)[1] if isinstance(f, MatrixExpr)]  # numbers lay out nothing
-        j = next((i for i, f in enumerate(factors) if isinstance(f, OneMatrix)), None)
-        if j is None:
-            if len(factors) == 1:
-                inner = self.layout(factors[0])
-                return Layout(inner.ndim, inner.rows, inner.cols)
-            first, last = self.layout(factors[0]), self.layout(factors[-1])
-            return Layout(2, rows=first.repeats(factors[0].shape)[0], cols=last.repeats(factors[-1].shape)[1])
-        ones, left, right = factors[j], factors[:j], factors[j + 1:]
-        k, m = ones.shape
-        left_part = right_part = None
-        # which axes repeat is read through ``repeats`` (a row (cols,) repeats over its rows, a number
-        # over both), never off the flags alone
-        if left:  # L 1ₖ: L itself when k = 1, else its row sums (…, r, 1)
-            inner = self.product_layout(left)
-            rows, cols = inner.repeats((left[0].shape[0], left[-1].shape[1]))
-            left_part = Layout(max(inner.ndim, 2 if k != 1 else inner.ndim), rows=rows, cols=cols and k == 1)
-        if right:  # 1ₘᵀ R: R itself when m = 1, else its column sums (…, 1, c)
-            inner = self.product_layout(right)
-            rows, cols = inner.repeats((right[0].shape[0], right[-1].shape[1]))
-            right_part = Layout(max(inner.ndim, 2 if m != 1 else inner.ndim), rows=rows and m == 1, cols=cols)
-        if left_part and right_part:
-            return Layout(max(left_part.ndim, right_part.ndim, 2), rows=left_part.rows, cols=right_part.cols)
-        if left_part:
-            return Layout(left_part.ndim, rows=left_part.rows, cols=m != 1 or left_part.cols)
-        return Layout(right_part.ndim, rows=k != 1 or right_part.rows, cols=right_part.cols)
-
-    def merged_ones(self, factors) -> tuple[sp.Expr, list]:
-        """Adjacent all-ones factors as one: 1ₐₖ 1ₖₘ = k 1ₐₘ (an outer product when k = 1)."""
-        out, coefficient = [], sp.Integer(1)
-        for f in factors:
-            if isinstance(f, OneMatrix) and out and isinstance(out[-1], OneMatrix):
-                coefficient *= f.shape[0]
-                out[-1] = OneMatrix(out[-1].shape[0], f.shape[1])
-            else:
-                out.append(f)
-        return coefficient, out
+        """The layout of the array ``self._print(e)`` makes (``codegen.layout``, the one analysis)."""
+        return layout_of(e, self.ctx)
 
     def has_heads(self, e) -> bool:
         """Does ``e`` carry a heads axis (split and not merged back)?"""
@@ -574,7 +458,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         (1ₐₖ 1ₖₘ = k 1ₐₘ), and a sum over an axis that is itself a broadcast is that
         many times the entry (no array is expanded to be summed).
         """
-        coefficient, factors = self.merged_ones(factors)
+        coefficient, factors = merged_ones(factors)
         if coefficient != 1:
             return f"{paren(self.scalar(coefficient))} * {paren(self.product(factors))}"
         j = next((i for i, f in enumerate(factors) if isinstance(f, OneMatrix)), None)
@@ -587,7 +471,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
         if left and ones.shape[0] != 1 and (pair := self.entrywise_pair(left)):
             parts.append(self.row_dot(*pair))  # (A ∘ B) 1: one contraction, no A ∘ B array
         elif left:
-            layout = self.product_layout(left)
+            layout = product_layout(left, self.ctx)
             code = self.product(left)
             if ones.shape[0] == 1:
                 parts.append(code)
@@ -596,7 +480,7 @@ class NumPyMatrixPrinter(NumPyPrinter):
             else:
                 parts.append(self.reduce(self.as_matrix_code(code, layout), -1))
         if right:
-            layout = self.product_layout(right)
+            layout = product_layout(right, self.ctx)
             code = self.product(right)
             if ones.shape[1] == 1:
                 parts.append(code)
@@ -746,15 +630,6 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.helpers_used |= {"sum_batch_axes", "math"}
         return f"_sum_batch_axes({code}, {kept})"
 
-    def _column_sum(self, e):
-        """E when ``e`` is Σ_batch 1ᵀ E over a batched E without heads: it prints as a (cols,) vector."""
-        if not (isinstance(e, BatchSum) and isinstance(e.arg, MatMul) and len(e.arg.args) == 2):
-            return None
-        one, E = e.arg.args
-        if isinstance(one, OneMatrix) and one.shape[0] == 1 and self.is_batched(E) and not self.has_heads(E):
-            return E
-        return None
-
     def batch_sum(self, factors: list[MatrixExpr]) -> str:
         """Σ_batch of a product of batched factors (the sweep moved shared factors out).
 
@@ -845,28 +720,6 @@ def fused_kernel(body: sp.Expr) -> str | None:
         if body == known or sp.expand(to_floats(body) - to_floats(known)) == 0:
             return code
     return None
-
-
-def broadcast_axes(e: MatrixExpr) -> tuple[bool, bool]:
-    """Which axes of ``e`` print with size 1, left to NumPy broadcasting (rows, columns)."""
-    if isinstance(e, MatrixSymbol):
-        return (False, False)
-    if isinstance(e, MatMul):
-        _, body = split_coefficient(e)
-        factors = list(body.args) if isinstance(body, MatMul) else [body]
-        first, last = factors[0], factors[-1]
-        rows = first.shape[0] != 1 if isinstance(first, OneMatrix) else broadcast_axes(first)[0]
-        cols = last.shape[1] != 1 if isinstance(last, OneMatrix) else broadcast_axes(last)[1]
-        return (rows, cols)
-    if isinstance(e, (MatAdd, HadamardProduct)):
-        axes = [broadcast_axes(a) for a in e.args]
-        return (all(r for r, _ in axes), all(c for _, c in axes))
-    if isinstance(e, Transpose):
-        r, c = broadcast_axes(e.arg)
-        return (c, r)
-    if isinstance(e, (Elementwise, BatchSum)):
-        return broadcast_axes(e.arg)
-    return (False, False)
 
 
 def _is_sum(code: str) -> bool:

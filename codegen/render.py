@@ -1,7 +1,6 @@
 """Rendering: a lowered module plan → the text of a generated Python module."""
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,10 +19,11 @@ from .lower import lower
 from .overwrite import overwrite_free_arrays
 from .shapes import Shape
 from .passes import release_after_last_use
-from .plan import ModulePlan, Statement
+from .plan import Emitted, ModulePlan
 from .runtime import helper_blocks
 from .backends import BACKENDS, Backend
-from .printers import Layout, UnprintableNode, paren
+from .layout import FULL
+from .printers import UnprintableNode, paren
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -241,27 +241,29 @@ class FunctionSet:
 def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
                  forward_only: bool = False) -> FunctionSet:
     """Print one plan's statements with ``printer`` (shared by the parts of one module).  The plan is
-    read, never written: printing fills in copies of its statements and of its context."""
-    plan = printing_copy(plan)
+    read, never written: printing makes an ``Emitted`` statement of each of its statements, and
+    scheduling (fusion, liveness, overwriting) rewrites those."""
     c = plan.component
     printer.ctx = plan.context
+    emitted = {id(st): Emitted.of(st) for st in plan.forward + plan.backward}  # one per statement
+    forward = [emitted[id(st)] for st in plan.forward]
+    backward = [] if forward_only else [emitted[id(st)] for st in plan.backward]
+    gradients = [] if forward_only else [(n, st and emitted[id(st)]) for n, st in plan.gradients]
     forward_symbols, backward_symbols = set(), set()
     out = c.output_symbol
     scalar_output = out.shape == (1, 1) and out not in plan.context.batched
-    gradient_of = {id(st): c.argument(name) for name, st in plan.gradients if st is not None}
+    gradient_of = {id(st): c.argument(name) for name, st in gradients if st is not None}
     headed_names = {printer.ctx.names.get(symbol, symbol.name): h for symbol, h in printer.ctx.headed.items()}
-    printer.ctx.layouts = {"grad_out": Layout(0) if scalar_output else Layout(2)}  # given at the output's shape
-    for statements, used in ((plan.forward, forward_symbols), ([] if forward_only else plan.backward,
-                                                               backward_symbols)):
+    for statements, used in ((forward, forward_symbols), (backward, backward_symbols)):
         floats = [a.name for a in c.tensor_arguments if a.dtype != "int"]
-        printer.like = "grad_out" if statements is plan.backward else (floats[0] if floats else "None")
+        printer.like = "grad_out" if statements is backward else (floats[0] if floats else "None")
         for st in statements:
             printer.symbols_used = set()
             st.code = print_code(printer, st.expr, c, st.target)
-            layout = printer.layout(st.expr)
+            layout = printer.layout(st.expr)  # the printed code's; the statement's is ``lay_out``'s
             argument = gradient_of.get(id(st))
             st.wrapped = False
-            if statements is plan.backward and printer.has_heads(st.expr) and st.target not in headed_names:
+            if statements is backward and printer.has_heads(st.expr) and st.target not in headed_names:
                 # a value without heads met head-split ones: its cotangent is their sum over the heads,
                 # term by term: a term without heads is already the value's own (through a merge)
                 printer.helpers_used.add("sum_heads")
@@ -275,33 +277,29 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
                 else:
                     st.code = f"_sum_heads({st.code})"
                 st.wrapped = True
-            elif statements is plan.backward and st.target in headed_names and not printer.has_heads(st.expr):
+            elif statements is backward and st.target in headed_names and not printer.has_heads(st.expr):
                 # the cotangent of a head-split value that is the same for every head: given its heads axis
                 printer.helpers_used.add("expand_heads")
                 st.code = (f"_expand_heads({printer.full_code(st.code, layout, st.expr.shape)}, "
                            f"{printer.size(headed_names[st.target])})")
                 st.wrapped = True
-                layout = Layout(2)
+                layout = FULL
             if st.target == plan.output and not scalar_output or argument is not None:
                 # an output or a gradient has its declared shape: a broadcast is expanded
                 declared_code = _declared(printer, st.code, layout, st.expr, argument)
                 st.wrapped = st.wrapped or argument is not None and declared_code != st.code and (
                     argument.is_vector or argument.batched and not printer.is_batched(st.expr))
-                st.code, layout = declared_code, Layout(1 if (argument is not None and argument.is_vector) else 2)
-            else:
-                st.shape = st.shape.laid_out(layout)
-            printer.ctx.layouts[st.target] = layout
+                st.code = declared_code
             st.updates, st.shape_note = [], ""  # a plan may be printed for more than one backend
             st.reads = set(printer.symbols_used)
             used |= st.reads
     printer.symbols_used = forward_symbols | backward_symbols
 
     if scalar_output:  # a loss: a 0-d array
-        st = plan.forward[-1]
-        st.code, st.shape = f"({st.code}).reshape(())", Shape.number()
-        printer.ctx.layouts[st.target] = Layout(0)
-    forward_statements, backward_statements = list(plan.forward), [] if forward_only else list(plan.backward)
-    gradient_targets = {st.target for _, st in plan.gradients if st is not None}
+        st = forward[-1]
+        st.code = f"({st.code}).reshape(())"
+    forward_statements, backward_statements = list(forward), list(backward)
+    gradient_targets = {st.target for _, st in gradients if st is not None}
     declared = {plan.output} | gradient_targets  # kept at their declared shape
     kernel_prefix = f"_{prefix.strip('_')}_" if prefix.strip("_") else "_"  # _block_forward_1, _forward_1
     if backend.fuses and not forward_only:  # the backward first: what its kernels read, the forward caches
@@ -316,7 +314,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     floating = any(a.dtype != "int" for a in c.tensor_arguments)  # then rounded to the arguments' dtype
     rounded = (lambda code: backend.rounded(code, "dtype")) if floating else (lambda code: code)
     returns, zero_args = [], []
-    for name, st in ([] if forward_only else plan.gradients):
+    for name, st in gradients:
         if st is None:
             returns.append((name, rounded(backend.zeros_like(name))))
             zero_args.append(name)
@@ -376,30 +374,6 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         backward_prologue=backward_prologue, backward=backward_statements, returns=returns, forward_only=forward_only,
         notes=[f"{prefix.strip('_') or c.name}: {n}" for n in ([] if forward_only else plan.notes) + printing_notes],
         printing_notes=printing_notes)
-
-
-def printing_copy(plan: ModulePlan) -> ModulePlan:
-    """``plan`` with its own copies of the statements (the same statement shared by two lists stays one)
-    and of the printing context, for printing to fill in."""
-    copies: dict[int, Statement] = {}
-
-    def copy_of(st):
-        if st is None:
-            return None
-        if id(st) not in copies:
-            copies[id(st)] = dataclasses.replace(st, reads=set(st.reads), release=list(st.release),
-                                                 updates=list(st.updates), outputs=list(st.outputs),
-                                                 fused=list(st.fused))
-        return copies[id(st)]
-
-    ctx = plan.context
-    context = dataclasses.replace(ctx, names=dict(ctx.names), vectors=set(ctx.vectors), batched=set(ctx.batched),
-                                  headed=dict(ctx.headed), layouts=dict(ctx.layouts))
-    return dataclasses.replace(
-        plan, context=context, forward=[copy_of(st) for st in plan.forward],
-        backward=[copy_of(st) for st in plan.backward], gradients=[(n, copy_of(st)) for n, st in plan.gradients],
-        defined=[copy_of(st) for st in plan.defined], cache=list(plan.cache), dims=list(plan.dims),
-        notes=list(plan.notes), taken=set(plan.taken))
 
 
 def fused_runs(plan) -> list[tuple[str, list[str], list[str]]]:
@@ -464,7 +438,7 @@ def fuse_statements(statements, printer, c, needed_after: set, declared: set, pr
         printer.kernels.append(source)
         shapes = ", ".join(str(next(st.shape for st in group.statements if st.target == n)) for n in group.outputs)
         made = ", ".join(st.target for st in group.statements)
-        call_statement = Statement(", ".join(group.outputs), group.statements[-1].expr, None,
+        call_statement = Emitted(", ".join(group.outputs), group.statements[-1].expr, None,
                                    f"fused: {made} (one pass over the rows, {name}_rows)", code=call,
                                    reads=reads, outputs=list(group.outputs), shape_note=shapes,
                                    fused=[st.target for st in group.statements])

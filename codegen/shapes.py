@@ -25,11 +25,11 @@ class Shape:
     heads: object = None
 
     @classmethod
-    def of(cls, declared, batched: bool, vector: bool = False, broadcast=(False, False),
-           heads=None) -> Shape:
+    def of(cls, declared, batched: bool, vector: bool = False, heads=None) -> Shape:
         """The array of a value of ``declared`` shape (rows, cols): a declared 1-D argument is its
-        (cols,) vector, without batch or heads; a broadcast axis has size 1."""
-        core = tuple(sp.Integer(1) if b else sp.sympify(d) for d, b in zip(declared, broadcast))
+        (cols,) vector, without batch or heads.  ``laid_out`` then sets each axis that repeats one
+        entry to 1 (``codegen.layout.lay_out``)."""
+        core = tuple(sp.sympify(d) for d in declared)
         if vector:
             return cls((core[1],))
         return cls(core, batched, heads)

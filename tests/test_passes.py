@@ -223,7 +223,7 @@ def _statements(*lines):
     """Printed statements ``target = code  # shape`` with their reads and releases (liveness)."""
     import ast
 
-    from codegen.plan import Statement
+    from codegen.plan import Emitted
     from codegen.passes import release_after_last_use
     from codegen.shapes import Shape
 
@@ -232,8 +232,8 @@ def _statements(*lines):
         code, shape = line.split("  # ")
         target, code = code.split(" = ", 1)
         axes = [a.strip() for a in shape.strip()[1:-1].split(",") if a.strip()]
-        st = Statement(target, None, Shape(tuple(sp.sympify(a) for a in axes if a != "..."), "..." in axes),
-                       code=code)
+        st = Emitted(target, None, Shape(tuple(sp.sympify(a) for a in axes if a != "..."), "..." in axes),
+                     code=code)
         st.reads = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
         out.append(st)
     release_after_last_use(out, keep={"X", "w"})
