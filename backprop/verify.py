@@ -11,7 +11,6 @@ import importlib
 from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
 
 from derive.components import build
 from reference.gate import arguments, dimension_names, directional_error, gradient_floor, meets_requirements
@@ -485,9 +484,11 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
     generated forward with the reference semantics and every generated gradient with autograd through
     it (``reference.gate.run_case``).  Any difference in shape, any NaN and any error above ``tol`` is
     a failure; a refusal at compile time is an outcome of its own, and a module the validation gate
-    refused ("defect") is a failure: the gate is skipped here, and this check is its long form."""
+    refused ("defect") is a failure: the gate is skipped here, and this check is its long form.  The
+    NumPy and Torch modules it compiles run with their shapes probed (``codegen.validate.shape_probed``):
+    an array whose shape is not the one its statement states is a failure too."""
     from codegen.render import compile_component
-    from codegen.validate import EngineDefect
+    from codegen.validate import EngineDefect, probed
     from reference.gate import Case, run_case
     from reference.gate import cases as gate_cases
 
@@ -500,6 +501,8 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
             return Differential("refused", str(e).splitlines()[0] if str(e) else type(e).__name__)
         except Exception as e:  # noqa: BLE001 - an engine crash is what this reports
             return Differential("crash", f"compiling: {type(e).__name__}: {e}")
+        modules = {t: probed(component, m.__source__, t) if t in ("numpy", "torch") else m
+                   for t, m in modules.items()}
     rng = np.random.default_rng(seed)
     batches = [(), (1,), (3,), (2, 2)]
     worst, cases = 0.0, 0
@@ -513,6 +516,8 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
     for case in ([] if sizes else gate_cases(component, seed)) + drawn:
         compared = False
         for target, module in modules.items():
+            if hasattr(module, "_probe"):
+                module._probe.expect(case)
             outcome = run_case(component, module, target, case, np.random.default_rng(rng.integers(2**32)), tol)
             if outcome.kind == "undefined":
                 return Differential("undefined", outcome.detail, cases, worst)

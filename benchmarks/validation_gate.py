@@ -1,12 +1,13 @@
 """What the validation gate costs: per built-in component and target, rendering a module against
-running it through the gate (``reference.gate.check_module``), and ``backprop generate`` whole.
+running it through the gate (``codegen.validate.check``), and ``backprop generate`` whole.
 
     python benchmarks/validation_gate.py [--repeats 3]
 
 Medians of ``--repeats`` runs in one process, after one warm-up run (imports, torch's first calls).
 The gate runs the module on every case of ``reference.gate.cases`` (each dimension at 1, 2 and 3, no
 batch axis, one and two, each configuration), forward and backward, against the reference semantics
-and autograd through it; the Numba target's kernels run as plain Python there.
+and autograd through it, each array probed against the shape its statement states; the Numba
+target's kernels run as plain Python there.
 """
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ def main() -> int:
 
     from codegen.lower import lower
     from codegen.render import BACKENDS, render_plan
-    from codegen.validate import load
+    from codegen.validate import check
     from derive.components import NAMES, build
     from derive.reverse import derive
-    from reference.gate import cases, check_module
+    from reference.gate import cases
 
     targets = [t for t in ("numpy", "torch", "numba") if t in BACKENDS]
     print(f"{'component':24} {'cases':>5} " + " ".join(f"{t + ' render':>13} {t + ' gate':>11}" for t in targets))
@@ -43,7 +44,7 @@ def main() -> int:
                 start = time.perf_counter()
                 text = render_plan(plan, BACKENDS[target])
                 middle = time.perf_counter()
-                assert check_module(c, load(text, name, target, jit=False), target) is None
+                check(c, text, target)
                 end = time.perf_counter()
                 if k:  # the first run warms up
                     render.append(middle - start)

@@ -326,15 +326,17 @@ def run_case(c, module, target: str, case: Case, rng: np.random.Generator, tol: 
     return Outcome("right", "", worst)
 
 
-def check_module(c, module, target: str, seed: int = 0) -> str | None:
+def check_module(c, module, target: str, seed: int = 0, before=None) -> str | None:
     """One line naming the first disagreement of ``module`` with the reference semantics over
-    ``cases(c)``, or None when it agrees on all of them."""
+    ``cases(c)``, or None when it agrees on all of them; ``before(case)`` is called before each."""
     if any(d.expr.has(Repeat) for d in c.definitions):
         return None  # a stack of blocks: its blocks are validated as components, the model by its own check
     if target == "torch" and not torch_installed():
         return None  # a Torch module runs only where torch is; its plan is the one the NumPy module validated
     rng = np.random.default_rng(seed)
     for case in cases(c, seed):
+        if before is not None:
+            before(case)
         outcome = run_case(c, module, target, case, rng)
         if outcome.kind == "undefined":
             return f"the reference semantics gives it no meaning: {outcome.detail} ({case.label()})"
