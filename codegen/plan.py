@@ -3,9 +3,10 @@
 A ``Statement`` is one assignment ``target = expr`` of the forward or the backward; a
 ``ModulePlan`` holds a component's statements, its cache and what the passes did.  Lowering
 (``codegen.lower``) makes a plan, the passes (``codegen.passes``) rewrite it and ``codegen.layout``
-lays its arrays out; printing (``codegen.render``) reads it and makes an ``Emitted`` statement of
-each, which scheduling (fusion, liveness, overwriting) rewrites.  This module imports nothing else
-of ``codegen``: every stage depends on it, it depends on none of them.
+lays its arrays out; printing (``codegen.emit``) reads it and makes an ``Emitted`` statement of each,
+which scheduling (``codegen.schedule``: fusion, liveness, overwriting) rewrites, and rendering
+(``codegen.render``) puts them in a module.  This module imports nothing else of ``codegen``: every
+stage depends on it, it depends on none of them.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sympy import MatrixExpr, MatrixSymbol
 
-from derive.api import RESERVED_NAMES, Component
+from derive.api import RESERVED_NAMES, Component, split_size
 from derive.reverse import Derivation
 
 
@@ -98,3 +99,15 @@ def fresh_name(preferred: str, taken: set[str]) -> str:
 def symbols_read(expr: MatrixExpr, names: dict) -> set[str]:
     """The code names of the matrix symbols ``expr`` reads (``names``: symbol → code name)."""
     return {names.get(s, s.name) for s in expr.free_symbols if isinstance(s, MatrixSymbol)}
+
+
+def dims_in_order(c, arguments) -> list[str]:
+    """The dimension names of ``arguments`` of component ``c``, each once, in order of first
+    appearance (the dimension of a size n_heads*d_h is d_h; a fixed size names nothing)."""
+    order: list[str] = []
+    for a in arguments:
+        for d in a.dims:
+            dimension, _ = split_size(d, set(c._dims.values()))
+            if dimension is not None and str(dimension) not in order:
+                order.append(str(dimension))
+    return order

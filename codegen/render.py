@@ -15,15 +15,14 @@ from derive.derivation import text
 from derive.primitives import Cotangent, index_tables
 from derive.reverse import derive
 
-from .lower import lower
-from .overwrite import overwrite_free_arrays
-from .shapes import Shape
-from .passes import release_after_last_use
-from .plan import Emitted, ModulePlan
-from .runtime import helper_blocks
 from .backends import BACKENDS, Backend
-from .layout import FULL
-from .printers import UnprintableNode, paren
+from .emit import GenerationError, emit
+from .lower import lower
+from .plan import ModulePlan, dims_in_order
+from .printers import UnprintableNode
+from .runtime import helper_blocks
+from .schedule import schedule
+from .shapes import Shape
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -103,24 +102,6 @@ def _module_context(c) -> dict:
     )
 
 
-def _declared(printer, code: str, layout, expr, argument) -> str:
-    """Printed ``code`` of ``expr`` at its declared shape: an output at (…, rows, cols), a gradient at
-    its argument's shape (a vector (d,), a batched input with the batch axes even where the gradient
-    is the same for every sequence)."""
-    if argument is not None and argument.is_vector and layout.ndim == 1 and not layout.cols:
-        return code  # already (d,)
-    code = printer.full_code(code, layout, expr.shape)
-    if argument is None:
-        return code
-    if argument.is_vector:
-        return f"{paren(code)}.reshape(-1)"
-    if argument.batched and not printer.is_batched(expr):
-        printer.helpers_used.add("expand_batch")
-        printer.symbols_used.add("_batch")
-        return f"_expand_batch({code}, _batch)"
-    return code
-
-
 def _config_check(a) -> str | None:
     """The helper that checks (and normalises) a configuration value at call time, by its kind."""
     if a.symbol is None:
@@ -198,24 +179,6 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     return lines + later
 
 
-class GenerationError(ValueError):
-    """A derivation that cannot be printed for a backend, said in one line."""
-
-
-def print_code(printer, expr, component, target: str = "") -> str:
-    """``printer.doprint(expr)``, with a printer's refusal turned into one line naming the value."""
-    try:
-        return printer.doprint(expr)
-    except (UnprintableNode, NotImplementedError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        where = f" {target} = {text(expr)}" if target else f" {text(expr)}"
-        raise GenerationError(f"{component.name}: no {printer.array} code for{where}: {reason}") from None
-
-
-def _sum_of(terms: list):
-    return terms[0] if len(terms) == 1 else sp.MatAdd(*terms)
-
-
 @dataclass
 class FunctionSet:
     """One derived component as ``forward``/``backward`` functions (names may carry a prefix)."""
@@ -240,122 +203,21 @@ class FunctionSet:
 
 def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
                  forward_only: bool = False) -> FunctionSet:
-    """Print one plan's statements with ``printer`` (shared by the parts of one module).  The plan is
-    read, never written: printing makes an ``Emitted`` statement of each of its statements, and
-    scheduling (fusion, liveness, overwriting) rewrites those."""
+    """One plan as a module's functions: its statements printed (``emit``), scheduled (``schedule``),
+    then the prologues, the cache and the returns around them.  ``printer`` is shared by the parts of
+    one module; the plan is read, never written."""
     c = plan.component
-    printer.ctx = plan.context
-    emitted = {id(st): Emitted.of(st) for st in plan.forward + plan.backward}  # one per statement
-    forward = [emitted[id(st)] for st in plan.forward]
-    backward = [] if forward_only else [emitted[id(st)] for st in plan.backward]
-    gradients = [] if forward_only else [(n, st and emitted[id(st)]) for n, st in plan.gradients]
-    forward_symbols, backward_symbols = set(), set()
-    out = c.output_symbol
-    scalar_output = out.shape == (1, 1) and out not in plan.context.batched
-    gradient_of = {id(st): c.argument(name) for name, st in gradients if st is not None}
-    headed_names = {printer.ctx.names.get(symbol, symbol.name): h for symbol, h in printer.ctx.headed.items()}
-    for statements, used in ((forward, forward_symbols), (backward, backward_symbols)):
-        floats = [a.name for a in c.tensor_arguments if a.dtype != "int"]
-        printer.like = "grad_out" if statements is backward else (floats[0] if floats else "None")
-        for st in statements:
-            printer.symbols_used = set()
-            st.code = print_code(printer, st.expr, c, st.target)
-            layout = printer.layout(st.expr)  # the printed code's; the statement's is ``lay_out``'s
-            argument = gradient_of.get(id(st))
-            st.wrapped = False
-            if statements is backward and printer.has_heads(st.expr) and st.target not in headed_names:
-                # a value without heads met head-split ones: its cotangent is their sum over the heads,
-                # term by term: a term without heads is already the value's own (through a merge)
-                printer.helpers_used.add("sum_heads")
-                terms = st.expr.args if isinstance(st.expr, sp.MatAdd) else (st.expr,)
-                headed = [t for t in terms if printer.has_heads(t)]
-                rest = [t for t in terms if not printer.has_heads(t)]
-                if rest:
-                    summed = print_code(printer, _sum_of(headed), c, st.target)
-                    own = print_code(printer, _sum_of(rest), c, st.target)
-                    st.code = f"_sum_heads({summed}) + {paren(own)}"
-                else:
-                    st.code = f"_sum_heads({st.code})"
-                st.wrapped = True
-            elif statements is backward and st.target in headed_names and not printer.has_heads(st.expr):
-                # the cotangent of a head-split value that is the same for every head: given its heads axis
-                printer.helpers_used.add("expand_heads")
-                st.code = (f"_expand_heads({printer.full_code(st.code, layout, st.expr.shape)}, "
-                           f"{printer.size(headed_names[st.target])})")
-                st.wrapped = True
-                layout = FULL
-            if st.target == plan.output and not scalar_output or argument is not None:
-                # an output or a gradient has its declared shape: a broadcast is expanded
-                declared_code = _declared(printer, st.code, layout, st.expr, argument)
-                st.wrapped = st.wrapped or argument is not None and declared_code != st.code and (
-                    argument.is_vector or argument.batched and not printer.is_batched(st.expr))
-                st.code = declared_code
-            st.updates, st.shape_note = [], ""  # a plan may be printed for more than one backend
-            st.reads = set(printer.symbols_used)
-            used |= st.reads
-    printer.symbols_used = forward_symbols | backward_symbols
-
-    if scalar_output:  # a loss: a 0-d array
-        st = forward[-1]
-        st.code = f"({st.code}).reshape(())"
-    forward_statements, backward_statements = list(forward), list(backward)
-    gradient_targets = {st.target for _, st in gradients if st is not None}
-    declared = {plan.output} | gradient_targets  # kept at their declared shape
-    kernel_prefix = f"_{prefix.strip('_')}_" if prefix.strip("_") else "_"  # _block_forward_1, _forward_1
-    if backend.fuses and not forward_only:  # the backward first: what its kernels read, the forward caches
-        backward_statements = fuse_statements(backward_statements, printer, c, gradient_targets, declared,
-                                              f"{kernel_prefix}backward_", backward_symbols)
-
-    dims = dims_in_order(c, c.tensor_arguments)
-    tensor_names = [a.name for a in c.tensor_arguments]
-    names = tensor_names + [st.target for st in plan.forward] + [a.name for a in c.configs] + [
-        str(s) for s, _, _ in c.scalars]
-
+    printed = emit(plan, printer, forward_only)
+    scheduled = schedule(plan, printed, backend, printer, prefix, forward_only)
+    cached = scheduled.cached
     floating = any(a.dtype != "int" for a in c.tensor_arguments)  # then rounded to the arguments' dtype
     rounded = (lambda code: backend.rounded(code, "dtype")) if floating else (lambda code: code)
-    returns, zero_args = [], []
-    for name, st in gradients:
-        if st is None:
-            returns.append((name, rounded(backend.zeros_like(name))))
-            zero_args.append(name)
-        else:
-            returns.append((name, rounded(st.target)))
-
-    recomputed = {t for st in backward_statements for t in made_by(st)}  # the backward makes these
-    cached = [n for n in names if (n in backward_symbols or n in zero_args) and n not in recomputed]
-    cached += [d for d in dims + ["n_batch", "_batch"] if d in backward_symbols]
-    if backend.fuses:
-        forward_statements = fuse_statements(forward_statements, printer, c, set(cached) | {plan.output},
-                                             declared, f"{kernel_prefix}forward_", forward_symbols)
+    returns = [(name, rounded(backend.zeros_like(name) if st is None else st.target)) for name, st in printed.gradients]
     cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape',
                                                                           f'"out_dtype": {plan.output}.dtype'] + (
         ['"dtype": dtype'] if floating else [])) + "}"
-
-    # Liveness: every array is released after its last use; the backward drops its cache once unpacked.
-    # (Parameters are not released: their owner holds them; batched inputs and values may be large.)
-    arrays = {a.name for a in c.inputs} | {t for st in forward_statements + backward_statements for t in made_by(st)}
-    release_after_last_use(forward_statements, keep=set(cached) | {plan.output} | (set(tensor_names)))
-    returned = gradient_targets | set(zero_args)
-    release_after_last_use(backward_statements, keep=returned | {"grad_out"})
-    for st in forward_statements + backward_statements:
-        st.release = [n for n in st.release if n in arrays]
-    if not forward_only:
-        unread = sorted(n for n in cached if n in arrays and n not in returned
-                        and not any(n in st.reads for st in backward_statements))
-        if backward_statements:
-            backward_statements[0].release = sorted(set(backward_statements[0].release) | set(unread))
-    printing_notes = []  # what printing did for this backend (the plan's notes hold for every backend)
-    kernels = [st for st in forward_statements + backward_statements if st.outputs]
-    if kernels:
-        kernel_names = ", ".join(st.code.split("(")[0] for st in kernels)
-        printing_notes.append(f"fused: {len(kernels)} runs of entrywise statements and row reductions, each one "
-                              f"Numba kernel making one pass over the rows ({kernel_names})")
-    if printer.overwrite_free_arrays:
-        entrywise = {f"_{n}" for n in printer.functions_used} | {f"_{t.upper()}" for t in printer.choices_used}
-        printing_notes += _overwrite(c, plan, forward_statements, backward_statements, cached, returned,
-                                     forward_only, entrywise, backend.name == "torch")
     backward_prologue = [f'{n} = cache["{n}"]' for n in cached] + (['dtype = cache["dtype"]'] if floating else [])
-    if scalar_output:
+    if printed.scalar_output:
         backward_prologue.append(backend.as_array("grad_out", "float"))
     backward_prologue += [
         'if grad_out.shape != cache["out_shape"]:',
@@ -363,17 +225,18 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         backend.cast("grad_out", 'cache["out_dtype"]') + "  # the dtype the forward computed in",
         "del cache  # each array is released after its last use below",
     ]
-    signature = ", ".join(tensor_names)
+    signature = ", ".join(a.name for a in c.tensor_arguments)
     if c.configs:
         signature += ", *, " + ", ".join(a.keyword() for a in c.configs)
+    dims = dims_in_order(c, c.tensor_arguments)
     return FunctionSet(
         component=c, forward_name=f"{prefix}forward", backward_name=f"{prefix}backward",
         signature=signature, argument_doc=_argument_doc(c),
-        forward_prologue=_forward_prologue(c, backend, printer, forward_symbols, set(cached), dims),
-        forward=forward_statements, cache_literal=cache_literal, output=plan.output, output_code=rounded(plan.output),
-        backward_prologue=backward_prologue, backward=backward_statements, returns=returns, forward_only=forward_only,
-        notes=[f"{prefix.strip('_') or c.name}: {n}" for n in ([] if forward_only else plan.notes) + printing_notes],
-        printing_notes=printing_notes)
+        forward_prologue=_forward_prologue(c, backend, printer, printed.forward_symbols, set(cached), dims),
+        forward=scheduled.forward, cache_literal=cache_literal, output=plan.output, output_code=rounded(plan.output),
+        backward_prologue=backward_prologue, backward=scheduled.backward, returns=returns, forward_only=forward_only,
+        notes=[f"{prefix.strip('_') or c.name}: {n}" for n in ([] if forward_only else plan.notes) + scheduled.notes],
+        printing_notes=scheduled.notes)
 
 
 def fused_runs(plan) -> list[tuple[str, list[str], list[str]]]:
@@ -407,67 +270,6 @@ def describe(plan) -> str:
     lines += [f"  {part}: {', '.join(names)} → {', '.join(outputs)}" for part, names, outputs in runs] or [
         "  (no run of entrywise statements and row reductions)"]
     return "\n".join(lines) + "\n"
-
-
-def made_by(st) -> list[str]:
-    """The names a statement makes: its target, or a fused kernel's outputs."""
-    return st.outputs or [st.target]
-
-
-def fuse_statements(statements, printer, c, needed_after: set, declared: set, prefix: str, used: set) -> list:
-    """``statements`` with each fused group (``codegen.fusion``) replaced by one call of its kernel; the
-    kernels' source goes to ``printer.kernels``.  A group whose kernel cannot be printed stays as it was."""
-    from .fusion import Unfusable, find_groups, row_local, statement_key
-    from .kernels import KernelPrinter
-
-    def key_of(st):
-        return statement_key(st, printer.ctx.batched, printer.ctx.headed)
-
-    def fusable(st):
-        return not st.wrapped and not st.updates and key_of(st) is not None and row_local(st.expr)
-
-    choices = {a.name: a.choices for a in c.configs if a.choices}
-    out = list(statements)
-    for group in find_groups(statements, fusable, key_of, lambda st: set(st.reads),
-                             needed_after):
-        name = f"{prefix}{len(printer.kernels) + 1}"
-        try:
-            source, call, reads = KernelPrinter(group, printer, name, choices, declared).render()
-        except Unfusable:
-            continue
-        printer.kernels.append(source)
-        shapes = ", ".join(str(next(st.shape for st in group.statements if st.target == n)) for n in group.outputs)
-        made = ", ".join(st.target for st in group.statements)
-        call_statement = Emitted(", ".join(group.outputs), group.statements[-1].expr, None,
-                                   f"fused: {made} (one pass over the rows, {name}_rows)", code=call,
-                                   reads=reads, outputs=list(group.outputs), shape_note=shapes,
-                                   fused=[st.target for st in group.statements])
-        first = out.index(group.statements[0])
-        for st in group.statements:
-            out.remove(st)
-        out.insert(first, call_statement)
-        used |= reads
-    return out
-
-
-def _overwrite(c, plan, forward_statements, backward_statements, cached, returned, forward_only, entrywise,
-               fused_updates) -> list[str]:
-    """Statements that write into arrays no longer needed (``overwrite``); returns the note."""
-    arguments = {a.name: Shape.of(a.symbol.shape, a.batched, a.is_vector).axes()
-                 for a in c.tensor_arguments}
-    scalars = set(dims_in_order(c, c.tensor_arguments)) | {a.name for a in c.configs} | {
-        str(s) for s, _, _ in c.scalars} | {"n_batch"}
-    keep = set(cached) | {plan.output} | {a.name for a in c.tensor_arguments}
-    done = overwrite_free_arrays(forward_statements, keep, arguments, scalars, entrywise, fused_updates)
-    if not forward_only:
-        forward = {**arguments, **{st.target: st.shape.axes() for st in plan.forward}}
-        output = next(st for st in plan.forward if st.target == plan.output)
-        forward["grad_out"] = output.shape.axes()
-        done += overwrite_free_arrays(backward_statements, returned | {"grad_out"}, forward, scalars, entrywise,
-                                      fused_updates)
-    if not done:
-        return []
-    return [f"overwrite: {', '.join(done)} updated in place (+=, *=) in the array the statement made or in one no longer needed, not a new array per operation"]
 
 
 def _argument_doc(c) -> list[str]:
@@ -580,18 +382,6 @@ def _expected_size(size, c) -> str:
     if factor == 1:
         return f'"{dimension}"'
     return f'("{dimension}", {sp.pycode(factor)}, "{factor}")'
-
-
-def dims_in_order(c, arguments) -> list[str]:
-    """The dimension names of ``arguments`` of component ``c``, each once, in order of first
-    appearance (the dimension of a size n_heads*d_h is d_h; a fixed size names nothing)."""
-    order: list[str] = []
-    for a in arguments:
-        for d in a.dims:
-            dimension, _ = split_size(d, set(c._dims.values()))
-            if dimension is not None and str(dimension) not in order:
-                order.append(str(dimension))
-    return order
 
 
 def _model_functions(model, backend: Backend):
