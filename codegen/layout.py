@@ -16,7 +16,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, One
 import sympy as sp
 
 from derive.batch import carries_batch, heads_axis
-from derive.primitives import BatchSum, Elementwise, ScatterAdd, TargetScatter
+from derive.primitives import BatchSum, Elementwise, IndexSlice, ScatterAdd, TargetScatter
 from derive.simplify import split_coefficient
 
 from .shapes import Shape
@@ -106,8 +106,8 @@ def layout_of(e, ctx) -> Layout:
     if isinstance(e, MatMul):
         _, body = split_coefficient(e)
         return product_layout(list(body.args) if isinstance(body, MatMul) else [body], ctx)
-    if isinstance(e, Elementwise):
-        return layout_of(e.arg, ctx)
+    if isinstance(e, (Elementwise, IndexSlice)):  # entry by entry; a slice of indices keeps their axes
+        return layout_of(e.arg if isinstance(e, Elementwise) else e.index, ctx)
     if isinstance(e, BatchSum):
         if not carries_batch(e.arg, ctx.batched):  # n_batch times the value: its own layout
             return layout_of(e.arg, ctx)

@@ -48,12 +48,13 @@ class Shape:
         return replace(self, batched=False)
 
     def laid_out(self, layout) -> Shape:
-        """This shape as a printed array of ``layout`` (``printers.Layout``) holds it: a row (cols,) or
-        a number, or size 1 on each axis that repeats one entry."""
+        """This shape as a printed array of ``layout`` (``codegen.layout.Layout``) holds it: a row (cols,)
+        (behind the batch axes for an input's indices, 1-D per sequence) or a number, or size 1 on each
+        axis that repeats one entry."""
         if layout.ndim == 0:
             return Shape.number()
         if layout.ndim == 1:
-            return Shape(self.core[-1:])
+            return Shape(self.core[-1:], self.batched)
         if len(self.core) < 2:
             return self
         rows, cols = self.core[-2:]

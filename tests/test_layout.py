@@ -82,3 +82,18 @@ def test_a_gradient_is_laid_out_at_its_arguments_shape_even_where_its_expression
     assert str(dX.shape) == "(..., n_T, d)"
     for target in ("numpy", "torch"):
         validated(c, render_plan(plan, BACKENDS[target]), target)
+
+
+def test_indices_keep_their_layout_through_a_slice():
+    # an integer input (n,) is 1-D per sequence; idx[1:] is too, and a value reading it twice is hoisted
+    c = D.Component("sliced_indices", "the same slice of indices read twice")
+    n_T, k = c.dims("n_T k")
+    x = c.input("X", n_T, k)
+    idx = c.input("idx", n_T, dtype="int")
+    picked = D.pick(x, D.index_slice(idx, 0))
+    c.output("Y", D.hadamard(picked, picked))
+    plan = lower(derive(c))
+    hoisted = [st for st in plan.backward if st.comment == "common subexpression"]
+    assert hoisted and str(hoisted[0].shape) == "(..., n_T)"
+    for target in ("numpy", "torch"):
+        validated(c, render_plan(plan, BACKENDS[target]), target)
