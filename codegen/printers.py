@@ -289,10 +289,6 @@ class NumPyMatrixPrinter(NumPyPrinter):
         self.helpers_used.add("logsumexp_of_softmax")
         return f"_logsumexp_of_softmax({self._print(expr.arg)}, {self._print(expr.softmax)})"
 
-    def _print_LogSumExp(self, expr):
-        self.helpers_used.add("logsumexp")
-        return f"_logsumexp({self.full(expr.arg)})"
-
     def _print_Pick(self, expr):
         values, targets = self.full(expr.arg), self._print(expr.targets)
         if not self.is_batched(expr.arg) and self.is_batched(expr.targets):  # the same table for every sequence

@@ -36,6 +36,7 @@ from .activations import activation_choice
 from .declare import primitive_of
 from .errors import DefinitionError, ShapeMismatch
 from .families.masks import causal_zero  # noqa: F401
+from .families.normalisers import logsumexp  # noqa: F401
 from .families.heads import merge_heads, share_heads, split_heads, sum_groups  # noqa: F401  (the API's, declared in their family)
 from .families.rotary import rotate_half  # noqa: F401
 from .families.rows import row_contract, row_outer  # noqa: F401
@@ -48,7 +49,6 @@ from .primitives import (
     Elementwise,
     Gather,
     IndexSlice,
-    LogSumExp,
     Pick,
     Repeat,
     ScalarFunction,
@@ -227,11 +227,6 @@ def gather(table: MatrixExpr, index: MatrixExpr) -> MatrixExpr:
 def index_slice(index: MatrixExpr, start: Any) -> MatrixExpr:
     """idx[start:] of an integer input: ``index_slice(idx, 1)`` are the next-token targets."""
     return IndexSlice(index, sp.sympify(start))
-
-
-def logsumexp(z: MatrixExpr) -> MatrixExpr:
-    """log Σ exp over each row of Z, shape (n, 1)."""
-    return LogSumExp(z)
 
 
 def pick(z: MatrixExpr, targets: MatrixExpr) -> MatrixExpr:

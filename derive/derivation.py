@@ -22,7 +22,6 @@ from .primitives import (
     Cotangent,
     Elementwise,
     IndexSlice,
-    LogSumExp,
     Pick,
     Repeat,
     RepeatBackward,
@@ -78,7 +77,7 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, RotaryAngles, LogSumExp, Pick,
+                                Softmax, RotaryAngles, Pick,
                                 IndexSlice, Repeat, RepeatBackward))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
@@ -151,9 +150,6 @@ class TextPrinter(StrPrinter):
 
     def _print_RepeatBackward(self, e):
         return f"{e.stack}ᵀ({self._print(e.cotangent)})"
-
-    def _print_LogSumExp(self, e):
-        return f"lse({self._print(e.arg)})"
 
     def _print_Pick(self, e):
         return f"pick({self._print(e.arg)}, {self._print(e.targets)})"
@@ -275,9 +271,6 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_IndexSlice(self, e):
         return rf"{{{self._print(MatrixSymbol(index_base(e).name, 1, 1))}}}_{{[{self._print(e.start)}:]}}"
-
-    def _print_LogSumExp(self, e):
-        return rf"\operatorname{{lse}}\left({self._print(e.arg)}\right)"
 
     def _print_Pick(self, e):
         return rf"\operatorname{{pick}}\left({self._print(e.arg)}, {self._print(e.targets)}\right)"

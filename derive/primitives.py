@@ -257,16 +257,6 @@ class IndexSlice(Node):
         return (1, self.index.shape[1] - self.start)
 
 
-class LogSumExp(Node):
-    """``log Σ_j exp(Z_ij)`` for each row i, shape (n, 1); computed with the row max subtracted."""
-
-    fields = ("arg",)
-
-    @property
-    def shape(self):
-        return (self.arg.shape[0], 1)
-
-
 class Pick(Node):
     """``(ohe(t) ∘ Z) 1``: entry t_i of each row i of Z, shape (n, 1)."""
 

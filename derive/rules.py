@@ -22,7 +22,6 @@ from .primitives import (
     BatchSum,
     Elementwise,
     Gather,
-    LogSumExp,
     Pick,
     Repeat,
     RepeatBackward,
@@ -147,13 +146,6 @@ def softmax_vjp(node: Softmax, i: int, G: MatrixExpr) -> MatrixExpr:
 def gather_vjp(node: Gather, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · (ohe(idx) dW) = (ohe(idx)ᵀ Ḡ) · dW: a scatter-add of Ḡ's rows (integer idx takes none)."""
     return ScatterAdd(G, node.index, node.table.shape[0])
-
-
-@rule(LogSumExp, "logsumexp")
-def logsumexp_vjp(node: LogSumExp, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · d lse(Z) = ((Ḡ 1ᵀ) ∘ softmax(Z)) · dZ."""
-    n, m = node.arg.shape
-    return HadamardProduct(MatMul(G, OneMatrix(1, m)), Softmax(node.arg, sp.false))
 
 
 @rule(Pick, "pick")

@@ -38,7 +38,6 @@ from derive.primitives import (
     Elementwise,
     Gather,
     IndexSlice,
-    LogSumExp,
     Pick,
     Softmax,
     RotaryAngles,
@@ -224,9 +223,6 @@ class Evaluator:
         if isinstance(e, IndexSlice):
             a = self.ev(e.index)
             return Value(a.data[..., _number(e.start, self.scalars):], a.batched, a.heads)
-        if isinstance(e, LogSumExp):
-            a = self.ev(e.arg)
-            return Value(xp.logsumexp(a.data), a.batched, a.heads)
         if isinstance(e, Pick):
             z, t = self.ev(e.arg), self.ev(e.targets)
             return self.combine(z, t, lambda z, t: xp.take_last(*_lead_broadcast(xp, z, xp.mT(t))))

@@ -102,14 +102,6 @@ def _check_indices(name, index, size):
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
 
 
-# -- helper: logsumexp
-def _logsumexp(Z):
-    """log Σ exp over the last axis, stable for large logits (keeps that axis)."""
-    m = Z.max(axis=-1, keepdims=True)
-    E = Z - m
-    np.exp(E, out=E)  # in the array just made: one array of Z's size, not two
-    return m + np.log(E.sum(axis=-1, keepdims=True))
-
 
 # -- helper: add_at_targets
 def _add_at_targets(base, targets, values, fresh):

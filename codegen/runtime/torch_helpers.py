@@ -91,11 +91,6 @@ def _check_indices(name, index, size):
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
 
 
-# -- helper: logsumexp
-def _logsumexp(Z):
-    """log Σ exp over the last axis, stable for large logits (keeps that axis)."""
-    return torch.logsumexp(Z, dim=-1, keepdim=True)
-
 
 # -- helper: add_at_targets
 def _add_at_targets(base, targets, values, fresh):
