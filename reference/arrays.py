@@ -64,6 +64,9 @@ class TorchArrays:
     def softmax(self, a):
         return self.torch.softmax(a, dim=-1)
 
+    def logsumexp(self, a):
+        return self.torch.logsumexp(a, dim=-1, keepdim=True)
+
     def concat(self, parts):
         return self.torch.cat(parts, dim=-1)
 
@@ -146,6 +149,10 @@ class NumpyArrays:
         shifted = a - a.max(axis=-1, keepdims=True)
         e = np.exp(shifted)
         return e / e.sum(axis=-1, keepdims=True)
+
+    def logsumexp(self, a):
+        m = a.max(axis=-1, keepdims=True)
+        return m + np.log(np.exp(a - m).sum(axis=-1, keepdims=True))
 
     def concat(self, parts):
         return np.concatenate(parts, axis=-1)

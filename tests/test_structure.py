@@ -111,3 +111,13 @@ def test_imports_point_one_way(package):
     wrong = sorted(f"{m} imports {d}" for m, deps in graph().items() if m.split(".")[0] == package
                    for d in deps if d.split(".")[0] not in LAYERS[package] | {package})
     assert wrong == []
+
+
+def test_every_package_directory_is_in_the_distribution():
+    """A non-editable install carries only the packages pyproject.toml lists: a directory of modules
+    missing there imports in a checkout and fails once installed."""
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    directories = {".".join(path.parent.relative_to(ROOT).parts) for package in PACKAGES
+                   for path in (ROOT / package).rglob("*.py") if "__pycache__" not in path.parts}
+    assert directories - listed == set(), "add them to [tool.setuptools] packages"
