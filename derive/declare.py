@@ -23,7 +23,10 @@ counts and flags the node carries besides its operands; those named in ``sizes``
 integers, ``d // n_heads``, as does any integer one), ``requires`` (the size conditions the
 generated forward checks), ``heads`` (the head count of the result, for primitives that change it),
 ``runtime`` (helper functions' source per backend, inlined into generated modules so they stay
-standalone) and ``examples`` (operand shapes and parameters the declaration is checked at).
+standalone) and ``examples`` (operand shapes and parameters the declaration is checked at).  The
+engine's references run on NumPy arrays too (where torch is not installed); one that needs what a
+tensor's methods cannot say in both libraries (an exponential, a logarithm) takes the keyword-only
+``xp``, the reference's operations of the library it runs on (``reference.arrays``).
 
 Its signatures and format strings are checked when it is made; its rules before its first use (they
 may name the constructor being declared, which exists only once ``define_primitive`` returns): the

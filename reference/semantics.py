@@ -23,6 +23,8 @@ shape (a vector (d,), a matrix (rows, cols), behind the batch axes for an input)
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -266,10 +268,20 @@ class Evaluator:
 
 def declared_value(xp, primitive, data: list, params: list):
     """A declared primitive's value: its reference (written for torch; the engine's own run on NumPy
-    arrays too), or without torch for a user's, its NumPy lowering run."""
+    arrays too, given the library's operations ``xp`` where they ask for them), or without torch for
+    a user's, its NumPy lowering run."""
     if xp.name == "torch" or primitive.builtin:
-        return primitive.reference(*data, *params)
+        library = {"xp": xp} if _takes_library(primitive.reference) else {}
+        return primitive.reference(*data, *params, **library)
     return run_lowering(primitive, "numpy", data, params)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_library(reference) -> bool:
+    """Whether ``reference`` takes the keyword-only ``xp``: ``reference.arrays``' operations, for what a
+    tensor's methods cannot say in both libraries (an exponential, a logarithm)."""
+    parameter = inspect.signature(reference).parameters.get("xp")
+    return parameter is not None and parameter.kind is parameter.KEYWORD_ONLY
 
 
 #: Backend name → the namespace of its runtime helpers, which an engine's primitive's code may call

@@ -20,9 +20,10 @@ def _jvp(T, arg):
     return MatMul(HadamardProduct(Softmax(arg, sp.false), T), OneMatrix(arg.shape[1], 1))
 
 
-def _reference(arg):
-    """``log Σ_j exp(Z_ij)`` for each row i, shape (n, 1)."""
-    return arg.logsumexp(-1, keepdim=True)
+def _reference(arg, *, xp):
+    """``log Σ_j exp(Z_ij)`` for each row i, shape (n, 1): one line of the library the reference
+    runs on (``xp``, torch's or NumPy's)."""
+    return xp.logsumexp(arg)
 
 
 _NUMPY = '''def _logsumexp(Z):
