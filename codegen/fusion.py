@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix
 
-from derive.primitives import BatchSum, ChoiceFunction, Elementwise, ScalarFunction, Softmax
+from derive.families.normalisers import Softmax
+from derive.primitives import BatchSum, ChoiceFunction, Elementwise, ScalarFunction
 from derive.scalar_functions import vectorising
 from derive.simplify import split_coefficient
 

@@ -35,8 +35,8 @@ from sympy import Basic, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix
 
 from derive.closed_form import forward_value_rewriting, rewrite_through_forward_values
 from derive.derivation import text
-from derive.families.normalisers import LogSumExp
-from derive.primitives import X_SCALAR, BatchSum, Elementwise, Node, ScalarFunction, Softmax, cotangent
+from derive.families.normalisers import LogSumExp, Softmax
+from derive.primitives import X_SCALAR, BatchSum, Elementwise, Node, ScalarFunction, cotangent
 from derive.simplify import split_coefficient, with_coefficient
 
 from derive.batch import carries_batch, heads_axis

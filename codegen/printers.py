@@ -230,10 +230,6 @@ class NumPyMatrixPrinter(NumPyPrinter):
         """A size (an axis's extent, an index), ``exact_size``."""
         return exact_size(expr, self.scalar)
 
-    def _print_Softmax(self, expr):
-        self.helpers_used.add("softmax")
-        return f"_softmax({self.full(expr.arg)}, {self.scalar(expr.causal)})"
-
     def _print_Declared(self, expr):
         """A declared primitive (``derive.declare``) in its declaration's code for this backend: each
         operand at its declared size with both matrix axes (a batched operand without heads gets a

@@ -36,7 +36,7 @@ from .activations import activation_choice
 from .declare import primitive_of
 from .errors import DefinitionError, ShapeMismatch
 from .families.masks import causal_zero  # noqa: F401
-from .families.normalisers import logsumexp  # noqa: F401
+from .families.normalisers import logsumexp, softmax  # noqa: F401
 from .families.heads import merge_heads, share_heads, split_heads, sum_groups  # noqa: F401  (the API's, declared in their family)
 from .families.rotary import rotate_half  # noqa: F401
 from .families.rows import row_contract, row_outer  # noqa: F401
@@ -52,7 +52,6 @@ from .primitives import (
     Pick,
     Repeat,
     ScalarFunction,
-    Softmax,
     UnsupportedFunction,
 )
 
@@ -199,13 +198,6 @@ def elementwise(fn: ScalarFunction | ChoiceFunction | sp.Lambda, a: MatrixExpr) 
 def pointwise(expr_of_x: sp.Expr, a: MatrixExpr) -> MatrixExpr:
     """f(A) entrywise for a scalar expression of ``x`` (``X_SCALAR``)."""
     return elementwise(Lambda(X_SCALAR, expr_of_x), a)
-
-
-def softmax(s: MatrixExpr, causal: Any = sp.false) -> MatrixExpr:
-    """softmax over each row of S; ``causal`` (a configuration symbol or a bool) masks columns > row."""
-    if s.shape[0] != s.shape[1] and causal is not sp.false:
-        raise ShapeMismatch(f"softmax: a causal mask needs a square {s}, got shape {_shape(s)}")
-    return Softmax(s, sp.sympify(causal))
 
 
 def rotary_angles(n: Any, d: Any, theta: Any) -> MatrixExpr:

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy import HadamardProduct, Lambda, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
-from .primitives import X_SCALAR, Cotangent, Elementwise, ScalarFunction, Softmax
+from .families.normalisers import Softmax
+from .primitives import X_SCALAR, Cotangent, Elementwise, ScalarFunction
 from .reverse import Derivation
 from .simplify import FACTS, Context, Fact, derived_sums, is_ones, is_zero, simplify
 

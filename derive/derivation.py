@@ -16,6 +16,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .declare import Declared
+from .families.normalisers import Softmax
 from .primitives import (
     BatchSum,
     ChoiceFunction,
@@ -26,7 +27,6 @@ from .primitives import (
     Repeat,
     RepeatBackward,
     ScatterAdd,
-    Softmax,
     RotaryAngles,
     TargetScatter,
     index_base,
@@ -77,7 +77,7 @@ class TextPrinter(StrPrinter):
     def _operand(self, e) -> str:
         code = self._print(e)
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
-                                Softmax, RotaryAngles, Pick,
+                                RotaryAngles, Pick,
                                 IndexSlice, Repeat, RepeatBackward))
         if isinstance(e, Elementwise):
             simple = re.fullmatch(r"[\w′]+(\(.*\))?", code) is not None
@@ -135,10 +135,6 @@ class TextPrinter(StrPrinter):
     def _print_BatchSum(self, e):
         return f"Σ_batch {self._operand(e.arg)}"
 
-    def _print_Softmax(self, e):
-        name = "softmax" if e.causal == sp.false else f"softmax[{self._print(e.causal)}]"
-        return f"{name}({self._print(e.arg)})"
-
     def _print_Gather(self, e):
         return f"ohe({e.index.name}) {self._operand(e.table)}"
 
@@ -171,8 +167,9 @@ class TextPrinter(StrPrinter):
 
 
 def _is_call(code: str) -> bool:
-    """Is ``code`` one call, ``name(…)`` with its parentheses closing at the end (needs none around it)?"""
-    name = re.match(r"[\w′]+\(", code)
+    """Is ``code`` one call, ``name(…)`` or ``name[…](…)`` with its parentheses closing at the end (needs
+    none around it)?"""
+    name = re.match(r"[\w′]+(\[[^\[\]()]*\])?\(", code)  # softmax(…), softmax[causal](…)
     if not name or not code.endswith(")"):
         return False
     depth = 0
@@ -265,9 +262,6 @@ class MathLatexPrinter(LatexPrinter):
 
     def _print_BatchSum(self, e):
         return rf"\sum_{{\text{{batch}}}} \left({self._print(e.arg)}\right)"
-
-    def _print_Softmax(self, e):
-        return rf"\operatorname{{softmax}}\left({self._print(e.arg)}\right)"
 
     def _print_IndexSlice(self, e):
         return rf"{{{self._print(MatrixSymbol(index_base(e).name, 1, 1))}}}_{{[{self._print(e.start)}:]}}"

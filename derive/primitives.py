@@ -193,20 +193,6 @@ def matrix_children(expr: Basic) -> tuple[MatrixExpr, ...]:
     return tuple(a for a in expr.args if isinstance(a, MatrixExpr))
 
 
-class Softmax(Node):
-    """``softmax(S)`` over each row; with ``causal`` true, row t sees columns ≤ t only.
-
-    ``causal`` is a configuration symbol (or a SymPy boolean): masked entries
-    get probability exactly 0 (−∞ added before the exponential).
-    """
-
-    fields = ("arg", "causal")
-
-    @property
-    def shape(self):
-        return self.arg.shape
-
-
 class RotaryAngles(Node):
     """The (rows, cols) table of rotary angles, entry (t, j) = t · θ^(−2 (j mod cols/2) / cols) at
     positions t = 0 … rows − 1: the two halves of a row carry the same frequencies (Hugging Face's

@@ -20,7 +20,8 @@ from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, ZeroMatri
 from .api import Component
 from .batch import carries_batch
 from .declare import primitive_of
-from .primitives import BatchSum, Cotangent, Repeat, Softmax, cotangent, matrix_children
+from .families.normalisers import Softmax
+from .primitives import BatchSum, Cotangent, Repeat, cotangent, matrix_children
 from .rules import Rule, rule_for
 from .simplify import FACTS, Context, Fact, derived_sums, simplify, split_coefficient, with_coefficient
 

@@ -26,7 +26,6 @@ from .primitives import (
     Repeat,
     RepeatBackward,
     ScatterAdd,
-    Softmax,
     TargetScatter,
 )
 
@@ -132,14 +131,6 @@ def hadamard_vjp(node: HadamardProduct, i: int, G: MatrixExpr) -> MatrixExpr:
 def elementwise_vjp(node: Elementwise, i: int, G: MatrixExpr) -> MatrixExpr:
     """Ḡ · d f(A) = (Ḡ ∘ f′(A)) · dA, f′ from sympy.diff of the scalar f."""
     return HadamardProduct(G, Elementwise(node.fn.derivative(), node.arg))
-
-
-@rule(Softmax, "softmax")
-def softmax_vjp(node: Softmax, i: int, G: MatrixExpr) -> MatrixExpr:
-    """Ḡ · d softmax(S) = (P ∘ (Ḡ − ((P ∘ Ḡ) 1) 1ᵀ)) · dS, P = softmax(S) (masked entries of P are 0)."""
-    n, m = node.shape
-    row_dot = MatMul(HadamardProduct(node, G), OneMatrix(m, 1))
-    return HadamardProduct(node, MatAdd(G, MatMul(-1, row_dot, OneMatrix(1, m))))
 
 
 @rule(Gather, "gather")

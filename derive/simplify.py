@@ -23,7 +23,8 @@ from sympy import (
 )
 
 from .families.heads import MergeHeads, SplitHeads
-from .primitives import BatchSum, Elementwise, Softmax, TargetScatter
+from .families.normalisers import Softmax
+from .primitives import BatchSum, Elementwise, TargetScatter
 
 
 @dataclass(frozen=True)

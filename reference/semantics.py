@@ -41,7 +41,6 @@ from derive.primitives import (
     Gather,
     IndexSlice,
     Pick,
-    Softmax,
     RotaryAngles,
 )
 
@@ -202,12 +201,6 @@ class Evaluator:
             if a.batched:
                 return Value(xp.sum(a.data, 0), False, a.heads)
             return Value(self.n_batch * a.data, False, a.heads)  # the same value for each sequence
-        if isinstance(e, Softmax):
-            a = self.ev(e.arg)
-            S = a.data
-            if _number(e.causal, self.scalars):
-                S = xp.fill(S, self.upper(S), float("-inf"))
-            return Value(xp.softmax(S), a.batched, a.heads)
         declared = primitive_of(e)
         if declared is not None:
             return self.declared(declared, e)
@@ -249,10 +242,6 @@ class Evaluator:
 
     def shape(self, e) -> tuple[int, int]:
         return tuple(_number(s, self.scalars) for s in e.shape)
-
-    def upper(self, S):
-        n, m = S.shape[-2:]
-        return self.xp.upper(n, m)
 
     def combine(self, a: Value, b: Value, op) -> Value:
         """``op`` on two values, each broadcast over the batch and the heads the other has."""

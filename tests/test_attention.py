@@ -5,7 +5,8 @@ import sympy as sp
 
 from derive.components import build
 from derive.derivation import render
-from derive.primitives import BatchSum, Cotangent, Softmax
+from derive.families.normalisers import Softmax
+from derive.primitives import BatchSum, Cotangent
 from derive.reverse import derive
 from generated.numpy import attention
 

@@ -6,7 +6,8 @@ import torch
 
 from backprop.verify import autograd, relative_error
 from derive.components import build
-from derive.primitives import Cotangent, Softmax, TargetScatter
+from derive.families.normalisers import Softmax
+from derive.primitives import Cotangent, TargetScatter
 from derive.reverse import derive
 from derive.simplify import split_coefficient
 from generated.numpy import cross_entropy

@@ -17,27 +17,6 @@ def _erf(x):
     return np.vectorize(math.erf, otypes=[x.dtype])(x)
 
 
-# -- helper: softmax
-def _softmax(S, causal, fresh=False):
-    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
-
-    ``fresh``: ``S`` is a new array nothing else reads, and the softmax is computed in it.
-    """
-    if causal:
-        if fresh:
-            np.copyto(S, -np.inf, where=_causal_mask(S.shape[-1]))
-        else:
-            S, fresh = np.where(_causal_mask(S.shape[-1]), -np.inf, S), True
-    if fresh:
-        E = S
-        E -= S.max(axis=-1, keepdims=True)
-    else:
-        E = S - S.max(axis=-1, keepdims=True)
-    np.exp(E, out=E)
-    E /= E.sum(axis=-1, keepdims=True)
-    return E
-
-
 # -- helper: causal_mask
 @functools.lru_cache(maxsize=8)
 def _causal_mask(n):

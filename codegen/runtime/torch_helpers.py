@@ -11,18 +11,6 @@ import threading
 import torch
 
 
-# -- helper: softmax
-def _softmax(S, causal, fresh=False):
-    """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
-
-    ``fresh``: ``S`` is a new array nothing else reads, and the mask is applied in it.
-    """
-    if causal:
-        mask = _causal_mask(S.shape[-1], S.device)
-        S = S.masked_fill_(mask, float("-inf")) if fresh else S.masked_fill(mask, float("-inf"))
-    return torch.softmax(S, dim=-1)
-
-
 # -- helper: causal_mask
 def _causal_mask(n, device):
     """(n, n), True above the diagonal (s > t): made once per size and device (the last few are kept)."""
