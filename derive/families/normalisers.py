@@ -22,10 +22,9 @@ def _softmax_vjp(G, arg, causal):
 
 
 def _softmax_jvp(T, arg, causal):
-    """d softmax(S) = P ∘ (dS − ((P ∘ dS) 1) 1ᵀ), P = softmax(S)."""
-    P, m = _softmax(arg, causal), arg.shape[1]
-    row_dot = MatMul(HadamardProduct(P, T), OneMatrix(m, 1))
-    return HadamardProduct(P, MatAdd(T, MatMul(-1, row_dot, OneMatrix(1, m))))
+    """d softmax(S) = P ∘ (dS − ((P ∘ dS) 1) 1ᵀ): each row's Jacobian diag(p) − p pᵀ is symmetric, so
+    the tangent map is the cotangent map."""
+    return _softmax_vjp(T, arg, causal)
 
 
 def _softmax_reference(arg, causal, *, xp):
