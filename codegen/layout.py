@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
-
 import sympy as sp
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
 from derive.batch import carries_batch, heads_axis
 from derive.primitives import BatchSum, Elementwise, IndexSlice, ScatterAdd, TargetScatter
