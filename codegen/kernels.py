@@ -334,7 +334,7 @@ class KernelPrinter:
         inputs = list(self.inputs)
         kernel_args = [f"a_{n}" for n in inputs] + [f"o_{n}" for n in self.outputs] + [
             f"n_{s}" for s in settings] + [f"c_{c}" for c in choice_configs]
-        lines = [f"@_kernel",
+        lines = ["@_kernel",
                  f"def {self.name}_rows({', '.join(kernel_args)}):",
                  f'    """{", ".join(st.target for st in self.group.statements)}: row by row."""',
                  f"    T = a_{source}.dtype.type"]

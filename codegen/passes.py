@@ -426,7 +426,6 @@ def fuse_shared_operand(plan) -> None:
     """X W₁, X W₂, … (one operand, weights shared by the batch) become one product X [W₁ W₂ …];
     in the backward, Δ₁ W₁ᵀ + Δ₂ W₂ᵀ + … is one product [Δ₁ Δ₂ …] [W₁ W₂ …]ᵀ and the
     Σ Xᵀ Δᵢ are one Σ Xᵀ [Δ₁ Δ₂ …], split into the weights' gradients."""
-    ctx = plan.context
     # Precondition: each weight is a matrix parameter, an array at its full declared size (a value
     # defined as a broadcast, b 1ᵀ, is printed at size 1 along the axis it repeats and cannot be
     # placed side by side with full ones).
