@@ -485,8 +485,10 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
     it (``reference.gate.run_case``).  Any difference in shape, any NaN and any error above ``tol`` is
     a failure; a refusal at compile time is an outcome of its own, and a module the validation gate
     refused ("defect") is a failure: the gate is skipped here, and this check is its long form.  The
-    NumPy and Torch modules it compiles run with their shapes probed (``codegen.validate.shape_probed``):
-    an array whose shape is not the one its statement states is a failure too."""
+    modules of backends without compiled kernels (NumPy, Torch) run with their shapes probed
+    (``codegen.validate.shape_probed``): an array whose shape is not the one its statement states is a
+    failure too.  (Numba's kernels would compile a second time; its statements are NumPy's, probed.)"""
+    from codegen.backends import BACKENDS
     from codegen.render import compile_component
     from codegen.validate import EngineDefect, probed
     from reference.gate import Case, run_case
@@ -501,8 +503,7 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
             return Differential("refused", str(e).splitlines()[0] if str(e) else type(e).__name__)
         except Exception as e:  # noqa: BLE001 - an engine crash is what this reports
             return Differential("crash", f"compiling: {type(e).__name__}: {e}")
-        modules = {t: probed(component, m.__source__, t) if t in ("numpy", "torch") else m
-                   for t, m in modules.items()}
+        modules = {t: m if BACKENDS[t].fuses else probed(component, m.__source__, t) for t, m in modules.items()}
     rng = np.random.default_rng(seed)
     batches = [(), (1,), (3,), (2, 2)]
     worst, cases = 0.0, 0

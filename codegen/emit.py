@@ -79,8 +79,8 @@ def emit(plan: ModulePlan, printer, forward_only: bool = False) -> Printed:
     scalar_output = out.shape == (1, 1) and out not in plan.context.batched
     gradient_of = {id(st): c.argument(name) for name, st in gradients if st is not None}
     headed_names = {printer.ctx.names.get(symbol, symbol.name): h for symbol, h in printer.ctx.headed.items()}
+    floats = [a.name for a in c.tensor_arguments if a.dtype != "int"]
     for statements, used in ((forward, forward_symbols), (backward, backward_symbols)):
-        floats = [a.name for a in c.tensor_arguments if a.dtype != "int"]
         printer.like = "grad_out" if statements is backward else (floats[0] if floats else "None")
         for st in statements:
             printer.symbols_used = set()

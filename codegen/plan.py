@@ -72,8 +72,6 @@ class ModulePlan:
     output: str
     backward: list[Statement]
     gradients: list[tuple[str, Statement | None]]  # (argument, statement); None: zero gradient
-    cache: list[str] = field(default_factory=list)
-    dims: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the optimising passes did
     taken: set[str] = field(default_factory=set)  # every code name in use: a new one must be fresh
     defined: list[Statement] = field(default_factory=list)  # every forward statement, read or not

@@ -333,7 +333,7 @@ def module_printer(backend: Backend, context):
     sum are as fast as its contraction."""
     printer = backend.printer_class(context)
     printer.backend = backend.name
-    printer.contract_entrywise_products = backend.name != "torch"
+    printer.contract_entrywise_products = backend.contracts_entrywise_products
     return printer
 
 

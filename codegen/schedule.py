@@ -76,7 +76,7 @@ def schedule(plan: ModulePlan, printed: Printed, backend, printer, prefix: str =
     if printer.overwrite_free_arrays:
         entrywise = {f"_{n}" for n in printer.functions_used} | {f"_{t.upper()}" for t in printer.choices_used}
         notes += overwrite_statements(c, plan, forward_statements, backward_statements, cached, returned,
-                                      forward_only, entrywise, backend.name == "torch")
+                                      forward_only, entrywise, backend.fused_updates)
     return Scheduled(forward_statements, backward_statements, cached, zero, notes)
 
 

@@ -113,19 +113,25 @@ class Primitive:
     def text(self, operands: list[str], params: list[str], wrap: Callable[[str], str] = str) -> str:
         """Its notation for ``show`` (``name(A, B)`` when the declaration gives none); ``wrap`` as for
         ``code``, for a format string (a callable notation gets the operands' text as it is)."""
-        if self.notation is None:
-            return f"{self.name}({', '.join(operands)})"
-        if callable(self.notation):
-            return self.notation(*operands, *params)
-        return fill(self.notation, list(operands) + list(params), wrap)
+        default = f"{self.name}({', '.join(operands)})"
+        return _written(self.notation, default, operands, params, wrap)
 
     def latex_text(self, operands: list[str], params: list[str], wrap: Callable[[str], str] = str) -> str:
-        if self.latex is None:
-            name = self.name.replace("_", r"\_")
-            return rf"\operatorname{{{name}}}\left({', '.join(operands)}\right)"
-        if callable(self.latex):
-            return self.latex(*operands, *params)
-        return fill(self.latex, list(operands) + list(params), wrap)
+        """Its LaTeX, as ``text`` does its notation (``\\operatorname{name}(…)`` when there is none)."""
+        name = self.name.replace("_", r"\_")
+        default = rf"\operatorname{{{name}}}\left({', '.join(operands)}\right)"
+        return _written(self.latex, default, operands, params, wrap)
+
+
+def _written(form: str | Callable | None, default: str, operands: list[str], params: list[str],
+             wrap: Callable[[str], str]) -> str:
+    """A notation ``form`` applied to the operands' and parameters' text: ``default`` when there is none,
+    a callable's result, or a format string filled (``fill``)."""
+    if form is None:
+        return default
+    if callable(form):
+        return form(*operands, *params)
+    return fill(form, list(operands) + list(params), wrap)
 
 
 #: A placeholder ``{i}`` (group 1), or a brace written twice.
