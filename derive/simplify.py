@@ -200,9 +200,15 @@ def _zero(e, ctx=None):
     return None
 
 
+def linear_positions(e) -> list[int]:
+    """Where among ``e``'s args are the operands it is linear in, as its primitive declares (``Node.linear``)."""
+    linear = getattr(type(e), "linear", ())
+    return [i for i, name in enumerate(getattr(type(e), "fields", ())) if name in linear]
+
+
 def linear_operands(e) -> list:
-    """The operands ``e`` is linear in, as its primitive declares (``Node.linear``)."""
-    return [getattr(e, name) for name in getattr(type(e), "linear", ())]
+    """The operands ``e`` is linear in."""
+    return [e.args[i] for i in linear_positions(e)]
 
 
 @fact("like-terms", "a A + b A = (a + b) A; in particular x − x = 0")
@@ -336,10 +342,7 @@ def _heads(e, ctx=None):
 
 @fact("linear", "a number comes out of a linear map: f(c A) = c f(A)", shown=False)
 def _linear_nodes(e, ctx=None):
-    fields = type(e).fields if getattr(type(e), "linear", ()) else ()
-    for i, name in enumerate(fields):
-        if name not in type(e).linear:
-            continue
+    for i in linear_positions(e):
         c, body = split_coefficient(e.args[i])
         if c != 1:
             return with_coefficient(c, e.func(*e.args[:i], body, *e.args[i + 1:]))
