@@ -74,8 +74,9 @@ class TextPrinter(StrPrinter):
     def _print_ZeroMatrix(self, e):
         return "0"
 
-    def _operand(self, e) -> str:
-        code = self._print(e)
+    def _operand(self, e, code: str | None = None) -> str:
+        """``e`` as an operand: its text (``code``, when already printed), in parentheses unless atomic."""
+        code = self._print(e) if code is None else code
         simple = isinstance(e, (MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Transpose, BatchSum,
                                 RotaryAngles, Pick,
                                 IndexSlice, Repeat, RepeatBackward))
@@ -158,9 +159,9 @@ class TextPrinter(StrPrinter):
 
     def _print_Declared(self, e):
         """A declared primitive in its declaration's notation (an operand inside an expression in parentheses)."""
-        wrapped = {self._print(a): self._operand(a) for a in e.operands}
-        return e.primitive.text([self._print(a) for a in e.operands], [self._print(p) for p in e.params],
-                                wrap=lambda code: wrapped.get(code, code))
+        codes = [self._print(a) for a in e.operands]  # each operand printed once
+        wrapped = {code: self._operand(a, code) for a, code in zip(e.operands, codes)}
+        return e.primitive.text(codes, [self._print(p) for p in e.params], wrap=lambda code: wrapped.get(code, code))
 
     def _print_RotaryAngles(self, e):
         return f"Θ_{self._print(e.theta)}({self._print(e.rows)}, {self._print(e.cols)})"
