@@ -72,7 +72,6 @@ def standard_modules(names: set[str]) -> set[str]:
     return {m for m in STANDARD_MODULES if m in names}
 
 
-
 def namespace(backend: str) -> dict:
     """The helpers of ``backend``'s runtime modules, imported: what a lowering may call (a module whose
     optional library is not installed is left out)."""
