@@ -93,6 +93,19 @@ def cmd_show(args) -> int:
     else:
         component = build_model(args.name) if args.name in MODELS else _component(args.name)
         derivations = [derive(component)]
+    if args.jvp:
+        from derive.forward_mode import NoForwardMode, linearise, render_forward_mode
+
+        if args.latex or args.plan or args.closed:
+            print("backprop show: --jvp prints the forward mode as text; it does not combine with --latex, "
+                  "--plan or --closed", file=sys.stderr)
+            return 2
+        try:
+            print("\n".join(render_forward_mode(linearise(d.component)) for d in derivations), end="")
+        except NoForwardMode as e:
+            print(f"backprop show: {e}", file=sys.stderr)
+            return 2
+        return 0
     if args.plan:
         from codegen.lower import lower
         from codegen.render import describe
@@ -439,6 +452,9 @@ def parser() -> argparse.ArgumentParser:
                                                          "substituted back and simplified, as the paper states them")
     s.add_argument("--plan", action="store_true", help="the lowered plan instead: the statements the generated "
                                                        "code runs and what the optimising passes did")
+    s.add_argument("--jvp", action="store_true", help="the forward-mode derivation instead: each value's tangent, "
+                                                      "pushed forward from each primitive's differential (what "
+                                                      "the generated jvp computes)")
     s.set_defaults(fn=cmd_show)
     s = sub.add_parser("generate", help="regenerate generated/ (or check it is up to date); or generate the "
                                         "modules of a component file",

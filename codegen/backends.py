@@ -25,6 +25,7 @@ class Backend:
     compiles = False  # the model's loss_and_grads can run its whole step compiled (torch.compile)
     contracts_entrywise_products = True  # (A ∘ B) 1 as one contraction (_row_dot): NumPy's einsum is faster
     fused_updates = False  # T += c A ∘ B in one call (torch's addcmul_, add_(alpha=)): the overwrite pass
+    forward_mode = True  # its component modules have ``jvp``, the derived forward mode
 
     def installed(self) -> bool:
         """Whether its modules can run here."""
@@ -40,6 +41,10 @@ class Backend:
 
     def zeros_like(self, name: str) -> str:
         return f"np.zeros_like({name})"
+
+    def array_of(self, name: str) -> str:
+        """``name`` as an array of this library (itself when it already is one)."""
+        return f"np.asarray({name})"
 
     def cast(self, name: str, dtype: str) -> str:
         return f"{name} = {name}.astype({dtype}, copy=False)"
@@ -87,7 +92,7 @@ class TorchBackend(Backend):
     printer_class = TorchMatrixPrinter
     imports = ("import torch",)
     runtime = ("shared_helpers", "torch_helpers")
-    always_helpers = frozenset({"no_grad"})
+    always_helpers = frozenset({"no_grad", "transformed"})
     decorator = "@_no_grad"
     compiles = True
     contracts_entrywise_products = False  # torch's multiply and sum are as fast as its contraction
@@ -98,6 +103,9 @@ class TorchBackend(Backend):
 
     def zeros_like(self, name: str) -> str:
         return f"torch.zeros_like({name})"
+
+    def array_of(self, name: str) -> str:
+        return f"torch.as_tensor({name})"
 
     def cast(self, name: str, dtype: str) -> str:
         return f"{name} = {name}.to({dtype})"

@@ -730,7 +730,8 @@ class TorchMatrixPrinter(NumPyMatrixPrinter):
 
     def inplace_guard(self, body):
         # Recording a graph (a double backward): out= operations cannot be differentiated.
-        return "torch.is_grad_enabled()", self._entrywise(body, "x")
+        # Under a torch.func transform likewise: an out= operation cannot be functionalised.
+        return "torch.is_grad_enabled() or _transformed(x)", self._entrywise(body, "x")
 
     def transpose(self, code: str) -> str:
         return f"{paren(code)}.mT"

@@ -21,7 +21,7 @@ from .lower import lower
 from .plan import ModulePlan, dims_in_order
 from .printers import UnprintableNode
 from .runtime import helper_blocks
-from .schedule import schedule
+from .schedule import made_by, schedule
 from .shapes import Shape
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -102,6 +102,28 @@ def _module_context(c) -> dict:
     )
 
 
+def _function_context(c, f: FunctionSet, jvp: JvpSet) -> dict:
+    """What the torch.func-ready ``Function`` needs: the cache's numbers without its arrays, the cache's
+    entries that are arguments (saved as given, converted to the dtype computed in where they are
+    floating point), and the derived forward mode's parameters."""
+    floating = any(a.dtype != "int" for a in c.tensor_arguments)
+    constants = [f'"{n}": {n}' for n in f.cached_constants]
+    constants += ['"out_dtype": compute_dtype', '"dtype": dtype'] if floating else []
+    index = {a.name: i for i, a in enumerate(c.tensor_arguments)}
+    tangent_of = dict(jvp.tangents or [])
+    names = [a.name for a in c.tensor_arguments] + [a.name for a in c.configs]
+    parameters = [tangent_of.get(n, f"_tangent_{i}") for i, n in enumerate(names)]
+    call = [a.name for a in c.tensor_arguments] + [tangent_of[a.name] for a in c.tensor_arguments
+                                                    if a.name in tangent_of]
+    return dict(
+        constants_literal="{" + ", ".join(constants) + "}",
+        cached_arrays_literal="(" + "".join(f'"{n}", ' for n in f.cached_arrays).rstrip() + ")",
+        cached_arguments=[(n, index[n], c.argument(n).dtype != "int") for n in f.cached_arguments],
+        jvp_parameters=parameters,
+        jvp_arguments=", ".join(call),
+    )
+
+
 def _config_check(a) -> str | None:
     """The helper that checks (and normalises) a configuration value at call time, by its kind."""
     if a.symbol is None:
@@ -129,13 +151,17 @@ def _names_literal(names: list[str]) -> str:
     return "{" + ", ".join(f'"{n}": {n}' for n in names) + "}"
 
 
-def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, dims):
-    """Argument conversion and checks, dimension binding, derived scalars: the forward's first lines."""
+def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, dims, arrays: bool = True):
+    """Argument conversion and checks, dimension binding, derived scalars: the forward's first lines.
+    Without ``arrays``, only what the arguments' shapes, dtypes and the configuration give (no array is
+    converted to the dtype computed in, no index read)."""
     lines = [backend.as_array(a.name, a.dtype) for a in c.tensor_arguments]
     printer.helpers_used.add("check_dtypes")
     floats = [a.name for a in c.tensor_arguments if a.dtype != "int"]
     ints = [a.name for a in c.tensor_arguments if a.dtype == "int"]
-    if floats:  # low precision is computed in float32 and the results rounded back (``rounded``)
+    if floats and not arrays:
+        lines.append(f"dtype, compute_dtype = _check_dtypes({_names_literal(floats)}, {_names_literal(ints)})")
+    elif floats:  # low precision is computed in float32 and the results rounded back (``rounded``)
         lines += [f"dtype, compute_dtype = _check_dtypes({_names_literal(floats)}, {_names_literal(ints)})",
                   "if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate"]
         lines += [f"    {n} = {backend.rounded(n, 'compute_dtype')}" for n in floats]
@@ -157,7 +183,7 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     for condition, message in c.requirements:
         later += [f"if not ({printer.scalar(condition)}):",
                   f'    raise ValueError({message + "; got "!r} + f"{_values_message(condition)}")']
-    for index, size in index_tables(c.definitions):
+    for index, size in index_tables(c.definitions) if arrays else ():
         printer.helpers_used.add("check_indices")
         name = printer.doprint(index)
         later.append(f'_check_indices("{name}", {name}, {printer.scalar(size)})')
@@ -199,6 +225,10 @@ class FunctionSet:
     forward_only: bool = False
     notes: list = None  # what the passes and the printer did to this part, named by part
     printing_notes: list = None  # what the printer did (for this backend only)
+    cached_arguments: list = None  # the cache's entries that are arguments (as computed in)
+    cached_arrays: list = None  # … that are arrays the forward computed
+    cached_constants: list = None  # … that are numbers: sizes, configuration, derived scalars
+    constants_prologue: list = None  # the forward's first lines without an array computed
 
 
 def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
@@ -229,6 +259,10 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     if c.configs:
         signature += ", *, " + ", ".join(a.keyword() for a in c.configs)
     dims = dims_in_order(c, c.tensor_arguments)
+    tensor_names = {a.name for a in c.tensor_arguments}
+    computed = {t for st in scheduled.forward for t in made_by(st)} | {st.target for st in plan.forward}
+    constants_prologue = _forward_prologue(c, backend, printer, printed.forward_symbols, set(cached), dims,
+                                           arrays=False)
     return FunctionSet(
         component=c, forward_name=f"{prefix}forward", backward_name=f"{prefix}backward",
         signature=signature, argument_doc=_argument_doc(c),
@@ -236,7 +270,49 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         forward=scheduled.forward, cache_literal=cache_literal, output=plan.output, output_code=rounded(plan.output),
         backward_prologue=backward_prologue, backward=scheduled.backward, returns=returns, forward_only=forward_only,
         notes=[f"{prefix.strip('_') or c.name}: {n}" for n in ([] if forward_only else plan.notes) + scheduled.notes],
-        printing_notes=scheduled.notes)
+        printing_notes=scheduled.notes,
+        cached_arguments=[n for n in cached if n in tensor_names],
+        cached_arrays=[n for n in cached if n in computed and n not in tensor_names],
+        cached_constants=[n for n in cached if n not in computed and n not in tensor_names],
+        constants_prologue=constants_prologue)
+
+
+@dataclass
+class JvpSet:
+    """A module's forward mode: ``jvp(arguments…, tangents…, *, configuration)`` → the output's tangent,
+    printed from the component the forward-mode derivation makes (``derive.forward_mode``); or, where the
+    definition has none, the reason, which the function raises."""
+
+    signature: str
+    body: list
+    inner: FunctionSet | None = None
+    tangents: list = None  # (argument, its tangent's name), for each argument that has one
+
+
+def jvp_set(plan: ModulePlan, backend: Backend, printer) -> JvpSet:
+    """The forward mode of ``plan``'s component, printed by ``printer`` (one module's)."""
+    from derive.forward_mode import NoForwardMode, jvp_component, linearise
+
+    c = plan.component
+    config = ", ".join(a.keyword() for a in c.configs)
+    try:
+        derivation = linearise(c)
+        component = jvp_component(derivation)
+    except NoForwardMode as e:
+        signature = ", ".join(a.name for a in c.tensor_arguments) + ", *tangents" + (f", {config}" if config else "")
+        return JvpSet(signature, [f"raise NotImplementedError({str(e)!r})"])
+    inner = function_set(lower(derive(component)), backend, printer, "_jvp_", forward_only=True)
+    tangents = [(a.name, derivation.arguments[a.symbol].name) for a in c.tensor_arguments
+                if a.symbol in derivation.arguments]
+    signature = ", ".join([a.name for a in c.tensor_arguments] + [f"{t}=None" for _, t in tangents])
+    signature += (", *, " + config) if config else ""
+    body = []
+    for argument, tangent in tangents:
+        body += [f"if {tangent} is None:  # no tangent: zero",
+                 f"    {tangent} = {backend.zeros_like(backend.array_of(argument))}"]
+    call = ", ".join([a.name for a in component.tensor_arguments] + [f"{a.name}={a.name}" for a in c.configs])
+    body.append(f"return {inner.forward_name}({call})[0]")
+    return JvpSet(signature, body, inner, tangents)
 
 
 def fused_runs(plan) -> list[tuple[str, list[str], list[str]]]:
@@ -349,6 +425,7 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         printer.flatten_products = printer.inplace_functions = printer.overwrite_free_arrays = False
         printer.contract_entrywise_products = False
     functions = function_set(plan, backend, printer)
+    jvp = jvp_set(plan, backend, printer) if backend.forward_mode else None
     imports, blocks = module_parts(printer, backend, [c])
     return compiled(environment().get_template(backend.template).render(
         component=c,
@@ -362,7 +439,9 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         imports=imports,
         blocks=blocks,
         f=functions,
+        jvp=jvp,
         **_module_context(c),
+        **(_function_context(c, functions, jvp) if backend.name == "torch" else {}),
     ), f"{c.name} ({backend.name})")
 
 

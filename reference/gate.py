@@ -311,7 +311,7 @@ def run_case(c, module, target: str, case: Case, rng: np.random.Generator, tol: 
             if not error <= tolerance:
                 return Outcome("wrong value", f"{target} ∂L/∂{a.name} off by {error:.1e} ({where})", error)
             worst = max(worst, error)
-        return Outcome("right", "", worst)
+        return forward_mode_outcome(c, module, target, arrays, case, G, ref_grads, rng, tolerance, worst)
 
     def loss(moved):
         return float(np.sum(G * np.asarray(evaluate(c, moved, case.config))))
@@ -323,7 +323,46 @@ def run_case(c, module, target: str, case: Case, rng: np.random.Generator, tol: 
             return Outcome("wrong value", f"{target} ∂L/∂{a.name} off by {error:.1e} against finite "
                            f"differences ({where})", error)
         worst = max(worst, error)
-    return Outcome("right", "", worst)
+    gradients = {a.name: _as_numpy(got[a.name]) for a in wanted}
+    return forward_mode_outcome(c, module, target, arrays, case, G, gradients, rng, tolerance, worst)
+
+
+def forward_mode_outcome(c, module, target: str, arrays: dict, case: Case, G, gradients: dict,
+                         rng: np.random.Generator, tolerance: float, worst: float) -> Outcome:
+    """The module's ``jvp`` (the derived forward mode) against the gradients just checked, by the adjoint
+    identity ⟨G, J t⟩ = Σ_a ⟨∂L/∂a, t_a⟩ (L = ⟨G, output⟩) for random tangents t: a tangent that is off
+    is off along a random G.  A definition without forward mode (its ``jvp`` raises
+    NotImplementedError, naming why) is not checked."""
+    jvp = getattr(module, "jvp", None)
+    if jvp is None or not gradients:
+        return Outcome("right", "", worst)
+    tangents = {name: rng.standard_normal(arrays[name].shape) for name in gradients}  # in jvp's order
+    names = list(tangents)
+    try:
+        if target == "torch":
+            import torch
+
+            tangent = _as_numpy(jvp(*(torch.from_numpy(v) for v in arrays.values()),
+                                    *(torch.from_numpy(tangents[n]) for n in names), **case.config))
+        else:
+            tangent = _as_numpy(jvp(*arrays.values(), *(tangents[n] for n in names), **case.config))
+    except NotImplementedError:
+        return Outcome("right", "", worst)
+    except Exception as e:  # noqa: BLE001 - a crash at call time is an engine defect
+        first = str(e).splitlines()[0] if str(e) else ""
+        return Outcome("crash", f"{target} jvp: {type(e).__name__}: {first} ({case.label()})")
+    if tangent.shape != np.shape(G):
+        return Outcome("wrong shape", f"{target} jvp: shape {tangent.shape}, the output's {np.shape(G)} "
+                       f"({case.label()})", float("inf"))
+    forward = float(np.sum(G * tangent))
+    backward = sum(float(np.sum(gradients[n] * tangents[n])) for n in names)
+    scale = float(np.sum(np.abs(G * tangent))) + sum(float(np.sum(np.abs(gradients[n] * tangents[n])))
+                                                      for n in names) + 1e-300
+    error = abs(forward - backward) / scale
+    if not error <= tolerance:
+        return Outcome("wrong value", f"{target} jvp off by {error:.1e}: ⟨G, J t⟩ against Σ ⟨∂L/∂a, t_a⟩ "
+                       f"({case.label()})", error)
+    return Outcome("right", "", max(worst, error))
 
 
 def check_module(c, module, target: str, seed: int = 0, before=None) -> str | None:

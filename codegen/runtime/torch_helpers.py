@@ -74,6 +74,8 @@ def _check_indices(name, index, size):
         return
     if torch.compiler.is_compiling():  # checked before the compiled step, eagerly (no graph break here)
         return
+    if _transformed(index):  # under vmap a value cannot decide a branch; indexing past the end still raises
+        return
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
@@ -104,7 +106,7 @@ def _side_by_side(*blocks):
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
     first, widths = blocks[0], [b.shape[-1] for b in blocks]
     total = sum(widths)
-    if torch.compiler.is_compiling():  # the compiler sees through the copy; storage checks would break its graph
+    if torch.compiler.is_compiling() or _transformed(first):  # no storage to compare, or a graph to keep whole
         return torch.cat(blocks, dim=-1)
     if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
                                 and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
@@ -126,6 +128,13 @@ def _no_grad(fn):
     return without_grad
 
 
+# -- helper: transformed
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
 # -- helper: scratch
 _SCRATCH = threading.local()
 
@@ -133,8 +142,9 @@ _SCRATCH = threading.local()
 def _scratch(slot, like):
     """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
     per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
-    for them; None (make a new array) for an array that is not floating point and while compiling."""
-    if not like.is_floating_point() or torch.compiler.is_compiling():
+    for them; None (make a new array) for an array that is not floating point, while compiling and
+    under a torch.func transform (whose values are not plain arrays a buffer could hold)."""
+    if not like.is_floating_point() or torch.compiler.is_compiling() or _transformed(like):
         return None
     kept = _SCRATCH.__dict__
     buffer = kept.get(slot)

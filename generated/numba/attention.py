@@ -370,3 +370,145 @@ def backward(grad_out, cache):
         "W_v": dW_v.astype(dtype, copy=False),
         "b_v": db_v.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, *, n_heads, causal=True):
+    """Multi-head attention: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    W_q: parameter, frozen (d, d)
+    b_q: parameter, frozen (d,)
+    W_k: parameter, frozen (d, d)
+    b_k: parameter, frozen (d,)
+    W_v: parameter, frozen (d, d)
+    b_v: parameter, frozen (d,)
+    n_heads: configuration, required: number of heads; head h uses column block h
+    causal: configuration, default True: position t attends to positions ≤ t only
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW_q: parameter, frozen (d, d): the tangent of W_q
+    db_q: parameter, frozen (d,): the tangent of b_q
+    dW_k: parameter, frozen (d, d): the tangent of W_k
+    db_k: parameter, frozen (d,): the tangent of b_k
+    dW_v: parameter, frozen (d, d): the tangent of W_v
+    db_v: parameter, frozen (d,): the tangent of b_v
+    """
+    X = np.asarray(X)
+    W_q = np.asarray(W_q)
+    b_q = np.asarray(b_q)
+    W_k = np.asarray(W_k)
+    b_k = np.asarray(b_k)
+    W_v = np.asarray(W_v)
+    b_v = np.asarray(b_v)
+    dX = np.asarray(dX)
+    dW_q = np.asarray(dW_q)
+    db_q = np.asarray(db_q)
+    dW_k = np.asarray(dW_k)
+    db_k = np.asarray(db_k)
+    dW_v = np.asarray(dW_v)
+    db_v = np.asarray(db_v)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "dX": dX, "dW_q": dW_q, "db_q": db_q, "dW_k": dW_k, "db_k": db_k, "dW_v": dW_v, "db_v": db_v}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W_q = W_q.astype(compute_dtype, copy=False)
+        b_q = b_q.astype(compute_dtype, copy=False)
+        W_k = W_k.astype(compute_dtype, copy=False)
+        b_k = b_k.astype(compute_dtype, copy=False)
+        W_v = W_v.astype(compute_dtype, copy=False)
+        b_v = b_v.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dW_q = dW_q.astype(compute_dtype, copy=False)
+        db_q = db_q.astype(compute_dtype, copy=False)
+        dW_k = dW_k.astype(compute_dtype, copy=False)
+        db_k = db_k.astype(compute_dtype, copy=False)
+        dW_v = dW_v.astype(compute_dtype, copy=False)
+        db_v = db_v.astype(compute_dtype, copy=False)
+    n_heads = _check_count("n_heads", n_heads)
+    causal = _check_flag("causal", causal)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW_q", dW_q, ("d", "d"), dims, batched=False)
+    _check_shape("db_q", db_q, ("d",), dims, batched=False)
+    _check_shape("dW_k", dW_k, ("d", "d"), dims, batched=False)
+    _check_shape("db_k", db_k, ("d",), dims, batched=False)
+    _check_shape("dW_v", dW_v, ("d", "d"), dims, batched=False)
+    _check_shape("db_v", db_v, ("d",), dims, batched=False)
+    d = dims["d"]
+    if not (d % n_heads == 0):
+        raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
+    W_q_W_k_W_v_dW_q_dW_k_dW_v = _side_by_side(W_q, W_k, W_v, dW_q, dW_k, dW_v)  # (d, 6*d)
+    X_W_q_W_k_W_v_dW_q_dW_k_dW_v = _rows_matmul(X, W_q_W_k_W_v_dW_q_dW_k_dW_v)  # (..., n_T, 6*d)
+    del W_q_W_k_W_v_dW_q_dW_k_dW_v
+    Q = X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 0:d] + b_q  # (..., n_T, d)
+    K = X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., d:2*d] + b_k  # (..., n_T, d)
+    V = X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    Q_h = _split_heads(Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del Q
+    K_h = _split_heads(K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del K
+    V_h = _split_heads(V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del V
+    S = Q_h @ K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    S *= math.sqrt(n_heads)/math.sqrt(d)
+    P = _softmax(S, causal, fresh=True)  # (..., n_heads, n_T, n_T), S's array given to be written over
+    del S
+    W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
+    dX_W_q_W_k_W_v = _rows_matmul(dX, W_q_W_k_W_v)  # (..., n_T, 3*d)
+    del W_q_W_k_W_v
+    dQ = dX_W_q_W_k_W_v[..., 0:d] + X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 3*d:4*d] + db_q  # (..., n_T, d)
+    dK = dX_W_q_W_k_W_v[..., d:2*d] + X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 4*d:5*d] + db_k  # (..., n_T, d)
+    dV = dX_W_q_W_k_W_v[..., 2*d:3*d] + X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 5*d:6*d] + db_v  # (..., n_T, d)
+    del X_W_q_W_k_W_v_dW_q_dW_k_dW_v, dX_W_q_W_k_W_v
+    dQ_h = _split_heads(dQ, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dQ
+    dK_h = _split_heads(dK, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dK
+    dV_h = _split_heads(dV, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dV
+    dS = dQ_h @ K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    dS += Q_h @ dK_h.swapaxes(-1, -2)
+    dS *= math.sqrt(n_heads)/math.sqrt(d)
+    del K_h, Q_h, dK_h, dQ_h
+    dP = dS  # (..., n_heads, n_T, n_T), dS's array, updated in place
+    dP -= _row_dot(P, dS)
+    dP *= P
+    del dS
+    dA = _merge_heads(dP @ V_h + P @ dV_h)  # (..., n_T, d)
+    del P, V_h, dP, dV_h
+    cache = {"out_shape": dA.shape, "out_dtype": dA.dtype, "dtype": dtype}
+    return dA.astype(dtype, copy=False), cache
+
+
+def jvp(X, W_q, b_q, W_k, b_k, W_v, b_v, dX=None, dW_q=None, db_q=None, dW_k=None, db_k=None, dW_v=None, db_v=None, *, n_heads, causal=True):
+    """The tangent of A for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show attention --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW_q: the tangent of W_q (its shape; None for zero)
+    db_q: the tangent of b_q (its shape; None for zero)
+    dW_k: the tangent of W_k (its shape; None for zero)
+    db_k: the tangent of b_k (its shape; None for zero)
+    dW_v: the tangent of W_v (its shape; None for zero)
+    db_v: the tangent of b_v (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dW_q is None:  # no tangent: zero
+        dW_q = np.zeros_like(np.asarray(W_q))
+    if db_q is None:  # no tangent: zero
+        db_q = np.zeros_like(np.asarray(b_q))
+    if dW_k is None:  # no tangent: zero
+        dW_k = np.zeros_like(np.asarray(W_k))
+    if db_k is None:  # no tangent: zero
+        db_k = np.zeros_like(np.asarray(b_k))
+    if dW_v is None:  # no tangent: zero
+        dW_v = np.zeros_like(np.asarray(W_v))
+    if db_v is None:  # no tangent: zero
+        db_v = np.zeros_like(np.asarray(b_v))
+    return _jvp_forward(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, n_heads=n_heads, causal=causal)[0]

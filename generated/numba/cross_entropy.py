@@ -146,6 +146,21 @@ def _rows_matmul(A, W):
     return (A.reshape(-1, A.shape[-1]) @ W).reshape(A.shape[:-1] + (W.shape[-1],))
 
 
+def _side_by_side(*blocks):
+    """The blocks side by side along the last axis: the array they are adjacent column blocks of when
+    they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
+    first, widths = blocks[0], [b.shape[-1] for b in blocks]
+    total = sum(widths)
+    if first.ndim == 2 and all(b.ndim == 2 and b.shape[0] == first.shape[0] and b.strides == first.strides
+                               for b in blocks) and first.strides[0] == total * first.itemsize \
+            and first.strides[1] == first.itemsize and first.base is not None:
+        start = first.__array_interface__["data"][0]
+        offsets = [b.__array_interface__["data"][0] - start for b in blocks]
+        if offsets == [sum(widths[:i]) * first.itemsize for i in range(len(blocks))]:
+            return np.lib.stride_tricks.as_strided(first, (first.shape[0], total), first.strides, writeable=False)
+    return np.concatenate(blocks, axis=-1)
+
+
 def _softmax(S, causal, fresh=False):
     """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
 
@@ -268,3 +283,81 @@ def backward(grad_out, cache):
         "W": dW.astype(dtype, copy=False),
         "b": db.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, W, b, idx, dX, dW, db, *, reduction='mean'):
+    """Cross-entropy of next-token logits: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    W: parameter, frozen (d, n_vocab): head weights
+    b: parameter, frozen (n_vocab,): head bias
+    idx: integer input (n_T,): the sequence's tokens: position t predicts idx[t + 1]
+    reduction: configuration, default 'mean' (one of 'mean', 'sum'): "mean" averages the scored terms of the batch, "sum" adds them (the paper)
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW: parameter, frozen (d, n_vocab): the tangent of W
+    db: parameter, frozen (n_vocab,): the tangent of b
+    """
+    X = np.asarray(X)
+    W = np.asarray(W)
+    b = np.asarray(b)
+    idx = np.asarray(idx)
+    dX = np.asarray(dX)
+    dW = np.asarray(dW)
+    db = np.asarray(db)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b, "dX": dX, "dW": dW, "db": db}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W = W.astype(compute_dtype, copy=False)
+        b = b.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dW = dW.astype(compute_dtype, copy=False)
+        db = db.astype(compute_dtype, copy=False)
+    if reduction not in ('mean', 'sum'):
+        raise ValueError("reduction must be one of ('mean', 'sum'), got " + repr(reduction))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W", W, ("d", "n_vocab"), dims, batched=False)
+    _check_shape("b", b, ("n_vocab",), dims, batched=False)
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW", dW, ("d", "n_vocab"), dims, batched=False)
+    _check_shape("db", db, ("n_vocab",), dims, batched=False)
+    n_T, n_vocab = dims["n_T"], dims["n_vocab"]
+    n_batch = math.prod(dims["..."])  # sequences in the batch
+    if n_batch < 1:
+        raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): cross_entropy needs at least one sequence")
+    if not (n_T >= 2):
+        raise ValueError('n_T must be at least 2: position t is scored against token t + 1; got ' + f"n_T={n_T}")
+    _check_indices("idx", idx, n_vocab)
+    weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
+    X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
+    W_dW = _side_by_side(W, dW)  # (d, 2*n_vocab)
+    X_s_W_dW = _rows_matmul(X_s, W_dW)  # (..., n_T - 1, 2*n_vocab)
+    del W_dW, X_s
+    Z = X_s_W_dW[..., 0:n_vocab] + b  # (..., n_T - 1, n_vocab)
+    dX_s = dX[..., :n_T - 1, :]  # (..., n_T - 1, d)
+    dZ = _rows_matmul(dX_s, W) + X_s_W_dW[..., n_vocab:2*n_vocab] + db  # (..., n_T - 1, n_vocab)
+    del X_s_W_dW, dX_s
+    dell = (_softmax(Z, False) * dZ).sum(axis=-1, keepdims=True).sum(axis=-2, keepdims=True) - np.take_along_axis(dZ, idx[..., 1:][..., None], axis=-1).sum(axis=-2, keepdims=True)  # (..., 1, 1)
+    del Z, dZ
+    dloss = (weight * dell.reshape(-1, 1, 1).sum(axis=0)).reshape(())  # ()
+    del dell
+    cache = {"out_shape": dloss.shape, "out_dtype": dloss.dtype, "dtype": dtype}
+    return dloss.astype(dtype, copy=False), cache
+
+
+def jvp(X, W, b, idx, dX=None, dW=None, db=None, *, reduction='mean'):
+    """The tangent of loss for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show cross_entropy --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW: the tangent of W (its shape; None for zero)
+    db: the tangent of b (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dW is None:  # no tangent: zero
+        dW = np.zeros_like(np.asarray(W))
+    if db is None:  # no tangent: zero
+        db = np.zeros_like(np.asarray(b))
+    return _jvp_forward(X, W, b, idx, dX, dW, db, reduction=reduction)[0]

@@ -664,6 +664,225 @@ def _forward_10(a5, mlp_Y, d):
     return o_Y
 
 
+@_kernel
+def _jvp_forward_11_rows(a_X, a_ln_1_w, a_ln_1_b, o_ln_1_Xc, o_ln_1_var, o_ln_1_sigma, o_ln_1_Xbar, o_ln_1_Y, n_d, n_eps):
+    """ln_1_mu, ln_1_Xc, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y: row by row."""
+    T = a_X.dtype.type
+    t_d = T(n_d)
+    t_eps = T(n_eps)
+    k1 = (T(1) / (t_d))
+    k2 = (T(1) / (t_d))
+    for r in range(a_X.shape[0]):
+        # per-token mean
+        s1 = 0.0
+        for j in range(n_d):
+            s1 += a_X[r, j]
+        v_ln_1_mu = (k1 * T(s1))
+        # centred input
+        for j in range(n_d):
+            o_ln_1_Xc[r, j] = (a_X[r, j] + (-v_ln_1_mu))
+        # per-token variance
+        s2 = 0.0
+        for j in range(n_d):
+            s2 += (o_ln_1_Xc[r, j] * o_ln_1_Xc[r, j])
+        v_ln_1_var = (k2 * T(s2))
+        o_ln_1_var[r, 0] = v_ln_1_var
+        # per-token standard deviation
+        x3 = v_ln_1_var
+        v_ln_1_sigma = (math.sqrt(t_eps + x3))
+        o_ln_1_sigma[r, 0] = v_ln_1_sigma
+        # normalised input
+        x4 = v_ln_1_sigma
+        for j in range(n_d):
+            o_ln_1_Xbar[r, j] = (((T(1) / (x4))) * o_ln_1_Xc[r, j])
+        for j in range(n_d):
+            o_ln_1_Y[r, j] = ((o_ln_1_Xbar[r, j] * a_ln_1_w[j]) + a_ln_1_b[j])
+
+
+def _jvp_forward_11(X, ln_1_w, ln_1_b, d, eps):
+    """ln_1_Xc, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y: one pass over the rows of X (``_jvp_forward_11_rows``)."""
+    lead = X.shape[:-1]
+    o_ln_1_Xc = np.empty(lead + (d,), X.dtype)
+    o_ln_1_var = np.empty(lead + (1,), X.dtype)
+    o_ln_1_sigma = np.empty(lead + (1,), X.dtype)
+    o_ln_1_Xbar = np.empty(lead + (d,), X.dtype)
+    o_ln_1_Y = np.empty(lead + (d,), X.dtype)
+    _launch(_jvp_forward_11_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), ln_1_w, ln_1_b, o_ln_1_Xc.reshape(math.prod(o_ln_1_Xc.shape[:-1]), o_ln_1_Xc.shape[-1]), o_ln_1_var.reshape(math.prod(o_ln_1_var.shape[:-1]), o_ln_1_var.shape[-1]), o_ln_1_sigma.reshape(math.prod(o_ln_1_sigma.shape[:-1]), o_ln_1_sigma.shape[-1]), o_ln_1_Xbar.reshape(math.prod(o_ln_1_Xbar.shape[:-1]), o_ln_1_Xbar.shape[-1]), o_ln_1_Y.reshape(math.prod(o_ln_1_Y.shape[:-1]), o_ln_1_Y.shape[-1]), d, eps)
+    return o_ln_1_Xc, o_ln_1_var, o_ln_1_sigma, o_ln_1_Xbar, o_ln_1_Y
+
+
+@_kernel
+def _jvp_forward_12_rows(a_X, a_proj_Y, a_ln_2_w, a_ln_2_b, o_ln_2_Xc, o_ln_2_var, o_ln_2_sigma, o_ln_2_Xbar, o_ln_2_Y, n_d, n_eps):
+    """a5, ln_2_mu, ln_2_Xc, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y: row by row."""
+    T = a_X.dtype.type
+    t_d = T(n_d)
+    t_eps = T(n_eps)
+    k1 = (T(1) / (t_d))
+    k2 = (T(1) / (t_d))
+    b_a5 = np.empty(n_d, a_X.dtype)
+    for r in range(a_X.shape[0]):
+        # first residual
+        for j in range(n_d):
+            b_a5[j] = (a_X[r, j] + a_proj_Y[r, j])
+        # per-token mean
+        s1 = 0.0
+        for j in range(n_d):
+            s1 += b_a5[j]
+        v_ln_2_mu = (k1 * T(s1))
+        # centred input
+        for j in range(n_d):
+            o_ln_2_Xc[r, j] = (b_a5[j] + (-v_ln_2_mu))
+        # per-token variance
+        s2 = 0.0
+        for j in range(n_d):
+            s2 += (o_ln_2_Xc[r, j] * o_ln_2_Xc[r, j])
+        v_ln_2_var = (k2 * T(s2))
+        o_ln_2_var[r, 0] = v_ln_2_var
+        # per-token standard deviation
+        x3 = v_ln_2_var
+        v_ln_2_sigma = (math.sqrt(t_eps + x3))
+        o_ln_2_sigma[r, 0] = v_ln_2_sigma
+        # normalised input
+        x4 = v_ln_2_sigma
+        for j in range(n_d):
+            o_ln_2_Xbar[r, j] = (((T(1) / (x4))) * o_ln_2_Xc[r, j])
+        for j in range(n_d):
+            o_ln_2_Y[r, j] = ((o_ln_2_Xbar[r, j] * a_ln_2_w[j]) + a_ln_2_b[j])
+
+
+def _jvp_forward_12(X, proj_Y, ln_2_w, ln_2_b, d, eps):
+    """ln_2_Xc, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y: one pass over the rows of X (``_jvp_forward_12_rows``)."""
+    lead = X.shape[:-1]
+    o_ln_2_Xc = np.empty(lead + (d,), X.dtype)
+    o_ln_2_var = np.empty(lead + (1,), X.dtype)
+    o_ln_2_sigma = np.empty(lead + (1,), X.dtype)
+    o_ln_2_Xbar = np.empty(lead + (d,), X.dtype)
+    o_ln_2_Y = np.empty(lead + (d,), X.dtype)
+    _launch(_jvp_forward_12_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), proj_Y.reshape(math.prod(proj_Y.shape[:-1]), proj_Y.shape[-1]), ln_2_w, ln_2_b, o_ln_2_Xc.reshape(math.prod(o_ln_2_Xc.shape[:-1]), o_ln_2_Xc.shape[-1]), o_ln_2_var.reshape(math.prod(o_ln_2_var.shape[:-1]), o_ln_2_var.shape[-1]), o_ln_2_sigma.reshape(math.prod(o_ln_2_sigma.shape[:-1]), o_ln_2_sigma.shape[-1]), o_ln_2_Xbar.reshape(math.prod(o_ln_2_Xbar.shape[:-1]), o_ln_2_Xbar.shape[-1]), o_ln_2_Y.reshape(math.prod(o_ln_2_Y.shape[:-1]), o_ln_2_Y.shape[-1]), d, eps)
+    return o_ln_2_Xc, o_ln_2_var, o_ln_2_sigma, o_ln_2_Xbar, o_ln_2_Y
+
+
+@_kernel
+def _jvp_forward_13_rows(a_dX, a_ln_1_Xc, a_ln_1_var, a_ln_1_sigma, a_ln_1_w, a_ln_1_Xbar, a_dln_1_w, a_dln_1_b, o_dln_1_Y, n_d, n_eps):
+    """dln_1_mu, dln_1_Xc, dln_1_var, dln_1_sigma, dln_1_Xbar, dln_1_Y: row by row."""
+    T = a_dX.dtype.type
+    t_d = T(n_d)
+    t_eps = T(n_eps)
+    k1 = (T(1) / (t_d))
+    k2 = (T(1) / (t_d))
+    k3 = (T(1) / (t_d))
+    b_dln_1_Xc = np.empty(n_d, a_dX.dtype)
+    b_dln_1_Xbar = np.empty(n_d, a_dX.dtype)
+    for r in range(a_dX.shape[0]):
+        # the tangent of ln_1_mu
+        s1 = 0.0
+        for j in range(n_d):
+            s1 += a_dX[r, j]
+        v_dln_1_mu = (k1 * T(s1))
+        # the tangent of ln_1_Xc
+        for j in range(n_d):
+            b_dln_1_Xc[j] = (a_dX[r, j] + (-v_dln_1_mu))
+        # the tangent of ln_1_var
+        s2 = 0.0
+        for j in range(n_d):
+            s2 += (b_dln_1_Xc[j] * a_ln_1_Xc[r, j])
+        s3 = 0.0
+        for j in range(n_d):
+            s3 += (a_ln_1_Xc[r, j] * b_dln_1_Xc[j])
+        v_dln_1_var = ((k2 * T(s2)) + (k3 * T(s3)))
+        # the tangent of ln_1_sigma
+        x4 = a_ln_1_var[r, 0]
+        v_dln_1_sigma = (((T(0.5))/math.sqrt(t_eps + x4)) * v_dln_1_var)
+        # the tangent of ln_1_Xbar
+        x5 = a_ln_1_sigma[r, 0]
+        x6 = a_ln_1_sigma[r, 0]
+        for j in range(n_d):
+            b_dln_1_Xbar[j] = ((((-T(1)/(x5 * x5)) * v_dln_1_sigma) * a_ln_1_Xc[r, j]) + (((T(1) / (x6))) * b_dln_1_Xc[j]))
+        # the tangent of ln_1_Y
+        for j in range(n_d):
+            o_dln_1_Y[r, j] = ((b_dln_1_Xbar[j] * a_ln_1_w[j]) + (a_ln_1_Xbar[r, j] * a_dln_1_w[j]) + a_dln_1_b[j])
+
+
+def _jvp_forward_13(dX, ln_1_Xc, ln_1_var, ln_1_sigma, ln_1_w, ln_1_Xbar, dln_1_w, dln_1_b, d, eps):
+    """dln_1_Y: one pass over the rows of dX (``_jvp_forward_13_rows``)."""
+    lead = dX.shape[:-1]
+    o_dln_1_Y = np.empty(lead + (d,), dX.dtype)
+    _launch(_jvp_forward_13_rows, dX.reshape(math.prod(dX.shape[:-1]), dX.shape[-1]), ln_1_Xc.reshape(math.prod(ln_1_Xc.shape[:-1]), ln_1_Xc.shape[-1]), ln_1_var.reshape(math.prod(ln_1_var.shape[:-1]), ln_1_var.shape[-1]), ln_1_sigma.reshape(math.prod(ln_1_sigma.shape[:-1]), ln_1_sigma.shape[-1]), ln_1_w, ln_1_Xbar.reshape(math.prod(ln_1_Xbar.shape[:-1]), ln_1_Xbar.shape[-1]), dln_1_w, dln_1_b, o_dln_1_Y.reshape(math.prod(o_dln_1_Y.shape[:-1]), o_dln_1_Y.shape[-1]), d, eps)
+    return o_dln_1_Y
+
+
+@_kernel
+def _jvp_forward_14_rows(a_dX, a_dproj_Y, a_ln_2_Xc, a_ln_2_var, a_ln_2_sigma, a_ln_2_w, a_ln_2_Xbar, a_dln_2_w, a_dln_2_b, o_da5, o_dln_2_Y, n_d, n_eps):
+    """da5, dln_2_mu, dln_2_Xc, dln_2_var, dln_2_sigma, dln_2_Xbar, dln_2_Y: row by row."""
+    T = a_dX.dtype.type
+    t_d = T(n_d)
+    t_eps = T(n_eps)
+    k1 = (T(1) / (t_d))
+    k2 = (T(1) / (t_d))
+    k3 = (T(1) / (t_d))
+    b_dln_2_Xc = np.empty(n_d, a_dX.dtype)
+    b_dln_2_Xbar = np.empty(n_d, a_dX.dtype)
+    for r in range(a_dX.shape[0]):
+        # the tangent of a5
+        for j in range(n_d):
+            o_da5[r, j] = (a_dX[r, j] + a_dproj_Y[r, j])
+        # the tangent of ln_2_mu
+        s1 = 0.0
+        for j in range(n_d):
+            s1 += o_da5[r, j]
+        v_dln_2_mu = (k1 * T(s1))
+        # the tangent of ln_2_Xc
+        for j in range(n_d):
+            b_dln_2_Xc[j] = (o_da5[r, j] + (-v_dln_2_mu))
+        # the tangent of ln_2_var
+        s2 = 0.0
+        for j in range(n_d):
+            s2 += (b_dln_2_Xc[j] * a_ln_2_Xc[r, j])
+        s3 = 0.0
+        for j in range(n_d):
+            s3 += (a_ln_2_Xc[r, j] * b_dln_2_Xc[j])
+        v_dln_2_var = ((k2 * T(s2)) + (k3 * T(s3)))
+        # the tangent of ln_2_sigma
+        x4 = a_ln_2_var[r, 0]
+        v_dln_2_sigma = (((T(0.5))/math.sqrt(t_eps + x4)) * v_dln_2_var)
+        # the tangent of ln_2_Xbar
+        x5 = a_ln_2_sigma[r, 0]
+        x6 = a_ln_2_sigma[r, 0]
+        for j in range(n_d):
+            b_dln_2_Xbar[j] = ((((-T(1)/(x5 * x5)) * v_dln_2_sigma) * a_ln_2_Xc[r, j]) + (((T(1) / (x6))) * b_dln_2_Xc[j]))
+        # the tangent of ln_2_Y
+        for j in range(n_d):
+            o_dln_2_Y[r, j] = ((b_dln_2_Xbar[j] * a_ln_2_w[j]) + (a_ln_2_Xbar[r, j] * a_dln_2_w[j]) + a_dln_2_b[j])
+
+
+def _jvp_forward_14(dX, dproj_Y, ln_2_Xc, ln_2_var, ln_2_sigma, ln_2_w, ln_2_Xbar, dln_2_w, dln_2_b, d, eps):
+    """da5, dln_2_Y: one pass over the rows of dX (``_jvp_forward_14_rows``)."""
+    lead = dX.shape[:-1]
+    o_da5 = np.empty(lead + (d,), dX.dtype)
+    o_dln_2_Y = np.empty(lead + (d,), dX.dtype)
+    _launch(_jvp_forward_14_rows, dX.reshape(math.prod(dX.shape[:-1]), dX.shape[-1]), dproj_Y.reshape(math.prod(dproj_Y.shape[:-1]), dproj_Y.shape[-1]), ln_2_Xc.reshape(math.prod(ln_2_Xc.shape[:-1]), ln_2_Xc.shape[-1]), ln_2_var.reshape(math.prod(ln_2_var.shape[:-1]), ln_2_var.shape[-1]), ln_2_sigma.reshape(math.prod(ln_2_sigma.shape[:-1]), ln_2_sigma.shape[-1]), ln_2_w, ln_2_Xbar.reshape(math.prod(ln_2_Xbar.shape[:-1]), ln_2_Xbar.shape[-1]), dln_2_w, dln_2_b, o_da5.reshape(math.prod(o_da5.shape[:-1]), o_da5.shape[-1]), o_dln_2_Y.reshape(math.prod(o_dln_2_Y.shape[:-1]), o_dln_2_Y.shape[-1]), d, eps)
+    return o_da5, o_dln_2_Y
+
+
+@_kernel
+def _jvp_forward_15_rows(a_da5, a_dmlp_Y, o_dY, n_d):
+    """dY: row by row."""
+    T = a_da5.dtype.type
+    t_d = T(n_d)
+    for r in range(a_da5.shape[0]):
+        # the tangent of Y
+        for j in range(n_d):
+            o_dY[r, j] = (a_da5[r, j] + a_dmlp_Y[r, j])
+
+
+def _jvp_forward_15(da5, dmlp_Y, d):
+    """dY: one pass over the rows of da5 (``_jvp_forward_15_rows``)."""
+    lead = da5.shape[:-1]
+    o_dY = np.empty(lead + (d,), da5.dtype)
+    _launch(_jvp_forward_15_rows, da5.reshape(math.prod(da5.shape[:-1]), da5.shape[-1]), dmlp_Y.reshape(math.prod(dmlp_Y.shape[:-1]), dmlp_Y.shape[-1]), o_dY.reshape(math.prod(o_dY.shape[:-1]), o_dY.shape[-1]), d)
+    return o_dY
+
+
 def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, *, n_heads, eps=1e-05, activation='gelu_tanh'):
     """GPT-2 block: returns ``(out, cache)``.
 
@@ -928,3 +1147,288 @@ def backward(grad_out, cache):
         "W_2": dW_2.astype(dtype, copy=False),
         "b_2": db_2.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX, dln_1_w, dln_1_b, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o, dln_2_w, dln_2_b, dW_1, db_1, dW_2, db_2, *, n_heads, eps=1e-05, activation='gelu_tanh'):
+    """GPT-2 block: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d): a1, the block's input
+    ln_1_w: parameter, frozen (d,)
+    ln_1_b: parameter, frozen (d,)
+    W_q: parameter, frozen (d, d)
+    b_q: parameter, frozen (d,)
+    W_k: parameter, frozen (d, d)
+    b_k: parameter, frozen (d,)
+    W_v: parameter, frozen (d, d)
+    b_v: parameter, frozen (d,)
+    W_o: parameter, frozen (d, d): attProj
+    b_o: parameter, frozen (d,)
+    ln_2_w: parameter, frozen (d,)
+    ln_2_b: parameter, frozen (d,)
+    W_1: parameter, frozen (d, d_ff): expand
+    b_1: parameter, frozen (d_ff,)
+    W_2: parameter, frozen (d_ff, d): contract
+    b_2: parameter, frozen (d,)
+    n_heads: configuration, required: attention heads
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    activation: configuration, default 'gelu_tanh' (one of 'gelu_tanh', 'gelu', 'relu'): MLP activation
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dln_1_w: parameter, frozen (d,): the tangent of ln_1_w
+    dln_1_b: parameter, frozen (d,): the tangent of ln_1_b
+    dW_q: parameter, frozen (d, d): the tangent of W_q
+    db_q: parameter, frozen (d,): the tangent of b_q
+    dW_k: parameter, frozen (d, d): the tangent of W_k
+    db_k: parameter, frozen (d,): the tangent of b_k
+    dW_v: parameter, frozen (d, d): the tangent of W_v
+    db_v: parameter, frozen (d,): the tangent of b_v
+    dW_o: parameter, frozen (d, d): the tangent of W_o
+    db_o: parameter, frozen (d,): the tangent of b_o
+    dln_2_w: parameter, frozen (d,): the tangent of ln_2_w
+    dln_2_b: parameter, frozen (d,): the tangent of ln_2_b
+    dW_1: parameter, frozen (d, d_ff): the tangent of W_1
+    db_1: parameter, frozen (d_ff,): the tangent of b_1
+    dW_2: parameter, frozen (d_ff, d): the tangent of W_2
+    db_2: parameter, frozen (d,): the tangent of b_2
+    """
+    X = np.asarray(X)
+    ln_1_w = np.asarray(ln_1_w)
+    ln_1_b = np.asarray(ln_1_b)
+    W_q = np.asarray(W_q)
+    b_q = np.asarray(b_q)
+    W_k = np.asarray(W_k)
+    b_k = np.asarray(b_k)
+    W_v = np.asarray(W_v)
+    b_v = np.asarray(b_v)
+    W_o = np.asarray(W_o)
+    b_o = np.asarray(b_o)
+    ln_2_w = np.asarray(ln_2_w)
+    ln_2_b = np.asarray(ln_2_b)
+    W_1 = np.asarray(W_1)
+    b_1 = np.asarray(b_1)
+    W_2 = np.asarray(W_2)
+    b_2 = np.asarray(b_2)
+    dX = np.asarray(dX)
+    dln_1_w = np.asarray(dln_1_w)
+    dln_1_b = np.asarray(dln_1_b)
+    dW_q = np.asarray(dW_q)
+    db_q = np.asarray(db_q)
+    dW_k = np.asarray(dW_k)
+    db_k = np.asarray(db_k)
+    dW_v = np.asarray(dW_v)
+    db_v = np.asarray(db_v)
+    dW_o = np.asarray(dW_o)
+    db_o = np.asarray(db_o)
+    dln_2_w = np.asarray(dln_2_w)
+    dln_2_b = np.asarray(dln_2_b)
+    dW_1 = np.asarray(dW_1)
+    db_1 = np.asarray(db_1)
+    dW_2 = np.asarray(dW_2)
+    db_2 = np.asarray(db_2)
+    dtype, compute_dtype = _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2, "dX": dX, "dln_1_w": dln_1_w, "dln_1_b": dln_1_b, "dW_q": dW_q, "db_q": db_q, "dW_k": dW_k, "db_k": db_k, "dW_v": dW_v, "db_v": db_v, "dW_o": dW_o, "db_o": db_o, "dln_2_w": dln_2_w, "dln_2_b": dln_2_b, "dW_1": dW_1, "db_1": db_1, "dW_2": dW_2, "db_2": db_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        ln_1_w = ln_1_w.astype(compute_dtype, copy=False)
+        ln_1_b = ln_1_b.astype(compute_dtype, copy=False)
+        W_q = W_q.astype(compute_dtype, copy=False)
+        b_q = b_q.astype(compute_dtype, copy=False)
+        W_k = W_k.astype(compute_dtype, copy=False)
+        b_k = b_k.astype(compute_dtype, copy=False)
+        W_v = W_v.astype(compute_dtype, copy=False)
+        b_v = b_v.astype(compute_dtype, copy=False)
+        W_o = W_o.astype(compute_dtype, copy=False)
+        b_o = b_o.astype(compute_dtype, copy=False)
+        ln_2_w = ln_2_w.astype(compute_dtype, copy=False)
+        ln_2_b = ln_2_b.astype(compute_dtype, copy=False)
+        W_1 = W_1.astype(compute_dtype, copy=False)
+        b_1 = b_1.astype(compute_dtype, copy=False)
+        W_2 = W_2.astype(compute_dtype, copy=False)
+        b_2 = b_2.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dln_1_w = dln_1_w.astype(compute_dtype, copy=False)
+        dln_1_b = dln_1_b.astype(compute_dtype, copy=False)
+        dW_q = dW_q.astype(compute_dtype, copy=False)
+        db_q = db_q.astype(compute_dtype, copy=False)
+        dW_k = dW_k.astype(compute_dtype, copy=False)
+        db_k = db_k.astype(compute_dtype, copy=False)
+        dW_v = dW_v.astype(compute_dtype, copy=False)
+        db_v = db_v.astype(compute_dtype, copy=False)
+        dW_o = dW_o.astype(compute_dtype, copy=False)
+        db_o = db_o.astype(compute_dtype, copy=False)
+        dln_2_w = dln_2_w.astype(compute_dtype, copy=False)
+        dln_2_b = dln_2_b.astype(compute_dtype, copy=False)
+        dW_1 = dW_1.astype(compute_dtype, copy=False)
+        db_1 = db_1.astype(compute_dtype, copy=False)
+        dW_2 = dW_2.astype(compute_dtype, copy=False)
+        db_2 = db_2.astype(compute_dtype, copy=False)
+    n_heads = _check_count("n_heads", n_heads)
+    eps = _check_number("eps", eps)
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
+    _check_shape("ln_1_b", ln_1_b, ("d",), dims, batched=False)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    _check_shape("W_o", W_o, ("d", "d"), dims, batched=False)
+    _check_shape("b_o", b_o, ("d",), dims, batched=False)
+    _check_shape("ln_2_w", ln_2_w, ("d",), dims, batched=False)
+    _check_shape("ln_2_b", ln_2_b, ("d",), dims, batched=False)
+    _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
+    _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("b_2", b_2, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dln_1_w", dln_1_w, ("d",), dims, batched=False)
+    _check_shape("dln_1_b", dln_1_b, ("d",), dims, batched=False)
+    _check_shape("dW_q", dW_q, ("d", "d"), dims, batched=False)
+    _check_shape("db_q", db_q, ("d",), dims, batched=False)
+    _check_shape("dW_k", dW_k, ("d", "d"), dims, batched=False)
+    _check_shape("db_k", db_k, ("d",), dims, batched=False)
+    _check_shape("dW_v", dW_v, ("d", "d"), dims, batched=False)
+    _check_shape("db_v", db_v, ("d",), dims, batched=False)
+    _check_shape("dW_o", dW_o, ("d", "d"), dims, batched=False)
+    _check_shape("db_o", db_o, ("d",), dims, batched=False)
+    _check_shape("dln_2_w", dln_2_w, ("d",), dims, batched=False)
+    _check_shape("dln_2_b", dln_2_b, ("d",), dims, batched=False)
+    _check_shape("dW_1", dW_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("db_1", db_1, ("d_ff",), dims, batched=False)
+    _check_shape("dW_2", dW_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("db_2", db_2, ("d",), dims, batched=False)
+    d, d_ff = dims["d"], dims["d_ff"]
+    if not (d % n_heads == 0):
+        raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
+    ln_1_Xc, ln_1_var, ln_1_sigma, ln_1_Xbar, ln_1_Y = _jvp_forward_11(X, ln_1_w, ln_1_b, d, eps)  # (..., n_T, d), (..., n_T, 1), (..., n_T, 1), (..., n_T, d), (..., n_T, d)
+    W_q_W_k_W_v_dW_q_dW_k_dW_v = _side_by_side(W_q, W_k, W_v, dW_q, dW_k, dW_v)  # (d, 6*d)
+    ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v = _rows_matmul(ln_1_Y, W_q_W_k_W_v_dW_q_dW_k_dW_v)  # (..., n_T, 6*d)
+    del W_q_W_k_W_v_dW_q_dW_k_dW_v, ln_1_Y
+    attn_Q = ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 0:d] + b_q  # (..., n_T, d)
+    attn_K = ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., d:2*d] + b_k  # (..., n_T, d)
+    attn_V = ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_Q
+    attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_K
+    attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_V
+    attn_S = attn_Q_h @ attn_K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    attn_S *= math.sqrt(n_heads)/math.sqrt(d)
+    attn_P = _softmax(attn_S, True, fresh=True)  # (..., n_heads, n_T, n_T), attn_S's array given to be written over
+    del attn_S
+    attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
+    W_o_dW_o = _side_by_side(W_o, dW_o)  # (d, 2*d)
+    attn_A_W_o_dW_o = _rows_matmul(attn_A, W_o_dW_o)  # (..., n_T, 2*d)
+    del W_o_dW_o, attn_A
+    proj_Y = attn_A_W_o_dW_o[..., 0:d] + b_o  # (..., n_T, d)
+    ln_2_Xc, ln_2_var, ln_2_sigma, ln_2_Xbar, ln_2_Y = _jvp_forward_12(X, proj_Y, ln_2_w, ln_2_b, d, eps)  # (..., n_T, d), (..., n_T, 1), (..., n_T, 1), (..., n_T, d), (..., n_T, d)
+    del proj_Y
+    W_1_dW_1 = _side_by_side(W_1, dW_1)  # (d, 2*d_ff)
+    ln_2_Y_W_1_dW_1 = _rows_matmul(ln_2_Y, W_1_dW_1)  # (..., n_T, 2*d_ff)
+    del W_1_dW_1, ln_2_Y
+    mlp_H = ln_2_Y_W_1_dW_1[..., 0:d_ff] + b_1  # (..., n_T, d_ff)
+    mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
+    dln_1_Y = _jvp_forward_13(dX, ln_1_Xc, ln_1_var, ln_1_sigma, ln_1_w, ln_1_Xbar, dln_1_w, dln_1_b, d, eps)  # (..., n_T, d)
+    del ln_1_Xbar, ln_1_Xc, ln_1_sigma, ln_1_var
+    W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
+    dln_1_Y_W_q_W_k_W_v = _rows_matmul(dln_1_Y, W_q_W_k_W_v)  # (..., n_T, 3*d)
+    del W_q_W_k_W_v, dln_1_Y
+    dattn_Q = dln_1_Y_W_q_W_k_W_v[..., 0:d] + ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 3*d:4*d] + db_q  # (..., n_T, d)
+    dattn_K = dln_1_Y_W_q_W_k_W_v[..., d:2*d] + ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 4*d:5*d] + db_k  # (..., n_T, d)
+    dattn_V = dln_1_Y_W_q_W_k_W_v[..., 2*d:3*d] + ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 5*d:6*d] + db_v  # (..., n_T, d)
+    del dln_1_Y_W_q_W_k_W_v, ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v
+    dattn_Q_h = _split_heads(dattn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dattn_Q
+    dattn_K_h = _split_heads(dattn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dattn_K
+    dattn_V_h = _split_heads(dattn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dattn_V
+    dattn_S = dattn_Q_h @ attn_K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    dattn_S *= math.sqrt(n_heads)/math.sqrt(d)
+    dattn_S += math.sqrt(n_heads)/math.sqrt(d) * (attn_Q_h @ dattn_K_h.swapaxes(-1, -2))
+    del attn_K_h, attn_Q_h, dattn_K_h, dattn_Q_h
+    dattn_P = dattn_S  # (..., n_heads, n_T, n_T), dattn_S's array, updated in place
+    dattn_P -= _row_dot(attn_P, dattn_S)
+    dattn_P *= attn_P
+    del dattn_S
+    dattn_A = _merge_heads(dattn_P @ attn_V_h + attn_P @ dattn_V_h)  # (..., n_T, d)
+    del attn_P, attn_V_h, dattn_P, dattn_V_h
+    dproj_Y = _rows_matmul(dattn_A, W_o) + attn_A_W_o_dW_o[..., d:2*d] + db_o  # (..., n_T, d)
+    del attn_A_W_o_dW_o, dattn_A
+    da5, dln_2_Y = _jvp_forward_14(dX, dproj_Y, ln_2_Xc, ln_2_var, ln_2_sigma, ln_2_w, ln_2_Xbar, dln_2_w, dln_2_b, d, eps)  # (..., n_T, d), (..., n_T, d)
+    del dproj_Y, ln_2_Xbar, ln_2_Xc, ln_2_sigma, ln_2_var
+    dmlp_H = _rows_matmul(dln_2_Y, W_1) + ln_2_Y_W_1_dW_1[..., d_ff:2*d_ff] + db_1  # (..., n_T, d_ff)
+    del dln_2_Y, ln_2_Y_W_1_dW_1
+    dmlp_A = dmlp_H  # (..., n_T, d_ff), dmlp_H's array, updated in place
+    dmlp_A = _ACTIVATION_GRAD[activation](mlp_H, times=dmlp_A)
+    del dmlp_H, mlp_H
+    dmlp_Y = _rows_matmul(dmlp_A, W_2)  # (..., n_T, d), updated in place
+    dmlp_Y += _rows_matmul(mlp_A, dW_2)
+    dmlp_Y += db_2
+    del dmlp_A, mlp_A
+    dY = _jvp_forward_15(da5, dmlp_Y, d)  # (..., n_T, d)
+    del da5, dmlp_Y
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX=None, dln_1_w=None, dln_1_b=None, dW_q=None, db_q=None, dW_k=None, db_k=None, dW_v=None, db_v=None, dW_o=None, db_o=None, dln_2_w=None, dln_2_b=None, dW_1=None, db_1=None, dW_2=None, db_2=None, *, n_heads, eps=1e-05, activation='gelu_tanh'):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show gpt2_block --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dln_1_w: the tangent of ln_1_w (its shape; None for zero)
+    dln_1_b: the tangent of ln_1_b (its shape; None for zero)
+    dW_q: the tangent of W_q (its shape; None for zero)
+    db_q: the tangent of b_q (its shape; None for zero)
+    dW_k: the tangent of W_k (its shape; None for zero)
+    db_k: the tangent of b_k (its shape; None for zero)
+    dW_v: the tangent of W_v (its shape; None for zero)
+    db_v: the tangent of b_v (its shape; None for zero)
+    dW_o: the tangent of W_o (its shape; None for zero)
+    db_o: the tangent of b_o (its shape; None for zero)
+    dln_2_w: the tangent of ln_2_w (its shape; None for zero)
+    dln_2_b: the tangent of ln_2_b (its shape; None for zero)
+    dW_1: the tangent of W_1 (its shape; None for zero)
+    db_1: the tangent of b_1 (its shape; None for zero)
+    dW_2: the tangent of W_2 (its shape; None for zero)
+    db_2: the tangent of b_2 (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dln_1_w is None:  # no tangent: zero
+        dln_1_w = np.zeros_like(np.asarray(ln_1_w))
+    if dln_1_b is None:  # no tangent: zero
+        dln_1_b = np.zeros_like(np.asarray(ln_1_b))
+    if dW_q is None:  # no tangent: zero
+        dW_q = np.zeros_like(np.asarray(W_q))
+    if db_q is None:  # no tangent: zero
+        db_q = np.zeros_like(np.asarray(b_q))
+    if dW_k is None:  # no tangent: zero
+        dW_k = np.zeros_like(np.asarray(W_k))
+    if db_k is None:  # no tangent: zero
+        db_k = np.zeros_like(np.asarray(b_k))
+    if dW_v is None:  # no tangent: zero
+        dW_v = np.zeros_like(np.asarray(W_v))
+    if db_v is None:  # no tangent: zero
+        db_v = np.zeros_like(np.asarray(b_v))
+    if dW_o is None:  # no tangent: zero
+        dW_o = np.zeros_like(np.asarray(W_o))
+    if db_o is None:  # no tangent: zero
+        db_o = np.zeros_like(np.asarray(b_o))
+    if dln_2_w is None:  # no tangent: zero
+        dln_2_w = np.zeros_like(np.asarray(ln_2_w))
+    if dln_2_b is None:  # no tangent: zero
+        dln_2_b = np.zeros_like(np.asarray(ln_2_b))
+    if dW_1 is None:  # no tangent: zero
+        dW_1 = np.zeros_like(np.asarray(W_1))
+    if db_1 is None:  # no tangent: zero
+        db_1 = np.zeros_like(np.asarray(b_1))
+    if dW_2 is None:  # no tangent: zero
+        dW_2 = np.zeros_like(np.asarray(W_2))
+    if db_2 is None:  # no tangent: zero
+        db_2 = np.zeros_like(np.asarray(b_2))
+    return _jvp_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX, dln_1_w, dln_1_b, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o, dln_2_w, dln_2_b, dW_1, db_1, dW_2, db_2, n_heads=n_heads, eps=eps, activation=activation)[0]

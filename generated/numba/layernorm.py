@@ -216,6 +216,78 @@ def _forward_2(X, w, b, d, eps):
     return o_sigma, o_Xbar, o_Y
 
 
+@_kernel
+def _jvp_forward_3_rows(a_X, a_dX, a_w, a_dw, a_db, o_dY, n_d, n_eps):
+    """mu, Xc, var, sigma, Xbar, dmu, dXc, dvar, dsigma, dXbar, dY: row by row."""
+    T = a_X.dtype.type
+    t_d = T(n_d)
+    t_eps = T(n_eps)
+    k1 = (T(1) / (t_d))
+    k2 = (T(1) / (t_d))
+    k3 = (T(1) / (t_d))
+    k4 = (T(1) / (t_d))
+    b_Xc = np.empty(n_d, a_X.dtype)
+    b_Xbar = np.empty(n_d, a_X.dtype)
+    b_dXc = np.empty(n_d, a_X.dtype)
+    b_dXbar = np.empty(n_d, a_X.dtype)
+    for r in range(a_X.shape[0]):
+        # per-token mean
+        s1 = 0.0
+        for j in range(n_d):
+            s1 += a_X[r, j]
+        v_mu = (k1 * T(s1))
+        # centred input
+        for j in range(n_d):
+            b_Xc[j] = (a_X[r, j] + (-v_mu))
+        # per-token variance
+        s2 = 0.0
+        for j in range(n_d):
+            s2 += (b_Xc[j] * b_Xc[j])
+        v_var = (k2 * T(s2))
+        # per-token standard deviation
+        x3 = v_var
+        v_sigma = (math.sqrt(t_eps + x3))
+        # normalised input
+        x4 = v_sigma
+        for j in range(n_d):
+            b_Xbar[j] = (((T(1) / (x4))) * b_Xc[j])
+        # the tangent of mu
+        s5 = 0.0
+        for j in range(n_d):
+            s5 += a_dX[r, j]
+        v_dmu = (k3 * T(s5))
+        # the tangent of Xc
+        for j in range(n_d):
+            b_dXc[j] = (a_dX[r, j] + (-v_dmu))
+        # the tangent of var
+        s6 = 0.0
+        for j in range(n_d):
+            s6 += (b_dXc[j] * b_Xc[j])
+        s7 = 0.0
+        for j in range(n_d):
+            s7 += (b_Xc[j] * b_dXc[j])
+        v_dvar = (k4 * (T(s6) + T(s7)))
+        # the tangent of sigma
+        x8 = v_var
+        v_dsigma = (((T(0.5))/math.sqrt(t_eps + x8)) * v_dvar)
+        # the tangent of Xbar
+        x9 = v_sigma
+        x10 = v_sigma
+        for j in range(n_d):
+            b_dXbar[j] = ((((-T(1)/(x9 * x9)) * v_dsigma) * b_Xc[j]) + (((T(1) / (x10))) * b_dXc[j]))
+        # the tangent of Y
+        for j in range(n_d):
+            o_dY[r, j] = ((b_dXbar[j] * a_w[j]) + (b_Xbar[j] * a_dw[j]) + a_db[j])
+
+
+def _jvp_forward_3(X, dX, w, dw, db, d, eps):
+    """dY: one pass over the rows of X (``_jvp_forward_3_rows``)."""
+    lead = X.shape[:-1]
+    o_dY = np.empty(lead + (d,), X.dtype)
+    _launch(_jvp_forward_3_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), dX.reshape(math.prod(dX.shape[:-1]), dX.shape[-1]), w, dw, db, o_dY.reshape(math.prod(o_dY.shape[:-1]), o_dY.shape[-1]), d, eps)
+    return o_dY
+
+
 def forward(X, w, b, *, eps=1e-05):
     """Layer normalisation: returns ``(out, cache)``.
 
@@ -262,3 +334,59 @@ def backward(grad_out, cache):
         "w": dw.astype(dtype, copy=False),
         "b": db.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, w, b, dX, dw, db, *, eps=1e-05):
+    """Layer normalisation: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    w: parameter, frozen (d,): scale
+    b: parameter, frozen (d,): shift
+    eps: configuration, default 1e-05: added to the variance; 0 reproduces the paper
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dw: parameter, frozen (d,): the tangent of w
+    db: parameter, frozen (d,): the tangent of b
+    """
+    X = np.asarray(X)
+    w = np.asarray(w)
+    b = np.asarray(b)
+    dX = np.asarray(dX)
+    dw = np.asarray(dw)
+    db = np.asarray(db)
+    dtype, compute_dtype = _check_dtypes({"X": X, "w": w, "b": b, "dX": dX, "dw": dw, "db": db}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        w = w.astype(compute_dtype, copy=False)
+        b = b.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dw = dw.astype(compute_dtype, copy=False)
+        db = db.astype(compute_dtype, copy=False)
+    eps = _check_number("eps", eps)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("w", w, ("d",), dims, batched=False)
+    _check_shape("b", b, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dw", dw, ("d",), dims, batched=False)
+    _check_shape("db", db, ("d",), dims, batched=False)
+    d = dims["d"]
+    dY = _jvp_forward_3(X, dX, w, dw, db, d, eps)  # (..., n_T, d)
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, w, b, dX=None, dw=None, db=None, *, eps=1e-05):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show layernorm --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dw: the tangent of w (its shape; None for zero)
+    db: the tangent of b (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dw is None:  # no tangent: zero
+        dw = np.zeros_like(np.asarray(w))
+    if db is None:  # no tangent: zero
+        db = np.zeros_like(np.asarray(b))
+    return _jvp_forward(X, w, b, dX, dw, db, eps=eps)[0]

@@ -317,3 +317,115 @@ def backward(grad_out, cache):
         "W_k": dW_k.astype(dtype, copy=False),
         "W_v": dW_v.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, W_q, W_k, W_v, dX, dW_q, dW_k, dW_v, *, n_heads, n_kv_heads, rope_theta=10000.0):
+    """Grouped-query attention with rotary embeddings: returns ``(out, cache)``.
+
+    n_heads: configuration, required: query heads
+    n_kv_heads: configuration, required: key and value heads, each shared by n_heads / n_kv_heads query heads
+    rope_theta: configuration, default 10000.0: the rotary embeddings' base
+    X: input, frozen (..., n_T, d)
+    W_q: parameter, frozen (d_h*n_heads, d): q_proj
+    W_k: parameter, frozen (d_h*n_kv_heads, d): k_proj
+    W_v: parameter, frozen (d_h*n_kv_heads, d): v_proj
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW_q: parameter, frozen (d_h*n_heads, d): the tangent of W_q
+    dW_k: parameter, frozen (d_h*n_kv_heads, d): the tangent of W_k
+    dW_v: parameter, frozen (d_h*n_kv_heads, d): the tangent of W_v
+    """
+    X = np.asarray(X)
+    W_q = np.asarray(W_q)
+    W_k = np.asarray(W_k)
+    W_v = np.asarray(W_v)
+    dX = np.asarray(dX)
+    dW_q = np.asarray(dW_q)
+    dW_k = np.asarray(dW_k)
+    dW_v = np.asarray(dW_v)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "W_k": W_k, "W_v": W_v, "dX": dX, "dW_q": dW_q, "dW_k": dW_k, "dW_v": dW_v}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W_q = W_q.astype(compute_dtype, copy=False)
+        W_k = W_k.astype(compute_dtype, copy=False)
+        W_v = W_v.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dW_q = dW_q.astype(compute_dtype, copy=False)
+        dW_k = dW_k.astype(compute_dtype, copy=False)
+        dW_v = dW_v.astype(compute_dtype, copy=False)
+    n_heads = _check_count("n_heads", n_heads)
+    n_kv_heads = _check_count("n_kv_heads", n_kv_heads)
+    rope_theta = _check_number("rope_theta", rope_theta)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, (("d_h", n_heads, "n_heads"), "d"), dims, batched=False)
+    _check_shape("W_k", W_k, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("W_v", W_v, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW_q", dW_q, (("d_h", n_heads, "n_heads"), "d"), dims, batched=False)
+    _check_shape("dW_k", dW_k, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("dW_v", dW_v, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    n_T, d_h = dims["n_T"], dims["d_h"]
+    if not (d_h % 2 == 0):
+        raise ValueError('cos: rotary angles need an even number of columns, d_h; got ' + f"d_h={d_h}")
+    if not (n_heads % n_kv_heads == 0):
+        raise ValueError('K_s: n_heads must be a multiple of n_kv_heads (heads shared in groups); got ' + f"n_heads={n_heads}, n_kv_heads={n_kv_heads}")
+    Q_h = _split_heads(_rows_matmul(X, W_q.swapaxes(-1, -2)), n_heads)  # (..., n_heads, n_T, d_h)
+    K_h = _split_heads(_rows_matmul(X, W_k.swapaxes(-1, -2)), n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    V_h = _split_heads(_rows_matmul(X, W_v.swapaxes(-1, -2)), n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    cos = np.cos(_rotary_angles(n_T, d_h, rope_theta, like=X))  # (n_T, d_h)
+    sin = np.sin(_rotary_angles(n_T, d_h, rope_theta, like=X))  # (n_T, d_h)
+    Q_r = Q_h * cos + _rotate_half(Q_h) * sin  # (..., n_heads, n_T, d_h)
+    del Q_h
+    K_r = K_h * cos + _rotate_half(K_h) * sin  # (..., n_kv_heads, n_T, d_h)
+    del K_h
+    K_s = _share_heads(K_r, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del K_r
+    V_s = _share_heads(V_h, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del V_h
+    S = Q_r @ K_s.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    S *= 1/math.sqrt(d_h)
+    P = _softmax(S, True, fresh=True)  # (..., n_heads, n_T, n_T), S's array given to be written over
+    del S
+    dQ_h = _split_heads(_rows_matmul(dX, W_q.swapaxes(-1, -2)) + _rows_matmul(X, dW_q.swapaxes(-1, -2)), n_heads)  # (..., n_heads, n_T, d_h)
+    dK_h = _split_heads(_rows_matmul(dX, W_k.swapaxes(-1, -2)) + _rows_matmul(X, dW_k.swapaxes(-1, -2)), n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    dV_h = _split_heads(_rows_matmul(dX, W_v.swapaxes(-1, -2)) + _rows_matmul(X, dW_v.swapaxes(-1, -2)), n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    dQ_r = dQ_h * cos + _rotate_half(dQ_h) * sin  # (..., n_heads, n_T, d_h)
+    del dQ_h
+    dK_r = dK_h * cos + _rotate_half(dK_h) * sin  # (..., n_kv_heads, n_T, d_h)
+    del cos, dK_h, sin
+    dK_s = _share_heads(dK_r, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del dK_r
+    dV_s = _share_heads(dV_h, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del dV_h
+    dS = dQ_r @ K_s.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    dS += Q_r @ dK_s.swapaxes(-1, -2)
+    dS *= 1/math.sqrt(d_h)
+    del K_s, Q_r, dK_s, dQ_r
+    dP = dS  # (..., n_heads, n_T, n_T), dS's array, updated in place
+    dP -= _row_dot(P, dS)
+    dP *= P
+    del dS
+    dA = _merge_heads(dP @ V_s + P @ dV_s)  # (..., n_T, d_h*n_heads)
+    del P, V_s, dP, dV_s
+    cache = {"out_shape": dA.shape, "out_dtype": dA.dtype, "dtype": dtype}
+    return dA.astype(dtype, copy=False), cache
+
+
+def jvp(X, W_q, W_k, W_v, dX=None, dW_q=None, dW_k=None, dW_v=None, *, n_heads, n_kv_heads, rope_theta=10000.0):
+    """The tangent of A for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show llama_attention --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW_q: the tangent of W_q (its shape; None for zero)
+    dW_k: the tangent of W_k (its shape; None for zero)
+    dW_v: the tangent of W_v (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dW_q is None:  # no tangent: zero
+        dW_q = np.zeros_like(np.asarray(W_q))
+    if dW_k is None:  # no tangent: zero
+        dW_k = np.zeros_like(np.asarray(W_k))
+    if dW_v is None:  # no tangent: zero
+        dW_v = np.zeros_like(np.asarray(W_v))
+    return _jvp_forward(X, W_q, W_k, W_v, dX, dW_q, dW_k, dW_v, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta)[0]

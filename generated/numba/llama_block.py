@@ -451,6 +451,181 @@ def _forward_7(h, mlp_Y, d):
     return o_Y
 
 
+@_kernel
+def _jvp_forward_8_rows(a_X, a_input_norm_w, o_norm_1_ms, o_norm_1_r, o_norm_1_Y, n_d, n_eps):
+    """norm_1_ms, norm_1_r, norm_1_Y: row by row."""
+    T = a_X.dtype.type
+    t_d = T(n_d)
+    t_eps = T(n_eps)
+    k1 = (T(1) / (t_d))
+    for r in range(a_X.shape[0]):
+        # per-token mean square
+        s1 = 0.0
+        for j in range(n_d):
+            s1 += (a_X[r, j] * a_X[r, j])
+        v_norm_1_ms = (k1 * T(s1))
+        o_norm_1_ms[r, 0] = v_norm_1_ms
+        # per-token reciprocal root mean square
+        x2 = v_norm_1_ms
+        v_norm_1_r = ((T(1) / math.sqrt(t_eps + x2)))
+        o_norm_1_r[r, 0] = v_norm_1_r
+        for j in range(n_d):
+            o_norm_1_Y[r, j] = (v_norm_1_r * a_X[r, j] * a_input_norm_w[j])
+
+
+def _jvp_forward_8(X, input_norm_w, d, eps):
+    """norm_1_ms, norm_1_r, norm_1_Y: one pass over the rows of X (``_jvp_forward_8_rows``)."""
+    lead = X.shape[:-1]
+    o_norm_1_ms = np.empty(lead + (1,), X.dtype)
+    o_norm_1_r = np.empty(lead + (1,), X.dtype)
+    o_norm_1_Y = np.empty(lead + (d,), X.dtype)
+    _launch(_jvp_forward_8_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), input_norm_w, o_norm_1_ms.reshape(math.prod(o_norm_1_ms.shape[:-1]), o_norm_1_ms.shape[-1]), o_norm_1_r.reshape(math.prod(o_norm_1_r.shape[:-1]), o_norm_1_r.shape[-1]), o_norm_1_Y.reshape(math.prod(o_norm_1_Y.shape[:-1]), o_norm_1_Y.shape[-1]), d, eps)
+    return o_norm_1_ms, o_norm_1_r, o_norm_1_Y
+
+
+@_kernel
+def _jvp_forward_9_rows(a_h, a_post_norm_w, o_norm_2_ms, o_norm_2_r, o_norm_2_Y, n_d, n_eps):
+    """norm_2_ms, norm_2_r, norm_2_Y: row by row."""
+    T = a_h.dtype.type
+    t_d = T(n_d)
+    t_eps = T(n_eps)
+    k1 = (T(1) / (t_d))
+    for r in range(a_h.shape[0]):
+        # per-token mean square
+        s1 = 0.0
+        for j in range(n_d):
+            s1 += (a_h[r, j] * a_h[r, j])
+        v_norm_2_ms = (k1 * T(s1))
+        o_norm_2_ms[r, 0] = v_norm_2_ms
+        # per-token reciprocal root mean square
+        x2 = v_norm_2_ms
+        v_norm_2_r = ((T(1) / math.sqrt(t_eps + x2)))
+        o_norm_2_r[r, 0] = v_norm_2_r
+        for j in range(n_d):
+            o_norm_2_Y[r, j] = (v_norm_2_r * a_h[r, j] * a_post_norm_w[j])
+
+
+def _jvp_forward_9(h, post_norm_w, d, eps):
+    """norm_2_ms, norm_2_r, norm_2_Y: one pass over the rows of h (``_jvp_forward_9_rows``)."""
+    lead = h.shape[:-1]
+    o_norm_2_ms = np.empty(lead + (1,), h.dtype)
+    o_norm_2_r = np.empty(lead + (1,), h.dtype)
+    o_norm_2_Y = np.empty(lead + (d,), h.dtype)
+    _launch(_jvp_forward_9_rows, h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), post_norm_w, o_norm_2_ms.reshape(math.prod(o_norm_2_ms.shape[:-1]), o_norm_2_ms.shape[-1]), o_norm_2_r.reshape(math.prod(o_norm_2_r.shape[:-1]), o_norm_2_r.shape[-1]), o_norm_2_Y.reshape(math.prod(o_norm_2_Y.shape[:-1]), o_norm_2_Y.shape[-1]), d, eps)
+    return o_norm_2_ms, o_norm_2_r, o_norm_2_Y
+
+
+@_kernel
+def _jvp_forward_10_rows(a_dX, a_X, o_dnorm_1_ms, n_d):
+    """dnorm_1_ms: row by row."""
+    T = a_dX.dtype.type
+    t_d = T(n_d)
+    k1 = (T(1) / (t_d))
+    k2 = (T(1) / (t_d))
+    for r in range(a_dX.shape[0]):
+        # the tangent of norm_1_ms
+        s1 = 0.0
+        for j in range(n_d):
+            s1 += (a_dX[r, j] * a_X[r, j])
+        s2 = 0.0
+        for j in range(n_d):
+            s2 += (a_X[r, j] * a_dX[r, j])
+        v_dnorm_1_ms = ((k1 * T(s1)) + (k2 * T(s2)))
+        o_dnorm_1_ms[r, 0] = v_dnorm_1_ms
+
+
+def _jvp_forward_10(dX, X, d):
+    """dnorm_1_ms: one pass over the rows of dX (``_jvp_forward_10_rows``)."""
+    lead = dX.shape[:-1]
+    o_dnorm_1_ms = np.empty(lead + (1,), dX.dtype)
+    _launch(_jvp_forward_10_rows, dX.reshape(math.prod(dX.shape[:-1]), dX.shape[-1]), X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), o_dnorm_1_ms.reshape(math.prod(o_dnorm_1_ms.shape[:-1]), o_dnorm_1_ms.shape[-1]), d)
+    return o_dnorm_1_ms
+
+
+@_kernel
+def _jvp_forward_11_rows(a_dnorm_1_r, a_X, a_input_norm_w, a_norm_1_r, a_dX, a_dinput_norm_w, o_dnorm_1_Y, n_d):
+    """dnorm_1_Y: row by row."""
+    T = a_dnorm_1_r.dtype.type
+    t_d = T(n_d)
+    for r in range(a_dnorm_1_r.shape[0]):
+        # the tangent of norm_1_Y
+        for j in range(n_d):
+            o_dnorm_1_Y[r, j] = ((a_dnorm_1_r[r, 0] * a_X[r, j] * a_input_norm_w[j]) + (a_norm_1_r[r, 0] * a_dX[r, j] * a_input_norm_w[j]) + (a_norm_1_r[r, 0] * a_X[r, j] * a_dinput_norm_w[j]))
+
+
+def _jvp_forward_11(dnorm_1_r, X, input_norm_w, norm_1_r, dX, dinput_norm_w, d):
+    """dnorm_1_Y: one pass over the rows of dnorm_1_r (``_jvp_forward_11_rows``)."""
+    lead = dnorm_1_r.shape[:-1]
+    o_dnorm_1_Y = np.empty(lead + (d,), dnorm_1_r.dtype)
+    _launch(_jvp_forward_11_rows, dnorm_1_r.reshape(math.prod(dnorm_1_r.shape[:-1]), dnorm_1_r.shape[-1]), X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), input_norm_w, norm_1_r.reshape(math.prod(norm_1_r.shape[:-1]), norm_1_r.shape[-1]), dX.reshape(math.prod(dX.shape[:-1]), dX.shape[-1]), dinput_norm_w, o_dnorm_1_Y.reshape(math.prod(o_dnorm_1_Y.shape[:-1]), o_dnorm_1_Y.shape[-1]), d)
+    return o_dnorm_1_Y
+
+
+@_kernel
+def _jvp_forward_12_rows(a_dh, a_h, o_dnorm_2_ms, n_d):
+    """dnorm_2_ms: row by row."""
+    T = a_dh.dtype.type
+    t_d = T(n_d)
+    k1 = (T(1) / (t_d))
+    k2 = (T(1) / (t_d))
+    for r in range(a_dh.shape[0]):
+        # the tangent of norm_2_ms
+        s1 = 0.0
+        for j in range(n_d):
+            s1 += (a_dh[r, j] * a_h[r, j])
+        s2 = 0.0
+        for j in range(n_d):
+            s2 += (a_h[r, j] * a_dh[r, j])
+        v_dnorm_2_ms = ((k1 * T(s1)) + (k2 * T(s2)))
+        o_dnorm_2_ms[r, 0] = v_dnorm_2_ms
+
+
+def _jvp_forward_12(dh, h, d):
+    """dnorm_2_ms: one pass over the rows of dh (``_jvp_forward_12_rows``)."""
+    lead = dh.shape[:-1]
+    o_dnorm_2_ms = np.empty(lead + (1,), dh.dtype)
+    _launch(_jvp_forward_12_rows, dh.reshape(math.prod(dh.shape[:-1]), dh.shape[-1]), h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), o_dnorm_2_ms.reshape(math.prod(o_dnorm_2_ms.shape[:-1]), o_dnorm_2_ms.shape[-1]), d)
+    return o_dnorm_2_ms
+
+
+@_kernel
+def _jvp_forward_13_rows(a_dnorm_2_r, a_h, a_post_norm_w, a_norm_2_r, a_dh, a_dpost_norm_w, o_dnorm_2_Y, n_d):
+    """dnorm_2_Y: row by row."""
+    T = a_dnorm_2_r.dtype.type
+    t_d = T(n_d)
+    for r in range(a_dnorm_2_r.shape[0]):
+        # the tangent of norm_2_Y
+        for j in range(n_d):
+            o_dnorm_2_Y[r, j] = ((a_dnorm_2_r[r, 0] * a_h[r, j] * a_post_norm_w[j]) + (a_norm_2_r[r, 0] * a_dh[r, j] * a_post_norm_w[j]) + (a_norm_2_r[r, 0] * a_h[r, j] * a_dpost_norm_w[j]))
+
+
+def _jvp_forward_13(dnorm_2_r, h, post_norm_w, norm_2_r, dh, dpost_norm_w, d):
+    """dnorm_2_Y: one pass over the rows of dnorm_2_r (``_jvp_forward_13_rows``)."""
+    lead = dnorm_2_r.shape[:-1]
+    o_dnorm_2_Y = np.empty(lead + (d,), dnorm_2_r.dtype)
+    _launch(_jvp_forward_13_rows, dnorm_2_r.reshape(math.prod(dnorm_2_r.shape[:-1]), dnorm_2_r.shape[-1]), h.reshape(math.prod(h.shape[:-1]), h.shape[-1]), post_norm_w, norm_2_r.reshape(math.prod(norm_2_r.shape[:-1]), norm_2_r.shape[-1]), dh.reshape(math.prod(dh.shape[:-1]), dh.shape[-1]), dpost_norm_w, o_dnorm_2_Y.reshape(math.prod(o_dnorm_2_Y.shape[:-1]), o_dnorm_2_Y.shape[-1]), d)
+    return o_dnorm_2_Y
+
+
+@_kernel
+def _jvp_forward_14_rows(a_dh, a_dmlp_Y, o_dY, n_d):
+    """dY: row by row."""
+    T = a_dh.dtype.type
+    t_d = T(n_d)
+    for r in range(a_dh.shape[0]):
+        # the tangent of Y
+        for j in range(n_d):
+            o_dY[r, j] = (a_dh[r, j] + a_dmlp_Y[r, j])
+
+
+def _jvp_forward_14(dh, dmlp_Y, d):
+    """dY: one pass over the rows of dh (``_jvp_forward_14_rows``)."""
+    lead = dh.shape[:-1]
+    o_dY = np.empty(lead + (d,), dh.dtype)
+    _launch(_jvp_forward_14_rows, dh.reshape(math.prod(dh.shape[:-1]), dh.shape[-1]), dmlp_Y.reshape(math.prod(dmlp_Y.shape[:-1]), dmlp_Y.shape[-1]), o_dY.reshape(math.prod(o_dY.shape[:-1]), o_dY.shape[-1]), d)
+    return o_dY
+
+
 def forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, *, n_heads, n_kv_heads, rope_theta=10000.0, eps=1e-06):
     """LLaMA decoder layer: returns ``(out, cache)``.
 
@@ -684,3 +859,219 @@ def backward(grad_out, cache):
         "W_up": dW_up.astype(dtype, copy=False),
         "W_down": dW_down.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, dX, dinput_norm_w, dW_q, dW_k, dW_v, dW_o, dpost_norm_w, dW_gate, dW_up, dW_down, *, n_heads, n_kv_heads, rope_theta=10000.0, eps=1e-06):
+    """LLaMA decoder layer: returns ``(out, cache)``.
+
+    n_heads: configuration, required: query heads
+    n_kv_heads: configuration, required: key and value heads
+    rope_theta: configuration, default 10000.0: the rotary embeddings' base
+    eps: configuration, default 1e-06: RMSNorm epsilon
+    X: input, frozen (..., n_T, d): the layer's input (the residual stream)
+    input_norm_w: parameter, frozen (d,): input_layernorm
+    W_q: parameter, frozen (d_h*n_heads, d): q_proj
+    W_k: parameter, frozen (d_h*n_kv_heads, d): k_proj
+    W_v: parameter, frozen (d_h*n_kv_heads, d): v_proj
+    W_o: parameter, frozen (d, d_h*n_heads): o_proj
+    post_norm_w: parameter, frozen (d,): post_attention_layernorm
+    W_gate: parameter, frozen (d_ff, d): gate_proj
+    W_up: parameter, frozen (d_ff, d): up_proj
+    W_down: parameter, frozen (d, d_ff): down_proj
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dinput_norm_w: parameter, frozen (d,): the tangent of input_norm_w
+    dW_q: parameter, frozen (d_h*n_heads, d): the tangent of W_q
+    dW_k: parameter, frozen (d_h*n_kv_heads, d): the tangent of W_k
+    dW_v: parameter, frozen (d_h*n_kv_heads, d): the tangent of W_v
+    dW_o: parameter, frozen (d, d_h*n_heads): the tangent of W_o
+    dpost_norm_w: parameter, frozen (d,): the tangent of post_norm_w
+    dW_gate: parameter, frozen (d_ff, d): the tangent of W_gate
+    dW_up: parameter, frozen (d_ff, d): the tangent of W_up
+    dW_down: parameter, frozen (d, d_ff): the tangent of W_down
+    """
+    X = np.asarray(X)
+    input_norm_w = np.asarray(input_norm_w)
+    W_q = np.asarray(W_q)
+    W_k = np.asarray(W_k)
+    W_v = np.asarray(W_v)
+    W_o = np.asarray(W_o)
+    post_norm_w = np.asarray(post_norm_w)
+    W_gate = np.asarray(W_gate)
+    W_up = np.asarray(W_up)
+    W_down = np.asarray(W_down)
+    dX = np.asarray(dX)
+    dinput_norm_w = np.asarray(dinput_norm_w)
+    dW_q = np.asarray(dW_q)
+    dW_k = np.asarray(dW_k)
+    dW_v = np.asarray(dW_v)
+    dW_o = np.asarray(dW_o)
+    dpost_norm_w = np.asarray(dpost_norm_w)
+    dW_gate = np.asarray(dW_gate)
+    dW_up = np.asarray(dW_up)
+    dW_down = np.asarray(dW_down)
+    dtype, compute_dtype = _check_dtypes({"X": X, "input_norm_w": input_norm_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "post_norm_w": post_norm_w, "W_gate": W_gate, "W_up": W_up, "W_down": W_down, "dX": dX, "dinput_norm_w": dinput_norm_w, "dW_q": dW_q, "dW_k": dW_k, "dW_v": dW_v, "dW_o": dW_o, "dpost_norm_w": dpost_norm_w, "dW_gate": dW_gate, "dW_up": dW_up, "dW_down": dW_down}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        input_norm_w = input_norm_w.astype(compute_dtype, copy=False)
+        W_q = W_q.astype(compute_dtype, copy=False)
+        W_k = W_k.astype(compute_dtype, copy=False)
+        W_v = W_v.astype(compute_dtype, copy=False)
+        W_o = W_o.astype(compute_dtype, copy=False)
+        post_norm_w = post_norm_w.astype(compute_dtype, copy=False)
+        W_gate = W_gate.astype(compute_dtype, copy=False)
+        W_up = W_up.astype(compute_dtype, copy=False)
+        W_down = W_down.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dinput_norm_w = dinput_norm_w.astype(compute_dtype, copy=False)
+        dW_q = dW_q.astype(compute_dtype, copy=False)
+        dW_k = dW_k.astype(compute_dtype, copy=False)
+        dW_v = dW_v.astype(compute_dtype, copy=False)
+        dW_o = dW_o.astype(compute_dtype, copy=False)
+        dpost_norm_w = dpost_norm_w.astype(compute_dtype, copy=False)
+        dW_gate = dW_gate.astype(compute_dtype, copy=False)
+        dW_up = dW_up.astype(compute_dtype, copy=False)
+        dW_down = dW_down.astype(compute_dtype, copy=False)
+    n_heads = _check_count("n_heads", n_heads)
+    n_kv_heads = _check_count("n_kv_heads", n_kv_heads)
+    rope_theta = _check_number("rope_theta", rope_theta)
+    eps = _check_number("eps", eps)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("input_norm_w", input_norm_w, ("d",), dims, batched=False)
+    _check_shape("W_q", W_q, (("d_h", n_heads, "n_heads"), "d"), dims, batched=False)
+    _check_shape("W_k", W_k, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("W_v", W_v, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("W_o", W_o, ("d", ("d_h", n_heads, "n_heads")), dims, batched=False)
+    _check_shape("post_norm_w", post_norm_w, ("d",), dims, batched=False)
+    _check_shape("W_gate", W_gate, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_up", W_up, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_down", W_down, ("d", "d_ff"), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dinput_norm_w", dinput_norm_w, ("d",), dims, batched=False)
+    _check_shape("dW_q", dW_q, (("d_h", n_heads, "n_heads"), "d"), dims, batched=False)
+    _check_shape("dW_k", dW_k, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("dW_v", dW_v, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("dW_o", dW_o, ("d", ("d_h", n_heads, "n_heads")), dims, batched=False)
+    _check_shape("dpost_norm_w", dpost_norm_w, ("d",), dims, batched=False)
+    _check_shape("dW_gate", dW_gate, ("d_ff", "d"), dims, batched=False)
+    _check_shape("dW_up", dW_up, ("d_ff", "d"), dims, batched=False)
+    _check_shape("dW_down", dW_down, ("d", "d_ff"), dims, batched=False)
+    n_T, d, d_h = dims["n_T"], dims["d"], dims["d_h"]
+    if not (d_h % 2 == 0):
+        raise ValueError('llama_attention: cos: rotary angles need an even number of columns, d_h; got ' + f"d_h={d_h}")
+    if not (n_heads % n_kv_heads == 0):
+        raise ValueError('llama_attention: K_s: n_heads must be a multiple of n_kv_heads (heads shared in groups); got ' + f"n_heads={n_heads}, n_kv_heads={n_kv_heads}")
+    norm_1_ms, norm_1_r, norm_1_Y = _jvp_forward_8(X, input_norm_w, d, eps)  # (..., n_T, 1), (..., n_T, 1), (..., n_T, d)
+    attn_Q_h = _split_heads(_rows_matmul(norm_1_Y, W_q.swapaxes(-1, -2)), n_heads)  # (..., n_heads, n_T, d_h)
+    attn_K_h = _split_heads(_rows_matmul(norm_1_Y, W_k.swapaxes(-1, -2)), n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    attn_V_h = _split_heads(_rows_matmul(norm_1_Y, W_v.swapaxes(-1, -2)), n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    attn_cos = np.cos(_rotary_angles(n_T, d_h, rope_theta, like=X))  # (n_T, d_h)
+    attn_sin = np.sin(_rotary_angles(n_T, d_h, rope_theta, like=X))  # (n_T, d_h)
+    attn_Q_r = attn_Q_h * attn_cos + _rotate_half(attn_Q_h) * attn_sin  # (..., n_heads, n_T, d_h)
+    del attn_Q_h
+    attn_K_r = attn_K_h * attn_cos + _rotate_half(attn_K_h) * attn_sin  # (..., n_kv_heads, n_T, d_h)
+    del attn_K_h
+    attn_K_s = _share_heads(attn_K_r, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del attn_K_r
+    attn_V_s = _share_heads(attn_V_h, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del attn_V_h
+    attn_S = attn_Q_r @ attn_K_s.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    attn_S *= 1/math.sqrt(d_h)
+    attn_P = _softmax(attn_S, True, fresh=True)  # (..., n_heads, n_T, n_T), attn_S's array given to be written over
+    del attn_S
+    attn_A = _merge_heads(attn_P @ attn_V_s)  # (..., n_T, d_h*n_heads)
+    h = _rows_matmul(attn_A, W_o.swapaxes(-1, -2))  # (..., n_T, d), updated in place
+    h += X
+    norm_2_ms, norm_2_r, norm_2_Y = _jvp_forward_9(h, post_norm_w, d, eps)  # (..., n_T, 1), (..., n_T, 1), (..., n_T, d)
+    mlp_gate = _rows_matmul(norm_2_Y, W_gate.swapaxes(-1, -2))  # (..., n_T, d_ff)
+    mlp_up = _rows_matmul(norm_2_Y, W_up.swapaxes(-1, -2))  # (..., n_T, d_ff)
+    mlp_H = _silu(mlp_gate) * mlp_up  # (..., n_T, d_ff)
+    dnorm_1_ms = _jvp_forward_10(dX, X, d)  # (..., n_T, 1)
+    dnorm_1_r = (-(1/2)/(eps + norm_1_ms)**(3/2)) * dnorm_1_ms  # (..., n_T, 1)
+    del dnorm_1_ms, norm_1_ms
+    dnorm_1_Y = _jvp_forward_11(dnorm_1_r, X, input_norm_w, norm_1_r, dX, dinput_norm_w, d)  # (..., n_T, d)
+    del dnorm_1_r, norm_1_r
+    dattn_Q_h = _split_heads(_rows_matmul(dnorm_1_Y, W_q.swapaxes(-1, -2)) + _rows_matmul(norm_1_Y, dW_q.swapaxes(-1, -2)), n_heads)  # (..., n_heads, n_T, d_h)
+    dattn_K_h = _split_heads(_rows_matmul(dnorm_1_Y, W_k.swapaxes(-1, -2)) + _rows_matmul(norm_1_Y, dW_k.swapaxes(-1, -2)), n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    dattn_V_h = _split_heads(_rows_matmul(dnorm_1_Y, W_v.swapaxes(-1, -2)) + _rows_matmul(norm_1_Y, dW_v.swapaxes(-1, -2)), n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    del dnorm_1_Y, norm_1_Y
+    dattn_Q_r = dattn_Q_h * attn_cos + _rotate_half(dattn_Q_h) * attn_sin  # (..., n_heads, n_T, d_h)
+    del dattn_Q_h
+    dattn_K_r = dattn_K_h * attn_cos + _rotate_half(dattn_K_h) * attn_sin  # (..., n_kv_heads, n_T, d_h)
+    del attn_cos, attn_sin, dattn_K_h
+    dattn_K_s = _share_heads(dattn_K_r, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del dattn_K_r
+    dattn_V_s = _share_heads(dattn_V_h, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del dattn_V_h
+    dattn_S = dattn_Q_r @ attn_K_s.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    dattn_S *= 1/math.sqrt(d_h)
+    dattn_S += 1/math.sqrt(d_h) * (attn_Q_r @ dattn_K_s.swapaxes(-1, -2))
+    del attn_K_s, attn_Q_r, dattn_K_s, dattn_Q_r
+    dattn_P = dattn_S  # (..., n_heads, n_T, n_T), dattn_S's array, updated in place
+    dattn_P -= _row_dot(attn_P, dattn_S)
+    dattn_P *= attn_P
+    del dattn_S
+    dattn_A = _merge_heads(dattn_P @ attn_V_s + attn_P @ dattn_V_s)  # (..., n_T, d_h*n_heads)
+    del attn_P, attn_V_s, dattn_P, dattn_V_s
+    dh = _rows_matmul(dattn_A, W_o.swapaxes(-1, -2))  # (..., n_T, d), updated in place
+    dh += dX
+    dh += _rows_matmul(attn_A, dW_o.swapaxes(-1, -2))
+    del attn_A, dattn_A
+    dnorm_2_ms = _jvp_forward_12(dh, h, d)  # (..., n_T, 1)
+    dnorm_2_r = (-(1/2)/(eps + norm_2_ms)**(3/2)) * dnorm_2_ms  # (..., n_T, 1)
+    del dnorm_2_ms, norm_2_ms
+    dnorm_2_Y = _jvp_forward_13(dnorm_2_r, h, post_norm_w, norm_2_r, dh, dpost_norm_w, d)  # (..., n_T, d)
+    del dnorm_2_r, h, norm_2_r
+    dmlp_gate = _rows_matmul(dnorm_2_Y, W_gate.swapaxes(-1, -2)) + _rows_matmul(norm_2_Y, dW_gate.swapaxes(-1, -2))  # (..., n_T, d_ff)
+    dmlp_up = _rows_matmul(dnorm_2_Y, W_up.swapaxes(-1, -2)) + _rows_matmul(norm_2_Y, dW_up.swapaxes(-1, -2))  # (..., n_T, d_ff)
+    del dnorm_2_Y, norm_2_Y
+    dmlp_H = dmlp_gate  # (..., n_T, d_ff), dmlp_gate's array, updated in place
+    dmlp_H = _silu_grad(mlp_gate, times=dmlp_H)
+    dmlp_H *= mlp_up
+    dmlp_H += _silu(mlp_gate) * dmlp_up
+    del dmlp_gate, dmlp_up, mlp_gate, mlp_up
+    dmlp_Y = _rows_matmul(dmlp_H, W_down.swapaxes(-1, -2))  # (..., n_T, d), updated in place
+    dmlp_Y += _rows_matmul(mlp_H, dW_down.swapaxes(-1, -2))
+    del dmlp_H, mlp_H
+    dY = _jvp_forward_14(dh, dmlp_Y, d)  # (..., n_T, d)
+    del dh, dmlp_Y
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, dX=None, dinput_norm_w=None, dW_q=None, dW_k=None, dW_v=None, dW_o=None, dpost_norm_w=None, dW_gate=None, dW_up=None, dW_down=None, *, n_heads, n_kv_heads, rope_theta=10000.0, eps=1e-06):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show llama_block --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dinput_norm_w: the tangent of input_norm_w (its shape; None for zero)
+    dW_q: the tangent of W_q (its shape; None for zero)
+    dW_k: the tangent of W_k (its shape; None for zero)
+    dW_v: the tangent of W_v (its shape; None for zero)
+    dW_o: the tangent of W_o (its shape; None for zero)
+    dpost_norm_w: the tangent of post_norm_w (its shape; None for zero)
+    dW_gate: the tangent of W_gate (its shape; None for zero)
+    dW_up: the tangent of W_up (its shape; None for zero)
+    dW_down: the tangent of W_down (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dinput_norm_w is None:  # no tangent: zero
+        dinput_norm_w = np.zeros_like(np.asarray(input_norm_w))
+    if dW_q is None:  # no tangent: zero
+        dW_q = np.zeros_like(np.asarray(W_q))
+    if dW_k is None:  # no tangent: zero
+        dW_k = np.zeros_like(np.asarray(W_k))
+    if dW_v is None:  # no tangent: zero
+        dW_v = np.zeros_like(np.asarray(W_v))
+    if dW_o is None:  # no tangent: zero
+        dW_o = np.zeros_like(np.asarray(W_o))
+    if dpost_norm_w is None:  # no tangent: zero
+        dpost_norm_w = np.zeros_like(np.asarray(post_norm_w))
+    if dW_gate is None:  # no tangent: zero
+        dW_gate = np.zeros_like(np.asarray(W_gate))
+    if dW_up is None:  # no tangent: zero
+        dW_up = np.zeros_like(np.asarray(W_up))
+    if dW_down is None:  # no tangent: zero
+        dW_down = np.zeros_like(np.asarray(W_down))
+    return _jvp_forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, dX, dinput_norm_w, dW_q, dW_k, dW_v, dW_o, dpost_norm_w, dW_gate, dW_up, dW_down, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta, eps=eps)[0]

@@ -124,6 +124,21 @@ def _scratch(slot, like):
     return buffer
 
 
+def _side_by_side(*blocks):
+    """The blocks side by side along the last axis: the array they are adjacent column blocks of when
+    they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
+    first, widths = blocks[0], [b.shape[-1] for b in blocks]
+    total = sum(widths)
+    if first.ndim == 2 and all(b.ndim == 2 and b.shape[0] == first.shape[0] and b.strides == first.strides
+                               for b in blocks) and first.strides[0] == total * first.itemsize \
+            and first.strides[1] == first.itemsize and first.base is not None:
+        start = first.__array_interface__["data"][0]
+        offsets = [b.__array_interface__["data"][0] - start for b in blocks]
+        if offsets == [sum(widths[:i]) * first.itemsize for i in range(len(blocks))]:
+            return np.lib.stride_tricks.as_strided(first, (first.shape[0], total), first.strides, writeable=False)
+    return np.concatenate(blocks, axis=-1)
+
+
 def _gelu(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
     b1 = _erf(0.7071067811865476*x)
@@ -331,3 +346,95 @@ def backward(grad_out, cache):
         "W_2": dW_2.astype(dtype, copy=False),
         "b_2": db_2.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, W_1, b_1, W_2, b_2, dX, dW_1, db_1, dW_2, db_2, *, activation='gelu_tanh'):
+    """Multi-layer perceptron: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    W_1: parameter, frozen (d, d_ff): expand weights
+    b_1: parameter, frozen (d_ff,): expand bias
+    W_2: parameter, frozen (d_ff, d): contract weights
+    b_2: parameter, frozen (d,): contract bias
+    activation: configuration, default 'gelu_tanh' (one of 'gelu_tanh', 'gelu', 'relu'): elementwise activation between the two layers
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW_1: parameter, frozen (d, d_ff): the tangent of W_1
+    db_1: parameter, frozen (d_ff,): the tangent of b_1
+    dW_2: parameter, frozen (d_ff, d): the tangent of W_2
+    db_2: parameter, frozen (d,): the tangent of b_2
+    """
+    X = np.asarray(X)
+    W_1 = np.asarray(W_1)
+    b_1 = np.asarray(b_1)
+    W_2 = np.asarray(W_2)
+    b_2 = np.asarray(b_2)
+    dX = np.asarray(dX)
+    dW_1 = np.asarray(dW_1)
+    db_1 = np.asarray(db_1)
+    dW_2 = np.asarray(dW_2)
+    db_2 = np.asarray(db_2)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2, "dX": dX, "dW_1": dW_1, "db_1": db_1, "dW_2": dW_2, "db_2": db_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W_1 = W_1.astype(compute_dtype, copy=False)
+        b_1 = b_1.astype(compute_dtype, copy=False)
+        W_2 = W_2.astype(compute_dtype, copy=False)
+        b_2 = b_2.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dW_1 = dW_1.astype(compute_dtype, copy=False)
+        db_1 = db_1.astype(compute_dtype, copy=False)
+        dW_2 = dW_2.astype(compute_dtype, copy=False)
+        db_2 = db_2.astype(compute_dtype, copy=False)
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
+    _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("b_2", b_2, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW_1", dW_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("db_1", db_1, ("d_ff",), dims, batched=False)
+    _check_shape("dW_2", dW_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("db_2", db_2, ("d",), dims, batched=False)
+    d_ff = dims["d_ff"]
+    W_1_dW_1 = _side_by_side(W_1, dW_1)  # (d, 2*d_ff)
+    X_W_1_dW_1 = _rows_matmul(X, W_1_dW_1)  # (..., n_T, 2*d_ff)
+    del W_1_dW_1
+    H = X_W_1_dW_1[..., 0:d_ff] + b_1  # (..., n_T, d_ff)
+    A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
+    dH = _rows_matmul(dX, W_1) + X_W_1_dW_1[..., d_ff:2*d_ff] + db_1  # (..., n_T, d_ff)
+    del X_W_1_dW_1
+    dA = dH  # (..., n_T, d_ff), dH's array, updated in place
+    dA = _ACTIVATION_GRAD[activation](H, times=dA)
+    del H, dH
+    dY = _rows_matmul(dA, W_2)  # (..., n_T, d), updated in place
+    dY += _rows_matmul(A, dW_2)
+    dY += db_2
+    del A, dA
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, W_1, b_1, W_2, b_2, dX=None, dW_1=None, db_1=None, dW_2=None, db_2=None, *, activation='gelu_tanh'):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show mlp --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW_1: the tangent of W_1 (its shape; None for zero)
+    db_1: the tangent of b_1 (its shape; None for zero)
+    dW_2: the tangent of W_2 (its shape; None for zero)
+    db_2: the tangent of b_2 (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dW_1 is None:  # no tangent: zero
+        dW_1 = np.zeros_like(np.asarray(W_1))
+    if db_1 is None:  # no tangent: zero
+        db_1 = np.zeros_like(np.asarray(b_1))
+    if dW_2 is None:  # no tangent: zero
+        dW_2 = np.zeros_like(np.asarray(W_2))
+    if db_2 is None:  # no tangent: zero
+        db_2 = np.zeros_like(np.asarray(b_2))
+    return _jvp_forward(X, W_1, b_1, W_2, b_2, dX, dW_1, db_1, dW_2, db_2, activation=activation)[0]

@@ -177,6 +177,65 @@ def _forward_2(X, w, d, eps):
     return o_r, o_Y
 
 
+@_kernel
+def _jvp_forward_3_rows(a_X, a_dX, o_ms, o_r, o_dms, n_d, n_eps):
+    """ms, r, dms: row by row."""
+    T = a_X.dtype.type
+    t_d = T(n_d)
+    t_eps = T(n_eps)
+    k1 = (T(1) / (t_d))
+    k2 = (T(1) / (t_d))
+    for r in range(a_X.shape[0]):
+        # per-token mean square
+        s1 = 0.0
+        for j in range(n_d):
+            s1 += (a_X[r, j] * a_X[r, j])
+        v_ms = (k1 * T(s1))
+        o_ms[r, 0] = v_ms
+        # per-token reciprocal root mean square
+        x2 = v_ms
+        v_r = ((T(1) / math.sqrt(t_eps + x2)))
+        o_r[r, 0] = v_r
+        # the tangent of ms
+        s3 = 0.0
+        for j in range(n_d):
+            s3 += (a_dX[r, j] * a_X[r, j])
+        s4 = 0.0
+        for j in range(n_d):
+            s4 += (a_X[r, j] * a_dX[r, j])
+        v_dms = (k2 * (T(s3) + T(s4)))
+        o_dms[r, 0] = v_dms
+
+
+def _jvp_forward_3(X, dX, d, eps):
+    """ms, r, dms: one pass over the rows of X (``_jvp_forward_3_rows``)."""
+    lead = X.shape[:-1]
+    o_ms = np.empty(lead + (1,), X.dtype)
+    o_r = np.empty(lead + (1,), X.dtype)
+    o_dms = np.empty(lead + (1,), X.dtype)
+    _launch(_jvp_forward_3_rows, X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), dX.reshape(math.prod(dX.shape[:-1]), dX.shape[-1]), o_ms.reshape(math.prod(o_ms.shape[:-1]), o_ms.shape[-1]), o_r.reshape(math.prod(o_r.shape[:-1]), o_r.shape[-1]), o_dms.reshape(math.prod(o_dms.shape[:-1]), o_dms.shape[-1]), d, eps)
+    return o_ms, o_r, o_dms
+
+
+@_kernel
+def _jvp_forward_4_rows(a_dr, a_X, a_w, a_r, a_dX, a_dw, o_dY, n_d):
+    """dY: row by row."""
+    T = a_dr.dtype.type
+    t_d = T(n_d)
+    for r in range(a_dr.shape[0]):
+        # the tangent of Y
+        for j in range(n_d):
+            o_dY[r, j] = ((a_dr[r, 0] * a_X[r, j] * a_w[j]) + (a_r[r, 0] * a_dX[r, j] * a_w[j]) + (a_r[r, 0] * a_X[r, j] * a_dw[j]))
+
+
+def _jvp_forward_4(dr, X, w, r, dX, dw, d):
+    """dY: one pass over the rows of dr (``_jvp_forward_4_rows``)."""
+    lead = dr.shape[:-1]
+    o_dY = np.empty(lead + (d,), dr.dtype)
+    _launch(_jvp_forward_4_rows, dr.reshape(math.prod(dr.shape[:-1]), dr.shape[-1]), X.reshape(math.prod(X.shape[:-1]), X.shape[-1]), w, r.reshape(math.prod(r.shape[:-1]), r.shape[-1]), dX.reshape(math.prod(dX.shape[:-1]), dX.shape[-1]), dw, o_dY.reshape(math.prod(o_dY.shape[:-1]), o_dY.shape[-1]), d)
+    return o_dY
+
+
 def forward(X, w, *, eps=1e-06):
     """RMS normalisation: returns ``(out, cache)``.
 
@@ -218,3 +277,52 @@ def backward(grad_out, cache):
         "X": dX.astype(dtype, copy=False),
         "w": dw.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, w, dX, dw, *, eps=1e-06):
+    """RMS normalisation: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    w: parameter, frozen (d,): scale
+    eps: configuration, default 1e-06: added to the mean square
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dw: parameter, frozen (d,): the tangent of w
+    """
+    X = np.asarray(X)
+    w = np.asarray(w)
+    dX = np.asarray(dX)
+    dw = np.asarray(dw)
+    dtype, compute_dtype = _check_dtypes({"X": X, "w": w, "dX": dX, "dw": dw}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        w = w.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dw = dw.astype(compute_dtype, copy=False)
+    eps = _check_number("eps", eps)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("w", w, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dw", dw, ("d",), dims, batched=False)
+    d = dims["d"]
+    ms, r, dms = _jvp_forward_3(X, dX, d, eps)  # (..., n_T, 1), (..., n_T, 1), (..., n_T, 1)
+    dr = (-(1/2)/(eps + ms)**(3/2)) * dms  # (..., n_T, 1)
+    del dms, ms
+    dY = _jvp_forward_4(dr, X, w, r, dX, dw, d)  # (..., n_T, d)
+    del dr, r
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, w, dX=None, dw=None, *, eps=1e-06):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show rmsnorm --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dw: the tangent of w (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dw is None:  # no tangent: zero
+        dw = np.zeros_like(np.asarray(w))
+    return _jvp_forward(X, w, dX, dw, eps=eps)[0]

@@ -197,3 +197,81 @@ def backward(grad_out, cache):
         "W_up": dW_up.astype(dtype, copy=False),
         "W_down": dW_down.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, W_gate, W_up, W_down, dX, dW_gate, dW_up, dW_down):
+    """SwiGLU feed-forward layer: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    W_gate: parameter, frozen (d_ff, d): gate_proj
+    W_up: parameter, frozen (d_ff, d): up_proj
+    W_down: parameter, frozen (d, d_ff): down_proj
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW_gate: parameter, frozen (d_ff, d): the tangent of W_gate
+    dW_up: parameter, frozen (d_ff, d): the tangent of W_up
+    dW_down: parameter, frozen (d, d_ff): the tangent of W_down
+    """
+    X = np.asarray(X)
+    W_gate = np.asarray(W_gate)
+    W_up = np.asarray(W_up)
+    W_down = np.asarray(W_down)
+    dX = np.asarray(dX)
+    dW_gate = np.asarray(dW_gate)
+    dW_up = np.asarray(dW_up)
+    dW_down = np.asarray(dW_down)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_gate": W_gate, "W_up": W_up, "W_down": W_down, "dX": dX, "dW_gate": dW_gate, "dW_up": dW_up, "dW_down": dW_down}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W_gate = W_gate.astype(compute_dtype, copy=False)
+        W_up = W_up.astype(compute_dtype, copy=False)
+        W_down = W_down.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dW_gate = dW_gate.astype(compute_dtype, copy=False)
+        dW_up = dW_up.astype(compute_dtype, copy=False)
+        dW_down = dW_down.astype(compute_dtype, copy=False)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_gate", W_gate, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_up", W_up, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_down", W_down, ("d", "d_ff"), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW_gate", dW_gate, ("d_ff", "d"), dims, batched=False)
+    _check_shape("dW_up", dW_up, ("d_ff", "d"), dims, batched=False)
+    _check_shape("dW_down", dW_down, ("d", "d_ff"), dims, batched=False)
+    gate = _rows_matmul(X, W_gate.swapaxes(-1, -2))  # (..., n_T, d_ff)
+    up = _rows_matmul(X, W_up.swapaxes(-1, -2))  # (..., n_T, d_ff)
+    H = _silu(gate) * up  # (..., n_T, d_ff)
+    dgate = _rows_matmul(dX, W_gate.swapaxes(-1, -2))  # (..., n_T, d_ff), updated in place
+    dgate += _rows_matmul(X, dW_gate.swapaxes(-1, -2))
+    dup = _rows_matmul(dX, W_up.swapaxes(-1, -2))  # (..., n_T, d_ff), updated in place
+    dup += _rows_matmul(X, dW_up.swapaxes(-1, -2))
+    dH = dgate  # (..., n_T, d_ff), dgate's array, updated in place
+    dH = _silu_grad(gate, times=dH)
+    dH *= up
+    dH += _silu(gate) * dup
+    del dgate, dup, gate, up
+    dY = _rows_matmul(dH, W_down.swapaxes(-1, -2))  # (..., n_T, d), updated in place
+    dY += _rows_matmul(H, dW_down.swapaxes(-1, -2))
+    del H, dH
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, W_gate, W_up, W_down, dX=None, dW_gate=None, dW_up=None, dW_down=None):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show swiglu --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW_gate: the tangent of W_gate (its shape; None for zero)
+    dW_up: the tangent of W_up (its shape; None for zero)
+    dW_down: the tangent of W_down (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dW_gate is None:  # no tangent: zero
+        dW_gate = np.zeros_like(np.asarray(W_gate))
+    if dW_up is None:  # no tangent: zero
+        dW_up = np.zeros_like(np.asarray(W_up))
+    if dW_down is None:  # no tangent: zero
+        dW_down = np.zeros_like(np.asarray(W_down))
+    return _jvp_forward(X, W_gate, W_up, W_down, dX, dW_gate, dW_up, dW_down)[0]

@@ -137,3 +137,52 @@ def backward(grad_out, cache):
         "W_tok": dW_tok.astype(dtype, copy=False),
         "W_pos": dW_pos.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(idx, W_tok, W_pos, dW_tok, dW_pos):
+    """Token and position embedding: returns ``(out, cache)``.
+
+    idx: integer input (n_T,): token indices in [0, n_vocab)
+    W_tok: parameter, frozen (n_vocab, d): token embeddings
+    W_pos: parameter, frozen (n_context, d): position embeddings
+    dW_tok: parameter, frozen (n_vocab, d): the tangent of W_tok
+    dW_pos: parameter, frozen (n_context, d): the tangent of W_pos
+    """
+    idx = np.asarray(idx)
+    W_tok = np.asarray(W_tok)
+    W_pos = np.asarray(W_pos)
+    dW_tok = np.asarray(dW_tok)
+    dW_pos = np.asarray(dW_pos)
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "dW_tok": dW_tok, "dW_pos": dW_pos}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.astype(compute_dtype, copy=False)
+        W_pos = W_pos.astype(compute_dtype, copy=False)
+        dW_tok = dW_tok.astype(compute_dtype, copy=False)
+        dW_pos = dW_pos.astype(compute_dtype, copy=False)
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    _check_shape("dW_tok", dW_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("dW_pos", dW_pos, ("n_context", "d"), dims, batched=False)
+    n_T, n_vocab, n_context = dims["n_T"], dims["n_vocab"], dims["n_context"]
+    if not (n_T <= n_context):
+        raise ValueError('n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
+    _check_indices("idx", idx, n_vocab)
+    dX = dW_tok[idx] + dW_pos[..., :n_T, :]  # (..., n_T, d)
+    cache = {"out_shape": dX.shape, "out_dtype": dX.dtype, "dtype": dtype}
+    return dX.astype(dtype, copy=False), cache
+
+
+def jvp(idx, W_tok, W_pos, dW_tok=None, dW_pos=None):
+    """The tangent of X for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show embedding --jvp``).
+
+    dW_tok: the tangent of W_tok (its shape; None for zero)
+    dW_pos: the tangent of W_pos (its shape; None for zero)
+    """
+    if dW_tok is None:  # no tangent: zero
+        dW_tok = np.zeros_like(np.asarray(W_tok))
+    if dW_pos is None:  # no tangent: zero
+        dW_pos = np.zeros_like(np.asarray(W_pos))
+    return _jvp_forward(idx, W_tok, W_pos, dW_tok, dW_pos)[0]

@@ -668,3 +668,349 @@ def backward(grad_out, cache):
         "W_2": dW_2.astype(dtype, copy=False),
         "b_2": db_2.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX, dln_1_w, dln_1_b, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o, dln_2_w, dln_2_b, dW_1, db_1, dW_2, db_2, *, n_heads, eps=1e-05, activation='gelu_tanh'):
+    """GPT-2 block: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d): a1, the block's input
+    ln_1_w: parameter, frozen (d,)
+    ln_1_b: parameter, frozen (d,)
+    W_q: parameter, frozen (d, d)
+    b_q: parameter, frozen (d,)
+    W_k: parameter, frozen (d, d)
+    b_k: parameter, frozen (d,)
+    W_v: parameter, frozen (d, d)
+    b_v: parameter, frozen (d,)
+    W_o: parameter, frozen (d, d): attProj
+    b_o: parameter, frozen (d,)
+    ln_2_w: parameter, frozen (d,)
+    ln_2_b: parameter, frozen (d,)
+    W_1: parameter, frozen (d, d_ff): expand
+    b_1: parameter, frozen (d_ff,)
+    W_2: parameter, frozen (d_ff, d): contract
+    b_2: parameter, frozen (d,)
+    n_heads: configuration, required: attention heads
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    activation: configuration, default 'gelu_tanh' (one of 'gelu_tanh', 'gelu', 'relu'): MLP activation
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dln_1_w: parameter, frozen (d,): the tangent of ln_1_w
+    dln_1_b: parameter, frozen (d,): the tangent of ln_1_b
+    dW_q: parameter, frozen (d, d): the tangent of W_q
+    db_q: parameter, frozen (d,): the tangent of b_q
+    dW_k: parameter, frozen (d, d): the tangent of W_k
+    db_k: parameter, frozen (d,): the tangent of b_k
+    dW_v: parameter, frozen (d, d): the tangent of W_v
+    db_v: parameter, frozen (d,): the tangent of b_v
+    dW_o: parameter, frozen (d, d): the tangent of W_o
+    db_o: parameter, frozen (d,): the tangent of b_o
+    dln_2_w: parameter, frozen (d,): the tangent of ln_2_w
+    dln_2_b: parameter, frozen (d,): the tangent of ln_2_b
+    dW_1: parameter, frozen (d, d_ff): the tangent of W_1
+    db_1: parameter, frozen (d_ff,): the tangent of b_1
+    dW_2: parameter, frozen (d_ff, d): the tangent of W_2
+    db_2: parameter, frozen (d,): the tangent of b_2
+    """
+    X = np.asarray(X)
+    ln_1_w = np.asarray(ln_1_w)
+    ln_1_b = np.asarray(ln_1_b)
+    W_q = np.asarray(W_q)
+    b_q = np.asarray(b_q)
+    W_k = np.asarray(W_k)
+    b_k = np.asarray(b_k)
+    W_v = np.asarray(W_v)
+    b_v = np.asarray(b_v)
+    W_o = np.asarray(W_o)
+    b_o = np.asarray(b_o)
+    ln_2_w = np.asarray(ln_2_w)
+    ln_2_b = np.asarray(ln_2_b)
+    W_1 = np.asarray(W_1)
+    b_1 = np.asarray(b_1)
+    W_2 = np.asarray(W_2)
+    b_2 = np.asarray(b_2)
+    dX = np.asarray(dX)
+    dln_1_w = np.asarray(dln_1_w)
+    dln_1_b = np.asarray(dln_1_b)
+    dW_q = np.asarray(dW_q)
+    db_q = np.asarray(db_q)
+    dW_k = np.asarray(dW_k)
+    db_k = np.asarray(db_k)
+    dW_v = np.asarray(dW_v)
+    db_v = np.asarray(db_v)
+    dW_o = np.asarray(dW_o)
+    db_o = np.asarray(db_o)
+    dln_2_w = np.asarray(dln_2_w)
+    dln_2_b = np.asarray(dln_2_b)
+    dW_1 = np.asarray(dW_1)
+    db_1 = np.asarray(db_1)
+    dW_2 = np.asarray(dW_2)
+    db_2 = np.asarray(db_2)
+    dtype, compute_dtype = _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2, "dX": dX, "dln_1_w": dln_1_w, "dln_1_b": dln_1_b, "dW_q": dW_q, "db_q": db_q, "dW_k": dW_k, "db_k": db_k, "dW_v": dW_v, "db_v": db_v, "dW_o": dW_o, "db_o": db_o, "dln_2_w": dln_2_w, "dln_2_b": dln_2_b, "dW_1": dW_1, "db_1": db_1, "dW_2": dW_2, "db_2": db_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        ln_1_w = ln_1_w.astype(compute_dtype, copy=False)
+        ln_1_b = ln_1_b.astype(compute_dtype, copy=False)
+        W_q = W_q.astype(compute_dtype, copy=False)
+        b_q = b_q.astype(compute_dtype, copy=False)
+        W_k = W_k.astype(compute_dtype, copy=False)
+        b_k = b_k.astype(compute_dtype, copy=False)
+        W_v = W_v.astype(compute_dtype, copy=False)
+        b_v = b_v.astype(compute_dtype, copy=False)
+        W_o = W_o.astype(compute_dtype, copy=False)
+        b_o = b_o.astype(compute_dtype, copy=False)
+        ln_2_w = ln_2_w.astype(compute_dtype, copy=False)
+        ln_2_b = ln_2_b.astype(compute_dtype, copy=False)
+        W_1 = W_1.astype(compute_dtype, copy=False)
+        b_1 = b_1.astype(compute_dtype, copy=False)
+        W_2 = W_2.astype(compute_dtype, copy=False)
+        b_2 = b_2.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dln_1_w = dln_1_w.astype(compute_dtype, copy=False)
+        dln_1_b = dln_1_b.astype(compute_dtype, copy=False)
+        dW_q = dW_q.astype(compute_dtype, copy=False)
+        db_q = db_q.astype(compute_dtype, copy=False)
+        dW_k = dW_k.astype(compute_dtype, copy=False)
+        db_k = db_k.astype(compute_dtype, copy=False)
+        dW_v = dW_v.astype(compute_dtype, copy=False)
+        db_v = db_v.astype(compute_dtype, copy=False)
+        dW_o = dW_o.astype(compute_dtype, copy=False)
+        db_o = db_o.astype(compute_dtype, copy=False)
+        dln_2_w = dln_2_w.astype(compute_dtype, copy=False)
+        dln_2_b = dln_2_b.astype(compute_dtype, copy=False)
+        dW_1 = dW_1.astype(compute_dtype, copy=False)
+        db_1 = db_1.astype(compute_dtype, copy=False)
+        dW_2 = dW_2.astype(compute_dtype, copy=False)
+        db_2 = db_2.astype(compute_dtype, copy=False)
+    n_heads = _check_count("n_heads", n_heads)
+    eps = _check_number("eps", eps)
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
+    _check_shape("ln_1_b", ln_1_b, ("d",), dims, batched=False)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    _check_shape("W_o", W_o, ("d", "d"), dims, batched=False)
+    _check_shape("b_o", b_o, ("d",), dims, batched=False)
+    _check_shape("ln_2_w", ln_2_w, ("d",), dims, batched=False)
+    _check_shape("ln_2_b", ln_2_b, ("d",), dims, batched=False)
+    _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
+    _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("b_2", b_2, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dln_1_w", dln_1_w, ("d",), dims, batched=False)
+    _check_shape("dln_1_b", dln_1_b, ("d",), dims, batched=False)
+    _check_shape("dW_q", dW_q, ("d", "d"), dims, batched=False)
+    _check_shape("db_q", db_q, ("d",), dims, batched=False)
+    _check_shape("dW_k", dW_k, ("d", "d"), dims, batched=False)
+    _check_shape("db_k", db_k, ("d",), dims, batched=False)
+    _check_shape("dW_v", dW_v, ("d", "d"), dims, batched=False)
+    _check_shape("db_v", db_v, ("d",), dims, batched=False)
+    _check_shape("dW_o", dW_o, ("d", "d"), dims, batched=False)
+    _check_shape("db_o", db_o, ("d",), dims, batched=False)
+    _check_shape("dln_2_w", dln_2_w, ("d",), dims, batched=False)
+    _check_shape("dln_2_b", dln_2_b, ("d",), dims, batched=False)
+    _check_shape("dW_1", dW_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("db_1", db_1, ("d_ff",), dims, batched=False)
+    _check_shape("dW_2", dW_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("db_2", db_2, ("d",), dims, batched=False)
+    d, d_ff = dims["d"], dims["d_ff"]
+    if not (d % n_heads == 0):
+        raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
+    ln_1_mu = X.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_1_mu *= 1/d
+    ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
+    del ln_1_mu
+    ln_1_var = _row_dot(ln_1_Xc, ln_1_Xc)  # (..., n_T, 1), updated in place
+    ln_1_var *= 1/d
+    ln_1_sigma = eps + ln_1_var  # (..., n_T, 1), updated in place
+    np.sqrt(ln_1_sigma, out=ln_1_sigma)
+    ln_1_Xbar = (1/ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
+    ln_1_Y = ln_1_Xbar * ln_1_w  # (..., n_T, d), updated in place
+    ln_1_Y += ln_1_b
+    W_q_W_k_W_v_dW_q_dW_k_dW_v = _side_by_side(W_q, W_k, W_v, dW_q, dW_k, dW_v)  # (d, 6*d)
+    ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v = _rows_matmul(ln_1_Y, W_q_W_k_W_v_dW_q_dW_k_dW_v)  # (..., n_T, 6*d)
+    del W_q_W_k_W_v_dW_q_dW_k_dW_v, ln_1_Y
+    attn_Q = ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 0:d] + b_q  # (..., n_T, d)
+    attn_K = ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., d:2*d] + b_k  # (..., n_T, d)
+    attn_V = ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_Q
+    attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_K
+    attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_V
+    attn_S = attn_Q_h @ attn_K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    attn_S *= math.sqrt(n_heads)/math.sqrt(d)
+    attn_P = _softmax(attn_S, True, fresh=True)  # (..., n_heads, n_T, n_T), attn_S's array given to be written over
+    del attn_S
+    attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
+    W_o_dW_o = _side_by_side(W_o, dW_o)  # (d, 2*d)
+    attn_A_W_o_dW_o = _rows_matmul(attn_A, W_o_dW_o)  # (..., n_T, 2*d)
+    del W_o_dW_o, attn_A
+    proj_Y = attn_A_W_o_dW_o[..., 0:d] + b_o  # (..., n_T, d)
+    a5 = proj_Y  # (..., n_T, d), proj_Y's array, updated in place
+    a5 += X
+    del proj_Y
+    ln_2_mu = a5.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    ln_2_mu *= 1/d
+    ln_2_Xc = a5  # (..., n_T, d), a5's array, updated in place
+    ln_2_Xc -= ln_2_mu
+    del a5, ln_2_mu
+    ln_2_var = _row_dot(ln_2_Xc, ln_2_Xc)  # (..., n_T, 1), updated in place
+    ln_2_var *= 1/d
+    ln_2_sigma = eps + ln_2_var  # (..., n_T, 1), updated in place
+    np.sqrt(ln_2_sigma, out=ln_2_sigma)
+    ln_2_Xbar = (1/ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
+    ln_2_Y = ln_2_Xbar * ln_2_w  # (..., n_T, d), updated in place
+    ln_2_Y += ln_2_b
+    W_1_dW_1 = _side_by_side(W_1, dW_1)  # (d, 2*d_ff)
+    ln_2_Y_W_1_dW_1 = _rows_matmul(ln_2_Y, W_1_dW_1)  # (..., n_T, 2*d_ff)
+    del W_1_dW_1, ln_2_Y
+    mlp_H = ln_2_Y_W_1_dW_1[..., 0:d_ff] + b_1  # (..., n_T, d_ff)
+    mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
+    dln_1_mu = dX.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    dln_1_mu *= 1/d
+    dln_1_Xc = dX - dln_1_mu  # (..., n_T, d)
+    del dln_1_mu
+    dln_1_var = _row_dot(dln_1_Xc, ln_1_Xc)  # (..., n_T, 1), updated in place
+    dln_1_var *= 1/d
+    dln_1_var += 1/d * _row_dot(ln_1_Xc, dln_1_Xc)
+    dln_1_sigma = dln_1_var  # (..., n_T, 1), dln_1_var's array, updated in place
+    dln_1_sigma *= (1/2)/np.sqrt(eps + ln_1_var)
+    del dln_1_var, ln_1_var
+    dln_1_Xbar = ln_1_Xc  # (..., n_T, d), ln_1_Xc's array, updated in place
+    dln_1_Xbar *= (-1/ln_1_sigma**2) * dln_1_sigma
+    dln_1_Xbar += (1/ln_1_sigma) * dln_1_Xc
+    del dln_1_Xc, dln_1_sigma, ln_1_Xc, ln_1_sigma
+    dln_1_Y = dln_1_Xbar  # (..., n_T, d), dln_1_Xbar's array, updated in place
+    dln_1_Y *= ln_1_w
+    dln_1_Y += ln_1_Xbar * dln_1_w
+    dln_1_Y += dln_1_b
+    del dln_1_Xbar, ln_1_Xbar
+    W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
+    dln_1_Y_W_q_W_k_W_v = _rows_matmul(dln_1_Y, W_q_W_k_W_v)  # (..., n_T, 3*d)
+    del W_q_W_k_W_v, dln_1_Y
+    dattn_Q = dln_1_Y_W_q_W_k_W_v[..., 0:d] + ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 3*d:4*d] + db_q  # (..., n_T, d)
+    dattn_K = dln_1_Y_W_q_W_k_W_v[..., d:2*d] + ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 4*d:5*d] + db_k  # (..., n_T, d)
+    dattn_V = dln_1_Y_W_q_W_k_W_v[..., 2*d:3*d] + ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 5*d:6*d] + db_v  # (..., n_T, d)
+    del dln_1_Y_W_q_W_k_W_v, ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v
+    dattn_Q_h = _split_heads(dattn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dattn_Q
+    dattn_K_h = _split_heads(dattn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dattn_K
+    dattn_V_h = _split_heads(dattn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dattn_V
+    dattn_S = dattn_Q_h @ attn_K_h.swapaxes(-1, -2)  # (..., n_heads, n_T, n_T), updated in place
+    dattn_S *= math.sqrt(n_heads)/math.sqrt(d)
+    dattn_S += math.sqrt(n_heads)/math.sqrt(d) * (attn_Q_h @ dattn_K_h.swapaxes(-1, -2))
+    del attn_K_h, attn_Q_h, dattn_K_h, dattn_Q_h
+    dattn_P = dattn_S  # (..., n_heads, n_T, n_T), dattn_S's array, updated in place
+    dattn_P -= _row_dot(attn_P, dattn_S)
+    dattn_P *= attn_P
+    del dattn_S
+    dattn_A = _merge_heads(dattn_P @ attn_V_h + attn_P @ dattn_V_h)  # (..., n_T, d)
+    del attn_P, attn_V_h, dattn_P, dattn_V_h
+    dproj_Y = _rows_matmul(dattn_A, W_o) + attn_A_W_o_dW_o[..., d:2*d] + db_o  # (..., n_T, d)
+    del attn_A_W_o_dW_o, dattn_A
+    da5 = dproj_Y  # (..., n_T, d), dproj_Y's array, updated in place
+    da5 += dX
+    del dproj_Y
+    dln_2_mu = da5.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    dln_2_mu *= 1/d
+    dln_2_Xc = da5 - dln_2_mu  # (..., n_T, d)
+    del dln_2_mu
+    dln_2_var = _row_dot(dln_2_Xc, ln_2_Xc)  # (..., n_T, 1), updated in place
+    dln_2_var *= 1/d
+    dln_2_var += 1/d * _row_dot(ln_2_Xc, dln_2_Xc)
+    dln_2_sigma = dln_2_var  # (..., n_T, 1), dln_2_var's array, updated in place
+    dln_2_sigma *= (1/2)/np.sqrt(eps + ln_2_var)
+    del dln_2_var, ln_2_var
+    dln_2_Xbar = ln_2_Xc  # (..., n_T, d), ln_2_Xc's array, updated in place
+    dln_2_Xbar *= (-1/ln_2_sigma**2) * dln_2_sigma
+    dln_2_Xbar += (1/ln_2_sigma) * dln_2_Xc
+    del dln_2_Xc, dln_2_sigma, ln_2_Xc, ln_2_sigma
+    dln_2_Y = dln_2_Xbar  # (..., n_T, d), dln_2_Xbar's array, updated in place
+    dln_2_Y *= ln_2_w
+    dln_2_Y += ln_2_Xbar * dln_2_w
+    dln_2_Y += dln_2_b
+    del dln_2_Xbar, ln_2_Xbar
+    dmlp_H = _rows_matmul(dln_2_Y, W_1) + ln_2_Y_W_1_dW_1[..., d_ff:2*d_ff] + db_1  # (..., n_T, d_ff)
+    del dln_2_Y, ln_2_Y_W_1_dW_1
+    dmlp_A = dmlp_H  # (..., n_T, d_ff), dmlp_H's array, updated in place
+    dmlp_A = _ACTIVATION_GRAD[activation](mlp_H, times=dmlp_A)
+    del dmlp_H, mlp_H
+    dmlp_Y = _rows_matmul(dmlp_A, W_2)  # (..., n_T, d), updated in place
+    dmlp_Y += _rows_matmul(mlp_A, dW_2)
+    dmlp_Y += db_2
+    del dmlp_A, mlp_A
+    dY = da5  # (..., n_T, d), da5's array, updated in place
+    dY += dmlp_Y
+    del da5, dmlp_Y
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX=None, dln_1_w=None, dln_1_b=None, dW_q=None, db_q=None, dW_k=None, db_k=None, dW_v=None, db_v=None, dW_o=None, db_o=None, dln_2_w=None, dln_2_b=None, dW_1=None, db_1=None, dW_2=None, db_2=None, *, n_heads, eps=1e-05, activation='gelu_tanh'):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show gpt2_block --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dln_1_w: the tangent of ln_1_w (its shape; None for zero)
+    dln_1_b: the tangent of ln_1_b (its shape; None for zero)
+    dW_q: the tangent of W_q (its shape; None for zero)
+    db_q: the tangent of b_q (its shape; None for zero)
+    dW_k: the tangent of W_k (its shape; None for zero)
+    db_k: the tangent of b_k (its shape; None for zero)
+    dW_v: the tangent of W_v (its shape; None for zero)
+    db_v: the tangent of b_v (its shape; None for zero)
+    dW_o: the tangent of W_o (its shape; None for zero)
+    db_o: the tangent of b_o (its shape; None for zero)
+    dln_2_w: the tangent of ln_2_w (its shape; None for zero)
+    dln_2_b: the tangent of ln_2_b (its shape; None for zero)
+    dW_1: the tangent of W_1 (its shape; None for zero)
+    db_1: the tangent of b_1 (its shape; None for zero)
+    dW_2: the tangent of W_2 (its shape; None for zero)
+    db_2: the tangent of b_2 (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dln_1_w is None:  # no tangent: zero
+        dln_1_w = np.zeros_like(np.asarray(ln_1_w))
+    if dln_1_b is None:  # no tangent: zero
+        dln_1_b = np.zeros_like(np.asarray(ln_1_b))
+    if dW_q is None:  # no tangent: zero
+        dW_q = np.zeros_like(np.asarray(W_q))
+    if db_q is None:  # no tangent: zero
+        db_q = np.zeros_like(np.asarray(b_q))
+    if dW_k is None:  # no tangent: zero
+        dW_k = np.zeros_like(np.asarray(W_k))
+    if db_k is None:  # no tangent: zero
+        db_k = np.zeros_like(np.asarray(b_k))
+    if dW_v is None:  # no tangent: zero
+        dW_v = np.zeros_like(np.asarray(W_v))
+    if db_v is None:  # no tangent: zero
+        db_v = np.zeros_like(np.asarray(b_v))
+    if dW_o is None:  # no tangent: zero
+        dW_o = np.zeros_like(np.asarray(W_o))
+    if db_o is None:  # no tangent: zero
+        db_o = np.zeros_like(np.asarray(b_o))
+    if dln_2_w is None:  # no tangent: zero
+        dln_2_w = np.zeros_like(np.asarray(ln_2_w))
+    if dln_2_b is None:  # no tangent: zero
+        dln_2_b = np.zeros_like(np.asarray(ln_2_b))
+    if dW_1 is None:  # no tangent: zero
+        dW_1 = np.zeros_like(np.asarray(W_1))
+    if db_1 is None:  # no tangent: zero
+        db_1 = np.zeros_like(np.asarray(b_1))
+    if dW_2 is None:  # no tangent: zero
+        dW_2 = np.zeros_like(np.asarray(W_2))
+    if db_2 is None:  # no tangent: zero
+        db_2 = np.zeros_like(np.asarray(b_2))
+    return _jvp_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX, dln_1_w, dln_1_b, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o, dln_2_w, dln_2_b, dW_1, db_1, dW_2, db_2, n_heads=n_heads, eps=eps, activation=activation)[0]

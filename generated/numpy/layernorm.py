@@ -174,3 +174,86 @@ def backward(grad_out, cache):
         "w": dw.astype(dtype, copy=False),
         "b": db.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, w, b, dX, dw, db, *, eps=1e-05):
+    """Layer normalisation: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    w: parameter, frozen (d,): scale
+    b: parameter, frozen (d,): shift
+    eps: configuration, default 1e-05: added to the variance; 0 reproduces the paper
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dw: parameter, frozen (d,): the tangent of w
+    db: parameter, frozen (d,): the tangent of b
+    """
+    X = np.asarray(X)
+    w = np.asarray(w)
+    b = np.asarray(b)
+    dX = np.asarray(dX)
+    dw = np.asarray(dw)
+    db = np.asarray(db)
+    dtype, compute_dtype = _check_dtypes({"X": X, "w": w, "b": b, "dX": dX, "dw": dw, "db": db}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        w = w.astype(compute_dtype, copy=False)
+        b = b.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dw = dw.astype(compute_dtype, copy=False)
+        db = db.astype(compute_dtype, copy=False)
+    eps = _check_number("eps", eps)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("w", w, ("d",), dims, batched=False)
+    _check_shape("b", b, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dw", dw, ("d",), dims, batched=False)
+    _check_shape("db", db, ("d",), dims, batched=False)
+    d = dims["d"]
+    mu = X.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    mu *= 1/d
+    Xc = X - mu  # (..., n_T, d)
+    del mu
+    var = _row_dot(Xc, Xc)  # (..., n_T, 1), updated in place
+    var *= 1/d
+    sigma = eps + var  # (..., n_T, 1), updated in place
+    np.sqrt(sigma, out=sigma)
+    Xbar = (1/sigma) * Xc  # (..., n_T, d)
+    dmu = dX.sum(axis=-1, keepdims=True)  # (..., n_T, 1), updated in place
+    dmu *= 1/d
+    dXc = dX - dmu  # (..., n_T, d)
+    del dmu
+    dvar = _row_dot(dXc, Xc)  # (..., n_T, 1), updated in place
+    dvar += _row_dot(Xc, dXc)
+    dvar *= 1/d
+    dsigma = dvar  # (..., n_T, 1), dvar's array, updated in place
+    dsigma *= (1/2)/np.sqrt(eps + var)
+    del dvar, var
+    dXbar = Xc  # (..., n_T, d), Xc's array, updated in place
+    dXbar *= (-1/sigma**2) * dsigma
+    dXbar += (1/sigma) * dXc
+    del Xc, dXc, dsigma, sigma
+    dY = dXbar  # (..., n_T, d), dXbar's array, updated in place
+    dY *= w
+    dY += Xbar * dw
+    dY += db
+    del Xbar, dXbar
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, w, b, dX=None, dw=None, db=None, *, eps=1e-05):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show layernorm --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dw: the tangent of w (its shape; None for zero)
+    db: the tangent of b (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dw is None:  # no tangent: zero
+        dw = np.zeros_like(np.asarray(w))
+    if db is None:  # no tangent: zero
+        db = np.zeros_like(np.asarray(b))
+    return _jvp_forward(X, w, b, dX, dw, db, eps=eps)[0]

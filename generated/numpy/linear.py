@@ -117,3 +117,58 @@ def backward(grad_out, cache):
         "W": dW.astype(dtype, copy=False),
         "b": db.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, W, b, dX, dW, db):
+    """Fully connected layer: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d_in): one row per token
+    W: parameter, frozen (d_in, d_out): weights
+    b: parameter, frozen (d_out,): bias, broadcast over tokens
+    dX: input, frozen (..., n_T, d_in): the tangent of X
+    dW: parameter, frozen (d_in, d_out): the tangent of W
+    db: parameter, frozen (d_out,): the tangent of b
+    """
+    X = np.asarray(X)
+    W = np.asarray(W)
+    b = np.asarray(b)
+    dX = np.asarray(dX)
+    dW = np.asarray(dW)
+    db = np.asarray(db)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b, "dX": dX, "dW": dW, "db": db}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W = W.astype(compute_dtype, copy=False)
+        b = b.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dW = dW.astype(compute_dtype, copy=False)
+        db = db.astype(compute_dtype, copy=False)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
+    _check_shape("b", b, ("d_out",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("dW", dW, ("d_in", "d_out"), dims, batched=False)
+    _check_shape("db", db, ("d_out",), dims, batched=False)
+    dY = _rows_matmul(dX, W)  # (..., n_T, d_out), updated in place
+    dY += _rows_matmul(X, dW)
+    dY += db
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, W, b, dX=None, dW=None, db=None):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show linear --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW: the tangent of W (its shape; None for zero)
+    db: the tangent of b (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dW is None:  # no tangent: zero
+        dW = np.zeros_like(np.asarray(W))
+    if db is None:  # no tangent: zero
+        db = np.zeros_like(np.asarray(b))
+    return _jvp_forward(X, W, b, dX, dW, db)[0]

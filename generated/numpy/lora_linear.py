@@ -170,3 +170,67 @@ def backward(grad_out, cache):
         "A": dA.astype(dtype, copy=False),
         "B": dB.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, W, b, A, B, dX, dA, dB, *, alpha):
+    """Fully connected layer with a LoRA branch: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d_in)
+    W: parameter, frozen (d_in, d_out): frozen pretrained weights
+    b: parameter, frozen (d_out,): frozen pretrained bias
+    A: parameter, frozen (d_in, r): the paper's "down" projection D
+    B: parameter, frozen (r, d_out): the paper's "up" projection U; zero at start
+    alpha: configuration, required: LoRA scale numerator: the branch is multiplied by alpha / r
+    dX: input, frozen (..., n_T, d_in): the tangent of X
+    dA: parameter, frozen (d_in, r): the tangent of A
+    dB: parameter, frozen (r, d_out): the tangent of B
+    """
+    X = np.asarray(X)
+    W = np.asarray(W)
+    b = np.asarray(b)
+    A = np.asarray(A)
+    B = np.asarray(B)
+    dX = np.asarray(dX)
+    dA = np.asarray(dA)
+    dB = np.asarray(dB)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b, "A": A, "B": B, "dX": dX, "dA": dA, "dB": dB}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        W = W.astype(compute_dtype, copy=False)
+        b = b.astype(compute_dtype, copy=False)
+        A = A.astype(compute_dtype, copy=False)
+        B = B.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dA = dA.astype(compute_dtype, copy=False)
+        dB = dB.astype(compute_dtype, copy=False)
+    alpha = _check_number("alpha", alpha)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
+    _check_shape("b", b, ("d_out",), dims, batched=False)
+    _check_shape("A", A, ("d_in", "r"), dims, batched=False)
+    _check_shape("B", B, ("r", "d_out"), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("dA", dA, ("d_in", "r"), dims, batched=False)
+    _check_shape("dB", dB, ("r", "d_out"), dims, batched=False)
+    r = dims["r"]
+    dY = _rows_matmul(dX, W) + alpha/r * (_chain(dX, A, B) + _chain(X, dA, B) + _chain(X, A, dB))  # (..., n_T, d_out)
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, W, b, A, B, dX=None, dA=None, dB=None, *, alpha):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show lora_linear --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dA: the tangent of A (its shape; None for zero)
+    dB: the tangent of B (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dA is None:  # no tangent: zero
+        dA = np.zeros_like(np.asarray(A))
+    if dB is None:  # no tangent: zero
+        dB = np.zeros_like(np.asarray(B))
+    return _jvp_forward(X, W, b, A, B, dX, dA, dB, alpha=alpha)[0]

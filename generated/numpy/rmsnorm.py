@@ -144,3 +144,61 @@ def backward(grad_out, cache):
         "X": dX.astype(dtype, copy=False),
         "w": dw.astype(dtype, copy=False),
     }
+
+
+def _jvp_forward(X, w, dX, dw, *, eps=1e-06):
+    """RMS normalisation: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    w: parameter, frozen (d,): scale
+    eps: configuration, default 1e-06: added to the mean square
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dw: parameter, frozen (d,): the tangent of w
+    """
+    X = np.asarray(X)
+    w = np.asarray(w)
+    dX = np.asarray(dX)
+    dw = np.asarray(dw)
+    dtype, compute_dtype = _check_dtypes({"X": X, "w": w, "dX": dX, "dw": dw}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.astype(compute_dtype, copy=False)
+        w = w.astype(compute_dtype, copy=False)
+        dX = dX.astype(compute_dtype, copy=False)
+        dw = dw.astype(compute_dtype, copy=False)
+    eps = _check_number("eps", eps)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("w", w, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dw", dw, ("d",), dims, batched=False)
+    d = dims["d"]
+    ms = _row_dot(X, X)  # (..., n_T, 1), updated in place
+    ms *= 1/d
+    r = 1/np.sqrt(eps + ms)  # (..., n_T, 1)
+    dms = _row_dot(dX, X)  # (..., n_T, 1), updated in place
+    dms += _row_dot(X, dX)
+    dms *= 1/d
+    dr = dms  # (..., n_T, 1), dms's array, updated in place
+    dr *= -(1/2)/(eps + ms)**(3/2)
+    del dms, ms
+    dY = dr * X  # (..., n_T, d), updated in place
+    dY *= w
+    dY += r * dX * w
+    dY += r * X * dw
+    del dr, r
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.astype(dtype, copy=False), cache
+
+
+def jvp(X, w, dX=None, dw=None, *, eps=1e-06):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show rmsnorm --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dw: the tangent of w (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = np.zeros_like(np.asarray(X))
+    if dw is None:  # no tangent: zero
+        dw = np.zeros_like(np.asarray(w))
+    return _jvp_forward(X, w, dX, dw, eps=eps)[0]

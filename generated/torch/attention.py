@@ -128,7 +128,7 @@ def _side_by_side(*blocks):
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
     first, widths = blocks[0], [b.shape[-1] for b in blocks]
     total = sum(widths)
-    if torch.compiler.is_compiling():  # the compiler sees through the copy; storage checks would break its graph
+    if torch.compiler.is_compiling() or _transformed(first):  # no storage to compare, or a graph to keep whole
         return torch.cat(blocks, dim=-1)
     if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
                                 and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
@@ -154,6 +154,12 @@ def _split_heads(A, n_heads):
     """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h, laid out
     head by head once (each product with the heads would otherwise copy them)."""
     return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()
+
+
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 @_no_grad
@@ -299,41 +305,234 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, *, n_heads, causal=True):
+    """Multi-head attention: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    W_q: parameter, frozen (d, d)
+    b_q: parameter, frozen (d,)
+    W_k: parameter, frozen (d, d)
+    b_k: parameter, frozen (d,)
+    W_v: parameter, frozen (d, d)
+    b_v: parameter, frozen (d,)
+    n_heads: configuration, required: number of heads; head h uses column block h
+    causal: configuration, default True: position t attends to positions ≤ t only
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW_q: parameter, frozen (d, d): the tangent of W_q
+    db_q: parameter, frozen (d,): the tangent of b_q
+    dW_k: parameter, frozen (d, d): the tangent of W_k
+    db_k: parameter, frozen (d,): the tangent of b_k
+    dW_v: parameter, frozen (d, d): the tangent of W_v
+    db_v: parameter, frozen (d,): the tangent of b_v
+    """
+    X = torch.as_tensor(X)
+    W_q = torch.as_tensor(W_q)
+    b_q = torch.as_tensor(b_q)
+    W_k = torch.as_tensor(W_k)
+    b_k = torch.as_tensor(b_k)
+    W_v = torch.as_tensor(W_v)
+    b_v = torch.as_tensor(b_v)
+    dX = torch.as_tensor(dX)
+    dW_q = torch.as_tensor(dW_q)
+    db_q = torch.as_tensor(db_q)
+    dW_k = torch.as_tensor(dW_k)
+    db_k = torch.as_tensor(db_k)
+    dW_v = torch.as_tensor(dW_v)
+    db_v = torch.as_tensor(db_v)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "dX": dX, "dW_q": dW_q, "db_q": db_q, "dW_k": dW_k, "db_k": db_k, "dW_v": dW_v, "db_v": db_v}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W_q = W_q.to(compute_dtype)
+        b_q = b_q.to(compute_dtype)
+        W_k = W_k.to(compute_dtype)
+        b_k = b_k.to(compute_dtype)
+        W_v = W_v.to(compute_dtype)
+        b_v = b_v.to(compute_dtype)
+        dX = dX.to(compute_dtype)
+        dW_q = dW_q.to(compute_dtype)
+        db_q = db_q.to(compute_dtype)
+        dW_k = dW_k.to(compute_dtype)
+        db_k = db_k.to(compute_dtype)
+        dW_v = dW_v.to(compute_dtype)
+        db_v = db_v.to(compute_dtype)
+    n_heads = _check_count("n_heads", n_heads)
+    causal = _check_flag("causal", causal)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW_q", dW_q, ("d", "d"), dims, batched=False)
+    _check_shape("db_q", db_q, ("d",), dims, batched=False)
+    _check_shape("dW_k", dW_k, ("d", "d"), dims, batched=False)
+    _check_shape("db_k", db_k, ("d",), dims, batched=False)
+    _check_shape("dW_v", dW_v, ("d", "d"), dims, batched=False)
+    _check_shape("db_v", db_v, ("d",), dims, batched=False)
+    d = dims["d"]
+    if not (d % n_heads == 0):
+        raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
+    W_q_W_k_W_v_dW_q_dW_k_dW_v = _side_by_side(W_q, W_k, W_v, dW_q, dW_k, dW_v)  # (d, 6*d)
+    X_W_q_W_k_W_v_dW_q_dW_k_dW_v = X @ W_q_W_k_W_v_dW_q_dW_k_dW_v  # (..., n_T, 6*d)
+    del W_q_W_k_W_v_dW_q_dW_k_dW_v
+    Q = X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 0:d] + b_q  # (..., n_T, d)
+    K = X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., d:2*d] + b_k  # (..., n_T, d)
+    V = X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    Q_h = _split_heads(Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del Q
+    K_h = _split_heads(K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del K
+    V_h = _split_heads(V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del V
+    S = Q_h @ K_h.mT  # (..., n_heads, n_T, n_T), updated in place
+    S *= math.sqrt(n_heads)/math.sqrt(d)
+    P = _softmax(S, causal, fresh=True)  # (..., n_heads, n_T, n_T), S's array given to be written over
+    del S
+    W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
+    dX_W_q_W_k_W_v = dX @ W_q_W_k_W_v  # (..., n_T, 3*d)
+    del W_q_W_k_W_v
+    dQ = dX_W_q_W_k_W_v[..., 0:d] + X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 3*d:4*d] + db_q  # (..., n_T, d)
+    dK = dX_W_q_W_k_W_v[..., d:2*d] + X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 4*d:5*d] + db_k  # (..., n_T, d)
+    dV = dX_W_q_W_k_W_v[..., 2*d:3*d] + X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 5*d:6*d] + db_v  # (..., n_T, d)
+    del X_W_q_W_k_W_v_dW_q_dW_k_dW_v, dX_W_q_W_k_W_v
+    dQ_h = _split_heads(dQ, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dQ
+    dK_h = _split_heads(dK, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dK
+    dV_h = _split_heads(dV, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dV
+    dS = dQ_h @ K_h.mT  # (..., n_heads, n_T, n_T), updated in place
+    dS += Q_h @ dK_h.mT
+    dS *= math.sqrt(n_heads)/math.sqrt(d)
+    del K_h, Q_h, dK_h, dQ_h
+    dP = dS  # (..., n_heads, n_T, n_T), dS's array, updated in place
+    dP -= (P * dS).sum(-1, keepdim=True)
+    dP *= P
+    del dS
+    dA = _merge_heads(dP @ V_h + P @ dV_h)  # (..., n_T, d)
+    del P, V_h, dP, dV_h
+    cache = {"out_shape": dA.shape, "out_dtype": dA.dtype, "dtype": dtype}
+    return dA.to(dtype), cache
+
+
+def jvp(X, W_q, b_q, W_k, b_k, W_v, b_v, dX=None, dW_q=None, db_q=None, dW_k=None, db_k=None, dW_v=None, db_v=None, *, n_heads, causal=True):
+    """The tangent of A for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show attention --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW_q: the tangent of W_q (its shape; None for zero)
+    db_q: the tangent of b_q (its shape; None for zero)
+    dW_k: the tangent of W_k (its shape; None for zero)
+    db_k: the tangent of b_k (its shape; None for zero)
+    dW_v: the tangent of W_v (its shape; None for zero)
+    db_v: the tangent of b_v (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = torch.zeros_like(torch.as_tensor(X))
+    if dW_q is None:  # no tangent: zero
+        dW_q = torch.zeros_like(torch.as_tensor(W_q))
+    if db_q is None:  # no tangent: zero
+        db_q = torch.zeros_like(torch.as_tensor(b_q))
+    if dW_k is None:  # no tangent: zero
+        dW_k = torch.zeros_like(torch.as_tensor(W_k))
+    if db_k is None:  # no tangent: zero
+        db_k = torch.zeros_like(torch.as_tensor(b_k))
+    if dW_v is None:  # no tangent: zero
+        dW_v = torch.zeros_like(torch.as_tensor(W_v))
+    if db_v is None:  # no tangent: zero
+        db_v = torch.zeros_like(torch.as_tensor(b_v))
+    return _jvp_forward(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, n_heads=n_heads, causal=causal)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class AttentionFunction(torch.autograd.Function):
-    """``AttentionFunction.apply(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip(("W_q_W_k_W_v", "Q_h", "K_h", "V_h", "P",), arrays), **constants)
+    cache["X"] = arguments[0].to(constants["out_dtype"])
+    cache["b_k"] = arguments[4].to(constants["out_dtype"])
+    return cache
+
+
+def _cache_constants(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, causal=True):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    X = torch.as_tensor(X)
+    W_q = torch.as_tensor(W_q)
+    b_q = torch.as_tensor(b_q)
+    W_k = torch.as_tensor(W_k)
+    b_k = torch.as_tensor(b_k)
+    W_v = torch.as_tensor(W_v)
+    b_v = torch.as_tensor(b_v)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v}, {})
+    n_heads = _check_count("n_heads", n_heads)
+    causal = _check_flag("causal", causal)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    d = dims["d"]
+    if not (d % n_heads == 0):
+        raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
+    return {"n_heads": n_heads, "d": d, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _AttentionCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``AttentionFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal):
+    def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal):
         out, cache = forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads=n_heads, causal=causal)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(X, W_q, b_q, W_k, b_k, W_v, b_v, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {"n_heads": n_heads, "causal": causal}
-        return out
+        return (out, cache["W_q_W_k_W_v"], cache["Q_h"], cache["K_h"], cache["V_h"], cache["P"],)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(X, W_q, b_q, W_k, b_k, W_v, b_v, *output[1:])
+        ctx.save_for_forward(X, W_q, b_q, W_k, b_k, W_v, b_v)
+        ctx.config = {"n_heads": n_heads, "causal": causal}
+        ctx.constants = dict(_cache_constants(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads=n_heads, causal=causal), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:7], ctx.saved_tensors[7:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["X"] if needs[0] and "X" in grads else None,
             grads["W_q"] if needs[1] and "W_q" in grads else None,
@@ -345,6 +544,36 @@ class AttentionFunction(torch.autograd.Function):
             None,  # n_heads
             None,  # causal
         )
+
+    @staticmethod
+    def jvp(ctx, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, _tangent_7, _tangent_8):
+        X, W_q, b_q, W_k, b_k, W_v, b_v = ctx.saved_tensors
+        tangents = (dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, _tangent_7, _tangent_8)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v)
+        else:
+            tangent = jvp(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, **ctx.config)
+        return (tangent,) + (None,) * 5  # the cached arrays carry no gradient
+
+
+class AttentionFunction(_AttentionCached):
+    """``AttentionFunction.apply(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal):
+        """The output."""
+        return _AttentionCached.apply(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal)[0]
 
 
 class Attention(torch.nn.Module):

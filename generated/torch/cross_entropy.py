@@ -75,6 +75,8 @@ def _check_indices(name, index, size):
         return
     if torch.compiler.is_compiling():  # checked before the compiled step, eagerly (no graph break here)
         return
+    if _transformed(index):  # under vmap a value cannot decide a branch; indexing past the end still raises
+        return
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
@@ -127,6 +129,22 @@ def _pad_rows(A, rows):
     return out
 
 
+def _side_by_side(*blocks):
+    """The blocks side by side along the last axis: the array they are adjacent column blocks of when
+    they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
+    first, widths = blocks[0], [b.shape[-1] for b in blocks]
+    total = sum(widths)
+    if torch.compiler.is_compiling() or _transformed(first):  # no storage to compare, or a graph to keep whole
+        return torch.cat(blocks, dim=-1)
+    if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
+                                and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
+                                for b in blocks) and first.stride() == (total, 1) and not torch.is_grad_enabled():
+        offsets = [b.storage_offset() - first.storage_offset() for b in blocks]
+        if offsets == [sum(widths[:i]) for i in range(len(blocks))]:
+            return first.as_strided((first.shape[0], total), (total, 1))
+    return torch.cat(blocks, dim=-1)
+
+
 def _softmax(S, causal, fresh=False):
     """Softmax over the last axis; with ``causal``, entry (t, s > t) gets probability exactly 0.
 
@@ -136,6 +154,12 @@ def _softmax(S, causal, fresh=False):
         mask = _causal_mask(S.shape[-1], S.device)
         S = S.masked_fill_(mask, float("-inf")) if fresh else S.masked_fill(mask, float("-inf"))
     return torch.softmax(S, dim=-1)
+
+
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 @_no_grad
@@ -224,41 +248,168 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(X, W, b, idx, dX, dW, db, *, reduction='mean'):
+    """Cross-entropy of next-token logits: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    W: parameter, frozen (d, n_vocab): head weights
+    b: parameter, frozen (n_vocab,): head bias
+    idx: integer input (n_T,): the sequence's tokens: position t predicts idx[t + 1]
+    reduction: configuration, default 'mean' (one of 'mean', 'sum'): "mean" averages the scored terms of the batch, "sum" adds them (the paper)
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW: parameter, frozen (d, n_vocab): the tangent of W
+    db: parameter, frozen (n_vocab,): the tangent of b
+    """
+    X = torch.as_tensor(X)
+    W = torch.as_tensor(W)
+    b = torch.as_tensor(b)
+    idx = torch.as_tensor(idx)
+    dX = torch.as_tensor(dX)
+    dW = torch.as_tensor(dW)
+    db = torch.as_tensor(db)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b, "dX": dX, "dW": dW, "db": db}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W = W.to(compute_dtype)
+        b = b.to(compute_dtype)
+        dX = dX.to(compute_dtype)
+        dW = dW.to(compute_dtype)
+        db = db.to(compute_dtype)
+    if reduction not in ('mean', 'sum'):
+        raise ValueError("reduction must be one of ('mean', 'sum'), got " + repr(reduction))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W", W, ("d", "n_vocab"), dims, batched=False)
+    _check_shape("b", b, ("n_vocab",), dims, batched=False)
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW", dW, ("d", "n_vocab"), dims, batched=False)
+    _check_shape("db", db, ("n_vocab",), dims, batched=False)
+    n_T, n_vocab = dims["n_T"], dims["n_vocab"]
+    n_batch = math.prod(dims["..."])  # sequences in the batch
+    if n_batch < 1:
+        raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): cross_entropy needs at least one sequence")
+    if not (n_T >= 2):
+        raise ValueError('n_T must be at least 2: position t is scored against token t + 1; got ' + f"n_T={n_T}")
+    _check_indices("idx", idx, n_vocab)
+    weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
+    X_s = X[..., :n_T - 1, :]  # (..., n_T - 1, d)
+    W_dW = _side_by_side(W, dW)  # (d, 2*n_vocab)
+    X_s_W_dW = X_s @ W_dW  # (..., n_T - 1, 2*n_vocab)
+    del W_dW, X_s
+    Z = X_s_W_dW[..., 0:n_vocab] + b  # (..., n_T - 1, n_vocab)
+    dX_s = dX[..., :n_T - 1, :]  # (..., n_T - 1, d)
+    dZ = X_s_W_dW[..., n_vocab:2*n_vocab] + torch.nn.functional.linear(dX_s, W.mT, db)  # (..., n_T - 1, n_vocab)
+    del X_s_W_dW, dX_s
+    dell = (_softmax(Z, False) * dZ).sum(-1, keepdim=True).sum(-2, keepdim=True) - dZ.gather(-1, idx[..., 1:].unsqueeze(-1)).sum(-2, keepdim=True)  # (..., 1, 1)
+    del Z, dZ
+    dloss = (weight * dell.reshape(-1, 1, 1).sum(0)).reshape(())  # ()
+    del dell
+    cache = {"out_shape": dloss.shape, "out_dtype": dloss.dtype, "dtype": dtype}
+    return dloss.to(dtype), cache
+
+
+def jvp(X, W, b, idx, dX=None, dW=None, db=None, *, reduction='mean'):
+    """The tangent of loss for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show cross_entropy --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW: the tangent of W (its shape; None for zero)
+    db: the tangent of b (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = torch.zeros_like(torch.as_tensor(X))
+    if dW is None:  # no tangent: zero
+        dW = torch.zeros_like(torch.as_tensor(W))
+    if db is None:  # no tangent: zero
+        db = torch.zeros_like(torch.as_tensor(b))
+    return _jvp_forward(X, W, b, idx, dX, dW, db, reduction=reduction)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class CrossEntropyFunction(torch.autograd.Function):
-    """``CrossEntropyFunction.apply(X, W, b, idx, reduction)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip(("X_s", "softmax_Z",), arrays), **constants)
+    cache["W"] = arguments[1].to(constants["out_dtype"])
+    cache["idx"] = arguments[3]
+    return cache
+
+
+def _cache_constants(X, W, b, idx, *, reduction='mean'):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    X = torch.as_tensor(X)
+    W = torch.as_tensor(W)
+    b = torch.as_tensor(b)
+    idx = torch.as_tensor(idx)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b}, {"idx": idx})
+    if reduction not in ('mean', 'sum'):
+        raise ValueError("reduction must be one of ('mean', 'sum'), got " + repr(reduction))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W", W, ("d", "n_vocab"), dims, batched=False)
+    _check_shape("b", b, ("n_vocab",), dims, batched=False)
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    n_T, d, n_vocab = dims["n_T"], dims["d"], dims["n_vocab"]
+    n_batch = math.prod(dims["..."])  # sequences in the batch
+    if n_batch < 1:
+        raise ValueError(f"the batch is empty (leading dimensions {dims['...']}): cross_entropy needs at least one sequence")
+    if not (n_T >= 2):
+        raise ValueError('n_T must be at least 2: position t is scored against token t + 1; got ' + f"n_T={n_T}")
+    weight = 1/(n_batch*(n_T - 1)) if reduction == 'mean' else 1
+    return {"weight": weight, "n_T": n_T, "d": d, "n_vocab": n_vocab, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _CrossEntropyCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``CrossEntropyFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, X, W, b, idx, reduction):
+    def forward(X, W, b, idx, reduction):
         out, cache = forward(X, W, b, idx, reduction=reduction)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(X, W, b, idx, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {"reduction": reduction}
-        return out
+        return (out, cache["X_s"], cache["softmax_Z"],)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        X, W, b, idx, reduction = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(X, W, b, idx, *output[1:])
+        ctx.save_for_forward(X, W, b, idx)
+        ctx.config = {"reduction": reduction}
+        ctx.constants = dict(_cache_constants(X, W, b, idx, reduction=reduction), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:4], ctx.saved_tensors[4:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["X"] if needs[0] and "X" in grads else None,
             grads["W"] if needs[1] and "W" in grads else None,
@@ -266,6 +417,36 @@ class CrossEntropyFunction(torch.autograd.Function):
             grads["idx"] if needs[3] and "idx" in grads else None,
             None,  # reduction
         )
+
+    @staticmethod
+    def jvp(ctx, dX, dW, db, _tangent_3, _tangent_4):
+        X, W, b, idx = ctx.saved_tensors
+        tangents = (dX, dW, db, _tangent_3, _tangent_4)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(X, W, b, idx, dX, dW, db)
+        else:
+            tangent = jvp(X, W, b, idx, dX, dW, db, **ctx.config)
+        return (tangent,) + (None,) * 2  # the cached arrays carry no gradient
+
+
+class CrossEntropyFunction(_CrossEntropyCached):
+    """``CrossEntropyFunction.apply(X, W, b, idx, reduction)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, X, W, b, idx, reduction):
+        """The output."""
+        return _CrossEntropyCached.apply(X, W, b, idx, reduction)[0]
 
 
 class CrossEntropy(torch.nn.Module):

@@ -46,6 +46,8 @@ def _check_indices(name, index, size):
         return
     if torch.compiler.is_compiling():  # checked before the compiled step, eagerly (no graph break here)
         return
+    if _transformed(index):  # under vmap a value cannot decide a branch; indexing past the end still raises
+        return
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
@@ -102,6 +104,12 @@ def _scatter_add_rows(index, values, rows, into=None, fresh=False):
     return out.index_add_(0, index.reshape(-1), values.reshape(-1, values.shape[-1]))
 
 
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
 @_no_grad
 def forward(idx, W_tok, W_pos):
     """Token and position embedding: returns ``(out, cache)``.
@@ -154,46 +162,165 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(idx, W_tok, W_pos, dW_tok, dW_pos):
+    """Token and position embedding: returns ``(out, cache)``.
+
+    idx: integer input (n_T,): token indices in [0, n_vocab)
+    W_tok: parameter, frozen (n_vocab, d): token embeddings
+    W_pos: parameter, frozen (n_context, d): position embeddings
+    dW_tok: parameter, frozen (n_vocab, d): the tangent of W_tok
+    dW_pos: parameter, frozen (n_context, d): the tangent of W_pos
+    """
+    idx = torch.as_tensor(idx)
+    W_tok = torch.as_tensor(W_tok)
+    W_pos = torch.as_tensor(W_pos)
+    dW_tok = torch.as_tensor(dW_tok)
+    dW_pos = torch.as_tensor(dW_pos)
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos, "dW_tok": dW_tok, "dW_pos": dW_pos}, {"idx": idx})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        W_tok = W_tok.to(compute_dtype)
+        W_pos = W_pos.to(compute_dtype)
+        dW_tok = dW_tok.to(compute_dtype)
+        dW_pos = dW_pos.to(compute_dtype)
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    _check_shape("dW_tok", dW_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("dW_pos", dW_pos, ("n_context", "d"), dims, batched=False)
+    n_T, n_vocab, n_context = dims["n_T"], dims["n_vocab"], dims["n_context"]
+    if not (n_T <= n_context):
+        raise ValueError('n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
+    _check_indices("idx", idx, n_vocab)
+    dX = dW_tok[idx] + dW_pos[..., :n_T, :]  # (..., n_T, d)
+    cache = {"out_shape": dX.shape, "out_dtype": dX.dtype, "dtype": dtype}
+    return dX.to(dtype), cache
+
+
+def jvp(idx, W_tok, W_pos, dW_tok=None, dW_pos=None):
+    """The tangent of X for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show embedding --jvp``).
+
+    dW_tok: the tangent of W_tok (its shape; None for zero)
+    dW_pos: the tangent of W_pos (its shape; None for zero)
+    """
+    if dW_tok is None:  # no tangent: zero
+        dW_tok = torch.zeros_like(torch.as_tensor(W_tok))
+    if dW_pos is None:  # no tangent: zero
+        dW_pos = torch.zeros_like(torch.as_tensor(W_pos))
+    return _jvp_forward(idx, W_tok, W_pos, dW_tok, dW_pos)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class EmbeddingFunction(torch.autograd.Function):
-    """``EmbeddingFunction.apply(idx, W_tok, W_pos)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip((), arrays), **constants)
+    cache["idx"] = arguments[0]
+    return cache
+
+
+def _cache_constants(idx, W_tok, W_pos):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    idx = torch.as_tensor(idx)
+    W_tok = torch.as_tensor(W_tok)
+    W_pos = torch.as_tensor(W_pos)
+    dtype, compute_dtype = _check_dtypes({"W_tok": W_tok, "W_pos": W_pos}, {"idx": idx})
+    dims = {}
+    _check_shape("idx", idx, ("n_T",), dims, batched=True)
+    _check_shape("W_tok", W_tok, ("n_vocab", "d"), dims, batched=False)
+    _check_shape("W_pos", W_pos, ("n_context", "d"), dims, batched=False)
+    n_T, n_vocab, d, n_context = dims["n_T"], dims["n_vocab"], dims["d"], dims["n_context"]
+    if not (n_T <= n_context):
+        raise ValueError('n_T must be at most n_context; got ' + f"n_T={n_T}, n_context={n_context}")
+    return {"n_T": n_T, "n_vocab": n_vocab, "d": d, "n_context": n_context, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _EmbeddingCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``EmbeddingFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, idx, W_tok, W_pos):
+    def forward(idx, W_tok, W_pos):
         out, cache = forward(idx, W_tok, W_pos)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(idx, W_tok, W_pos, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {}
-        return out
+        return (out,)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        idx, W_tok, W_pos = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(idx, W_tok, W_pos, *output[1:])
+        ctx.save_for_forward(idx, W_tok, W_pos)
+        ctx.config = {}
+        ctx.constants = dict(_cache_constants(idx, W_tok, W_pos), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:3], ctx.saved_tensors[3:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["idx"] if needs[0] and "idx" in grads else None,
             grads["W_tok"] if needs[1] and "W_tok" in grads else None,
             grads["W_pos"] if needs[2] and "W_pos" in grads else None,
         )
+
+    @staticmethod
+    def jvp(ctx, _tangent_0, dW_tok, dW_pos):
+        idx, W_tok, W_pos = ctx.saved_tensors
+        tangents = (_tangent_0, dW_tok, dW_pos)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(idx, W_tok, W_pos, dW_tok, dW_pos)
+        else:
+            tangent = jvp(idx, W_tok, W_pos, dW_tok, dW_pos, **ctx.config)
+        return (tangent,) + (None,) * 0  # the cached arrays carry no gradient
+
+
+class EmbeddingFunction(_EmbeddingCached):
+    """``EmbeddingFunction.apply(idx, W_tok, W_pos)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, idx, W_tok, W_pos):
+        """The output."""
+        return _EmbeddingCached.apply(idx, W_tok, W_pos)[0]
 
 
 class Embedding(torch.nn.Module):

@@ -147,6 +147,8 @@ def _check_indices(name, index, size):
         return
     if torch.compiler.is_compiling():  # checked before the compiled step, eagerly (no graph break here)
         return
+    if _transformed(index):  # under vmap a value cannot decide a branch; indexing past the end still raises
+        return
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
@@ -232,8 +234,9 @@ _SCRATCH = threading.local()
 def _scratch(slot, like):
     """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
     per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
-    for them; None (make a new array) for an array that is not floating point and while compiling."""
-    if not like.is_floating_point() or torch.compiler.is_compiling():
+    for them; None (make a new array) for an array that is not floating point, while compiling and
+    under a torch.func transform (whose values are not plain arrays a buffer could hold)."""
+    if not like.is_floating_point() or torch.compiler.is_compiling() or _transformed(like):
         return None
     kept = _SCRATCH.__dict__
     buffer = kept.get(slot)
@@ -247,7 +250,7 @@ def _side_by_side(*blocks):
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
     first, widths = blocks[0], [b.shape[-1] for b in blocks]
     total = sum(widths)
-    if torch.compiler.is_compiling():  # the compiler sees through the copy; storage checks would break its graph
+    if torch.compiler.is_compiling() or _transformed(first):  # no storage to compare, or a graph to keep whole
         return torch.cat(blocks, dim=-1)
     if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
                                 and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
@@ -275,6 +278,12 @@ def _split_heads(A, n_heads):
     return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()
 
 
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
 def _gelu(x, times=None):
     """Exactly the defined function, as torch's fused kernel."""
     if times is None:
@@ -285,7 +294,7 @@ def _gelu(x, times=None):
 
 def _gelu_grad(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = 0.3989422804014327*x*torch.exp(-1/2*x**2) + (1/2)*torch.erf(0.7071067811865476*x) + 1/2
         return value if times is None else times * value
     b1 = torch.square(x, out=None if times is None else _scratch("gelu_grad.b1", x))
@@ -313,7 +322,7 @@ def _gelu_tanh(x, times=None):
 
 def _gelu_tanh_grad(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = 0.3989422804014327*x*(1 - torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x)**2)*(0.134145*x**2 + 1) + (1/2)*torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x) + 1/2
         return value if times is None else times * value
     t0 = torch.square(x, out=_scratch("gelu_tanh_grad.t0", x))

@@ -165,8 +165,9 @@ _SCRATCH = threading.local()
 def _scratch(slot, like):
     """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
     per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
-    for them; None (make a new array) for an array that is not floating point and while compiling."""
-    if not like.is_floating_point() or torch.compiler.is_compiling():
+    for them; None (make a new array) for an array that is not floating point, while compiling and
+    under a torch.func transform (whose values are not plain arrays a buffer could hold)."""
+    if not like.is_floating_point() or torch.compiler.is_compiling() or _transformed(like):
         return None
     kept = _SCRATCH.__dict__
     buffer = kept.get(slot)
@@ -180,7 +181,7 @@ def _side_by_side(*blocks):
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
     first, widths = blocks[0], [b.shape[-1] for b in blocks]
     total = sum(widths)
-    if torch.compiler.is_compiling():  # the compiler sees through the copy; storage checks would break its graph
+    if torch.compiler.is_compiling() or _transformed(first):  # no storage to compare, or a graph to keep whole
         return torch.cat(blocks, dim=-1)
     if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
                                 and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
@@ -208,6 +209,12 @@ def _split_heads(A, n_heads):
     return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()
 
 
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
 def _gelu(x, times=None):
     """Exactly the defined function, as torch's fused kernel."""
     if times is None:
@@ -218,7 +225,7 @@ def _gelu(x, times=None):
 
 def _gelu_grad(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = 0.3989422804014327*x*torch.exp(-1/2*x**2) + (1/2)*torch.erf(0.7071067811865476*x) + 1/2
         return value if times is None else times * value
     b1 = torch.square(x, out=None if times is None else _scratch("gelu_grad.b1", x))
@@ -246,7 +253,7 @@ def _gelu_tanh(x, times=None):
 
 def _gelu_tanh_grad(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = 0.3989422804014327*x*(1 - torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x)**2)*(0.134145*x**2 + 1) + (1/2)*torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x) + 1/2
         return value if times is None else times * value
     t0 = torch.square(x, out=_scratch("gelu_tanh_grad.t0", x))
@@ -649,41 +656,467 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX, dln_1_w, dln_1_b, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o, dln_2_w, dln_2_b, dW_1, db_1, dW_2, db_2, *, n_heads, eps=1e-05, activation='gelu_tanh'):
+    """GPT-2 block: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d): a1, the block's input
+    ln_1_w: parameter, frozen (d,)
+    ln_1_b: parameter, frozen (d,)
+    W_q: parameter, frozen (d, d)
+    b_q: parameter, frozen (d,)
+    W_k: parameter, frozen (d, d)
+    b_k: parameter, frozen (d,)
+    W_v: parameter, frozen (d, d)
+    b_v: parameter, frozen (d,)
+    W_o: parameter, frozen (d, d): attProj
+    b_o: parameter, frozen (d,)
+    ln_2_w: parameter, frozen (d,)
+    ln_2_b: parameter, frozen (d,)
+    W_1: parameter, frozen (d, d_ff): expand
+    b_1: parameter, frozen (d_ff,)
+    W_2: parameter, frozen (d_ff, d): contract
+    b_2: parameter, frozen (d,)
+    n_heads: configuration, required: attention heads
+    eps: configuration, default 1e-05: LayerNorm epsilon
+    activation: configuration, default 'gelu_tanh' (one of 'gelu_tanh', 'gelu', 'relu'): MLP activation
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dln_1_w: parameter, frozen (d,): the tangent of ln_1_w
+    dln_1_b: parameter, frozen (d,): the tangent of ln_1_b
+    dW_q: parameter, frozen (d, d): the tangent of W_q
+    db_q: parameter, frozen (d,): the tangent of b_q
+    dW_k: parameter, frozen (d, d): the tangent of W_k
+    db_k: parameter, frozen (d,): the tangent of b_k
+    dW_v: parameter, frozen (d, d): the tangent of W_v
+    db_v: parameter, frozen (d,): the tangent of b_v
+    dW_o: parameter, frozen (d, d): the tangent of W_o
+    db_o: parameter, frozen (d,): the tangent of b_o
+    dln_2_w: parameter, frozen (d,): the tangent of ln_2_w
+    dln_2_b: parameter, frozen (d,): the tangent of ln_2_b
+    dW_1: parameter, frozen (d, d_ff): the tangent of W_1
+    db_1: parameter, frozen (d_ff,): the tangent of b_1
+    dW_2: parameter, frozen (d_ff, d): the tangent of W_2
+    db_2: parameter, frozen (d,): the tangent of b_2
+    """
+    X = torch.as_tensor(X)
+    ln_1_w = torch.as_tensor(ln_1_w)
+    ln_1_b = torch.as_tensor(ln_1_b)
+    W_q = torch.as_tensor(W_q)
+    b_q = torch.as_tensor(b_q)
+    W_k = torch.as_tensor(W_k)
+    b_k = torch.as_tensor(b_k)
+    W_v = torch.as_tensor(W_v)
+    b_v = torch.as_tensor(b_v)
+    W_o = torch.as_tensor(W_o)
+    b_o = torch.as_tensor(b_o)
+    ln_2_w = torch.as_tensor(ln_2_w)
+    ln_2_b = torch.as_tensor(ln_2_b)
+    W_1 = torch.as_tensor(W_1)
+    b_1 = torch.as_tensor(b_1)
+    W_2 = torch.as_tensor(W_2)
+    b_2 = torch.as_tensor(b_2)
+    dX = torch.as_tensor(dX)
+    dln_1_w = torch.as_tensor(dln_1_w)
+    dln_1_b = torch.as_tensor(dln_1_b)
+    dW_q = torch.as_tensor(dW_q)
+    db_q = torch.as_tensor(db_q)
+    dW_k = torch.as_tensor(dW_k)
+    db_k = torch.as_tensor(db_k)
+    dW_v = torch.as_tensor(dW_v)
+    db_v = torch.as_tensor(db_v)
+    dW_o = torch.as_tensor(dW_o)
+    db_o = torch.as_tensor(db_o)
+    dln_2_w = torch.as_tensor(dln_2_w)
+    dln_2_b = torch.as_tensor(dln_2_b)
+    dW_1 = torch.as_tensor(dW_1)
+    db_1 = torch.as_tensor(db_1)
+    dW_2 = torch.as_tensor(dW_2)
+    db_2 = torch.as_tensor(db_2)
+    dtype, compute_dtype = _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2, "dX": dX, "dln_1_w": dln_1_w, "dln_1_b": dln_1_b, "dW_q": dW_q, "db_q": db_q, "dW_k": dW_k, "db_k": db_k, "dW_v": dW_v, "db_v": db_v, "dW_o": dW_o, "db_o": db_o, "dln_2_w": dln_2_w, "dln_2_b": dln_2_b, "dW_1": dW_1, "db_1": db_1, "dW_2": dW_2, "db_2": db_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        ln_1_w = ln_1_w.to(compute_dtype)
+        ln_1_b = ln_1_b.to(compute_dtype)
+        W_q = W_q.to(compute_dtype)
+        b_q = b_q.to(compute_dtype)
+        W_k = W_k.to(compute_dtype)
+        b_k = b_k.to(compute_dtype)
+        W_v = W_v.to(compute_dtype)
+        b_v = b_v.to(compute_dtype)
+        W_o = W_o.to(compute_dtype)
+        b_o = b_o.to(compute_dtype)
+        ln_2_w = ln_2_w.to(compute_dtype)
+        ln_2_b = ln_2_b.to(compute_dtype)
+        W_1 = W_1.to(compute_dtype)
+        b_1 = b_1.to(compute_dtype)
+        W_2 = W_2.to(compute_dtype)
+        b_2 = b_2.to(compute_dtype)
+        dX = dX.to(compute_dtype)
+        dln_1_w = dln_1_w.to(compute_dtype)
+        dln_1_b = dln_1_b.to(compute_dtype)
+        dW_q = dW_q.to(compute_dtype)
+        db_q = db_q.to(compute_dtype)
+        dW_k = dW_k.to(compute_dtype)
+        db_k = db_k.to(compute_dtype)
+        dW_v = dW_v.to(compute_dtype)
+        db_v = db_v.to(compute_dtype)
+        dW_o = dW_o.to(compute_dtype)
+        db_o = db_o.to(compute_dtype)
+        dln_2_w = dln_2_w.to(compute_dtype)
+        dln_2_b = dln_2_b.to(compute_dtype)
+        dW_1 = dW_1.to(compute_dtype)
+        db_1 = db_1.to(compute_dtype)
+        dW_2 = dW_2.to(compute_dtype)
+        db_2 = db_2.to(compute_dtype)
+    n_heads = _check_count("n_heads", n_heads)
+    eps = _check_number("eps", eps)
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
+    _check_shape("ln_1_b", ln_1_b, ("d",), dims, batched=False)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    _check_shape("W_o", W_o, ("d", "d"), dims, batched=False)
+    _check_shape("b_o", b_o, ("d",), dims, batched=False)
+    _check_shape("ln_2_w", ln_2_w, ("d",), dims, batched=False)
+    _check_shape("ln_2_b", ln_2_b, ("d",), dims, batched=False)
+    _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
+    _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("b_2", b_2, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dln_1_w", dln_1_w, ("d",), dims, batched=False)
+    _check_shape("dln_1_b", dln_1_b, ("d",), dims, batched=False)
+    _check_shape("dW_q", dW_q, ("d", "d"), dims, batched=False)
+    _check_shape("db_q", db_q, ("d",), dims, batched=False)
+    _check_shape("dW_k", dW_k, ("d", "d"), dims, batched=False)
+    _check_shape("db_k", db_k, ("d",), dims, batched=False)
+    _check_shape("dW_v", dW_v, ("d", "d"), dims, batched=False)
+    _check_shape("db_v", db_v, ("d",), dims, batched=False)
+    _check_shape("dW_o", dW_o, ("d", "d"), dims, batched=False)
+    _check_shape("db_o", db_o, ("d",), dims, batched=False)
+    _check_shape("dln_2_w", dln_2_w, ("d",), dims, batched=False)
+    _check_shape("dln_2_b", dln_2_b, ("d",), dims, batched=False)
+    _check_shape("dW_1", dW_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("db_1", db_1, ("d_ff",), dims, batched=False)
+    _check_shape("dW_2", dW_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("db_2", db_2, ("d",), dims, batched=False)
+    d, d_ff = dims["d"], dims["d_ff"]
+    if not (d % n_heads == 0):
+        raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
+    ln_1_mu = X.sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    ln_1_mu *= 1/d
+    ln_1_Xc = X - ln_1_mu  # (..., n_T, d)
+    del ln_1_mu
+    ln_1_var = (ln_1_Xc * ln_1_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    ln_1_var *= 1/d
+    ln_1_sigma = eps + ln_1_var  # (..., n_T, 1), updated in place
+    ln_1_sigma.sqrt_()
+    ln_1_Xbar = torch.reciprocal(ln_1_sigma) * ln_1_Xc  # (..., n_T, d)
+    ln_1_Y = ln_1_Xbar * ln_1_w  # (..., n_T, d), updated in place
+    ln_1_Y += ln_1_b
+    W_q_W_k_W_v_dW_q_dW_k_dW_v = _side_by_side(W_q, W_k, W_v, dW_q, dW_k, dW_v)  # (d, 6*d)
+    ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v = ln_1_Y @ W_q_W_k_W_v_dW_q_dW_k_dW_v  # (..., n_T, 6*d)
+    del W_q_W_k_W_v_dW_q_dW_k_dW_v, ln_1_Y
+    attn_Q = ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 0:d] + b_q  # (..., n_T, d)
+    attn_K = ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., d:2*d] + b_k  # (..., n_T, d)
+    attn_V = ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    attn_Q_h = _split_heads(attn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_Q
+    attn_K_h = _split_heads(attn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_K
+    attn_V_h = _split_heads(attn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del attn_V
+    attn_S = attn_Q_h @ attn_K_h.mT  # (..., n_heads, n_T, n_T), updated in place
+    attn_S *= math.sqrt(n_heads)/math.sqrt(d)
+    attn_P = _softmax(attn_S, True, fresh=True)  # (..., n_heads, n_T, n_T), attn_S's array given to be written over
+    del attn_S
+    attn_A = _merge_heads(attn_P @ attn_V_h)  # (..., n_T, d)
+    W_o_dW_o = _side_by_side(W_o, dW_o)  # (d, 2*d)
+    attn_A_W_o_dW_o = attn_A @ W_o_dW_o  # (..., n_T, 2*d)
+    del W_o_dW_o, attn_A
+    proj_Y = attn_A_W_o_dW_o[..., 0:d] + b_o  # (..., n_T, d)
+    a5 = proj_Y  # (..., n_T, d), proj_Y's array, updated in place
+    a5 += X
+    del proj_Y
+    ln_2_mu = a5.sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    ln_2_mu *= 1/d
+    ln_2_Xc = a5  # (..., n_T, d), a5's array, updated in place
+    ln_2_Xc -= ln_2_mu
+    del a5, ln_2_mu
+    ln_2_var = (ln_2_Xc * ln_2_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    ln_2_var *= 1/d
+    ln_2_sigma = eps + ln_2_var  # (..., n_T, 1), updated in place
+    ln_2_sigma.sqrt_()
+    ln_2_Xbar = torch.reciprocal(ln_2_sigma) * ln_2_Xc  # (..., n_T, d)
+    ln_2_Y = ln_2_Xbar * ln_2_w  # (..., n_T, d), updated in place
+    ln_2_Y += ln_2_b
+    W_1_dW_1 = _side_by_side(W_1, dW_1)  # (d, 2*d_ff)
+    ln_2_Y_W_1_dW_1 = ln_2_Y @ W_1_dW_1  # (..., n_T, 2*d_ff)
+    del W_1_dW_1, ln_2_Y
+    mlp_H = ln_2_Y_W_1_dW_1[..., 0:d_ff] + b_1  # (..., n_T, d_ff)
+    mlp_A = _ACTIVATION[activation](mlp_H)  # (..., n_T, d_ff)
+    dln_1_mu = dX.sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    dln_1_mu *= 1/d
+    dln_1_Xc = dX - dln_1_mu  # (..., n_T, d)
+    del dln_1_mu
+    dln_1_var = (dln_1_Xc * ln_1_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    dln_1_var *= 1/d
+    dln_1_var.add_((ln_1_Xc * dln_1_Xc).sum(-1, keepdim=True), alpha=1/d)
+    dln_1_sigma = dln_1_var  # (..., n_T, 1), dln_1_var's array, updated in place
+    dln_1_sigma *= (1/2)/torch.sqrt(eps + ln_1_var)
+    del dln_1_var, ln_1_var
+    dln_1_Xbar = ln_1_Xc  # (..., n_T, d), ln_1_Xc's array, updated in place
+    dln_1_Xbar *= (-1/ln_1_sigma**2) * dln_1_sigma
+    dln_1_Xbar.addcmul_(torch.reciprocal(ln_1_sigma), dln_1_Xc)
+    del dln_1_Xc, dln_1_sigma, ln_1_Xc, ln_1_sigma
+    dln_1_Y = dln_1_Xbar  # (..., n_T, d), dln_1_Xbar's array, updated in place
+    dln_1_Y *= ln_1_w
+    dln_1_Y.addcmul_(ln_1_Xbar, dln_1_w)
+    dln_1_Y += dln_1_b
+    del dln_1_Xbar, ln_1_Xbar
+    W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
+    dln_1_Y_W_q_W_k_W_v = dln_1_Y @ W_q_W_k_W_v  # (..., n_T, 3*d)
+    del W_q_W_k_W_v, dln_1_Y
+    dattn_Q = dln_1_Y_W_q_W_k_W_v[..., 0:d] + ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 3*d:4*d] + db_q  # (..., n_T, d)
+    dattn_K = dln_1_Y_W_q_W_k_W_v[..., d:2*d] + ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 4*d:5*d] + db_k  # (..., n_T, d)
+    dattn_V = dln_1_Y_W_q_W_k_W_v[..., 2*d:3*d] + ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 5*d:6*d] + db_v  # (..., n_T, d)
+    del dln_1_Y_W_q_W_k_W_v, ln_1_Y_W_q_W_k_W_v_dW_q_dW_k_dW_v
+    dattn_Q_h = _split_heads(dattn_Q, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dattn_Q
+    dattn_K_h = _split_heads(dattn_K, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dattn_K
+    dattn_V_h = _split_heads(dattn_V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dattn_V
+    dattn_S = dattn_Q_h @ attn_K_h.mT  # (..., n_heads, n_T, n_T), updated in place
+    dattn_S *= math.sqrt(n_heads)/math.sqrt(d)
+    dattn_S.add_(attn_Q_h @ dattn_K_h.mT, alpha=math.sqrt(n_heads)/math.sqrt(d))
+    del attn_K_h, attn_Q_h, dattn_K_h, dattn_Q_h
+    dattn_P = dattn_S  # (..., n_heads, n_T, n_T), dattn_S's array, updated in place
+    dattn_P -= (attn_P * dattn_S).sum(-1, keepdim=True)
+    dattn_P *= attn_P
+    del dattn_S
+    dattn_A = _merge_heads(dattn_P @ attn_V_h + attn_P @ dattn_V_h)  # (..., n_T, d)
+    del attn_P, attn_V_h, dattn_P, dattn_V_h
+    dproj_Y = attn_A_W_o_dW_o[..., d:2*d] + torch.nn.functional.linear(dattn_A, W_o.mT, db_o)  # (..., n_T, d)
+    del attn_A_W_o_dW_o, dattn_A
+    da5 = dproj_Y  # (..., n_T, d), dproj_Y's array, updated in place
+    da5 += dX
+    del dproj_Y
+    dln_2_mu = da5.sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    dln_2_mu *= 1/d
+    dln_2_Xc = da5 - dln_2_mu  # (..., n_T, d)
+    del dln_2_mu
+    dln_2_var = (dln_2_Xc * ln_2_Xc).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    dln_2_var *= 1/d
+    dln_2_var.add_((ln_2_Xc * dln_2_Xc).sum(-1, keepdim=True), alpha=1/d)
+    dln_2_sigma = dln_2_var  # (..., n_T, 1), dln_2_var's array, updated in place
+    dln_2_sigma *= (1/2)/torch.sqrt(eps + ln_2_var)
+    del dln_2_var, ln_2_var
+    dln_2_Xbar = ln_2_Xc  # (..., n_T, d), ln_2_Xc's array, updated in place
+    dln_2_Xbar *= (-1/ln_2_sigma**2) * dln_2_sigma
+    dln_2_Xbar.addcmul_(torch.reciprocal(ln_2_sigma), dln_2_Xc)
+    del dln_2_Xc, dln_2_sigma, ln_2_Xc, ln_2_sigma
+    dln_2_Y = dln_2_Xbar  # (..., n_T, d), dln_2_Xbar's array, updated in place
+    dln_2_Y *= ln_2_w
+    dln_2_Y.addcmul_(ln_2_Xbar, dln_2_w)
+    dln_2_Y += dln_2_b
+    del dln_2_Xbar, ln_2_Xbar
+    dmlp_H = ln_2_Y_W_1_dW_1[..., d_ff:2*d_ff] + torch.nn.functional.linear(dln_2_Y, W_1.mT, db_1)  # (..., n_T, d_ff)
+    del dln_2_Y, ln_2_Y_W_1_dW_1
+    dmlp_A = dmlp_H  # (..., n_T, d_ff), dmlp_H's array, updated in place
+    dmlp_A = _ACTIVATION_GRAD[activation](mlp_H, times=dmlp_A)
+    del dmlp_H, mlp_H
+    dmlp_Y = mlp_A @ dW_2  # (..., n_T, d), updated in place
+    dmlp_Y += torch.nn.functional.linear(dmlp_A, W_2.mT, db_2)
+    del dmlp_A, mlp_A
+    dY = da5  # (..., n_T, d), da5's array, updated in place
+    dY += dmlp_Y
+    del da5, dmlp_Y
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.to(dtype), cache
+
+
+def jvp(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX=None, dln_1_w=None, dln_1_b=None, dW_q=None, db_q=None, dW_k=None, db_k=None, dW_v=None, db_v=None, dW_o=None, db_o=None, dln_2_w=None, dln_2_b=None, dW_1=None, db_1=None, dW_2=None, db_2=None, *, n_heads, eps=1e-05, activation='gelu_tanh'):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show gpt2_block --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dln_1_w: the tangent of ln_1_w (its shape; None for zero)
+    dln_1_b: the tangent of ln_1_b (its shape; None for zero)
+    dW_q: the tangent of W_q (its shape; None for zero)
+    db_q: the tangent of b_q (its shape; None for zero)
+    dW_k: the tangent of W_k (its shape; None for zero)
+    db_k: the tangent of b_k (its shape; None for zero)
+    dW_v: the tangent of W_v (its shape; None for zero)
+    db_v: the tangent of b_v (its shape; None for zero)
+    dW_o: the tangent of W_o (its shape; None for zero)
+    db_o: the tangent of b_o (its shape; None for zero)
+    dln_2_w: the tangent of ln_2_w (its shape; None for zero)
+    dln_2_b: the tangent of ln_2_b (its shape; None for zero)
+    dW_1: the tangent of W_1 (its shape; None for zero)
+    db_1: the tangent of b_1 (its shape; None for zero)
+    dW_2: the tangent of W_2 (its shape; None for zero)
+    db_2: the tangent of b_2 (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = torch.zeros_like(torch.as_tensor(X))
+    if dln_1_w is None:  # no tangent: zero
+        dln_1_w = torch.zeros_like(torch.as_tensor(ln_1_w))
+    if dln_1_b is None:  # no tangent: zero
+        dln_1_b = torch.zeros_like(torch.as_tensor(ln_1_b))
+    if dW_q is None:  # no tangent: zero
+        dW_q = torch.zeros_like(torch.as_tensor(W_q))
+    if db_q is None:  # no tangent: zero
+        db_q = torch.zeros_like(torch.as_tensor(b_q))
+    if dW_k is None:  # no tangent: zero
+        dW_k = torch.zeros_like(torch.as_tensor(W_k))
+    if db_k is None:  # no tangent: zero
+        db_k = torch.zeros_like(torch.as_tensor(b_k))
+    if dW_v is None:  # no tangent: zero
+        dW_v = torch.zeros_like(torch.as_tensor(W_v))
+    if db_v is None:  # no tangent: zero
+        db_v = torch.zeros_like(torch.as_tensor(b_v))
+    if dW_o is None:  # no tangent: zero
+        dW_o = torch.zeros_like(torch.as_tensor(W_o))
+    if db_o is None:  # no tangent: zero
+        db_o = torch.zeros_like(torch.as_tensor(b_o))
+    if dln_2_w is None:  # no tangent: zero
+        dln_2_w = torch.zeros_like(torch.as_tensor(ln_2_w))
+    if dln_2_b is None:  # no tangent: zero
+        dln_2_b = torch.zeros_like(torch.as_tensor(ln_2_b))
+    if dW_1 is None:  # no tangent: zero
+        dW_1 = torch.zeros_like(torch.as_tensor(W_1))
+    if db_1 is None:  # no tangent: zero
+        db_1 = torch.zeros_like(torch.as_tensor(b_1))
+    if dW_2 is None:  # no tangent: zero
+        dW_2 = torch.zeros_like(torch.as_tensor(W_2))
+    if db_2 is None:  # no tangent: zero
+        db_2 = torch.zeros_like(torch.as_tensor(b_2))
+    return _jvp_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX, dln_1_w, dln_1_b, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o, dln_2_w, dln_2_b, dW_1, db_1, dW_2, db_2, n_heads=n_heads, eps=eps, activation=activation)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class GPT2BlockFunction(torch.autograd.Function):
-    """``GPT2BlockFunction.apply(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads, eps, activation)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip(("ln_1_sigma", "ln_1_Xbar", "W_q_W_k_W_v", "attn_Q_h", "attn_K_h", "attn_V_h", "attn_P", "attn_A", "ln_2_sigma", "ln_2_Xbar", "mlp_H", "mlp_A",), arrays), **constants)
+    cache["ln_1_w"] = arguments[1].to(constants["out_dtype"])
+    cache["ln_1_b"] = arguments[2].to(constants["out_dtype"])
+    cache["W_q"] = arguments[3].to(constants["out_dtype"])
+    cache["b_k"] = arguments[6].to(constants["out_dtype"])
+    cache["W_v"] = arguments[7].to(constants["out_dtype"])
+    cache["W_o"] = arguments[9].to(constants["out_dtype"])
+    cache["ln_2_w"] = arguments[11].to(constants["out_dtype"])
+    cache["ln_2_b"] = arguments[12].to(constants["out_dtype"])
+    cache["W_1"] = arguments[13].to(constants["out_dtype"])
+    cache["W_2"] = arguments[15].to(constants["out_dtype"])
+    return cache
+
+
+def _cache_constants(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, *, n_heads, eps=1e-05, activation='gelu_tanh'):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    X = torch.as_tensor(X)
+    ln_1_w = torch.as_tensor(ln_1_w)
+    ln_1_b = torch.as_tensor(ln_1_b)
+    W_q = torch.as_tensor(W_q)
+    b_q = torch.as_tensor(b_q)
+    W_k = torch.as_tensor(W_k)
+    b_k = torch.as_tensor(b_k)
+    W_v = torch.as_tensor(W_v)
+    b_v = torch.as_tensor(b_v)
+    W_o = torch.as_tensor(W_o)
+    b_o = torch.as_tensor(b_o)
+    ln_2_w = torch.as_tensor(ln_2_w)
+    ln_2_b = torch.as_tensor(ln_2_b)
+    W_1 = torch.as_tensor(W_1)
+    b_1 = torch.as_tensor(b_1)
+    W_2 = torch.as_tensor(W_2)
+    b_2 = torch.as_tensor(b_2)
+    dtype, compute_dtype = _check_dtypes({"X": X, "ln_1_w": ln_1_w, "ln_1_b": ln_1_b, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "W_o": W_o, "b_o": b_o, "ln_2_w": ln_2_w, "ln_2_b": ln_2_b, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    n_heads = _check_count("n_heads", n_heads)
+    eps = _check_number("eps", eps)
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
+    _check_shape("ln_1_b", ln_1_b, ("d",), dims, batched=False)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    _check_shape("W_o", W_o, ("d", "d"), dims, batched=False)
+    _check_shape("b_o", b_o, ("d",), dims, batched=False)
+    _check_shape("ln_2_w", ln_2_w, ("d",), dims, batched=False)
+    _check_shape("ln_2_b", ln_2_b, ("d",), dims, batched=False)
+    _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
+    _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("b_2", b_2, ("d",), dims, batched=False)
+    d, d_ff = dims["d"], dims["d_ff"]
+    if not (d % n_heads == 0):
+        raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
+    return {"n_heads": n_heads, "activation": activation, "d": d, "d_ff": d_ff, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _GPT2BlockCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``GPT2BlockFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads, eps, activation):
+    def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads, eps, activation):
         out, cache = forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads=n_heads, eps=eps, activation=activation)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {"n_heads": n_heads, "eps": eps, "activation": activation}
-        return out
+        return (out, cache["ln_1_sigma"], cache["ln_1_Xbar"], cache["W_q_W_k_W_v"], cache["attn_Q_h"], cache["attn_K_h"], cache["attn_V_h"], cache["attn_P"], cache["attn_A"], cache["ln_2_sigma"], cache["ln_2_Xbar"], cache["mlp_H"], cache["mlp_A"],)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads, eps, activation = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, *output[1:])
+        ctx.save_for_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2)
+        ctx.config = {"n_heads": n_heads, "eps": eps, "activation": activation}
+        ctx.constants = dict(_cache_constants(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads=n_heads, eps=eps, activation=activation), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:17], ctx.saved_tensors[17:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["X"] if needs[0] and "X" in grads else None,
             grads["ln_1_w"] if needs[1] and "ln_1_w" in grads else None,
@@ -706,6 +1139,36 @@ class GPT2BlockFunction(torch.autograd.Function):
             None,  # eps
             None,  # activation
         )
+
+    @staticmethod
+    def jvp(ctx, dX, dln_1_w, dln_1_b, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o, dln_2_w, dln_2_b, dW_1, db_1, dW_2, db_2, _tangent_17, _tangent_18, _tangent_19):
+        X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2 = ctx.saved_tensors
+        tangents = (dX, dln_1_w, dln_1_b, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o, dln_2_w, dln_2_b, dW_1, db_1, dW_2, db_2, _tangent_17, _tangent_18, _tangent_19)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX, dln_1_w, dln_1_b, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o, dln_2_w, dln_2_b, dW_1, db_1, dW_2, db_2)
+        else:
+            tangent = jvp(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, dX, dln_1_w, dln_1_b, dW_q, db_q, dW_k, db_k, dW_v, db_v, dW_o, db_o, dln_2_w, dln_2_b, dW_1, db_1, dW_2, db_2, **ctx.config)
+        return (tangent,) + (None,) * 12  # the cached arrays carry no gradient
+
+
+class GPT2BlockFunction(_GPT2BlockCached):
+    """``GPT2BlockFunction.apply(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads, eps, activation)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads, eps, activation):
+        """The output."""
+        return _GPT2BlockCached.apply(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads, eps, activation)[0]
 
 
 class GPT2Block(torch.nn.Module):

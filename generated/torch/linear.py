@@ -73,6 +73,12 @@ def _no_grad(fn):
     return without_grad
 
 
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
 @_no_grad
 def forward(X, W, b):
     """Fully connected layer: returns ``(out, cache)``.
@@ -125,46 +131,169 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(X, W, b, dX, dW, db):
+    """Fully connected layer: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d_in): one row per token
+    W: parameter, frozen (d_in, d_out): weights
+    b: parameter, frozen (d_out,): bias, broadcast over tokens
+    dX: input, frozen (..., n_T, d_in): the tangent of X
+    dW: parameter, frozen (d_in, d_out): the tangent of W
+    db: parameter, frozen (d_out,): the tangent of b
+    """
+    X = torch.as_tensor(X)
+    W = torch.as_tensor(W)
+    b = torch.as_tensor(b)
+    dX = torch.as_tensor(dX)
+    dW = torch.as_tensor(dW)
+    db = torch.as_tensor(db)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b, "dX": dX, "dW": dW, "db": db}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W = W.to(compute_dtype)
+        b = b.to(compute_dtype)
+        dX = dX.to(compute_dtype)
+        dW = dW.to(compute_dtype)
+        db = db.to(compute_dtype)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
+    _check_shape("b", b, ("d_out",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("dW", dW, ("d_in", "d_out"), dims, batched=False)
+    _check_shape("db", db, ("d_out",), dims, batched=False)
+    dY = X @ dW  # (..., n_T, d_out), updated in place
+    dY += torch.nn.functional.linear(dX, W.mT, db)
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.to(dtype), cache
+
+
+def jvp(X, W, b, dX=None, dW=None, db=None):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show linear --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW: the tangent of W (its shape; None for zero)
+    db: the tangent of b (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = torch.zeros_like(torch.as_tensor(X))
+    if dW is None:  # no tangent: zero
+        dW = torch.zeros_like(torch.as_tensor(W))
+    if db is None:  # no tangent: zero
+        db = torch.zeros_like(torch.as_tensor(b))
+    return _jvp_forward(X, W, b, dX, dW, db)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class LinearFunction(torch.autograd.Function):
-    """``LinearFunction.apply(X, W, b)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip((), arrays), **constants)
+    cache["X"] = arguments[0].to(constants["out_dtype"])
+    cache["W"] = arguments[1].to(constants["out_dtype"])
+    return cache
+
+
+def _cache_constants(X, W, b):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    X = torch.as_tensor(X)
+    W = torch.as_tensor(W)
+    b = torch.as_tensor(b)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b}, {})
+    dims = {}
+    _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
+    _check_shape("b", b, ("d_out",), dims, batched=False)
+    d_in, d_out = dims["d_in"], dims["d_out"]
+    return {"d_in": d_in, "d_out": d_out, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _LinearCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``LinearFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, X, W, b):
+    def forward(X, W, b):
         out, cache = forward(X, W, b)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(X, W, b, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {}
-        return out
+        return (out,)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        X, W, b = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(X, W, b, *output[1:])
+        ctx.save_for_forward(X, W, b)
+        ctx.config = {}
+        ctx.constants = dict(_cache_constants(X, W, b), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:3], ctx.saved_tensors[3:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["X"] if needs[0] and "X" in grads else None,
             grads["W"] if needs[1] and "W" in grads else None,
             grads["b"] if needs[2] and "b" in grads else None,
         )
+
+    @staticmethod
+    def jvp(ctx, dX, dW, db):
+        X, W, b = ctx.saved_tensors
+        tangents = (dX, dW, db)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(X, W, b, dX, dW, db)
+        else:
+            tangent = jvp(X, W, b, dX, dW, db, **ctx.config)
+        return (tangent,) + (None,) * 0  # the cached arrays carry no gradient
+
+
+class LinearFunction(_LinearCached):
+    """``LinearFunction.apply(X, W, b)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, X, W, b):
+        """The output."""
+        return _LinearCached.apply(X, W, b)[0]
 
 
 class Linear(torch.nn.Module):

@@ -137,8 +137,9 @@ _SCRATCH = threading.local()
 def _scratch(slot, like):
     """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
     per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
-    for them; None (make a new array) for an array that is not floating point and while compiling."""
-    if not like.is_floating_point() or torch.compiler.is_compiling():
+    for them; None (make a new array) for an array that is not floating point, while compiling and
+    under a torch.func transform (whose values are not plain arrays a buffer could hold)."""
+    if not like.is_floating_point() or torch.compiler.is_compiling() or _transformed(like):
         return None
     kept = _SCRATCH.__dict__
     buffer = kept.get(slot)
@@ -152,7 +153,7 @@ def _side_by_side(*blocks):
     they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
     first, widths = blocks[0], [b.shape[-1] for b in blocks]
     total = sum(widths)
-    if torch.compiler.is_compiling():  # the compiler sees through the copy; storage checks would break its graph
+    if torch.compiler.is_compiling() or _transformed(first):  # no storage to compare, or a graph to keep whole
         return torch.cat(blocks, dim=-1)
     if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
                                 and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
@@ -167,6 +168,12 @@ def _split_heads(A, n_heads):
     """(..., n_T, d) → (..., n_heads, n_T, d / n_heads): head h takes column block h, laid out
     head by head once (each product with the heads would otherwise copy them)."""
     return A.reshape(*A.shape[:-1], n_heads, A.shape[-1] // n_heads).swapaxes(-2, -3).contiguous()
+
+
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 def _elu_plus_one(x, times=None):
@@ -185,7 +192,7 @@ def _elu_plus_one_grad(x, times=None):
 
 def _softplus(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = torch.log(torch.exp(x) + 1)
         return value if times is None else times * value
     b1 = torch.exp(x, out=None if times is None else _scratch("softplus.b1", x))
@@ -199,7 +206,7 @@ def _softplus(x, times=None):
 
 def _softplus_grad(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = torch.exp(x)/(torch.exp(x) + 1)
         return value if times is None else times * value
     t0 = torch.exp(x, out=_scratch("softplus_grad.t0", x))
@@ -363,41 +370,232 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, *, n_heads, feature_map='elu_plus_one'):
+    """Linear attention (non-causal): returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    W_q: parameter, frozen (d, d)
+    b_q: parameter, frozen (d,)
+    W_k: parameter, frozen (d, d)
+    b_k: parameter, frozen (d,)
+    W_v: parameter, frozen (d, d)
+    b_v: parameter, frozen (d,)
+    n_heads: configuration, required: number of heads; head h uses column block h
+    feature_map: configuration, default 'elu_plus_one' (one of 'elu_plus_one', 'softplus'): positive feature map φ
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW_q: parameter, frozen (d, d): the tangent of W_q
+    db_q: parameter, frozen (d,): the tangent of b_q
+    dW_k: parameter, frozen (d, d): the tangent of W_k
+    db_k: parameter, frozen (d,): the tangent of b_k
+    dW_v: parameter, frozen (d, d): the tangent of W_v
+    db_v: parameter, frozen (d,): the tangent of b_v
+    """
+    X = torch.as_tensor(X)
+    W_q = torch.as_tensor(W_q)
+    b_q = torch.as_tensor(b_q)
+    W_k = torch.as_tensor(W_k)
+    b_k = torch.as_tensor(b_k)
+    W_v = torch.as_tensor(W_v)
+    b_v = torch.as_tensor(b_v)
+    dX = torch.as_tensor(dX)
+    dW_q = torch.as_tensor(dW_q)
+    db_q = torch.as_tensor(db_q)
+    dW_k = torch.as_tensor(dW_k)
+    db_k = torch.as_tensor(db_k)
+    dW_v = torch.as_tensor(dW_v)
+    db_v = torch.as_tensor(db_v)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v, "dX": dX, "dW_q": dW_q, "db_q": db_q, "dW_k": dW_k, "db_k": db_k, "dW_v": dW_v, "db_v": db_v}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W_q = W_q.to(compute_dtype)
+        b_q = b_q.to(compute_dtype)
+        W_k = W_k.to(compute_dtype)
+        b_k = b_k.to(compute_dtype)
+        W_v = W_v.to(compute_dtype)
+        b_v = b_v.to(compute_dtype)
+        dX = dX.to(compute_dtype)
+        dW_q = dW_q.to(compute_dtype)
+        db_q = db_q.to(compute_dtype)
+        dW_k = dW_k.to(compute_dtype)
+        db_k = db_k.to(compute_dtype)
+        dW_v = dW_v.to(compute_dtype)
+        db_v = db_v.to(compute_dtype)
+    n_heads = _check_count("n_heads", n_heads)
+    if feature_map not in ('elu_plus_one', 'softplus'):
+        raise ValueError("feature_map must be one of ('elu_plus_one', 'softplus'), got " + repr(feature_map))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW_q", dW_q, ("d", "d"), dims, batched=False)
+    _check_shape("db_q", db_q, ("d",), dims, batched=False)
+    _check_shape("dW_k", dW_k, ("d", "d"), dims, batched=False)
+    _check_shape("db_k", db_k, ("d",), dims, batched=False)
+    _check_shape("dW_v", dW_v, ("d", "d"), dims, batched=False)
+    _check_shape("db_v", db_v, ("d",), dims, batched=False)
+    d = dims["d"]
+    if not (d % n_heads == 0):
+        raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
+    W_q_W_k_W_v_dW_q_dW_k_dW_v = _side_by_side(W_q, W_k, W_v, dW_q, dW_k, dW_v)  # (d, 6*d)
+    X_W_q_W_k_W_v_dW_q_dW_k_dW_v = X @ W_q_W_k_W_v_dW_q_dW_k_dW_v  # (..., n_T, 6*d)
+    del W_q_W_k_W_v_dW_q_dW_k_dW_v
+    Q = X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 0:d] + b_q  # (..., n_T, d)
+    K = X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., d:2*d] + b_k  # (..., n_T, d)
+    V = X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 2*d:3*d] + b_v  # (..., n_T, d)
+    phi_Q = _FEATURE_MAP[feature_map](_split_heads(Q, n_heads))  # (..., n_heads, n_T, d/n_heads)
+    phi_K = _FEATURE_MAP[feature_map](_split_heads(K, n_heads))  # (..., n_heads, n_T, d/n_heads)
+    V_h = _split_heads(V, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del V
+    num = _chain(phi_Q, phi_K.mT, V_h)  # (..., n_heads, n_T, d/n_heads)
+    den = phi_Q @ phi_K.mT.sum(-1, keepdim=True)  # (..., n_heads, n_T, 1)
+    W_q_W_k_W_v = _side_by_side(W_q, W_k, W_v)  # (d, 3*d)
+    dX_W_q_W_k_W_v = dX @ W_q_W_k_W_v  # (..., n_T, 3*d)
+    del W_q_W_k_W_v
+    dQ = dX_W_q_W_k_W_v[..., 0:d] + X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 3*d:4*d] + db_q  # (..., n_T, d)
+    dK = dX_W_q_W_k_W_v[..., d:2*d] + X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 4*d:5*d] + db_k  # (..., n_T, d)
+    dV = dX_W_q_W_k_W_v[..., 2*d:3*d] + X_W_q_W_k_W_v_dW_q_dW_k_dW_v[..., 5*d:6*d] + db_v  # (..., n_T, d)
+    del X_W_q_W_k_W_v_dW_q_dW_k_dW_v, dX_W_q_W_k_W_v
+    dphi_Q = _FEATURE_MAP_GRAD[feature_map](_split_heads(Q, n_heads)) * _split_heads(dQ, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del Q, dQ
+    dphi_K = _FEATURE_MAP_GRAD[feature_map](_split_heads(K, n_heads)) * _split_heads(dK, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del K, dK
+    dV_h = _split_heads(dV, n_heads)  # (..., n_heads, n_T, d/n_heads)
+    del dV
+    dnum = _chain(dphi_Q, phi_K.mT, V_h) + _chain(phi_Q, dphi_K.mT, V_h) + _chain(phi_Q, phi_K.mT, dV_h)  # (..., n_heads, n_T, d/n_heads)
+    del V_h, dV_h
+    dden = dphi_Q @ phi_K.mT.sum(-1, keepdim=True)  # (..., n_heads, n_T, 1), updated in place
+    dden += phi_Q @ dphi_K.mT.sum(-1, keepdim=True)
+    del dphi_K, dphi_Q, phi_K, phi_Q
+    dA_h = dnum  # (..., n_heads, n_T, d/n_heads), dnum's array, updated in place
+    dA_h *= torch.reciprocal(den)
+    dA_h.addcmul_((-1/den**2) * dden, num)
+    del dden, den, dnum, num
+    dA = _merge_heads(dA_h)  # (..., n_T, d)
+    del dA_h
+    cache = {"out_shape": dA.shape, "out_dtype": dA.dtype, "dtype": dtype}
+    return dA.to(dtype), cache
+
+
+def jvp(X, W_q, b_q, W_k, b_k, W_v, b_v, dX=None, dW_q=None, db_q=None, dW_k=None, db_k=None, dW_v=None, db_v=None, *, n_heads, feature_map='elu_plus_one'):
+    """The tangent of A for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show linear_attention --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW_q: the tangent of W_q (its shape; None for zero)
+    db_q: the tangent of b_q (its shape; None for zero)
+    dW_k: the tangent of W_k (its shape; None for zero)
+    db_k: the tangent of b_k (its shape; None for zero)
+    dW_v: the tangent of W_v (its shape; None for zero)
+    db_v: the tangent of b_v (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = torch.zeros_like(torch.as_tensor(X))
+    if dW_q is None:  # no tangent: zero
+        dW_q = torch.zeros_like(torch.as_tensor(W_q))
+    if db_q is None:  # no tangent: zero
+        db_q = torch.zeros_like(torch.as_tensor(b_q))
+    if dW_k is None:  # no tangent: zero
+        dW_k = torch.zeros_like(torch.as_tensor(W_k))
+    if db_k is None:  # no tangent: zero
+        db_k = torch.zeros_like(torch.as_tensor(b_k))
+    if dW_v is None:  # no tangent: zero
+        dW_v = torch.zeros_like(torch.as_tensor(W_v))
+    if db_v is None:  # no tangent: zero
+        db_v = torch.zeros_like(torch.as_tensor(b_v))
+    return _jvp_forward(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, n_heads=n_heads, feature_map=feature_map)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class LinearAttentionFunction(torch.autograd.Function):
-    """``LinearAttentionFunction.apply(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip(("W_q_W_k_W_v", "Q", "K", "phi_Q", "phi_K", "V_h", "num", "den",), arrays), **constants)
+    cache["X"] = arguments[0].to(constants["out_dtype"])
+    return cache
+
+
+def _cache_constants(X, W_q, b_q, W_k, b_k, W_v, b_v, *, n_heads, feature_map='elu_plus_one'):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    X = torch.as_tensor(X)
+    W_q = torch.as_tensor(W_q)
+    b_q = torch.as_tensor(b_q)
+    W_k = torch.as_tensor(W_k)
+    b_k = torch.as_tensor(b_k)
+    W_v = torch.as_tensor(W_v)
+    b_v = torch.as_tensor(b_v)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "b_q": b_q, "W_k": W_k, "b_k": b_k, "W_v": W_v, "b_v": b_v}, {})
+    n_heads = _check_count("n_heads", n_heads)
+    if feature_map not in ('elu_plus_one', 'softplus'):
+        raise ValueError("feature_map must be one of ('elu_plus_one', 'softplus'), got " + repr(feature_map))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
+    _check_shape("b_q", b_q, ("d",), dims, batched=False)
+    _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
+    _check_shape("b_k", b_k, ("d",), dims, batched=False)
+    _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
+    _check_shape("b_v", b_v, ("d",), dims, batched=False)
+    d = dims["d"]
+    if not (d % n_heads == 0):
+        raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
+    return {"n_heads": n_heads, "feature_map": feature_map, "d": d, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _LinearAttentionCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``LinearAttentionFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map):
+    def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map):
         out, cache = forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads=n_heads, feature_map=feature_map)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(X, W_q, b_q, W_k, b_k, W_v, b_v, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {"n_heads": n_heads, "feature_map": feature_map}
-        return out
+        return (out, cache["W_q_W_k_W_v"], cache["Q"], cache["K"], cache["phi_Q"], cache["phi_K"], cache["V_h"], cache["num"], cache["den"],)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(X, W_q, b_q, W_k, b_k, W_v, b_v, *output[1:])
+        ctx.save_for_forward(X, W_q, b_q, W_k, b_k, W_v, b_v)
+        ctx.config = {"n_heads": n_heads, "feature_map": feature_map}
+        ctx.constants = dict(_cache_constants(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads=n_heads, feature_map=feature_map), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:7], ctx.saved_tensors[7:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["X"] if needs[0] and "X" in grads else None,
             grads["W_q"] if needs[1] and "W_q" in grads else None,
@@ -409,6 +607,36 @@ class LinearAttentionFunction(torch.autograd.Function):
             None,  # n_heads
             None,  # feature_map
         )
+
+    @staticmethod
+    def jvp(ctx, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, _tangent_7, _tangent_8):
+        X, W_q, b_q, W_k, b_k, W_v, b_v = ctx.saved_tensors
+        tangents = (dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, _tangent_7, _tangent_8)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v)
+        else:
+            tangent = jvp(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW_v, db_v, **ctx.config)
+        return (tangent,) + (None,) * 8  # the cached arrays carry no gradient
+
+
+class LinearAttentionFunction(_LinearAttentionCached):
+    """``LinearAttentionFunction.apply(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map):
+        """The output."""
+        return _LinearAttentionCached.apply(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map)[0]
 
 
 class LinearAttention(torch.nn.Module):

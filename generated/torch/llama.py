@@ -137,6 +137,8 @@ def _check_indices(name, index, size):
         return
     if torch.compiler.is_compiling():  # checked before the compiled step, eagerly (no graph break here)
         return
+    if _transformed(index):  # under vmap a value cannot decide a branch; indexing past the end still raises
+        return
     low, high = int(index.min()), int(index.max())
     if low < 0 or high >= size:
         raise ValueError(f"{name}: index {low if low < 0 else high} outside [0, {size})")
@@ -237,8 +239,9 @@ _SCRATCH = threading.local()
 def _scratch(slot, like):
     """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
     per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
-    for them; None (make a new array) for an array that is not floating point and while compiling."""
-    if not like.is_floating_point() or torch.compiler.is_compiling():
+    for them; None (make a new array) for an array that is not floating point, while compiling and
+    under a torch.func transform (whose values are not plain arrays a buffer could hold)."""
+    if not like.is_floating_point() or torch.compiler.is_compiling() or _transformed(like):
         return None
     kept = _SCRATCH.__dict__
     buffer = kept.get(slot)
@@ -274,6 +277,12 @@ def _sum_groups(A, groups):
     return A.reshape(*A.shape[:-3], groups, A.shape[-3] // groups, *A.shape[-2:]).sum(-3)
 
 
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
 def _silu(x, times=None):
     """Exactly the defined function, as torch's fused kernel."""
     if times is None:
@@ -284,7 +293,7 @@ def _silu(x, times=None):
 
 def _silu_grad(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = x*torch.exp(-x)/(1 + torch.exp(-x))**2 + torch.reciprocal((1 + torch.exp(-x)))
         return value if times is None else times * value
     t0 = torch.multiply(x, -1.0, out=None if times is None else _scratch("silu_grad.t0", x))

@@ -168,6 +168,12 @@ def _sum_groups(A, groups):
     return A.reshape(*A.shape[:-3], groups, A.shape[-3] // groups, *A.shape[-2:]).sum(-3)
 
 
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
 @_no_grad
 def forward(X, W_q, W_k, W_v, *, n_heads, n_kv_heads, rope_theta=10000.0):
     """Grouped-query attention with rotary embeddings: returns ``(out, cache)``.
@@ -310,41 +316,203 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(X, W_q, W_k, W_v, dX, dW_q, dW_k, dW_v, *, n_heads, n_kv_heads, rope_theta=10000.0):
+    """Grouped-query attention with rotary embeddings: returns ``(out, cache)``.
+
+    n_heads: configuration, required: query heads
+    n_kv_heads: configuration, required: key and value heads, each shared by n_heads / n_kv_heads query heads
+    rope_theta: configuration, default 10000.0: the rotary embeddings' base
+    X: input, frozen (..., n_T, d)
+    W_q: parameter, frozen (d_h*n_heads, d): q_proj
+    W_k: parameter, frozen (d_h*n_kv_heads, d): k_proj
+    W_v: parameter, frozen (d_h*n_kv_heads, d): v_proj
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW_q: parameter, frozen (d_h*n_heads, d): the tangent of W_q
+    dW_k: parameter, frozen (d_h*n_kv_heads, d): the tangent of W_k
+    dW_v: parameter, frozen (d_h*n_kv_heads, d): the tangent of W_v
+    """
+    X = torch.as_tensor(X)
+    W_q = torch.as_tensor(W_q)
+    W_k = torch.as_tensor(W_k)
+    W_v = torch.as_tensor(W_v)
+    dX = torch.as_tensor(dX)
+    dW_q = torch.as_tensor(dW_q)
+    dW_k = torch.as_tensor(dW_k)
+    dW_v = torch.as_tensor(dW_v)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "W_k": W_k, "W_v": W_v, "dX": dX, "dW_q": dW_q, "dW_k": dW_k, "dW_v": dW_v}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W_q = W_q.to(compute_dtype)
+        W_k = W_k.to(compute_dtype)
+        W_v = W_v.to(compute_dtype)
+        dX = dX.to(compute_dtype)
+        dW_q = dW_q.to(compute_dtype)
+        dW_k = dW_k.to(compute_dtype)
+        dW_v = dW_v.to(compute_dtype)
+    n_heads = _check_count("n_heads", n_heads)
+    n_kv_heads = _check_count("n_kv_heads", n_kv_heads)
+    rope_theta = _check_number("rope_theta", rope_theta)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, (("d_h", n_heads, "n_heads"), "d"), dims, batched=False)
+    _check_shape("W_k", W_k, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("W_v", W_v, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW_q", dW_q, (("d_h", n_heads, "n_heads"), "d"), dims, batched=False)
+    _check_shape("dW_k", dW_k, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("dW_v", dW_v, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    n_T, d_h = dims["n_T"], dims["d_h"]
+    if not (d_h % 2 == 0):
+        raise ValueError('cos: rotary angles need an even number of columns, d_h; got ' + f"d_h={d_h}")
+    if not (n_heads % n_kv_heads == 0):
+        raise ValueError('K_s: n_heads must be a multiple of n_kv_heads (heads shared in groups); got ' + f"n_heads={n_heads}, n_kv_heads={n_kv_heads}")
+    Q_h = _split_heads(X @ W_q.mT, n_heads)  # (..., n_heads, n_T, d_h)
+    K_h = _split_heads(X @ W_k.mT, n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    V_h = _split_heads(X @ W_v.mT, n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    cos = torch.cos(_rotary_angles(n_T, d_h, rope_theta, like=X))  # (n_T, d_h)
+    sin = torch.sin(_rotary_angles(n_T, d_h, rope_theta, like=X))  # (n_T, d_h)
+    Q_r = Q_h * cos + _rotate_half(Q_h) * sin  # (..., n_heads, n_T, d_h)
+    del Q_h
+    K_r = K_h * cos + _rotate_half(K_h) * sin  # (..., n_kv_heads, n_T, d_h)
+    del K_h
+    K_s = _share_heads(K_r, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del K_r
+    V_s = _share_heads(V_h, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del V_h
+    S = Q_r @ K_s.mT  # (..., n_heads, n_T, n_T), updated in place
+    S *= 1/math.sqrt(d_h)
+    P = _softmax(S, True, fresh=True)  # (..., n_heads, n_T, n_T), S's array given to be written over
+    del S
+    dQ_h = _split_heads(dX @ W_q.mT + X @ dW_q.mT, n_heads)  # (..., n_heads, n_T, d_h)
+    dK_h = _split_heads(dX @ W_k.mT + X @ dW_k.mT, n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    dV_h = _split_heads(dX @ W_v.mT + X @ dW_v.mT, n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    dQ_r = dQ_h * cos + _rotate_half(dQ_h) * sin  # (..., n_heads, n_T, d_h)
+    del dQ_h
+    dK_r = dK_h * cos + _rotate_half(dK_h) * sin  # (..., n_kv_heads, n_T, d_h)
+    del cos, dK_h, sin
+    dK_s = _share_heads(dK_r, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del dK_r
+    dV_s = _share_heads(dV_h, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del dV_h
+    dS = dQ_r @ K_s.mT  # (..., n_heads, n_T, n_T), updated in place
+    dS += Q_r @ dK_s.mT
+    dS *= 1/math.sqrt(d_h)
+    del K_s, Q_r, dK_s, dQ_r
+    dP = dS  # (..., n_heads, n_T, n_T), dS's array, updated in place
+    dP -= (P * dS).sum(-1, keepdim=True)
+    dP *= P
+    del dS
+    dA = _merge_heads(dP @ V_s + P @ dV_s)  # (..., n_T, d_h*n_heads)
+    del P, V_s, dP, dV_s
+    cache = {"out_shape": dA.shape, "out_dtype": dA.dtype, "dtype": dtype}
+    return dA.to(dtype), cache
+
+
+def jvp(X, W_q, W_k, W_v, dX=None, dW_q=None, dW_k=None, dW_v=None, *, n_heads, n_kv_heads, rope_theta=10000.0):
+    """The tangent of A for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show llama_attention --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW_q: the tangent of W_q (its shape; None for zero)
+    dW_k: the tangent of W_k (its shape; None for zero)
+    dW_v: the tangent of W_v (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = torch.zeros_like(torch.as_tensor(X))
+    if dW_q is None:  # no tangent: zero
+        dW_q = torch.zeros_like(torch.as_tensor(W_q))
+    if dW_k is None:  # no tangent: zero
+        dW_k = torch.zeros_like(torch.as_tensor(W_k))
+    if dW_v is None:  # no tangent: zero
+        dW_v = torch.zeros_like(torch.as_tensor(W_v))
+    return _jvp_forward(X, W_q, W_k, W_v, dX, dW_q, dW_k, dW_v, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class LlamaAttentionFunction(torch.autograd.Function):
-    """``LlamaAttentionFunction.apply(X, W_q, W_k, W_v, n_heads, n_kv_heads, rope_theta)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip(("cos", "sin", "Q_r", "K_s", "V_s", "P",), arrays), **constants)
+    cache["X"] = arguments[0].to(constants["out_dtype"])
+    cache["W_q"] = arguments[1].to(constants["out_dtype"])
+    cache["W_k"] = arguments[2].to(constants["out_dtype"])
+    cache["W_v"] = arguments[3].to(constants["out_dtype"])
+    return cache
+
+
+def _cache_constants(X, W_q, W_k, W_v, *, n_heads, n_kv_heads, rope_theta=10000.0):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    X = torch.as_tensor(X)
+    W_q = torch.as_tensor(W_q)
+    W_k = torch.as_tensor(W_k)
+    W_v = torch.as_tensor(W_v)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_q": W_q, "W_k": W_k, "W_v": W_v}, {})
+    n_heads = _check_count("n_heads", n_heads)
+    n_kv_heads = _check_count("n_kv_heads", n_kv_heads)
+    rope_theta = _check_number("rope_theta", rope_theta)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_q", W_q, (("d_h", n_heads, "n_heads"), "d"), dims, batched=False)
+    _check_shape("W_k", W_k, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("W_v", W_v, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    n_T, d, d_h = dims["n_T"], dims["d"], dims["d_h"]
+    if not (d_h % 2 == 0):
+        raise ValueError('cos: rotary angles need an even number of columns, d_h; got ' + f"d_h={d_h}")
+    if not (n_heads % n_kv_heads == 0):
+        raise ValueError('K_s: n_heads must be a multiple of n_kv_heads (heads shared in groups); got ' + f"n_heads={n_heads}, n_kv_heads={n_kv_heads}")
+    return {"n_heads": n_heads, "n_kv_heads": n_kv_heads, "d": d, "d_h": d_h, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _LlamaAttentionCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``LlamaAttentionFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, X, W_q, W_k, W_v, n_heads, n_kv_heads, rope_theta):
+    def forward(X, W_q, W_k, W_v, n_heads, n_kv_heads, rope_theta):
         out, cache = forward(X, W_q, W_k, W_v, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(X, W_q, W_k, W_v, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {"n_heads": n_heads, "n_kv_heads": n_kv_heads, "rope_theta": rope_theta}
-        return out
+        return (out, cache["cos"], cache["sin"], cache["Q_r"], cache["K_s"], cache["V_s"], cache["P"],)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        X, W_q, W_k, W_v, n_heads, n_kv_heads, rope_theta = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(X, W_q, W_k, W_v, *output[1:])
+        ctx.save_for_forward(X, W_q, W_k, W_v)
+        ctx.config = {"n_heads": n_heads, "n_kv_heads": n_kv_heads, "rope_theta": rope_theta}
+        ctx.constants = dict(_cache_constants(X, W_q, W_k, W_v, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:4], ctx.saved_tensors[4:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["X"] if needs[0] and "X" in grads else None,
             grads["W_q"] if needs[1] and "W_q" in grads else None,
@@ -354,6 +522,36 @@ class LlamaAttentionFunction(torch.autograd.Function):
             None,  # n_kv_heads
             None,  # rope_theta
         )
+
+    @staticmethod
+    def jvp(ctx, dX, dW_q, dW_k, dW_v, _tangent_4, _tangent_5, _tangent_6):
+        X, W_q, W_k, W_v = ctx.saved_tensors
+        tangents = (dX, dW_q, dW_k, dW_v, _tangent_4, _tangent_5, _tangent_6)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(X, W_q, W_k, W_v, dX, dW_q, dW_k, dW_v)
+        else:
+            tangent = jvp(X, W_q, W_k, W_v, dX, dW_q, dW_k, dW_v, **ctx.config)
+        return (tangent,) + (None,) * 6  # the cached arrays carry no gradient
+
+
+class LlamaAttentionFunction(_LlamaAttentionCached):
+    """``LlamaAttentionFunction.apply(X, W_q, W_k, W_v, n_heads, n_kv_heads, rope_theta)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, X, W_q, W_k, W_v, n_heads, n_kv_heads, rope_theta):
+        """The output."""
+        return _LlamaAttentionCached.apply(X, W_q, W_k, W_v, n_heads, n_kv_heads, rope_theta)[0]
 
 
 class LlamaAttention(torch.nn.Module):

@@ -168,8 +168,9 @@ _SCRATCH = threading.local()
 def _scratch(slot, like):
     """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
     per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
-    for them; None (make a new array) for an array that is not floating point and while compiling."""
-    if not like.is_floating_point() or torch.compiler.is_compiling():
+    for them; None (make a new array) for an array that is not floating point, while compiling and
+    under a torch.func transform (whose values are not plain arrays a buffer could hold)."""
+    if not like.is_floating_point() or torch.compiler.is_compiling() or _transformed(like):
         return None
     kept = _SCRATCH.__dict__
     buffer = kept.get(slot)
@@ -205,6 +206,12 @@ def _sum_groups(A, groups):
     return A.reshape(*A.shape[:-3], groups, A.shape[-3] // groups, *A.shape[-2:]).sum(-3)
 
 
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
 def _silu(x, times=None):
     """Exactly the defined function, as torch's fused kernel."""
     if times is None:
@@ -215,7 +222,7 @@ def _silu(x, times=None):
 
 def _silu_grad(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = x*torch.exp(-x)/(1 + torch.exp(-x))**2 + torch.reciprocal((1 + torch.exp(-x)))
         return value if times is None else times * value
     t0 = torch.multiply(x, -1.0, out=None if times is None else _scratch("silu_grad.t0", x))
@@ -505,41 +512,349 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, dX, dinput_norm_w, dW_q, dW_k, dW_v, dW_o, dpost_norm_w, dW_gate, dW_up, dW_down, *, n_heads, n_kv_heads, rope_theta=10000.0, eps=1e-06):
+    """LLaMA decoder layer: returns ``(out, cache)``.
+
+    n_heads: configuration, required: query heads
+    n_kv_heads: configuration, required: key and value heads
+    rope_theta: configuration, default 10000.0: the rotary embeddings' base
+    eps: configuration, default 1e-06: RMSNorm epsilon
+    X: input, frozen (..., n_T, d): the layer's input (the residual stream)
+    input_norm_w: parameter, frozen (d,): input_layernorm
+    W_q: parameter, frozen (d_h*n_heads, d): q_proj
+    W_k: parameter, frozen (d_h*n_kv_heads, d): k_proj
+    W_v: parameter, frozen (d_h*n_kv_heads, d): v_proj
+    W_o: parameter, frozen (d, d_h*n_heads): o_proj
+    post_norm_w: parameter, frozen (d,): post_attention_layernorm
+    W_gate: parameter, frozen (d_ff, d): gate_proj
+    W_up: parameter, frozen (d_ff, d): up_proj
+    W_down: parameter, frozen (d, d_ff): down_proj
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dinput_norm_w: parameter, frozen (d,): the tangent of input_norm_w
+    dW_q: parameter, frozen (d_h*n_heads, d): the tangent of W_q
+    dW_k: parameter, frozen (d_h*n_kv_heads, d): the tangent of W_k
+    dW_v: parameter, frozen (d_h*n_kv_heads, d): the tangent of W_v
+    dW_o: parameter, frozen (d, d_h*n_heads): the tangent of W_o
+    dpost_norm_w: parameter, frozen (d,): the tangent of post_norm_w
+    dW_gate: parameter, frozen (d_ff, d): the tangent of W_gate
+    dW_up: parameter, frozen (d_ff, d): the tangent of W_up
+    dW_down: parameter, frozen (d, d_ff): the tangent of W_down
+    """
+    X = torch.as_tensor(X)
+    input_norm_w = torch.as_tensor(input_norm_w)
+    W_q = torch.as_tensor(W_q)
+    W_k = torch.as_tensor(W_k)
+    W_v = torch.as_tensor(W_v)
+    W_o = torch.as_tensor(W_o)
+    post_norm_w = torch.as_tensor(post_norm_w)
+    W_gate = torch.as_tensor(W_gate)
+    W_up = torch.as_tensor(W_up)
+    W_down = torch.as_tensor(W_down)
+    dX = torch.as_tensor(dX)
+    dinput_norm_w = torch.as_tensor(dinput_norm_w)
+    dW_q = torch.as_tensor(dW_q)
+    dW_k = torch.as_tensor(dW_k)
+    dW_v = torch.as_tensor(dW_v)
+    dW_o = torch.as_tensor(dW_o)
+    dpost_norm_w = torch.as_tensor(dpost_norm_w)
+    dW_gate = torch.as_tensor(dW_gate)
+    dW_up = torch.as_tensor(dW_up)
+    dW_down = torch.as_tensor(dW_down)
+    dtype, compute_dtype = _check_dtypes({"X": X, "input_norm_w": input_norm_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "post_norm_w": post_norm_w, "W_gate": W_gate, "W_up": W_up, "W_down": W_down, "dX": dX, "dinput_norm_w": dinput_norm_w, "dW_q": dW_q, "dW_k": dW_k, "dW_v": dW_v, "dW_o": dW_o, "dpost_norm_w": dpost_norm_w, "dW_gate": dW_gate, "dW_up": dW_up, "dW_down": dW_down}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        input_norm_w = input_norm_w.to(compute_dtype)
+        W_q = W_q.to(compute_dtype)
+        W_k = W_k.to(compute_dtype)
+        W_v = W_v.to(compute_dtype)
+        W_o = W_o.to(compute_dtype)
+        post_norm_w = post_norm_w.to(compute_dtype)
+        W_gate = W_gate.to(compute_dtype)
+        W_up = W_up.to(compute_dtype)
+        W_down = W_down.to(compute_dtype)
+        dX = dX.to(compute_dtype)
+        dinput_norm_w = dinput_norm_w.to(compute_dtype)
+        dW_q = dW_q.to(compute_dtype)
+        dW_k = dW_k.to(compute_dtype)
+        dW_v = dW_v.to(compute_dtype)
+        dW_o = dW_o.to(compute_dtype)
+        dpost_norm_w = dpost_norm_w.to(compute_dtype)
+        dW_gate = dW_gate.to(compute_dtype)
+        dW_up = dW_up.to(compute_dtype)
+        dW_down = dW_down.to(compute_dtype)
+    n_heads = _check_count("n_heads", n_heads)
+    n_kv_heads = _check_count("n_kv_heads", n_kv_heads)
+    rope_theta = _check_number("rope_theta", rope_theta)
+    eps = _check_number("eps", eps)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("input_norm_w", input_norm_w, ("d",), dims, batched=False)
+    _check_shape("W_q", W_q, (("d_h", n_heads, "n_heads"), "d"), dims, batched=False)
+    _check_shape("W_k", W_k, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("W_v", W_v, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("W_o", W_o, ("d", ("d_h", n_heads, "n_heads")), dims, batched=False)
+    _check_shape("post_norm_w", post_norm_w, ("d",), dims, batched=False)
+    _check_shape("W_gate", W_gate, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_up", W_up, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_down", W_down, ("d", "d_ff"), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dinput_norm_w", dinput_norm_w, ("d",), dims, batched=False)
+    _check_shape("dW_q", dW_q, (("d_h", n_heads, "n_heads"), "d"), dims, batched=False)
+    _check_shape("dW_k", dW_k, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("dW_v", dW_v, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("dW_o", dW_o, ("d", ("d_h", n_heads, "n_heads")), dims, batched=False)
+    _check_shape("dpost_norm_w", dpost_norm_w, ("d",), dims, batched=False)
+    _check_shape("dW_gate", dW_gate, ("d_ff", "d"), dims, batched=False)
+    _check_shape("dW_up", dW_up, ("d_ff", "d"), dims, batched=False)
+    _check_shape("dW_down", dW_down, ("d", "d_ff"), dims, batched=False)
+    n_T, d, d_h = dims["n_T"], dims["d"], dims["d_h"]
+    if not (d_h % 2 == 0):
+        raise ValueError('llama_attention: cos: rotary angles need an even number of columns, d_h; got ' + f"d_h={d_h}")
+    if not (n_heads % n_kv_heads == 0):
+        raise ValueError('llama_attention: K_s: n_heads must be a multiple of n_kv_heads (heads shared in groups); got ' + f"n_heads={n_heads}, n_kv_heads={n_kv_heads}")
+    norm_1_ms = (X * X).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    norm_1_ms *= 1/d
+    norm_1_r = 1/torch.sqrt(eps + norm_1_ms)  # (..., n_T, 1)
+    norm_1_Y = norm_1_r * X  # (..., n_T, d), updated in place
+    norm_1_Y *= input_norm_w
+    attn_Q_h = _split_heads(norm_1_Y @ W_q.mT, n_heads)  # (..., n_heads, n_T, d_h)
+    attn_K_h = _split_heads(norm_1_Y @ W_k.mT, n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    attn_V_h = _split_heads(norm_1_Y @ W_v.mT, n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    attn_cos = torch.cos(_rotary_angles(n_T, d_h, rope_theta, like=X))  # (n_T, d_h)
+    attn_sin = torch.sin(_rotary_angles(n_T, d_h, rope_theta, like=X))  # (n_T, d_h)
+    attn_Q_r = attn_Q_h * attn_cos + _rotate_half(attn_Q_h) * attn_sin  # (..., n_heads, n_T, d_h)
+    del attn_Q_h
+    attn_K_r = attn_K_h * attn_cos + _rotate_half(attn_K_h) * attn_sin  # (..., n_kv_heads, n_T, d_h)
+    del attn_K_h
+    attn_K_s = _share_heads(attn_K_r, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del attn_K_r
+    attn_V_s = _share_heads(attn_V_h, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del attn_V_h
+    attn_S = attn_Q_r @ attn_K_s.mT  # (..., n_heads, n_T, n_T), updated in place
+    attn_S *= 1/math.sqrt(d_h)
+    attn_P = _softmax(attn_S, True, fresh=True)  # (..., n_heads, n_T, n_T), attn_S's array given to be written over
+    del attn_S
+    attn_A = _merge_heads(attn_P @ attn_V_s)  # (..., n_T, d_h*n_heads)
+    h = attn_A @ W_o.mT  # (..., n_T, d), updated in place
+    h += X
+    norm_2_ms = (h * h).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    norm_2_ms *= 1/d
+    norm_2_r = 1/torch.sqrt(eps + norm_2_ms)  # (..., n_T, 1)
+    norm_2_Y = norm_2_r * h  # (..., n_T, d), updated in place
+    norm_2_Y *= post_norm_w
+    mlp_gate = norm_2_Y @ W_gate.mT  # (..., n_T, d_ff)
+    mlp_up = norm_2_Y @ W_up.mT  # (..., n_T, d_ff)
+    mlp_H = _silu(mlp_gate) * mlp_up  # (..., n_T, d_ff)
+    dnorm_1_ms = (dX * X).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    dnorm_1_ms *= 1/d
+    dnorm_1_ms.add_((X * dX).sum(-1, keepdim=True), alpha=1/d)
+    dnorm_1_r = dnorm_1_ms  # (..., n_T, 1), dnorm_1_ms's array, updated in place
+    dnorm_1_r *= -(1/2)/(eps + norm_1_ms)**(3/2)
+    del dnorm_1_ms, norm_1_ms
+    dnorm_1_Y = dnorm_1_r * X  # (..., n_T, d), updated in place
+    dnorm_1_Y *= input_norm_w
+    dnorm_1_Y.addcmul_(norm_1_r * dX, input_norm_w)
+    dnorm_1_Y.addcmul_(norm_1_r * X, dinput_norm_w)
+    del dnorm_1_r, norm_1_r
+    dattn_Q_h = _split_heads(dnorm_1_Y @ W_q.mT + norm_1_Y @ dW_q.mT, n_heads)  # (..., n_heads, n_T, d_h)
+    dattn_K_h = _split_heads(dnorm_1_Y @ W_k.mT + norm_1_Y @ dW_k.mT, n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    dattn_V_h = _split_heads(dnorm_1_Y @ W_v.mT + norm_1_Y @ dW_v.mT, n_kv_heads)  # (..., n_kv_heads, n_T, d_h)
+    del dnorm_1_Y, norm_1_Y
+    dattn_Q_r = dattn_Q_h * attn_cos + _rotate_half(dattn_Q_h) * attn_sin  # (..., n_heads, n_T, d_h)
+    del dattn_Q_h
+    dattn_K_r = dattn_K_h * attn_cos + _rotate_half(dattn_K_h) * attn_sin  # (..., n_kv_heads, n_T, d_h)
+    del attn_cos, attn_sin, dattn_K_h
+    dattn_K_s = _share_heads(dattn_K_r, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del dattn_K_r
+    dattn_V_s = _share_heads(dattn_V_h, n_heads // n_kv_heads)  # (..., n_heads, n_T, d_h)
+    del dattn_V_h
+    dattn_S = dattn_Q_r @ attn_K_s.mT  # (..., n_heads, n_T, n_T), updated in place
+    dattn_S *= 1/math.sqrt(d_h)
+    dattn_S.add_(attn_Q_r @ dattn_K_s.mT, alpha=1/math.sqrt(d_h))
+    del attn_K_s, attn_Q_r, dattn_K_s, dattn_Q_r
+    dattn_P = dattn_S  # (..., n_heads, n_T, n_T), dattn_S's array, updated in place
+    dattn_P -= (attn_P * dattn_S).sum(-1, keepdim=True)
+    dattn_P *= attn_P
+    del dattn_S
+    dattn_A = _merge_heads(dattn_P @ attn_V_s + attn_P @ dattn_V_s)  # (..., n_T, d_h*n_heads)
+    del attn_P, attn_V_s, dattn_P, dattn_V_s
+    dh = dattn_A @ W_o.mT  # (..., n_T, d), updated in place
+    dh += dX
+    dh += attn_A @ dW_o.mT
+    del attn_A, dattn_A
+    dnorm_2_ms = (dh * h).sum(-1, keepdim=True)  # (..., n_T, 1), updated in place
+    dnorm_2_ms *= 1/d
+    dnorm_2_ms.add_((h * dh).sum(-1, keepdim=True), alpha=1/d)
+    dnorm_2_r = dnorm_2_ms  # (..., n_T, 1), dnorm_2_ms's array, updated in place
+    dnorm_2_r *= -(1/2)/(eps + norm_2_ms)**(3/2)
+    del dnorm_2_ms, norm_2_ms
+    dnorm_2_Y = dnorm_2_r * h  # (..., n_T, d), updated in place
+    dnorm_2_Y *= post_norm_w
+    dnorm_2_Y.addcmul_(norm_2_r * dh, post_norm_w)
+    dnorm_2_Y.addcmul_(norm_2_r * h, dpost_norm_w)
+    del dnorm_2_r, h, norm_2_r
+    dmlp_gate = dnorm_2_Y @ W_gate.mT  # (..., n_T, d_ff), updated in place
+    dmlp_gate += norm_2_Y @ dW_gate.mT
+    dmlp_up = dnorm_2_Y @ W_up.mT  # (..., n_T, d_ff), updated in place
+    dmlp_up += norm_2_Y @ dW_up.mT
+    del dnorm_2_Y, norm_2_Y
+    dmlp_H = dmlp_gate  # (..., n_T, d_ff), dmlp_gate's array, updated in place
+    dmlp_H = _silu_grad(mlp_gate, times=dmlp_H)
+    dmlp_H *= mlp_up
+    dmlp_H.addcmul_(_silu(mlp_gate), dmlp_up)
+    del dmlp_gate, dmlp_up, mlp_gate, mlp_up
+    dmlp_Y = dmlp_H @ W_down.mT  # (..., n_T, d), updated in place
+    dmlp_Y += mlp_H @ dW_down.mT
+    del dmlp_H, mlp_H
+    dY = dh  # (..., n_T, d), dh's array, updated in place
+    dY += dmlp_Y
+    del dh, dmlp_Y
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.to(dtype), cache
+
+
+def jvp(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, dX=None, dinput_norm_w=None, dW_q=None, dW_k=None, dW_v=None, dW_o=None, dpost_norm_w=None, dW_gate=None, dW_up=None, dW_down=None, *, n_heads, n_kv_heads, rope_theta=10000.0, eps=1e-06):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show llama_block --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dinput_norm_w: the tangent of input_norm_w (its shape; None for zero)
+    dW_q: the tangent of W_q (its shape; None for zero)
+    dW_k: the tangent of W_k (its shape; None for zero)
+    dW_v: the tangent of W_v (its shape; None for zero)
+    dW_o: the tangent of W_o (its shape; None for zero)
+    dpost_norm_w: the tangent of post_norm_w (its shape; None for zero)
+    dW_gate: the tangent of W_gate (its shape; None for zero)
+    dW_up: the tangent of W_up (its shape; None for zero)
+    dW_down: the tangent of W_down (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = torch.zeros_like(torch.as_tensor(X))
+    if dinput_norm_w is None:  # no tangent: zero
+        dinput_norm_w = torch.zeros_like(torch.as_tensor(input_norm_w))
+    if dW_q is None:  # no tangent: zero
+        dW_q = torch.zeros_like(torch.as_tensor(W_q))
+    if dW_k is None:  # no tangent: zero
+        dW_k = torch.zeros_like(torch.as_tensor(W_k))
+    if dW_v is None:  # no tangent: zero
+        dW_v = torch.zeros_like(torch.as_tensor(W_v))
+    if dW_o is None:  # no tangent: zero
+        dW_o = torch.zeros_like(torch.as_tensor(W_o))
+    if dpost_norm_w is None:  # no tangent: zero
+        dpost_norm_w = torch.zeros_like(torch.as_tensor(post_norm_w))
+    if dW_gate is None:  # no tangent: zero
+        dW_gate = torch.zeros_like(torch.as_tensor(W_gate))
+    if dW_up is None:  # no tangent: zero
+        dW_up = torch.zeros_like(torch.as_tensor(W_up))
+    if dW_down is None:  # no tangent: zero
+        dW_down = torch.zeros_like(torch.as_tensor(W_down))
+    return _jvp_forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, dX, dinput_norm_w, dW_q, dW_k, dW_v, dW_o, dpost_norm_w, dW_gate, dW_up, dW_down, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta, eps=eps)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class LlamaBlockFunction(torch.autograd.Function):
-    """``LlamaBlockFunction.apply(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads, n_kv_heads, rope_theta, eps)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip(("norm_1_r", "norm_1_Y", "attn_cos", "attn_sin", "attn_Q_r", "attn_K_s", "attn_V_s", "attn_P", "attn_A", "h", "norm_2_r", "norm_2_Y", "mlp_gate", "mlp_up", "mlp_H",), arrays), **constants)
+    cache["X"] = arguments[0].to(constants["out_dtype"])
+    cache["input_norm_w"] = arguments[1].to(constants["out_dtype"])
+    cache["W_q"] = arguments[2].to(constants["out_dtype"])
+    cache["W_k"] = arguments[3].to(constants["out_dtype"])
+    cache["W_v"] = arguments[4].to(constants["out_dtype"])
+    cache["W_o"] = arguments[5].to(constants["out_dtype"])
+    cache["post_norm_w"] = arguments[6].to(constants["out_dtype"])
+    cache["W_gate"] = arguments[7].to(constants["out_dtype"])
+    cache["W_up"] = arguments[8].to(constants["out_dtype"])
+    cache["W_down"] = arguments[9].to(constants["out_dtype"])
+    return cache
+
+
+def _cache_constants(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, *, n_heads, n_kv_heads, rope_theta=10000.0, eps=1e-06):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    X = torch.as_tensor(X)
+    input_norm_w = torch.as_tensor(input_norm_w)
+    W_q = torch.as_tensor(W_q)
+    W_k = torch.as_tensor(W_k)
+    W_v = torch.as_tensor(W_v)
+    W_o = torch.as_tensor(W_o)
+    post_norm_w = torch.as_tensor(post_norm_w)
+    W_gate = torch.as_tensor(W_gate)
+    W_up = torch.as_tensor(W_up)
+    W_down = torch.as_tensor(W_down)
+    dtype, compute_dtype = _check_dtypes({"X": X, "input_norm_w": input_norm_w, "W_q": W_q, "W_k": W_k, "W_v": W_v, "W_o": W_o, "post_norm_w": post_norm_w, "W_gate": W_gate, "W_up": W_up, "W_down": W_down}, {})
+    n_heads = _check_count("n_heads", n_heads)
+    n_kv_heads = _check_count("n_kv_heads", n_kv_heads)
+    rope_theta = _check_number("rope_theta", rope_theta)
+    eps = _check_number("eps", eps)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("input_norm_w", input_norm_w, ("d",), dims, batched=False)
+    _check_shape("W_q", W_q, (("d_h", n_heads, "n_heads"), "d"), dims, batched=False)
+    _check_shape("W_k", W_k, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("W_v", W_v, (("d_h", n_kv_heads, "n_kv_heads"), "d"), dims, batched=False)
+    _check_shape("W_o", W_o, ("d", ("d_h", n_heads, "n_heads")), dims, batched=False)
+    _check_shape("post_norm_w", post_norm_w, ("d",), dims, batched=False)
+    _check_shape("W_gate", W_gate, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_up", W_up, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_down", W_down, ("d", "d_ff"), dims, batched=False)
+    n_T, d, d_h, d_ff = dims["n_T"], dims["d"], dims["d_h"], dims["d_ff"]
+    if not (d_h % 2 == 0):
+        raise ValueError('llama_attention: cos: rotary angles need an even number of columns, d_h; got ' + f"d_h={d_h}")
+    if not (n_heads % n_kv_heads == 0):
+        raise ValueError('llama_attention: K_s: n_heads must be a multiple of n_kv_heads (heads shared in groups); got ' + f"n_heads={n_heads}, n_kv_heads={n_kv_heads}")
+    return {"n_heads": n_heads, "n_kv_heads": n_kv_heads, "d": d, "d_h": d_h, "d_ff": d_ff, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _LlamaBlockCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``LlamaBlockFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads, n_kv_heads, rope_theta, eps):
+    def forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads, n_kv_heads, rope_theta, eps):
         out, cache = forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta, eps=eps)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {"n_heads": n_heads, "n_kv_heads": n_kv_heads, "rope_theta": rope_theta, "eps": eps}
-        return out
+        return (out, cache["norm_1_r"], cache["norm_1_Y"], cache["attn_cos"], cache["attn_sin"], cache["attn_Q_r"], cache["attn_K_s"], cache["attn_V_s"], cache["attn_P"], cache["attn_A"], cache["h"], cache["norm_2_r"], cache["norm_2_Y"], cache["mlp_gate"], cache["mlp_up"], cache["mlp_H"],)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads, n_kv_heads, rope_theta, eps = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, *output[1:])
+        ctx.save_for_forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down)
+        ctx.config = {"n_heads": n_heads, "n_kv_heads": n_kv_heads, "rope_theta": rope_theta, "eps": eps}
+        ctx.constants = dict(_cache_constants(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta, eps=eps), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:10], ctx.saved_tensors[10:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["X"] if needs[0] and "X" in grads else None,
             grads["input_norm_w"] if needs[1] and "input_norm_w" in grads else None,
@@ -556,6 +871,36 @@ class LlamaBlockFunction(torch.autograd.Function):
             None,  # rope_theta
             None,  # eps
         )
+
+    @staticmethod
+    def jvp(ctx, dX, dinput_norm_w, dW_q, dW_k, dW_v, dW_o, dpost_norm_w, dW_gate, dW_up, dW_down, _tangent_10, _tangent_11, _tangent_12, _tangent_13):
+        X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down = ctx.saved_tensors
+        tangents = (dX, dinput_norm_w, dW_q, dW_k, dW_v, dW_o, dpost_norm_w, dW_gate, dW_up, dW_down, _tangent_10, _tangent_11, _tangent_12, _tangent_13)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, dX, dinput_norm_w, dW_q, dW_k, dW_v, dW_o, dpost_norm_w, dW_gate, dW_up, dW_down)
+        else:
+            tangent = jvp(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, dX, dinput_norm_w, dW_q, dW_k, dW_v, dW_o, dpost_norm_w, dW_gate, dW_up, dW_down, **ctx.config)
+        return (tangent,) + (None,) * 15  # the cached arrays carry no gradient
+
+
+class LlamaBlockFunction(_LlamaBlockCached):
+    """``LlamaBlockFunction.apply(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads, n_kv_heads, rope_theta, eps)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads, n_kv_heads, rope_theta, eps):
+        """The output."""
+        return _LlamaBlockCached.apply(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads, n_kv_heads, rope_theta, eps)[0]
 
 
 class LlamaBlock(torch.nn.Module):

@@ -109,6 +109,12 @@ def _no_grad(fn):
     return without_grad
 
 
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+
+
 @_no_grad
 def forward(X, W, b, A, B, *, alpha):
     """Fully connected layer with a LoRA branch: returns ``(out, cache)``.
@@ -180,41 +186,151 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(X, W, b, A, B, dX, dA, dB, *, alpha):
+    """Fully connected layer with a LoRA branch: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d_in)
+    W: parameter, frozen (d_in, d_out): frozen pretrained weights
+    b: parameter, frozen (d_out,): frozen pretrained bias
+    A: parameter, frozen (d_in, r): the paper's "down" projection D
+    B: parameter, frozen (r, d_out): the paper's "up" projection U; zero at start
+    alpha: configuration, required: LoRA scale numerator: the branch is multiplied by alpha / r
+    dX: input, frozen (..., n_T, d_in): the tangent of X
+    dA: parameter, frozen (d_in, r): the tangent of A
+    dB: parameter, frozen (r, d_out): the tangent of B
+    """
+    X = torch.as_tensor(X)
+    W = torch.as_tensor(W)
+    b = torch.as_tensor(b)
+    A = torch.as_tensor(A)
+    B = torch.as_tensor(B)
+    dX = torch.as_tensor(dX)
+    dA = torch.as_tensor(dA)
+    dB = torch.as_tensor(dB)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b, "A": A, "B": B, "dX": dX, "dA": dA, "dB": dB}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W = W.to(compute_dtype)
+        b = b.to(compute_dtype)
+        A = A.to(compute_dtype)
+        B = B.to(compute_dtype)
+        dX = dX.to(compute_dtype)
+        dA = dA.to(compute_dtype)
+        dB = dB.to(compute_dtype)
+    alpha = _check_number("alpha", alpha)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
+    _check_shape("b", b, ("d_out",), dims, batched=False)
+    _check_shape("A", A, ("d_in", "r"), dims, batched=False)
+    _check_shape("B", B, ("r", "d_out"), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("dA", dA, ("d_in", "r"), dims, batched=False)
+    _check_shape("dB", dB, ("r", "d_out"), dims, batched=False)
+    r = dims["r"]
+    dY = dX @ W + alpha/r * (_chain(dX, A, B) + _chain(X, dA, B) + _chain(X, A, dB))  # (..., n_T, d_out)
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.to(dtype), cache
+
+
+def jvp(X, W, b, A, B, dX=None, dA=None, dB=None, *, alpha):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show lora_linear --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dA: the tangent of A (its shape; None for zero)
+    dB: the tangent of B (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = torch.zeros_like(torch.as_tensor(X))
+    if dA is None:  # no tangent: zero
+        dA = torch.zeros_like(torch.as_tensor(A))
+    if dB is None:  # no tangent: zero
+        dB = torch.zeros_like(torch.as_tensor(B))
+    return _jvp_forward(X, W, b, A, B, dX, dA, dB, alpha=alpha)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class LoRALinearFunction(torch.autograd.Function):
-    """``LoRALinearFunction.apply(X, W, b, A, B, alpha)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip((), arrays), **constants)
+    cache["X"] = arguments[0].to(constants["out_dtype"])
+    cache["W"] = arguments[1].to(constants["out_dtype"])
+    cache["A"] = arguments[3].to(constants["out_dtype"])
+    cache["B"] = arguments[4].to(constants["out_dtype"])
+    return cache
+
+
+def _cache_constants(X, W, b, A, B, *, alpha):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    X = torch.as_tensor(X)
+    W = torch.as_tensor(W)
+    b = torch.as_tensor(b)
+    A = torch.as_tensor(A)
+    B = torch.as_tensor(B)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W": W, "b": b, "A": A, "B": B}, {})
+    alpha = _check_number("alpha", alpha)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
+    _check_shape("b", b, ("d_out",), dims, batched=False)
+    _check_shape("A", A, ("d_in", "r"), dims, batched=False)
+    _check_shape("B", B, ("r", "d_out"), dims, batched=False)
+    d_in, d_out, r = dims["d_in"], dims["d_out"], dims["r"]
+    return {"alpha": alpha, "d_in": d_in, "d_out": d_out, "r": r, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _LoRALinearCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``LoRALinearFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, X, W, b, A, B, alpha):
+    def forward(X, W, b, A, B, alpha):
         out, cache = forward(X, W, b, A, B, alpha=alpha)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(X, W, b, A, B, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {"alpha": alpha}
-        return out
+        return (out,)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        X, W, b, A, B, alpha = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(X, W, b, A, B, *output[1:])
+        ctx.save_for_forward(X, W, b, A, B)
+        ctx.config = {"alpha": alpha}
+        ctx.constants = dict(_cache_constants(X, W, b, A, B, alpha=alpha), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:5], ctx.saved_tensors[5:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["X"] if needs[0] and "X" in grads else None,
             grads["W"] if needs[1] and "W" in grads else None,
@@ -223,6 +339,36 @@ class LoRALinearFunction(torch.autograd.Function):
             grads["B"] if needs[4] and "B" in grads else None,
             None,  # alpha
         )
+
+    @staticmethod
+    def jvp(ctx, dX, _tangent_1, _tangent_2, dA, dB, _tangent_5):
+        X, W, b, A, B = ctx.saved_tensors
+        tangents = (dX, _tangent_1, _tangent_2, dA, dB, _tangent_5)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(X, W, b, A, B, dX, dA, dB)
+        else:
+            tangent = jvp(X, W, b, A, B, dX, dA, dB, **ctx.config)
+        return (tangent,) + (None,) * 0  # the cached arrays carry no gradient
+
+
+class LoRALinearFunction(_LoRALinearCached):
+    """``LoRALinearFunction.apply(X, W, b, A, B, alpha)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, X, W, b, A, B, alpha):
+        """The output."""
+        return _LoRALinearCached.apply(X, W, b, A, B, alpha)[0]
 
 
 class LoRALinear(torch.nn.Module):

@@ -86,14 +86,37 @@ _SCRATCH = threading.local()
 def _scratch(slot, like):
     """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
     per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
-    for them; None (make a new array) for an array that is not floating point and while compiling."""
-    if not like.is_floating_point() or torch.compiler.is_compiling():
+    for them; None (make a new array) for an array that is not floating point, while compiling and
+    under a torch.func transform (whose values are not plain arrays a buffer could hold)."""
+    if not like.is_floating_point() or torch.compiler.is_compiling() or _transformed(like):
         return None
     kept = _SCRATCH.__dict__
     buffer = kept.get(slot)
     if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype or buffer.device != like.device:
         buffer = kept[slot] = torch.empty(like.shape, dtype=like.dtype, device=like.device)
     return buffer
+
+
+def _side_by_side(*blocks):
+    """The blocks side by side along the last axis: the array they are adjacent column blocks of when
+    they are (a fused weight given in parts, as GPT-2's c_attn), else a new array."""
+    first, widths = blocks[0], [b.shape[-1] for b in blocks]
+    total = sum(widths)
+    if torch.compiler.is_compiling() or _transformed(first):  # no storage to compare, or a graph to keep whole
+        return torch.cat(blocks, dim=-1)
+    if first.dim() == 2 and all(b.dim() == 2 and b.shape[0] == first.shape[0] and b.stride() == first.stride()
+                                and b.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
+                                for b in blocks) and first.stride() == (total, 1) and not torch.is_grad_enabled():
+        offsets = [b.storage_offset() - first.storage_offset() for b in blocks]
+        if offsets == [sum(widths[:i]) for i in range(len(blocks))]:
+            return first.as_strided((first.shape[0], total), (total, 1))
+    return torch.cat(blocks, dim=-1)
+
+
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 def _gelu(x, times=None):
@@ -106,7 +129,7 @@ def _gelu(x, times=None):
 
 def _gelu_grad(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = 0.3989422804014327*x*torch.exp(-1/2*x**2) + (1/2)*torch.erf(0.7071067811865476*x) + 1/2
         return value if times is None else times * value
     b1 = torch.square(x, out=None if times is None else _scratch("gelu_grad.b1", x))
@@ -134,7 +157,7 @@ def _gelu_tanh(x, times=None):
 
 def _gelu_tanh_grad(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = 0.3989422804014327*x*(1 - torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x)**2)*(0.134145*x**2 + 1) + (1/2)*torch.tanh(0.035677408136300125*x**3 + 0.7978845608028654*x) + 1/2
         return value if times is None else times * value
     t0 = torch.square(x, out=_scratch("gelu_tanh_grad.t0", x))
@@ -262,41 +285,178 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(X, W_1, b_1, W_2, b_2, dX, dW_1, db_1, dW_2, db_2, *, activation='gelu_tanh'):
+    """Multi-layer perceptron: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    W_1: parameter, frozen (d, d_ff): expand weights
+    b_1: parameter, frozen (d_ff,): expand bias
+    W_2: parameter, frozen (d_ff, d): contract weights
+    b_2: parameter, frozen (d,): contract bias
+    activation: configuration, default 'gelu_tanh' (one of 'gelu_tanh', 'gelu', 'relu'): elementwise activation between the two layers
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW_1: parameter, frozen (d, d_ff): the tangent of W_1
+    db_1: parameter, frozen (d_ff,): the tangent of b_1
+    dW_2: parameter, frozen (d_ff, d): the tangent of W_2
+    db_2: parameter, frozen (d,): the tangent of b_2
+    """
+    X = torch.as_tensor(X)
+    W_1 = torch.as_tensor(W_1)
+    b_1 = torch.as_tensor(b_1)
+    W_2 = torch.as_tensor(W_2)
+    b_2 = torch.as_tensor(b_2)
+    dX = torch.as_tensor(dX)
+    dW_1 = torch.as_tensor(dW_1)
+    db_1 = torch.as_tensor(db_1)
+    dW_2 = torch.as_tensor(dW_2)
+    db_2 = torch.as_tensor(db_2)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2, "dX": dX, "dW_1": dW_1, "db_1": db_1, "dW_2": dW_2, "db_2": db_2}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W_1 = W_1.to(compute_dtype)
+        b_1 = b_1.to(compute_dtype)
+        W_2 = W_2.to(compute_dtype)
+        b_2 = b_2.to(compute_dtype)
+        dX = dX.to(compute_dtype)
+        dW_1 = dW_1.to(compute_dtype)
+        db_1 = db_1.to(compute_dtype)
+        dW_2 = dW_2.to(compute_dtype)
+        db_2 = db_2.to(compute_dtype)
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
+    _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("b_2", b_2, ("d",), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW_1", dW_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("db_1", db_1, ("d_ff",), dims, batched=False)
+    _check_shape("dW_2", dW_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("db_2", db_2, ("d",), dims, batched=False)
+    d_ff = dims["d_ff"]
+    W_1_dW_1 = _side_by_side(W_1, dW_1)  # (d, 2*d_ff)
+    X_W_1_dW_1 = X @ W_1_dW_1  # (..., n_T, 2*d_ff)
+    del W_1_dW_1
+    H = X_W_1_dW_1[..., 0:d_ff] + b_1  # (..., n_T, d_ff)
+    A = _ACTIVATION[activation](H)  # (..., n_T, d_ff)
+    dH = X_W_1_dW_1[..., d_ff:2*d_ff] + torch.nn.functional.linear(dX, W_1.mT, db_1)  # (..., n_T, d_ff)
+    del X_W_1_dW_1
+    dA = dH  # (..., n_T, d_ff), dH's array, updated in place
+    dA = _ACTIVATION_GRAD[activation](H, times=dA)
+    del H, dH
+    dY = A @ dW_2  # (..., n_T, d), updated in place
+    dY += torch.nn.functional.linear(dA, W_2.mT, db_2)
+    del A, dA
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.to(dtype), cache
+
+
+def jvp(X, W_1, b_1, W_2, b_2, dX=None, dW_1=None, db_1=None, dW_2=None, db_2=None, *, activation='gelu_tanh'):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show mlp --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW_1: the tangent of W_1 (its shape; None for zero)
+    db_1: the tangent of b_1 (its shape; None for zero)
+    dW_2: the tangent of W_2 (its shape; None for zero)
+    db_2: the tangent of b_2 (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = torch.zeros_like(torch.as_tensor(X))
+    if dW_1 is None:  # no tangent: zero
+        dW_1 = torch.zeros_like(torch.as_tensor(W_1))
+    if db_1 is None:  # no tangent: zero
+        db_1 = torch.zeros_like(torch.as_tensor(b_1))
+    if dW_2 is None:  # no tangent: zero
+        dW_2 = torch.zeros_like(torch.as_tensor(W_2))
+    if db_2 is None:  # no tangent: zero
+        db_2 = torch.zeros_like(torch.as_tensor(b_2))
+    return _jvp_forward(X, W_1, b_1, W_2, b_2, dX, dW_1, db_1, dW_2, db_2, activation=activation)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class MLPFunction(torch.autograd.Function):
-    """``MLPFunction.apply(X, W_1, b_1, W_2, b_2, activation)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip(("H", "A",), arrays), **constants)
+    cache["X"] = arguments[0].to(constants["out_dtype"])
+    cache["W_1"] = arguments[1].to(constants["out_dtype"])
+    cache["W_2"] = arguments[3].to(constants["out_dtype"])
+    return cache
+
+
+def _cache_constants(X, W_1, b_1, W_2, b_2, *, activation='gelu_tanh'):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    X = torch.as_tensor(X)
+    W_1 = torch.as_tensor(W_1)
+    b_1 = torch.as_tensor(b_1)
+    W_2 = torch.as_tensor(W_2)
+    b_2 = torch.as_tensor(b_2)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_1": W_1, "b_1": b_1, "W_2": W_2, "b_2": b_2}, {})
+    if activation not in ('gelu_tanh', 'gelu', 'relu'):
+        raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_1", W_1, ("d", "d_ff"), dims, batched=False)
+    _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
+    _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
+    _check_shape("b_2", b_2, ("d",), dims, batched=False)
+    d, d_ff = dims["d"], dims["d_ff"]
+    return {"activation": activation, "d": d, "d_ff": d_ff, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _MLPCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``MLPFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, X, W_1, b_1, W_2, b_2, activation):
+    def forward(X, W_1, b_1, W_2, b_2, activation):
         out, cache = forward(X, W_1, b_1, W_2, b_2, activation=activation)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(X, W_1, b_1, W_2, b_2, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {"activation": activation}
-        return out
+        return (out, cache["H"], cache["A"],)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        X, W_1, b_1, W_2, b_2, activation = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(X, W_1, b_1, W_2, b_2, *output[1:])
+        ctx.save_for_forward(X, W_1, b_1, W_2, b_2)
+        ctx.config = {"activation": activation}
+        ctx.constants = dict(_cache_constants(X, W_1, b_1, W_2, b_2, activation=activation), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:5], ctx.saved_tensors[5:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["X"] if needs[0] and "X" in grads else None,
             grads["W_1"] if needs[1] and "W_1" in grads else None,
@@ -305,6 +465,36 @@ class MLPFunction(torch.autograd.Function):
             grads["b_2"] if needs[4] and "b_2" in grads else None,
             None,  # activation
         )
+
+    @staticmethod
+    def jvp(ctx, dX, dW_1, db_1, dW_2, db_2, _tangent_5):
+        X, W_1, b_1, W_2, b_2 = ctx.saved_tensors
+        tangents = (dX, dW_1, db_1, dW_2, db_2, _tangent_5)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(X, W_1, b_1, W_2, b_2, dX, dW_1, db_1, dW_2, db_2)
+        else:
+            tangent = jvp(X, W_1, b_1, W_2, b_2, dX, dW_1, db_1, dW_2, db_2, **ctx.config)
+        return (tangent,) + (None,) * 2  # the cached arrays carry no gradient
+
+
+class MLPFunction(_MLPCached):
+    """``MLPFunction.apply(X, W_1, b_1, W_2, b_2, activation)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, X, W_1, b_1, W_2, b_2, activation):
+        """The output."""
+        return _MLPCached.apply(X, W_1, b_1, W_2, b_2, activation)[0]
 
 
 class MLP(torch.nn.Module):

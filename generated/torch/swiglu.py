@@ -86,14 +86,21 @@ _SCRATCH = threading.local()
 def _scratch(slot, like):
     """A buffer shaped like ``like`` for a function's intermediate values, kept between calls (one
     per slot and thread, for the last shape seen), so a training step does not fault in fresh pages
-    for them; None (make a new array) for an array that is not floating point and while compiling."""
-    if not like.is_floating_point() or torch.compiler.is_compiling():
+    for them; None (make a new array) for an array that is not floating point, while compiling and
+    under a torch.func transform (whose values are not plain arrays a buffer could hold)."""
+    if not like.is_floating_point() or torch.compiler.is_compiling() or _transformed(like):
         return None
     kept = _SCRATCH.__dict__
     buffer = kept.get(slot)
     if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype or buffer.device != like.device:
         buffer = kept[slot] = torch.empty(like.shape, dtype=like.dtype, device=like.device)
     return buffer
+
+
+def _transformed(t):
+    """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
+    then no buffer is kept between calls and no storage is inspected."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 def _silu(x, times=None):
@@ -106,7 +113,7 @@ def _silu(x, times=None):
 
 def _silu_grad(x, times=None):
     """Computed in buffers of its own, each operation in place; ``times``: multiplied into it."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or _transformed(x):
         value = x*torch.exp(-x)/(1 + torch.exp(-x))**2 + torch.reciprocal((1 + torch.exp(-x)))
         return value if times is None else times * value
     t0 = torch.multiply(x, -1.0, out=None if times is None else _scratch("silu_grad.t0", x))
@@ -203,47 +210,198 @@ def backward(grad_out, cache):
     }
 
 
+@_no_grad
+def _jvp_forward(X, W_gate, W_up, W_down, dX, dW_gate, dW_up, dW_down):
+    """SwiGLU feed-forward layer: returns ``(out, cache)``.
+
+    X: input, frozen (..., n_T, d)
+    W_gate: parameter, frozen (d_ff, d): gate_proj
+    W_up: parameter, frozen (d_ff, d): up_proj
+    W_down: parameter, frozen (d, d_ff): down_proj
+    dX: input, frozen (..., n_T, d): the tangent of X
+    dW_gate: parameter, frozen (d_ff, d): the tangent of W_gate
+    dW_up: parameter, frozen (d_ff, d): the tangent of W_up
+    dW_down: parameter, frozen (d, d_ff): the tangent of W_down
+    """
+    X = torch.as_tensor(X)
+    W_gate = torch.as_tensor(W_gate)
+    W_up = torch.as_tensor(W_up)
+    W_down = torch.as_tensor(W_down)
+    dX = torch.as_tensor(dX)
+    dW_gate = torch.as_tensor(dW_gate)
+    dW_up = torch.as_tensor(dW_up)
+    dW_down = torch.as_tensor(dW_down)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_gate": W_gate, "W_up": W_up, "W_down": W_down, "dX": dX, "dW_gate": dW_gate, "dW_up": dW_up, "dW_down": dW_down}, {})
+    if compute_dtype != dtype:  # computed in float32 and rounded back, as torch's layers accumulate
+        X = X.to(compute_dtype)
+        W_gate = W_gate.to(compute_dtype)
+        W_up = W_up.to(compute_dtype)
+        W_down = W_down.to(compute_dtype)
+        dX = dX.to(compute_dtype)
+        dW_gate = dW_gate.to(compute_dtype)
+        dW_up = dW_up.to(compute_dtype)
+        dW_down = dW_down.to(compute_dtype)
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_gate", W_gate, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_up", W_up, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_down", W_down, ("d", "d_ff"), dims, batched=False)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dW_gate", dW_gate, ("d_ff", "d"), dims, batched=False)
+    _check_shape("dW_up", dW_up, ("d_ff", "d"), dims, batched=False)
+    _check_shape("dW_down", dW_down, ("d", "d_ff"), dims, batched=False)
+    gate = X @ W_gate.mT  # (..., n_T, d_ff)
+    up = X @ W_up.mT  # (..., n_T, d_ff)
+    H = _silu(gate) * up  # (..., n_T, d_ff)
+    dgate = dX @ W_gate.mT  # (..., n_T, d_ff), updated in place
+    dgate += X @ dW_gate.mT
+    dup = dX @ W_up.mT  # (..., n_T, d_ff), updated in place
+    dup += X @ dW_up.mT
+    dH = dgate  # (..., n_T, d_ff), dgate's array, updated in place
+    dH = _silu_grad(gate, times=dH)
+    dH *= up
+    dH.addcmul_(_silu(gate), dup)
+    del dgate, dup, gate, up
+    dY = dH @ W_down.mT  # (..., n_T, d), updated in place
+    dY += H @ dW_down.mT
+    del H, dH
+    cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
+    return dY.to(dtype), cache
+
+
+def jvp(X, W_gate, W_up, W_down, dX=None, dW_gate=None, dW_up=None, dW_down=None):
+    """The tangent of Y for the arguments' tangents: forward mode, pushed forward from each
+    primitive's differential (``backprop show swiglu --jvp``).
+
+    dX: the tangent of X (its shape; None for zero)
+    dW_gate: the tangent of W_gate (its shape; None for zero)
+    dW_up: the tangent of W_up (its shape; None for zero)
+    dW_down: the tangent of W_down (its shape; None for zero)
+    """
+    if dX is None:  # no tangent: zero
+        dX = torch.zeros_like(torch.as_tensor(X))
+    if dW_gate is None:  # no tangent: zero
+        dW_gate = torch.zeros_like(torch.as_tensor(W_gate))
+    if dW_up is None:  # no tangent: zero
+        dW_up = torch.zeros_like(torch.as_tensor(W_up))
+    if dW_down is None:  # no tangent: zero
+        dW_down = torch.zeros_like(torch.as_tensor(W_down))
+    return _jvp_forward(X, W_gate, W_up, W_down, dX, dW_gate, dW_up, dW_down)[0]
+
+
 def _unchanged(t):
     return t
 
 
-class SwiGLUFunction(torch.autograd.Function):
-    """``SwiGLUFunction.apply(X, W_gate, W_up, W_down)`` with the derived backward pass.
+def _recomputed(grad_out, arguments, config):
+    """The gradients with the forward computed again from the arguments, autograd on."""
+    _, cache = forward.__wrapped__(*arguments, **config)
+    return backward.__wrapped__(grad_out, cache)
 
-    Twice differentiable: under ``create_graph=True`` the backward recomputes the
-    forward from the saved arguments and runs the derived backward with autograd
-    recording, so a gradient penalty or a Hessian-vector product differentiates it
-    exactly (``torch.autograd.gradgradcheck`` holds).
-    """
+
+def _cached(arguments, arrays, constants):
+    """The forward's cache from what the Function saved: its arrays, the arguments it holds (in the
+    dtype computed in), and its numbers."""
+    cache = dict(zip(("gate", "up", "H",), arrays), **constants)
+    cache["X"] = arguments[0].to(constants["out_dtype"])
+    cache["W_gate"] = arguments[1].to(constants["out_dtype"])
+    cache["W_up"] = arguments[2].to(constants["out_dtype"])
+    cache["W_down"] = arguments[3].to(constants["out_dtype"])
+    return cache
+
+
+def _cache_constants(X, W_gate, W_up, W_down):
+    """The numbers the backward reads from the cache (sizes, configuration, dtypes), from the arguments'
+    shapes and dtypes and the configuration alone: no array is computed."""
+    X = torch.as_tensor(X)
+    W_gate = torch.as_tensor(W_gate)
+    W_up = torch.as_tensor(W_up)
+    W_down = torch.as_tensor(W_down)
+    dtype, compute_dtype = _check_dtypes({"X": X, "W_gate": W_gate, "W_up": W_up, "W_down": W_down}, {})
+    dims = {}
+    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("W_gate", W_gate, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_up", W_up, ("d_ff", "d"), dims, batched=False)
+    _check_shape("W_down", W_down, ("d", "d_ff"), dims, batched=False)
+    d, d_ff = dims["d"], dims["d_ff"]
+    return {"d": d, "d_ff": d_ff, "out_dtype": compute_dtype, "dtype": dtype}
+
+
+class _SwiGLUCached(torch.autograd.Function):
+    """The Function itself: its further outputs are the arrays the backward reads (without a gradient);
+    ``SwiGLUFunction`` gives the output alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, X, W_gate, W_up, W_down):
+    def forward(X, W_gate, W_up, W_down):
         out, cache = forward(X, W_gate, W_up, W_down)
-        tensors = {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}
-        ctx.save_for_backward(X, W_gate, W_up, W_down, *tensors.values())
-        ctx.tensor_keys = tuple(tensors)
-        ctx.constants = {k: v for k, v in cache.items() if not isinstance(v, torch.Tensor)}
-        ctx.config = {}
-        return out
+        return (out, cache["gate"], cache["up"], cache["H"],)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        X, W_gate, W_up, W_down = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # the cached arrays' gradients stay None, never zeros
+        ctx.save_for_backward(X, W_gate, W_up, W_down, *output[1:])
+        ctx.save_for_forward(X, W_gate, W_up, W_down)
+        ctx.config = {}
+        ctx.constants = dict(_cache_constants(X, W_gate, W_up, W_down), out_shape=output[0].shape)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         arguments, cached = ctx.saved_tensors[:4], ctx.saved_tensors[4:]
-        if torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
+        needs = ctx.needs_input_grad
+        if grad_out is None:  # the output did not reach the loss
+            return (None,) * len(needs)
+        if _transformed(grad_out):  # under torch.func: forward and backward again, seen by the transforms around
+            # (a cached array carries no tangent, so a transform of this gradient must see it recomputed)
+            # in-place updates become new arrays (functionalize), as the transforms need
+            grads = torch.func.functionalize(_recomputed)(grad_out, arguments, ctx.config)
+        elif torch.is_grad_enabled():  # create_graph=True: record the backward itself, from the arguments up
             # Autograd keeps copies of what it saves, so the statements that update arrays in place
             # (``+=``, ``*=``) cannot change a value the second derivative reads.
             with torch.autograd.graph.saved_tensors_hooks(torch.clone, _unchanged):
                 _, cache = forward.__wrapped__(*arguments, **ctx.config)
                 grads = backward.__wrapped__(grad_out, cache)
         else:
-            grads = backward(grad_out, dict(zip(ctx.tensor_keys, cached), **ctx.constants))
-        needs = ctx.needs_input_grad
+            grads = backward(grad_out, _cached(arguments, cached, ctx.constants))
         return (
             grads["X"] if needs[0] and "X" in grads else None,
             grads["W_gate"] if needs[1] and "W_gate" in grads else None,
             grads["W_up"] if needs[2] and "W_up" in grads else None,
             grads["W_down"] if needs[3] and "W_down" in grads else None,
         )
+
+    @staticmethod
+    def jvp(ctx, dX, dW_gate, dW_up, dW_down):
+        X, W_gate, W_up, W_down = ctx.saved_tensors
+        tangents = (dX, dW_gate, dW_up, dW_down)
+        if any(_transformed(t) for t in tangents if t is not None):  # under torch.func: no update in place
+            tangent = torch.func.functionalize(lambda *a: jvp(*a, **ctx.config))(X, W_gate, W_up, W_down, dX, dW_gate, dW_up, dW_down)
+        else:
+            tangent = jvp(X, W_gate, W_up, W_down, dX, dW_gate, dW_up, dW_down, **ctx.config)
+        return (tangent,) + (None,) * 3  # the cached arrays carry no gradient
+
+
+class SwiGLUFunction(_SwiGLUCached):
+    """``SwiGLUFunction.apply(X, W_gate, W_up, W_down)`` with the derived backward pass.
+
+    Twice differentiable: under ``create_graph=True`` the backward recomputes the
+    forward from the saved arguments and runs the derived backward with autograd
+    recording, so a gradient penalty or a Hessian-vector product differentiates it
+    exactly (``torch.autograd.gradgradcheck`` holds).
+
+    A torch.func citizen: ``setup_context`` keeps what the backward reads, ``jvp`` is
+    the derived forward mode (the module's ``jvp``), and vmap's rule is generated from
+    them, so ``torch.func.grad``, ``vmap``, ``jvp``, ``jacrev``, ``jacfwd`` and
+    ``hessian`` compose through it.
+    """
+
+    @classmethod
+    def apply(cls, X, W_gate, W_up, W_down):
+        """The output."""
+        return _SwiGLUCached.apply(X, W_gate, W_up, W_down)[0]
 
 
 class SwiGLU(torch.nn.Module):
