@@ -124,6 +124,28 @@ def _function_context(c, f: FunctionSet, jvp: JvpSet) -> dict:
     )
 
 
+def _module_checks(c, printer) -> dict:
+    """What an nn.Module checks before any call: the requirements on its sizes and configuration alone
+    (``Attention(8, n_heads=3)`` is refused when it is made), and each input against the sizes the module
+    was made with (an input of the wrong width is named, not the weight it meets)."""
+    dims = dims_in_order(c, c.params)
+    known = {c._dims[d] for d in dims} | {a.symbol for a in c.configs if a.symbol is not None}
+    construction = []
+    for condition, message in c.requirements:
+        condition = sp.sympify(condition)
+        if condition.free_symbols and condition.free_symbols <= known:
+            construction += [f"if not ({printer.scalar(condition)}):",
+                             f'    raise ValueError({message + "; got "!r} + f"{_values_message(condition)}")']
+    inputs = []
+    prefilled = "{" + ", ".join(f'"{d}": self.{d}' for d in dims) + "}"
+    for a in c.inputs:
+        if all(split_size(d, set(c._dims.values()))[1] == 1 for d in a.dims) and any(
+                str(d) in dims for d in a.dims):
+            expected = "(" + ", ".join(_expected_size(d, c) for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
+            inputs.append(f'_check_shape("{a.name}", {a.name}, {expected}, {prefilled}, batched=True)')
+    return dict(construction_checks=construction, input_checks=inputs)
+
+
 def _config_check(a) -> str | None:
     """The helper that checks (and normalises) a configuration value at call time, by its kind."""
     if a.symbol is None:
@@ -442,6 +464,7 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         jvp=jvp,
         **_module_context(c),
         **(_function_context(c, functions, jvp) if backend.name == "torch" else {}),
+        **(_module_checks(c, printer) if backend.name == "torch" else {}),
     ), f"{c.name} ({backend.name})")
 
 

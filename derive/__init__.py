@@ -39,13 +39,14 @@ from .api import (
     x,
 )
 from .declare import DeclarationError, define_primitive
+from .forward_mode import ForwardDerivation, linearise
 from .primitives import UnsupportedFunction
 from .reverse import Derivation, derive
 from .rules import MissingRule
 
 __all__ = [
     "REQUIRED", "Component", "DefinitionError", "ShapeMismatch", "MissingRule", "UnsupportedFunction", "Derivation",
-    "derive", "define_primitive", "DeclarationError",
+    "derive", "define_primitive", "DeclarationError", "linearise", "ForwardDerivation",
     "T", "add", "batch_sum", "causal_zero", "cols", "elementwise", "first_rows", "gather", "hadamard", "index_slice",
     "logsumexp", "matmul", "merge_heads", "pick", "pointwise", "prefix_sum", "rotary_angles", "rotate_half", "row_contract", "row_outer", "row_mean", "row_sum", "rows", "scale",
     "share_heads", "softmax", "split_heads", "sub", "token_sum", "x",

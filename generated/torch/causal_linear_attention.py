@@ -666,6 +666,8 @@ class CausalLinearAttention(torch.nn.Module):
 
     def __init__(self, d, n_heads, feature_map='elu_plus_one', device=None, dtype=None):
         super().__init__()
+        if not (d % n_heads == 0):
+            raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
         if feature_map not in ('elu_plus_one', 'softplus'):
             raise ValueError("feature_map must be one of ('elu_plus_one', 'softplus'), got " + repr(feature_map))
         self.d = d
@@ -680,6 +682,7 @@ class CausalLinearAttention(torch.nn.Module):
         self.b_v = torch.nn.Parameter(torch.zeros((d,), **factory), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d"), {"d": self.d}, batched=True)
         return CausalLinearAttentionFunction.apply(X, self.W_q, self.b_q, self.W_k, self.b_k, self.W_v, self.b_v, self.n_heads, self.feature_map)
 
     def extra_repr(self):

@@ -464,6 +464,7 @@ class CrossEntropy(torch.nn.Module):
         self.b = torch.nn.Parameter(torch.zeros((n_vocab,), **factory), requires_grad=True)
 
     def forward(self, X, idx):
+        _check_shape("X", X, ("n_T", "d"), {"d": self.d, "n_vocab": self.n_vocab}, batched=True)
         return CrossEntropyFunction.apply(X, self.W, self.b, idx, self.reduction)
 
     def extra_repr(self):

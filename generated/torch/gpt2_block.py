@@ -1176,6 +1176,8 @@ class GPT2Block(torch.nn.Module):
 
     def __init__(self, d, d_ff, n_heads, eps=1e-05, activation='gelu_tanh', device=None, dtype=None):
         super().__init__()
+        if not (d % n_heads == 0):
+            raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
         if activation not in ('gelu_tanh', 'gelu', 'relu'):
             raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
         self.d = d
@@ -1202,6 +1204,7 @@ class GPT2Block(torch.nn.Module):
         self.b_2 = torch.nn.Parameter(torch.zeros((d,), **factory), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d"), {"d": self.d, "d_ff": self.d_ff}, batched=True)
         return GPT2BlockFunction.apply(X, self.ln_1_w, self.ln_1_b, self.W_q, self.b_q, self.W_k, self.b_k, self.W_v, self.b_v, self.W_o, self.b_o, self.ln_2_w, self.ln_2_b, self.W_1, self.b_1, self.W_2, self.b_2, self.n_heads, self.eps, self.activation)
 
     def extra_repr(self):

@@ -392,6 +392,7 @@ class LayerNorm(torch.nn.Module):
         self.b = torch.nn.Parameter(torch.zeros((d,), **factory), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d"), {"d": self.d}, batched=True)
         return LayerNormFunction.apply(X, self.w, self.b, self.eps)
 
     def extra_repr(self):

@@ -308,6 +308,7 @@ class Linear(torch.nn.Module):
         self.b = torch.nn.Parameter(torch.zeros((d_out,), **factory), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d_in"), {"d_in": self.d_in, "d_out": self.d_out}, batched=True)
         return LinearFunction.apply(X, self.W, self.b)
 
     def extra_repr(self):

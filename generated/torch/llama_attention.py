@@ -559,6 +559,10 @@ class LlamaAttention(torch.nn.Module):
 
     def __init__(self, d_h, d, n_heads, n_kv_heads, rope_theta=10000.0, device=None, dtype=None):
         super().__init__()
+        if not (d_h % 2 == 0):
+            raise ValueError('cos: rotary angles need an even number of columns, d_h; got ' + f"d_h={d_h}")
+        if not (n_heads % n_kv_heads == 0):
+            raise ValueError('K_s: n_heads must be a multiple of n_kv_heads (heads shared in groups); got ' + f"n_heads={n_heads}, n_kv_heads={n_kv_heads}")
         self.d_h = d_h
         self.d = d
         self.n_heads = n_heads
@@ -570,6 +574,7 @@ class LlamaAttention(torch.nn.Module):
         self.W_v = torch.nn.Parameter(torch.empty((d_h*n_kv_heads, d), **factory).normal_(0.0, 0.02), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d"), {"d_h": self.d_h, "d": self.d}, batched=True)
         return LlamaAttentionFunction.apply(X, self.W_q, self.W_k, self.W_v, self.n_heads, self.n_kv_heads, self.rope_theta)
 
     def extra_repr(self):

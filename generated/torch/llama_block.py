@@ -908,6 +908,10 @@ class LlamaBlock(torch.nn.Module):
 
     def __init__(self, d, d_h, d_ff, n_heads, n_kv_heads, rope_theta=10000.0, eps=1e-06, device=None, dtype=None):
         super().__init__()
+        if not (d_h % 2 == 0):
+            raise ValueError('llama_attention: cos: rotary angles need an even number of columns, d_h; got ' + f"d_h={d_h}")
+        if not (n_heads % n_kv_heads == 0):
+            raise ValueError('llama_attention: K_s: n_heads must be a multiple of n_kv_heads (heads shared in groups); got ' + f"n_heads={n_heads}, n_kv_heads={n_kv_heads}")
         self.d = d
         self.d_h = d_h
         self.d_ff = d_ff
@@ -927,6 +931,7 @@ class LlamaBlock(torch.nn.Module):
         self.W_down = torch.nn.Parameter(torch.empty((d, d_ff), **factory).normal_(0.0, 0.02), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d"), {"d": self.d, "d_h": self.d_h, "d_ff": self.d_ff}, batched=True)
         return LlamaBlockFunction.apply(X, self.input_norm_w, self.W_q, self.W_k, self.W_v, self.W_o, self.post_norm_w, self.W_gate, self.W_up, self.W_down, self.n_heads, self.n_kv_heads, self.rope_theta, self.eps)
 
     def extra_repr(self):

@@ -387,6 +387,7 @@ class LoRALinear(torch.nn.Module):
         self.B = torch.nn.Parameter(torch.zeros((r, d_out), **factory), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d_in"), {"d_in": self.d_in, "d_out": self.d_out, "r": self.r}, batched=True)
         return LoRALinearFunction.apply(X, self.W, self.b, self.A, self.B, self.alpha)
 
     def extra_repr(self):

@@ -514,6 +514,7 @@ class MLP(torch.nn.Module):
         self.b_2 = torch.nn.Parameter(torch.zeros((d,), **factory), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d"), {"d": self.d, "d_ff": self.d_ff}, batched=True)
         return MLPFunction.apply(X, self.W_1, self.b_1, self.W_2, self.b_2, self.activation)
 
     def extra_repr(self):

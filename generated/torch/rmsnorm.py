@@ -334,6 +334,7 @@ class RMSNorm(torch.nn.Module):
         self.w = torch.nn.Parameter(torch.ones((d,), **factory), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d"), {"d": self.d}, batched=True)
         return RMSNormFunction.apply(X, self.w, self.eps)
 
     def extra_repr(self):

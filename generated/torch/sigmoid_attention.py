@@ -574,6 +574,8 @@ class SigmoidAttention(torch.nn.Module):
 
     def __init__(self, d, n_heads, causal=True, device=None, dtype=None):
         super().__init__()
+        if not (d % n_heads == 0):
+            raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")
         self.d = d
         self.n_heads = n_heads
         self.causal = causal
@@ -586,6 +588,7 @@ class SigmoidAttention(torch.nn.Module):
         self.b_v = torch.nn.Parameter(torch.zeros((d,), **factory), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d"), {"d": self.d}, batched=True)
         return SigmoidAttentionFunction.apply(X, self.W_q, self.b_q, self.W_k, self.b_k, self.W_v, self.b_v, self.n_heads, self.causal)
 
     def extra_repr(self):

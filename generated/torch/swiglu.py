@@ -417,6 +417,7 @@ class SwiGLU(torch.nn.Module):
         self.W_down = torch.nn.Parameter(torch.empty((d, d_ff), **factory).normal_(0.0, 0.02), requires_grad=True)
 
     def forward(self, X):
+        _check_shape("X", X, ("n_T", "d"), {"d_ff": self.d_ff, "d": self.d}, batched=True)
         return SwiGLUFunction.apply(X, self.W_gate, self.W_up, self.W_down)
 
     def extra_repr(self):
