@@ -93,7 +93,6 @@ def _shape(a) -> str:
 def page(derivation: Derivation, code: dict[str, str], source: str) -> Page:
     """The page of one derived component; ``code`` maps a backend to its generated module text."""
     c = derivation.component
-    out = c.output_symbol
     intro = [Para([f"{c.description}" if c.description else c.title]),
              Para([f"Forward definition in {source}; every gradient below is derived by the engine's "
                    "per-primitive rules and one reverse sweep, then simplified with stated facts."])]
@@ -120,9 +119,13 @@ def page(derivation: Derivation, code: dict[str, str], source: str) -> Page:
                                       f"({d.symbol.shape[0]}, {d.symbol.shape[1]})"))
 
     sweep = Section("Reverse sweep")
-    sweep.blocks.append(Para([M(latex_delta(out)), f" is the upstream gradient ∂L/∂{out.name}. Each step moves one factor "
+    given = derivation.upstream
+    verb = " is the upstream gradient " if len(given) == 1 else " are the upstream gradients "
+    sweep.blocks.append(Para([M(", ".join(latex(g) for g in given.values())),
+                              verb + ", ".join(f"∂L/∂{o.name}" for o in given) + ". Each step moves one factor "
                               "across a Frobenius product A · B = Tr(Aᵀ B) by the rule named in brackets."]))
-    for adj in derivation.adjoints[1:] + list(derivation.gradients.values()):
+    swept = [a for a in derivation.adjoints if not derivation.is_given(a)]
+    for adj in swept + list(derivation.gradients.values()):
         sweep.blocks += _adjoint_blocks(adj, c)
 
     results = Section("Results and facts")
@@ -134,7 +137,8 @@ def page(derivation: Derivation, code: dict[str, str], source: str) -> Page:
 
     closed = Section("Closed forms")
     forms = closed_forms(derivation)
-    closed.blocks.append(Para(["Every gradient from ", M(latex_delta(out)), " and forward values only: the cotangents "
+    closed.blocks.append(Para(["Every gradient from ", M(", ".join(latex(g) for g in given.values())),
+                               " and forward values only: the cotangents "
                                "of the sweep substituted back and simplified; a cotangent shared by several "
                                "gradients stays a named subexpression."]))
     for symbol, expr in forms.named:
@@ -163,6 +167,9 @@ def _adjoint_blocks(adj, component) -> list:
         blocks.append(Para([f"{adj.name} does not reach the output: ", M(f"{latex_delta(adj.symbol)} = 0")]))
         return blocks
     for contribution in adj.contributions:
+        if contribution.consumer == "upstream":  # an output that later definitions read as well
+            blocks.append(Para(["given: ", M(latex(contribution.expr)), f", the upstream gradient of {adj.name}"]))
+            continue
         source = component.definition(contribution.consumer)
         blocks.append(Para(["from ", M(f"{latex_name(source.name)} = {latex(source.expr)}"), ":"]))
         rows = []

@@ -390,24 +390,30 @@ def check_any_component(component, seed: int = 0, trials: int = 3,
             if drawn is None:
                 continue
             arrays = random_arguments(component, rng, drawn, batches[trial % len(batches)], config=config)
+            several = len(component.output_symbols) > 1
             out, cache = modules["numpy"].forward(*arrays.values(), **config)
-            G = rng.standard_normal(np.shape(out))
-            grads = {"numpy": modules["numpy"].backward(G, cache)}
+            G = tuple(rng.standard_normal(np.shape(o)) for o in (out if several else (out,)))
+            grads = {"numpy": modules["numpy"].backward(G if several else G[0], cache)}
             t_out, t_cache = modules["torch"].forward(*(torch.from_numpy(v) for v in arrays.values()), **config)
-            grads["torch"] = {k: v.numpy() for k, v in modules["torch"].backward(torch.from_numpy(G), t_cache).items()}
+            given = tuple(torch.from_numpy(g) for g in G)
+            grads["torch"] = {k: v.numpy() for k, v in modules["torch"].backward(given if several else given[0],
+                                                                                  t_cache).items()}
             # Autograd through the generated Torch forward (recorded, not under no_grad).
             leaves = {k: torch.tensor(v, requires_grad=component.argument(k).receives_gradient)
                       if component.argument(k).dtype == "float" else torch.from_numpy(v) for k, v in arrays.items()}
             with torch.enable_grad():
                 ref_out, _ = modules["torch"].forward.__wrapped__(*leaves.values(), **config)
-                ref_out.backward(torch.from_numpy(G))
+                ref_outs = ref_out if several else (ref_out,)
+                torch.autograd.backward([o for o in ref_outs if o.requires_grad],
+                                        [g for o, g in zip(ref_outs, given) if o.requires_grad])
             ref = {k: (t.grad.numpy() if t.grad is not None else np.zeros(t.shape)) for k, t in leaves.items()
                    if t.requires_grad}  # an argument the output does not read: a zero gradient
             floor = gradient_floor(ref) if ref else 0.0
             for backend in grads.values():
                 for k, g in ref.items():
                     worst_ag = max(worst_ag, relative_error(backend[k], g, floor))
-            worst_ag = max(worst_ag, relative_error(t_out.numpy(), out))
+            for mine, theirs in zip(t_out if several else (t_out,), out if several else (out,)):
+                worst_ag = max(worst_ag, relative_error(mine.numpy(), theirs))
             worst_fd = max(worst_fd, _finite_difference_error(modules["numpy"], arrays, config, G, grads["numpy"],
                                                               component, rng))
             cases += 1
@@ -419,7 +425,8 @@ def _finite_difference_error(module, arrays: dict, config: dict, G, grads: dict,
     forward along a random direction v of each float argument that takes a gradient
     (``reference.gate.directional_error``)."""
     def loss(moved):
-        return float(np.sum(G * module.forward(*moved.values(), **config)[0]))
+        out = module.forward(*moved.values(), **config)[0]
+        return sum(float(np.sum(g * o)) for g, o in zip(G, out if isinstance(out, tuple) else (out,)))
 
     wanted = [k for k in arrays if component.argument(k).receives_gradient]
     floor = gradient_floor({k: grads[k] for k in wanted}) if wanted else 0.0

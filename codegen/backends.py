@@ -46,6 +46,10 @@ class Backend:
         """``name`` as an array of this library (itself when it already is one)."""
         return f"np.asarray({name})"
 
+    def device_of(self, name: str) -> str:
+        """Where the array ``name`` lives (None: the one memory NumPy has)."""
+        return "None"
+
     def cast(self, name: str, dtype: str) -> str:
         return f"{name} = {name}.astype({dtype}, copy=False)"
 
@@ -106,6 +110,9 @@ class TorchBackend(Backend):
 
     def array_of(self, name: str) -> str:
         return f"torch.as_tensor({name})"
+
+    def device_of(self, name: str) -> str:
+        return f"{name}.device"
 
     def cast(self, name: str, dtype: str) -> str:
         return f"{name} = {name}.to({dtype})"

@@ -63,7 +63,7 @@ class Printed:
     gradients: list[tuple[str, Emitted | None]]
     forward_symbols: set
     backward_symbols: set
-    scalar_output: bool  # the output is a loss: a 0-d array
+    numbers: set  # the outputs that are losses: 0-d arrays
 
 
 def emit(plan: ModulePlan, printer, forward_only: bool = False) -> Printed:
@@ -75,13 +75,12 @@ def emit(plan: ModulePlan, printer, forward_only: bool = False) -> Printed:
     backward = [] if forward_only else [emitted[id(st)] for st in plan.backward]
     gradients = [] if forward_only else [(n, st and emitted[id(st)]) for n, st in plan.gradients]
     forward_symbols, backward_symbols = set(), set()
-    out = c.output_symbol
-    scalar_output = out.shape == (1, 1) and out not in plan.context.batched
+    numbers = plan.numbers()
     gradient_of = {id(st): c.argument(name) for name, st in gradients if st is not None}
     headed_names = {printer.ctx.names.get(symbol, symbol.name): h for symbol, h in printer.ctx.headed.items()}
     floats = [a.name for a in c.tensor_arguments if a.dtype != "int"]
     for statements, used in ((forward, forward_symbols), (backward, backward_symbols)):
-        printer.like = "grad_out" if statements is backward else (floats[0] if floats else "None")
+        printer.like = plan.given[0] if statements is backward else (floats[0] if floats else "None")
         for st in statements:
             printer.symbols_used = set()
             st.code = print_code(printer, st.expr, c, st.target)
@@ -109,7 +108,7 @@ def emit(plan: ModulePlan, printer, forward_only: bool = False) -> Printed:
                            f"{printer.size(headed_names[st.target])})")
                 st.wrapped = True
                 layout = FULL
-            if st.target == plan.output and not scalar_output or argument is not None:
+            if st.target in plan.outputs and st.target not in numbers or argument is not None:
                 # an output or a gradient has its declared shape: a broadcast is expanded
                 declared_code = _declared(printer, st.code, layout, st.expr, argument)
                 st.wrapped = st.wrapped or argument is not None and declared_code != st.code and (
@@ -119,7 +118,7 @@ def emit(plan: ModulePlan, printer, forward_only: bool = False) -> Printed:
             used |= st.reads
     printer.symbols_used = forward_symbols | backward_symbols
 
-    if scalar_output:  # a loss: a 0-d array
-        st = forward[-1]
-        st.code = f"({st.code}).reshape(())"
-    return Printed(forward, backward, gradients, forward_symbols, backward_symbols, scalar_output)
+    for st in forward:
+        if st.target in numbers:  # a loss: a 0-d array
+            st.code = f"({st.code}).reshape(())"
+    return Printed(forward, backward, gradients, forward_symbols, backward_symbols, numbers)

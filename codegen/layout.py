@@ -153,14 +153,14 @@ def lay_out(plan) -> None:
     for every head is given its heads axis whole; every other value is laid out as its expression.
     Run once the passes are done: the printers read these layouts and never infer their own."""
     c, ctx = plan.component, plan.context
-    out = c.output_symbol
-    scalar_output = out.shape == (1, 1) and out not in ctx.batched
-    ctx.layouts = {"grad_out": NUMBER if scalar_output else FULL}  # given at the output's shape
+    numbers = plan.numbers()
+    # each upstream gradient is given at its output's shape
+    ctx.layouts = {given: NUMBER if output in numbers else FULL for output, given in zip(plan.outputs, plan.given)}
     argument_of = {id(st): c.argument(name) for name, st in plan.gradients if st is not None}
     headed_names = {ctx.names.get(symbol, symbol.name) for symbol in ctx.headed}
     for st in plan.forward:
-        if st.target == plan.output:
-            layout = NUMBER if scalar_output else FULL
+        if st.target in plan.outputs:
+            layout = NUMBER if st.target in numbers else FULL
         else:
             layout = layout_of(st.expr, ctx)
         st.shape = st.shape.laid_out(layout)

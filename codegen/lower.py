@@ -14,7 +14,7 @@ from collections import Counter
 from sympy import MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 
 from derive.api import Component
-from derive.primitives import Repeat, RepeatBackward, cotangent, matrix_children
+from derive.primitives import Repeat, RepeatBackward, cotangent, matrix_children, upstream_gradients
 from derive.reverse import Adjoint, Derivation
 from derive.derivation import text
 from derive.simplify import split_coefficient
@@ -33,10 +33,15 @@ def _code_names(component: Component, taken: set[str]) -> dict[MatrixSymbol, str
     values = [a.symbol for a in component.tensor_arguments] + [d.symbol for d in component.definitions]
     for symbol in values:
         names[symbol] = symbol.name
+    given = upstream_gradients(component)
     for symbol in values:
-        if symbol != component.output_symbol:
+        if len(given) > 1 or symbol not in given:
             names[cotangent(symbol)] = fresh_name(f"d{symbol.name}", taken)
-    names[cotangent(component.output_symbol)] = "grad_out"
+    if len(given) == 1:
+        names[cotangent(component.output_symbol)] = "grad_out"
+    else:  # several outputs: the upstream gradient of output Q is grad_Q
+        for symbol, gradient in given.items():
+            names[gradient] = fresh_name(f"grad_{symbol.name}", taken)
     return names
 
 
@@ -109,12 +114,15 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     for d in c.definitions:  # in dependency order
         if carries_batch(d.expr, ctx.batched):
             ctx.batched.add(d.symbol)
-    ctx.batched |= {cotangent(s) for s in set(ctx.batched)}
+    given = derivation.upstream
+    ctx.batched |= {cotangent(s) for s in set(ctx.batched)} | {g for o, g in given.items() if o in ctx.batched}
 
     headed: dict = {}
     for d in c.definitions:
         if (h := heads_axis(d.expr, headed)) is not None:
             headed[d.symbol] = headed[cotangent(d.symbol)] = h
+            if d.symbol in given:
+                headed[given[d.symbol]] = h
     ctx.headed = headed
     forward = [
         Statement(d.name, d.expr, Shape.of(d.symbol.shape, d.symbol in ctx.batched, heads=headed.get(d.symbol)),
@@ -123,10 +131,9 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     ]
     consumers = _consumers(c)
     backward: list[Statement] = []
-    out = c.output_symbol
     for adj in derivation.adjoints:
-        if adj.symbol == out or adj.is_zero:
-            continue
+        if derivation.is_given(adj) or adj.is_zero:
+            continue  # an output's given gradient is read as it is
         backward.append(_statement(adj, ctx, consumers, c, headed))
     gradient_statements: list[tuple[str, Statement | None]] = []
     for name, adj in derivation.gradients.items():
@@ -140,7 +147,8 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     forward_values = {d.expr: d.symbol for d in c.definitions}
     for st in backward:
         st.expr = st.expr.xreplace(forward_values)
-    plan = ModulePlan(c, derivation, ctx, forward, out.name, backward, gradient_statements, taken=taken)
+    plan = ModulePlan(c, derivation, ctx, forward, [o.name for o in c.output_symbols], backward,
+                      gradient_statements, taken=taken, given=[ctx.names[g] for g in given.values()])
     if optimise:
         run_passes(plan, passes)
         forward, backward, gradient_statements = plan.forward, plan.backward, plan.gradients
@@ -158,7 +166,7 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     backward = eliminate_common_subexpressions(backward, ctx.batched, headed, taken)
     plan.backward = backward
     plan.defined = list(plan.forward)
-    plan.forward, unread = _live_forward(plan.forward, plan.output, backward, ctx.names)
+    plan.forward, unread = _live_forward(plan.forward, plan.outputs, backward, ctx.names)
     if unread:
         plan.notes.append(f"unread-values: {', '.join(unread)} not computed: neither the output nor the backward "
                           "reads them")
@@ -166,13 +174,13 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     return plan
 
 
-def _live_forward(forward: list[Statement], output: str, backward: list[Statement], names: dict):
-    """(the forward statements the output or the backward reads, the names of those dropped).
+def _live_forward(forward: list[Statement], outputs: list[str], backward: list[Statement], names: dict):
+    """(the forward statements the outputs or the backward read, the names of those dropped).
 
     Precondition: a forward statement has no effect beyond its value, which holds for every primitive
     but a stack of blocks (``Repeat``), whose forward keeps the caches its backward reads: always kept.
     Dropping a value nothing reads leaves every other value bit for bit as it was."""
-    needed = {output} | {n for st in backward for n in symbols_read(st.expr, names)}
+    needed = set(outputs) | {n for st in backward for n in symbols_read(st.expr, names)}
     kept = []
     for st in reversed(forward):
         if st.target in needed or st.expr.has(Repeat):
@@ -205,7 +213,7 @@ def lower_closed_forms(derivation: Derivation, closed) -> ModulePlan:
         statements.append(st)
         gradients.append((name, st))
     plan.backward, plan.gradients = statements, gradients
-    plan.forward, _ = _live_forward(plan.defined, plan.output, statements, ctx.names)  # what the closed forms read
+    plan.forward, _ = _live_forward(plan.defined, plan.outputs, statements, ctx.names)  # what the closed forms read
     lay_out(plan)
     return plan
 

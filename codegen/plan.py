@@ -69,12 +69,29 @@ class ModulePlan:
     derivation: Derivation
     context: PrintContext  # the module's symbols: code names, batch, heads, layouts
     forward: list[Statement]
-    output: str
+    outputs: list[str]  # the outputs' code names, in declaration order
     backward: list[Statement]
     gradients: list[tuple[str, Statement | None]]  # (argument, statement); None: zero gradient
     notes: list[str] = field(default_factory=list)  # what the optimising passes did
     taken: set[str] = field(default_factory=set)  # every code name in use: a new one must be fresh
     defined: list[Statement] = field(default_factory=list)  # every forward statement, read or not
+    given: list[str] = field(default_factory=list)  # the upstream gradients' code names, one per output
+
+    @property
+    def output(self) -> str:
+        """The output of a plan with one (a model part's)."""
+        if len(self.outputs) != 1:
+            raise ValueError(f"{self.component.name} has several outputs: read outputs")
+        return self.outputs[0]
+
+    @property
+    def several(self) -> bool:
+        return len(self.outputs) > 1
+
+    def numbers(self) -> set[str]:
+        """The outputs that are numbers, shape (): 1 × 1 and carrying no batch (a loss)."""
+        return {o.name for o in self.component.output_symbols
+                if tuple(o.shape) == (1, 1) and o not in self.context.batched}
 
 
 def user_names(component: Component) -> set[str]:

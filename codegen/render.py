@@ -265,18 +265,28 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     floating = any(a.dtype != "int" for a in c.tensor_arguments)  # then rounded to the arguments' dtype
     rounded = (lambda code: backend.rounded(code, "dtype")) if floating else (lambda code: code)
     returns = [(name, rounded(backend.zeros_like(name) if st is None else st.target)) for name, st in printed.gradients]
-    cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + [f'"out_shape": {plan.output}.shape',
-                                                                          f'"out_dtype": {plan.output}.dtype'] + (
+    first = plan.outputs[0]
+    if plan.several:
+        shapes = "(" + ", ".join(f"{o}.shape" for o in plan.outputs) + ")"
+        described = [f'"out_shapes": {shapes}', f'"out_dtype": {first}.dtype', f'"out_device": {backend.device_of(first)}']
+    else:
+        described = [f'"out_shape": {first}.shape', f'"out_dtype": {first}.dtype']
+    cache_literal = "{" + ", ".join([f'"{n}": {n}' for n in cached] + described + (
         ['"dtype": dtype'] if floating else [])) + "}"
     backward_prologue = [f'{n} = cache["{n}"]' for n in cached] + (['dtype = cache["dtype"]'] if floating else [])
-    if printed.scalar_output:
-        backward_prologue.append(backend.as_array("grad_out", "float"))
-    backward_prologue += [
-        'if grad_out.shape != cache["out_shape"]:',
-        '    raise ValueError(f"grad_out: expected shape {cache[\'out_shape\']}, got {grad_out.shape}")',
-        backend.cast("grad_out", 'cache["out_dtype"]') + "  # the dtype the forward computed in",
-        "del cache  # each array is released after its last use below",
-    ]
+    if plan.several:  # one upstream gradient per output, None for zero
+        printer.helpers_used.add("upstream_gradients")
+        names = "(" + ", ".join(f'"{o}"' for o in plan.outputs) + ")"
+        backward_prologue.append(f"{', '.join(plan.given)} = _upstream_gradients(grad_out, {names}, "
+                                 f'cache["out_shapes"], cache["out_dtype"], cache["out_device"])')
+    else:
+        if printed.numbers:
+            backward_prologue.append(backend.as_array("grad_out", "float"))
+        backward_prologue += [
+            'if grad_out.shape != cache["out_shape"]:',
+            '    raise ValueError(f"grad_out: expected shape {cache[\'out_shape\']}, got {grad_out.shape}")',
+            backend.cast("grad_out", 'cache["out_dtype"]') + "  # the dtype the forward computed in"]
+    backward_prologue.append("del cache  # each array is released after its last use below")
     signature = ", ".join(a.name for a in c.tensor_arguments)
     if c.configs:
         signature += ", *, " + ", ".join(a.keyword() for a in c.configs)
@@ -289,7 +299,8 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         component=c, forward_name=f"{prefix}forward", backward_name=f"{prefix}backward",
         signature=signature, argument_doc=_argument_doc(c),
         forward_prologue=_forward_prologue(c, backend, printer, printed.forward_symbols, set(cached), dims),
-        forward=scheduled.forward, cache_literal=cache_literal, output=plan.output, output_code=rounded(plan.output),
+        forward=scheduled.forward, cache_literal=cache_literal, output=", ".join(plan.outputs),
+        output_code="(" + ", ".join(rounded(o) for o in plan.outputs) + ")" if plan.several else rounded(first),
         backward_prologue=backward_prologue, backward=scheduled.backward, returns=returns, forward_only=forward_only,
         notes=[f"{prefix.strip('_') or c.name}: {n}" for n in ([] if forward_only else plan.notes) + scheduled.notes],
         printing_notes=scheduled.notes,
@@ -355,9 +366,10 @@ def describe(plan) -> str:
     # Every value by its name in the code: dX for Δ_X = ∂L/∂X, grad_out for the upstream gradient.
     code_names = {s: sp.MatrixSymbol(name, *s.shape) for s, name in plan.context.names.items()
                   if isinstance(s, Cotangent)}
-    out = plan.component.output_symbol
-    lines = [f"{plan.component.name}: lowered plan (dX is ∂L/∂X; grad_out is the upstream gradient "
-             f"∂L/∂{out.name})", "", "forward"]
+    given = ", ".join(f"{g} is ∂L/∂{o} given" for o, g in zip(plan.outputs, plan.given))
+    lines = [f"{plan.component.name}: lowered plan (dX is ∂L/∂X; {given})" if plan.several else
+             f"{plan.component.name}: lowered plan (dX is ∂L/∂X; grad_out is the upstream gradient "
+             f"∂L/∂{plan.output})", "", "forward"]
     lines += [f"  {st.target} = {text(st.expr)}    {st.shape}" for st in plan.forward]
     lines += ["", "backward"]
     for st in plan.backward:
@@ -464,6 +476,7 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         jvp=jvp,
         **_module_context(c),
         **(_function_context(c, functions, jvp) if backend.name == "torch" else {}),
+        several=plan.several, n_outputs=len(plan.outputs),
         **(_module_checks(c, printer) if backend.name == "torch" else {}),
     ), f"{c.name} ({backend.name})")
 

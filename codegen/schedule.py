@@ -36,7 +36,7 @@ def schedule(plan: ModulePlan, printed: Printed, backend, printer, prefix: str =
     c = plan.component
     forward_statements, backward_statements = list(printed.forward), list(printed.backward)
     gradient_targets = {st.target for _, st in printed.gradients if st is not None}
-    declared = {plan.output} | gradient_targets  # kept at their declared shape
+    declared = set(plan.outputs) | gradient_targets  # kept at their declared shape
     kernel_prefix = f"_{prefix.strip('_')}_" if prefix.strip("_") else "_"  # _block_forward_1, _forward_1
     if backend.fuses and not forward_only:
         backward_statements = fuse_statements(backward_statements, printer, c, gradient_targets, declared,
@@ -51,15 +51,15 @@ def schedule(plan: ModulePlan, printed: Printed, backend, printer, prefix: str =
     cached = [n for n in names if (n in printed.backward_symbols or n in zero) and n not in recomputed]
     cached += [d for d in dims + ["n_batch", "_batch"] if d in printed.backward_symbols]
     if backend.fuses:
-        forward_statements = fuse_statements(forward_statements, printer, c, set(cached) | {plan.output},
+        forward_statements = fuse_statements(forward_statements, printer, c, set(cached) | set(plan.outputs),
                                              declared, f"{kernel_prefix}forward_", printed.forward_symbols)
 
     # Liveness: every array is released after its last use; the backward drops its cache once unpacked.
     # (Parameters are not released: their owner holds them; batched inputs and values may be large.)
     arrays = {a.name for a in c.inputs} | {t for st in forward_statements + backward_statements for t in made_by(st)}
-    release_after_last_use(forward_statements, keep=set(cached) | {plan.output} | (set(tensor_names)))
+    release_after_last_use(forward_statements, keep=set(cached) | set(plan.outputs) | (set(tensor_names)))
     returned = gradient_targets | set(zero)
-    release_after_last_use(backward_statements, keep=returned | {"grad_out"})
+    release_after_last_use(backward_statements, keep=returned | set(plan.given))
     for st in forward_statements + backward_statements:
         st.release = [n for n in st.release if n in arrays]
     if not forward_only:
@@ -128,13 +128,13 @@ def overwrite_statements(c, plan, forward_statements, backward_statements, cache
                  for a in c.tensor_arguments}
     scalars = set(dims_in_order(c, c.tensor_arguments)) | {a.name for a in c.configs} | {
         str(s) for s, _, _ in c.scalars} | {"n_batch"}
-    keep = set(cached) | {plan.output} | {a.name for a in c.tensor_arguments}
+    keep = set(cached) | set(plan.outputs) | {a.name for a in c.tensor_arguments}
     done = overwrite_free_arrays(forward_statements, keep, arguments, scalars, entrywise, fused_updates)
     if not forward_only:
         forward = {**arguments, **{st.target: st.shape.axes() for st in plan.forward}}
-        output = next(st for st in plan.forward if st.target == plan.output)
-        forward["grad_out"] = output.shape.axes()
-        done += overwrite_free_arrays(backward_statements, returned | {"grad_out"}, forward, scalars, entrywise,
+        for name, given in zip(plan.outputs, plan.given):
+            forward[given] = next(st for st in plan.forward if st.target == name).shape.axes()
+        done += overwrite_free_arrays(backward_statements, returned | set(plan.given), forward, scalars, entrywise,
                                       fused_updates)
     if not done:
         return []

@@ -290,7 +290,7 @@ class Definition:
 
 @dataclass
 class Component:
-    """A forward definition: arguments, named definitions, one output."""
+    """A forward definition: arguments, named definitions, one output or several."""
 
     name: str
     title: str
@@ -298,7 +298,7 @@ class Component:
     class_name: str = ""  # of the generated nn.Module; defaults to the capitalised name
     arguments: list[Argument] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)
-    output_symbol: MatrixSymbol | None = None
+    output_symbols: list[MatrixSymbol] = field(default_factory=list)  # in declaration order
     requirements: list[tuple[Any, str]] = field(default_factory=list)  # (condition, message)
     scalars: list[tuple[sp.Symbol, str, dict]] = field(default_factory=list)  # (symbol, config, options)
     _dims: dict[str, sp.Symbol] = field(default_factory=dict)
@@ -509,9 +509,7 @@ class Component:
             result = self.let(prefix + d.name, expr, d.doc)
             table[d.symbol] = result
         if as_output:
-            if self.output_symbol is not None:
-                raise DefinitionError(f"{self.name}: output already defined as {self.output_symbol}")
-            self.output_symbol = result
+            self._add_output(other.name, result)
         return result
 
     def _config_symbol(self, name: str):
@@ -521,17 +519,35 @@ class Component:
         return a.symbol
 
     def output(self, name: str, expr: MatrixExpr, doc: str = "") -> MatrixSymbol:
-        """The component's output: ``name = expr``."""
-        if self.output_symbol is not None:
-            raise DefinitionError(f"{self.name}: output already defined as {self.output_symbol}")
+        """An output of the component: ``name = expr``.  Called again, a further output: ``forward``
+        then returns them all, in this order, and ``backward`` takes one upstream gradient for each.
+        ``c.output("Q", Q)`` of a value ``Q`` defined earlier (``c.let``) returns it as it is, whether or
+        not later definitions read it."""
         from .batch import carries_batch, heads_axis
 
-        if tuple(expr.shape) == (1, 1) and heads_axis(expr, self._headed) is not None \
-                and not carries_batch(expr, self._batched_symbols()):
+        if isinstance(expr, MatrixSymbol) and expr.name == name and any(d.symbol == expr for d in self.definitions):
+            return self._add_output(name, expr)
+
+        if isinstance(expr, MatrixExpr) and tuple(expr.shape) == (1, 1) \
+                and heads_axis(expr, self._headed) is not None and not carries_batch(expr, self._batched_symbols()):
             raise DefinitionError(f"{self.name}: output {name} = {expr} is a number per head: a loss has no "
                                   "heads axis; merge the heads (merge_heads) before reducing")
-        self.output_symbol = self.let(name, expr, doc)
-        return self.output_symbol
+        return self._add_output(name, self.let(name, expr, doc))
+
+    def _add_output(self, name: str, symbol: MatrixSymbol) -> MatrixSymbol:
+        if symbol in self.output_symbols:
+            raise DefinitionError(f"{self.name}: {name} is an output already")
+        self.output_symbols.append(symbol)
+        return symbol
+
+    @property
+    def output_symbol(self) -> MatrixSymbol | None:
+        """The output of a component with one (None before it is declared); refused for several, which
+        ``output_symbols`` holds."""
+        if len(self.output_symbols) > 1:
+            raise DefinitionError(f"{self.name} has several outputs "
+                                  f"({', '.join(s.name for s in self.output_symbols)}): read output_symbols")
+        return self.output_symbols[0] if self.output_symbols else None
 
     # -- queries
 
@@ -569,7 +585,7 @@ class Component:
         return self.class_name or self.name.title().replace("_", "")
 
     def validate(self) -> "Component":
-        if self.output_symbol is None:
+        if not self.output_symbols:
             raise DefinitionError(f"{self.name}: no output defined")
         bound = {split_size(d, set(self._dims.values()))[0] for a in self.tensor_arguments for d in a.dims}
         dimensions = set(self._dims.values())

@@ -270,8 +270,7 @@ def closed_forms(derivation: Derivation) -> ClosedForms:
     """The closed form of every non-zero gradient of ``derivation``."""
     c = derivation.component
     ctx, rewriter, forward_facts = forward_value_rewriting(derivation)
-    out = c.output_symbol
-    intermediate = [a for a in derivation.adjoints if a.symbol != out and not a.is_zero]
+    intermediate = [a for a in derivation.adjoints if not derivation.is_given(a) and not a.is_zero]
     expressions = {a.cotangent: a.expr for a in intermediate}
     uses = {s: sum(s in e.free_symbols for e in list(expressions.values())
                    + [g.expr for g in derivation.gradients.values()]) for s in expressions}

@@ -67,6 +67,9 @@ class TextPrinter(StrPrinter):
     def _print_Cotangent(self, e):
         return f"Δ_{e.name}"
 
+    def _print_Upstream(self, e):
+        return f"Ḡ_{e.name}"
+
     def _print_OneMatrix(self, e):
         rows, cols = (d != 1 for d in e.shape)
         return {(True, False): "1", (False, True): f"1{SUPERSCRIPT_T}"}.get((rows, cols), f"(1 1{SUPERSCRIPT_T})")
@@ -230,6 +233,9 @@ class MathLatexPrinter(LatexPrinter):
     def _print_Cotangent(self, e):
         return rf"\Delta_{{{LatexPrinter._print_MatrixSymbol(self, MatrixSymbol(e.name, *e.shape))}}}"
 
+    def _print_Upstream(self, e):
+        return rf"\bar{{G}}_{{{LatexPrinter._print_MatrixSymbol(self, MatrixSymbol(e.name, *e.shape))}}}"
+
     def _print_HadamardProduct(self, e):
         """A ∘ B with a sum or a negated operand in parentheses: (Δ 1) ∘ (−1/σ²)."""
         parts = []
@@ -299,6 +305,16 @@ def latex(e: MatrixExpr) -> str:
     return MathLatexPrinter().doprint(e)
 
 
+def upstream_text(derivation: Derivation, fmt) -> str:
+    """What the sweep starts from: "Δ_Y is the upstream gradient ∂L/∂Y", or each of several outputs'."""
+    given = derivation.upstream
+    if len(given) == 1:
+        (out, g), = given.items()
+        return f"{fmt(g)} is the upstream gradient ∂L/∂{out.name}"
+    return (f"{', '.join(fmt(g) for g in given.values())} are the upstream gradients "
+            f"{', '.join(f'∂L/∂{o.name}' for o in given)}, one per output")
+
+
 def latex_delta(symbol: MatrixSymbol) -> str:
     """Δ_name, the cotangent of the value ``symbol``, in LaTeX."""
     return latex(Cotangent(symbol.name, *symbol.shape))
@@ -339,9 +355,9 @@ def render(derivation: Derivation, closed: bool = False) -> str:
         lines.append(f"  {symbol} = {cases}")
     for d in c.definitions:
         lines.append(f"  {d.name} = {fmt(d.expr)}    {shape_text(d.symbol)}")
-    out = c.output_symbol
-    lines += ["", f"Reverse sweep ({delta(out)} is the upstream gradient ∂L/∂{out.name})"]
-    for adj in derivation.adjoints[1:] + list(derivation.gradients.values()):
+    lines += ["", f"Reverse sweep ({upstream_text(derivation, fmt)})"]
+    swept = [a for a in derivation.adjoints if not derivation.is_given(a)]
+    for adj in swept + list(derivation.gradients.values()):
         lines += _adjoint_lines(adj, fmt, delta, c)
     lines += ["", "Gradients"]
     for name, adj in derivation.gradients.items():
@@ -364,8 +380,7 @@ def closed_lines(derivation: Derivation) -> list[str]:
     fmt = text
     delta = lambda s: f"Δ_{s.name}"  # noqa: E731
     forms = closed_forms(derivation)
-    out = derivation.component.output_symbol
-    lines = [f"Closed forms (from {delta(out)} and forward values)"]
+    lines = [f"Closed forms (from {', '.join(fmt(g) for g in derivation.upstream.values())} and forward values)"]
     for symbol, expr in forms.named:
         lines.append(f"  where {delta(symbol)} = {fmt(expr)}")
     for name, adj in derivation.gradients.items():
@@ -385,6 +400,9 @@ def _adjoint_lines(adj: Adjoint, fmt, delta, component) -> list[str]:
         lines.append(f"    {adj.name} does not reach the output: {delta(adj.symbol)} = 0")
         return lines
     for contrib in adj.contributions:
+        if contrib.consumer == "upstream":  # an output that later definitions read as well
+            lines.append(f"    given: {fmt(contrib.expr)}, the upstream gradient of the output {adj.name}")
+            continue
         source = component.definition(contrib.consumer)
         lines.append(f"    from {source.name} = {fmt(source.expr)}:")
         G = delta(source.symbol)

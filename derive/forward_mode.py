@@ -148,11 +148,12 @@ def linearise(component: Component) -> ForwardDerivation:
 def jvp_component(derivation: ForwardDerivation) -> Component:
     """The forward-mode derivation as a component: the arguments and their tangents (frozen: nothing
     flows backwards through it), the forward values the tangent of the output reads, then the tangents;
-    its output is the output's tangent (refused when the output has none)."""
+    its outputs are the outputs' tangents (refused when an output has none)."""
     c = derivation.component
-    out_tangent = derivation.tangent(c.output_symbol)
-    if out_tangent is None:
-        raise NoForwardMode(f"{c.name}: the output {c.output_symbol} depends on no differentiable argument")
+    out_tangents = [derivation.tangent(o) for o in c.output_symbols]
+    for o, t in zip(c.output_symbols, out_tangents):
+        if t is None:
+            raise NoForwardMode(f"{c.name}: the output {o} depends on no differentiable argument")
     j = Component(c.name, c.title, c.description, c.class_name)
     j._dims = dict(c._dims)
     j.scalars = list(c.scalars)
@@ -165,7 +166,7 @@ def jvp_component(derivation: ForwardDerivation) -> Component:
             j.arguments.append(_frozen(a, tangent.name, tangent, doc=f"the tangent of {a.name}"))
     # the definitions the output's tangent reads, with their heads; then the tangents, checked as any let
     tangent_of = {t.symbol: t for t in derivation.tangents}
-    needed = _reads(out_tangent, tangent_of, {d.symbol: d for d in c.definitions})
+    needed = set().union(*(_reads(t, tangent_of, {d.symbol: d for d in c.definitions}) for t in out_tangents))
     for d in c.definitions:
         if d.symbol in needed:
             j.definitions.append(Definition(d.symbol, d.expr, d.doc))
@@ -175,7 +176,7 @@ def jvp_component(derivation: ForwardDerivation) -> Component:
         if t.symbol in needed:
             symbol = j.let(t.symbol.name, t.expr, doc=f"the tangent of {t.value.name}")
             assert symbol == t.symbol
-    j.output_symbol = out_tangent
+    j.output_symbols = list(out_tangents)
     return j
 
 
@@ -226,6 +227,9 @@ def render_forward_mode(derivation: ForwardDerivation) -> str:
         if d.symbol in tangents:
             t = tangents[d.symbol]
             lines.append(f"    {t.symbol.name} = {text(t.expr)}")
-    out = derivation.tangent(c.output_symbol)
-    lines += ["", f"tangent of the output: {out.name if out is not None else 'zero (no differentiable argument)'}"]
+    lines.append("")
+    for o in c.output_symbols:
+        out = derivation.tangent(o)
+        lines.append(f"tangent of the output {o.name}: "
+                     f"{out.name if out is not None else 'zero (no differentiable argument)'}")
     return "\n".join(lines) + "\n"

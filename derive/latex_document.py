@@ -75,16 +75,22 @@ def render_latex(derivation: Derivation, closed: bool = False) -> str:
                              rf"\ {_shape(a.dims, a.batched)}")
     lines += _align(arguments)
     lines += _align([rf"{latex(d.symbol)} &= {latex(d.expr)}" for d in c.definitions])
-    out = c.output_symbol
-    lines += ["", rf"\paragraph{{Reverse sweep}} ${latex_delta(out)}$ is the upstream gradient "
-                  rf"$\partial L / \partial {latex(out)}$."]
-    for adj in derivation.adjoints[1:] + list(derivation.gradients.values()):
+    given = derivation.upstream
+    gradients = ", ".join(r"\partial L / \partial " + latex(o) for o in given)
+    verb = "is the upstream gradient" if len(given) == 1 else "are the upstream gradients"
+    lines += ["", rf"\paragraph{{Reverse sweep}} ${', '.join(latex(g) for g in given.values())}$ {verb} "
+                  rf"${gradients}$."]
+    swept = [a for a in derivation.adjoints if not derivation.is_given(a)]
+    for adj in swept + list(derivation.gradients.values()):
         lines += ["", rf"\subparagraph{{${latex_delta(adj.symbol)}$}}"]
         if not adj.contributions:
             lines += _align([rf"{latex_delta(adj.symbol)} &= 0 &&\text{{(it does not reach the output)}}"])
             continue
         rows = []
         for contribution in adj.contributions:
+            if contribution.consumer == "upstream":  # an output that later definitions read as well
+                rows.append(rf"&\text{{given: }} {latex(contribution.expr)}")
+                continue
             source = c.definition(contribution.consumer)
             rows.append(rf"&\text{{from }} {latex(source.symbol)} = {latex(source.expr)}:")
             paths = _paths(contribution.steps, source.expr)
@@ -118,5 +124,6 @@ def render_latex(derivation: Derivation, closed: bool = False) -> str:
         rows = [rf"\text{{where}} &\quad {latex_delta(s)} = {latex(e)}" for s, e in forms.named]
         for name, adj in derivation.gradients.items():
             rows.append(rf"{latex_partial(adj)} &= {latex(forms.gradients[name].expr) if name in forms.gradients else '0'}")
-        lines += ["", rf"\paragraph{{Closed forms}} From ${latex_delta(out)}$ and forward values."] + _align(rows)
+        lines += ["", rf"\paragraph{{Closed forms}} From ${', '.join(latex(g) for g in given.values())}$ and "
+                      "forward values."] + _align(rows)
     return "\n".join(lines) + "\n"

@@ -186,6 +186,28 @@ def cotangent(symbol: MatrixSymbol) -> Cotangent:
     return Cotangent(symbol.name, *symbol.shape)
 
 
+class Upstream(Cotangent):
+    """``Ḡ_name``: the upstream gradient given for one output of a component with several.  Apart from
+    the output's cotangent Δ_name, which also gathers what later definitions pass back when the output
+    is read again (Q returned and used in S = Q Kᵀ)."""
+
+    def _sympystr(self, printer):
+        return f"Ḡ_{self.name}"
+
+
+def upstream(symbol: MatrixSymbol) -> Upstream:
+    return Upstream(symbol.name, *symbol.shape)
+
+
+def upstream_gradients(component) -> dict:
+    """Each output's given gradient: the output's own cotangent Δ_Y for a component with one (as the
+    paper writes it), ``Ḡ_name`` for each of several."""
+    outputs = component.output_symbols
+    if len(outputs) == 1:
+        return {outputs[0]: cotangent(outputs[0])}
+    return {o: upstream(o) for o in outputs}
+
+
 def matrix_children(expr: Basic) -> tuple[MatrixExpr, ...]:
     """The matrix-valued operands of ``expr`` (leaves have none)."""
     if isinstance(expr, MatrixSymbol) or not isinstance(expr, MatrixExpr):

@@ -21,7 +21,7 @@ from .api import Component
 from .batch import carries_batch
 from .declare import primitive_of
 from .families.normalisers import Softmax
-from .primitives import BatchSum, Cotangent, Repeat, cotangent, matrix_children
+from .primitives import BatchSum, Cotangent, Repeat, cotangent, matrix_children, upstream_gradients
 from .rules import Rule, rule_for
 from .simplify import FACTS, Context, Fact, derived_sums, simplify, split_coefficient, with_coefficient
 
@@ -80,6 +80,11 @@ class Derivation:
     adjoints: list[Adjoint] = field(default_factory=list)  # definitions, in sweep order
     gradients: dict[str, Adjoint] = field(default_factory=dict)  # arguments, declaration order
     unproven: dict = field(default_factory=dict)  # (cotangent, "row" | "token") → a sum no fact made zero
+    upstream: dict = field(default_factory=dict)  # each output → its given gradient (``upstream_gradients``)
+
+    def is_given(self, adjoint: "Adjoint") -> bool:
+        """Whether ``adjoint`` is an output's given gradient itself (nothing else flows into it)."""
+        return adjoint.symbol in self.upstream and adjoint.expr == self.upstream[adjoint.symbol]
 
     def adjoint(self, name: str) -> Adjoint:
         for a in self.adjoints:
@@ -186,7 +191,8 @@ def derive(component: Component) -> Derivation:
             differentiable.add(d.symbol)
         if carries_batch(d.expr, batched):
             batched.add(d.symbol)
-    batched |= {cotangent(s) for s in set(batched)}
+    seeds = upstream_gradients(component)
+    batched |= {cotangent(s) for s in set(batched)} | {g for o, g in seeds.items() if o in batched}
     needs_memo: dict = {}
 
     def needs(e):
@@ -199,8 +205,9 @@ def derive(component: Component) -> Derivation:
     context = Context(softmax={d.symbol for d in defs if isinstance(d.expr, Softmax)})
     derivation.unproven = context.unproven
     pending: dict[MatrixSymbol, list[Contribution]] = {}
-    out = component.output_symbol
-    pending[out] = [Contribution("upstream", cotangent(out), [])]
+    derivation.upstream = seeds
+    for out, given in seeds.items():
+        pending[out] = [Contribution("upstream", given, [])]
 
     def finish(symbol: MatrixSymbol, contributions: list[Contribution]) -> Adjoint:
         # A contribution that a value shared by the batch received from batched consumers is one
@@ -222,9 +229,10 @@ def derive(component: Component) -> Derivation:
         derivation.adjoints.append(adjoint)
         if adjoint.is_zero:
             continue  # nothing flows further down
-        if d.symbol != out:
+        given = derivation.is_given(adjoint)
+        if not given:
             derived_sums(adjoint.cotangent, adjoint.expr, context)  # facts for later gradients
-        G = adjoint.cotangent if d.symbol != out else adjoint.expr
+        G = adjoint.expr if given else adjoint.cotangent
         # Each node's incoming cotangents: (cotangent, steps, owed).  ``owed``: a cotangent that a
         # value shared by the batch received from a batched consumer, one sequence's, whose sum over
         # the batch is still to be taken.  It is taken where the contributions reach a named value

@@ -213,9 +213,15 @@ class Outcome:
 # ------------------------------------------------------------------ one case
 
 
+def _each(value) -> tuple:
+    """The outputs of a call as a tuple: one output is a tuple of one."""
+    return value if isinstance(value, tuple) else (value,)
+
+
 def reference_values(c, arrays: dict, case: Case, rng: np.random.Generator):
-    """(output, G, {gradient}, tolerance) of the reference semantics, or an Outcome when the case is
-    outside the definition's domain (skipped) or the reference gives it no meaning (undefined)."""
+    """((outputs), (G, one per output), {gradient}, tolerance) of the reference semantics, or an Outcome
+    when the case is outside the definition's domain (skipped) or the reference gives it no meaning
+    (undefined)."""
     try:
         if torch_installed():
             import torch
@@ -223,17 +229,18 @@ def reference_values(c, arrays: dict, case: Case, rng: np.random.Generator):
             from .semantics import gradients
 
             tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
-            out = evaluate(c, tensors, case.config).numpy()
-            if not np.all(np.isfinite(out)):
+            outs = tuple(o.numpy() for o in _each(evaluate(c, tensors, case.config)))
+            if not all(np.all(np.isfinite(o)) for o in outs):
                 return Outcome("skipped")
-            G = rng.standard_normal(out.shape)
-            _, grads = gradients(c, tensors, case.config, torch.from_numpy(G))
-            return out, G, {k: v.numpy() for k, v in grads.items()}, TOLERANCE
-        out = np.asarray(evaluate(c, arrays, case.config))
-        if not np.all(np.isfinite(out)):
+            Gs = tuple(rng.standard_normal(o.shape) for o in outs)
+            given = tuple(torch.from_numpy(G) for G in Gs)
+            _, grads = gradients(c, tensors, case.config, given if len(given) > 1 else given[0])
+            return outs, Gs, {k: v.numpy() for k, v in grads.items()}, TOLERANCE
+        outs = tuple(np.asarray(o) for o in _each(evaluate(c, arrays, case.config)))
+        if not all(np.all(np.isfinite(o)) for o in outs):
             return Outcome("skipped")
-        G = rng.standard_normal(out.shape)
-        return out, G, None, FD_TOLERANCE
+        Gs = tuple(rng.standard_normal(o.shape) for o in outs)
+        return outs, Gs, None, FD_TOLERANCE
     except ReferenceError as e:
         return Outcome("undefined", str(e))
 
@@ -270,30 +277,39 @@ def run_case(c, module, target: str, case: Case, rng: np.random.Generator, tol: 
     found = reference_values(c, arrays, case, rng)
     if isinstance(found, Outcome):
         return found
-    ref_out, G, ref_grads, tolerance = found
+    ref_outs, G, ref_grads, tolerance = found
     tolerance = tol if tol is not None else tolerance
     where = case.label()
+    several = len(ref_outs) > 1
     try:
         if target == "torch":
             import torch
 
             args = [torch.from_numpy(v) for v in arrays.values()]
             out, cache = module.forward(*args, **case.config)
-            got = {k: _as_numpy(v) for k, v in module.backward(torch.from_numpy(G), cache).items()}
+            given = tuple(torch.from_numpy(g) for g in G)
+            got = {k: _as_numpy(v) for k, v in module.backward(given if several else given[0], cache).items()}
         else:
             out, cache = module.forward(*arrays.values(), **case.config)
-            got = module.backward(G, cache)
+            got = module.backward(G if several else G[0], cache)
     except Exception as e:  # noqa: BLE001 - a crash at call time is an engine defect
         first = str(e).splitlines()[0] if str(e) else ""
         return Outcome("crash", f"{target}: {type(e).__name__}: {first} ({where})")
-    out = _as_numpy(out)
-    if out.shape != ref_out.shape:
-        return Outcome("wrong shape", f"{target} output: shape {out.shape}, declared {ref_out.shape} ({where})",
-                       float("inf"))
-    error = relative_error(out, ref_out, OUTPUT_FLOOR)
-    if not error <= tolerance:
-        return Outcome("wrong value", f"{target} output off by {error:.1e} ({where})", error)
-    worst = error
+    outs = out if several else (out,)
+    if not isinstance(outs, tuple) or len(outs) != len(ref_outs):
+        return Outcome("wrong shape", f"{target}: forward gives {type(out).__name__}, not the {len(ref_outs)} "
+                       f"outputs declared ({where})", float("inf"))
+    worst = 0.0
+    for symbol, out, ref_out in zip(c.output_symbols, outs, ref_outs):
+        label = f"output {symbol.name}" if several else "output"
+        out = _as_numpy(out)
+        if out.shape != ref_out.shape:
+            return Outcome("wrong shape", f"{target} {label}: shape {out.shape}, declared {ref_out.shape} ({where})",
+                           float("inf"))
+        error = relative_error(out, ref_out, OUTPUT_FLOOR)
+        if not error <= tolerance:
+            return Outcome("wrong value", f"{target} {label} off by {error:.1e} ({where})", error)
+        worst = max(worst, error)
     wanted = [a for a in c.tensor_arguments if a.receives_gradient]
     for a in wanted:
         if a.name not in got:
@@ -311,10 +327,14 @@ def run_case(c, module, target: str, case: Case, rng: np.random.Generator, tol: 
             if not error <= tolerance:
                 return Outcome("wrong value", f"{target} ∂L/∂{a.name} off by {error:.1e} ({where})", error)
             worst = max(worst, error)
+        if target == "torch" and case.batch == BATCHES[1]:  # the Function's wiring: one batch shape is enough
+            problem = function_problem(c, module, arrays, case, G, ref_grads, tolerance)
+            if problem is not None:
+                return problem
         return forward_mode_outcome(c, module, target, arrays, case, G, ref_grads, rng, tolerance, worst)
 
     def loss(moved):
-        return float(np.sum(G * np.asarray(evaluate(c, moved, case.config))))
+        return sum(float(np.sum(g * np.asarray(o))) for g, o in zip(G, _each(evaluate(c, moved, case.config))))
 
     floor = gradient_floor({a.name: _as_numpy(got[a.name]) for a in wanted})
     for a in wanted:
@@ -325,6 +345,36 @@ def run_case(c, module, target: str, case: Case, rng: np.random.Generator, tol: 
         worst = max(worst, error)
     gradients = {a.name: _as_numpy(got[a.name]) for a in wanted}
     return forward_mode_outcome(c, module, target, arrays, case, G, gradients, rng, tolerance, worst)
+
+
+def function_problem(c, module, arrays: dict, case: Case, G: tuple, gradients: dict,
+                     tolerance: float) -> Outcome | None:
+    """The Torch module's ``autograd.Function`` (what ``nn.Module`` and training call) against the
+    gradients just checked: autograd through it with the same upstream gradients; None when it agrees."""
+    import torch
+
+    function = getattr(module, f"{c.module_class}Function", None)
+    if function is None:
+        return None
+    leaves = {a.name: torch.from_numpy(arrays[a.name]).requires_grad_(a.name in gradients)
+              for a in c.tensor_arguments}
+    config = [case.config.get(a.name, a.default) for a in c.configs]
+    try:
+        with torch.enable_grad():
+            outs = _each(function.apply(*leaves.values(), *config))
+            wanted = [t for t in leaves.values() if t.requires_grad]
+            found = torch.autograd.grad(outs, wanted, [torch.from_numpy(g) for g in G], allow_unused=True)
+    except Exception as e:  # noqa: BLE001 - a crash at call time is an engine defect
+        first = str(e).splitlines()[0] if str(e) else ""
+        return Outcome("crash", f"torch {c.module_class}Function: {type(e).__name__}: {first} ({case.label()})")
+    floor = gradient_floor(gradients)
+    for name, g in zip([n for n, t in leaves.items() if t.requires_grad], found):
+        g = np.zeros_like(gradients[name]) if g is None else g.numpy()
+        error = relative_error(g, gradients[name], floor)
+        if not error <= tolerance:
+            return Outcome("wrong value", f"torch {c.module_class}Function: ∂L/∂{name} off by {error:.1e} "
+                           f"({case.label()})", error)
+    return None
 
 
 def forward_mode_outcome(c, module, target: str, arrays: dict, case: Case, G, gradients: dict,
@@ -342,22 +392,27 @@ def forward_mode_outcome(c, module, target: str, arrays: dict, case: Case, G, gr
         if target == "torch":
             import torch
 
-            tangent = _as_numpy(jvp(*(torch.from_numpy(v) for v in arrays.values()),
-                                    *(torch.from_numpy(tangents[n]) for n in names), **case.config))
+            tangent = jvp(*(torch.from_numpy(v) for v in arrays.values()),
+                          *(torch.from_numpy(tangents[n]) for n in names), **case.config)
         else:
-            tangent = _as_numpy(jvp(*arrays.values(), *(tangents[n] for n in names), **case.config))
+            tangent = jvp(*arrays.values(), *(tangents[n] for n in names), **case.config)
+        tangent = tuple(_as_numpy(t) for t in _each(tangent))
     except NotImplementedError:
         return Outcome("right", "", worst)
     except Exception as e:  # noqa: BLE001 - a crash at call time is an engine defect
         first = str(e).splitlines()[0] if str(e) else ""
         return Outcome("crash", f"{target} jvp: {type(e).__name__}: {first} ({case.label()})")
-    if tangent.shape != np.shape(G):
-        return Outcome("wrong shape", f"{target} jvp: shape {tangent.shape}, the output's {np.shape(G)} "
-                       f"({case.label()})", float("inf"))
-    forward = float(np.sum(G * tangent))
+    if [t.shape for t in tangent] != [np.shape(g) for g in G]:
+        return Outcome("wrong shape", f"{target} jvp: shapes {[t.shape for t in tangent]}, the outputs' "
+                       f"{[np.shape(g) for g in G]} ({case.label()})", float("inf"))
+    forward = sum(float(np.sum(g * t)) for g, t in zip(G, tangent))
     backward = sum(float(np.sum(gradients[n] * tangents[n])) for n in names)
-    scale = float(np.sum(np.abs(G * tangent))) + sum(float(np.sum(np.abs(gradients[n] * tangents[n])))
-                                                      for n in names) + 1e-300
+    # a tangent that is zero in exact arithmetic (the softmax of one entry) is rounding on both sides: as
+    # OUTPUT_FLOOR does for outputs, the denominator is at least that share of ‖G‖ ‖t‖
+    floor = OUTPUT_FLOOR * float(np.sqrt(sum(np.sum(g ** 2) for g in G))) * float(
+        np.sqrt(sum(np.sum(tangents[n] ** 2) for n in names)))
+    scale = max(sum(float(np.sum(np.abs(g * t))) for g, t in zip(G, tangent)) + sum(
+        float(np.sum(np.abs(gradients[n] * tangents[n]))) for n in names), floor, 1e-300)
     error = abs(forward - backward) / scale
     if not error <= tolerance:
         return Outcome("wrong value", f"{target} jvp off by {error:.1e}: ⟨G, J t⟩ against Σ ⟨∂L/∂a, t_a⟩ "

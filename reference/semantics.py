@@ -384,17 +384,23 @@ def evaluate(component, arguments: dict, config: dict):
         if v.data.shape[-2:] != evaluator.shape(d.symbol):
             raise ReferenceError(f"{d.name}: evaluates to {tuple(v.data.shape[-2:])}, declared {d.symbol.shape}")
         values[d.symbol] = v
-    out = values[c.output_symbol]
+    outputs = tuple(_given_shape(values[o], o, batch) for o in c.output_symbols)
+    return outputs if len(outputs) > 1 else outputs[0]
+
+
+def _given_shape(out: "Value", symbol: MatrixSymbol, batch: tuple):
+    """An output as the generated code gives it: behind the batch axes when it carries the batch, with
+    its heads axis before the rows, a number when it is 1 × 1 and carries neither."""
     data = out.data if out.heads is not None else out.data[:, 0]
     if out.batched:
         return data.reshape(*batch, *data.shape[1:])
     data = data[0]
-    return data.reshape(()) if c.output_symbol.shape == (1, 1) else data
+    return data.reshape(()) if symbol.shape == (1, 1) else data
 
 
 def gradients(component, arguments: dict, config: dict, grad_out) -> tuple[object, dict]:
     """(output, {argument: ∂L/∂argument}) by autograd through ``evaluate``, L = ⟨grad_out, output⟩
-    (torch tensors)."""
+    (torch tensors); for several outputs, a tuple of each and L = Σ_i ⟨grad_out_i, output_i⟩."""
     import torch
 
     leaves = {}
@@ -403,10 +409,15 @@ def gradients(component, arguments: dict, config: dict, grad_out) -> tuple[objec
         leaves[a.name] = t.detach().clone().requires_grad_(a.receives_gradient) if t.is_floating_point() else t
     with torch.enable_grad():
         out = evaluate(component, leaves, config)
+        several = isinstance(out, tuple)
+        outs, given = (out, grad_out) if several else ((out,), (grad_out,))
+        pairs = [(o, g) for o, g in zip(outs, given) if o.requires_grad and g is not None]
         wanted = {k: t for k, t in leaves.items() if t.requires_grad}
-        if out.requires_grad and wanted:
-            grads = torch.autograd.grad(out, list(wanted.values()), grad_out, allow_unused=True)
+        if pairs and wanted:
+            grads = torch.autograd.grad([o for o, _ in pairs], list(wanted.values()), [g for _, g in pairs],
+                                        allow_unused=True)
         else:
             grads = [None] * len(wanted)
-    return out.detach(), {k: (g if g is not None else torch.zeros_like(wanted[k]))
-                          for k, g in zip(wanted, grads)}
+    detached = tuple(o.detach() for o in outs)
+    return (detached if several else detached[0]), {k: (g if g is not None else torch.zeros_like(wanted[k]))
+                                                    for k, g in zip(wanted, grads)}

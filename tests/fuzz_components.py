@@ -210,6 +210,12 @@ def random_component(draw, steps: int | None = None, user_primitives: bool = Tru
         if draw.integer(0, 1):
             last = D.batch_sum(last)
     c.output("Z", last)
+    # several outputs: a value defined on the way returned too (drawn last, so earlier seeds keep their draws)
+    earlier = [v for v in pool if isinstance(v, sp.MatrixSymbol) and v != last
+               and any(dn.symbol == v for dn in c.definitions)]
+    if earlier and draw.integer(0, 3) == 0:
+        chosen = draw.choice(earlier)
+        c.output(chosen.name, chosen)
     return c
 
 

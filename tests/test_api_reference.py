@@ -15,6 +15,6 @@ def test_every_public_name_has_a_section():
 
 def test_every_example_runs_in_order():
     namespace: dict = {}
-    for block in re.findall(r"```python\n(.*?)```", PAGE.read_text(), flags=re.S):
+    for block in re.findall(r"```py(?:thon)?\n(.*?)```", PAGE.read_text(), flags=re.S):
         exec(compile(block, str(PAGE), "exec"), namespace)  # noqa: S102 - the page's own examples
     assert namespace["tangents"] and namespace["gradients"]

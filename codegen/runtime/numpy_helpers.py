@@ -206,3 +206,20 @@ def _check_dtypes(floating, integer):
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
     dtype = next(iter(dtypes), None)
     return dtype, (np.dtype(np.float32) if dtype == np.float16 else dtype)
+
+
+# -- helper: upstream_gradients
+def _upstream_gradients(grad_out, names, shapes, dtype, device=None):
+    """The upstream gradients of a component with several outputs, one per output in order: each an
+    array of its output's shape in the dtype the forward computed in; None is zero."""
+    if not isinstance(grad_out, (tuple, list)) or len(grad_out) != len(names):
+        raise ValueError(f"grad_out: expected a tuple of {len(names)} upstream gradients "
+                         f"(∂L/∂{', ∂L/∂'.join(names)}; None for zero), got {type(grad_out).__name__}"
+                         + (f" of {len(grad_out)}" if isinstance(grad_out, (tuple, list)) else ""))
+    given = []
+    for name, G, shape in zip(names, grad_out, shapes):
+        G = np.zeros(shape, dtype=dtype) if G is None else np.asarray(G)
+        if G.shape != shape:
+            raise ValueError(f"grad_out for {name}: expected shape {shape}, got {G.shape}")
+        given.append(G.astype(dtype, copy=False))
+    return given

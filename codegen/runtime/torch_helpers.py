@@ -131,8 +131,9 @@ def _no_grad(fn):
 # -- helper: transformed
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 # -- helper: scratch
@@ -212,3 +213,20 @@ def _check_dtypes(floating, integer):
             raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
     dtype = next(iter(dtypes), None)
     return dtype, (torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype)
+
+
+# -- helper: upstream_gradients
+def _upstream_gradients(grad_out, names, shapes, dtype, device=None):
+    """The upstream gradients of a component with several outputs, one per output in order: each a
+    tensor of its output's shape in the dtype the forward computed in; None is zero."""
+    if not isinstance(grad_out, (tuple, list)) or len(grad_out) != len(names):
+        raise ValueError(f"grad_out: expected a tuple of {len(names)} upstream gradients "
+                         f"(∂L/∂{', ∂L/∂'.join(names)}; None for zero), got {type(grad_out).__name__}"
+                         + (f" of {len(grad_out)}" if isinstance(grad_out, (tuple, list)) else ""))
+    given = []
+    for name, G, shape in zip(names, grad_out, shapes):
+        G = torch.zeros(shape, dtype=dtype, device=device) if G is None else torch.as_tensor(G)
+        if G.shape != shape:
+            raise ValueError(f"grad_out for {name}: expected shape {tuple(shape)}, got {tuple(G.shape)}")
+        given.append(G.to(dtype))
+    return given

@@ -158,8 +158,9 @@ def _split_heads(A, n_heads):
 
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 @_no_grad
@@ -503,7 +504,8 @@ class _AttentionCached(torch.autograd.Function):
     @staticmethod
     def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, causal):
         out, cache = forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads=n_heads, causal=causal)
-        return (out, cache["W_q_W_k_W_v"], cache["Q_h"], cache["K_h"], cache["V_h"], cache["P"],)
+        # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
+        return (out, cache["W_q_W_k_W_v"].detach(), cache["Q_h"].detach(), cache["K_h"].detach(), cache["V_h"].detach(), cache["P"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

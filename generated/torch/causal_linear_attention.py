@@ -175,8 +175,9 @@ def _split_heads(A, n_heads):
 
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 def _elu_plus_one(x, times=None):
@@ -588,7 +589,8 @@ class _CausalLinearAttentionCached(torch.autograd.Function):
     @staticmethod
     def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map):
         out, cache = forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads=n_heads, feature_map=feature_map)
-        return (out, cache["W_q_W_k_W_v"], cache["Q"], cache["K"], cache["phi_Q"], cache["phi_K"], cache["V_h"], cache["states"], cache["sums"], cache["num"], cache["den"],)
+        # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
+        return (out, cache["W_q_W_k_W_v"].detach(), cache["Q"].detach(), cache["K"].detach(), cache["phi_Q"].detach(), cache["phi_K"].detach(), cache["V_h"].detach(), cache["states"].detach(), cache["sums"].detach(), cache["num"].detach(), cache["den"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

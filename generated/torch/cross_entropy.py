@@ -158,8 +158,9 @@ def _softmax(S, causal, fresh=False):
 
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 @_no_grad
@@ -380,7 +381,8 @@ class _CrossEntropyCached(torch.autograd.Function):
     @staticmethod
     def forward(X, W, b, idx, reduction):
         out, cache = forward(X, W, b, idx, reduction=reduction)
-        return (out, cache["X_s"], cache["softmax_Z"],)
+        # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
+        return (out, cache["X_s"].detach(), cache["softmax_Z"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -106,8 +106,9 @@ def _scatter_add_rows(index, values, rows, into=None, fresh=False):
 
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 @_no_grad
@@ -256,6 +257,7 @@ class _EmbeddingCached(torch.autograd.Function):
     @staticmethod
     def forward(idx, W_tok, W_pos):
         out, cache = forward(idx, W_tok, W_pos)
+        # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
         return (out,)
 
     @staticmethod

@@ -211,8 +211,9 @@ def _split_heads(A, n_heads):
 
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 def _gelu(x, times=None):
@@ -1087,7 +1088,8 @@ class _GPT2BlockCached(torch.autograd.Function):
     @staticmethod
     def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads, eps, activation):
         out, cache = forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads=n_heads, eps=eps, activation=activation)
-        return (out, cache["ln_1_sigma"], cache["ln_1_Xbar"], cache["W_q_W_k_W_v"], cache["attn_Q_h"], cache["attn_K_h"], cache["attn_V_h"], cache["attn_P"], cache["attn_A"], cache["ln_2_sigma"], cache["ln_2_Xbar"], cache["mlp_H"], cache["mlp_A"],)
+        # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
+        return (out, cache["ln_1_sigma"].detach(), cache["ln_1_Xbar"].detach(), cache["W_q_W_k_W_v"].detach(), cache["attn_Q_h"].detach(), cache["attn_K_h"].detach(), cache["attn_V_h"].detach(), cache["attn_P"].detach(), cache["attn_A"].detach(), cache["ln_2_sigma"].detach(), cache["ln_2_Xbar"].detach(), cache["mlp_H"].detach(), cache["mlp_A"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

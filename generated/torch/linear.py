@@ -75,8 +75,9 @@ def _no_grad(fn):
 
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 @_no_grad
@@ -229,6 +230,7 @@ class _LinearCached(torch.autograd.Function):
     @staticmethod
     def forward(X, W, b):
         out, cache = forward(X, W, b)
+        # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
         return (out,)
 
     @staticmethod

@@ -170,8 +170,9 @@ def _sum_groups(A, groups):
 
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 @_no_grad
@@ -483,7 +484,8 @@ class _LlamaAttentionCached(torch.autograd.Function):
     @staticmethod
     def forward(X, W_q, W_k, W_v, n_heads, n_kv_heads, rope_theta):
         out, cache = forward(X, W_q, W_k, W_v, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta)
-        return (out, cache["cos"], cache["sin"], cache["Q_r"], cache["K_s"], cache["V_s"], cache["P"],)
+        # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
+        return (out, cache["cos"].detach(), cache["sin"].detach(), cache["Q_r"].detach(), cache["K_s"].detach(), cache["V_s"].detach(), cache["P"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -208,8 +208,9 @@ def _sum_groups(A, groups):
 
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 def _silu(x, times=None):
@@ -825,7 +826,8 @@ class _LlamaBlockCached(torch.autograd.Function):
     @staticmethod
     def forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads, n_kv_heads, rope_theta, eps):
         out, cache = forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta, eps=eps)
-        return (out, cache["norm_1_r"], cache["norm_1_Y"], cache["attn_cos"], cache["attn_sin"], cache["attn_Q_r"], cache["attn_K_s"], cache["attn_V_s"], cache["attn_P"], cache["attn_A"], cache["h"], cache["norm_2_r"], cache["norm_2_Y"], cache["mlp_gate"], cache["mlp_up"], cache["mlp_H"],)
+        # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
+        return (out, cache["norm_1_r"].detach(), cache["norm_1_Y"].detach(), cache["attn_cos"].detach(), cache["attn_sin"].detach(), cache["attn_Q_r"].detach(), cache["attn_K_s"].detach(), cache["attn_V_s"].detach(), cache["attn_P"].detach(), cache["attn_A"].detach(), cache["h"].detach(), cache["norm_2_r"].detach(), cache["norm_2_Y"].detach(), cache["mlp_gate"].detach(), cache["mlp_up"].detach(), cache["mlp_H"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

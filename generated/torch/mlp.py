@@ -115,8 +115,9 @@ def _side_by_side(*blocks):
 
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 def _gelu(x, times=None):
@@ -427,7 +428,8 @@ class _MLPCached(torch.autograd.Function):
     @staticmethod
     def forward(X, W_1, b_1, W_2, b_2, activation):
         out, cache = forward(X, W_1, b_1, W_2, b_2, activation=activation)
-        return (out, cache["H"], cache["A"],)
+        # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
+        return (out, cache["H"].detach(), cache["A"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -99,8 +99,9 @@ def _scratch(slot, like):
 
 def _transformed(t):
     """Whether ``t`` is a value a torch.func transform (vmap, grad, jvp) is tracing, not a plain tensor:
-    then no buffer is kept between calls and no storage is inspected."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(t)
+    then no buffer is kept between calls and no storage is inspected.  Never while compiling (the
+    compiler traces plain tensors, and the question would break its graph)."""
+    return not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(t)
 
 
 def _silu(x, times=None):
@@ -336,7 +337,8 @@ class _SwiGLUCached(torch.autograd.Function):
     @staticmethod
     def forward(X, W_gate, W_up, W_down):
         out, cache = forward(X, W_gate, W_up, W_down)
-        return (out, cache["gate"], cache["up"], cache["H"],)
+        # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
+        return (out, cache["gate"].detach(), cache["up"].detach(), cache["H"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
