@@ -20,6 +20,7 @@ class Backend:
     imports = ("import numpy as np",)
     runtime = ("shared_helpers", "numpy_helpers")  # codegen/runtime/: the helpers its modules may inline
     always_helpers = frozenset()  # inlined into every module besides check_shape
+    component_helpers = frozenset()  # … into every component module (its template's classes call them)
     fuses = False  # runs of row-local statements become kernels (the numba target)
     decorator = None  # put before each generated forward and backward function
     compiles = False  # the model's loss_and_grads can run its whole step compiled (torch.compile)
@@ -97,6 +98,7 @@ class TorchBackend(Backend):
     imports = ("import torch",)
     runtime = ("shared_helpers", "torch_helpers")
     always_helpers = frozenset({"no_grad", "transformed"})
+    component_helpers = frozenset({"distinct_outputs"})
     decorator = "@_no_grad"
     compiles = True
     contracts_entrywise_products = False  # torch's multiply and sum are as fast as its contraction

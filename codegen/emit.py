@@ -46,6 +46,14 @@ def _declared(printer, code: str, layout, expr, argument) -> str:
         return code
     if argument.is_vector:
         return f"{paren(code)}.reshape(-1)"
+    if argument.is_scalar:  # a number: its batch axes, or ()
+        if not argument.batched:
+            return f"{paren(code)}.reshape(())"
+        if not printer.is_batched(expr):
+            printer.helpers_used.add("expand_batch")
+            code = f"_expand_batch({code}, _batch)"
+        printer.symbols_used.add("_batch")
+        return f"{paren(code)}.reshape(_batch)"
     if argument.batched and not printer.is_batched(expr):
         printer.helpers_used.add("expand_batch")
         printer.symbols_used.add("_batch")

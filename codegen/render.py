@@ -118,7 +118,8 @@ def _function_context(c, f: FunctionSet, jvp: JvpSet) -> dict:
     return dict(
         constants_literal="{" + ", ".join(constants) + "}",
         cached_arrays_literal="(" + "".join(f'"{n}", ' for n in f.cached_arrays).rstrip() + ")",
-        cached_arguments=[(n, index[n], c.argument(n).dtype != "int") for n in f.cached_arguments],
+        cached_arguments=[(n, index[n], c.argument(n).dtype != "int", c.argument(n).is_scalar)
+                          for n in f.cached_arguments],
         jvp_parameters=parameters,
         jvp_arguments=", ".join(call),
     )
@@ -201,6 +202,9 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     for a in c.tensor_arguments:
         expected = "(" + ", ".join(_expected_size(d, c) for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
         lines.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
+    for a in c.tensor_arguments:
+        if a.is_scalar:  # a number (per sequence for an input) computes as the 1 × 1 value it is in the definition
+            lines.append(f"{a.name} = {a.name}.reshape(*{a.name}.shape, 1, 1)")
     later = []
     for condition, message in c.requirements:
         later += [f"if not ({printer.scalar(condition)}):",
@@ -264,7 +268,8 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
     cached = scheduled.cached
     floating = any(a.dtype != "int" for a in c.tensor_arguments)  # then rounded to the arguments' dtype
     rounded = (lambda code: backend.rounded(code, "dtype")) if floating else (lambda code: code)
-    returns = [(name, rounded(backend.zeros_like(name) if st is None else st.target)) for name, st in printed.gradients]
+    returns = [(name, rounded(_number_shaped(backend.zeros_like(name), c.argument(name)) if st is None else st.target))
+               for name, st in printed.gradients]
     first = plan.outputs[0]
     if plan.several:
         shapes = "(" + ", ".join(f"{o}.shape" for o in plan.outputs) + ")"
@@ -348,6 +353,11 @@ def jvp_set(plan: ModulePlan, backend: Backend, printer) -> JvpSet:
     return JvpSet(signature, body, inner, tangents)
 
 
+def _number_shaped(code: str, argument) -> str:
+    """``code`` of a number argument's shape (…, 1, 1) as the argument was given: its batch axes, or ()."""
+    return f"{code}.reshape({code}.shape[:-2])" if argument.is_scalar else code
+
+
 def fused_runs(plan) -> list[tuple[str, list[str], list[str]]]:
     """(forward or backward, the statements, the values the kernel outputs) of each run the numba target
     fuses into one kernel."""
@@ -390,7 +400,8 @@ def _argument_doc(c) -> list[str]:
             default = "required" if a.required else f"default {a.default!r}"
             lines.append(f"{a.name}: configuration, {default}{extra}" + (f": {a.doc}" if a.doc else ""))
         else:
-            shape = Shape.of(a.symbol.shape, a.batched, a.is_vector)
+            shape = "(...)" if a.is_scalar and a.batched else "()" if a.is_scalar else Shape.of(
+                a.symbol.shape, a.batched, a.is_vector)
             kind = ("integer " if a.dtype == "int" else "") + {"input": "input", "param": "parameter"}[a.role]
             kind += ", frozen" if a.frozen else ""
             lines.append(f"{a.name}: {kind} {shape}" + (f": {a.doc}" if a.doc else ""))
@@ -460,6 +471,7 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         printer.contract_entrywise_products = False
     functions = function_set(plan, backend, printer)
     jvp = jvp_set(plan, backend, printer) if backend.forward_mode else None
+    printer.helpers_used |= backend.component_helpers
     imports, blocks = module_parts(printer, backend, [c])
     return compiled(environment().get_template(backend.template).render(
         component=c,

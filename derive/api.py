@@ -142,12 +142,27 @@ def sub(a: MatrixExpr, b: MatrixExpr) -> MatrixExpr:
 
 
 def scale(c: Any, a: MatrixExpr) -> MatrixExpr:
-    """c A for a scalar c (a number, a dimension or a configuration symbol)."""
+    """c A for a scalar c (a number, a dimension or a configuration symbol), or for a 1 × 1 value c (a
+    number parameter or input, or any 1 × 1 expression): then (1 c 1ᵀ) ∘ A."""
+    if isinstance(c, MatrixExpr):
+        if tuple(c.shape) != (1, 1):
+            raise ShapeMismatch(f"scale: {c} has shape {_shape(c)}: the factor is a number, or a 1 × 1 value")
+        return HadamardProduct(spread(c, *a.shape), a) if tuple(a.shape) != (1, 1) else HadamardProduct(c, a)
     return MatMul(sp.sympify(c), a)
 
 
+def spread(c: MatrixExpr, n: Any, d: Any) -> MatrixExpr:
+    """1 c 1ᵀ: a 1 × 1 value ``c`` repeated over (n, d)."""
+    factors = ([OneMatrix(n, 1)] if n != 1 else []) + [c] + ([OneMatrix(1, d)] if d != 1 else [])
+    return factors[0] if len(factors) == 1 else MatMul(*factors)
+
+
 def hadamard(*factors: MatrixExpr) -> MatrixExpr:
-    """A ∘ B ∘ …, the entrywise product."""
+    """A ∘ B ∘ …, the entrywise product; a 1 × 1 factor among larger ones is a number (1 c 1ᵀ)."""
+    shapes = {tuple(f.shape) for f in factors if tuple(f.shape) != (1, 1)}
+    if len(shapes) == 1:
+        (n, d), = shapes
+        factors = tuple(spread(f, n, d) if tuple(f.shape) == (1, 1) else f for f in factors)
     for f in factors[1:]:
         if f.shape != factors[0].shape:
             raise _mismatch("hadamard", factors[0], f)
@@ -267,6 +282,12 @@ class Argument:
         return self.role != "config" and len(self.dims) == 1
 
     @property
+    def is_scalar(self) -> bool:
+        """A number: declared with no dimension, shape () (per sequence for an input); a 1 × 1 value in
+        expressions, usable wherever a number is (``scale``, entrywise products, ``pointwise``)."""
+        return self.role != "config" and len(self.dims) == 0
+
+    @property
     def batched(self) -> bool:
         return self.role == "input"
 
@@ -323,7 +344,7 @@ class Component:
 
     def input(self, name: str, *dims: sp.Symbol, dtype: str = "float", frozen: bool = False,
               doc: str = "") -> MatrixSymbol:
-        """A batched input of shape (..., *dims).
+        """A batched input of shape (..., *dims); without dims, one number per sequence, shape (...).
 
         ``frozen``: a float input that is never differentiated (a mask, a table of positions, a
         routing decision): no cotangent flows to it and the backward returns no gradient for it.
@@ -333,15 +354,16 @@ class Component:
 
     def param(self, name: str, *dims: sp.Symbol, frozen: bool = False, init: str = "",
               doc: str = "") -> MatrixSymbol:
-        """A parameter of shape ``dims``; one dimension declares a vector (the row vᵀ).
+        """A parameter of shape ``dims``; one dimension declares a vector (the row vᵀ), none a number
+        (shape (), a 1 × 1 value in expressions: ``c.param("alpha")``).
 
         ``init`` is how a module initialises it, as GPT-2 does: "normal"
         (N(0, 0.02), the default for matrices), "zeros" (the default for
-        vectors) or "ones".
+        vectors and numbers) or "ones".
         """
         if init not in ("", "normal", "zeros", "ones"):
             raise DefinitionError(f"{self.name}: unknown init {init!r} for {name}")
-        init = init or ("zeros" if len(dims) == 1 else "normal")
+        init = init or ("zeros" if len(dims) <= 1 else "normal")
         return self._matrix_argument(name, "param", dims, frozen=frozen, init=init, doc=doc)
 
     def config(self, name: str, default: Any = REQUIRED, doc: str = "") -> sp.Symbol:
@@ -631,8 +653,8 @@ class Component:
 
     def _matrix_argument(self, name, role, dims, **kw) -> MatrixSymbol:
         self._claim(name)
-        if len(dims) not in (1, 2):
-            raise DefinitionError(f"{self.name}: {name} must have one or two dimensions, got {dims}")
+        if len(dims) > 2:
+            raise DefinitionError(f"{self.name}: {name} must have at most two dimensions (none: a number), got {dims}")
         if role == "input" and len(dims) == 1 and kw.get("dtype", "float") == "float":
             raise DefinitionError(f"{self.name}: input {name} must be (n_T, d)")
         dims = tuple(sp.sympify(d) for d in dims)  # a dimension symbol, or a fixed size such as 1
@@ -648,7 +670,7 @@ class Component:
             if stray or (factor.is_Integer and factor < 1):
                 raise DefinitionError(f"{self.name}: {name}: size {d}: a dimension's factor must be integer "
                                       f"configuration values declared before (c.integer_config), got {factor}")
-        shape = (1, dims[0]) if len(dims) == 1 else dims
+        shape = (1, 1) if not dims else (1, dims[0]) if len(dims) == 1 else dims
         symbol = MatrixSymbol(name, *shape)
         self.arguments.append(Argument(name, role, symbol, dims, **kw))
         return symbol

@@ -361,7 +361,7 @@ def evaluate(component, arguments: dict, config: dict):
             if batch is not None and batch != lead:
                 raise ReferenceError(f"{a.name}: batch {lead} but another input has {batch}")
             batch = lead
-        matrix = t.reshape(*lead, 1, tail[0]) if core == 1 else t
+        matrix = t.reshape(*lead, 1, tail[0]) if core == 1 else t.reshape(*lead, 1, 1) if core == 0 else t
         B = math.prod(lead) if a.batched else 1
         values[a.symbol] = Value(matrix.reshape(B, 1, *matrix.shape[-2:]), a.batched, None)
     batch = batch if batch is not None else ()

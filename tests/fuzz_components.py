@@ -191,6 +191,15 @@ def random_component(draw, steps: int | None = None, user_primitives: bool = Tru
             yield "user_flip"
             yield "user_pair"
             yield "user_squares"
+            yield "number"  # a number parameter or input (shape ()) where a number is: scale, ∘, pointwise
+
+    numbers: dict = {}
+
+    def number(kind: str):
+        """The component's number parameter or per-sequence number input, declared at its first use."""
+        if kind not in numbers:
+            numbers[kind] = c.param("s_num", init="ones") if kind == "param" else c.input("u_num")
+        return numbers[kind]
 
     available = list(ops())
     count = steps if steps is not None else draw.integer(1, 6)
@@ -199,7 +208,13 @@ def random_component(draw, steps: int | None = None, user_primitives: bool = Tru
         if made >= count:
             break
         op = draw.choice(available)
-        value = _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act, groups)
+        if op == "number":
+            s, v = number(draw.choice(["param", "input"])), pick(lambda v: v.shape != (1, 1))
+            how = draw.integer(0, 2)
+            value = None if v is None else (D.scale(s, v) if how == 0 else D.hadamard(v, s) if how == 1
+                                            else D.scale(D.pointwise(sp.tanh(x), s), v))
+        else:
+            value = _apply(op, draw, pick, square, c, n_T, d, e, heads, idx, alpha, causal, act, groups)
         if value is None:
             continue
         made += 1

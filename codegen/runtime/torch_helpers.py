@@ -230,3 +230,15 @@ def _upstream_gradients(grad_out, names, shapes, dtype, device=None):
             raise ValueError(f"grad_out for {name}: expected shape {tuple(shape)}, got {tuple(G.shape)}")
         given.append(G.to(dtype))
     return given
+
+
+# -- helper: distinct_outputs
+def _distinct_outputs(outputs, arguments):
+    """The outputs of an autograd Function, each a tensor of its own: one that is an argument, or the
+    same tensor as an earlier output (a value returned as it is), as a view of it, as autograd needs."""
+    seen = list(arguments)
+    distinct = []
+    for o in outputs:
+        distinct.append(o.view_as(o) if any(o is s for s in seen) else o)
+        seen.append(o)
+    return tuple(distinct)

@@ -91,6 +91,17 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
+def _distinct_outputs(outputs, arguments):
+    """The outputs of an autograd Function, each a tensor of its own: one that is an argument, or the
+    same tensor as an earlier output (a value returned as it is), as a view of it, as autograd needs."""
+    seen = list(arguments)
+    distinct = []
+    for o in outputs:
+        distinct.append(o.view_as(o) if any(o is s for s in seen) else o)
+        seen.append(o)
+    return tuple(distinct)
+
+
 def _merge_heads(A):
     """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
     A = A.swapaxes(-2, -3)
@@ -590,7 +601,7 @@ class _CausalLinearAttentionCached(torch.autograd.Function):
     def forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads, feature_map):
         out, cache = forward(X, W_q, b_q, W_k, b_k, W_v, b_v, n_heads=n_heads, feature_map=feature_map)
         # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
-        return (out, cache["W_q_W_k_W_v"].detach(), cache["Q"].detach(), cache["K"].detach(), cache["phi_Q"].detach(), cache["phi_K"].detach(), cache["V_h"].detach(), cache["states"].detach(), cache["sums"].detach(), cache["num"].detach(), cache["den"].detach(),)
+        return (*_distinct_outputs((out,), (X, W_q, b_q, W_k, b_k, W_v, b_v,)), cache["W_q_W_k_W_v"].detach(), cache["Q"].detach(), cache["K"].detach(), cache["phi_Q"].detach(), cache["phi_K"].detach(), cache["V_h"].detach(), cache["states"].detach(), cache["sums"].detach(), cache["num"].detach(), cache["den"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

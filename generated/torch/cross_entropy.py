@@ -106,6 +106,17 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
+def _distinct_outputs(outputs, arguments):
+    """The outputs of an autograd Function, each a tensor of its own: one that is an argument, or the
+    same tensor as an earlier output (a value returned as it is), as a view of it, as autograd needs."""
+    seen = list(arguments)
+    distinct = []
+    for o in outputs:
+        distinct.append(o.view_as(o) if any(o is s for s in seen) else o)
+        seen.append(o)
+    return tuple(distinct)
+
+
 def _logsumexp_of_softmax(Z, P):
     """log Σ exp over the last axis read off P = softmax(Z): max(Z) − log(max(P)), since a row's
     largest probability is exp(0) / Σ exp(Z − max Z) (keeps that axis)."""
@@ -382,7 +393,7 @@ class _CrossEntropyCached(torch.autograd.Function):
     def forward(X, W, b, idx, reduction):
         out, cache = forward(X, W, b, idx, reduction=reduction)
         # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
-        return (out, cache["X_s"].detach(), cache["softmax_Z"].detach(),)
+        return (*_distinct_outputs((out,), (X, W, b, idx,)), cache["X_s"].detach(), cache["softmax_Z"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -77,6 +77,17 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
+def _distinct_outputs(outputs, arguments):
+    """The outputs of an autograd Function, each a tensor of its own: one that is an argument, or the
+    same tensor as an earlier output (a value returned as it is), as a view of it, as autograd needs."""
+    seen = list(arguments)
+    distinct = []
+    for o in outputs:
+        distinct.append(o.view_as(o) if any(o is s for s in seen) else o)
+        seen.append(o)
+    return tuple(distinct)
+
+
 def _no_grad(fn):
     """``fn`` run with autograd off (as ``torch.no_grad()`` does), in a form ``torch.compile`` traces
     without breaking its graph; ``fn.__wrapped__`` runs with autograd on."""
@@ -258,7 +269,7 @@ class _EmbeddingCached(torch.autograd.Function):
     def forward(idx, W_tok, W_pos):
         out, cache = forward(idx, W_tok, W_pos)
         # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
-        return (out,)
+        return (*_distinct_outputs((out,), (idx, W_tok, W_pos,)),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -143,6 +143,17 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
+def _distinct_outputs(outputs, arguments):
+    """The outputs of an autograd Function, each a tensor of its own: one that is an argument, or the
+    same tensor as an earlier output (a value returned as it is), as a view of it, as autograd needs."""
+    seen = list(arguments)
+    distinct = []
+    for o in outputs:
+        distinct.append(o.view_as(o) if any(o is s for s in seen) else o)
+        seen.append(o)
+    return tuple(distinct)
+
+
 def _merge_heads(A):
     """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
     A = A.swapaxes(-2, -3)
@@ -1089,7 +1100,7 @@ class _GPT2BlockCached(torch.autograd.Function):
     def forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads, eps, activation):
         out, cache = forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2, n_heads=n_heads, eps=eps, activation=activation)
         # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
-        return (out, cache["ln_1_sigma"].detach(), cache["ln_1_Xbar"].detach(), cache["W_q_W_k_W_v"].detach(), cache["attn_Q_h"].detach(), cache["attn_K_h"].detach(), cache["attn_V_h"].detach(), cache["attn_P"].detach(), cache["attn_A"].detach(), cache["ln_2_sigma"].detach(), cache["ln_2_Xbar"].detach(), cache["mlp_H"].detach(), cache["mlp_A"].detach(),)
+        return (*_distinct_outputs((out,), (X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2_w, ln_2_b, W_1, b_1, W_2, b_2,)), cache["ln_1_sigma"].detach(), cache["ln_1_Xbar"].detach(), cache["W_q_W_k_W_v"].detach(), cache["attn_Q_h"].detach(), cache["attn_K_h"].detach(), cache["attn_V_h"].detach(), cache["attn_P"].detach(), cache["attn_A"].detach(), cache["ln_2_sigma"].detach(), cache["ln_2_Xbar"].detach(), cache["mlp_H"].detach(), cache["mlp_A"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

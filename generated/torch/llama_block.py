@@ -131,6 +131,17 @@ def _check_shape(name, array, expected, dims, batched):
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
+def _distinct_outputs(outputs, arguments):
+    """The outputs of an autograd Function, each a tensor of its own: one that is an argument, or the
+    same tensor as an earlier output (a value returned as it is), as a view of it, as autograd needs."""
+    seen = list(arguments)
+    distinct = []
+    for o in outputs:
+        distinct.append(o.view_as(o) if any(o is s for s in seen) else o)
+        seen.append(o)
+    return tuple(distinct)
+
+
 def _merge_heads(A):
     """(..., n_heads, n_T, d_h) → (..., n_T, n_heads · d_h): the heads' blocks side by side."""
     A = A.swapaxes(-2, -3)
@@ -827,7 +838,7 @@ class _LlamaBlockCached(torch.autograd.Function):
     def forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads, n_kv_heads, rope_theta, eps):
         out, cache = forward(X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down, n_heads=n_heads, n_kv_heads=n_kv_heads, rope_theta=rope_theta, eps=eps)
         # each cached array a tensor of its own (detach): one that is also an output stays differentiable there
-        return (out, cache["norm_1_r"].detach(), cache["norm_1_Y"].detach(), cache["attn_cos"].detach(), cache["attn_sin"].detach(), cache["attn_Q_r"].detach(), cache["attn_K_s"].detach(), cache["attn_V_s"].detach(), cache["attn_P"].detach(), cache["attn_A"].detach(), cache["h"].detach(), cache["norm_2_r"].detach(), cache["norm_2_Y"].detach(), cache["mlp_gate"].detach(), cache["mlp_up"].detach(), cache["mlp_H"].detach(),)
+        return (*_distinct_outputs((out,), (X, input_norm_w, W_q, W_k, W_v, W_o, post_norm_w, W_gate, W_up, W_down,)), cache["norm_1_r"].detach(), cache["norm_1_Y"].detach(), cache["attn_cos"].detach(), cache["attn_sin"].detach(), cache["attn_Q_r"].detach(), cache["attn_K_s"].detach(), cache["attn_V_s"].detach(), cache["attn_P"].detach(), cache["attn_A"].detach(), cache["h"].detach(), cache["norm_2_r"].detach(), cache["norm_2_Y"].detach(), cache["mlp_gate"].detach(), cache["mlp_up"].detach(), cache["mlp_H"].detach(),)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
