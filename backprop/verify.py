@@ -85,7 +85,19 @@ def _references():
         a5 = X + a3 @ W_o + b_o
         return a5 + mlp(layernorm(a5, ln_2_w, ln_2_b, eps), W_1, b_1, W_2, b_2, activation)
 
+    def mixtral_moe(X, W_router, W_gate, W_up, W_down, n_experts=8, top_k=2):
+        """Hugging Face's routing: the top k router probabilities, renormalised, weight their experts."""
+        probabilities = torch.softmax(X @ W_router.mT, -1)
+        top, index = probabilities.topk(top_k, dim=-1)
+        top = top / top.sum(-1, keepdim=True)
+        out = torch.zeros_like(X)
+        for e in range(n_experts):
+            expert = (F.silu(X @ W_gate[e].mT) * (X @ W_up[e].mT)) @ W_down[e].mT
+            out = out + (top * (index == e)).sum(-1, keepdim=True) * expert
+        return out
+
     return {
+        "mixtral_moe": mixtral_moe,
         "linear": lambda X, W, b: X @ W + b,
         "mlp": mlp,
         "layernorm": layernorm,

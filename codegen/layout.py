@@ -168,7 +168,8 @@ def lay_out(plan) -> None:
     for st in plan.backward:
         if id(st) in argument_of:  # its argument's shape, batch axes included, whatever the expression carries
             a = argument_of[id(st)]
-            layout, st.shape = (ROW if a.is_vector else FULL), Shape.of(a.symbol.shape, a.batched, a.is_vector)
+            layout, st.shape = (ROW if a.is_vector else FULL), Shape.of(a.symbol.shape, a.batched, a.is_vector,
+                                                                           heads=a.heads)
             if a.is_scalar:  # given back as the number it was given: its batch axes, or ()
                 layout, st.shape = NUMBER, Shape((), a.batched)
         elif st.target in headed_names and heads_axis(st.expr, ctx.headed) is None:

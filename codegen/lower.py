@@ -118,6 +118,9 @@ def lower(derivation: Derivation, optimise: bool = True, passes=None) -> ModuleP
     ctx.batched |= {cotangent(s) for s in set(ctx.batched)} | {g for o, g in given.items() if o in ctx.batched}
 
     headed: dict = {}
+    for a in c.tensor_arguments:  # arguments declared (count, rows, cols): one matrix per head
+        if a.heads is not None:
+            headed[a.symbol] = headed[cotangent(a.symbol)] = a.heads
     for d in c.definitions:
         if (h := heads_axis(d.expr, headed)) is not None:
             headed[d.symbol] = headed[cotangent(d.symbol)] = h

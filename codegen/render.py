@@ -199,9 +199,16 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
             lines += [f"if {a.name} not in {a.choices!r}:",
                       f'    raise ValueError({f"{a.name} must be one of {a.choices!r}, got "!r} + repr({a.name}))']
     lines.append("dims = {}")
+    shared = [a for a in c.inputs if a.frozen and a.dtype == "float"]  # broadcast over the batch axes
     for a in c.tensor_arguments:
         expected = "(" + ", ".join(_expected_size(d, c) for d in a.dims) + ("," if len(a.dims) == 1 else "") + ")"
-        lines.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={a.batched})')
+        batched = '"shared"' if a in shared else a.batched
+        lines.append(f'_check_shape("{a.name}", {a.name}, {expected}, dims, batched={batched})')
+    if shared:
+        printer.helpers_used.add("broadcast_batches")
+        names = [a.name for a in shared]
+        lines.append(f"{', '.join(names)}{',' if len(names) == 1 else ''} = _broadcast_batches("
+                     f"{_names_literal(names)}, {{{', '.join(f'{chr(34)}{a.name}{chr(34)}: {len(a.dims)}' for a in shared)}}}, dims)")
     for a in c.tensor_arguments:
         if a.is_scalar:  # a number (per sequence for an input) computes as the 1 × 1 value it is in the definition
             lines.append(f"{a.name} = {a.name}.reshape(*{a.name}.shape, 1, 1)")
@@ -401,7 +408,7 @@ def _argument_doc(c) -> list[str]:
             lines.append(f"{a.name}: configuration, {default}{extra}" + (f": {a.doc}" if a.doc else ""))
         else:
             shape = "(...)" if a.is_scalar and a.batched else "()" if a.is_scalar else Shape.of(
-                a.symbol.shape, a.batched, a.is_vector)
+                a.symbol.shape, a.batched, a.is_vector, heads=a.heads)
             kind = ("integer " if a.dtype == "int" else "") + {"input": "input", "param": "parameter"}[a.role]
             kind += ", frozen" if a.frozen else ""
             lines.append(f"{a.name}: {kind} {shape}" + (f": {a.doc}" if a.doc else ""))

@@ -124,7 +124,7 @@ def fuse_statements(statements, printer, c, needed_after: set, declared: set, pr
 def overwrite_statements(c, plan, forward_statements, backward_statements, cached, returned, forward_only, entrywise,
                fused_updates) -> list[str]:
     """Statements that write into arrays no longer needed (``overwrite``); returns the note."""
-    arguments = {a.name: Shape.of(a.symbol.shape, a.batched, a.is_vector).axes()
+    arguments = {a.name: Shape.of(a.symbol.shape, a.batched, a.is_vector, heads=a.heads).axes()
                  for a in c.tensor_arguments}
     scalars = set(dims_in_order(c, c.tensor_arguments)) | {a.name for a in c.configs} | {
         str(s) for s, _, _ in c.scalars} | {"n_batch"}

@@ -16,6 +16,7 @@ from .api import (
     first_rows,
     gather,
     hadamard,
+    head_sum,
     index_slice,
     logsumexp,
     matmul,
@@ -36,6 +37,7 @@ from .api import (
     share_heads,
     sub,
     token_sum,
+    top_k_mask,
     x,
 )
 from .declare import DeclarationError, define_primitive
@@ -49,5 +51,5 @@ __all__ = [
     "derive", "define_primitive", "DeclarationError", "linearise", "ForwardDerivation",
     "T", "add", "batch_sum", "causal_zero", "cols", "elementwise", "first_rows", "gather", "hadamard", "index_slice",
     "logsumexp", "matmul", "merge_heads", "pick", "pointwise", "prefix_sum", "rotary_angles", "rotate_half", "row_contract", "row_outer", "row_mean", "row_sum", "rows", "scale",
-    "share_heads", "softmax", "split_heads", "sub", "token_sum", "x",
+    "share_heads", "softmax", "split_heads", "sub", "token_sum", "x", "head_sum", "top_k_mask",
 ]

@@ -39,6 +39,7 @@ from .families.masks import causal_zero  # noqa: F401
 from .families.normalisers import logsumexp, softmax  # noqa: F401
 from .families.heads import merge_heads, share_heads, split_heads, sum_groups  # noqa: F401  (the API's, declared in their family)
 from .families.rotary import rotate_half  # noqa: F401
+from .families.routing import top_k_mask  # noqa: F401
 from .families.rows import row_contract, row_outer  # noqa: F401
 from .families.tokens import first_rows, prefix_sum  # noqa: F401
 from .primitives import (
@@ -93,17 +94,20 @@ def check_name(name: Any, what: str) -> None:
 def split_size(size: Any, dimensions) -> tuple[sp.Symbol | None, sp.Expr]:
     """A declared size as (dimension, factor): d → (d, 1), n_heads·d_h → (d_h, n_heads), 3 → (None, 3).
 
-    A size is a fixed number, a dimension, or a dimension times integer configuration values (a
-    concatenation of heads: ``n_heads*d_h``); a call binds the dimension to the size divided by the
-    factor.  ``dimensions``: the component's dimension symbols.
+    A size is a fixed number, a dimension, a count (integer configuration values: ``n_experts``, one
+    slope per head), or a dimension times a count (a concatenation of heads: ``n_heads*d_h``); a call
+    binds the dimension to the size divided by the factor.  ``dimensions``: the component's dimension
+    symbols.
     """
     size = sp.sympify(size)
     if size.is_Integer:
         return None, size
     found = [f for f in sp.Mul.make_args(size) if f in dimensions]
+    if not found and all(f.is_Symbol or f.is_Integer for f in sp.Mul.make_args(size)):
+        return None, size  # a count: integer configuration values (n_experts), checked by the caller
     if len(found) != 1:
-        raise DefinitionError(f"size {size}: a size is a number, a dimension, or one dimension times integer "
-                              "configuration values (n_heads*d_h)")
+        raise DefinitionError(f"size {size}: a size is a number, a dimension, a count (integer configuration "
+                              "values), or one dimension times a count (n_heads*d_h)")
     return found[0], sp.cancel(size / found[0])
 
 
@@ -243,6 +247,12 @@ def pick(z: MatrixExpr, targets: MatrixExpr) -> MatrixExpr:
     return Pick(z, targets)
 
 
+def head_sum(a: MatrixExpr, heads: Any) -> MatrixExpr:
+    """Σ_h A_h: the sum over the heads axis of a value split into ``heads`` (the experts' outputs
+    combined), shape (rows, cols) without heads."""
+    return merge_heads(sum_groups(a, heads, 1), 1)
+
+
 def batch_sum(a: MatrixExpr) -> MatrixExpr:
     """Σ over the leading batch dimensions (a per-sequence value summed over the batch)."""
     return BatchSum(a)
@@ -280,6 +290,11 @@ class Argument:
     @property
     def is_vector(self) -> bool:
         return self.role != "config" and len(self.dims) == 1
+
+    @property
+    def heads(self):
+        """The count of matrices of an argument declared (count, rows, cols), or None."""
+        return self.dims[0] if self.role != "config" and len(self.dims) == 3 else None
 
     @property
     def is_scalar(self) -> bool:
@@ -653,8 +668,20 @@ class Component:
 
     def _matrix_argument(self, name, role, dims, **kw) -> MatrixSymbol:
         self._claim(name)
-        if len(dims) > 2:
-            raise DefinitionError(f"{self.name}: {name} must have at most two dimensions (none: a number), got {dims}")
+        heads = None
+        if len(dims) == 3:  # (count, rows, cols): one matrix per head (an expert's weights), the heads axis first
+            heads, dims = sp.sympify(dims[0]), dims[1:]
+            try:
+                is_count = split_size(heads, set(self._dims.values()))[0] is None and not heads.is_Integer
+            except DefinitionError:
+                is_count = False
+            if not is_count or any(f not in {a.symbol for a in self.configs if a.symbol is not None
+                                             and a.symbol.is_integer} for f in sp.Mul.make_args(heads)):
+                raise DefinitionError(f"{self.name}: {name}: the first of three sizes is a count of matrices "
+                                      f"(an integer configuration value such as n_experts), got {heads}")
+        elif len(dims) > 3:
+            raise DefinitionError(f"{self.name}: {name} must have at most two dimensions (none: a number; a count "
+                                  f"first: one matrix per head), got {dims}")
         if role == "input" and len(dims) == 1 and kw.get("dtype", "float") == "float":
             raise DefinitionError(f"{self.name}: input {name} must be (n_T, d)")
         dims = tuple(sp.sympify(d) for d in dims)  # a dimension symbol, or a fixed size such as 1
@@ -664,7 +691,7 @@ class Component:
                 dimension, factor = split_size(d, set(self._dims.values()))
             except DefinitionError as e:
                 raise DefinitionError(f"{self.name}: {name}: {e}") from None
-            if dimension is None and int(factor) < 1:
+            if dimension is None and factor.is_Integer and int(factor) < 1:
                 raise DefinitionError(f"{self.name}: {name}: a fixed size must be at least 1, got {d}")
             stray = [f for f in sp.Mul.make_args(factor) if not f.is_Integer and f not in integer_configs]
             if stray or (factor.is_Integer and factor < 1):
@@ -672,5 +699,7 @@ class Component:
                                       f"configuration values declared before (c.integer_config), got {factor}")
         shape = (1, 1) if not dims else (1, dims[0]) if len(dims) == 1 else dims
         symbol = MatrixSymbol(name, *shape)
-        self.arguments.append(Argument(name, role, symbol, dims, **kw))
+        self.arguments.append(Argument(name, role, symbol, dims if heads is None else (heads, *dims), **kw))
+        if heads is not None:
+            self._headed[symbol] = heads
         return symbol

@@ -152,7 +152,9 @@ def arguments(c, rng: np.random.Generator, sizes: dict[str, int], batch: tuple[i
             raise ValueError(f"{a.name}: shape {a.dims} needs {missing} (give it with --size {missing}=N, "
                              "or in the configuration)")
         shape = tuple(int(s) for s in shape)
-        if a.batched:
+        if a.batched and a.frozen and a.dtype == "float" and batch and rng.integers(2):
+            shape = (1,) * rng.integers(0, len(batch) + 1) + shape  # shared by the sequences: broadcast
+        elif a.batched:
             shape = batch + shape
         if a.dtype == "int":
             size = tables.get(a.name)

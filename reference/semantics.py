@@ -28,6 +28,7 @@ import inspect
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
 
@@ -341,17 +342,33 @@ def evaluate(component, arguments: dict, config: dict):
     floats = [t for t in arguments.values() if xp.is_float(t)]
     scalars["__dtype__"] = floats[0].dtype if floats else xp.float64
     values: dict[MatrixSymbol, Value] = {}
+    counts = {a.symbol: config.get(a.name, a.default) for a in c.configs if a.symbol is not None}
+    # frozen float inputs (masks, tables) broadcast over the batch axes of the others
+    shared = {a.name for a in c.inputs if a.frozen and a.dtype == "float"}
+    others = [tuple(arguments[a.name].shape[:arguments[a.name].ndim - len(a.dims)]) for a in c.inputs
+              if a.name not in shared]
+    own = [tuple(arguments[n].shape[:arguments[n].ndim - len(c.argument(n).dims)]) for n in shared]
+    full = others[0] if others else (tuple(np.broadcast_shapes(*own)) if own else ())
     for a in c.tensor_arguments:
         t = arguments[a.name]
         core = len(a.dims)
+        if a.name in shared:
+            lead = tuple(t.shape[:t.ndim - core])
+            if tuple(np.broadcast_shapes(lead, full)) != tuple(full):
+                raise ReferenceError(f"{a.name}: batch {lead} does not broadcast to {full}")
+            t = xp.expand(t, (*full, *t.shape[t.ndim - core:]))
         shape = tuple(t.shape)
         if len(shape) < core or (not a.batched and len(shape) != core):
             raise ReferenceError(f"{a.name}: shape {shape} does not fit {a.dims}")
         lead, tail = shape[:len(shape) - core], shape[len(shape) - core:]
         for d, n in zip(a.dims, tail):
             dimension, factor = split_size(d, set(c._dims.values()))
+            if dimension is None and not factor.is_Integer:  # a count: the configuration's value
+                if _number(factor, counts) != n:
+                    raise ReferenceError(f"{a.name}: {n} where {factor} = {_number(factor, counts)}")
+                continue
             if dimension is not None and factor != 1:  # n_heads*d_h: d_h is the size over the count
-                k = _number(factor, {a.symbol: config.get(a.name, a.default) for a in c.configs})
+                k = _number(factor, counts)
                 if n % k:
                     raise ReferenceError(f"{a.name}: {n} is not a multiple of {factor} = {k}")
                 d, n = dimension, n // k
@@ -361,8 +378,12 @@ def evaluate(component, arguments: dict, config: dict):
             if batch is not None and batch != lead:
                 raise ReferenceError(f"{a.name}: batch {lead} but another input has {batch}")
             batch = lead
-        matrix = t.reshape(*lead, 1, tail[0]) if core == 1 else t.reshape(*lead, 1, 1) if core == 0 else t
         B = math.prod(lead) if a.batched else 1
+        if a.heads is not None:  # (…, count, rows, cols): one matrix per head
+            heads = _number(a.heads, counts)
+            values[a.symbol] = Value(t.reshape(B, heads, *tail[1:]), a.batched, heads)
+            continue
+        matrix = t.reshape(*lead, 1, tail[0]) if core == 1 else t.reshape(*lead, 1, 1) if core == 0 else t
         values[a.symbol] = Value(matrix.reshape(B, 1, *matrix.shape[-2:]), a.batched, None)
     batch = batch if batch is not None else ()
     n_batch = math.prod(batch)

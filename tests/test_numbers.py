@@ -10,8 +10,6 @@ import derive as D
 from codegen.render import compile_component
 from derive import x
 
-torch.set_default_dtype(torch.float64)
-
 
 def gated_residual():
     """Y = X + tanh(α) tanh(X W) + t ∘ X: a tanh-gated residual with a number gate and a per-sequence
@@ -36,11 +34,11 @@ def reference(X, W, alpha, t):
 def test_number_arguments_and_their_gradients(target, batch):
     module = compile_component(gated_residual(), target)
     g = torch.Generator().manual_seed(len(batch))
-    X, W = torch.randn(*batch, 3, 4, generator=g), torch.randn(4, 4, generator=g)
-    alpha, t = torch.tensor(0.3), torch.randn(batch, generator=g)
+    X, W = torch.randn(*batch, 3, 4, generator=g, dtype=torch.float64), torch.randn(4, 4, generator=g, dtype=torch.float64)
+    alpha, t = torch.tensor(0.3, dtype=torch.float64), torch.randn(batch, generator=g, dtype=torch.float64)
     leaves = [a.clone().requires_grad_() for a in (X, W, alpha, t)]
     expected = reference(*leaves)
-    G = torch.randn(expected.shape, generator=g)
+    G = torch.randn(expected.shape, generator=g, dtype=torch.float64)
     expected.backward(G)
     as_library = (lambda v: v) if target == "torch" else (lambda v: v.numpy())
     Y, cache = module.forward(*(as_library(v) for v in (X, W, alpha, t)))
@@ -53,10 +51,10 @@ def test_number_arguments_and_their_gradients(target, batch):
 
 def test_a_number_parameter_is_a_module_parameter_of_shape_nothing():
     module = compile_component(gated_residual(), "torch")
-    layer = module.Gated(4)
+    layer = module.Gated(4, dtype=torch.float64)
     assert layer.alpha.shape == () and float(layer.alpha) == 0.0
-    X = torch.randn(2, 3, 4)
-    layer(X, torch.ones(2)).sum().backward()
+    X = torch.randn(2, 3, 4, dtype=torch.float64)
+    layer(X, torch.ones(2, dtype=torch.float64)).sum().backward()
     assert layer.alpha.grad.shape == ()
 
 

@@ -9,8 +9,6 @@ import torch
 import derive as D
 from codegen.render import compile_component
 
-torch.set_default_dtype(torch.float64)
-
 
 def qk_scores():
     """Q and K returned apart, and an auxiliary loss of their scores: Q and K are read again by S."""
@@ -33,7 +31,7 @@ def reference(X, W_q, W_k):
 
 def _arguments(seed=0, batch=(2,)):
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(*s, generator=g) for s in ((*batch, 3, 4), (4, 4), (4, 4))]
+    return [torch.randn(*s, generator=g, dtype=torch.float64) for s in ((*batch, 3, 4), (4, 4), (4, 4))]
 
 
 @pytest.mark.parametrize("target", ["numpy", "torch", "numba"])
@@ -47,7 +45,7 @@ def test_forward_and_backward_of_several_outputs_match_autograd(target):
     expected = reference(*leaves)
     for got, want in zip(outputs, expected):
         np.testing.assert_allclose(np.asarray(got), want.detach().numpy(), rtol=1e-12, atol=1e-12)
-    G = (torch.randn(2, 3, 4), None, torch.tensor(0.7))  # K's upstream gradient None: zero
+    G = (torch.randn(2, 3, 4, dtype=torch.float64), None, torch.tensor(0.7, dtype=torch.float64))  # K's upstream gradient None: zero
     grads = module.backward(tuple(None if g is None else as_library(g) for g in G), cache)
     torch.autograd.backward([expected[0], expected[2]], [G[0], G[2]])
     for name, leaf in zip(("X", "W_q", "W_k"), leaves):
@@ -79,7 +77,7 @@ def test_torch_function_and_module_return_the_tuple_and_torch_func_sees_them():
         for mine, want in zip(torch.utils._pytree.tree_leaves(transform(ours)),
                               torch.utils._pytree.tree_leaves(transform(theirs))):
             torch.testing.assert_close(mine, want, rtol=1e-10, atol=1e-10)
-    layer = module.QkScores(4)
+    layer = module.QkScores(4, dtype=torch.float64)
     assert len(layer(X)) == 3
 
 

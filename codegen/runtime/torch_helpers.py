@@ -242,3 +242,31 @@ def _distinct_outputs(outputs, arguments):
         distinct.append(o.view_as(o) if any(o is s for s in seen) else o)
         seen.append(o)
     return tuple(distinct)
+
+
+# -- helper: broadcast_batches
+def _broadcast_batches(arrays, cores, dims):
+    """Frozen inputs (masks, tables) that carry fewer batch axes than the other inputs, or axes of size
+    1, broadcast over theirs as views (nothing is copied); with no other batched input, over each
+    other's.  ``cores``: each array's number of axes after the batch axes."""
+    batches = {name: tuple(array.shape[: len(array.shape) - cores[name]]) for name, array in arrays.items()}
+    full = dims.get("...")
+    if full is None:
+        try:
+            full = tuple(torch.broadcast_shapes(*batches.values()))
+        except (ValueError, RuntimeError):
+            raise ValueError("frozen inputs with leading batch dimensions that do not broadcast: " + ", ".join(
+                f"{n} {b}" for n, b in batches.items())) from None
+        dims["..."] = full
+    out = []
+    for name, array in arrays.items():
+        core = cores[name]
+        try:
+            fits = tuple(torch.broadcast_shapes(batches[name], full)) == tuple(full)
+        except (ValueError, RuntimeError):
+            fits = False
+        if not fits:
+            raise ValueError(f"{name}: leading batch dimensions {batches[name]} do not broadcast to the other "
+                             f"inputs' {tuple(full)}")
+        out.append(array.expand(tuple(full) + tuple(array.shape[len(array.shape) - core:])))
+    return out

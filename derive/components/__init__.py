@@ -7,7 +7,7 @@ from derive.api import Component
 
 NAMES = ("embedding", "linear", "mlp", "layernorm", "attention", "sigmoid_attention", "relu_attention",
          "linear_attention", "causal_linear_attention", "lora_linear", "cross_entropy", "gpt2_block",
-         "rmsnorm", "swiglu", "llama_attention", "llama_block")
+         "rmsnorm", "swiglu", "llama_attention", "llama_block", "mixtral_moe")
 
 
 #: Model parts that `backprop show` can display; generated together into gpt2.py and llama.py.

@@ -68,6 +68,33 @@ import threading
 import numpy as np
 
 
+def _broadcast_batches(arrays, cores, dims):
+    """Frozen inputs (masks, tables) that carry fewer batch axes than the other inputs, or axes of size
+    1, broadcast over theirs as views (nothing is copied); with no other batched input, over each
+    other's.  ``cores``: each array's number of axes after the batch axes."""
+    batches = {name: tuple(array.shape[: len(array.shape) - cores[name]]) for name, array in arrays.items()}
+    full = dims.get("...")
+    if full is None:
+        try:
+            full = tuple(np.broadcast_shapes(*batches.values()))
+        except (ValueError, RuntimeError):
+            raise ValueError("frozen inputs with leading batch dimensions that do not broadcast: " + ", ".join(
+                f"{n} {b}" for n, b in batches.items())) from None
+        dims["..."] = full
+    out = []
+    for name, array in arrays.items():
+        core = cores[name]
+        try:
+            fits = tuple(np.broadcast_shapes(batches[name], full)) == tuple(full)
+        except (ValueError, RuntimeError):
+            fits = False
+        if not fits:
+            raise ValueError(f"{name}: leading batch dimensions {batches[name]} do not broadcast to the other "
+                             f"inputs' {tuple(full)}")
+        out.append(np.broadcast_to(array, tuple(full) + tuple(array.shape[len(array.shape) - core:])))
+    return out
+
+
 @functools.lru_cache(maxsize=8)
 def _causal_mask(n):
     """(n, n), True above the diagonal (s > t): made once per size (the last few sizes are kept)."""
@@ -118,7 +145,9 @@ def _check_number(name, value):
 
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
-    ``(name, k, label)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
+    ``(name, k, label)`` is a dimension times a count k (n_heads*d_h: the heads side by side).
+    ``batched="shared"``: leading axes that need not be the other inputs' (a frozen input, broadcast
+    over them afterwards by ``_broadcast_batches``)."""
     shape = tuple(array.shape)
     names = (["..."] if batched else []) + [
         f"{d[2]}*{d[0]} = {d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d))
@@ -136,7 +165,7 @@ def _check_shape(name, array, expected, dims, batched):
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
         if size < 1:
             raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
-    if batched and dims.setdefault("...", batch) != batch:
+    if batched and batched != "shared" and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
@@ -786,7 +815,7 @@ def _jvp_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2
     if activation not in ('gelu_tanh', 'gelu', 'relu'):
         raise ValueError("activation must be one of ('gelu_tanh', 'gelu', 'relu'), got " + repr(activation))
     dims = {}
-    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("X", X, ("n_T", "d"), dims, batched="shared")
     _check_shape("ln_1_w", ln_1_w, ("d",), dims, batched=False)
     _check_shape("ln_1_b", ln_1_b, ("d",), dims, batched=False)
     _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
@@ -803,7 +832,7 @@ def _jvp_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2
     _check_shape("b_1", b_1, ("d_ff",), dims, batched=False)
     _check_shape("W_2", W_2, ("d_ff", "d"), dims, batched=False)
     _check_shape("b_2", b_2, ("d",), dims, batched=False)
-    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched="shared")
     _check_shape("dln_1_w", dln_1_w, ("d",), dims, batched=False)
     _check_shape("dln_1_b", dln_1_b, ("d",), dims, batched=False)
     _check_shape("dW_q", dW_q, ("d", "d"), dims, batched=False)
@@ -820,6 +849,7 @@ def _jvp_forward(X, ln_1_w, ln_1_b, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, ln_2
     _check_shape("db_1", db_1, ("d_ff",), dims, batched=False)
     _check_shape("dW_2", dW_2, ("d_ff", "d"), dims, batched=False)
     _check_shape("db_2", db_2, ("d",), dims, batched=False)
+    X, dX = _broadcast_batches({"X": X, "dX": dX}, {"X": 2, "dX": 2}, dims)
     d, d_ff = dims["d"], dims["d_ff"]
     if not (d % n_heads == 0):
         raise ValueError('attention: d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")

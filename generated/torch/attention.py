@@ -35,6 +35,33 @@ import math
 import torch
 
 
+def _broadcast_batches(arrays, cores, dims):
+    """Frozen inputs (masks, tables) that carry fewer batch axes than the other inputs, or axes of size
+    1, broadcast over theirs as views (nothing is copied); with no other batched input, over each
+    other's.  ``cores``: each array's number of axes after the batch axes."""
+    batches = {name: tuple(array.shape[: len(array.shape) - cores[name]]) for name, array in arrays.items()}
+    full = dims.get("...")
+    if full is None:
+        try:
+            full = tuple(torch.broadcast_shapes(*batches.values()))
+        except (ValueError, RuntimeError):
+            raise ValueError("frozen inputs with leading batch dimensions that do not broadcast: " + ", ".join(
+                f"{n} {b}" for n, b in batches.items())) from None
+        dims["..."] = full
+    out = []
+    for name, array in arrays.items():
+        core = cores[name]
+        try:
+            fits = tuple(torch.broadcast_shapes(batches[name], full)) == tuple(full)
+        except (ValueError, RuntimeError):
+            fits = False
+        if not fits:
+            raise ValueError(f"{name}: leading batch dimensions {batches[name]} do not broadcast to the other "
+                             f"inputs' {tuple(full)}")
+        out.append(array.expand(tuple(full) + tuple(array.shape[len(array.shape) - core:])))
+    return out
+
+
 def _causal_mask(n, device):
     """(n, n), True above the diagonal (s > t): made once per size and device (the last few are kept)."""
     if torch.compiler.is_compiling():  # a constant of the compiled graph
@@ -85,7 +112,9 @@ def _check_flag(name, value):
 
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
-    ``(name, k, label)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
+    ``(name, k, label)`` is a dimension times a count k (n_heads*d_h: the heads side by side).
+    ``batched="shared"``: leading axes that need not be the other inputs' (a frozen input, broadcast
+    over them afterwards by ``_broadcast_batches``)."""
     shape = tuple(array.shape)
     names = (["..."] if batched else []) + [
         f"{d[2]}*{d[0]} = {d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d))
@@ -103,7 +132,7 @@ def _check_shape(name, array, expected, dims, batched):
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
         if size < 1:
             raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
-    if batched and dims.setdefault("...", batch) != batch:
+    if batched and batched != "shared" and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
@@ -371,20 +400,21 @@ def _jvp_forward(X, W_q, b_q, W_k, b_k, W_v, b_v, dX, dW_q, db_q, dW_k, db_k, dW
     n_heads = _check_count("n_heads", n_heads)
     causal = _check_flag("causal", causal)
     dims = {}
-    _check_shape("X", X, ("n_T", "d"), dims, batched=True)
+    _check_shape("X", X, ("n_T", "d"), dims, batched="shared")
     _check_shape("W_q", W_q, ("d", "d"), dims, batched=False)
     _check_shape("b_q", b_q, ("d",), dims, batched=False)
     _check_shape("W_k", W_k, ("d", "d"), dims, batched=False)
     _check_shape("b_k", b_k, ("d",), dims, batched=False)
     _check_shape("W_v", W_v, ("d", "d"), dims, batched=False)
     _check_shape("b_v", b_v, ("d",), dims, batched=False)
-    _check_shape("dX", dX, ("n_T", "d"), dims, batched=True)
+    _check_shape("dX", dX, ("n_T", "d"), dims, batched="shared")
     _check_shape("dW_q", dW_q, ("d", "d"), dims, batched=False)
     _check_shape("db_q", db_q, ("d",), dims, batched=False)
     _check_shape("dW_k", dW_k, ("d", "d"), dims, batched=False)
     _check_shape("db_k", db_k, ("d",), dims, batched=False)
     _check_shape("dW_v", dW_v, ("d", "d"), dims, batched=False)
     _check_shape("db_v", db_v, ("d",), dims, batched=False)
+    X, dX = _broadcast_batches({"X": X, "dX": dX}, {"X": 2, "dX": 2}, dims)
     d = dims["d"]
     if not (d % n_heads == 0):
         raise ValueError('d must be divisible by n_heads; got ' + f"d={d}, n_heads={n_heads}")

@@ -55,7 +55,9 @@ def _check_indices(name, index, size):
 
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
-    ``(name, k, label)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
+    ``(name, k, label)`` is a dimension times a count k (n_heads*d_h: the heads side by side).
+    ``batched="shared"``: leading axes that need not be the other inputs' (a frozen input, broadcast
+    over them afterwards by ``_broadcast_batches``)."""
     shape = tuple(array.shape)
     names = (["..."] if batched else []) + [
         f"{d[2]}*{d[0]} = {d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d))
@@ -73,7 +75,7 @@ def _check_shape(name, array, expected, dims, batched):
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
         if size < 1:
             raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
-    if batched and dims.setdefault("...", batch) != batch:
+    if batched and batched != "shared" and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 

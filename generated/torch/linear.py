@@ -19,6 +19,33 @@ import functools
 import torch
 
 
+def _broadcast_batches(arrays, cores, dims):
+    """Frozen inputs (masks, tables) that carry fewer batch axes than the other inputs, or axes of size
+    1, broadcast over theirs as views (nothing is copied); with no other batched input, over each
+    other's.  ``cores``: each array's number of axes after the batch axes."""
+    batches = {name: tuple(array.shape[: len(array.shape) - cores[name]]) for name, array in arrays.items()}
+    full = dims.get("...")
+    if full is None:
+        try:
+            full = tuple(torch.broadcast_shapes(*batches.values()))
+        except (ValueError, RuntimeError):
+            raise ValueError("frozen inputs with leading batch dimensions that do not broadcast: " + ", ".join(
+                f"{n} {b}" for n, b in batches.items())) from None
+        dims["..."] = full
+    out = []
+    for name, array in arrays.items():
+        core = cores[name]
+        try:
+            fits = tuple(torch.broadcast_shapes(batches[name], full)) == tuple(full)
+        except (ValueError, RuntimeError):
+            fits = False
+        if not fits:
+            raise ValueError(f"{name}: leading batch dimensions {batches[name]} do not broadcast to the other "
+                             f"inputs' {tuple(full)}")
+        out.append(array.expand(tuple(full) + tuple(array.shape[len(array.shape) - core:])))
+    return out
+
+
 def _check_dtypes(floating, integer):
     """One floating-point dtype for every float argument (float32 and float64 are not mixed, as torch's
     layers refuse to), and integer indices that are integers. Returns ``(dtype, compute)``: the arguments'
@@ -41,7 +68,9 @@ def _check_dtypes(floating, integer):
 
 def _check_shape(name, array, expected, dims, batched):
     """Check ``array``'s shape against dimension names (or fixed sizes), binding new names in ``dims``;
-    ``(name, k, label)`` is a dimension times a count k (n_heads*d_h: the heads side by side)."""
+    ``(name, k, label)`` is a dimension times a count k (n_heads*d_h: the heads side by side).
+    ``batched="shared"``: leading axes that need not be the other inputs' (a frozen input, broadcast
+    over them afterwards by ``_broadcast_batches``)."""
     shape = tuple(array.shape)
     names = (["..."] if batched else []) + [
         f"{d[2]}*{d[0]} = {d[1]}*{dims.get(d[0], d[0])}" if isinstance(d, tuple) else str(dims.get(d, d))
@@ -59,7 +88,7 @@ def _check_shape(name, array, expected, dims, batched):
             raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
         if size < 1:
             raise ValueError(f"{name}: dimension {dim} has size 0 in shape {shape}; sizes must be at least 1")
-    if batched and dims.setdefault("...", batch) != batch:
+    if batched and batched != "shared" and dims.setdefault("...", batch) != batch:
         raise ValueError(f"{name}: leading batch dimensions {batch} differ from the other inputs' {dims['...']}")
 
 
@@ -169,12 +198,13 @@ def _jvp_forward(X, W, b, dX, dW, db):
         dW = dW.to(compute_dtype)
         db = db.to(compute_dtype)
     dims = {}
-    _check_shape("X", X, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("X", X, ("n_T", "d_in"), dims, batched="shared")
     _check_shape("W", W, ("d_in", "d_out"), dims, batched=False)
     _check_shape("b", b, ("d_out",), dims, batched=False)
-    _check_shape("dX", dX, ("n_T", "d_in"), dims, batched=True)
+    _check_shape("dX", dX, ("n_T", "d_in"), dims, batched="shared")
     _check_shape("dW", dW, ("d_in", "d_out"), dims, batched=False)
     _check_shape("db", db, ("d_out",), dims, batched=False)
+    X, dX = _broadcast_batches({"X": X, "dX": dX}, {"X": 2, "dX": 2}, dims)
     dY = X @ dW  # (..., n_T, d_out), updated in place
     dY += torch.nn.functional.linear(dX, W.mT, db)
     cache = {"out_shape": dY.shape, "out_dtype": dY.dtype, "dtype": dtype}
