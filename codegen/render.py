@@ -304,6 +304,7 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         signature += ", *, " + ", ".join(a.keyword() for a in c.configs)
     dims = dims_in_order(c, c.tensor_arguments)
     tensor_names = {a.name for a in c.tensor_arguments}
+    shared = {a.name for a in c.inputs if a.frozen and a.dtype == "float"}
     computed = {t for st in scheduled.forward for t in made_by(st)} | {st.target for st in plan.forward}
     constants_prologue = _forward_prologue(c, backend, printer, printed.forward_symbols, set(cached), dims,
                                            arrays=False)
@@ -316,8 +317,9 @@ def function_set(plan: ModulePlan, backend: Backend, printer, prefix: str = "",
         backward_prologue=backward_prologue, backward=scheduled.backward, returns=returns, forward_only=forward_only,
         notes=[f"{prefix.strip('_') or c.name}: {n}" for n in ([] if forward_only else plan.notes) + scheduled.notes],
         printing_notes=scheduled.notes,
-        cached_arguments=[n for n in cached if n in tensor_names],
-        cached_arrays=[n for n in cached if n in computed and n not in tensor_names],
+        # a frozen input broadcast over the batch is cached as the forward saw it: a view at the batch's shape
+        cached_arguments=[n for n in cached if n in tensor_names and n not in shared],
+        cached_arrays=[n for n in cached if n in computed and n not in tensor_names or n in shared],
         cached_constants=[n for n in cached if n not in computed and n not in tensor_names],
         constants_prologue=constants_prologue)
 

@@ -268,7 +268,6 @@ def rewrite_through_forward_values(expr: MatrixExpr, ctx: Context,
 
 def closed_forms(derivation: Derivation) -> ClosedForms:
     """The closed form of every non-zero gradient of ``derivation``."""
-    c = derivation.component
     ctx, rewriter, forward_facts = forward_value_rewriting(derivation)
     intermediate = [a for a in derivation.adjoints if not derivation.is_given(a) and not a.is_zero]
     expressions = {a.cotangent: a.expr for a in intermediate}

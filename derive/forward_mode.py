@@ -161,9 +161,13 @@ def jvp_component(derivation: ForwardDerivation) -> Component:
     for a in c.arguments:
         j.arguments.append(a if a.role == "config" else _frozen(a, a.name, a.symbol))
     for a in c.tensor_arguments:
+        if a.heads is not None:  # one matrix per head: so is its tangent
+            j._headed[a.symbol] = a.heads
         if a.symbol in derivation.arguments:
             tangent = derivation.arguments[a.symbol]
             j.arguments.append(_frozen(a, tangent.name, tangent, doc=f"the tangent of {a.name}"))
+            if a.heads is not None:
+                j._headed[tangent] = a.heads
     # the definitions the output's tangent reads, with their heads; then the tangents, checked as any let
     tangent_of = {t.symbol: t for t in derivation.tangents}
     needed = set().union(*(_reads(t, tangent_of, {d.symbol: d for d in c.definitions}) for t in out_tangents))

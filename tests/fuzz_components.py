@@ -192,6 +192,9 @@ def random_component(draw, steps: int | None = None, user_primitives: bool = Tru
             yield "user_pair"
             yield "user_squares"
             yield "number"  # a number parameter or input (shape ()) where a number is: scale, ∘, pointwise
+            yield "top_k"  # top-k routing's decision, and the renormalised gates it selects
+            if heads is not None:
+                yield "experts"  # one matrix per head (a count first), met by values without heads
 
     numbers: dict = {}
 
@@ -208,7 +211,24 @@ def random_component(draw, steps: int | None = None, user_primitives: bool = Tru
         if made >= count:
             break
         op = draw.choice(available)
-        if op == "number":
+        if op == "top_k":
+            a = pick(lambda v: v not in c._headed)
+            if a is None:
+                value = None
+            elif draw.integer(0, 1):
+                value = D.hadamard(D.top_k_mask(a, 1), a)
+            else:  # Mixtral's gates: the largest probability of each row, renormalised
+                P = D.softmax(a)
+                chosen = D.hadamard(D.top_k_mask(P, 1), P)
+                value = D.hadamard(D.cols(D.pointwise(1 / x, D.row_sum(chosen)), a.shape[1]), chosen)
+        elif op == "experts":
+            a = pick(lambda v: v.shape == (n_T, d) and v not in c._headed)
+            if "experts" not in numbers:
+                numbers["experts"] = c.param("W_experts", heads, e, d)
+            value = None if a is None else D.matmul(a, D.T(numbers["experts"]))  # (heads, n_T, e)
+            if value is not None and draw.integer(0, 1):
+                value = D.head_sum(value, heads)
+        elif op == "number":
             s, v = number(draw.choice(["param", "input"])), pick(lambda v: v.shape != (1, 1))
             how = draw.integer(0, 2)
             value = None if v is None else (D.scale(s, v) if how == 0 else D.hadamard(v, s) if how == 1
