@@ -189,9 +189,9 @@ def lora_alpha(steps: int, progress: bool, backend: str = "numpy") -> tuple[dict
     config = TrainConfig(layers=1, width=64, heads=4, context=32, batch=16, steps=steps, eval_every=steps,
                          eval_batches=4, lr=3e-3, backend=backend)
     params = init_params(np.random.default_rng(0), 1, 64, 32, len(vocab))
-    train_loop(params, base_data, config, progress=progress)
-    data = CharData("".join(ch for ch in second if ch in set(vocab)), vocab)
     alphas, r = (1, 16, 64, 256), 4
+    train_loop(params, base_data, config, progress=progress, stage=(1, 1 + len(alphas)))  # the base, then each α
+    data = CharData("".join(ch for ch in second if ch in set(vocab)), vocab)
     every = max(1, steps // 10)
     results = {}
     for alpha in alphas:
@@ -204,7 +204,7 @@ def lora_alpha(steps: int, progress: bool, backend: str = "numpy") -> tuple[dict
         lora_config = TrainConfig(**{**vars(config), "lr": 1e-3, "eval_every": every})
         try:
             result = train_loop(adapters, data, lora_config, progress=progress, base=params, alpha=alpha,
-                                save_every=every, on_checkpoint=record)
+                                save_every=every, on_checkpoint=record, stage=(2 + alphas.index(alpha), 1 + len(alphas)))
         except Diverged as e:
             results[alpha] = {"diverged": str(e), "val": float("nan"), "val_steps": [], "val_losses": [],
                               "losses": [], "spikes": 0, "update_norm": float("nan"), "norms": norms}

@@ -205,10 +205,14 @@ class TrainConfig:
 
 
 class Progress:
-    """A one-line progress bar on stderr: step, loss, validation loss, tokens/s, time left."""
+    """A one-line progress bar on stderr: step, loss, validation loss, tokens/s, time left.
 
-    def __init__(self, total: int, enabled: bool = True, width: int = 24, done: int = 0):
+    ``stage``: (k, n) for run k of n equal runs of one experiment: the line also says which run this
+    is and the time left for all of them, estimated from this run's pace."""
+
+    def __init__(self, total: int, enabled: bool = True, width: int = 24, done: int = 0, stage=None):
         self.total, self.width, self.start, self.first = total, width, time.time(), done
+        self.stage = stage
         self.tty = enabled and sys.stderr.isatty()  # redraw one line
         self.plain = enabled and not self.tty  # a line every tenth of the run (logs, CI)
 
@@ -220,6 +224,10 @@ class Progress:
         val_text = f" val {val:.3f}" if val is not None else ""
         line = (f"[{bar}] {step + 1}/{self.total} loss {loss:.3f}{val_text} "
                 f"{tokens_per_s:,.0f} tok/s {int(left) // 60}:{int(left) % 60:02d} left")
+        if self.stage is not None:
+            k, n = self.stage
+            whole = left + (n - k) * (elapsed / (step + 1 - self.first) * self.total)  # the runs after this one
+            line = f"run {k}/{n} " + line + f", about {int(whole) // 60}:{int(whole) % 60:02d} for all {n}"
         if self.tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
         elif self.plain and (step + 1 == self.total or (step + 1) % max(1, self.total // 10) == 0):
@@ -320,8 +328,9 @@ class _DeferredInterrupt:
 
 def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool = True,
                base: dict | None = None, alpha: float | None = None, resume: TrainState | None = None,
-               save_every: int = 0, on_checkpoint=None, world=None) -> Result:
+               save_every: int = 0, on_checkpoint=None, world=None, stage=None) -> Result:
     """Train ``params`` (NumPy arrays, updated in place) with AdamW; returns the loss history.
+    ``stage``: (k, n) when this is run k of n of one experiment (the progress line says so).
 
     With ``base`` and ``alpha``, ``params`` are LoRA adapters of the frozen model ``base``.
     ``resume`` continues a run from its saved state.  Every ``save_every`` steps (0: never)
@@ -357,7 +366,7 @@ def train_loop(params: dict, data: CharData, config: TrainConfig, progress: bool
                           rng.bit_generator.state, list(losses), list(val_steps), list(val_losses),
                           seconds_before + time.time() - start)
 
-    bar = Progress(config.steps, progress, done=first)
+    bar = Progress(config.steps, progress, done=first, stage=stage)
     val = val_losses[-1] if val_losses else None
     start = time.time()
     patient = world is not None and world.distributed  # under torchrun a signal may come more than once

@@ -227,6 +227,20 @@ def sum_groups_case():
     return c
 
 
+def top_k_mask_case():
+    """Mixtral's gates: the two largest probabilities of each row renormalised; the choice itself is never
+    differentiated, the gradient flows through the values it selects."""
+    from derive import top_k_mask
+
+    c, n, d, k = _component("top_k_mask")
+    X = c.input("X", n, d)
+    W = c.param("W", d, d)
+    P = softmax(matmul(X, W))
+    chosen = hadamard(top_k_mask(P, 2), P)
+    c.output("Y", hadamard(cols(pointwise(1 / x, row_sum(chosen)), d), chosen))
+    return c
+
+
 def rotate_half_case():
     c, n, d, k = _component("rotate_half")
     X = c.input("X", n, d)
@@ -340,6 +354,7 @@ CASES = {
     "share_heads": share_heads_case,
     "sum_groups": sum_groups_case,
     "rotate_half": rotate_half_case,
+    "top_k_mask": top_k_mask_case,
     "matmul": matmul_case,
     "add": add_case,
     "transpose": transpose_case,

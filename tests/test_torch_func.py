@@ -153,3 +153,31 @@ def test_a_wrong_jvp_is_refused_by_the_gate():
     assert check_module(c, module, "numpy") is None
     module.jvp = lambda *a, **k: right(*a, **k) * 1.001
     assert "jvp off by" in check_module(c, module, "numpy")
+
+
+@pytest.mark.parametrize("name", __import__("derive.components", fromlist=["NAMES"]).NAMES)
+def test_a_hessian_vector_product_works_through_every_generated_function(name):
+    """jvp(grad) through each built-in's Function (the derived forward mode of its derived backward)
+    equals the Hessian-vector product by double backward through the same Function."""
+    import numpy as np
+
+    from backprop.verify import configurations, random_arguments, uniform_sizes
+
+    c = build(name)
+    sizes = uniform_sizes(name, 3 if name != "layernorm" else 4)
+    config = configurations(name, sizes)[0]
+    arrays = random_arguments(name, np.random.default_rng(7), sizes, (2,), config=config)
+    function = getattr(__import__(f"generated.torch.{name}", fromlist=["_"]), f"{c.module_class}Function")
+    values = [config.get(a.name, a.default) for a in c.configs]
+    first = next(a.name for a in c.tensor_arguments if a.receives_gradient)
+    tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
+    tangent = torch.randn(tensors[first].shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+
+    def loss(x):
+        return torch.sin(function.apply(*(x if k == first else t for k, t in tensors.items()), *values)).sum()
+
+    _, ours = tf.jvp(tf.grad(loss), (tensors[first],), (tangent,))
+    x = tensors[first].clone().requires_grad_()
+    (g,) = torch.autograd.grad(loss(x), x, create_graph=True)
+    (expected,) = torch.autograd.grad((g * tangent).sum(), x)
+    torch.testing.assert_close(ours, expected, rtol=1e-10, atol=1e-10)

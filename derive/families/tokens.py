@@ -96,10 +96,9 @@ _PAD_NUMPY = '''def _pad_rows(A, rows):
     return out'''
 
 _PAD_TORCH = '''def _pad_rows(A, rows):
-    """A (..., k, d) followed by zero rows up to ``rows``."""
-    out = A.new_zeros(A.shape[:-2] + (rows, A.shape[-1]))
-    out[..., : A.shape[-2], :] = A
-    return out'''
+    """A (..., k, d) followed by zero rows up to ``rows`` (one out-of-place operation, which every
+    torch.func transform, forward mode included, can see through)."""
+    return torch.nn.functional.pad(A, (0, 0, 0, rows - A.shape[-2]))'''
 
 #: A[:k], the first k rows.
 first_rows = define_primitive(
