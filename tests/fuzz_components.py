@@ -226,6 +226,11 @@ def random_component(draw, steps: int | None = None, user_primitives: bool = Tru
             if "experts" not in numbers:
                 numbers["experts"] = c.param("W_experts", heads, e, d)
             value = None if a is None else D.matmul(a, D.T(numbers["experts"]))  # (heads, n_T, e)
+            if value is not None and draw.integer(0, 1):  # one number per head (a count as a size), ALiBi's slopes
+                if "slopes" not in numbers:
+                    numbers["slopes"] = c.param("slopes", heads, init="ones")
+                per_head = D.split_heads(D.rows(numbers["slopes"], n_T), heads)  # (heads, n_T, 1)
+                value = D.hadamard(D.cols(per_head, e), value)
             if value is not None and draw.integer(0, 1):
                 value = D.head_sum(value, heads)
         elif op == "number":
