@@ -102,7 +102,7 @@ def _module_context(c) -> dict:
     )
 
 
-def _function_context(c, f: FunctionSet, jvp: JvpSet) -> dict:
+def _function_context(c, f: FunctionSet, jvp: JvpSet | None) -> dict:
     """What the torch.func-ready ``Function`` needs: the cache's numbers without its arrays, the cache's
     entries that are arguments (saved as given, converted to the dtype computed in where they are
     floating point), and the derived forward mode's parameters."""
@@ -110,7 +110,7 @@ def _function_context(c, f: FunctionSet, jvp: JvpSet) -> dict:
     constants = [f'"{n}": {n}' for n in f.cached_constants]
     constants += ['"out_dtype": compute_dtype', '"dtype": dtype'] if floating else []
     index = {a.name: i for i, a in enumerate(c.tensor_arguments)}
-    tangent_of = dict(jvp.tangents or [])
+    tangent_of = dict(jvp.tangents or []) if jvp is not None else {}
     names = [a.name for a in c.tensor_arguments] + [a.name for a in c.configs]
     parameters = [tangent_of.get(n, f"_tangent_{i}") for i, n in enumerate(names)]
     call = [a.name for a in c.tensor_arguments] + [tangent_of[a.name] for a in c.tensor_arguments
@@ -207,8 +207,9 @@ def _forward_prologue(c, backend, printer, forward_symbols, backward_symbols, di
     if shared:
         printer.helpers_used.add("broadcast_batches")
         names = [a.name for a in shared]
+        cores = "{" + ", ".join(f'"{a.name}": {len(a.dims)}' for a in shared) + "}"  # each one's axes after the batch
         lines.append(f"{', '.join(names)}{',' if len(names) == 1 else ''} = _broadcast_batches("
-                     f"{_names_literal(names)}, {{{', '.join(f'{chr(34)}{a.name}{chr(34)}: {len(a.dims)}' for a in shared)}}}, dims)")
+                     f"{_names_literal(names)}, {cores}, dims)")
     for a in c.tensor_arguments:
         if a.is_scalar:  # a number (per sequence for an input) computes as the 1 × 1 value it is in the definition
             lines.append(f"{a.name} = {a.name}.reshape(*{a.name}.shape, 1, 1)")
@@ -496,9 +497,9 @@ def render_plan(plan: ModulePlan, backend: Backend, source: str | None = None,
         f=functions,
         jvp=jvp,
         **_module_context(c),
-        **(_function_context(c, functions, jvp) if backend.name == "torch" else {}),
+        **_function_context(c, functions, jvp),  # what the Torch template's Function and nn.Module read
         several=plan.several, n_outputs=len(plan.outputs),
-        **(_module_checks(c, printer) if backend.name == "torch" else {}),
+        **_module_checks(c, printer),
     ), f"{c.name} ({backend.name})")
 
 
