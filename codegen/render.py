@@ -335,21 +335,24 @@ class JvpSet:
     body: list
     inner: FunctionSet | None = None
     tangents: list = None  # (argument, its tangent's name), for each argument that has one
+    raises: bool = False  # the definition has no forward mode: the function raises why
 
 
 def jvp_set(plan: ModulePlan, backend: Backend, printer) -> JvpSet:
     """The forward mode of ``plan``'s component, printed by ``printer`` (one module's)."""
-    from derive.forward_mode import NoForwardMode, jvp_component, linearise
+    from derive.forward_mode import ConstantOutputs, NoForwardMode, jvp_component, linearise
 
     c = plan.component
     config = ", ".join(a.keyword() for a in c.configs)
     try:
         derivation = linearise(c)
-        component = jvp_component(derivation)
     except NoForwardMode as e:
         signature = ", ".join(a.name for a in c.tensor_arguments) + ", *tangents" + (f", {config}" if config else "")
-        return JvpSet(signature, [f"raise NotImplementedError({str(e)!r})"])
-    inner = function_set(lower(derive(component)), backend, printer, "_jvp_", forward_only=True)
+        return JvpSet(signature, [f"raise NotImplementedError({str(e)!r})"], raises=True)
+    try:
+        inner = function_set(lower(derive(jvp_component(derivation))), backend, printer, "_jvp_", forward_only=True)
+    except ConstantOutputs:
+        inner = None
     tangents = [(a.name, derivation.arguments[a.symbol].name) for a in c.tensor_arguments
                 if a.symbol in derivation.arguments]
     signature = ", ".join([a.name for a in c.tensor_arguments] + [f"{t}=None" for _, t in tangents])
@@ -358,9 +361,26 @@ def jvp_set(plan: ModulePlan, backend: Backend, printer) -> JvpSet:
     for argument, tangent in tangents:
         body += [f"if {tangent} is None:  # no tangent: zero",
                  f"    {tangent} = {backend.zeros_like(backend.array_of(argument))}"]
-    call = ", ".join([a.name for a in component.tensor_arguments] + [f"{a.name}={a.name}" for a in c.configs])
-    body.append(f"return {inner.forward_name}({call})[0]")
+    arguments = ", ".join(a.name for a in c.tensor_arguments)
+    keywords = "".join(f", {a.name}={a.name}" for a in c.configs)
+    varying = [derivation.tangent(o) is not None for o in c.output_symbols]
+    if all(varying):
+        body.append(f"return {inner.forward_name}({arguments}, {', '.join(t for _, t in tangents)}{keywords})[0]")
+        return JvpSet(signature, body, inner, tangents)
+    # an output that depends on no differentiable argument has a zero tangent, of its shape
+    body.append(f"outputs = {_forward_call(plan, arguments, keywords)}")
+    if inner is not None:
+        body += [f"derived = {inner.forward_name}({arguments}, {', '.join(t for _, t in tangents)}{keywords})[0]",
+                 "derived = iter(derived if isinstance(derived, tuple) else (derived,))"]
+    parts = [f"next(derived)" if v else backend.zeros_like(f"outputs[{i}]") for i, v in enumerate(varying)]
+    body.append(f"return ({', '.join(parts)}{',' if len(parts) == 1 else ''})" if plan.several else f"return {parts[0]}")
     return JvpSet(signature, body, inner, tangents)
+
+
+def _forward_call(plan, arguments: str, keywords: str) -> str:
+    """The module's forward called for the outputs alone, each in a tuple."""
+    return f"forward({arguments}{keywords})[0]" + ("" if plan.several else ",")
+
 
 
 def _number_shaped(code: str, argument) -> str:

@@ -33,6 +33,10 @@ class NoForwardMode(DefinitionError):
     """A primitive of the definition declares no differential to push forward (named)."""
 
 
+class ConstantOutputs(ValueError):
+    """No output depends on a differentiable argument: every tangent is zero (nothing to derive)."""
+
+
 @dataclass
 class Tangent:
     """``d<name> = expr``: the tangent of one forward value."""
@@ -147,13 +151,14 @@ def linearise(component: Component) -> ForwardDerivation:
 
 def jvp_component(derivation: ForwardDerivation) -> Component:
     """The forward-mode derivation as a component: the arguments and their tangents (frozen: nothing
-    flows backwards through it), the forward values the tangent of the output reads, then the tangents;
-    its outputs are the outputs' tangents (refused when an output has none)."""
+    flows backwards through it), the forward values the tangents of the outputs read, then the tangents;
+    its outputs are the tangents of the outputs that have one, in order (an output that depends on no
+    differentiable argument has a zero tangent, which its caller makes; ``ConstantOutputs`` when none
+    has one)."""
     c = derivation.component
-    out_tangents = [derivation.tangent(o) for o in c.output_symbols]
-    for o, t in zip(c.output_symbols, out_tangents):
-        if t is None:
-            raise NoForwardMode(f"{c.name}: the output {o} depends on no differentiable argument")
+    out_tangents = [t for t in (derivation.tangent(o) for o in c.output_symbols) if t is not None]
+    if not out_tangents:
+        raise ConstantOutputs(f"{c.name}: no output depends on a differentiable argument")
     j = Component(c.name, c.title, c.description, c.class_name)
     j._dims = dict(c._dims)
     j.scalars = list(c.scalars)

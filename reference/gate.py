@@ -145,6 +145,8 @@ def arguments(c, rng: np.random.Generator, sizes: dict[str, int], batch: tuple[i
                    if a.symbol is not None and a.symbol.is_integer})
     values = {k: v for k, v in values.items() if isinstance(v, (int, np.integer)) and not isinstance(v, bool)}
     out = {}
+    # a frozen float input may carry fewer batch axes than the others (broadcast), where others carry them
+    others = any(not (a.frozen and a.dtype == "float") for a in c.inputs)
     for a in c.tensor_arguments:
         shape = tuple(sp.sympify(sp.sympify(d).xreplace(values)) for d in a.dims)
         if not all(s.is_Integer for s in shape):
@@ -152,7 +154,7 @@ def arguments(c, rng: np.random.Generator, sizes: dict[str, int], batch: tuple[i
             raise ValueError(f"{a.name}: shape {a.dims} needs {missing} (give it with --size {missing}=N, "
                              "or in the configuration)")
         shape = tuple(int(s) for s in shape)
-        if a.batched and a.frozen and a.dtype == "float" and batch and rng.integers(2):
+        if a.batched and a.frozen and a.dtype == "float" and batch and others and rng.integers(2):
             shape = (1,) * rng.integers(0, len(batch) + 1) + shape  # shared by the sequences: broadcast
         elif a.batched:
             shape = batch + shape
@@ -356,8 +358,8 @@ def function_problem(c, module, arrays: dict, case: Case, G: tuple, gradients: d
     import torch
 
     function = getattr(module, f"{c.module_class}Function", None)
-    if function is None:
-        return None
+    if function is None or not gradients:
+        return None  # nothing is differentiated: the module's forward is what was checked
     leaves = {a.name: torch.from_numpy(arrays[a.name]).requires_grad_(a.name in gradients)
               for a in c.tensor_arguments}
     config = [case.config.get(a.name, a.default) for a in c.configs]

@@ -106,3 +106,16 @@ def test_an_output_twice_is_refused():
     Y = c.output("Y", D.hadamard(c.input("X", n, d), c.input("Z", n, d)))
     with pytest.raises(D.DefinitionError, match="Y is an output already"):
         c.output("Y", Y)
+
+
+def test_an_output_that_depends_on_nothing_differentiable_has_a_zero_tangent():
+    c = D.Component("partly_constant", "an output of frozen values beside a differentiable one")
+    n, d = c.dims("n_T d")
+    X, M, W = c.input("X", n, d), c.input("M", n, d, frozen=True), c.param("W", d, d)
+    c.output("Y", D.matmul(X, W))
+    c.output("C", D.hadamard(M, M))
+    module = compile_component(c, "numpy")
+    X_, M_, W_ = np.ones((2, 3)), np.full((2, 3), 2.0), np.eye(3)
+    dY, dC = module.jvp(X_, M_, W_, dW=np.eye(3))
+    np.testing.assert_allclose(dY, X_ @ np.eye(3))
+    assert dC.shape == (2, 3) and not dC.any()
