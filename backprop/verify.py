@@ -532,13 +532,17 @@ def differential_check(component, seed: int = 0, trials: int = 3, tol: float = 1
             chosen = _sizes_meeting_requirements(component, config, rng, tokens=None, fixed=sizes)
             if chosen is not None:
                 drawn.append(Case(chosen, batches[(trial + len(drawn)) % len(batches)], config))
-    # the validation gate's edge cases first (every dimension at 1, 2 and 3), unless sizes are fixed
-    for case in ([] if sizes else gate_cases(component, seed)) + drawn:
+    # the validation gate's edge cases first (every dimension at 1, 2 and 3), unless sizes are fixed; the
+    # forward mode (jvp) at those and the first drawn case, for the backends that print it themselves (the
+    # fusing one's jvp is the NumPy statements: it fuses no forward-only part)
+    edges = [] if sizes else gate_cases(component, seed)
+    for index, case in enumerate(edges + drawn):
         compared = False
         for target, module in modules.items():
             if hasattr(module, "_probe"):
                 module._probe.expect(case)
-            outcome = run_case(component, module, target, case, np.random.default_rng(rng.integers(2**32)), tol)
+            outcome = run_case(component, module, target, case, np.random.default_rng(rng.integers(2**32)), tol,
+                               forward_mode=index <= len(edges) and not BACKENDS[target].fuses)
             if outcome.kind == "undefined":
                 return Differential("undefined", outcome.detail, cases, worst)
             if outcome.problem:

@@ -20,6 +20,8 @@ import sympy as sp
 
 from reference.gate import check_module
 
+from .backends import BACKENDS
+
 
 class EngineDefect(ValueError):
     """A generated module disagrees with the reference semantics: a defect of the engine, not of the
@@ -149,7 +151,9 @@ def check(component, text: str, target: str) -> None:
     shapes their statements state; ``EngineDefect`` naming the first disagreement else.  The module
     is run with its kernels as Python (``_kernels_as_python``) and its shapes probed."""
     module = probed(component, text, target)
-    problem = check_module(component, module, target, before=module._probe.expect)
+    # a fusing backend's jvp is the NumPy statements (no forward-only part is fused): checked with NumPy's
+    problem = check_module(component, module, target, before=module._probe.expect,
+                           forward_mode=not BACKENDS[target].fuses)
     if problem is not None:
         raise EngineDefect(f"{component.name} ({target}): an engine defect, not the definition's: the generated "
                            f"module disagrees with the reference semantics: {problem}")

@@ -275,8 +275,10 @@ def directional_error(loss, arrays: dict, name: str, gradient, rng: np.random.Ge
     return best
 
 
-def run_case(c, module, target: str, case: Case, rng: np.random.Generator, tol: float | None = None) -> Outcome:
-    """``module`` (generated for ``target``) against the reference semantics on ``case``."""
+def run_case(c, module, target: str, case: Case, rng: np.random.Generator, tol: float | None = None,
+             forward_mode: bool = True) -> Outcome:
+    """``module`` (generated for ``target``) against the reference semantics on ``case``; with
+    ``forward_mode``, its ``jvp`` too (``forward_mode_outcome``)."""
     arrays = arguments(c, rng, case.sizes, case.batch, case.config)
     found = reference_values(c, arrays, case, rng)
     if isinstance(found, Outcome):
@@ -335,6 +337,8 @@ def run_case(c, module, target: str, case: Case, rng: np.random.Generator, tol: 
             problem = function_problem(c, module, arrays, case, G, ref_grads, tolerance)
             if problem is not None:
                 return problem
+        if not forward_mode:
+            return Outcome("right", "", worst)
         return forward_mode_outcome(c, module, target, arrays, case, G, ref_grads, rng, tolerance, worst)
 
     def loss(moved):
@@ -348,6 +352,8 @@ def run_case(c, module, target: str, case: Case, rng: np.random.Generator, tol: 
                            f"differences ({where})", error)
         worst = max(worst, error)
     gradients = {a.name: _as_numpy(got[a.name]) for a in wanted}
+    if not forward_mode:
+        return Outcome("right", "", worst)
     return forward_mode_outcome(c, module, target, arrays, case, G, gradients, rng, tolerance, worst)
 
 
@@ -424,9 +430,10 @@ def forward_mode_outcome(c, module, target: str, arrays: dict, case: Case, G, gr
     return Outcome("right", "", max(worst, error))
 
 
-def check_module(c, module, target: str, seed: int = 0, before=None) -> str | None:
-    """One line naming the first disagreement of ``module`` with the reference semantics over
-    ``cases(c)``, or None when it agrees on all of them; ``before(case)`` is called before each."""
+def check_module(c, module, target: str, seed: int = 0, before=None, forward_mode: bool = True) -> str | None:
+    """One line naming the first disagreement of ``module`` with the reference semantics (its ``jvp`` too
+    with ``forward_mode``) over ``cases(c)``, or None when it agrees on all of them; ``before(case)`` is
+    called before each."""
     if any(d.expr.has(Repeat) for d in c.definitions):
         return None  # a stack of blocks: its blocks are validated as components, the model by its own check
     if target == "torch" and not torch_installed():
@@ -435,7 +442,7 @@ def check_module(c, module, target: str, seed: int = 0, before=None) -> str | No
     for case in cases(c, seed):
         if before is not None:
             before(case)
-        outcome = run_case(c, module, target, case, rng)
+        outcome = run_case(c, module, target, case, rng, forward_mode=forward_mode)
         if outcome.kind == "undefined":
             return f"the reference semantics gives it no meaning: {outcome.detail} ({case.label()})"
         if outcome.problem:
