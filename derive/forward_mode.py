@@ -11,21 +11,22 @@ kind:
 * integer indices, constants (rotary angles, 1 vectors) and frozen values: no tangent.
 
 The result is a component of its own (``jvp_component``): the arguments, their tangents ``dX`` (for
-each argument that receives a gradient), the forward definitions the tangent reads, and the tangent
-definitions ``dY = …``, whose output is the output's tangent.  It is generated and validated as any
-component is, so a JVP is printed by the same printers and checked against the reference semantics.
+each argument that receives a gradient), the forward definitions the tangents read, and the tangent
+definitions ``dY = …``, whose outputs are the outputs' tangents.  It is generated as any component is,
+so a JVP is printed by the same printers; the validation gate checks it against the gradients it has
+checked by the adjoint identity ⟨G, J t⟩ = Σ ⟨∂L/∂a, t_a⟩ (``reference.gate.forward_mode_outcome``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, Transpose, ZeroMatrix
 
-from .api import Component, Definition
+from .api import RESERVED_NAMES, Component, Definition
 from .declare import primitive_of
 from .errors import DefinitionError
-from .primitives import BatchSum, Elementwise, Gather, Node, Pick, Repeat, matrix_children
+from .primitives import BatchSum, Elementwise, Gather, Pick, Repeat, matrix_children
 from .simplify import simplify
 
 
@@ -119,8 +120,7 @@ def _rule(e: MatrixExpr, d) -> MatrixExpr:
         return type(e)(*_with(e.args, 0, d(e.args[0])))
     if isinstance(e, Repeat):
         raise NoForwardMode("a stack of blocks (Repeat) has no forward mode: push forward through its block")
-    kind = type(e).__name__ if isinstance(e, Node) else type(e).__name__
-    raise NoForwardMode(f"no forward-mode rule for primitive {kind} (in {e})")
+    raise NoForwardMode(f"no forward-mode rule for primitive {type(e).__name__} (in {e})")
 
 
 def linearise(component: Component) -> ForwardDerivation:
@@ -173,7 +173,7 @@ def jvp_component(derivation: ForwardDerivation) -> Component:
             j.arguments.append(_frozen(a, tangent.name, tangent, doc=f"the tangent of {a.name}"))
             if a.heads is not None:
                 j._headed[tangent] = a.heads
-    # the definitions the output's tangent reads, with their heads; then the tangents, checked as any let
+    # the definitions the outputs' tangents read, with their heads; then the tangents
     tangent_of = {t.symbol: t for t in derivation.tangents}
     needed = set().union(*(_reads(t, tangent_of, {d.symbol: d for d in c.definitions}) for t in out_tangents))
     for d in c.definitions:
@@ -182,17 +182,14 @@ def jvp_component(derivation: ForwardDerivation) -> Component:
             if d.symbol in c._headed:
                 j._headed[d.symbol] = c._headed[d.symbol]
     for t in derivation.tangents:
-        if t.symbol in needed:
-            symbol = j.let(t.symbol.name, t.expr, doc=f"the tangent of {t.value.name}")
-            assert symbol == t.symbol
+        if t.symbol in needed:  # checked as any definition is: a tangent the engine got ill-formed is refused
+            j.let(t.symbol.name, t.expr, doc=f"the tangent of {t.value.name}")
     j.output_symbols = list(out_tangents)
     return j
 
 
 def _tangent_name(name: str, taken: set) -> str:
     """``d<name>``, or ``d<name>_2``… where that is taken (the name is added to ``taken``)."""
-    from .api import RESERVED_NAMES
-
     candidate, k = f"d{name}", 1
     while candidate in taken or candidate in RESERVED_NAMES:
         k += 1
@@ -202,8 +199,8 @@ def _tangent_name(name: str, taken: set) -> str:
 
 
 def _frozen(a, name: str, symbol: MatrixSymbol, doc: str | None = None):
-    from dataclasses import replace
-
+    """``a`` renamed to ``name`` and ``symbol``, frozen where it is floating point: the forward-mode
+    component differentiates nothing."""
     return replace(a, name=name, symbol=symbol, frozen=a.dtype == "float", doc=a.doc if doc is None else doc)
 
 
